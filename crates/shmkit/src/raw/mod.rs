@@ -1,0 +1,205 @@
+//! Offset → reference translation for a store's mapping, with bounds checks. Together with
+//! [`crate::sys`], the only place in the crate that contains `unsafe`.
+//!
+//! Invariants:
+//! - shared memory is addressed by `u64` offsets from the start of the store file; an offset
+//!   read from shared memory is never trusted: [`Region::get`] and friends check alignment and
+//!   that the whole object lies below the store's committed length before making a reference;
+//! - references into shared memory are only ever to types implementing [`Shared`]: plain
+//!   integers and their atomics, and `#[repr(C)]` structs made of them, for which every bit
+//!   pattern is valid — so a corrupt or concurrently written store cannot produce an invalid
+//!   value, only wrong numbers that later checks reject;
+//! - byte payloads (keys, values) are copied in and out with [`Region::read_bytes`] and
+//!   [`Region::write_bytes`], never borrowed as `&[u8]`, because another process may write
+//!   them at any time; callers validate what they copied (seqlock, checksum or lock).
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let store = Store::create("doc-raw-example", &StoreOptions::default()).unwrap();
+//! assert!(store.committed_len() > 0);
+//! Store::remove("doc-raw-example").unwrap();
+//! ```
+#![allow(unsafe_code)]
+
+mod layouts;
+
+use crate::sys::SharedMapping;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Marker for types that may be viewed in shared memory.
+///
+/// # Safety
+///
+/// Implementors must be `#[repr(C)]` (or a primitive), contain no padding that is read,
+/// no pointers, references, `bool`, `char`, enums or `usize`, and every bit pattern must be
+/// a valid value. Fields that other processes may change must be atomics.
+pub unsafe trait Shared: Sync + Sized {}
+
+/// An offset or length that does not lie inside the committed part of the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("offset {offset} (+{len} bytes) is outside the store's {committed} committed bytes or misaligned")]
+pub struct OutOfBounds {
+    /// The offending offset.
+    pub offset: u64,
+    /// The length requested at that offset.
+    pub len: u64,
+    /// The committed length at the time of the check.
+    pub committed: u64,
+}
+
+/// The mapped store of one process: a base address, the reserved length, and a source of
+/// truth for how much of it is committed (backed by the file).
+#[derive(Debug)]
+pub struct Region {
+    mapping: SharedMapping,
+    /// This process's last view of the committed length. Never larger than the shared value.
+    local_committed: AtomicU64,
+    /// Offset of the shared `committed_len` field in the header.
+    committed_field: u64,
+}
+
+impl Region {
+    /// Wraps a mapping. `committed_field` is the offset of the shared committed-length
+    /// `AtomicU64` in the header; `initial_committed` must be a length the file is known to
+    /// have (at least the header).
+    pub fn new(mapping: SharedMapping, committed_field: u64, initial_committed: u64) -> Region {
+        let initial = initial_committed.min(mapping.len());
+        assert!(committed_field % 8 == 0 && committed_field + 8 <= initial);
+        Region { mapping, local_committed: AtomicU64::new(initial), committed_field }
+    }
+
+    /// Length of the reserved virtual range.
+    pub fn reserved_len(&self) -> u64 {
+        self.mapping.len()
+    }
+
+    fn shared_committed(&self) -> &AtomicU64 {
+        // SAFETY: `committed_field` was checked in `new` to be 8-aligned and inside the
+        // initial committed length, which never shrinks; the base is page aligned, so the
+        // address is aligned for AtomicU64, and the bytes are backed by the file.
+        unsafe { &*(self.mapping.base().as_ptr().add(self.committed_field as usize) as *const AtomicU64) }
+    }
+
+    /// The store's committed length as published by the last growth (acquire load).
+    pub fn committed_len(&self) -> u64 {
+        let shared = self.shared_committed().load(Ordering::Acquire).min(self.mapping.len());
+        self.local_committed.fetch_max(shared, Ordering::Relaxed);
+        shared
+    }
+
+    /// Publishes a new committed length after the file has been grown to at least `len`.
+    pub fn publish_committed(&self, len: u64) {
+        let len = len.min(self.mapping.len());
+        self.shared_committed().fetch_max(len, Ordering::Release);
+        self.local_committed.fetch_max(len, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn check(&self, offset: u64, len: u64, align: u64) -> Result<(), OutOfBounds> {
+        let end = offset.checked_add(len);
+        let ok_align = offset % align == 0;
+        if let Some(end) = end {
+            if ok_align && end <= self.local_committed.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            if ok_align && end <= self.committed_len() {
+                return Ok(());
+            }
+        }
+        Err(OutOfBounds { offset, len, committed: self.local_committed.load(Ordering::Relaxed) })
+    }
+
+    /// A reference to the `T` at `offset`, after checking alignment and bounds.
+    #[inline]
+    pub fn get<T: Shared>(&self, offset: u64) -> Result<&T, OutOfBounds> {
+        self.check(offset, size_of::<T>() as u64, align_of::<T>() as u64)?;
+        // SAFETY: `check` proved `[offset, offset + size_of T)` lies inside the committed
+        // (file-backed) part of the mapping and is aligned for `T`; the base is page aligned.
+        // `T: Shared` makes every bit pattern valid and all mutation go through atomics, so a
+        // shared reference is sound even while other processes write. The reference borrows
+        // `self`, so it cannot outlive the mapping; the committed length never shrinks.
+        Ok(unsafe { &*(self.mapping.base().as_ptr().add(offset as usize) as *const T) })
+    }
+
+    /// A slice of `count` consecutive `T`s starting at `offset`, bounds-checked.
+    pub fn get_slice<T: Shared>(&self, offset: u64, count: u64) -> Result<&[T], OutOfBounds> {
+        let len = count.checked_mul(size_of::<T>() as u64).ok_or(OutOfBounds {
+            offset,
+            len: u64::MAX,
+            committed: 0,
+        })?;
+        self.check(offset, len, align_of::<T>() as u64)?;
+        // SAFETY: as in `get`, for `count` elements.
+        Ok(unsafe {
+            std::slice::from_raw_parts(
+                self.mapping.base().as_ptr().add(offset as usize) as *const T,
+                count as usize,
+            )
+        })
+    }
+
+    /// Copies `out.len()` bytes starting at `offset` into `out`. Other processes may be
+    /// writing the same bytes: the copy may be torn, and the caller must validate it.
+    #[inline]
+    pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
+        self.check(offset, out.len() as u64, 1)?;
+        // SAFETY: the source range is inside the committed mapping (checked above); `out` is
+        // a distinct, writable buffer of the same length. A concurrent writer can only make
+        // the bytes wrong, never invalid (u8 has no invalid values); callers validate.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.mapping.base().as_ptr().add(offset as usize),
+                out.as_mut_ptr(),
+                out.len(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Compares the bytes at `offset` with `expected` (racy, like [`Region::read_bytes`]).
+    #[inline]
+    pub fn bytes_equal(&self, offset: u64, expected: &[u8]) -> Result<bool, OutOfBounds> {
+        self.check(offset, expected.len() as u64, 1)?;
+        // SAFETY: the range is committed (checked above). The bytes are viewed through a
+        // raw-pointer slice only for the comparison and not kept; a concurrent writer can make
+        // the answer wrong (callers validate with a seqlock), never undefined for plain u8.
+        let found = unsafe {
+            std::slice::from_raw_parts(
+                self.mapping.base().as_ptr().add(offset as usize),
+                expected.len(),
+            )
+        };
+        Ok(found == expected)
+    }
+
+    /// Copies `data` into shared memory at `offset`. Callers write only memory they own
+    /// (freshly allocated and unpublished, or under the lock that guards it).
+    #[inline]
+    pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<(), OutOfBounds> {
+        self.check(offset, data.len() as u64, 1)?;
+        // SAFETY: the destination range is inside the committed, writable mapping (checked
+        // above) and cannot overlap `data`, which is process-private memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.mapping.base().as_ptr().add(offset as usize),
+                data.len(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Fills `len` bytes at `offset` with `value`.
+    pub fn fill_bytes(&self, offset: u64, len: u64, value: u8) -> Result<(), OutOfBounds> {
+        self.check(offset, len, 1)?;
+        // SAFETY: the destination range is inside the committed, writable mapping.
+        unsafe {
+            std::ptr::write_bytes(
+                self.mapping.base().as_ptr().add(offset as usize),
+                value,
+                len as usize,
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,498 @@
+//! One process's attachment to a store: the mapping, the file descriptor, the registry slot,
+//! and the process-wide table that makes opening the same store twice share one attachment.
+//!
+//! Invariants:
+//! - at most one [`Attachment`] per (device, inode) per process; `Store` handles share it;
+//! - the mapping is made once and never moved, so every reference into it stays valid for
+//!   the attachment's life, whatever the store's growth;
+//! - after `fork`, the child notices (a counter bumped by a `pthread_atfork` handler) before
+//!   its next lock operation, opens the file again (a new open file description, so the
+//!   parent's liveness locks are not shared) and claims its own slot. The inherited mapping is
+//!   kept, so addresses stay the same in the child.
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let a = Store::create("doc-attach-example", &StoreOptions::default()).unwrap();
+//! let b = Store::open("doc-attach-example").unwrap();
+//! assert!(a.same_attachment(&b));
+//! Store::remove("doc-attach-example").unwrap();
+//! ```
+
+use super::alloc_classes::CLASS_COUNT;
+use super::error::{AllocError, OpenError};
+use super::header::{
+    COMMITTED_LEN_OFFSET, CHECKSUMMED_LEN, DirectoryState, FORMAT_VERSION, HASH_XXH3_64, HEADER_LEN,
+    HeapState, ImmutableHeader, MAGIC, RegistryState, StoreHeader,
+};
+use super::registry::{
+    ATTACH_LOCK_BYTE, MAX_SLOTS, ProcessInfo, RegistrySlot, SLOT_ACTIVE, SLOT_FREE, liveness_byte,
+    next_generation, owner_id, process_start_time, split_owner_id,
+};
+use crate::raw::Region;
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
+use crate::sys::{self, ByteLock, SharedMapping};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard as StdGuard, Weak};
+
+/// Per-process state that changes after `fork`.
+#[derive(Debug)]
+struct ProcessSide {
+    fd: OwnedFd,
+    slot: u32,
+    fork_generation: u64,
+}
+
+/// A process's attachment to one store.
+#[derive(Debug)]
+pub struct Attachment {
+    pub(crate) path: PathBuf,
+    pub(crate) dev_ino: (u64, u64),
+    pub(crate) region: Region,
+    pub(crate) fixed: ImmutableHeader,
+    owner: AtomicU32,
+    fork_generation: AtomicU64,
+    side: Mutex<ProcessSide>,
+}
+
+static TABLE: Mutex<Vec<Weak<Attachment>>> = Mutex::new(Vec::new());
+
+fn lock_std<T>(m: &Mutex<T>) -> StdGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Finds this process's live attachment to the file behind `fd`, if any.
+pub(crate) fn find_attached(dev_ino: (u64, u64)) -> Option<Arc<Attachment>> {
+    let mut table = lock_std(&TABLE);
+    table.retain(|w| w.strong_count() > 0);
+    table.iter().filter_map(Weak::upgrade).find(|a| a.dev_ino == dev_ino)
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> OpenError {
+    match source.kind() {
+        std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.to_path_buf() },
+        std::io::ErrorKind::PermissionDenied => {
+            OpenError::PermissionDenied { path: path.to_path_buf() }
+        }
+        _ if source.raw_os_error() == Some(libc::ELOOP) => {
+            OpenError::NotAStore { path: path.to_path_buf() }
+        }
+        _ => OpenError::Io { path: path.to_path_buf(), source },
+    }
+}
+
+/// Reads and validates the immutable header of an open file.
+pub(crate) fn read_header(path: &Path, fd: &OwnedFd) -> Result<(ImmutableHeader, u64), OpenError> {
+    let st = sys::fstat(fd).map_err(|e| io_err(path, e))?;
+    let p = || path.to_path_buf();
+    if !st.is_file {
+        return Err(OpenError::NotAStore { path: p() });
+    }
+    if st.len == 0 {
+        return Err(OpenError::Empty { path: p() });
+    }
+    let mut bytes = [0u8; CHECKSUMMED_LEN];
+    let mut prefix = [0u8; 8];
+    if st.len < 8 {
+        return Err(OpenError::NotAStore { path: p() });
+    }
+    sys::pread_exact(fd, 0, &mut prefix).map_err(|e| io_err(path, e))?;
+    if prefix != MAGIC {
+        return Err(OpenError::NotAStore { path: p() });
+    }
+    if st.len < HEADER_LEN {
+        return Err(OpenError::Truncated { path: p(), len: st.len, expected: HEADER_LEN });
+    }
+    sys::pread_exact(fd, 0, &mut bytes).map_err(|e| io_err(path, e))?;
+    let fixed = ImmutableHeader::from_bytes(&bytes);
+    if fixed.format_version != FORMAT_VERSION {
+        return Err(OpenError::UnsupportedVersion {
+            path: p(),
+            found: fixed.format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let mut stored = [0u8; 8];
+    sys::pread_exact(fd, CHECKSUMMED_LEN as u64, &mut stored).map_err(|e| io_err(path, e))?;
+    let stored = u64::from_le_bytes(stored);
+    let computed = fixed.checksum();
+    if stored != computed {
+        return Err(OpenError::HeaderChecksum { path: p(), stored, computed });
+    }
+    let corrupt = |reason: String| OpenError::CorruptHeader { path: p(), reason };
+    let layout = Layout::new(fixed.registry_slots);
+    if fixed.hash_algorithm != HASH_XXH3_64 {
+        return Err(corrupt(format!("unknown hash algorithm {}", fixed.hash_algorithm)));
+    }
+    if fixed.registry_slots == 0 || fixed.registry_slots > MAX_SLOTS {
+        return Err(corrupt(format!("registry slot count {}", fixed.registry_slots)));
+    }
+    if fixed.class_count != CLASS_COUNT
+        || fixed.registry_offset != layout.registry_offset
+        || fixed.class_table_offset != layout.class_table_offset
+        || fixed.heap_offset != layout.heap_offset
+    {
+        return Err(corrupt("layout offsets do not match the format".into()));
+    }
+    if fixed.reserved_len < fixed.heap_offset || fixed.reserved_len % 4096 != 0 {
+        return Err(corrupt(format!("reserved length {}", fixed.reserved_len)));
+    }
+    let mut committed = [0u8; 8];
+    sys::pread_exact(fd, COMMITTED_LEN_OFFSET, &mut committed).map_err(|e| io_err(path, e))?;
+    let committed = u64::from_le_bytes(committed);
+    if committed < fixed.heap_offset || committed > fixed.reserved_len {
+        return Err(corrupt(format!("committed length {committed}")));
+    }
+    if st.len < committed {
+        return Err(OpenError::Truncated { path: p(), len: st.len, expected: committed });
+    }
+    Ok((fixed, committed))
+}
+
+/// Fixed layout of the regions after the header, derived from the slot count.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Layout {
+    pub registry_offset: u64,
+    pub class_table_offset: u64,
+    pub heap_offset: u64,
+}
+
+impl Layout {
+    pub(crate) fn new(slots: u32) -> Layout {
+        let page = 4096u64;
+        let registry_offset = HEADER_LEN;
+        let class_table_offset =
+            (registry_offset + slots as u64 * size_of::<RegistrySlot>() as u64).next_multiple_of(page);
+        let heap_offset = (class_table_offset + CLASS_COUNT as u64 * 64).next_multiple_of(page);
+        Layout { registry_offset, class_table_offset, heap_offset }
+    }
+}
+
+impl Attachment {
+    /// Maps a validated store file and registers this process in it.
+    pub(crate) fn attach(
+        path: PathBuf,
+        fd: OwnedFd,
+        fixed: ImmutableHeader,
+        committed: u64,
+    ) -> Result<Arc<Attachment>, OpenError> {
+        let st = sys::fstat(&fd).map_err(|e| io_err(&path, e))?;
+        let mapping = SharedMapping::new(&fd, fixed.reserved_len, true).map_err(|source| {
+            OpenError::Map { path: path.clone(), len: fixed.reserved_len, source }
+        })?;
+        let region = Region::new(mapping, COMMITTED_LEN_OFFSET, committed);
+        let fork_generation = sys::fork_generation();
+        let slot = claim_slot(&path, &fd, &region, &fixed)?;
+        let generation = registry_slot(&region, &fixed, slot)
+            .map(|s| s.generation.load(Ordering::Relaxed))
+            .unwrap_or(1);
+        let att = Arc::new(Attachment {
+            path,
+            dev_ino: (st.dev, st.ino),
+            region,
+            fixed,
+            owner: AtomicU32::new(owner_id(slot, generation)),
+            fork_generation: AtomicU64::new(fork_generation),
+            side: Mutex::new(ProcessSide { fd, slot, fork_generation }),
+        });
+        let mut table = lock_std(&TABLE);
+        table.retain(|w| w.strong_count() > 0);
+        table.push(Arc::downgrade(&att));
+        drop(table);
+        att.sweep_dead();
+        Ok(att)
+    }
+
+    pub(crate) fn header(&self) -> &StoreHeader {
+        // The header page is always committed; its fields past the immutable part are atomics.
+        self.region.get::<StoreHeader>(0).expect("header page is always mapped")
+    }
+
+    pub(crate) fn heap(&self) -> &HeapState {
+        &self.header().heap.0
+    }
+
+    pub(crate) fn directory_state(&self) -> &DirectoryState {
+        &self.header().directory.0
+    }
+
+    pub(crate) fn registry_state(&self) -> &RegistryState {
+        &self.header().registry.0
+    }
+
+    /// Takes a store mutex on behalf of this process. Waits while its owner lives.
+    pub(crate) fn lock<'a>(&self, mutex: &'a RobustMutex) -> MutexGuard<'a> {
+        match mutex.lock(self) {
+            Ok(g) => g,
+            Err(_) => unreachable!("an untimed lock only returns once acquired"),
+        }
+    }
+
+    /// This process's owner id, re-attaching first if the process was forked.
+    #[inline]
+    pub(crate) fn owner_id(&self) -> OwnerId {
+        if sys::fork_generation() != self.fork_generation.load(Ordering::Relaxed) {
+            self.reattach_after_fork();
+        }
+        self.owner.load(Ordering::Relaxed)
+    }
+
+    #[cold]
+    fn reattach_after_fork(&self) {
+        let mut side = lock_std(&self.side);
+        let now = sys::fork_generation();
+        if side.fork_generation == now {
+            return;
+        }
+        // A new open file description of the same inode (the path may be unlinked already).
+        let proc_path = PathBuf::from(format!("/proc/self/fd/{}", {
+            use std::os::fd::AsRawFd;
+            side.fd.as_raw_fd()
+        }));
+        // Opening the /proc magic link gives a new open file description (std sets O_CLOEXEC).
+        let fd = match std::fs::OpenOptions::new().read(true).write(true).open(&proc_path) {
+            Ok(f) => OwnedFd::from(f),
+            Err(_) => return, // keep the inherited identity: locks still work, liveness is shared
+        };
+        if let Ok(slot) = claim_slot(&self.path, &fd, &self.region, &self.fixed) {
+            let generation = registry_slot(&self.region, &self.fixed, slot)
+                .map(|s| s.generation.load(Ordering::Relaxed))
+                .unwrap_or(1);
+            side.fd = fd; // closes the inherited descriptor (the parent keeps its own)
+            side.slot = slot;
+            self.owner.store(owner_id(slot, generation), Ordering::Relaxed);
+        }
+        side.fork_generation = now;
+        self.fork_generation.store(now, Ordering::Relaxed);
+    }
+
+    pub(crate) fn with_fd<T>(&self, f: impl FnOnce(&OwnedFd) -> T) -> T {
+        let _ = self.owner_id();
+        let side = lock_std(&self.side);
+        f(&side.fd)
+    }
+
+    pub(crate) fn my_slot(&self) -> u32 {
+        let _ = self.owner_id();
+        lock_std(&self.side).slot
+    }
+
+    /// Live processes attached to this store.
+    pub(crate) fn attached_processes(&self) -> Vec<ProcessInfo> {
+        let me = self.my_slot();
+        let mut out = Vec::new();
+        for slot in 0..self.fixed.registry_slots {
+            let Ok(s) = registry_slot(&self.region, &self.fixed, slot) else { continue };
+            if s.state.load(Ordering::Acquire) != SLOT_ACTIVE {
+                continue;
+            }
+            let alive = slot == me
+                || self.with_fd(|fd| {
+                    sys::byte_is_locked_by_other(fd, liveness_byte(slot), ByteLock::Exclusive)
+                        .unwrap_or(true)
+                });
+            if alive {
+                out.push(ProcessInfo {
+                    slot,
+                    pid: s.pid.load(Ordering::Relaxed),
+                    attached_unix_ns: s.attached_unix_ns.load(Ordering::Relaxed),
+                    is_self: slot == me,
+                });
+            }
+        }
+        out
+    }
+
+    /// True if any other process (or another open of the file) is attached.
+    pub(crate) fn others_attached(&self) -> bool {
+        self.with_fd(|fd| {
+            sys::byte_is_locked_by_other(fd, ATTACH_LOCK_BYTE, ByteLock::Exclusive).unwrap_or(true)
+        })
+    }
+
+    /// Frees the slots of processes that died attached. Returns how many were reclaimed.
+    pub(crate) fn sweep_dead(&self) -> u32 {
+        let mut reclaimed = 0;
+        let me = self.my_slot();
+        for slot in 0..self.fixed.registry_slots {
+            if slot == me {
+                continue;
+            }
+            let Ok(s) = registry_slot(&self.region, &self.fixed, slot) else { continue };
+            if s.state.load(Ordering::Acquire) != SLOT_ACTIVE {
+                continue;
+            }
+            let took = self.with_fd(|fd| {
+                let byte = liveness_byte(slot);
+                if sys::try_lock_byte(fd, byte, ByteLock::Exclusive).unwrap_or(false) {
+                    // We hold the dead slot's lock: nobody else can claim it while we clean.
+                    if s.state.load(Ordering::Acquire) == SLOT_ACTIVE {
+                        s.epoch.store(0, Ordering::Relaxed);
+                        s.state.store(SLOT_FREE, Ordering::Release);
+                        self.registry_state().reclaimed_count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let _ = sys::try_lock_byte(fd, byte, ByteLock::Unlock);
+                    true
+                } else {
+                    false
+                }
+            });
+            if took {
+                reclaimed += 1;
+            }
+        }
+        reclaimed
+    }
+
+    /// Grows the file so that `[0, end)` is backed, under the growth lock.
+    pub(crate) fn ensure_committed(&self, end: u64) -> Result<(), AllocError> {
+        if end <= self.region.committed_len() {
+            return Ok(());
+        }
+        let reserved = self.fixed.reserved_len;
+        if end > reserved {
+            return Err(AllocError::ReservationExceeded { needed: end, reserved });
+        }
+        let growth = &self.header().growth.0;
+        let _guard = self.lock(&growth.lock); // growth is idempotent: no repair needed
+        let committed = self.region.committed_len();
+        if end <= committed {
+            return Ok(());
+        }
+        const STEP: u64 = 1 << 20;
+        let generous = end.max(committed + committed / 8).next_multiple_of(STEP).min(reserved);
+        let exact = end.next_multiple_of(4096).min(reserved);
+        let result = self.with_fd(|fd| {
+            sys::fallocate(fd, committed, generous - committed)
+                .map(|_| generous)
+                .or_else(|_| sys::fallocate(fd, committed, exact - committed).map(|_| exact))
+                .map_err(|e| (e, sys::available_space(fd).unwrap_or(0)))
+        });
+        match result {
+            Ok(new_len) => {
+                self.region.publish_committed(new_len);
+                growth.grow_count.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err((e, available)) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                Err(AllocError::StoreFull { needed: exact - committed, available })
+            }
+            Err((e, _)) => Err(AllocError::Io(e)),
+        }
+    }
+}
+
+pub(crate) fn registry_slot<'a>(
+    region: &'a Region,
+    fixed: &ImmutableHeader,
+    slot: u32,
+) -> Result<&'a RegistrySlot, crate::raw::OutOfBounds> {
+    region.get(fixed.registry_offset + slot as u64 * size_of::<RegistrySlot>() as u64)
+}
+
+fn claim_slot(
+    path: &Path,
+    fd: &OwnedFd,
+    region: &Region,
+    fixed: &ImmutableHeader,
+) -> Result<u32, OpenError> {
+    let io = |e| io_err(path, e);
+    // Shared "attached" lock; gc/rm take it exclusively only for a moment.
+    let mut tries = 0;
+    while !sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Shared).map_err(io)? {
+        tries += 1;
+        if tries > 1000 {
+            return Err(OpenError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("store is locked for removal"),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // First pass: slots marked free; second pass: any slot (a dead process's).
+    for pass in 0..2 {
+        for slot in 0..fixed.registry_slots {
+            let s = registry_slot(region, fixed, slot).map_err(|e| OpenError::CorruptHeader {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            if pass == 0 && s.state.load(Ordering::Acquire) != SLOT_FREE {
+                continue;
+            }
+            if !sys::try_lock_byte(fd, liveness_byte(slot), ByteLock::Exclusive).map_err(io)? {
+                continue;
+            }
+            let state = &region.get::<StoreHeader>(0).expect("header mapped").registry.0;
+            if s.state.load(Ordering::Acquire) == SLOT_ACTIVE {
+                state.reclaimed_count.fetch_add(1, Ordering::Relaxed);
+            }
+            let generation = next_generation(s.generation.load(Ordering::Relaxed));
+            s.generation.store(generation, Ordering::Release);
+            let pid = sys::current_pid();
+            s.pid.store(pid, Ordering::Relaxed);
+            s.start_time.store(process_start_time(pid), Ordering::Relaxed);
+            s.attached_unix_ns.store(sys::unix_time_ns(), Ordering::Relaxed);
+            s.epoch.store(0, Ordering::Relaxed);
+            s.state.store(SLOT_ACTIVE, Ordering::Release);
+            state.attach_count.fetch_add(1, Ordering::Relaxed);
+            return Ok(slot);
+        }
+    }
+    Err(OpenError::RegistryFull { path: path.to_path_buf(), slots: fixed.registry_slots })
+}
+
+impl OwnerRegistry for Attachment {
+    fn my_owner_id(&self) -> OwnerId {
+        self.owner_id()
+    }
+
+    fn is_owner_alive(&self, owner: OwnerId) -> bool {
+        let (slot, generation) = split_owner_id(owner);
+        if slot >= self.fixed.registry_slots {
+            return false; // not an id any process can hold
+        }
+        let Ok(s) = registry_slot(&self.region, &self.fixed, slot) else { return true };
+        if s.generation.load(Ordering::Acquire) != generation
+            || s.state.load(Ordering::Acquire) != SLOT_ACTIVE
+        {
+            return false; // the slot was reclaimed or released: its old owner is gone
+        }
+        if owner == self.owner_id() {
+            return true;
+        }
+        // Never report a live process dead: on any error, assume alive.
+        self.with_fd(|fd| {
+            sys::byte_is_locked_by_other(fd, liveness_byte(slot), ByteLock::Exclusive)
+                .unwrap_or(true)
+        })
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        let side = lock_std(&self.side);
+        // A forked child that never re-attached must not release its parent's slot.
+        if side.fork_generation == sys::fork_generation()
+            && let Ok(s) = registry_slot(&self.region, &self.fixed, side.slot)
+        {
+            s.state.store(SLOT_FREE, Ordering::Release);
+        }
+        // Closing the fd (when `side` drops) releases the OFD locks.
+    }
+}
+
+/// Writes a fresh header into a newly created (unpublished) file's mapping.
+pub(crate) fn init_header(region: &Region, fixed: &ImmutableHeader, committed: u64) {
+    let bytes = fixed.to_bytes();
+    region.write_bytes(0, &bytes).expect("header page is committed");
+    region
+        .write_bytes(CHECKSUMMED_LEN as u64, &fixed.checksum().to_le_bytes())
+        .expect("header page is committed");
+    region.publish_committed(committed);
+    let header = region.get::<StoreHeader>(0).expect("header page is committed");
+    header.heap.0.heap_top.store(fixed.heap_offset, Ordering::Release);
+}
+
+/// The magic value the header must start with (re-exported for tests that forge files).
+pub const STORE_MAGIC: [u8; 8] = MAGIC;

@@ -1,0 +1,424 @@
+//! The store: one file of named shared memory holding a directory of objects, an allocator
+//! and a process registry. See `docs/ARCHITECTURE.md` and `docs/FORMAT.md`.
+//!
+//! Invariants:
+//! - a store file is only ever visible under its name fully initialised: it is built under a
+//!   temporary name in the same directory and published with `link(2)`, which fails rather
+//!   than replace an existing store;
+//! - the file grows (by `fallocate`, never `ftruncate`) but never shrinks or moves in memory;
+//! - `open` validates the header completely and rejects anything else with a precise error.
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let store = Store::open_or_create("doc-store-example", &StoreOptions::default()).unwrap();
+//! let block = store.alloc(1000).unwrap();
+//! store.write_bytes(block, b"shared").unwrap();
+//! let again = Store::open("doc-store-example").unwrap();
+//! let mut buf = [0u8; 6];
+//! again.read_bytes(block, &mut buf).unwrap();
+//! assert_eq!(&buf, b"shared");
+//! Store::remove("doc-store-example").unwrap();
+//! ```
+
+pub mod alloc;
+pub mod alloc_classes;
+mod attach;
+pub mod directory;
+pub mod error;
+pub mod header;
+pub mod name;
+pub mod registry;
+pub mod verify;
+
+use self::alloc::AllocStats;
+use self::attach::{Attachment, Layout, find_attached, init_header, read_header};
+use self::directory::{ObjectInfo, ObjectKind};
+use self::error::{AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError};
+use self::header::{FORMAT_VERSION, HASH_XXH3_64, ImmutableHeader, MAGIC};
+use self::registry::{DEFAULT_SLOTS, MAX_SLOTS, ProcessInfo};
+use self::verify::VerifyReport;
+use crate::raw::{OutOfBounds, Region};
+use crate::sync::{MutexGuard, RobustMutex};
+use crate::sys::{self, OpenMode, SharedMapping};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use self::attach::STORE_MAGIC;
+
+/// Options for creating (and opening) a store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Maximum size the store may grow to; each process reserves this much address space
+    /// (not memory). Default 64 GiB.
+    pub reserve: u64,
+    /// Permission bits of a new store file, applied exactly (umask does not narrow or widen
+    /// them). Default `0o600`.
+    pub mode: u32,
+    /// Initial file length. Default 1 MiB.
+    pub initial_len: u64,
+    /// Seed for key hashing; random when `None`.
+    pub hash_seed: Option<u64>,
+    /// Maximum number of processes attached at once (1..=1024). Default 1024.
+    pub max_processes: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            reserve: 64 << 30,
+            mode: 0o600,
+            initial_len: 1 << 20,
+            hash_seed: None,
+            max_processes: DEFAULT_SLOTS,
+        }
+    }
+}
+
+/// A handle to an attached store. Cheap to clone; all clones (and all `open`s of the same
+/// file in one process) share one mapping.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) inner: Arc<Attachment>,
+}
+
+fn random_seed() -> u64 {
+    let local = 0u8;
+    let mut bytes = Vec::with_capacity(32);
+    bytes.extend_from_slice(&sys::unix_time_ns().to_le_bytes());
+    bytes.extend_from_slice(&sys::current_pid().to_le_bytes());
+    bytes.extend_from_slice(&(&local as *const u8 as usize as u64).to_le_bytes());
+    bytes.extend_from_slice(&std::time::Instant::now().elapsed().as_nanos().to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64(&bytes)
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let unique = format!(".shmkit-tmp.{file}.{}.{}", sys::current_pid(), sys::unix_time_ns());
+    path.with_file_name(unique)
+}
+
+impl Store {
+    /// Creates a new store; fails with [`CreateError::AlreadyExists`] if the name is taken.
+    pub fn create(name: &str, options: &StoreOptions) -> Result<Store, CreateError> {
+        let path = name::resolve(name)?;
+        let page = 4096u64;
+        let slots = options.max_processes;
+        if slots == 0 || slots > MAX_SLOTS {
+            return Err(CreateError::InvalidOptions(format!(
+                "max_processes must be 1..={MAX_SLOTS}, not {slots}"
+            )));
+        }
+        let layout = Layout::new(slots);
+        let initial = options.initial_len.max(layout.heap_offset + 64 * 1024).next_multiple_of(page);
+        let reserve = options.reserve.next_multiple_of(page);
+        if reserve < initial {
+            return Err(CreateError::InvalidOptions(format!(
+                "reserve ({reserve} bytes) is smaller than the initial length ({initial} bytes)"
+            )));
+        }
+        if options.mode & !0o777 != 0 {
+            return Err(CreateError::InvalidOptions(format!("mode {:#o}", options.mode)));
+        }
+        let tmp = temp_path(&path);
+        let io = |p: &Path, e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                CreateError::PermissionDenied { path: p.to_path_buf() }
+            }
+            std::io::ErrorKind::AlreadyExists => CreateError::AlreadyExists { path: p.to_path_buf() },
+            _ => CreateError::Io { path: p.to_path_buf(), source: e },
+        };
+        let fd = sys::open_file(&tmp, OpenMode::CreateNew, 0o600).map_err(|e| io(&path, e))?;
+        let cleanup = scopeguard(&tmp);
+        sys::fchmod(&fd, options.mode).map_err(|e| io(&path, e))?;
+        if let Err(e) = sys::fallocate(&fd, 0, initial) {
+            if e.raw_os_error() == Some(libc::ENOSPC) {
+                let available = sys::available_space(&fd).unwrap_or(0);
+                return Err(CreateError::StoreFull { needed: initial, available });
+            }
+            return Err(io(&path, e));
+        }
+        let fixed = ImmutableHeader {
+            magic: MAGIC,
+            format_version: FORMAT_VERSION,
+            hash_algorithm: HASH_XXH3_64,
+            hash_seed: options.hash_seed.unwrap_or_else(random_seed),
+            reserved_len: reserve,
+            registry_offset: layout.registry_offset,
+            registry_slots: slots,
+            class_count: alloc_classes::CLASS_COUNT,
+            class_table_offset: layout.class_table_offset,
+            heap_offset: layout.heap_offset,
+            created_unix_ns: sys::unix_time_ns(),
+            page_size: page as u32,
+            flags: 0,
+        };
+        {
+            // Initialise through a short-lived mapping of just the committed part.
+            let mapping = SharedMapping::new(&fd, initial, true).map_err(|e| io(&path, e))?;
+            let region = Region::new(mapping, header::COMMITTED_LEN_OFFSET, initial);
+            init_header(&region, &fixed, initial);
+        }
+        if !path.starts_with(name::store_dir()) || std::env::var_os("SHMKIT_DIR").is_some() {
+            // A store on disk: make the initialised header durable before publishing it.
+            sys::fdatasync(&fd).map_err(|e| io(&path, e))?;
+        }
+        sys::hard_link(&tmp, &path).map_err(|e| io(&path, e))?;
+        drop(cleanup); // removes the temporary name; the store lives on under `path`
+        let inner = Attachment::attach(path, fd, fixed, initial)?;
+        Ok(Store { inner })
+    }
+
+    /// Opens an existing store, validating its header.
+    pub fn open(name: &str) -> Result<Store, OpenError> {
+        let path = name::resolve(name)?;
+        let fd = sys::open_file(&path, OpenMode::Existing, 0).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
+            std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied { path: path.clone() },
+            _ if e.raw_os_error() == Some(libc::ELOOP) => OpenError::NotAStore { path: path.clone() },
+            _ => OpenError::Io { path: path.clone(), source: e },
+        })?;
+        let st = sys::fstat(&fd).map_err(|e| OpenError::Io { path: path.clone(), source: e })?;
+        if let Some(inner) = find_attached((st.dev, st.ino)) {
+            return Ok(Store { inner });
+        }
+        let (fixed, committed) = read_header(&path, &fd)?;
+        let inner = Attachment::attach(path, fd, fixed, committed)?;
+        Ok(Store { inner })
+    }
+
+    /// Opens the store, creating it if it does not exist. Race-free: many processes calling
+    /// this at once all end up attached to one store.
+    pub fn open_or_create(name: &str, options: &StoreOptions) -> Result<Store, CreateError> {
+        loop {
+            match Store::open(name) {
+                Ok(s) => return Ok(s),
+                Err(OpenError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            match Store::create(name, options) {
+                Ok(s) => return Ok(s),
+                Err(CreateError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Removes a store's name. Processes already attached keep working; the memory is freed
+    /// when the last one detaches.
+    pub fn remove(name: &str) -> Result<(), OpenError> {
+        let path = name::resolve(name)?;
+        std::fs::remove_file(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
+            std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied { path: path.clone() },
+            _ => OpenError::Io { path: path.clone(), source: e },
+        })
+    }
+
+    /// True if some process (other than the caller) is attached to the store `name`.
+    pub fn is_in_use(name: &str) -> Result<bool, OpenError> {
+        let path = name::resolve(name)?;
+        let fd = sys::open_file(&path, OpenMode::ReadOnly, 0).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
+            std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied { path: path.clone() },
+            _ => OpenError::Io { path: path.clone(), source: e },
+        })?;
+        sys::byte_is_locked_by_other(&fd, registry::ATTACH_LOCK_BYTE, sys::ByteLock::Exclusive)
+            .map_err(|e| OpenError::Io { path, source: e })
+    }
+
+    /// The file behind the store.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// True if both handles share one attachment (same file, same process).
+    pub fn same_attachment(&self, other: &Store) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Bytes of the file that exist (and may be used).
+    pub fn committed_len(&self) -> u64 {
+        self.inner.region.committed_len()
+    }
+
+    /// Maximum size of the store (the address space each process reserves).
+    pub fn reserved_len(&self) -> u64 {
+        self.inner.fixed.reserved_len
+    }
+
+    /// The validated immutable header.
+    pub fn header(&self) -> ImmutableHeader {
+        self.inner.fixed
+    }
+
+    /// Seed for key hashing in this store (XXH3-64).
+    pub fn hash_seed(&self) -> u64 {
+        self.inner.fixed.hash_seed
+    }
+
+    /// Times the store file was grown.
+    pub fn grow_count(&self) -> u64 {
+        self.inner.header().growth.0.grow_count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Makes sure the first `len` bytes of the store exist, growing the file if needed.
+    pub fn grow_to(&self, len: u64) -> Result<(), AllocError> {
+        self.inner.ensure_committed(len)
+    }
+
+    /// Allocates `size` bytes; returns the offset of the first byte.
+    pub fn alloc(&self, size: u64) -> Result<u64, AllocError> {
+        self.inner.alloc(size)
+    }
+
+    /// Frees a block returned by [`Store::alloc`].
+    pub fn free(&self, offset: u64) -> Result<(), FreeError> {
+        self.inner.free(offset)
+    }
+
+    /// Usable bytes of the block at `offset` (at least what was asked for).
+    pub fn block_capacity(&self, offset: u64) -> Result<u64, FreeError> {
+        self.inner.capacity(offset)
+    }
+
+    /// Allocator usage by size class.
+    pub fn alloc_stats(&self) -> Result<AllocStats, OutOfBounds> {
+        self.inner.alloc_stats()
+    }
+
+    /// Copies bytes out of the store (bounds-checked; may race with writers).
+    pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
+        self.inner.region.read_bytes(offset, out)
+    }
+
+    /// Copies bytes into the store (bounds-checked). Write only memory you allocated.
+    pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<(), OutOfBounds> {
+        self.inner.region.write_bytes(offset, data)
+    }
+
+    /// A typed reference into the store (bounds- and alignment-checked).
+    pub fn get<T: crate::raw::Shared>(&self, offset: u64) -> Result<&T, OutOfBounds> {
+        self.inner.region.get(offset)
+    }
+
+    /// Takes a robust mutex living in this store.
+    pub fn lock<'a>(&self, mutex: &'a RobustMutex) -> MutexGuard<'a> {
+        self.inner.lock(mutex)
+    }
+
+    /// Takes a robust mutex, giving up after `timeout` while a live process holds it.
+    pub fn lock_timeout<'a>(
+        &self,
+        mutex: &'a RobustMutex,
+        timeout: std::time::Duration,
+    ) -> Result<MutexGuard<'a>, crate::sync::LockError> {
+        mutex.try_lock_for(&*self.inner, timeout)
+    }
+
+    /// A spare mutex in the header, for tests and examples of lock behaviour.
+    pub fn test_mutex(&self) -> Result<TestMutex<'_>, OutOfBounds> {
+        Ok(TestMutex { store: self, mutex: &self.inner.registry_state().test_mutex })
+    }
+
+    /// This process's lock-owner id in the store.
+    pub fn owner_id(&self) -> crate::sync::OwnerId {
+        self.inner.owner_id()
+    }
+
+    /// Live processes attached to the store.
+    pub fn attached_processes(&self) -> Result<Vec<ProcessInfo>, OutOfBounds> {
+        Ok(self.inner.attached_processes())
+    }
+
+    /// True if another process is attached.
+    pub fn others_attached(&self) -> bool {
+        self.inner.others_attached()
+    }
+
+    /// Frees registry slots of processes that died while attached; returns how many.
+    pub fn sweep_dead_processes(&self) -> u32 {
+        self.inner.sweep_dead()
+    }
+
+    /// The registry slot of the process with owner id `owner`, if any (diagnostics).
+    pub fn registry_slot(&self, slot: u32) -> Result<&registry::RegistrySlot, OutOfBounds> {
+        attach::registry_slot(&self.inner.region, &self.inner.fixed, slot)
+    }
+
+    /// Published objects.
+    pub fn objects(&self) -> Result<Vec<ObjectInfo>, OutOfBounds> {
+        self.inner.objects()
+    }
+
+    /// Root offset of object `name` of kind `kind`.
+    pub fn object(&self, name: &str, kind: ObjectKind) -> Result<u64, DirectoryError> {
+        self.inner.object(name, kind)
+    }
+
+    /// Root offset of object `name`, created by `init` if missing. Exactly one creator's
+    /// root is published per name, even when processes race.
+    pub fn object_or_create(
+        &self,
+        name: &str,
+        kind: ObjectKind,
+        init: impl FnOnce(&Store) -> Result<u64, AllocError>,
+    ) -> Result<u64, DirectoryError> {
+        self.inner.object_or_create(name, kind, || init(self))
+    }
+
+    /// Checks the store layer (allocator, directory) without changing anything.
+    pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
+        self.inner.verify_store(false)
+    }
+
+    /// Checks and repairs what can be repaired: leaked free blocks, counters, dead owners'
+    /// allocator locks, dead processes' registry slots.
+    pub fn repair(&self) -> Result<VerifyReport, VerifyError> {
+        let swept = self.inner.sweep_dead();
+        let mut report = self.inner.verify_store(true)?;
+        if swept > 0 {
+            report.repaired.push(format!("freed {swept} dead processes' registry slots"));
+        }
+        Ok(report)
+    }
+}
+
+/// A mutex in the store header reserved for tests and demonstrations.
+#[derive(Debug)]
+pub struct TestMutex<'a> {
+    store: &'a Store,
+    mutex: &'a RobustMutex,
+}
+
+impl<'a> TestMutex<'a> {
+    /// Takes the lock.
+    pub fn lock(&self) -> Result<MutexGuard<'a>, crate::sync::LockError> {
+        Ok(self.store.lock(self.mutex))
+    }
+
+    /// Takes the lock with a timeout.
+    pub fn lock_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<MutexGuard<'a>, crate::sync::LockError> {
+        self.store.lock_timeout(self.mutex, timeout)
+    }
+
+    /// The raw mutex.
+    pub fn raw(&self) -> &'a RobustMutex {
+        self.mutex
+    }
+}
+
+/// Removes a file when dropped (the temporary name during creation).
+struct TempName<'a>(&'a Path);
+
+fn scopeguard(path: &Path) -> TempName<'_> {
+    TempName(path)
+}
+
+impl Drop for TempName<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
+    }
+}

@@ -1,0 +1,25 @@
+//! Cross-process synchronisation built on shared memory: a robust mutex that survives its
+//! owner's death, a seqlock for optimistic readers, and futex wait/wake helpers.
+//!
+//! Invariants:
+//! - every primitive here is a `#[repr(C)]` layout of 32/64-bit atomics that lives in the
+//!   store and works from any process that maps it, at any address;
+//! - nothing here ever blocks without a timeout: waits wake periodically to check whether the
+//!   lock owner is still alive, so a killed process can never wedge another;
+//! - all atomics come from [`atomic`], the single facade that swaps in loom under `cfg(loom)`.
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let store = Store::create("doc-sync-example", &StoreOptions::default()).unwrap();
+//! // Every store operation that mutates shared state takes one of these locks internally.
+//! assert!(store.verify().unwrap().is_clean());
+//! Store::remove("doc-sync-example").unwrap();
+//! ```
+
+pub mod atomic;
+pub mod futex;
+mod mutex;
+mod seqlock;
+
+pub use mutex::{LockError, MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
+pub use seqlock::SeqLock;

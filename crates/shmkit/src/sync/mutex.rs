@@ -1,0 +1,252 @@
+//! A robust, cross-process mutex: a 32-bit futex word holding the owner's registry id.
+//!
+//! Word layout: `0` = unlocked; otherwise bits 0..=30 hold the owner's [`OwnerId`] (registry
+//! slot in the low 10 bits, slot generation above) and bit 31 says waiters may be sleeping.
+//! Beside it, a `state` word whose bit 0 says "a previous owner died inside the critical
+//! section and nobody has marked the protected data consistent since".
+//!
+//! Invariants:
+//! - uncontended lock and unlock are one compare-and-swap / one swap each;
+//! - a waiter sleeps on a *shared* futex with a timeout; on each timeout it asks the
+//!   [`OwnerRegistry`] whether the owner is alive (the kernel-held liveness lock plus the slot
+//!   generation, never the PID). A dead owner's lock is taken over by compare-and-swap, so
+//!   exactly one waiter wins it;
+//! - the winner's guard reports [`MutexGuard::recovered`]; the "needs repair" bit stays set
+//!   until a guard calls [`MutexGuard::mark_consistent`], so a holder that dies during repair
+//!   hands the duty on to the next owner — the data is never silently used as if intact.
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let store = Store::create("doc-mutex-example", &StoreOptions::default()).unwrap();
+//! let lock = store.test_mutex().unwrap();
+//! {
+//!     let guard = lock.lock().unwrap();
+//!     assert!(!guard.recovered());
+//! }
+//! Store::remove("doc-mutex-example").unwrap();
+//! ```
+
+use super::atomic::{AtomicU32, Ordering, spin_hint};
+use super::futex;
+use std::time::{Duration, Instant};
+
+/// Identity of an attached process in a store: registry slot (low 10 bits) and the slot's
+/// generation (bits 10..=30). Never 0.
+pub type OwnerId = u32;
+
+const WAITERS: u32 = 1 << 31;
+const OWNER_MASK: u32 = !WAITERS;
+const STATE_INCONSISTENT: u32 = 1;
+
+/// Who is attached, and who is alive: implemented by the store's process registry.
+pub trait OwnerRegistry {
+    /// The calling process's id in this store.
+    fn my_owner_id(&self) -> OwnerId;
+    /// False only when the process that held `owner` is certainly gone (its liveness lock
+    /// is free or its slot was reused). Must never report a live process as dead.
+    fn is_owner_alive(&self, owner: OwnerId) -> bool;
+}
+
+/// Errors from taking a [`RobustMutex`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// The lock was not acquired within the given time (its owner is alive and holds it).
+    #[error("lock not acquired within {0:?}: held by a live process")]
+    Timeout(Duration),
+}
+
+/// The shared layout of a robust mutex (8 bytes, in shared memory).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct RobustMutex {
+    word: AtomicU32,
+    state: AtomicU32,
+}
+
+const _: () = assert!(size_of::<RobustMutex>() == 8 && align_of::<RobustMutex>() == 4);
+
+/// How long a waiter sleeps before re-checking the owner's liveness, first and at most.
+const FIRST_PROBE: Duration = Duration::from_millis(5);
+const MAX_PROBE: Duration = Duration::from_millis(100);
+const SPIN_LIMIT: u32 = 64;
+
+impl RobustMutex {
+    /// A new, unlocked mutex value (for initialising fresh shared memory).
+    pub const fn new() -> RobustMutex {
+        RobustMutex { word: AtomicU32::new(0), state: AtomicU32::new(0) }
+    }
+
+    /// Resets to unlocked and consistent. Only for memory nobody else can see yet.
+    pub fn reset(&self) {
+        self.word.store(0, Ordering::Relaxed);
+        self.state.store(0, Ordering::Relaxed);
+    }
+
+    /// The current owner id, or `None` if unlocked (a racy snapshot, for diagnostics).
+    pub fn owner(&self) -> Option<OwnerId> {
+        match self.word.load(Ordering::Relaxed) & OWNER_MASK {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// True if a previous owner died and the data has not been marked consistent since.
+    pub fn needs_repair(&self) -> bool {
+        self.state.load(Ordering::Acquire) & STATE_INCONSISTENT != 0
+    }
+
+    /// Takes the lock, waiting as long as its owner is alive.
+    pub fn lock<'a, R: OwnerRegistry + ?Sized>(
+        &'a self,
+        registry: &R,
+    ) -> Result<MutexGuard<'a>, LockError> {
+        self.lock_inner(registry, None)
+    }
+
+    /// Takes the lock, giving up after `timeout` if a live owner still holds it.
+    pub fn try_lock_for<'a, R: OwnerRegistry + ?Sized>(
+        &'a self,
+        registry: &R,
+        timeout: Duration,
+    ) -> Result<MutexGuard<'a>, LockError> {
+        self.lock_inner(registry, Some(timeout))
+    }
+
+    /// Takes the lock only if it is free right now.
+    pub fn try_lock<'a, R: OwnerRegistry + ?Sized>(&'a self, registry: &R) -> Option<MutexGuard<'a>> {
+        let me = registry.my_owner_id();
+        self.word
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| self.guard(false))
+    }
+
+    fn guard(&self, took_over: bool) -> MutexGuard<'_> {
+        let recovered = took_over || self.needs_repair();
+        if took_over {
+            self.state.fetch_or(STATE_INCONSISTENT, Ordering::AcqRel);
+        }
+        MutexGuard { mutex: self, recovered }
+    }
+
+    #[inline]
+    fn lock_inner<'a, R: OwnerRegistry + ?Sized>(
+        &'a self,
+        registry: &R,
+        timeout: Option<Duration>,
+    ) -> Result<MutexGuard<'a>, LockError> {
+        let me = registry.my_owner_id();
+        debug_assert!(me != 0 && me & WAITERS == 0);
+        if self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            return Ok(self.guard(false));
+        }
+        self.lock_contended(registry, me, timeout)
+    }
+
+    #[cold]
+    fn lock_contended<'a, R: OwnerRegistry + ?Sized>(
+        &'a self,
+        registry: &R,
+        me: OwnerId,
+        timeout: Option<Duration>,
+    ) -> Result<MutexGuard<'a>, LockError> {
+        // Brief spin: critical sections are short, and a futex sleep costs microseconds.
+        for _ in 0..SPIN_LIMIT {
+            let cur = self.word.load(Ordering::Relaxed);
+            if cur == 0
+                && self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            {
+                return Ok(self.guard(false));
+            }
+            if cur & WAITERS != 0 {
+                break;
+            }
+            spin_hint();
+        }
+        let start = Instant::now();
+        let mut probe = FIRST_PROBE;
+        loop {
+            let cur = self.word.load(Ordering::Relaxed);
+            if cur == 0 {
+                // Others may still sleep: keep the waiters bit so our unlock wakes them.
+                if self
+                    .word
+                    .compare_exchange(0, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Ok(self.guard(false));
+                }
+                continue;
+            }
+            if cur & WAITERS == 0
+                && self
+                    .word
+                    .compare_exchange(cur, cur | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            let expected = cur | WAITERS;
+            let mut wait_for = probe;
+            if let Some(limit) = timeout {
+                let left = limit.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    return Err(LockError::Timeout(limit));
+                }
+                wait_for = wait_for.min(left);
+            }
+            if futex::wait(&self.word, expected, wait_for) == futex::WaitOutcome::TimedOut {
+                let owner = expected & OWNER_MASK;
+                if owner != me && !registry.is_owner_alive(owner) {
+                    // The owner is gone: take the lock over. Exactly one waiter's CAS wins.
+                    if self
+                        .word
+                        .compare_exchange(expected, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        return Ok(self.guard(true));
+                    }
+                    continue;
+                }
+                probe = (probe * 2).min(MAX_PROBE);
+            }
+        }
+    }
+
+    fn unlock(&self) {
+        let prev = self.word.swap(0, Ordering::Release);
+        if prev & WAITERS != 0 {
+            futex::wake_one(&self.word);
+        }
+    }
+}
+
+/// Holds a [`RobustMutex`]; unlocks on drop.
+#[derive(Debug)]
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct MutexGuard<'a> {
+    mutex: &'a RobustMutex,
+    recovered: bool,
+}
+
+impl MutexGuard<'_> {
+    /// True if a previous owner died while holding this lock (now or earlier) and the data it
+    /// protects has not been marked consistent since: the caller must check and repair it,
+    /// then call [`MutexGuard::mark_consistent`].
+    pub fn recovered(&self) -> bool {
+        self.recovered
+    }
+
+    /// Declares the protected data consistent again (after repair).
+    pub fn mark_consistent(&mut self) {
+        self.mutex.state.fetch_and(!STATE_INCONSISTENT, Ordering::AcqRel);
+        self.recovered = false;
+    }
+}
+
+impl Drop for MutexGuard<'_> {
+    fn drop(&mut self) {
+        self.mutex.unlock();
+    }
+}

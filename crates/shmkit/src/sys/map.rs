@@ -1,0 +1,77 @@
+//! Reserving a large shared mapping of a store file once per process.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::ptr::NonNull;
+
+/// A `MAP_SHARED | MAP_NORESERVE` mapping of a file, unmapped on drop.
+///
+/// The mapping may be far longer than the file: pages past the end of the file must not be
+/// touched (that raises SIGBUS), which [`crate::raw::Region`] enforces with bounds checks
+/// against the store's committed length.
+#[derive(Debug)]
+pub struct SharedMapping {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory; all access to it goes through `raw::Region`,
+// which hands out only atomics and racy byte copies, so it may be used from any thread.
+unsafe impl Send for SharedMapping {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMapping {}
+
+impl SharedMapping {
+    /// Maps `len` bytes of `fd` from offset 0, read-write (or read-only), shared, without
+    /// reserving swap.
+    pub fn new(fd: &OwnedFd, len: u64, writable: bool) -> io::Result<SharedMapping> {
+        let len = usize::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large"))?;
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
+        }
+        let prot = if writable { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
+        // SAFETY: a fresh mapping at a kernel-chosen address; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(SharedMapping { base, len })
+    }
+
+    /// First byte of the mapping.
+    pub fn base(&self) -> NonNull<u8> {
+        self.base
+    }
+
+    /// Length of the reserved range in bytes.
+    pub fn len(&self) -> u64 {
+        self.len as u64
+    }
+
+    /// True if the mapping is empty (never, by construction).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`len` describe a mapping created by `new` and not yet unmapped;
+        // no reference into it outlives the owning `Region` (it borrows from it).
+        unsafe {
+            libc::munmap(self.base.as_ptr().cast(), self.len);
+        }
+    }
+}
