@@ -25,6 +25,7 @@ pub mod raw;
 pub mod store;
 pub mod sync;
 pub mod sys;
+pub mod value;
 
 pub use error::Error;
 pub use store::directory::{ObjectInfo, ObjectKind};

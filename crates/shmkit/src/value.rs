@@ -1,0 +1,205 @@
+//! The typed value encoding shared by Rust, Python and C (see `docs/FORMAT.md`, "Values").
+//!
+//! A value is one tag byte followed by its payload; the payload runs to the end of the
+//! buffer (the container stores the length). Keys of typed maps use the same encoding, so
+//! the key `1` (int), `"1"` (str) and `b"1"` (bytes) are three different keys.
+//!
+//! | tag | type | payload |
+//! |---|---|---|
+//! | `0x00` | null | none |
+//! | `0x01` / `0x02` | false / true | none |
+//! | `0x03` | int (i64) | 8 bytes little-endian |
+//! | `0x04` | float (f64) | 8 bytes little-endian IEEE-754 |
+//! | `0x05` | bytes | the bytes |
+//! | `0x06` | str | UTF-8 |
+//! | `0x07` | big int | two's complement little-endian, minimal length, > 8 bytes |
+//! | `0x08` | language-specific | 1 byte language id (`1` = Python pickle), then the data |
+//!
+//! ```
+//! use shmkit::value::{Value, decode, encode};
+//! let bytes = encode(&Value::Str("héllo".into()));
+//! assert_eq!(bytes[0], 0x06);
+//! assert_eq!(decode(&bytes).unwrap(), Value::Str("héllo".into()));
+//! assert_eq!(encode(&Value::Int(-2)), [3, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+//! ```
+
+/// Tag of null.
+pub const TAG_NULL: u8 = 0x00;
+/// Tag of false.
+pub const TAG_FALSE: u8 = 0x01;
+/// Tag of true.
+pub const TAG_TRUE: u8 = 0x02;
+/// Tag of a 64-bit signed integer.
+pub const TAG_INT: u8 = 0x03;
+/// Tag of a 64-bit float.
+pub const TAG_FLOAT: u8 = 0x04;
+/// Tag of a byte string.
+pub const TAG_BYTES: u8 = 0x05;
+/// Tag of a UTF-8 string.
+pub const TAG_STR: u8 = 0x06;
+/// Tag of an integer that does not fit in 64 bits.
+pub const TAG_BIG_INT: u8 = 0x07;
+/// Tag of a language-specific object.
+pub const TAG_FOREIGN: u8 = 0x08;
+/// Language id of Python pickles inside [`TAG_FOREIGN`].
+pub const LANG_PYTHON_PICKLE: u8 = 1;
+
+/// A decoded value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// null / None.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A 64-bit signed integer.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// Bytes.
+    Bytes(Vec<u8>),
+    /// Text.
+    Str(String),
+    /// An integer beyond 64 bits: two's complement, little-endian.
+    BigInt(Vec<u8>),
+    /// A language-specific object (for example a Python pickle).
+    Foreign {
+        /// Language id ([`LANG_PYTHON_PICKLE`]).
+        lang: u8,
+        /// The serialized object.
+        data: Vec<u8>,
+    },
+}
+
+/// Bytes that are not a valid encoded value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// No bytes at all.
+    #[error("empty value: no type tag")]
+    Empty,
+    /// A tag this build does not know.
+    #[error("unknown value tag {0:#04x}")]
+    UnknownTag(u8),
+    /// The payload length does not fit the tag.
+    #[error("value with tag {tag:#04x} has a {len}-byte payload")]
+    BadLength {
+        /// The tag.
+        tag: u8,
+        /// Payload length found.
+        len: usize,
+    },
+    /// A string that is not UTF-8.
+    #[error("string value is not valid UTF-8")]
+    BadUtf8,
+}
+
+/// Appends the encoding of `value` to `out`.
+pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.push(TAG_NULL),
+        Value::Bool(false) => out.push(TAG_FALSE),
+        Value::Bool(true) => out.push(TAG_TRUE),
+        Value::Int(i) => {
+            out.push(TAG_INT);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Float(f) => {
+            out.push(TAG_FLOAT);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        Value::Bytes(b) => {
+            out.push(TAG_BYTES);
+            out.extend_from_slice(b);
+        }
+        Value::Str(s) => {
+            out.push(TAG_STR);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::BigInt(b) => {
+            out.push(TAG_BIG_INT);
+            out.extend_from_slice(b);
+        }
+        Value::Foreign { lang, data } => {
+            out.push(TAG_FOREIGN);
+            out.push(*lang);
+            out.extend_from_slice(data);
+        }
+    }
+}
+
+/// The encoding of `value`.
+pub fn encode(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(value, &mut out);
+    out
+}
+
+/// Decodes one value occupying all of `bytes`.
+pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
+    let (&tag, payload) = bytes.split_first().ok_or(DecodeError::Empty)?;
+    let fixed = |n: usize| {
+        if payload.len() == n { Ok(()) } else { Err(DecodeError::BadLength { tag, len: payload.len() }) }
+    };
+    Ok(match tag {
+        TAG_NULL => fixed(0).map(|_| Value::Null)?,
+        TAG_FALSE => fixed(0).map(|_| Value::Bool(false))?,
+        TAG_TRUE => fixed(0).map(|_| Value::Bool(true))?,
+        TAG_INT => {
+            fixed(8)?;
+            Value::Int(i64::from_le_bytes(payload.try_into().unwrap_or_default()))
+        }
+        TAG_FLOAT => {
+            fixed(8)?;
+            Value::Float(f64::from_le_bytes(payload.try_into().unwrap_or_default()))
+        }
+        TAG_BYTES => Value::Bytes(payload.to_vec()),
+        TAG_STR => Value::Str(String::from_utf8(payload.to_vec()).map_err(|_| DecodeError::BadUtf8)?),
+        TAG_BIG_INT => {
+            if payload.is_empty() {
+                return Err(DecodeError::BadLength { tag, len: 0 });
+            }
+            Value::BigInt(payload.to_vec())
+        }
+        TAG_FOREIGN => {
+            let (&lang, data) =
+                payload.split_first().ok_or(DecodeError::BadLength { tag, len: 0 })?;
+            Value::Foreign { lang, data: data.to_vec() }
+        }
+        other => return Err(DecodeError::UnknownTag(other)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_kind() {
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(i64::MIN),
+            Value::Int(42),
+            Value::Float(-0.5),
+            Value::Bytes(vec![]),
+            Value::Bytes(vec![0, 255]),
+            Value::Str(String::new()),
+            Value::Str("ünïcode".into()),
+            Value::BigInt(vec![1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            Value::Foreign { lang: LANG_PYTHON_PICKLE, data: vec![0x80, 4] },
+        ];
+        for v in values {
+            assert_eq!(decode(&encode(&v)).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        assert_eq!(decode(&[]), Err(DecodeError::Empty));
+        assert_eq!(decode(&[0x99]), Err(DecodeError::UnknownTag(0x99)));
+        assert_eq!(decode(&[TAG_INT, 1, 2]), Err(DecodeError::BadLength { tag: TAG_INT, len: 2 }));
+        assert_eq!(decode(&[TAG_STR, 0xff]), Err(DecodeError::BadUtf8));
+        assert_eq!(decode(&[TAG_NULL, 0]), Err(DecodeError::BadLength { tag: TAG_NULL, len: 1 }));
+    }
+}
