@@ -8,7 +8,10 @@
 //! assert!(matches!(open(), Err(shmkit::Error::Open(_))));
 //! ```
 
-use crate::store::error::{AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError};
+use crate::collections::hash_map::MapError;
+use crate::store::error::{
+    AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError,
+};
 use crate::store::name::NameError;
 use crate::sync::LockError;
 
@@ -34,6 +37,9 @@ pub enum Error {
     /// See [`VerifyError`].
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    /// See [`MapError`].
+    #[error(transparent)]
+    Map(#[from] MapError),
     /// See [`LockError`].
     #[error(transparent)]
     Lock(#[from] LockError),
