@@ -10,11 +10,12 @@ use crate::store::registry::RegistrySlot;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 use crate::sync::{RobustMutex, SeqLock};
 
-// Safety of all impls below: each type is a primitive atomic, or a `#[repr(C)]` struct made
+// SAFETY (all impls below): each type is a primitive atomic, or a `#[repr(C)]` struct made
 // only of atomics, fixed-width integers and byte arrays, with size asserts beside its
 // definition; every bit pattern is a valid value, and all fields that change after
 // publication are atomics.
-// SAFETY: a primitive atomic; every bit pattern is valid (see above).
+//
+// SAFETY: a primitive atomic: any bit pattern is valid and all access is atomic.
 unsafe impl Shared for AtomicU32 {}
 // SAFETY: see above.
 unsafe impl Shared for AtomicU64 {}
