@@ -44,6 +44,9 @@ pub fn fork_child(f: impl FnOnce() -> i32) -> libc::pid_t {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
+        // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag of this process: if the test
+        // process dies (a failed assertion), the child is killed instead of running on.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
         // SAFETY: ending the child without running the parent's atexit handlers or harness.
         unsafe { libc::_exit(code) };

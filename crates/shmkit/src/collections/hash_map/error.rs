@@ -76,3 +76,38 @@ impl MapError {
         }
     }
 }
+
+/// The compact error of the lookup hot path: a damaged (or, in an optimistic read, a
+/// concurrently reused) offset. Small and `Copy`, so the common path moves no `String`s;
+/// it becomes [`MapError::Corrupt`] at the API boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fault {
+    pub(crate) offset: u64,
+    pub(crate) reason: &'static str,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (at offset {})", self.reason, self.offset)
+    }
+}
+
+impl From<OutOfBounds> for Fault {
+    #[cold]
+    fn from(e: OutOfBounds) -> Fault {
+        Fault {
+            offset: e.offset,
+            reason: "offset outside the store or misaligned",
+        }
+    }
+}
+
+impl From<Fault> for MapError {
+    #[cold]
+    fn from(f: Fault) -> MapError {
+        MapError::Corrupt {
+            offset: f.offset,
+            reason: f.reason.to_string(),
+        }
+    }
+}

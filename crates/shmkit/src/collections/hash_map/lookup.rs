@@ -21,7 +21,7 @@ use super::layout::{
     EMPTY, RECORD_HEADER_LEN, RecordHeader, ShardHeader, Slot, TABLE_HEADER_LEN, TABLE_MAGIC,
     TOMBSTONE, TableHeader, tag_of, value_offset,
 };
-use super::{MapError, MapInner};
+use super::{Fault, MapError, MapInner};
 use crate::sync::atomic::{Ordering, spin_hint};
 use crate::sync::{MutexGuard, SeqLock};
 
@@ -60,8 +60,8 @@ pub(crate) struct Hit<'a> {
     pub(crate) slot: &'a Slot,
     /// Position in its table.
     pub(crate) index: u64,
-    /// True if found in the shard's current table, false if in the table being migrated.
-    pub(crate) in_current: bool,
+    /// Offset of the table the slot is in (the current one, or the one being migrated).
+    pub(crate) table: u64,
     pub(crate) rec: u64,
     pub(crate) key_len: u64,
     pub(crate) val_len: u64,
@@ -83,13 +83,16 @@ fn still_valid(watch: Watch<'_>) -> bool {
 
 impl MapInner {
     /// The table at `offset`, after checking its header.
-    #[inline]
-    pub(crate) fn table(&self, offset: u64) -> Result<TableView<'_>, MapError> {
+    #[inline(always)]
+    pub(crate) fn table(&self, offset: u64) -> Result<TableView<'_>, Fault> {
         let region = self.region();
         let header: &TableHeader = region.get(offset)?;
         let buckets = header.buckets.load(Ordering::Relaxed);
         if header.magic.load(Ordering::Relaxed) != TABLE_MAGIC || !buckets.is_power_of_two() {
-            return Err(MapError::corrupt(offset, "not a hash table"));
+            return Err(Fault {
+                offset,
+                reason: "not a hash table",
+            });
         }
         let slots = region.get_slice::<Slot>(offset + TABLE_HEADER_LEN, buckets)?;
         Ok(TableView {
@@ -100,15 +103,14 @@ impl MapInner {
     }
 
     /// Finds `key` (hash `hash`) in one table.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn probe<'a>(
         &'a self,
         table: &TableView<'a>,
         hash: u64,
         key: &[u8],
-        in_current: bool,
         watch: Watch<'_>,
-    ) -> Result<Option<Hit<'a>>, MapError> {
+    ) -> Result<Option<Hit<'a>>, Fault> {
         let region = self.region();
         let tag = tag_of(hash);
         let mut index = hash & table.mask;
@@ -126,14 +128,19 @@ impl MapInner {
                     && region.bytes_equal(rec + RECORD_HEADER_LEN, key)?
                 {
                     let val_len = header.val_len.load(Ordering::Relaxed);
-                    let end = value_offset(rec, key_len).checked_add(val_len);
-                    if end.is_none_or(|end| end > region.committed_len()) {
-                        return Err(MapError::corrupt(rec, "record runs past the store"));
+                    // No record is longer than the store may ever be: this bounds any buffer
+                    // sized from `val_len` even before a read is validated. (Cheap: a field
+                    // of this process's handle, no shared load.)
+                    if val_len > self.reserved_len {
+                        return Err(Fault {
+                            offset: rec,
+                            reason: "record longer than the store",
+                        });
                     }
                     return Ok(Some(Hit {
                         slot,
                         index,
-                        in_current,
+                        table: table.offset,
                         rec,
                         key_len,
                         val_len,
@@ -141,7 +148,10 @@ impl MapInner {
                 }
             }
             if n % PROBE_CHECK_EVERY == PROBE_CHECK_EVERY - 1 && !still_valid(watch) {
-                return Err(MapError::corrupt(table.offset, "changed while probing"));
+                return Err(Fault {
+                    offset: table.offset,
+                    reason: "changed while probing",
+                });
             }
             index = (index + 1) & table.mask;
         }
@@ -149,16 +159,16 @@ impl MapInner {
     }
 
     /// Finds `key` in its shard: the current table, then the one being migrated from.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find<'a>(
         &'a self,
         shard: &'a ShardHeader,
         hash: u64,
         key: &[u8],
         watch: Watch<'_>,
-    ) -> Result<Option<Hit<'a>>, MapError> {
+    ) -> Result<Option<Hit<'a>>, Fault> {
         let current = self.table(shard.table.load(Ordering::Acquire))?;
-        if let Some(hit) = self.probe(&current, hash, key, true, watch)? {
+        if let Some(hit) = self.probe(&current, hash, key, watch)? {
             return Ok(Some(hit));
         }
         let old = shard.old_table.load(Ordering::Acquire);
@@ -166,7 +176,7 @@ impl MapInner {
             return Ok(None);
         }
         let old = self.table(old)?;
-        self.probe(&old, hash, key, false, watch)
+        self.probe(&old, hash, key, watch)
     }
 
     /// Takes a shard's lock, repairing the shard first if a writer died holding it.
@@ -190,10 +200,30 @@ impl MapInner {
     pub(crate) fn read_with<R>(
         &self,
         key: &[u8],
-        mut visit: impl FnMut(&MapInner, Option<&Hit<'_>>) -> Result<R, MapError>,
+        mut visit: impl FnMut(&MapInner, Option<&Hit<'_>>) -> Result<R, Fault>,
     ) -> Result<R, MapError> {
         let hash = self.hash(key);
         let shard = self.shard(hash)?;
+        match self.read_optimistic(shard, hash, key, &mut visit) {
+            Some(result) => Ok(result?),
+            None => {
+                let _guard = self.lock_shard(shard)?;
+                let hit = self.find(shard, hash, key, None)?;
+                Ok(visit(self, hit.as_ref())?)
+            }
+        }
+    }
+
+    /// The optimistic part of [`MapInner::read_with`]: `None` when writers kept interfering
+    /// (or a large copy failed), so the caller should take the lock.
+    #[inline(always)]
+    fn read_optimistic<R>(
+        &self,
+        shard: &ShardHeader,
+        hash: u64,
+        key: &[u8],
+        visit: &mut impl FnMut(&MapInner, Option<&Hit<'_>>) -> Result<R, Fault>,
+    ) -> Option<Result<R, Fault>> {
         let seq = &shard.seq;
         let mut tries = 0;
         while tries < OPTIMISTIC_TRIES {
@@ -208,8 +238,9 @@ impl MapInner {
                 Ok(Some(hit)) if seq.read_validate(start) => {
                     let large = hit.val_len >= LARGE_VALUE;
                     let r = visit(self, Some(&hit));
-                    if large && tries < OPTIMISTIC_TRIES - 1 && !seq.read_validate(start) {
-                        tries = OPTIMISTIC_TRIES - 1; // one more copy, then the lock
+                    if large && !seq.read_validate(start) {
+                        // A big copy lost the race: one more try at most, then the lock.
+                        tries = tries.max(OPTIMISTIC_TRIES - 1);
                         continue;
                     }
                     r
@@ -219,12 +250,10 @@ impl MapInner {
                 Err(e) => Err(e),
             };
             if seq.read_validate(start) {
-                return result;
+                return Some(result);
             }
         }
-        let _guard = self.lock_shard(shard)?;
-        let hit = self.find(shard, hash, key, None)?;
-        visit(self, hit.as_ref())
+        None
     }
 
     pub(crate) fn get_into(&self, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, MapError> {

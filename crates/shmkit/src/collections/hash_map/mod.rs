@@ -55,6 +55,7 @@ mod resize;
 mod verify;
 mod write;
 
+pub(crate) use error::Fault;
 pub use error::MapError;
 pub use iter::{Iter, Keys, Values};
 pub use verify::{MapReport, MapStats};
@@ -120,6 +121,8 @@ pub(crate) struct MapInner {
     pub(crate) shard_mask: u64,
     pub(crate) seed: u64,
     pub(crate) initial_buckets: u64,
+    /// The store's reserved length: no record can be longer.
+    pub(crate) reserved_len: u64,
 }
 
 impl MapInner {
@@ -246,6 +249,7 @@ impl HashMap {
                 shard_mask: shards as u64 - 1,
                 seed: store.hash_seed(),
                 initial_buckets: r.initial_buckets.load(Ordering::Relaxed).max(MIN_BUCKETS),
+                reserved_len: store.reserved_len(),
             }),
         })
     }

@@ -174,7 +174,7 @@ impl MapInner {
                 }
                 let rec = slot.rec.load(Ordering::Relaxed);
                 let key = self.read_key(rec)?;
-                if let Some(hit) = self.probe(&current, tag, &key, true, None)? {
+                if let Some(hit) = self.probe(&current, tag, &key, None)? {
                     if hit.rec != rec {
                         notes.push(format!(
                             "two records for one key; kept the newer at {}",

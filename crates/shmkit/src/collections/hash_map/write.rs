@@ -361,9 +361,9 @@ impl<'a> Writer<'a> {
     }
 
     /// Looks `key` up under the lock.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find(&self, hash: u64, key: &[u8]) -> Result<Option<Hit<'a>>, MapError> {
-        self.map.find(self.shard, hash, key, None)
+        Ok(self.map.find(self.shard, hash, key, None)?)
     }
 
     /// Points `hit`'s slot at `record` (one atomic store); the old record is freed later.
@@ -381,12 +381,8 @@ impl<'a> Writer<'a> {
 
     /// Removes the entry `hit`.
     pub(crate) fn remove_hit(&mut self, hit: &Hit<'_>) -> Result<(), MapError> {
-        let table = if hit.in_current {
-            self.map.table(self.shard.table.load(Ordering::Acquire))?
-        } else {
-            self.map
-                .table(self.shard.old_table.load(Ordering::Acquire))?
-        };
+        let table = self.map.table(hit.table)?;
+        let in_current = hit.table == self.shard.table.load(Ordering::Relaxed);
         let next_empty = table.slot(hit.index + 1).tag.load(Ordering::Relaxed) == EMPTY;
         self.begin();
         hit.slot.rec.store(0, Ordering::Release);
@@ -395,7 +391,7 @@ impl<'a> Writer<'a> {
             Ordering::Release,
         );
         let shard = self.shard;
-        if next_empty && hit.in_current {
+        if next_empty && in_current {
             shard.used.store(
                 shard.used.load(Ordering::Relaxed).saturating_sub(1),
                 Ordering::Relaxed,

@@ -1,0 +1,357 @@
+//! Benchmark: shmkit `HashMap` against `std::collections::HashMap<Vec<u8>, Vec<u8>>`, measured
+//! in the same run, then reads and mixed reads/writes from two processes at once.
+//!
+//! Run: `cargo run --release -p shmkit --example bench_hash_map`
+//!
+//! 1M keys of 16 bytes, 32-byte values, store in `/dev/shm`. Every figure is the best of a
+//! few repetitions (the machine may be shared); ratios compare numbers from this same run.
+//! `std` reads copy the value into a reused buffer, which is what `get_into` does.
+
+use shmkit::{HashMap, Store, StoreOptions};
+use std::collections::HashMap as StdMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const N: u64 = 1_000_000;
+const REPS: usize = 3;
+const READS_PER_PROC: u64 = 3_000_000;
+
+fn key(i: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
+    k[8..].copy_from_slice(&i.to_le_bytes());
+    k
+}
+
+fn value(i: u64, round: u64) -> [u8; 32] {
+    let mut v = [0u8; 32];
+    v[..8].copy_from_slice(&i.to_le_bytes());
+    v[8..16].copy_from_slice(&round.to_le_bytes());
+    v
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+fn shuffled(n: u64, seed: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = (0..n).collect();
+    let mut rng = Rng(seed);
+    for i in (1..v.len()).rev() {
+        let j = (rng.next() % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+    v
+}
+
+fn ns_per_op(d: Duration, ops: u64) -> f64 {
+    d.as_nanos() as f64 / ops as f64
+}
+
+/// One row: the best of `REPS` runs of each side. `setup` runs untimed before each run.
+fn row<S, T>(
+    name: &str,
+    mut setup_std: impl FnMut() -> S,
+    mut run_std: impl FnMut(&mut S) -> u64,
+    mut setup_shm: impl FnMut() -> T,
+    mut run_shm: impl FnMut(&mut T) -> u64,
+) -> (f64, f64) {
+    let (mut best_std, mut best_shm) = (f64::MAX, f64::MAX);
+    for _ in 0..REPS {
+        let mut s = setup_std();
+        let t = Instant::now();
+        let ops = run_std(&mut s);
+        best_std = best_std.min(ns_per_op(t.elapsed(), ops));
+        drop(s);
+        let mut m = setup_shm();
+        let t = Instant::now();
+        let ops = run_shm(&mut m);
+        best_shm = best_shm.min(ns_per_op(t.elapsed(), ops));
+    }
+    println!(
+        "| {name:<18} | {best_std:>9.1} | {best_shm:>9.1} | {:>6.2}x |",
+        best_shm / best_std
+    );
+    (best_std, best_shm)
+}
+
+fn fresh_map(store: &Store, round: &mut u64) -> HashMap {
+    *round += 1;
+    let name = format!("m{round}");
+    store.hash_map(&name).expect("map")
+}
+
+fn filled_std() -> StdMap<Vec<u8>, Vec<u8>> {
+    let mut m = StdMap::new();
+    for i in 0..N {
+        m.insert(key(i).to_vec(), value(i, 0).to_vec());
+    }
+    m
+}
+
+fn fill(map: &HashMap) {
+    for i in 0..N {
+        map.set(&key(i), &value(i, 0)).expect("set");
+    }
+}
+
+fn fork(f: impl FnOnce()) -> libc::pid_t {
+    // SAFETY: the child runs `f` and leaves with `_exit`, never returning into `main`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: only sets this process's parent-death signal, so no child outlives a
+        // benchmark that failed.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        f();
+        // SAFETY: ending the child at once.
+        unsafe { libc::_exit(0) };
+    }
+    pid
+}
+
+fn wait(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed"
+    );
+}
+
+/// Runs `procs` processes, each calling `op(process, n)` for `n` in `0..ops`, all started
+/// together. Returns aggregate operations per second.
+fn concurrent(store: &Store, procs: u64, ops: u64, op: &dyn Fn(&mut Worker, u64)) -> f64 {
+    let gate = store.alloc(16).expect("alloc");
+    store.write_bytes(gate, &[0u8; 16]).expect("write");
+    let ready = || store.get::<AtomicU64>(gate).expect("gate");
+    let go = || store.get::<AtomicU64>(gate + 8).expect("gate");
+    let children: Vec<_> = (0..procs)
+        .map(|p| {
+            fork(|| {
+                let mut w = Worker {
+                    rng: Rng(0x5EED + p * 7919),
+                    buf: Vec::with_capacity(64),
+                };
+                ready().fetch_add(1, Ordering::SeqCst);
+                while go().load(Ordering::Acquire) == 0 {
+                    std::hint::spin_loop();
+                }
+                for n in 0..ops {
+                    op(&mut w, n);
+                }
+            })
+        })
+        .collect();
+    while ready().load(Ordering::SeqCst) < procs {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let t = Instant::now();
+    go().store(1, Ordering::Release);
+    for c in children {
+        wait(c);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let _ = store.free(gate);
+    (procs * ops) as f64 / secs
+}
+
+/// Per-process state of a concurrent run.
+struct Worker {
+    rng: Rng,
+    buf: Vec<u8>,
+}
+
+/// Random reads, and `write_pct` % overwrites, on the shared map.
+fn map_op(map: &HashMap, write_pct: u64) -> impl Fn(&mut Worker, u64) + '_ {
+    move |w, n| {
+        let r = w.rng.next();
+        let i = r % N;
+        if (r >> 40) % 100 < write_pct {
+            map.set(&key(i), &value(i, n)).expect("set");
+        } else {
+            assert!(map.get_into(&key(i), &mut w.buf).expect("get"));
+        }
+    }
+}
+
+fn main() {
+    let name = format!("bench-hash-map-{}", std::process::id());
+    let store = Store::create(&name, &StoreOptions::default()).expect("create store");
+    println!("shmkit HashMap vs std::collections::HashMap<Vec<u8>, Vec<u8>>");
+    println!(
+        "{N} keys of 16 bytes, 32-byte values; store {}",
+        store.path().display()
+    );
+    println!("best of {REPS} runs, ns per operation\n");
+    println!("| operation          |   std ns  | shmkit ns |  ratio  |");
+    println!("|--------------------|-----------|-----------|---------|");
+    let order = shuffled(N, 42);
+    let mut round = 0u64;
+
+    row(
+        "insert (new)",
+        StdMap::new,
+        |m| {
+            for i in 0..N {
+                m.insert(key(i).to_vec(), value(i, 0).to_vec());
+            }
+            N
+        },
+        || fresh_map(&store, &mut round),
+        |m| {
+            for i in 0..N {
+                m.insert(&key(i), &value(i, 0)).expect("insert");
+            }
+            N
+        },
+    );
+    let std_map = filled_std();
+    let map = fresh_map(&store, &mut round);
+    fill(&map);
+    let mut buf = Vec::with_capacity(64);
+    row(
+        "get (hit)",
+        || (),
+        |_| {
+            for &i in &order {
+                let v = std_map.get(&key(i)[..]).expect("hit");
+                buf.clear();
+                buf.extend_from_slice(v);
+            }
+            N
+        },
+        || (),
+        |_| {
+            let mut b = Vec::with_capacity(64);
+            for &i in &order {
+                assert!(map.get_into(&key(i), &mut b).expect("get"));
+            }
+            N
+        },
+    );
+    row(
+        "get (miss)",
+        || (),
+        |_| {
+            let mut found = 0;
+            for &i in &order {
+                found += u64::from(std_map.contains_key(&key(i + N)[..]));
+            }
+            assert_eq!(found, 0);
+            N
+        },
+        || (),
+        |_| {
+            let mut b = Vec::new();
+            for &i in &order {
+                assert!(!map.get_into(&key(i + N), &mut b).expect("get"));
+            }
+            N
+        },
+    );
+    drop(std_map);
+    let overwrite_round = std::cell::Cell::new(0u64);
+    let mut std_map = filled_std();
+    row(
+        "insert (overwrite)",
+        || (),
+        |_| {
+            overwrite_round.set(overwrite_round.get() + 1);
+            for &i in &order {
+                std_map.insert(key(i).to_vec(), value(i, overwrite_round.get()).to_vec());
+            }
+            N
+        },
+        || (),
+        |_| {
+            overwrite_round.set(overwrite_round.get() + 1);
+            for &i in &order {
+                map.insert(&key(i), &value(i, overwrite_round.get()))
+                    .expect("insert");
+            }
+            N
+        },
+    );
+    drop(std_map);
+    row(
+        "remove",
+        filled_std,
+        |m| {
+            for &i in &order {
+                m.remove(&key(i)[..]).expect("present");
+            }
+            N
+        },
+        || {
+            let m = fresh_map(&store, &mut round);
+            fill(&m);
+            m
+        },
+        |m| {
+            for &i in &order {
+                m.remove(&key(i)).expect("remove").expect("present");
+            }
+            N
+        },
+    );
+
+    println!(
+        "\nProcesses on the map of {N} keys (aggregate operations per second, best of {REPS})\n"
+    );
+    println!(
+        "(std rows: each process reads its own std HashMap; they show how this machine scales)\n"
+    );
+    println!("| workload                   | ops/s       | vs 1 reader |");
+    println!("|----------------------------|-------------|-------------|");
+    let best = |procs: u64, op: &dyn Fn(&mut Worker, u64)| {
+        (0..REPS)
+            .map(|_| concurrent(&store, procs, READS_PER_PROC, op))
+            .fold(0.0f64, f64::max)
+    };
+    // The machine's own scaling, for reference: each process reads its copy-on-write
+    // inherited std HashMap (nothing shared is written either).
+    let std_map = filled_std();
+    let std_read = |w: &mut Worker, _n: u64| {
+        let i = w.rng.next() % N;
+        let v = std_map.get(&key(i)[..]).expect("hit");
+        w.buf.clear();
+        w.buf.extend_from_slice(v);
+    };
+    let std_one = best(1, &std_read);
+    let std_two = best(2, &std_read);
+    drop(std_map);
+    let one = best(1, &map_op(&map, 0));
+    println!(
+        "| 1 process, reads           | {one:>11.0} | {:>10.2}x |",
+        1.0
+    );
+    for (label, procs, pct) in [
+        ("2 processes, reads", 2, 0),
+        ("2 processes, 90/10 r/w", 2, 10),
+        ("2 processes, 50/50 r/w", 2, 50),
+    ] {
+        let r = best(procs, &map_op(&map, pct));
+        println!("| {label:<26} | {r:>11.0} | {:>10.2}x |", r / one);
+    }
+    println!(
+        "| std HashMap, 1 process     | {std_one:>11.0} | (machine)   |\n| std HashMap, 2 processes   | {std_two:>11.0} | {:>10.2}x |",
+        std_two / std_one
+    );
+    let stats = map.stats().expect("stats");
+    println!(
+        "\nmap: {} entries, {} buckets, {} resizes",
+        stats.entries, stats.buckets, stats.resizes
+    );
+    drop(map);
+    Store::remove(&name).expect("remove store");
+}
