@@ -405,3 +405,58 @@ fn growth_across_many_resizes_matches_the_model() {
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.entries, model.len() as u64);
 }
+
+#[test]
+fn handles_are_send_sync_clone() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<shmkit::HashMap>();
+    let t = TestStore::new("map-threads");
+    let map = t.store.hash_map("m").unwrap();
+    let threads: Vec<_> = (0..4u32)
+        .map(|n| {
+            let map = map.clone();
+            std::thread::spawn(move || {
+                for i in 0..2000u32 {
+                    map.set(&(n * 10_000 + i).to_le_bytes(), &i.to_le_bytes())
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    assert_eq!(map.len(), 8000);
+    assert!(map.verify().unwrap().is_clean());
+}
+
+#[test]
+fn a_panicking_update_closure_leaves_the_map_usable() {
+    let t = TestStore::new("map-panic");
+    let map = t
+        .store
+        .hash_map_with(
+            "m",
+            &HashMapOptions {
+                shards: 1,
+                initial_capacity: 0,
+            },
+        )
+        .unwrap();
+    for i in 0..100u32 {
+        map.set(&i.to_le_bytes(), b"v").unwrap(); // a few resizes, maybe one in progress
+    }
+    let m = map.clone();
+    let r = std::panic::catch_unwind(move || {
+        let _ = m.update(b"k", |_| panic!("closure failed"));
+    });
+    assert!(r.is_err());
+    assert_eq!(
+        map.get(&5u32.to_le_bytes()).unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    map.set(b"k", b"after").unwrap();
+    assert_eq!(map.len(), 101);
+    let report = map.verify().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}

@@ -258,9 +258,11 @@ impl MapInner {
 
     pub(crate) fn get_into(&self, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, MapError> {
         self.read_with(key, |map, hit| {
-            buf.clear();
-            let Some(hit) = hit else { return Ok(false) };
-            buf.resize(hit.val_len as usize, 0);
+            let Some(hit) = hit else {
+                buf.clear();
+                return Ok(false);
+            };
+            size_buffer(buf, hit.val_len as usize);
             map.region().read_bytes(hit.value_offset(), buf)?;
             Ok(true)
         })
@@ -288,6 +290,20 @@ impl MapInner {
         self.region()
             .read_bytes(rec + RECORD_HEADER_LEN, &mut out)?;
         Ok(out)
+    }
+}
+
+/// Makes `buf` exactly `len` bytes long for a copy that overwrites all of them, filling as
+/// little as possible: a retry finds it already sized, and a large new buffer comes zeroed
+/// from the allocator (lazily, by the kernel) rather than by a fill loop.
+#[inline]
+fn size_buffer(buf: &mut Vec<u8>, len: usize) {
+    if buf.len() >= len {
+        buf.truncate(len);
+    } else if buf.capacity() >= len {
+        buf.resize(len, 0);
+    } else {
+        *buf = vec![0u8; len];
     }
 }
 

@@ -32,6 +32,8 @@ use super::layout::{
 };
 use super::lookup::TableView;
 use super::{MapError, MapInner};
+use crate::store::alloc::{BlockHeader, TAG_USED};
+use crate::store::alloc_classes::BLOCK_HEADER_LEN;
 use crate::store::verify::Problem;
 use crate::sync::atomic::Ordering;
 use std::collections::HashSet;
@@ -92,6 +94,13 @@ impl MapInner {
         let header: &RecordHeader = self.region().get(rec).map_err(|e| e.to_string())?;
         let val_len = header.val_len.load(Ordering::Relaxed);
         let len = record_len(key.len() as u64, val_len);
+        let block: &BlockHeader = self
+            .region()
+            .get(rec.saturating_sub(BLOCK_HEADER_LEN))
+            .map_err(|e| e.to_string())?;
+        if block.tag.load(Ordering::Acquire) != TAG_USED {
+            return Err(format!("record {rec} is not an allocated block"));
+        }
         match self.store.block_capacity(rec) {
             Ok(cap) if cap >= len => {}
             Ok(cap) => return Err(format!("record of {len} bytes in a block of {cap}")),

@@ -101,9 +101,12 @@ impl MapInner {
             writing: false,
             deferred: Deferred::default(),
         };
-        let result = w
-            .migrate(super::resize::MIGRATE_BATCH)
-            .and_then(|()| f(&mut w));
+        // The batch gets its own odd window, so `f` (a user closure for `update`) never runs
+        // while readers of the shard are held off.
+        let result = w.migrate(super::resize::MIGRATE_BATCH).and_then(|()| {
+            w.end();
+            f(&mut w)
+        });
         w.end();
         drop(guard);
         w.release();
@@ -431,6 +434,14 @@ impl<'a> Writer<'a> {
             Ordering::Relaxed,
         );
         Ok(())
+    }
+}
+
+impl Drop for Writer<'_> {
+    /// Only reached with the sequence odd if the caller's closure panicked (before it
+    /// changed anything): reopen the shard to readers.
+    fn drop(&mut self) {
+        self.end();
     }
 }
 
