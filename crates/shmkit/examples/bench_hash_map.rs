@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 const N: u64 = 1_000_000;
 const REPS: usize = 3;
+/// Repetitions of each multi-process workload (the best is kept).
+const PROC_REPS: usize = 5;
 const READS_PER_PROC: u64 = 3_000_000;
 
 fn key(i: u64) -> [u8; 16] {
@@ -306,7 +308,7 @@ fn main() {
     );
 
     println!(
-        "\nProcesses on the map of {N} keys (aggregate operations per second, best of {REPS})\n"
+        "\nProcesses on the map of {N} keys (aggregate operations per second, best of {PROC_REPS})\n"
     );
     println!(
         "(std rows: each process reads its own std HashMap; they show how this machine scales)\n"
@@ -314,7 +316,7 @@ fn main() {
     println!("| workload                   | ops/s       | vs 1 reader |");
     println!("|----------------------------|-------------|-------------|");
     let best = |procs: u64, op: &dyn Fn(&mut Worker, u64)| {
-        (0..REPS)
+        (0..PROC_REPS)
             .map(|_| concurrent(&store, procs, READS_PER_PROC, op))
             .fold(0.0f64, f64::max)
     };
