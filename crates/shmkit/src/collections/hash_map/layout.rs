@@ -171,3 +171,29 @@ pub struct RecordHeader {
 }
 
 const _: () = assert!(size_of::<RecordHeader>() as u64 == RECORD_HEADER_LEN);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_keep_values_8_aligned() {
+        for key_len in 0..40u64 {
+            let rec = 4096 + 16;
+            assert_eq!(value_offset(rec, key_len) % 8, 0);
+            assert!(value_offset(rec, key_len) >= rec + RECORD_HEADER_LEN + key_len);
+            assert_eq!(record_len(key_len, 8), value_offset(0, key_len) + 8);
+        }
+    }
+
+    #[test]
+    fn tags_never_collide_with_empty_or_tombstone() {
+        for hash in [0, 1, 2, u64::MAX, LIVE_BIT] {
+            let tag = tag_of(hash);
+            assert!(is_live(tag));
+            assert_ne!(tag, EMPTY);
+            assert_ne!(tag, TOMBSTONE);
+        }
+        assert!(!is_live(EMPTY) && !is_live(TOMBSTONE));
+    }
+}

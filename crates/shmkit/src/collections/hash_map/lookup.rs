@@ -324,3 +324,21 @@ fn backoff(tries: u32) {
 pub(crate) fn is_free(tag: u64) -> bool {
     tag == EMPTY || tag == TOMBSTONE
 }
+
+#[cfg(test)]
+mod tests {
+    use super::size_buffer;
+
+    #[test]
+    fn buffers_are_sized_exactly() {
+        let mut buf = vec![1u8; 10];
+        size_buffer(&mut buf, 4);
+        assert_eq!(buf.len(), 4);
+        size_buffer(&mut buf, 8); // within capacity
+        assert_eq!(buf.len(), 8);
+        size_buffer(&mut buf, 100); // new allocation
+        assert_eq!(buf.len(), 100);
+        size_buffer(&mut buf, 0);
+        assert!(buf.is_empty());
+    }
+}

@@ -457,7 +457,8 @@ impl HashMap {
     }
 
     /// Calls `f` with the offset of every store block the map owns (root, tables, records),
-    /// for store-wide leak detection. Takes the shard locks in turn.
+    /// for store-wide leak detection. Takes the shard locks in turn; `f` must not call into
+    /// the map.
     pub fn owned_blocks(&self, f: &mut dyn FnMut(u64)) -> Result<(), MapError> {
         self.inner.owned_blocks(f)
     }
