@@ -62,6 +62,11 @@ fn val(k: u64, v: u64) -> Vec<u8> {
 }
 
 fn child(map: HashMap, log: Log<'_>, seed: u64) -> i32 {
+    // After a round the parent did not check, the previous child's last operation is still
+    // open in the log: settle it (this also exercises recovery by a plain reader/writer).
+    if settle(&map, &log, false).is_err() {
+        return 5;
+    }
     let mut rng = Rng(seed | 1);
     loop {
         let k = rng.below(KEYS);
@@ -126,44 +131,62 @@ fn child(map: HashMap, log: Log<'_>, seed: u64) -> i32 {
     }
 }
 
-/// Checks the map against the log after a kill, then settles the log to what the map holds.
-/// Returns true if the kill hit a `clear()`.
-fn check(map: &HashMap, log: &Log<'_>, round: u32) -> bool {
+/// The version of key `k` the map holds, if the log allows it: the finished version, or the
+/// in-flight one (a write, a removal, or a clear).
+fn settle_key(map: &HashMap, log: &Log<'_>, k: u64, buf: &mut Vec<u8>) -> Result<u64, String> {
     let flag = log.get(FLAG);
-    let (in_key, in_new) = (log.get(IN_KEY), log.get(IN_NEW));
-    let mut present = 0u64;
-    let mut buf = Vec::new();
-    for k in 0..KEYS {
-        let done = log.get(STATE + k);
-        let mut allowed = vec![done];
-        if (flag == 1 || flag == 2) && in_key == k {
-            allowed.push(in_new);
-        }
-        if flag == 3 {
-            allowed.push(0);
-        }
-        let found = map.get_into(&key(k), &mut buf).unwrap();
-        let matched = allowed.iter().copied().find(|&v| match v {
+    let mut allowed = vec![log.get(STATE + k)];
+    if (flag == 1 || flag == 2) && log.get(IN_KEY) == k {
+        allowed.push(log.get(IN_NEW));
+    }
+    if flag == 3 {
+        allowed.push(0);
+    }
+    let found = map.get_into(&key(k), buf).map_err(|e| e.to_string())?;
+    allowed
+        .iter()
+        .copied()
+        .find(|&v| match v {
             0 => !found,
-            v => found && buf == val(k, v),
-        });
-        let Some(v) = matched else {
-            panic!(
-                "round {round}: key {k}: found {:?} ({} bytes), allowed versions {allowed:?} (flag {flag})",
+            v => found && *buf == val(k, v),
+        })
+        .ok_or_else(|| {
+            format!(
+                "key {k}: found {:?} ({} bytes), allowed versions {allowed:?} (flag {flag})",
                 found.then(|| buf.clone()),
                 buf.len()
-            );
-        };
+            )
+        })
+}
+
+/// Brings the log up to date with the map after a kill (the operation in flight either
+/// happened or not). Checks every key if `all`, else only those the kill could affect.
+fn settle(map: &HashMap, log: &Log<'_>, all: bool) -> Result<u64, String> {
+    let flag = log.get(FLAG);
+    let keys: Vec<u64> = if all || flag == 3 {
+        (0..KEYS).collect()
+    } else if flag != 0 {
+        vec![log.get(IN_KEY)]
+    } else {
+        Vec::new()
+    };
+    let mut buf = Vec::new();
+    for k in keys {
+        let v = settle_key(map, log, k, &mut buf)?;
         log.set(STATE + k, v);
-        present += u64::from(v != 0);
     }
     log.set(FLAG, 0);
+    Ok((0..KEYS).filter(|&k| log.get(STATE + k) != 0).count() as u64)
+}
+
+/// Checks the map against the log after a kill, then settles the log to what the map holds.
+fn check(map: &HashMap, log: &Log<'_>, round: u32) {
+    let present = settle(map, log, true).unwrap_or_else(|e| panic!("round {round}: {e}"));
     let report = map.verify().unwrap();
     assert!(report.is_clean(), "round {round}: {report:?}");
     assert_eq!(report.entries, present, "round {round}: {report:?}");
     assert_eq!(map.len(), present, "round {round}");
     assert_eq!(map.iter().count() as u64, present, "round {round}");
-    flag == 3
 }
 
 #[test]
@@ -256,17 +279,23 @@ fn writer_killed_at_random_moments() {
             128 + libc::SIGKILL,
             "round {round}: child failed with {code}"
         );
+        if log.get(FLAG) == 3 {
+            clear_kills += 1;
+        }
         if map.stats().unwrap().resizing_shards > 0 {
             growing_at_kill += 1;
+        }
+        // Every third round the parent checks nothing: the next child meets the dead
+        // writer's leftovers through ordinary reads and writes, which must recover them.
+        if round % 3 == 1 {
+            continue;
         }
         // Recovery happens in whichever call first takes a dead writer's lock.
         let pre = map.verify().unwrap();
         if !pre.repaired.is_empty() {
             repaired += 1;
         }
-        if check(&map, &log, round) {
-            clear_kills += 1;
-        }
+        check(&map, &log, round);
     }
     eprintln!(
         "{KILLS} kills: {growing_at_kill} while a shard was migrating, {repaired} inside a critical section"
@@ -276,7 +305,7 @@ fn writer_killed_at_random_moments() {
         "kills rarely hit a growing shard ({growing_at_kill})"
     );
     assert!(
-        repaired >= KILLS / 10,
+        repaired >= KILLS / 15,
         "kills rarely hit a critical section ({repaired})"
     );
     let store_report = t.store.repair().unwrap();
