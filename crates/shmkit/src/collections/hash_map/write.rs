@@ -68,6 +68,14 @@ impl MapInner {
     pub(crate) fn build_record(&self, key: &[u8], value: &[u8]) -> Result<NewRecord, MapError> {
         let len = record_len(key.len() as u64, value.len() as u64);
         let offset = self.store.alloc(len)?;
+        let written = self.write_record(offset, key, value);
+        if written.is_err() {
+            self.free_quietly(offset);
+        }
+        written.map(|()| NewRecord { offset, len })
+    }
+
+    fn write_record(&self, offset: u64, key: &[u8], value: &[u8]) -> Result<(), MapError> {
         let region = self.region();
         let header: &RecordHeader = region.get(offset)?;
         header.key_len.store(key.len() as u32, Ordering::Relaxed);
@@ -76,13 +84,11 @@ impl MapInner {
         region.write_bytes(offset + RECORD_HEADER_LEN, key)?;
         let pad = key.len().next_multiple_of(8) - key.len();
         if pad > 0 {
-            region.write_bytes(
-                offset + RECORD_HEADER_LEN + key.len() as u64,
-                &[0u8; 8][..pad],
-            )?;
+            let pad_at = offset + RECORD_HEADER_LEN + key.len() as u64;
+            region.write_bytes(pad_at, &[0u8; 8][..pad])?;
         }
         region.write_bytes(value_offset(offset, key.len() as u64), value)?;
-        Ok(NewRecord { offset, len })
+        Ok(())
     }
 
     /// Runs `f` on the key's shard under its lock (migrating a batch first), then releases
