@@ -109,6 +109,13 @@ impl Region {
         self.local_committed.fetch_max(len, Ordering::Relaxed);
     }
 
+    /// Checks that `[offset, offset + len)` lies inside the committed store, without touching
+    /// it: for sizing a buffer from a length read in shared memory before copying.
+    #[inline]
+    pub fn check_range(&self, offset: u64, len: u64) -> Result<(), OutOfBounds> {
+        self.check(offset, len, 1)
+    }
+
     #[inline]
     fn check(&self, offset: u64, len: u64, align: u64) -> Result<(), OutOfBounds> {
         let end = offset.checked_add(len);
