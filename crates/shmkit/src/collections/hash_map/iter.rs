@@ -152,10 +152,13 @@ impl MapInner {
                 let header: &RecordHeader = self.region().get(rec)?;
                 let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                 let val_len = header.val_len.load(Ordering::Relaxed);
-                // The lengths size buffers: trust them only once the sequence says so.
+                // The lengths size buffers: trust them only once the sequence says so (and
+                // never beyond what the store could hold, in case it is damaged).
                 if !valid() {
                     return Err(changed());
                 }
+                self.region()
+                    .check_range(value_offset(rec, key_len), val_len)?;
                 let mut key = Vec::new();
                 let mut value = Vec::new();
                 if want != Want::Values {

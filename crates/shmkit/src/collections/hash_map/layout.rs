@@ -67,7 +67,10 @@ pub const fn tag_of(hash: u64) -> u64 {
 /// Bytes of a record holding a key of `key_len` and a value of `val_len` bytes.
 #[inline]
 pub const fn record_len(key_len: u64, val_len: u64) -> u64 {
-    RECORD_HEADER_LEN + key_len.next_multiple_of(8) + val_len
+    // Saturating: lengths read from a damaged store must not overflow.
+    RECORD_HEADER_LEN
+        .saturating_add(key_len.next_multiple_of(8))
+        .saturating_add(val_len)
 }
 
 /// Offset of the value in the record at `rec` (8-aligned, so counters are atomics).

@@ -128,13 +128,16 @@ impl MapInner {
                     && region.bytes_equal(rec + RECORD_HEADER_LEN, key)?
                 {
                     let val_len = header.val_len.load(Ordering::Relaxed);
-                    // No record is longer than the store may ever be: this bounds any buffer
-                    // sized from `val_len` even before a read is validated. (Cheap: a field
-                    // of this process's handle, no shared load.)
-                    if val_len > self.reserved_len {
+                    // The value must lie inside the store: this bounds any buffer sized
+                    // from `val_len`, even before a read is validated. (The fast check: a
+                    // relaxed load of this process's committed length, no shared access.)
+                    if region
+                        .check_range(value_offset(rec, key_len), val_len)
+                        .is_err()
+                    {
                         return Err(Fault {
                             offset: rec,
-                            reason: "record longer than the store",
+                            reason: "record runs past the store",
                         });
                     }
                     return Ok(Some(Hit {

@@ -121,8 +121,6 @@ pub(crate) struct MapInner {
     pub(crate) shard_mask: u64,
     pub(crate) seed: u64,
     pub(crate) initial_buckets: u64,
-    /// The store's reserved length: no record can be longer.
-    pub(crate) reserved_len: u64,
 }
 
 impl MapInner {
@@ -249,7 +247,6 @@ impl HashMap {
                 shard_mask: shards as u64 - 1,
                 seed: store.hash_seed(),
                 initial_buckets: r.initial_buckets.load(Ordering::Relaxed).max(MIN_BUCKETS),
-                reserved_len: store.reserved_len(),
             }),
         })
     }

@@ -80,7 +80,7 @@ impl Writer<'_> {
             }
             let rec = slot.rec.load(Ordering::Relaxed);
             if rec != 0 && place(&new, tag, rec)? {
-                used += 1;
+                used = used.wrapping_add(1);
             }
             slot.rec.store(0, Ordering::Release);
             slot.tag.store(TOMBSTONE, Ordering::Release);
@@ -127,7 +127,7 @@ impl Writer<'_> {
         let live = shard.len.load(Ordering::Relaxed);
         // Room for every live entry plus one insert per batch until the move is done,
         // below 1/2 load: the migration always completes before the table fills.
-        let need = live + old_buckets / MIGRATE_BATCH + 2;
+        let need = live.saturating_add(old_buckets / MIGRATE_BATCH + 2);
         let buckets = need
             .saturating_mul(2)
             .checked_next_power_of_two()

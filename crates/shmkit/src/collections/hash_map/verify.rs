@@ -152,8 +152,12 @@ impl MapInner {
                 if is_live(tag) && rec == 0 {
                     slot.tag.store(TOMBSTONE, Ordering::Release);
                     fixed += 1;
-                } else if !is_live(tag) && rec != 0 {
+                } else if !is_live(tag) && (rec != 0 || tag > TOMBSTONE) {
+                    // Never produced by a writer: a damaged slot. Make it a plain tombstone.
                     slot.rec.store(0, Ordering::Release);
+                    if tag != EMPTY {
+                        slot.tag.store(TOMBSTONE, Ordering::Release);
+                    }
                     fixed += 1;
                 } else if is_live(tag)
                     && let Err(why) = self.checked_record(rec, tag)
@@ -319,7 +323,9 @@ impl MapInner {
                     j = (j + 1) & table.mask;
                 }
                 tally.len += 1;
-                tally.bytes += record_len(key.len() as u64, val_len);
+                tally.bytes = tally
+                    .bytes
+                    .saturating_add(record_len(key.len() as u64, val_len));
                 if !records.insert(rec) {
                     problem(offset, format!("record {rec} used by two slots"));
                 }
@@ -439,7 +445,10 @@ fn tally(current: &TableView<'_>, old: Option<&TableView<'_>>, map: &MapInner) -
                 let rec = slot.rec.load(Ordering::Relaxed);
                 if let Ok(header) = map.region().get::<RecordHeader>(rec) {
                     let key_len = header.key_len.load(Ordering::Relaxed) as u64;
-                    t.bytes += record_len(key_len, header.val_len.load(Ordering::Relaxed));
+                    t.bytes = t.bytes.saturating_add(record_len(
+                        key_len,
+                        header.val_len.load(Ordering::Relaxed),
+                    ));
                 }
             }
         }

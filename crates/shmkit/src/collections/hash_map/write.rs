@@ -428,13 +428,15 @@ impl<'a> Writer<'a> {
         let was_empty = place(&table, tag_of(hash), record.offset)?;
         let shard = self.shard;
         if was_empty {
-            shard
-                .used
-                .store(shard.used.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            shard.used.store(
+                shard.used.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
         }
-        shard
-            .len
-            .store(shard.len.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        shard.len.store(
+            shard.len.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
         shard.bytes.store(
             shard.bytes.load(Ordering::Relaxed).wrapping_add(record.len),
             Ordering::Relaxed,
