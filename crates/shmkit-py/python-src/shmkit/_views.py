@@ -1,0 +1,42 @@
+"""Dict-style views of a shmkit.HashMap.
+
+The ``collections.abc`` views iterate keys and then look each one up, which races with other
+processes deleting keys. These views iterate one snapshot of the items taken by the map
+instead (weakly consistent: never an error because the map changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import ItemsView as _ItemsView
+from collections.abc import KeysView as _KeysView
+from collections.abc import ValuesView as _ValuesView
+
+
+class KeysView(_KeysView):
+    __slots__ = ()
+
+    def __iter__(self):
+        return iter(self._mapping)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"
+
+
+class ValuesView(_ValuesView):
+    __slots__ = ()
+
+    def __iter__(self):
+        return self._mapping._iter_values()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"
+
+
+class ItemsView(_ItemsView):
+    __slots__ = ()
+
+    def __iter__(self):
+        return self._mapping._iter_items()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"
