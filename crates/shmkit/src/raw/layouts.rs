@@ -13,6 +13,8 @@ use crate::sync::{RobustMutex, SeqLock};
 // only of atomics, fixed-width integers and byte arrays, with size asserts beside its
 // definition; every bit pattern is a valid value, and all fields that change after
 // publication are atomics.
+//
+// SAFETY: a primitive atomic: any bit pattern is valid and all access is atomic.
 unsafe impl Shared for AtomicU32 {}
 // SAFETY: see above.
 unsafe impl Shared for AtomicU64 {}

@@ -194,3 +194,16 @@ impl ImmutableHeader {
         xxhash_rust::xxh3::xxh3_64(&self.to_bytes())
     }
 }
+
+// The byte offsets documented in docs/FORMAT.md.
+const _: () = {
+    use std::mem::offset_of;
+    assert!(offset_of!(StoreHeader, header_checksum) == 80);
+    assert!(offset_of!(StoreHeader, heap) == 256);
+    assert!(offset_of!(StoreHeader, directory) == 384);
+    assert!(offset_of!(StoreHeader, registry) == 512);
+    assert!(offset_of!(GrowthState, lock) == 8);
+    assert!(offset_of!(HeapState, heap_top) == 16);
+    assert!(offset_of!(DirectoryState, first_page) == 16);
+    assert!(offset_of!(RegistryState, test_mutex) == 16);
+};

@@ -12,7 +12,11 @@ fn cstring(path: &Path) -> io::Result<CString> {
 }
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 /// How [`open_file`] opens a file.
@@ -113,7 +117,7 @@ pub fn available_space(fd: &OwnedFd) -> io::Result<u64> {
     check(unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
     // SAFETY: fstatvfs succeeded and initialised the structure.
     let st = unsafe { st.assume_init() };
-    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Reads exactly `buf.len()` bytes at `offset`, or fails with `UnexpectedEof`.
@@ -141,4 +145,19 @@ pub fn fdatasync(fd: &OwnedFd) -> io::Result<()> {
     // SAFETY: plain system call on a valid descriptor.
     check(unsafe { libc::fdatasync(fd.as_raw_fd()) })?;
     Ok(())
+}
+
+/// Opens a second, independent open file description of the file behind `fd` (through
+/// `/proc/self/fd`, so it works even after the name was unlinked).
+///
+/// shmkit keeps its OFD locks on such a description that is never memory-mapped: a mapping
+/// holds a reference to the description it was made from, so locks on that one would outlive
+/// the process in any forked child that inherited the mapping.
+pub fn reopen(fd: &OwnedFd) -> io::Result<OwnedFd> {
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let c = CString::new(path).map_err(|_| io::Error::other("fd path"))?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    let new = check(unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
+    // SAFETY: `new` was just returned by open and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
