@@ -68,6 +68,7 @@ fn view<'py>(slf: &Bound<'py, PyHashMap>, class: &str) -> PyResult<Bound<'py, Py
 pub struct PyHashMap {
     map: HashMap,
     raw: bool,
+    exact_keys: bool,
     store_name: String,
     closed: AtomicBool,
 }
@@ -91,10 +92,11 @@ enum IncrOutcome {
 
 impl PyHashMap {
     /// A handle on `map`.
-    pub fn new(map: HashMap, raw: bool, store_name: String) -> PyHashMap {
+    pub fn new(map: HashMap, raw: bool, exact_keys: bool, store_name: String) -> PyHashMap {
         PyHashMap {
             map,
             raw,
+            exact_keys,
             store_name,
             closed: AtomicBool::new(false),
         }
@@ -113,6 +115,8 @@ impl PyHashMap {
         let mut buf = Buffer::take();
         if self.raw {
             codec::raw_bytes(key, &mut buf)?;
+        } else if self.exact_keys {
+            encode_value(key, &mut buf)?;
         } else {
             encode_key(key, &mut buf)?;
         }
@@ -408,6 +412,13 @@ impl PyHashMap {
         }
     }
 
+    /// Removes `key` if present; True if it was (like `set.discard`, never raises KeyError).
+    fn discard(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let map = self.open(py)?;
+        let k = self.key(key)?;
+        py.detach(|| map.delete(&k)).py_err(py)
+    }
+
     /// Removes and returns some `(key, value)` pair; KeyError if the map is empty.
     fn popitem<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let map = self.open(py)?;
@@ -659,6 +670,12 @@ impl PyHashMap {
         &self.store_name
     }
 
+    /// True if keys match by exact type (`True`, `1` and `1.0` are three keys).
+    #[getter]
+    fn exact_keys(&self) -> bool {
+        self.exact_keys
+    }
+
     /// True for a handle taking and returning plain bytes.
     #[getter]
     fn raw(&self) -> bool {
@@ -705,6 +722,7 @@ impl PyHashMap {
                     if o.map.store().same_attachment(this.map.store())
                         && o.map.name() == this.map.name()
                         && o.raw == this.raw
+                        && o.exact_keys == this.exact_keys
                     {
                         return Ok(PyBool::new(py, matches!(op, CompareOp::Eq))
                             .to_owned()
@@ -723,14 +741,15 @@ impl PyHashMap {
             .into_any())
     }
 
+    #[allow(clippy::type_complexity)]
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (String, String, bool))> {
+    ) -> PyResult<(Bound<'py, PyAny>, (String, String, bool, bool, String))> {
         let py = slf.py();
         let this = slf.get();
         let path = this.map.store().path().to_string_lossy().into_owned();
         let f = py.import("shmkit._shmkit")?.getattr("_open_map")?;
-        Ok((f, (path, this.map.name().to_string(), this.raw)))
+        Ok((f, (path, this.map.name().to_string(), this.raw, this.exact_keys, this.store_name.clone())))
     }
 
     fn __repr__(&self) -> String {
@@ -746,12 +765,19 @@ impl PyHashMap {
 
 /// Re-attaches a pickled `HashMap` (the store must exist; the map is opened, not created).
 #[pyfunction]
-pub fn _open_map(py: Python<'_>, store_path: &str, name: &str, raw: bool) -> PyResult<PyHashMap> {
+pub fn _open_map(
+    py: Python<'_>,
+    store_path: &str,
+    name: &str,
+    raw: bool,
+    exact_keys: bool,
+    store_name: String,
+) -> PyResult<PyHashMap> {
     let store = py.detach(|| shmkit::Store::open(store_path)).py_err(py)?;
     let map = py
         .detach(|| crate::map_api::open(&store, name, false))
         .py_err(py)?;
-    Ok(PyHashMap::new(map, raw, store_path.to_string()))
+    Ok(PyHashMap::new(map, raw, exact_keys, store_name))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -132,13 +132,22 @@ impl PyStore {
 
     /// The hash map `name` in this store, created if missing (unless `create=False`, which
     /// raises `ObjectNotFoundError`). `raw=True` takes and returns plain bytes.
-    #[pyo3(signature = (name, raw = false, *, create = true))]
-    fn hash_map(&self, py: Python<'_>, name: &str, raw: bool, create: bool) -> PyResult<PyHashMap> {
+    /// `exact_keys=True` matches keys by exact type: `True`, `1` and `1.0` are three keys
+    /// (the default follows `dict`, where they are one).
+    #[pyo3(signature = (name, raw = false, *, create = true, exact_keys = false))]
+    fn hash_map(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        raw: bool,
+        create: bool,
+        exact_keys: bool,
+    ) -> PyResult<PyHashMap> {
         let store = self.store(py)?;
         let map = py
             .detach(|| map_api::open(&store, name, create))
             .py_err(py)?;
-        Ok(PyHashMap::new(map, raw, self.name.clone()))
+        Ok(PyHashMap::new(map, raw, exact_keys, self.name.clone()))
     }
 
     /// Names of the structures in the store.
