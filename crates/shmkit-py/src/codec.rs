@@ -29,6 +29,9 @@ use shmkit::value::{
 /// Python version that wrote it).
 pub const PICKLE_PROTOCOL: i32 = 5;
 
+/// 2^63 as a float: integral floats in `-2^63..2^63` convert to i64 exactly.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
 static PICKLE_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static PICKLE_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -157,7 +160,7 @@ pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         let f = obj.cast::<PyFloat>()?.value();
         if f.is_finite() && f.fract() == 0.0 {
             // An integral float equals the int of the same value in a dict.
-            if (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) {
+            if (-TWO_POW_63..TWO_POW_63).contains(&f) {
                 out.push(TAG_INT);
                 out.extend_from_slice(&(f as i64).to_le_bytes());
                 return Ok(());

@@ -196,8 +196,8 @@ impl IntoPyErr for MapError {
             MapError::KeyTooLarge { .. } => err(py, "KeyTooLargeError", msg),
             MapError::ValueTooLarge { .. } => err(py, "ValueTooLargeError", msg),
             MapError::NotAnInteger { .. } => err(py, "NotAnIntegerError", msg),
+            MapError::InvalidOptions(_) => err(py, "InvalidOptionsError", msg),
             MapError::Corrupt { .. } => err(py, "CorruptError", msg),
-            #[allow(unreachable_patterns)]
             _ => err(py, "Error", msg),
         }
     }

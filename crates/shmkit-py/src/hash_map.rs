@@ -30,6 +30,9 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyTuple};
 use shmkit::value::{TAG_BIG_INT, TAG_FLOAT, TAG_INT};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// One `(key, value)` pair as stored.
+type Item = (Vec<u8>, Vec<u8>);
+
 /// The `shmkit.MISSING` sentinel: "absent" in `compare_and_set`.
 #[pyclass(module = "shmkit", name = "_Missing", frozen)]
 pub struct Missing;
@@ -161,15 +164,13 @@ impl PyHashMap {
     /// A snapshot of the items (keys only when `values` is false), taken without the GIL.
     fn snapshot(&self, py: Python<'_>, values: bool) -> PyResult<Vec<(Vec<u8>, Vec<u8>)>> {
         let map = self.open(py)?;
-        let items = py.detach(
-            || -> Result<Vec<(Vec<u8>, Vec<u8>)>, crate::map_api::MapError> {
-                if values {
-                    map.iter().collect()
-                } else {
-                    map.keys().map(|k| k.map(|k| (k, Vec::new()))).collect()
-                }
-            },
-        );
+        let items = py.detach(|| -> Result<Vec<Item>, crate::map_api::MapError> {
+            if values {
+                map.iter().collect()
+            } else {
+                map.keys().map(|k| k.map(|k| (k, Vec::new()))).collect()
+            }
+        });
         items.py_err(py)
     }
 
@@ -332,11 +333,8 @@ impl PyHashMap {
 
     fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let map = self.open(py)?;
-        let k = match self.key(key) {
-            Ok(k) => k,
-            // `[] in d` raises TypeError in a dict too; a raw map holds only bytes keys.
-            Err(e) => return Err(e),
-        };
+        // Unhashable keys raise TypeError, as `[] in d` does for a dict.
+        let k = self.key(key)?;
         py.detach(|| map.contains_key(&k)).py_err(py)
     }
 
@@ -749,7 +747,16 @@ impl PyHashMap {
         let this = slf.get();
         let path = this.map.store().path().to_string_lossy().into_owned();
         let f = py.import("shmkit._shmkit")?.getattr("_open_map")?;
-        Ok((f, (path, this.map.name().to_string(), this.raw, this.exact_keys, this.store_name.clone())))
+        Ok((
+            f,
+            (
+                path,
+                this.map.name().to_string(),
+                this.raw,
+                this.exact_keys,
+                this.store_name.clone(),
+            ),
+        ))
     }
 
     fn __repr__(&self) -> String {
