@@ -4,8 +4,9 @@
 //! - keys and values are converted by [`crate::codec`] before any store operation, and
 //!   decoded after it: no Python code ever runs while a shard lock is held (`incr` computes
 //!   its result in Rust inside `HashMap::update`);
-//! - store operations run with the GIL released, so other Python threads run while this one
-//!   waits for a lock held by another process;
+//! - writes (which wait for a shard lock) run with the GIL released, so other Python threads
+//!   run while this one waits for a lock held by another process; lookups are lock-free and
+//!   keep the GIL (see `READS_RELEASE_GIL`);
 //! - the hot paths encode into reused per-thread buffers and read with `get_into`, building
 //!   the Python result straight from the bytes;
 //! - iteration is weakly consistent (a snapshot of the map taken when iteration starts);
@@ -19,7 +20,7 @@
 //! ```
 
 use crate::bigint;
-use crate::buffers::Buffer;
+use crate::buffers::with_scratch;
 use crate::codec::{self, decode, encode_key, encode_value};
 use crate::errors::{self, ResultExt};
 use crate::map_api::{HashMap, UpdateAction};
@@ -29,6 +30,17 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyTuple};
 use shmkit::value::{TAG_BIG_INT, TAG_FLOAT, TAG_INT};
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether lookups release the GIL. Off: a lookup is lock-free (it retries instead of
+/// waiting) and takes ~100 ns, so handing the GIL over and back would add a quarter to its
+/// cost for no gain. Writes always release it: they wait for shard locks.
+pub static READS_RELEASE_GIL: AtomicBool = AtomicBool::new(false);
+
+/// Sets whether lookups release the GIL; returns the previous setting (for benchmarks).
+#[pyfunction]
+pub fn _set_reads_release_gil(on: bool) -> bool {
+    READS_RELEASE_GIL.swap(on, Ordering::Relaxed)
+}
 
 /// One `(key, value)` pair as stored.
 type Item = (Vec<u8>, Vec<u8>);
@@ -76,6 +88,19 @@ pub struct PyHashMap {
     closed: AtomicBool,
 }
 
+/// The `delta` argument of `incr` as given (1 when omitted; an explicit `None` is an error).
+pub enum DeltaArg<'py> {
+    One,
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for DeltaArg<'py> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(DeltaArg::Given(obj.to_owned()))
+    }
+}
+
 /// The delta of `incr`.
 enum Delta {
     /// Two's complement little-endian.
@@ -113,36 +138,61 @@ impl PyHashMap {
         Ok(&self.map)
     }
 
+    /// Appends the stored form of `key` to `out`.
     #[inline]
-    fn key(&self, key: &Bound<'_, PyAny>) -> PyResult<Buffer> {
-        let mut buf = Buffer::take();
+    fn key_into(&self, key: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         if self.raw {
-            codec::raw_bytes(key, &mut buf)?;
+            codec::raw_bytes(key, out)
         } else if self.exact_keys {
-            encode_value(key, &mut buf)?;
+            encode_value(key, out)
         } else {
-            encode_key(key, &mut buf)?;
+            encode_key(key, out)
         }
+    }
+
+    /// Appends the stored form of `value` to `out`.
+    #[inline]
+    fn value_into(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        if self.raw {
+            codec::raw_bytes(value, out)
+        } else {
+            encode_value(value, out)
+        }
+    }
+
+    /// The stored form of `key` in a new buffer (paths that are not hot).
+    fn key(&self, key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.key_into(key, &mut buf)?;
         Ok(buf)
     }
 
-    #[inline]
-    fn value(&self, value: &Bound<'_, PyAny>) -> PyResult<Buffer> {
-        let mut buf = Buffer::take();
-        if self.raw {
-            codec::raw_bytes(value, &mut buf)?;
-        } else {
-            encode_value(value, &mut buf)?;
-        }
+    /// The stored form of `value` in a new buffer.
+    fn value(&self, value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.value_into(value, &mut buf)?;
         Ok(buf)
     }
 
     /// Encodes a value, or `None` for `MISSING`.
-    fn optional_value(&self, value: &Bound<'_, PyAny>) -> PyResult<Option<Buffer>> {
+    fn optional_value(&self, value: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
         if value.is(missing(value.py())?) {
             return Ok(None);
         }
         self.value(value).map(Some)
+    }
+
+    /// Runs a lock-free read. Reads validate a seqlock and retry instead of waiting; only
+    /// after many interfered tries do they take the shard lock, for one writer's short
+    /// critical section (writers never hold a shard lock while needing the GIL, so this
+    /// cannot deadlock). See [`READS_RELEASE_GIL`].
+    #[inline]
+    fn read<T: Send>(&self, py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+        if READS_RELEASE_GIL.load(Ordering::Relaxed) {
+            py.detach(f)
+        } else {
+            f()
+        }
     }
 
     #[inline]
@@ -194,7 +244,7 @@ impl PyHashMap {
         loop {
             let current = py.detach(|| map.get(key)).py_err(py)?;
             let Some(current) = current else {
-                let mut new = Buffer::take();
+                let mut new = Vec::new();
                 encode_value(delta, &mut new)?;
                 if py
                     .detach(|| map.compare_and_set(key, None, Some(&new)))
@@ -205,7 +255,7 @@ impl PyHashMap {
                 continue;
             };
             let sum = decode(py, &current)?.add(delta)?;
-            let mut new = Buffer::take();
+            let mut new = Vec::new();
             encode_value(&sum, &mut new)?;
             if py
                 .detach(|| map.compare_and_set(key, Some(&current), Some(&new)))
@@ -300,13 +350,14 @@ impl PyHashMap {
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let map = self.open(py)?;
-        let k = self.key(key)?;
-        let mut v = Buffer::take();
-        if py.detach(|| map.get_into(&k, &mut v)).py_err(py)? {
-            self.decode_value(py, &v)
-        } else {
-            Err(Self::missing_key(py, key))
-        }
+        with_scratch(|k, v| {
+            self.key_into(key, k)?;
+            if self.read(py, || map.get_into(k, v)).py_err(py)? {
+                self.decode_value(py, v)
+            } else {
+                Err(Self::missing_key(py, key))
+            }
+        })
     }
 
     fn __setitem__(
@@ -316,15 +367,20 @@ impl PyHashMap {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let map = self.open(py)?;
-        let k = self.key(key)?;
-        let v = self.value(value)?;
-        py.detach(|| map.set(&k, &v)).py_err(py)
+        with_scratch(|k, v| {
+            self.key_into(key, k)?;
+            self.value_into(value, v)?;
+            py.detach(|| map.set(k, v)).py_err(py)
+        })
     }
 
     fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
         let map = self.open(py)?;
-        let k = self.key(key)?;
-        if py.detach(|| map.delete(&k)).py_err(py)? {
+        let deleted = with_scratch(|k, _| {
+            self.key_into(key, k)?;
+            py.detach(|| map.delete(k)).py_err(py)
+        })?;
+        if deleted {
             Ok(())
         } else {
             Err(Self::missing_key(py, key))
@@ -334,8 +390,10 @@ impl PyHashMap {
     fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let map = self.open(py)?;
         // Unhashable keys raise TypeError, as `[] in d` does for a dict.
-        let k = self.key(key)?;
-        py.detach(|| map.contains_key(&k)).py_err(py)
+        with_scratch(|k, _| {
+            self.key_into(key, k)?;
+            self.read(py, || map.contains_key(k)).py_err(py)
+        })
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
@@ -363,13 +421,17 @@ impl PyHashMap {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let map = self.open(py)?;
-        let k = self.key(key)?;
-        let mut v = Buffer::take();
-        if py.detach(|| map.get_into(&k, &mut v)).py_err(py)? {
-            self.decode_value(py, &v)
-        } else {
-            Ok(default.unwrap_or_else(|| py.None().into_bound(py)))
-        }
+        let found = with_scratch(|k, v| {
+            self.key_into(key, k)?;
+            if self.read(py, || map.get_into(k, v)).py_err(py)? {
+                self.decode_value(py, v).map(Some)
+            } else {
+                Ok(None)
+            }
+        })?;
+        Ok(found
+            .or(default)
+            .unwrap_or_else(|| py.None().into_bound(py)))
     }
 
     /// A view of the keys (like `dict.keys()`; iterates a snapshot).
@@ -530,14 +592,8 @@ impl PyHashMap {
         let k = self.key(key)?;
         let expected = self.optional_value(expected)?;
         let new = self.optional_value(new)?;
-        py.detach(|| {
-            map.compare_and_set(
-                &k,
-                expected.as_deref().map(Vec::as_slice),
-                new.as_deref().map(Vec::as_slice),
-            )
-        })
-        .py_err(py)
+        py.detach(|| map.compare_and_set(&k, expected.as_deref(), new.as_deref()))
+            .py_err(py)
     }
 
     /// Atomically adds `delta` (int or float) to the number at `key` (missing counts as 0)
@@ -545,17 +601,17 @@ impl PyHashMap {
     /// gives a float. A non-numeric value raises `NotAnIntegerError` (a TypeError) and is
     /// left unchanged. On a raw map the value is an 8-byte little-endian i64 (int delta) or
     /// f64 (float delta), wrapping on overflow.
-    #[pyo3(signature = (key, delta = None))]
+    #[pyo3(signature = (key, delta = DeltaArg::One))]
     fn incr<'py>(
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
-        delta: Option<Bound<'py, PyAny>>,
+        delta: DeltaArg<'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let map = self.open(py)?;
         let delta = match delta {
-            Some(d) => d,
-            None => 1i64.into_pyobject(py)?.into_any(),
+            DeltaArg::Given(d) => d,
+            DeltaArg::One => 1i64.into_pyobject(py)?.into_any(),
         };
         let parsed = Self::parse_delta(&delta)?;
         let k = self.key(key)?;

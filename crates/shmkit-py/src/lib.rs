@@ -36,5 +36,6 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(store::remove, m)?)?;
     m.add_function(wrap_pyfunction!(store::_open_store, m)?)?;
     m.add_function(wrap_pyfunction!(hash_map::_open_map, m)?)?;
+    m.add_function(wrap_pyfunction!(hash_map::_set_reads_release_gil, m)?)?;
     Ok(())
 }
