@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Python benchmark: shmkit.HashMap against a dict and the libraries users migrate from.
+
+    pip install -r crates/shmkit-py/bench/requirements-bench.txt   # optional competitors
+    python crates/shmkit-py/bench/bench_python.py
+
+Workload (defaults): 100,000 keys of 10 characters (str), values of 32 characters (str);
+set (insert), get, contains and delete of every key, each in its own Python loop, keys read
+back in a shuffled order. Reported: operations per second, and the ratio to a plain dict
+measured in the same run. Rounds interleave the dict and the fast backends, and each figure
+is the best round, so a noisy machine slows both sides alike.
+
+Competitors are skipped (and the output says so) when not installed: shared-hashmap 0.2.0,
+lmdb (one transaction per operation, sync off, writemap, in /dev/shm), UltraDict
+(shared_lock=True, so it is process-safe), multiprocessing.Manager().dict(). Slow backends
+run once, on as many keys as fit in a time budget per operation (column "keys").
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+
+import shmkit
+
+
+def loop_set(t, keys, values):
+    for k, v in zip(keys, values):
+        t[k] = v
+
+
+def loop_get(t, keys):
+    for k in keys:
+        t[k]
+
+
+def loop_contains(t, keys):
+    for k in keys:
+        k in t  # noqa: B015
+
+
+def loop_delete(t, keys):
+    for k in keys:
+        del t[k]
+
+
+class Mapping:
+    """A backend used through the dict protocol (``t[k] = v``, ``t[k]``, ``in``, ``del``)."""
+
+    name = "?"
+    slow = False
+
+    def open(self):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+    def run(self, t, op, keys, values, order):
+        if op == "set":
+            loop_set(t, keys, values)
+        elif op == "get":
+            loop_get(t, order)
+        elif op == "contains":
+            loop_contains(t, order)
+        else:
+            loop_delete(t, order)
+
+
+class Dict(Mapping):
+    name = "dict (baseline)"
+
+    def open(self):
+        return {}
+
+
+class Shmkit(Mapping):
+    name = "shmkit.HashMap"
+
+    def open(self):
+        self.store_name = f"bench-{uuid.uuid4().hex[:12]}"
+        self.store = shmkit.Store(self.store_name)
+        return self.store.hash_map("bench")
+
+    def close(self):
+        self.store.close()
+        shmkit.remove(self.store_name)
+
+
+class ShmkitRaw(Shmkit):
+    name = "shmkit.HashMap raw=True (bytes keys/values)"
+    wants_bytes = True
+
+    def open(self):
+        super().open()
+        return self.store.hash_map("bench-raw", raw=True)
+
+
+class Compat(Mapping):
+    name = "shmkit.compat SharedHashMap"
+
+    def open(self):
+        from shmkit.compat.shared_hashmap import SharedHashMap
+
+        self.h = SharedHashMap(f"bench_{uuid.uuid4().hex[:12]}", capacity=1024, max_key_size=16, max_value_size=48)
+        return self.h
+
+    def run(self, t, op, keys, values, order):
+        if op == "set":
+            s = t.set
+            for k, v in zip(keys, values):
+                s(k, v)
+        elif op == "get":
+            g = t.get
+            for k in order:
+                g(k)
+        elif op == "contains":
+            loop_contains(t, order)
+        else:
+            d = t.delete
+            for k in order:
+                d(k)
+
+    def close(self):
+        self.h.close()
+        self.h.unlink()
+
+
+class OriginalSharedHashMap(Compat):
+    name = "shared-hashmap 0.2.0"
+    slow = True
+    module = "shared_hashmap"
+
+    def open(self):
+        from shared_hashmap import SharedHashMap
+
+        # Fixed capacity: room for every key at a 50% load.
+        self.h = SharedHashMap(f"bench_{uuid.uuid4().hex[:12]}", capacity=2 * self.capacity,
+                               max_key_size=16, max_value_size=48)
+        return self.h
+
+
+class Lmdb(Mapping):
+    name = "lmdb (txn per op)"
+    module = "lmdb"
+
+    def open(self):
+        import lmdb
+
+        self.dir = tempfile.mkdtemp(prefix="bench-lmdb-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        self.env = lmdb.open(self.dir, map_size=4 << 30, sync=False, metasync=False, writemap=True)
+        return self.env
+
+    def run(self, env, op, keys, values, order):
+        begin = env.begin
+        if op == "set":
+            for k, v in zip(keys, values):
+                with begin(write=True) as txn:
+                    txn.put(k.encode(), v.encode())
+        elif op == "get":
+            for k in order:
+                with begin() as txn:
+                    v = txn.get(k.encode())
+                    v.decode()
+        elif op == "contains":
+            for k in order:
+                with begin() as txn:
+                    txn.get(k.encode()) is not None  # noqa: B015
+        else:
+            for k in order:
+                with begin(write=True) as txn:
+                    txn.delete(k.encode())
+
+    def close(self):
+        self.env.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Ultra(Mapping):
+    name = "UltraDict (shared_lock=True)"
+    module = "UltraDict"
+    slow = True
+
+    def open(self):
+        from UltraDict import UltraDict
+
+        self.u = UltraDict(name=f"bench_{uuid.uuid4().hex[:12]}", create=True, shared_lock=True,
+                           buffer_size=200_000_000, full_dump_size=200_000_000)
+        return self.u
+
+    def close(self):
+        self.u.unlink()
+
+
+class Manager(Mapping):
+    name = "multiprocessing.Manager().dict()"
+    slow = True
+
+    def open(self):
+        self.manager = multiprocessing.Manager()
+        return self.manager.dict()
+
+    def close(self):
+        self.manager.shutdown()
+
+
+OPS = ("set", "get", "contains", "delete")
+
+
+def installed(backend) -> bool:
+    module = getattr(backend, "module", None)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+def measure_once(backend, keys, values, order):
+    """Seconds per op for each operation on a fresh instance."""
+    t = backend.open()
+    try:
+        result = {}
+        for op in OPS:
+            start = time.perf_counter()
+            backend.run(t, op, keys, values, order)
+            result[op] = (time.perf_counter() - start) / len(keys)
+        return result
+    finally:
+        backend.close()
+
+
+def keys_within_budget(backend, keys, values, budget):
+    """How many keys a slow backend can take per operation within `budget` seconds."""
+    probe = min(500, len(keys))
+    backend.capacity = probe
+    per_op = measure_once(backend, keys[:probe], values[:probe], keys[:probe])
+    slowest = max(per_op.values())
+    return max(probe, min(len(keys), int(budget / slowest)))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--keys", type=int, default=100_000)
+    p.add_argument("--rounds", type=int, default=5, help="rounds for the fast backends (best is kept)")
+    p.add_argument("--budget", type=float, default=3.0, help="seconds per operation for slow backends")
+    args = p.parse_args()
+
+    n = args.keys
+    keys = [f"k{i:09d}" for i in range(n)]
+    values = [f"v{i:031d}" for i in range(n)]
+    order = keys[:]
+    random.Random(7).shuffle(order)
+    bkeys, bvalues, border = ([s.encode() for s in x] for x in (keys, values, order))
+
+    fast = [Dict(), Shmkit(), ShmkitRaw(), Compat()]
+    competitors = [OriginalSharedHashMap(), Lmdb(), Ultra(), Manager()]
+    print(f"# Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
+          f"{n} keys (10-char str), 32-char str values; shmkit {getattr(shmkit, '__version__', 'dev')}")
+    skipped = [b.name for b in competitors if not installed(b)]
+    for name in skipped:
+        print(f"# skipped (not installed): {name}")
+
+    best = {}
+    used = {}
+    for _ in range(args.rounds):
+        for b in fast:
+            k, v, o = (bkeys, bvalues, border) if getattr(b, "wants_bytes", False) else (keys, values, order)
+            r = measure_once(b, k, v, o)
+            used[b.name] = n
+            for op in OPS:
+                best[(b.name, op)] = min(best.get((b.name, op), 1e9), r[op])
+    for b in competitors:
+        if b.name in skipped:
+            continue
+        count = keys_within_budget(b, keys, values, args.budget) if b.slow else n
+        sub_order = [k for k in order if k < f"k{count:09d}"] if count < n else order
+        b.capacity = count
+        rounds = 1 if b.slow else args.rounds
+        for _ in range(rounds):
+            r = measure_once(b, keys[:count], values[:count], sub_order)
+            for op in OPS:
+                best[(b.name, op)] = min(best.get((b.name, op), 1e9), r[op])
+        used[b.name] = count
+
+    base = {op: best[("dict (baseline)", op)] for op in OPS}
+    print()
+    print("| backend | keys | " + " | ".join(f"{op} ops/s (x dict)" for op in OPS) + " |")
+    print("|---|---:|" + "---:|" * len(OPS))
+    for name in used:
+        cells = []
+        for op in OPS:
+            sec = best[(name, op)]
+            cells.append(f"{1 / sec:,.0f} ({sec / base[op]:.1f}x)")
+        print(f"| {name} | {used[name]:,} | " + " | ".join(cells) + " |")
+    print()
+    shm = "shmkit.HashMap"
+    for other in ("shared-hashmap 0.2.0", "lmdb (txn per op)", "UltraDict (shared_lock=True)",
+                  "multiprocessing.Manager().dict()"):
+        if other in used:
+            ratios = ", ".join(f"{op} {best[(other, op)] / best[(shm, op)]:,.1f}x" for op in OPS)
+            print(f"shmkit.HashMap vs {other}: {ratios} (ops/s ratio)")
+    print()
+    print("targets: get within 4x of dict, set within 5x; >= 100x shared-hashmap, >= 4x lmdb")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
