@@ -43,7 +43,7 @@ import os
 import pickle
 import re
 import time
-from typing import Any
+from typing import Any, Literal
 
 from .. import _shmkit
 from ..errors import ObjectNotFoundError, StoreExistsError, StoreNotFoundError
@@ -126,7 +126,7 @@ class SharedHashMap:
         self._data = data
 
     @staticmethod
-    def _wait_for_metadata(store, name: str):
+    def _wait_for_metadata(store: _shmkit.Store, name: str) -> _shmkit.HashMap:
         """The creator writes the metadata right after creating the store: wait for it."""
         for _ in range(100):
             try:
@@ -187,11 +187,11 @@ class SharedHashMap:
     def __enter__(self) -> SharedHashMap:
         return self
 
-    def __exit__(self, exc_type, exc_val, exc_tb) -> bool:
+    def __exit__(self, exc_type: object, exc_val: object, exc_tb: object) -> Literal[False]:
         self.close()
         return False
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (_attach, (self.name,))
 
     def __repr__(self) -> str:
