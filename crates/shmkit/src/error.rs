@@ -8,7 +8,9 @@
 //! assert!(matches!(open(), Err(shmkit::Error::Open(_))));
 //! ```
 
-use crate::store::error::{AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError};
+use crate::store::error::{
+    AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError,
+};
 use crate::store::name::NameError;
 use crate::sync::LockError;
 

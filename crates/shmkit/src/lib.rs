@@ -29,6 +29,8 @@ pub mod value;
 
 pub use error::Error;
 pub use store::directory::{ObjectInfo, ObjectKind};
-pub use store::error::{AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError};
+pub use store::error::{
+    AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError,
+};
 pub use store::verify::{Problem, VerifyReport};
 pub use store::{Store, StoreOptions};

@@ -138,7 +138,14 @@ pub fn encode(value: &Value) -> Vec<u8> {
 pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
     let (&tag, payload) = bytes.split_first().ok_or(DecodeError::Empty)?;
     let fixed = |n: usize| {
-        if payload.len() == n { Ok(()) } else { Err(DecodeError::BadLength { tag, len: payload.len() }) }
+        if payload.len() == n {
+            Ok(())
+        } else {
+            Err(DecodeError::BadLength {
+                tag,
+                len: payload.len(),
+            })
+        }
     };
     Ok(match tag {
         TAG_NULL => fixed(0).map(|_| Value::Null)?,
@@ -153,7 +160,9 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
             Value::Float(f64::from_le_bytes(payload.try_into().unwrap_or_default()))
         }
         TAG_BYTES => Value::Bytes(payload.to_vec()),
-        TAG_STR => Value::Str(String::from_utf8(payload.to_vec()).map_err(|_| DecodeError::BadUtf8)?),
+        TAG_STR => {
+            Value::Str(String::from_utf8(payload.to_vec()).map_err(|_| DecodeError::BadUtf8)?)
+        }
         TAG_BIG_INT => {
             if payload.is_empty() {
                 return Err(DecodeError::BadLength { tag, len: 0 });
@@ -161,9 +170,13 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
             Value::BigInt(payload.to_vec())
         }
         TAG_FOREIGN => {
-            let (&lang, data) =
-                payload.split_first().ok_or(DecodeError::BadLength { tag, len: 0 })?;
-            Value::Foreign { lang, data: data.to_vec() }
+            let (&lang, data) = payload
+                .split_first()
+                .ok_or(DecodeError::BadLength { tag, len: 0 })?;
+            Value::Foreign {
+                lang,
+                data: data.to_vec(),
+            }
         }
         other => return Err(DecodeError::UnknownTag(other)),
     })
@@ -187,7 +200,10 @@ mod tests {
             Value::Str(String::new()),
             Value::Str("ünïcode".into()),
             Value::BigInt(vec![1, 2, 3, 4, 5, 6, 7, 8, 9]),
-            Value::Foreign { lang: LANG_PYTHON_PICKLE, data: vec![0x80, 4] },
+            Value::Foreign {
+                lang: LANG_PYTHON_PICKLE,
+                data: vec![0x80, 4],
+            },
         ];
         for v in values {
             assert_eq!(decode(&encode(&v)).unwrap(), v);
@@ -198,8 +214,20 @@ mod tests {
     fn rejects_malformed() {
         assert_eq!(decode(&[]), Err(DecodeError::Empty));
         assert_eq!(decode(&[0x99]), Err(DecodeError::UnknownTag(0x99)));
-        assert_eq!(decode(&[TAG_INT, 1, 2]), Err(DecodeError::BadLength { tag: TAG_INT, len: 2 }));
+        assert_eq!(
+            decode(&[TAG_INT, 1, 2]),
+            Err(DecodeError::BadLength {
+                tag: TAG_INT,
+                len: 2
+            })
+        );
         assert_eq!(decode(&[TAG_STR, 0xff]), Err(DecodeError::BadUtf8));
-        assert_eq!(decode(&[TAG_NULL, 0]), Err(DecodeError::BadLength { tag: TAG_NULL, len: 1 }));
+        assert_eq!(
+            decode(&[TAG_NULL, 0]),
+            Err(DecodeError::BadLength {
+                tag: TAG_NULL,
+                len: 1
+            })
+        );
     }
 }

@@ -37,7 +37,9 @@ pub unsafe trait Shared: Sync + Sized {}
 
 /// An offset or length that does not lie inside the committed part of the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("offset {offset} (+{len} bytes) is outside the store's {committed} committed bytes or misaligned")]
+#[error(
+    "offset {offset} (+{len} bytes) is outside the store's {committed} committed bytes or misaligned"
+)]
 pub struct OutOfBounds {
     /// The offending offset.
     pub offset: u64,
@@ -65,7 +67,11 @@ impl Region {
     pub fn new(mapping: SharedMapping, committed_field: u64, initial_committed: u64) -> Region {
         let initial = initial_committed.min(mapping.len());
         assert!(committed_field % 8 == 0 && committed_field + 8 <= initial);
-        Region { mapping, local_committed: AtomicU64::new(initial), committed_field }
+        Region {
+            mapping,
+            local_committed: AtomicU64::new(initial),
+            committed_field,
+        }
     }
 
     /// Length of the reserved virtual range.
@@ -77,12 +83,21 @@ impl Region {
         // SAFETY: `committed_field` was checked in `new` to be 8-aligned and inside the
         // initial committed length, which never shrinks; the base is page aligned, so the
         // address is aligned for AtomicU64, and the bytes are backed by the file.
-        unsafe { &*(self.mapping.base().as_ptr().add(self.committed_field as usize) as *const AtomicU64) }
+        unsafe {
+            &*(self
+                .mapping
+                .base()
+                .as_ptr()
+                .add(self.committed_field as usize) as *const AtomicU64)
+        }
     }
 
     /// The store's committed length as published by the last growth (acquire load).
     pub fn committed_len(&self) -> u64 {
-        let shared = self.shared_committed().load(Ordering::Acquire).min(self.mapping.len());
+        let shared = self
+            .shared_committed()
+            .load(Ordering::Acquire)
+            .min(self.mapping.len());
         self.local_committed.fetch_max(shared, Ordering::Relaxed);
         shared
     }
@@ -106,7 +121,11 @@ impl Region {
                 return Ok(());
             }
         }
-        Err(OutOfBounds { offset, len, committed: self.local_committed.load(Ordering::Relaxed) })
+        Err(OutOfBounds {
+            offset,
+            len,
+            committed: self.local_committed.load(Ordering::Relaxed),
+        })
     }
 
     /// A reference to the `T` at `offset`, after checking alignment and bounds.
@@ -123,11 +142,13 @@ impl Region {
 
     /// A slice of `count` consecutive `T`s starting at `offset`, bounds-checked.
     pub fn get_slice<T: Shared>(&self, offset: u64, count: u64) -> Result<&[T], OutOfBounds> {
-        let len = count.checked_mul(size_of::<T>() as u64).ok_or(OutOfBounds {
-            offset,
-            len: u64::MAX,
-            committed: 0,
-        })?;
+        let len = count
+            .checked_mul(size_of::<T>() as u64)
+            .ok_or(OutOfBounds {
+                offset,
+                len: u64::MAX,
+                committed: 0,
+            })?;
         self.check(offset, len, align_of::<T>() as u64)?;
         // SAFETY: as in `get`, for `count` elements.
         Ok(unsafe {

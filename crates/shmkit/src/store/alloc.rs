@@ -101,7 +101,8 @@ pub struct AllocStats {
 
 impl Attachment {
     fn class_entry(&self, class: u32) -> Result<&SizeClass, OutOfBounds> {
-        self.region.get(self.fixed.class_table_offset + class as u64 * 64)
+        self.region
+            .get(self.fixed.class_table_offset + class as u64 * 64)
     }
 
     fn block_header(&self, block: u64) -> Result<&BlockHeader, AllocError> {
@@ -109,7 +110,10 @@ impl Attachment {
             || block >= self.heap().heap_top.load(Ordering::Acquire)
             || block % 16 != 0
         {
-            return Err(AllocError::Corrupt { offset: block, reason: "block outside the heap" });
+            return Err(AllocError::Corrupt {
+                offset: block,
+                reason: "block outside the heap",
+            });
         }
         Ok(self.region.get(block)?)
     }
@@ -144,7 +148,10 @@ impl Attachment {
         if header.tag.load(Ordering::Acquire) != TAG_FREE
             || header.class.load(Ordering::Relaxed) != class
         {
-            return Err(AllocError::Corrupt { offset: head, reason: "free list entry not free" });
+            return Err(AllocError::Corrupt {
+                offset: head,
+                reason: "free list entry not free",
+            });
         }
         let next = header.link.load(Ordering::Relaxed);
         // Unlink first, then tag: a crash in between leaks this block, never double-hands it.
@@ -163,8 +170,12 @@ impl Attachment {
         let _guard = self.lock(&heap.lock); // carving is all-or-nothing: no repair needed
         let top = heap.heap_top.load(Ordering::Acquire);
         let len = block_len_of(class);
-        let total = len.checked_mul(n).ok_or(AllocError::TooLarge { size: len })?;
-        let new_top = top.checked_add(total).ok_or(AllocError::TooLarge { size: total })?;
+        let total = len
+            .checked_mul(n)
+            .ok_or(AllocError::TooLarge { size: len })?;
+        let new_top = top
+            .checked_add(total)
+            .ok_or(AllocError::TooLarge { size: total })?;
         self.ensure_committed(new_top)?;
         for j in 0..n {
             let block = top + j * len;
@@ -180,16 +191,23 @@ impl Attachment {
 
     /// Returns a block (by payload offset) to its class's free list.
     pub(crate) fn free(&self, payload: u64) -> Result<(), FreeError> {
-        let block = payload.checked_sub(BLOCK_HEADER_LEN).ok_or(FreeError::NotABlock(payload))?;
-        let header = self.block_header(block).map_err(|_| FreeError::NotABlock(payload))?;
+        let block = payload
+            .checked_sub(BLOCK_HEADER_LEN)
+            .ok_or(FreeError::NotABlock(payload))?;
+        let header = self
+            .block_header(block)
+            .map_err(|_| FreeError::NotABlock(payload))?;
         let class = header.class.load(Ordering::Relaxed);
         if class >= CLASS_COUNT {
             return Err(FreeError::NotABlock(payload));
         }
-        let entry = self.class_entry(class).map_err(|_| FreeError::NotABlock(payload))?;
+        let entry = self
+            .class_entry(class)
+            .map_err(|_| FreeError::NotABlock(payload))?;
         let mut guard = self.lock(&entry.lock);
         if guard.recovered() {
-            self.repair_class(class, entry).map_err(|_| FreeError::NotABlock(payload))?;
+            self.repair_class(class, entry)
+                .map_err(|_| FreeError::NotABlock(payload))?;
             guard.mark_consistent();
         }
         match header.tag.load(Ordering::Acquire) {
@@ -197,7 +215,9 @@ impl Attachment {
             TAG_FREE => return Err(FreeError::DoubleFree(payload)),
             _ => return Err(FreeError::NotABlock(payload)),
         }
-        header.link.store(entry.free_head.load(Ordering::Relaxed), Ordering::Relaxed);
+        header
+            .link
+            .store(entry.free_head.load(Ordering::Relaxed), Ordering::Relaxed);
         header.tag.store(TAG_FREE, Ordering::Release);
         entry.free_head.store(block, Ordering::Release);
         entry.free_count.fetch_add(1, Ordering::Relaxed);
@@ -206,8 +226,12 @@ impl Attachment {
 
     /// Payload capacity of an allocated block (by payload offset).
     pub(crate) fn capacity(&self, payload: u64) -> Result<u64, FreeError> {
-        let block = payload.checked_sub(BLOCK_HEADER_LEN).ok_or(FreeError::NotABlock(payload))?;
-        let header = self.block_header(block).map_err(|_| FreeError::NotABlock(payload))?;
+        let block = payload
+            .checked_sub(BLOCK_HEADER_LEN)
+            .ok_or(FreeError::NotABlock(payload))?;
+        let header = self
+            .block_header(block)
+            .map_err(|_| FreeError::NotABlock(payload))?;
         let class = header.class.load(Ordering::Relaxed);
         if class >= CLASS_COUNT {
             return Err(FreeError::NotABlock(payload));
@@ -247,7 +271,10 @@ impl Attachment {
     /// Allocator usage (a racy snapshot while others allocate).
     pub(crate) fn alloc_stats(&self) -> Result<AllocStats, OutOfBounds> {
         let top = self.heap().heap_top.load(Ordering::Acquire);
-        let mut stats = AllocStats { heap_bytes: top - self.fixed.heap_offset, ..AllocStats::default() };
+        let mut stats = AllocStats {
+            heap_bytes: top - self.fixed.heap_offset,
+            ..AllocStats::default()
+        };
         for class in 0..CLASS_COUNT {
             let e = self.class_entry(class)?;
             let carved = e.carved_count.load(Ordering::Relaxed);
@@ -256,7 +283,12 @@ impl Attachment {
             }
             let free = e.free_count.load(Ordering::Relaxed).min(carved);
             stats.free_bytes += free * block_len_of(class);
-            stats.classes.push(ClassStats { class, capacity: capacity_of(class), carved, free });
+            stats.classes.push(ClassStats {
+                class,
+                capacity: capacity_of(class),
+                carved,
+                free,
+            });
         }
         stats.used_bytes = stats.heap_bytes.saturating_sub(stats.free_bytes);
         Ok(stats)

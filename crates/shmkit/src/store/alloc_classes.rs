@@ -52,7 +52,11 @@ pub fn class_for(size: u64) -> Option<u32> {
 /// How many blocks of `class` one carve produces.
 pub const fn carve_count(class: u32) -> u64 {
     let len = block_len_of(class);
-    if len > SMALL_BLOCK_LIMIT { 1 } else { CARVE_CHUNK / len }
+    if len > SMALL_BLOCK_LIMIT {
+        1
+    } else {
+        CARVE_CHUNK / len
+    }
 }
 
 #[cfg(test)]

@@ -21,8 +21,8 @@
 use super::alloc_classes::CLASS_COUNT;
 use super::error::{AllocError, OpenError};
 use super::header::{
-    COMMITTED_LEN_OFFSET, CHECKSUMMED_LEN, DirectoryState, FORMAT_VERSION, HASH_XXH3_64, HEADER_LEN,
-    HeapState, ImmutableHeader, MAGIC, RegistryState, StoreHeader,
+    CHECKSUMMED_LEN, COMMITTED_LEN_OFFSET, DirectoryState, FORMAT_VERSION, HASH_XXH3_64,
+    HEADER_LEN, HeapState, ImmutableHeader, MAGIC, RegistryState, StoreHeader,
 };
 use super::registry::{
     ATTACH_LOCK_BYTE, MAX_SLOTS, ProcessInfo, RegistrySlot, SLOT_ACTIVE, SLOT_FREE, liveness_byte,
@@ -66,19 +66,27 @@ fn lock_std<T>(m: &Mutex<T>) -> StdGuard<'_, T> {
 pub(crate) fn find_attached(dev_ino: (u64, u64)) -> Option<Arc<Attachment>> {
     let mut table = lock_std(&TABLE);
     table.retain(|w| w.strong_count() > 0);
-    table.iter().filter_map(Weak::upgrade).find(|a| a.dev_ino == dev_ino)
+    table
+        .iter()
+        .filter_map(Weak::upgrade)
+        .find(|a| a.dev_ino == dev_ino)
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> OpenError {
     match source.kind() {
-        std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.to_path_buf() },
-        std::io::ErrorKind::PermissionDenied => {
-            OpenError::PermissionDenied { path: path.to_path_buf() }
-        }
-        _ if source.raw_os_error() == Some(libc::ELOOP) => {
-            OpenError::NotAStore { path: path.to_path_buf() }
-        }
-        _ => OpenError::Io { path: path.to_path_buf(), source },
+        std::io::ErrorKind::NotFound => OpenError::NotFound {
+            path: path.to_path_buf(),
+        },
+        std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied {
+            path: path.to_path_buf(),
+        },
+        _ if source.raw_os_error() == Some(libc::ELOOP) => OpenError::NotAStore {
+            path: path.to_path_buf(),
+        },
+        _ => OpenError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
     }
 }
 
@@ -102,7 +110,11 @@ pub(crate) fn read_header(path: &Path, fd: &OwnedFd) -> Result<(ImmutableHeader,
         return Err(OpenError::NotAStore { path: p() });
     }
     if st.len < HEADER_LEN {
-        return Err(OpenError::Truncated { path: p(), len: st.len, expected: HEADER_LEN });
+        return Err(OpenError::Truncated {
+            path: p(),
+            len: st.len,
+            expected: HEADER_LEN,
+        });
     }
     sys::pread_exact(fd, 0, &mut bytes).map_err(|e| io_err(path, e))?;
     let fixed = ImmutableHeader::from_bytes(&bytes);
@@ -118,15 +130,25 @@ pub(crate) fn read_header(path: &Path, fd: &OwnedFd) -> Result<(ImmutableHeader,
     let stored = u64::from_le_bytes(stored);
     let computed = fixed.checksum();
     if stored != computed {
-        return Err(OpenError::HeaderChecksum { path: p(), stored, computed });
+        return Err(OpenError::HeaderChecksum {
+            path: p(),
+            stored,
+            computed,
+        });
     }
     let corrupt = |reason: String| OpenError::CorruptHeader { path: p(), reason };
     let layout = Layout::new(fixed.registry_slots);
     if fixed.hash_algorithm != HASH_XXH3_64 {
-        return Err(corrupt(format!("unknown hash algorithm {}", fixed.hash_algorithm)));
+        return Err(corrupt(format!(
+            "unknown hash algorithm {}",
+            fixed.hash_algorithm
+        )));
     }
     if fixed.registry_slots == 0 || fixed.registry_slots > MAX_SLOTS {
-        return Err(corrupt(format!("registry slot count {}", fixed.registry_slots)));
+        return Err(corrupt(format!(
+            "registry slot count {}",
+            fixed.registry_slots
+        )));
     }
     if fixed.class_count != CLASS_COUNT
         || fixed.registry_offset != layout.registry_offset
@@ -145,7 +167,11 @@ pub(crate) fn read_header(path: &Path, fd: &OwnedFd) -> Result<(ImmutableHeader,
         return Err(corrupt(format!("committed length {committed}")));
     }
     if st.len < committed {
-        return Err(OpenError::Truncated { path: p(), len: st.len, expected: committed });
+        return Err(OpenError::Truncated {
+            path: p(),
+            len: st.len,
+            expected: committed,
+        });
     }
     Ok((fixed, committed))
 }
@@ -162,10 +188,15 @@ impl Layout {
     pub(crate) fn new(slots: u32) -> Layout {
         let page = 4096u64;
         let registry_offset = HEADER_LEN;
-        let class_table_offset =
-            (registry_offset + slots as u64 * size_of::<RegistrySlot>() as u64).next_multiple_of(page);
+        let class_table_offset = (registry_offset
+            + slots as u64 * size_of::<RegistrySlot>() as u64)
+            .next_multiple_of(page);
         let heap_offset = (class_table_offset + CLASS_COUNT as u64 * 64).next_multiple_of(page);
-        Layout { registry_offset, class_table_offset, heap_offset }
+        Layout {
+            registry_offset,
+            class_table_offset,
+            heap_offset,
+        }
     }
 }
 
@@ -178,9 +209,12 @@ impl Attachment {
         committed: u64,
     ) -> Result<Arc<Attachment>, OpenError> {
         let st = sys::fstat(&fd).map_err(|e| io_err(&path, e))?;
-        let mapping = SharedMapping::new(&fd, fixed.reserved_len, true).map_err(|source| {
-            OpenError::Map { path: path.clone(), len: fixed.reserved_len, source }
-        })?;
+        let mapping =
+            SharedMapping::new(&fd, fixed.reserved_len, true).map_err(|source| OpenError::Map {
+                path: path.clone(),
+                len: fixed.reserved_len,
+                source,
+            })?;
         let region = Region::new(mapping, COMMITTED_LEN_OFFSET, committed);
         let fork_generation = sys::fork_generation();
         let slot = claim_slot(&path, &fd, &region, &fixed)?;
@@ -194,7 +228,11 @@ impl Attachment {
             fixed,
             owner: AtomicU32::new(owner_id(slot, generation)),
             fork_generation: AtomicU64::new(fork_generation),
-            side: Mutex::new(ProcessSide { fd, slot, fork_generation }),
+            side: Mutex::new(ProcessSide {
+                fd,
+                slot,
+                fork_generation,
+            }),
         });
         let mut table = lock_std(&TABLE);
         table.retain(|w| w.strong_count() > 0);
@@ -206,7 +244,9 @@ impl Attachment {
 
     pub(crate) fn header(&self) -> &StoreHeader {
         // The header page is always committed; its fields past the immutable part are atomics.
-        self.region.get::<StoreHeader>(0).expect("header page is always mapped")
+        self.region
+            .get::<StoreHeader>(0)
+            .expect("header page is always mapped")
     }
 
     pub(crate) fn heap(&self) -> &HeapState {
@@ -251,7 +291,11 @@ impl Attachment {
             side.fd.as_raw_fd()
         }));
         // Opening the /proc magic link gives a new open file description (std sets O_CLOEXEC).
-        let fd = match std::fs::OpenOptions::new().read(true).write(true).open(&proc_path) {
+        let fd = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&proc_path)
+        {
             Ok(f) => OwnedFd::from(f),
             Err(_) => return, // keep the inherited identity: locks still work, liveness is shared
         };
@@ -261,7 +305,8 @@ impl Attachment {
                 .unwrap_or(1);
             side.fd = fd; // closes the inherited descriptor (the parent keeps its own)
             side.slot = slot;
-            self.owner.store(owner_id(slot, generation), Ordering::Relaxed);
+            self.owner
+                .store(owner_id(slot, generation), Ordering::Relaxed);
         }
         side.fork_generation = now;
         self.fork_generation.store(now, Ordering::Relaxed);
@@ -283,7 +328,9 @@ impl Attachment {
         let me = self.my_slot();
         let mut out = Vec::new();
         for slot in 0..self.fixed.registry_slots {
-            let Ok(s) = registry_slot(&self.region, &self.fixed, slot) else { continue };
+            let Ok(s) = registry_slot(&self.region, &self.fixed, slot) else {
+                continue;
+            };
             if s.state.load(Ordering::Acquire) != SLOT_ACTIVE {
                 continue;
             }
@@ -319,7 +366,9 @@ impl Attachment {
             if slot == me {
                 continue;
             }
-            let Ok(s) = registry_slot(&self.region, &self.fixed, slot) else { continue };
+            let Ok(s) = registry_slot(&self.region, &self.fixed, slot) else {
+                continue;
+            };
             if s.state.load(Ordering::Acquire) != SLOT_ACTIVE {
                 continue;
             }
@@ -330,7 +379,9 @@ impl Attachment {
                     if s.state.load(Ordering::Acquire) == SLOT_ACTIVE {
                         s.epoch.store(0, Ordering::Relaxed);
                         s.state.store(SLOT_FREE, Ordering::Release);
-                        self.registry_state().reclaimed_count.fetch_add(1, Ordering::Relaxed);
+                        self.registry_state()
+                            .reclaimed_count
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                     let _ = sys::try_lock_byte(fd, byte, ByteLock::Unlock);
                     true
@@ -352,7 +403,10 @@ impl Attachment {
         }
         let reserved = self.fixed.reserved_len;
         if end > reserved {
-            return Err(AllocError::ReservationExceeded { needed: end, reserved });
+            return Err(AllocError::ReservationExceeded {
+                needed: end,
+                reserved,
+            });
         }
         let growth = &self.header().growth.0;
         let _guard = self.lock(&growth.lock); // growth is idempotent: no repair needed
@@ -361,7 +415,10 @@ impl Attachment {
             return Ok(());
         }
         const STEP: u64 = 1 << 20;
-        let generous = end.max(committed + committed / 8).next_multiple_of(STEP).min(reserved);
+        let generous = end
+            .max(committed + committed / 8)
+            .next_multiple_of(STEP)
+            .min(reserved);
         let exact = end.next_multiple_of(4096).min(reserved);
         let result = self.with_fd(|fd| {
             sys::fallocate(fd, committed, generous - committed)
@@ -376,7 +433,10 @@ impl Attachment {
                 Ok(())
             }
             Err((e, available)) if e.raw_os_error() == Some(libc::ENOSPC) => {
-                Err(AllocError::StoreFull { needed: exact - committed, available })
+                Err(AllocError::StoreFull {
+                    needed: exact - committed,
+                    available,
+                })
             }
             Err((e, _)) => Err(AllocError::Io(e)),
         }
@@ -423,7 +483,11 @@ fn claim_slot(
             if !sys::try_lock_byte(fd, liveness_byte(slot), ByteLock::Exclusive).map_err(io)? {
                 continue;
             }
-            let state = &region.get::<StoreHeader>(0).expect("header mapped").registry.0;
+            let state = &region
+                .get::<StoreHeader>(0)
+                .expect("header mapped")
+                .registry
+                .0;
             if s.state.load(Ordering::Acquire) == SLOT_ACTIVE {
                 state.reclaimed_count.fetch_add(1, Ordering::Relaxed);
             }
@@ -431,15 +495,20 @@ fn claim_slot(
             s.generation.store(generation, Ordering::Release);
             let pid = sys::current_pid();
             s.pid.store(pid, Ordering::Relaxed);
-            s.start_time.store(process_start_time(pid), Ordering::Relaxed);
-            s.attached_unix_ns.store(sys::unix_time_ns(), Ordering::Relaxed);
+            s.start_time
+                .store(process_start_time(pid), Ordering::Relaxed);
+            s.attached_unix_ns
+                .store(sys::unix_time_ns(), Ordering::Relaxed);
             s.epoch.store(0, Ordering::Relaxed);
             s.state.store(SLOT_ACTIVE, Ordering::Release);
             state.attach_count.fetch_add(1, Ordering::Relaxed);
             return Ok(slot);
         }
     }
-    Err(OpenError::RegistryFull { path: path.to_path_buf(), slots: fixed.registry_slots })
+    Err(OpenError::RegistryFull {
+        path: path.to_path_buf(),
+        slots: fixed.registry_slots,
+    })
 }
 
 impl OwnerRegistry for Attachment {
@@ -452,7 +521,9 @@ impl OwnerRegistry for Attachment {
         if slot >= self.fixed.registry_slots {
             return false; // not an id any process can hold
         }
-        let Ok(s) = registry_slot(&self.region, &self.fixed, slot) else { return true };
+        let Ok(s) = registry_slot(&self.region, &self.fixed, slot) else {
+            return true;
+        };
         if s.generation.load(Ordering::Acquire) != generation
             || s.state.load(Ordering::Acquire) != SLOT_ACTIVE
         {
@@ -485,13 +556,21 @@ impl Drop for Attachment {
 /// Writes a fresh header into a newly created (unpublished) file's mapping.
 pub(crate) fn init_header(region: &Region, fixed: &ImmutableHeader, committed: u64) {
     let bytes = fixed.to_bytes();
-    region.write_bytes(0, &bytes).expect("header page is committed");
+    region
+        .write_bytes(0, &bytes)
+        .expect("header page is committed");
     region
         .write_bytes(CHECKSUMMED_LEN as u64, &fixed.checksum().to_le_bytes())
         .expect("header page is committed");
     region.publish_committed(committed);
-    let header = region.get::<StoreHeader>(0).expect("header page is committed");
-    header.heap.0.heap_top.store(fixed.heap_offset, Ordering::Release);
+    let header = region
+        .get::<StoreHeader>(0)
+        .expect("header page is committed");
+    header
+        .heap
+        .0
+        .heap_top
+        .store(fixed.heap_offset, Ordering::Release);
 }
 
 /// The magic value the header must start with (re-exported for tests that forge files).

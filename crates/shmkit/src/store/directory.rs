@@ -148,7 +148,10 @@ pub struct ObjectInfo {
 }
 
 fn validate_object_name(name: &str) -> Result<(), DirectoryError> {
-    let bad = |reason| DirectoryError::InvalidName { name: name.to_string(), reason };
+    let bad = |reason| DirectoryError::InvalidName {
+        name: name.to_string(),
+        reason,
+    };
     if name.is_empty() {
         return Err(bad("empty"));
     }
@@ -273,12 +276,14 @@ impl Attachment {
         let root = init()?;
         let e = self.entry_at(page, i)?;
         let name_off = page + 16 + i * 128 + 32;
-        self.region.fill_bytes(name_off, MAX_OBJECT_NAME as u64, 0)?;
+        self.region
+            .fill_bytes(name_off, MAX_OBJECT_NAME as u64, 0)?;
         self.region.write_bytes(name_off, name.as_bytes())?;
         e.name_len.store(name.len() as u32, Ordering::Relaxed);
         e.kind.store(kind.code(), Ordering::Relaxed);
         e.root.store(root, Ordering::Relaxed);
-        e.created_unix_ns.store(crate::sys::unix_time_ns(), Ordering::Relaxed);
+        e.created_unix_ns
+            .store(crate::sys::unix_time_ns(), Ordering::Relaxed);
         e.state.store(ENTRY_READY, Ordering::Release);
         state.object_count.fetch_add(1, Ordering::Relaxed);
         Ok(root)

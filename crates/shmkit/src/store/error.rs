@@ -65,7 +65,9 @@ pub enum OpenError {
         supported: u32,
     },
     /// The header's checksum does not match its contents.
-    #[error("{path}: header checksum mismatch (stored {stored:#018x}, computed {computed:#018x}); the store is corrupt")]
+    #[error(
+        "{path}: header checksum mismatch (stored {stored:#018x}, computed {computed:#018x}); the store is corrupt"
+    )]
     HeaderChecksum {
         /// The file.
         path: PathBuf,

@@ -92,8 +92,15 @@ fn random_seed() -> u64 {
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    let unique = format!(".shmkit-tmp.{file}.{}.{}", sys::current_pid(), sys::unix_time_ns());
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unique = format!(
+        ".shmkit-tmp.{file}.{}.{}",
+        sys::current_pid(),
+        sys::unix_time_ns()
+    );
     path.with_file_name(unique)
 }
 
@@ -109,7 +116,10 @@ impl Store {
             )));
         }
         let layout = Layout::new(slots);
-        let initial = options.initial_len.max(layout.heap_offset + 64 * 1024).next_multiple_of(page);
+        let initial = options
+            .initial_len
+            .max(layout.heap_offset + 64 * 1024)
+            .next_multiple_of(page);
         let reserve = options.reserve.next_multiple_of(page);
         if reserve < initial {
             return Err(CreateError::InvalidOptions(format!(
@@ -117,15 +127,23 @@ impl Store {
             )));
         }
         if options.mode & !0o777 != 0 {
-            return Err(CreateError::InvalidOptions(format!("mode {:#o}", options.mode)));
+            return Err(CreateError::InvalidOptions(format!(
+                "mode {:#o}",
+                options.mode
+            )));
         }
         let tmp = temp_path(&path);
         let io = |p: &Path, e: std::io::Error| match e.kind() {
-            std::io::ErrorKind::PermissionDenied => {
-                CreateError::PermissionDenied { path: p.to_path_buf() }
-            }
-            std::io::ErrorKind::AlreadyExists => CreateError::AlreadyExists { path: p.to_path_buf() },
-            _ => CreateError::Io { path: p.to_path_buf(), source: e },
+            std::io::ErrorKind::PermissionDenied => CreateError::PermissionDenied {
+                path: p.to_path_buf(),
+            },
+            std::io::ErrorKind::AlreadyExists => CreateError::AlreadyExists {
+                path: p.to_path_buf(),
+            },
+            _ => CreateError::Io {
+                path: p.to_path_buf(),
+                source: e,
+            },
         };
         let fd = sys::open_file(&tmp, OpenMode::CreateNew, 0o600).map_err(|e| io(&path, e))?;
         let cleanup = scopeguard(&tmp);
@@ -133,7 +151,10 @@ impl Store {
         if let Err(e) = sys::fallocate(&fd, 0, initial) {
             if e.raw_os_error() == Some(libc::ENOSPC) {
                 let available = sys::available_space(&fd).unwrap_or(0);
-                return Err(CreateError::StoreFull { needed: initial, available });
+                return Err(CreateError::StoreFull {
+                    needed: initial,
+                    available,
+                });
             }
             return Err(io(&path, e));
         }
@@ -173,11 +194,21 @@ impl Store {
         let path = name::resolve(name)?;
         let fd = sys::open_file(&path, OpenMode::Existing, 0).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
-            std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied { path: path.clone() },
-            _ if e.raw_os_error() == Some(libc::ELOOP) => OpenError::NotAStore { path: path.clone() },
-            _ => OpenError::Io { path: path.clone(), source: e },
+            std::io::ErrorKind::PermissionDenied => {
+                OpenError::PermissionDenied { path: path.clone() }
+            }
+            _ if e.raw_os_error() == Some(libc::ELOOP) => {
+                OpenError::NotAStore { path: path.clone() }
+            }
+            _ => OpenError::Io {
+                path: path.clone(),
+                source: e,
+            },
         })?;
-        let st = sys::fstat(&fd).map_err(|e| OpenError::Io { path: path.clone(), source: e })?;
+        let st = sys::fstat(&fd).map_err(|e| OpenError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
         if let Some(inner) = find_attached((st.dev, st.ino)) {
             return Ok(Store { inner });
         }
@@ -209,8 +240,13 @@ impl Store {
         let path = name::resolve(name)?;
         std::fs::remove_file(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
-            std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied { path: path.clone() },
-            _ => OpenError::Io { path: path.clone(), source: e },
+            std::io::ErrorKind::PermissionDenied => {
+                OpenError::PermissionDenied { path: path.clone() }
+            }
+            _ => OpenError::Io {
+                path: path.clone(),
+                source: e,
+            },
         })
     }
 
@@ -219,8 +255,13 @@ impl Store {
         let path = name::resolve(name)?;
         let fd = sys::open_file(&path, OpenMode::ReadOnly, 0).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
-            std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied { path: path.clone() },
-            _ => OpenError::Io { path: path.clone(), source: e },
+            std::io::ErrorKind::PermissionDenied => {
+                OpenError::PermissionDenied { path: path.clone() }
+            }
+            _ => OpenError::Io {
+                path: path.clone(),
+                source: e,
+            },
         })?;
         sys::byte_is_locked_by_other(&fd, registry::ATTACH_LOCK_BYTE, sys::ByteLock::Exclusive)
             .map_err(|e| OpenError::Io { path, source: e })
@@ -258,7 +299,12 @@ impl Store {
 
     /// Times the store file was grown.
     pub fn grow_count(&self) -> u64 {
-        self.inner.header().growth.0.grow_count.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .header()
+            .growth
+            .0
+            .grow_count
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Makes sure the first `len` bytes of the store exist, growing the file if needed.
@@ -317,7 +363,10 @@ impl Store {
 
     /// A spare mutex in the header, for tests and examples of lock behaviour.
     pub fn test_mutex(&self) -> Result<TestMutex<'_>, OutOfBounds> {
-        Ok(TestMutex { store: self, mutex: &self.inner.registry_state().test_mutex })
+        Ok(TestMutex {
+            store: self,
+            mutex: &self.inner.registry_state().test_mutex,
+        })
     }
 
     /// This process's lock-owner id in the store.
@@ -377,7 +426,9 @@ impl Store {
         let swept = self.inner.sweep_dead();
         let mut report = self.inner.verify_store(true)?;
         if swept > 0 {
-            report.repaired.push(format!("freed {swept} dead processes' registry slots"));
+            report
+                .repaired
+                .push(format!("freed {swept} dead processes' registry slots"));
         }
         Ok(report)
     }

@@ -41,7 +41,9 @@ pub enum NameError {
 
 /// The directory holding named stores: `$SHMKIT_DIR` or `/dev/shm`.
 pub fn store_dir() -> PathBuf {
-    std::env::var_os("SHMKIT_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/dev/shm"))
+    std::env::var_os("SHMKIT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/dev/shm"))
 }
 
 /// Checks a plain store name.
@@ -55,8 +57,9 @@ pub fn validate(name: &str) -> Result<(), NameError> {
     if name.starts_with('.') {
         return Err(NameError::LeadingDot);
     }
-    if let Some(c) =
-        name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
         return Err(NameError::BadCharacter(c));
     }

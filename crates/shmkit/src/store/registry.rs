@@ -92,7 +92,10 @@ pub fn process_start_time(pid: u32) -> u64 {
         return 0;
     };
     // rest starts with " S ppid ..." : field 3 is index 0; field 22 is index 19.
-    rest.split_whitespace().nth(19).and_then(|v| v.parse().ok()).unwrap_or(0)
+    rest.split_whitespace()
+        .nth(19)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// What [`crate::Store::attached_processes`] reports per live process.

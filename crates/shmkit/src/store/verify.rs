@@ -64,10 +64,12 @@ impl Attachment {
     /// recounts the free lists.
     pub(crate) fn verify_store(&self, repair: bool) -> Result<VerifyReport, VerifyError> {
         let mut report = VerifyReport::default();
-        let mut classes: Vec<(&SizeClass, MutexGuard<'_>)> = Vec::with_capacity(CLASS_COUNT as usize);
+        let mut classes: Vec<(&SizeClass, MutexGuard<'_>)> =
+            Vec::with_capacity(CLASS_COUNT as usize);
         for class in 0..CLASS_COUNT {
-            let entry: &SizeClass =
-                self.region.get(self.fixed.class_table_offset + class as u64 * 64)?;
+            let entry: &SizeClass = self
+                .region
+                .get(self.fixed.class_table_offset + class as u64 * 64)?;
             let guard = self.lock(&entry.lock);
             if guard.recovered() {
                 report.locks_needing_repair += 1;
@@ -92,7 +94,10 @@ impl Attachment {
             let header: &BlockHeader = self.region.get(cur)?;
             let class = header.class.load(Ordering::Relaxed);
             if class >= CLASS_COUNT {
-                report.problems.push(Problem { offset: cur, what: format!("block class {class}") });
+                report.problems.push(Problem {
+                    offset: cur,
+                    what: format!("block class {class}"),
+                });
                 break;
             }
             match header.tag.load(Ordering::Acquire) {
@@ -101,16 +106,20 @@ impl Attachment {
                 }
                 TAG_USED => report.used_blocks += 1,
                 tag => {
-                    report
-                        .problems
-                        .push(Problem { offset: cur, what: format!("block tag {tag:#x}") });
+                    report.problems.push(Problem {
+                        offset: cur,
+                        what: format!("block tag {tag:#x}"),
+                    });
                     break;
                 }
             }
             cur += block_len_of(class);
         }
         if cur > top {
-            report.problems.push(Problem { offset: cur, what: "last block crosses the heap top".into() });
+            report.problems.push(Problem {
+                offset: cur,
+                what: "last block crosses the heap top".into(),
+            });
         }
         // Walk every free list.
         let mut on_lists: HashSet<u64> = HashSet::new();
@@ -129,13 +138,18 @@ impl Attachment {
                         .then_some("free list entry of another class")
                 };
                 if let Some(what) = bad {
-                    report.problems.push(Problem { offset: node, what: what.into() });
+                    report.problems.push(Problem {
+                        offset: node,
+                        what: what.into(),
+                    });
                     if repair {
                         match prev {
                             Some(p) => p.link.store(0, Ordering::Release),
                             None => entry.free_head.store(0, Ordering::Release),
                         }
-                        report.repaired.push(format!("cut free list of class {class} at {node}"));
+                        report
+                            .repaired
+                            .push(format!("cut free list of class {class} at {node}"));
                     }
                     break;
                 }
@@ -157,7 +171,8 @@ impl Attachment {
             report.leaked_free_bytes += block_len_of(class);
             if repair {
                 let (entry, _) = &classes[class as usize];
-                h.link.store(entry.free_head.load(Ordering::Relaxed), Ordering::Relaxed);
+                h.link
+                    .store(entry.free_head.load(Ordering::Relaxed), Ordering::Relaxed);
                 entry.free_head.store(block, Ordering::Release);
                 entry.free_count.fetch_add(1, Ordering::Relaxed);
             }
@@ -186,7 +201,9 @@ impl Attachment {
             for (_, guard) in classes.iter_mut() {
                 if guard.recovered() && report.problems.is_empty() {
                     guard.mark_consistent();
-                    report.repaired.push("cleared a dead owner's allocator lock".into());
+                    report
+                        .repaired
+                        .push("cleared a dead owner's allocator lock".into());
                 }
             }
         }
@@ -196,9 +213,10 @@ impl Attachment {
         for obj in self.objects()? {
             let ok = obj.root >= self.fixed.heap_offset + 16
                 && obj.root < top
-                && self.region.get::<BlockHeader>(obj.root - 16).is_ok_and(|h| {
-                    h.tag.load(Ordering::Acquire) == TAG_USED
-                });
+                && self
+                    .region
+                    .get::<BlockHeader>(obj.root - 16)
+                    .is_ok_and(|h| h.tag.load(Ordering::Acquire) == TAG_USED);
             if !ok {
                 report.problems.push(Problem {
                     offset: obj.root,

@@ -74,7 +74,10 @@ const SPIN_LIMIT: u32 = 64;
 impl RobustMutex {
     /// A new, unlocked mutex value (for initialising fresh shared memory).
     pub const fn new() -> RobustMutex {
-        RobustMutex { word: AtomicU32::new(0), state: AtomicU32::new(0) }
+        RobustMutex {
+            word: AtomicU32::new(0),
+            state: AtomicU32::new(0),
+        }
     }
 
     /// Resets to unlocked and consistent. Only for memory nobody else can see yet.
@@ -114,7 +117,10 @@ impl RobustMutex {
     }
 
     /// Takes the lock only if it is free right now.
-    pub fn try_lock<'a, R: OwnerRegistry + ?Sized>(&'a self, registry: &R) -> Option<MutexGuard<'a>> {
+    pub fn try_lock<'a, R: OwnerRegistry + ?Sized>(
+        &'a self,
+        registry: &R,
+    ) -> Option<MutexGuard<'a>> {
         let me = registry.my_owner_id();
         self.word
             .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
@@ -127,7 +133,10 @@ impl RobustMutex {
         if took_over {
             self.state.fetch_or(STATE_INCONSISTENT, Ordering::AcqRel);
         }
-        MutexGuard { mutex: self, recovered }
+        MutexGuard {
+            mutex: self,
+            recovered,
+        }
     }
 
     #[inline]
@@ -138,7 +147,11 @@ impl RobustMutex {
     ) -> Result<MutexGuard<'a>, LockError> {
         let me = registry.my_owner_id();
         debug_assert!(me != 0 && me & WAITERS == 0);
-        if self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+        if self
+            .word
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
             return Ok(self.guard(false));
         }
         self.lock_contended(registry, me, timeout)
@@ -155,7 +168,10 @@ impl RobustMutex {
         for _ in 0..SPIN_LIMIT {
             let cur = self.word.load(Ordering::Relaxed);
             if cur == 0
-                && self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
+                && self
+                    .word
+                    .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
             {
                 return Ok(self.guard(false));
             }
@@ -202,7 +218,12 @@ impl RobustMutex {
                     // The owner is gone: take the lock over. Exactly one waiter's CAS wins.
                     if self
                         .word
-                        .compare_exchange(expected, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                        .compare_exchange(
+                            expected,
+                            me | WAITERS,
+                            Ordering::Acquire,
+                            Ordering::Relaxed,
+                        )
                         .is_ok()
                     {
                         return Ok(self.guard(true));
@@ -240,7 +261,9 @@ impl MutexGuard<'_> {
 
     /// Declares the protected data consistent again (after repair).
     pub fn mark_consistent(&mut self) {
-        self.mutex.state.fetch_and(!STATE_INCONSISTENT, Ordering::AcqRel);
+        self.mutex
+            .state
+            .fetch_and(!STATE_INCONSISTENT, Ordering::AcqRel);
         self.recovered = false;
     }
 }

@@ -29,7 +29,9 @@ const _: () = assert!(size_of::<SeqLock>() == 8);
 impl SeqLock {
     /// A new seqlock (counter 0).
     pub const fn new() -> SeqLock {
-        SeqLock { seq: AtomicU64::new(0) }
+        SeqLock {
+            seq: AtomicU64::new(0),
+        }
     }
 
     /// Starts an optimistic read: `None` while a write is in progress.
