@@ -72,7 +72,10 @@ pub(crate) fn find_attached(dev_ino: (u64, u64)) -> Option<Arc<Attachment>> {
         .find(|a| a.dev_ino == dev_ino)
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> OpenError {
+/// Maps an error from opening or reading a store file to an [`OpenError`]. A symlink
+/// (`ELOOP` under `O_NOFOLLOW`), a directory (`EISDIR`) and a socket or device without a
+/// driver (`ENXIO`) are not stores.
+pub(crate) fn io_err(path: &Path, source: std::io::Error) -> OpenError {
     match source.kind() {
         std::io::ErrorKind::NotFound => OpenError::NotFound {
             path: path.to_path_buf(),
@@ -80,9 +83,15 @@ fn io_err(path: &Path, source: std::io::Error) -> OpenError {
         std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied {
             path: path.to_path_buf(),
         },
-        _ if source.raw_os_error() == Some(libc::ELOOP) => OpenError::NotAStore {
-            path: path.to_path_buf(),
-        },
+        _ if matches!(
+            source.raw_os_error(),
+            Some(libc::ELOOP | libc::EISDIR | libc::ENXIO)
+        ) =>
+        {
+            OpenError::NotAStore {
+                path: path.to_path_buf(),
+            }
+        }
         _ => OpenError::Io {
             path: path.to_path_buf(),
             source,

@@ -31,7 +31,7 @@ pub mod registry;
 pub mod verify;
 
 use self::alloc::AllocStats;
-use self::attach::{Attachment, Layout, find_attached, init_header, read_header};
+use self::attach::{Attachment, Layout, find_attached, init_header, io_err, read_header};
 use self::directory::{ObjectInfo, ObjectKind};
 use self::error::{AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError};
 use self::header::{FORMAT_VERSION, HASH_XXH3_64, ImmutableHeader, MAGIC};
@@ -192,19 +192,7 @@ impl Store {
     /// Opens an existing store, validating its header.
     pub fn open(name: &str) -> Result<Store, OpenError> {
         let path = name::resolve(name)?;
-        let fd = sys::open_file(&path, OpenMode::Existing, 0).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
-            std::io::ErrorKind::PermissionDenied => {
-                OpenError::PermissionDenied { path: path.clone() }
-            }
-            _ if e.raw_os_error() == Some(libc::ELOOP) => {
-                OpenError::NotAStore { path: path.clone() }
-            }
-            _ => OpenError::Io {
-                path: path.clone(),
-                source: e,
-            },
-        })?;
+        let fd = sys::open_file(&path, OpenMode::Existing, 0).map_err(|e| io_err(&path, e))?;
         let st = sys::fstat(&fd).map_err(|e| OpenError::Io {
             path: path.clone(),
             source: e,
@@ -253,16 +241,7 @@ impl Store {
     /// True if some process (other than the caller) is attached to the store `name`.
     pub fn is_in_use(name: &str) -> Result<bool, OpenError> {
         let path = name::resolve(name)?;
-        let fd = sys::open_file(&path, OpenMode::ReadOnly, 0).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
-            std::io::ErrorKind::PermissionDenied => {
-                OpenError::PermissionDenied { path: path.clone() }
-            }
-            _ => OpenError::Io {
-                path: path.clone(),
-                source: e,
-            },
-        })?;
+        let fd = sys::open_file(&path, OpenMode::ReadOnly, 0).map_err(|e| io_err(&path, e))?;
         sys::byte_is_locked_by_other(&fd, registry::ATTACH_LOCK_BYTE, sys::ByteLock::Exclusive)
             .map_err(|e| OpenError::Io { path, source: e })
     }
