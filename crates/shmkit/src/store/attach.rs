@@ -245,6 +245,16 @@ impl Attachment {
         });
         let mut table = lock_std(&TABLE);
         table.retain(|w| w.strong_count() > 0);
+        // Another thread may have attached the same file since our caller looked: keep one
+        // attachment per file (ours is dropped, which frees its slot and descriptor).
+        let existing = table
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|a| a.dev_ino == att.dev_ino);
+        if let Some(existing) = existing {
+            drop(table);
+            return Ok(existing);
+        }
         table.push(Arc::downgrade(&att));
         drop(table);
         att.sweep_dead();
