@@ -8,7 +8,11 @@
 //! - after `fork`, the child notices (a counter bumped by a `pthread_atfork` handler) before
 //!   its next lock operation, opens the file again (a new open file description, so the
 //!   parent's liveness locks are not shared) and claims its own slot. The inherited mapping is
-//!   kept, so addresses stay the same in the child.
+//!   kept, so addresses stay the same in the child;
+//! - the same `pthread_atfork` handler already gives every child a fresh open file description
+//!   for each attachment's descriptor ([`sys::renew_after_fork`]), so a child that never uses
+//!   the store (a worker pool, say) does not hold its parent's liveness lock: the parent's
+//!   death is seen at once, not when the last such child exits.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -41,6 +45,9 @@ use std::sync::{Arc, Mutex, MutexGuard as StdGuard, Weak};
 struct ProcessSide {
     fd: OwnedFd,
     slot: u32,
+    /// False in a forked child that could not claim a slot of its own (it then runs under
+    /// its parent's identity and must not free the parent's slot).
+    owns_slot: bool,
     fork_generation: u64,
 }
 
@@ -240,9 +247,13 @@ impl Attachment {
             side: Mutex::new(ProcessSide {
                 fd,
                 slot,
+                owns_slot: true,
                 fork_generation,
             }),
         });
+        // A child forked from now on gets its own open file description at once, so one
+        // that never uses the store does not keep our liveness lock alive after we die.
+        sys::renew_after_fork(&lock_std(&att.side).fd);
         let mut table = lock_std(&TABLE);
         table.retain(|w| w.strong_count() > 0);
         // Another thread may have attached the same file since our caller looked: keep one
@@ -315,17 +326,32 @@ impl Attachment {
             .write(true)
             .open(&proc_path)
         {
-            Ok(f) => OwnedFd::from(f),
-            Err(_) => return, // keep the inherited identity: locks still work, liveness is shared
+            Ok(f) => Some(OwnedFd::from(f)),
+            // No /proc: open the path again, if it still names the same file.
+            Err(_) => sys::open_file(&self.path, sys::OpenMode::Existing, 0)
+                .ok()
+                .filter(|fd| sys::fstat(fd).is_ok_and(|st| (st.dev, st.ino) == self.dev_ino)),
         };
-        if let Ok(slot) = claim_slot(&self.path, &fd, &self.region, &self.fixed) {
+        let claimed = fd.and_then(|fd| {
+            let slot = claim_slot(&self.path, &fd, &self.region, &self.fixed).ok()?;
+            Some((fd, slot))
+        });
+        if let Some((fd, slot)) = claimed {
             let generation = registry_slot(&self.region, &self.fixed, slot)
                 .map(|s| s.generation.load(Ordering::Relaxed))
                 .unwrap_or(1);
+            // Forget the inherited number before it is closed, then track the new one.
+            sys::forget_after_fork(&side.fd);
+            sys::renew_after_fork(&fd);
             side.fd = fd; // closes the inherited descriptor (the parent keeps its own)
             side.slot = slot;
+            side.owns_slot = true;
             self.owner
                 .store(owner_id(slot, generation), Ordering::Relaxed);
+        } else {
+            // Keep the inherited identity (locks still exclude, but this process's death is
+            // not detected while the parent lives); the parent's slot is not ours to free.
+            side.owns_slot = false;
         }
         side.fork_generation = now;
         self.fork_generation.store(now, Ordering::Relaxed);
@@ -563,11 +589,14 @@ impl Drop for Attachment {
     fn drop(&mut self) {
         let side = lock_std(&self.side);
         // A forked child that never re-attached must not release its parent's slot.
-        if side.fork_generation == sys::fork_generation()
+        if side.owns_slot
+            && side.fork_generation == sys::fork_generation()
             && let Ok(s) = registry_slot(&self.region, &self.fixed, side.slot)
         {
             s.state.store(SLOT_FREE, Ordering::Release);
         }
+        // Stop renewing the descriptor in forked children before its number is released.
+        sys::forget_after_fork(&side.fd);
         // Closing the fd (when `side` drops) releases the OFD locks.
     }
 }

@@ -51,9 +51,92 @@ pub fn unix_time_ns() -> u64 {
 static FORK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static ATFORK_ONCE: std::sync::Once = std::sync::Once::new();
 
+/// Descriptors whose open file description a forked child must not share (see
+/// [`renew_after_fork`]); `-1` marks a free entry.
+static RENEW_AFTER_FORK: [std::sync::atomic::AtomicI32; 256] =
+    [const { std::sync::atomic::AtomicI32::new(-1) }; 256];
+
 extern "C" fn on_fork_child() {
-    // Only an atomic increment: async-signal-safe, as the child handler requires.
+    // Only async-signal-safe work, as a child handler of a possibly multi-threaded parent
+    // requires: atomics, open, dup3, close.
     FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    for entry in &RENEW_AFTER_FORK {
+        let fd = entry.load(std::sync::atomic::Ordering::Acquire);
+        if fd >= 0 {
+            reopen_in_place(fd);
+        }
+    }
+}
+
+/// Replaces descriptor `fd` with a new open file description of the same file (opened
+/// read-write through `/proc/self/fd`), so the OFD locks of the old one are no longer held
+/// through this process. Leaves `fd` alone if that fails. Async-signal-safe.
+fn reopen_in_place(fd: libc::c_int) {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    let mut path = [0u8; 32];
+    path[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 10];
+    let mut n = fd as u32;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        path[PREFIX.len() + i] = digits[len - 1 - i];
+    }
+    // `path` is NUL-terminated: it was zeroed and at most 14 + 10 bytes are written.
+    // SAFETY: `path` is a valid NUL-terminated string on the stack.
+    let new = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if new < 0 {
+        return;
+    }
+    // SAFETY: `new` and `fd` are open descriptors of this process; dup3 atomically makes
+    // `fd` refer to the new description (closing this process's reference to the old one),
+    // then the extra descriptor is closed.
+    unsafe {
+        libc::dup3(new, fd, libc::O_CLOEXEC);
+        libc::close(new);
+    }
+}
+
+/// Registers `fd` to be given a fresh open file description in every child forked from
+/// now on, so a child that never uses the store does not keep this process's OFD locks
+/// (its liveness lock) alive after this process dies. Returns false when the table of
+/// 256 descriptors is full (the child then shares the description, as without this).
+/// Call [`forget_after_fork`] *before* closing `fd`.
+pub fn renew_after_fork(fd: &std::os::fd::OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    let _ = fork_generation(); // installs the handler
+    let fd = fd.as_raw_fd();
+    RENEW_AFTER_FORK.iter().any(|e| {
+        e.compare_exchange(
+            -1,
+            fd,
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Relaxed,
+        )
+        .is_ok()
+    })
+}
+
+/// Undoes [`renew_after_fork`] for `fd` (call before closing it, so a later descriptor
+/// with the same number is never touched).
+pub fn forget_after_fork(fd: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let fd = fd.as_raw_fd();
+    for e in &RENEW_AFTER_FORK {
+        let _ = e.compare_exchange(
+            fd,
+            -1,
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
 }
 
 /// A counter that increases in a child process each time it is created by `fork`.
@@ -62,8 +145,9 @@ extern "C" fn on_fork_child() {
 /// process is a forked copy of the one that saved it.
 pub fn fork_generation() -> u64 {
     ATFORK_ONCE.call_once(|| {
-        // SAFETY: the handler is an `extern "C" fn()` that only touches an atomic, which is
-        // safe to run in the child right after fork.
+        // SAFETY: the handler is an `extern "C" fn()` that only uses atomics and the
+        // async-signal-safe calls open, dup3 and close, which is allowed in the child
+        // right after fork.
         unsafe {
             libc::pthread_atfork(None, None, Some(on_fork_child));
         }
