@@ -254,6 +254,19 @@ impl Pipe {
         }
     }
 
+    /// Reads exactly `n` bytes (blocking until they arrive).
+    pub fn read_all_available(&self, n: usize) -> Vec<u8> {
+        let mut out = vec![0u8; n];
+        let mut done = 0;
+        while done < n {
+            // SAFETY: reading into the unfilled tail of a local buffer.
+            let r = unsafe { libc::read(self.read, out[done..].as_mut_ptr().cast(), n - done) };
+            assert!(r > 0, "pipe read: {}", std::io::Error::last_os_error());
+            done += r as usize;
+        }
+        out
+    }
+
     /// Reads until every writer has closed its end (call `close_write` first).
     pub fn read_all(&self) -> Vec<u8> {
         let mut out = Vec::new();
