@@ -242,6 +242,12 @@ impl Store {
     pub fn is_in_use(name: &str) -> Result<bool, OpenError> {
         let path = name::resolve(name)?;
         let fd = sys::open_file(&path, OpenMode::ReadOnly, 0).map_err(|e| io_err(&path, e))?;
+        let st = sys::fstat(&fd).map_err(|e| io_err(&path, e))?;
+        // If the caller is attached, ask through its own descriptor: its own attach lock
+        // does not count then (a fresh descriptor would see it as someone else's).
+        if let Some(inner) = find_attached((st.dev, st.ino)) {
+            return Ok(inner.others_attached());
+        }
         sys::byte_is_locked_by_other(&fd, registry::ATTACH_LOCK_BYTE, sys::ByteLock::Exclusive)
             .map_err(|e| OpenError::Io { path, source: e })
     }
