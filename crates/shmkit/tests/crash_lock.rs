@@ -6,9 +6,10 @@
 mod common;
 
 use common::{Exit, StoreGuard, dead_pid, fork_child, wait_until, watchdog};
+use shmkit::store::header::{RegistryState, StoreHeader};
 use shmkit::sync::LockError;
 use shmkit::{Store, StoreOptions};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 const ONE_SECOND: Duration = Duration::from_secs(1);
@@ -274,4 +275,37 @@ fn killing_holders_repeatedly_never_wedges() {
     }
     assert!(f.store.sweep_dead_processes() <= 20);
     assert_eq!(f.store.attached_processes().unwrap().len(), 1);
+}
+
+#[test]
+fn a_waiter_woken_again_and_again_still_detects_a_dead_owner() {
+    // A waiter whose futex sleeps keep ending early (signals from profilers or interval
+    // timers, wake-ups meant for others) must still notice that the owner died, not go
+    // back to sleep for ever. Here another thread wakes the futex word in a tight loop.
+    let _dog = watchdog(60);
+    let f = fixture("crash-lock-woken");
+    let holder = f.spawn_holder(None);
+    holder.kill_and_wait();
+    let store = f.store.clone();
+    // The test mutex's futex word is its first field, inside the header's registry line.
+    let word_offset = (std::mem::offset_of!(StoreHeader, registry)
+        + std::mem::offset_of!(RegistryState, test_mutex)) as u64;
+    let mut waiter = fork_child(move || {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waker = {
+            let (stop, store) = (stop.clone(), store.clone());
+            std::thread::spawn(move || {
+                let word: &AtomicU32 = store.get(word_offset).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    shmkit::sync::futex::wake_all(word);
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        let guard = store.test_mutex().unwrap().lock().unwrap(); // no timeout
+        stop.store(true, Ordering::Relaxed);
+        let _ = waker.join();
+        if guard.recovered() { 0 } else { 1 }
+    });
+    assert_eq!(waiter.wait_timeout(Duration::from_secs(20)), Exit::Code(0));
 }
