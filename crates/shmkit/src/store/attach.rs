@@ -454,7 +454,11 @@ impl Attachment {
             });
         }
         let growth = &self.header().growth.0;
-        let _guard = self.lock(&growth.lock); // growth is idempotent: no repair needed
+        let mut guard = self.lock(&growth.lock);
+        if guard.recovered() {
+            // Growth is idempotent (committed_len is published last): nothing to repair.
+            guard.mark_consistent();
+        }
         let committed = self.region.committed_len();
         if end <= committed {
             return Ok(());
