@@ -36,13 +36,18 @@ fn growth_to_one_gib_is_seen_by_earlier_attachments_without_remapping() {
         };
         for i in 0..16u64 {
             let at = big + i * (GIB / 16) + 4096;
-            child_store.write_bytes(at, &(at ^ 0x5A5A).to_le_bytes()).unwrap();
+            child_store
+                .write_bytes(at, &(at ^ 0x5A5A).to_le_bytes())
+                .unwrap();
         }
         let last = big + GIB - 8;
         child_store.write_bytes(last, &last.to_le_bytes()).unwrap();
         let c: &AtomicU64 = child_store.get(cell).unwrap();
         c.fetch_add(1, Ordering::SeqCst);
-        child_store.get::<AtomicU64>(cell + 8).unwrap().store(big, Ordering::SeqCst);
+        child_store
+            .get::<AtomicU64>(cell + 8)
+            .unwrap()
+            .store(big, Ordering::SeqCst);
         // Wait for the parent's writes in the new region.
         let reply = cell + 16;
         let r: &AtomicU64 = child_store.get(reply).unwrap();
@@ -51,12 +56,22 @@ fn growth_to_one_gib_is_seen_by_earlier_attachments_without_remapping() {
         }
         let mut buf = [0u8; 8];
         child_store.read_bytes(big + GIB / 2, &mut buf).unwrap();
-        if u64::from_le_bytes(buf) != 0xFEED { 3 } else { 0 }
+        if u64::from_le_bytes(buf) != 0xFEED {
+            3
+        } else {
+            0
+        }
     });
-    assert!(wait_until(Duration::from_secs(60), || mailbox.load(Ordering::SeqCst) != 0));
+    assert!(wait_until(Duration::from_secs(60), || mailbox
+        .load(Ordering::SeqCst)
+        != 0));
     let big = mailbox.load(Ordering::SeqCst);
     // The parent attached before the growth and reads/writes the new region directly.
-    assert!(store.committed_len() >= GIB + before, "committed {}", store.committed_len());
+    assert!(
+        store.committed_len() >= GIB + before,
+        "committed {}",
+        store.committed_len()
+    );
     for i in 0..16u64 {
         let at = big + i * (GIB / 16) + 4096;
         let mut buf = [0u8; 8];
@@ -66,10 +81,15 @@ fn growth_to_one_gib_is_seen_by_earlier_attachments_without_remapping() {
     let mut buf = [0u8; 8];
     store.read_bytes(big + GIB - 8, &mut buf).unwrap();
     assert_eq!(u64::from_le_bytes(buf), big + GIB - 8);
-    store.write_bytes(big + GIB / 2, &0xFEEDu64.to_le_bytes()).unwrap();
+    store
+        .write_bytes(big + GIB / 2, &0xFEEDu64.to_le_bytes())
+        .unwrap();
     let far: &AtomicU64 = store.get(big + GIB - 64).unwrap();
     far.store(42, Ordering::SeqCst);
-    store.get::<AtomicU64>(cell + 16).unwrap().store(1, Ordering::SeqCst);
+    store
+        .get::<AtomicU64>(cell + 16)
+        .unwrap()
+        .store(1, Ordering::SeqCst);
     assert_eq!(child.wait_timeout(Duration::from_secs(60)), Exit::Code(0));
     // The old reference is the same address, still valid, and saw the child's write.
     assert_eq!(counter as *const AtomicU64 as usize, addr_before);
@@ -119,7 +139,10 @@ fn concurrent_growth_from_many_processes() {
         child.expect_success();
     }
     let len = std::fs::metadata(store.path()).unwrap().len();
-    assert!(len >= store.committed_len(), "the file backs the committed length");
+    assert!(
+        len >= store.committed_len(),
+        "the file backs the committed length"
+    );
     assert!(store.committed_len() > 100 << 20);
     assert!(store.verify().unwrap().is_clean());
 }
@@ -127,7 +150,10 @@ fn concurrent_growth_from_many_processes() {
 #[test]
 fn growth_past_the_reservation_is_refused() {
     let guard = StoreGuard::new("growth-reserve");
-    let opts = StoreOptions { reserve: 4 << 20, ..StoreOptions::default() };
+    let opts = StoreOptions {
+        reserve: 4 << 20,
+        ..StoreOptions::default()
+    };
     let store = Store::create(guard.name(), &opts).unwrap();
     assert_eq!(store.reserved_len(), 4 << 20);
     match store.alloc(8 << 20) {
@@ -157,5 +183,8 @@ fn growth_past_the_reservation_is_refused() {
     }
     assert!(store.verify().unwrap().is_clean());
     // A too-large request is its own error.
-    assert!(matches!(store.alloc(u64::MAX), Err(AllocError::TooLarge { .. })));
+    assert!(matches!(
+        store.alloc(u64::MAX),
+        Err(AllocError::TooLarge { .. })
+    ));
 }
