@@ -186,3 +186,23 @@ fn a_full_file_system_is_store_full() {
         0
     });
 }
+
+#[test]
+fn a_reservation_that_cannot_be_mapped_fails_creation_cleanly() {
+    // More address space than a 47-bit user address space has: mapping it must fail, and
+    // then no store may be left behind under the name.
+    let guard = StoreGuard::new("options-huge-reserve");
+    let opts = StoreOptions {
+        reserve: 1 << 50,
+        ..StoreOptions::default()
+    };
+    let err = Store::create(guard.name(), &opts).expect_err("a 1 PiB reservation cannot be mapped");
+    eprintln!("create with a 1 PiB reservation: {err}");
+    assert!(
+        matches!(
+            Store::open(guard.name()),
+            Err(shmkit::OpenError::NotFound { .. })
+        ),
+        "a failed creation published a store nobody can map"
+    );
+}

@@ -174,8 +174,16 @@ impl Store {
             flags: 0,
         };
         {
-            // Initialise through a short-lived mapping of just the committed part.
-            let mapping = SharedMapping::new(&fd, initial, true).map_err(|e| io(&path, e))?;
+            // Initialise through a short-lived mapping of the whole reservation: if this
+            // process cannot reserve that much address space, fail before publishing a store
+            // that nobody could then map (the temporary file is removed).
+            let mapping = SharedMapping::new(&fd, reserve, true).map_err(|source| {
+                CreateError::Open(OpenError::Map {
+                    path: path.clone(),
+                    len: reserve,
+                    source,
+                })
+            })?;
             let region = Region::new(mapping, header::COMMITTED_LEN_OFFSET, initial);
             init_header(&region, &fixed, initial);
         }
