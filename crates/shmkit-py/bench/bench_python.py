@@ -7,13 +7,15 @@
 Workload (defaults): 100,000 keys of 10 characters (str), values of 32 characters (str);
 set (insert), get, contains and delete of every key, each in its own Python loop, keys read
 back in a shuffled order. Reported: operations per second, and the ratio to a plain dict
-measured in the same run. Rounds interleave the dict and the fast backends, and each figure
-is the best round, so a noisy machine slows both sides alike.
+measured alongside: every chunk of 1,000 keys runs on each backend in turn, and each chunk is
+timed three times keeping the fastest (restoring the chunk in between, untimed), so load on
+a shared machine hits all sides alike and a preemption does not count.
 
 Competitors are skipped (and the output says so) when not installed: shared-hashmap 0.2.0,
 lmdb (one transaction per operation, sync off, writemap, in /dev/shm), UltraDict
 (shared_lock=True, so it is process-safe), multiprocessing.Manager().dict(). Slow backends
-run once, on as many keys as fit in a time budget per operation (column "keys").
+run each chunk once, on as many keys as fit in a time budget per operation (column "keys"),
+in lockstep with a dict of their own.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ class Mapping:
     def open(self):
         raise NotImplementedError
 
+    def convert(self, keys, values):
+        """Keys and values in the form this backend is fed (not timed)."""
+        return keys, values
+
     def close(self):
         pass
 
@@ -97,7 +103,9 @@ class Shmkit(Mapping):
 
 class ShmkitRaw(Shmkit):
     name = "shmkit.HashMap raw=True (bytes keys/values)"
-    wants_bytes = True
+
+    def convert(self, keys, values):
+        return [k.encode() for k in keys], [v.encode() for v in values]
 
     def open(self):
         super().open()
@@ -226,33 +234,55 @@ def installed(backend) -> bool:
         return False
 
 
-def measure_once(backend, keys, values, order):
-    """Seconds per op for each operation on a fresh instance."""
-    t = backend.open()
+def lockstep(backends, keys, values, order, chunk, repeats):
+    """Seconds per op of each backend for each operation, measured chunk by chunk in turn.
+
+    Every chunk of keys is run on each backend right after the other, so a load change on a
+    shared machine hits them alike, and each chunk is timed `repeats` times keeping the
+    fastest, so one preemption does not count. Between repeats the chunk is restored (its
+    keys removed again before a timed insert, put back before a timed delete), untimed.
+    Returns {backend name: {op: seconds per op}}.
+    """
+    handles = [b.open() for b in backends]
     try:
-        result = {}
+        spent = {b.name: dict.fromkeys(OPS, 0.0) for b in backends}
+        value_of = dict(zip(keys, values))
         for op in OPS:
-            start = time.perf_counter()
-            backend.run(t, op, keys, values, order)
-            result[op] = (time.perf_counter() - start) / len(keys)
-        return result
+            source = keys if op == "set" else order
+            for start in range(0, len(source), chunk):
+                part = source[start:start + chunk]
+                vals = [value_of[k] for k in part]
+                for b, h in zip(backends, handles):
+                    k, v = b.convert(part, vals)
+                    best = float("inf")
+                    for i in range(repeats):
+                        if i and op == "set":
+                            b.run(h, "delete", k, v, k)
+                        if i and op == "delete":
+                            b.run(h, "set", k, v, k)
+                        t0 = time.perf_counter()
+                        b.run(h, op, k, v, k)
+                        best = min(best, time.perf_counter() - t0)
+                    spent[b.name][op] += best
+        return {name: {op: t / len(keys) for op, t in ops.items()} for name, ops in spent.items()}
     finally:
-        backend.close()
+        for b in backends:
+            b.close()
 
 
 def keys_within_budget(backend, keys, values, budget):
     """How many keys a slow backend can take per operation within `budget` seconds."""
     probe = min(500, len(keys))
     backend.capacity = probe
-    per_op = measure_once(backend, keys[:probe], values[:probe], keys[:probe])
-    slowest = max(per_op.values())
-    return max(probe, min(len(keys), int(budget / slowest)))
+    per_op = lockstep([backend], keys[:probe], values[:probe], keys[:probe], probe, 1)[backend.name]
+    return max(probe, min(len(keys), int(budget / max(per_op.values()))))
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--keys", type=int, default=100_000)
-    p.add_argument("--rounds", type=int, default=5, help="rounds for the fast backends (best is kept)")
+    p.add_argument("--repeats", type=int, default=3, help="timings of each chunk (fastest kept)")
+    p.add_argument("--chunk", type=int, default=1000, help="keys per lockstep chunk")
     p.add_argument("--budget", type=float, default=3.0, help="seconds per operation for slow backends")
     args = p.parse_args()
 
@@ -261,55 +291,47 @@ def main() -> int:
     values = [f"v{i:031d}" for i in range(n)]
     order = keys[:]
     random.Random(7).shuffle(order)
-    bkeys, bvalues, border = ([s.encode() for s in x] for x in (keys, values, order))
 
-    fast = [Dict(), Shmkit(), ShmkitRaw(), Compat()]
+    print(f"# Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}; {n:,} keys (10-char str), 32-char str values")
     competitors = [OriginalSharedHashMap(), Lmdb(), Ultra(), Manager()]
-    print(f"# Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"{n} keys (10-char str), 32-char str values; shmkit {getattr(shmkit, '__version__', 'dev')}")
     skipped = [b.name for b in competitors if not installed(b)]
     for name in skipped:
         print(f"# skipped (not installed): {name}")
 
-    best = {}
-    used = {}
-    for _ in range(args.rounds):
-        for b in fast:
-            k, v, o = (bkeys, bvalues, border) if getattr(b, "wants_bytes", False) else (keys, values, order)
-            r = measure_once(b, k, v, o)
-            used[b.name] = n
-            for op in OPS:
-                best[(b.name, op)] = min(best.get((b.name, op), 1e9), r[op])
+    # The fast group, in lockstep; ratios to the dict measured alongside.
+    fast = [Dict(), Shmkit(), ShmkitRaw(), Compat()]
+    if "lmdb (txn per op)" not in skipped:
+        fast.append(Lmdb())
+    rows = {}  # name -> (keys, {op: seconds per op}, {op: ratio to dict})
+    r = lockstep(fast, keys, values, order, args.chunk, args.repeats)
+    for name, ops in r.items():
+        rows[name] = (n, ops, {op: ops[op] / r[Dict.name][op] for op in OPS})
+    # Slow competitors: one round on the keys that fit the budget, in lockstep with a dict.
     for b in competitors:
-        if b.name in skipped:
+        if b.name in skipped or not b.slow:
             continue
-        count = keys_within_budget(b, keys, values, args.budget) if b.slow else n
-        sub_order = [k for k in order if k < f"k{count:09d}"] if count < n else order
+        count = keys_within_budget(b, keys, values, args.budget)
+        sub_order = [k for k in order if k < f"k{count:09d}"]
         b.capacity = count
-        rounds = 1 if b.slow else args.rounds
-        for _ in range(rounds):
-            r = measure_once(b, keys[:count], values[:count], sub_order)
-            for op in OPS:
-                best[(b.name, op)] = min(best.get((b.name, op), 1e9), r[op])
-        used[b.name] = count
+        r = lockstep([Dict(), b], keys[:count], values[:count], sub_order, args.chunk, 1)
+        rows[b.name] = (count, r[b.name], {op: r[b.name][op] / r[Dict.name][op] for op in OPS})
 
-    base = {op: best[("dict (baseline)", op)] for op in OPS}
     print()
     print("| backend | keys | " + " | ".join(f"{op} ops/s (x dict)" for op in OPS) + " |")
     print("|---|---:|" + "---:|" * len(OPS))
-    for name in used:
-        cells = []
-        for op in OPS:
-            sec = best[(name, op)]
-            cells.append(f"{1 / sec:,.0f} ({sec / base[op]:.1f}x)")
-        print(f"| {name} | {used[name]:,} | " + " | ".join(cells) + " |")
+    for name, (count, sec, ratio) in rows.items():
+        cells = [f"{1 / sec[op]:,.0f} ({ratio[op]:.1f}x)" for op in OPS]
+        print(f"| {name} | {count:,} | " + " | ".join(cells) + " |")
     print()
-    shm = "shmkit.HashMap"
+    print("Speed-up of shmkit.HashMap over each library (ratio of their dict-relative costs, so")
+    print("both sides are normalised by a dict measured at the same moment):")
+    shm = rows["shmkit.HashMap"][2]
     for other in ("shared-hashmap 0.2.0", "lmdb (txn per op)", "UltraDict (shared_lock=True)",
                   "multiprocessing.Manager().dict()"):
-        if other in used:
-            ratios = ", ".join(f"{op} {best[(other, op)] / best[(shm, op)]:,.1f}x" for op in OPS)
-            print(f"shmkit.HashMap vs {other}: {ratios} (ops/s ratio)")
+        if other in rows:
+            ratios = ", ".join(f"{op} {rows[other][2][op] / shm[op]:,.1f}x" for op in OPS)
+            print(f"- vs {other}: {ratios}")
     print()
     print("targets: get within 4x of dict, set within 5x; >= 100x shared-hashmap, >= 4x lmdb")
     return 0

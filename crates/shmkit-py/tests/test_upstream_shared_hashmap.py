@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -134,12 +136,23 @@ def _extract_tests(sdist: Path, dest: Path) -> Path:
 def test_upstream_suite_passes_on_compat_class(tmp_path):
     sdist = _download(tmp_path / "download")
     suite = _extract_tests(sdist, tmp_path)
-    env = dict(os.environ, PYTHONPATH=str(suite) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(suite), "-v", "-rs", "-p", "no:cacheprovider",
-         "--rootdir", str(suite), "-W", "ignore::pytest.PytestUnknownMarkWarning"],
-        capture_output=True, text=True, timeout=600, cwd=suite, env=env,
+    # Several upstream tests never unlink their maps (the original's resource tracker deletes
+    # them at exit; shmkit never deletes a store behind the user's back), so the run gets its
+    # own store directory, removed afterwards.
+    store_dir = tempfile.mkdtemp(prefix="shmkit-upstream-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(suite) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        SHMKIT_DIR=store_dir,
     )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", str(suite), "-v", "-rs", "-p", "no:cacheprovider",
+             "--rootdir", str(suite), "-W", "ignore::pytest.PytestUnknownMarkWarning"],
+            capture_output=True, text=True, timeout=600, cwd=suite, env=env,
+        )
+    finally:
+        shutil.rmtree(store_dir, ignore_errors=True)
     output = proc.stdout + proc.stderr
     print(output)
     assert proc.returncode == 0, f"upstream suite failed:\n{output[-6000:]}"
