@@ -86,8 +86,7 @@ fn encode_big_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
 
 /// Appends the encoding of `value`, keeping its exact Python type.
 pub fn encode_value(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
-    if obj.is_exact_instance_of::<PyString>() {
-        let s = obj.cast::<PyString>()?;
+    if let Ok(s) = obj.cast_exact::<PyString>() {
         match s.to_str() {
             Ok(text) => {
                 out.push(TAG_STR);
@@ -101,14 +100,14 @@ pub fn encode_value(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     if obj.is_exact_instance_of::<PyInt>() {
         return encode_int(obj, out);
     }
-    if obj.is_exact_instance_of::<PyBytes>() {
+    if let Ok(b) = obj.cast_exact::<PyBytes>() {
         out.push(TAG_BYTES);
-        out.extend_from_slice(obj.cast::<PyBytes>()?.as_bytes());
+        out.extend_from_slice(b.as_bytes());
         return Ok(());
     }
-    if obj.is_exact_instance_of::<PyFloat>() {
+    if let Ok(f) = obj.cast_exact::<PyFloat>() {
         out.push(TAG_FLOAT);
-        out.extend_from_slice(&obj.cast::<PyFloat>()?.value().to_le_bytes());
+        out.extend_from_slice(&f.value().to_le_bytes());
         return Ok(());
     }
     if obj.is_none() {
@@ -124,8 +123,7 @@ pub fn encode_value(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
 
 /// Appends the encoding of `key`, normalised so that keys equal in a `dict` are equal here.
 pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
-    if obj.is_exact_instance_of::<PyString>() {
-        let s = obj.cast::<PyString>()?;
+    if let Ok(s) = obj.cast_exact::<PyString>() {
         if let Ok(text) = s.to_str() {
             out.push(TAG_STR);
             out.extend_from_slice(text.as_bytes());

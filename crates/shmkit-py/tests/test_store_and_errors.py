@@ -124,11 +124,29 @@ def test_full_store_is_memory_error(names):
     assert m.verify()["clean"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root bypasses file permissions")
 def test_permission_denied(store_name):
-    store = shmkit.Store(store_name, mode=0o000)
-    with pytest.raises(PermissionError):
-        shmkit.Store(store.path, create=False)
+    """A user without access to a 0o600 store gets PermissionDeniedError (a PermissionError).
+
+    Root bypasses file permissions, so as root a forked child drops to user `nobody` first."""
+    store = shmkit.Store(store_name, mode=0o600)
+    if os.geteuid() != 0:
+        os.chmod(store.path, 0o000)
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            shmkit.Store(store.path, create=False)
+            code = 1
+        except shmkit.PermissionDeniedError as e:
+            code = 0 if isinstance(e, PermissionError) and e.errno == errno.EACCES else 2
+        except BaseException:
+            code = 4
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
 
 
 def test_hierarchy():
