@@ -65,8 +65,33 @@ pub struct Attachment {
 
 static TABLE: Mutex<Vec<Weak<Attachment>>> = Mutex::new(Vec::new());
 
-fn lock_std<T>(m: &Mutex<T>) -> StdGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// A process-local mutex guard taken inside a [`sys::fork_gate`] section, so the process
+/// never forks while the mutex is held (a child would inherit it locked for ever). Fields
+/// drop in order: the mutex is released before the gate.
+struct LocalGuard<'a, T> {
+    guard: StdGuard<'a, T>,
+    _gate: sys::ForkGate,
+}
+
+impl<T> std::ops::Deref for LocalGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for LocalGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+fn lock_std<T>(m: &Mutex<T>) -> LocalGuard<'_, T> {
+    let gate = sys::fork_gate();
+    LocalGuard {
+        guard: m.lock().unwrap_or_else(|p| p.into_inner()),
+        _gate: gate,
+    }
 }
 
 /// Finds this process's live attachment to the file behind `fd`, if any.
