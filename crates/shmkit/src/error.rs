@@ -8,6 +8,7 @@
 //! assert!(matches!(open(), Err(shmkit::Error::Open(_))));
 //! ```
 
+use crate::collections::hash_map::MapError;
 use crate::store::error::{
     AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError,
 };
@@ -36,6 +37,9 @@ pub enum Error {
     /// See [`VerifyError`].
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    /// See [`MapError`].
+    #[error(transparent)]
+    Map(#[from] MapError),
     /// See [`LockError`].
     #[error(transparent)]
     Lock(#[from] LockError),

@@ -3,6 +3,7 @@
 //!
 //! Layers (each depends only on the ones below; `unsafe` lives only in `sys` and `raw`):
 //!
+//! - [`collections`]: the shared data structures ([`HashMap`], ...);
 //! - [`store`]: the [`Store`] handle, the directory of named objects, the allocator;
 //! - [`sync`]: robust cross-process mutex, seqlock, futex waits;
 //! - [`raw`] and [`sys`]: offset → reference with bounds checks, system calls.
@@ -20,6 +21,7 @@
 #[cfg(target_endian = "big")]
 compile_error!("shmkit's store format is little-endian; big-endian targets are not supported");
 
+pub mod collections;
 pub mod error;
 pub mod raw;
 pub mod store;
@@ -27,6 +29,9 @@ pub mod sync;
 pub mod sys;
 pub mod value;
 
+pub use collections::hash_map::{
+    HashMap, HashMapOptions, MapError, MapReport, MapStats, UpdateAction,
+};
 pub use error::Error;
 pub use store::directory::{ObjectInfo, ObjectKind};
 pub use store::error::{

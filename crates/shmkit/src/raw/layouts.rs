@@ -2,9 +2,10 @@
 //! place so every such claim is reviewed together.
 
 use super::Shared;
+use crate::collections::hash_map::layout::{MapRoot, RecordHeader, ShardHeader, Slot, TableHeader};
 use crate::store::alloc::{BlockHeader, SizeClass};
 use crate::store::directory::{DirectoryEntry, DirectoryPage};
-use crate::store::header::StoreHeader;
+use crate::store::header::{Line, StoreHeader};
 use crate::store::registry::RegistrySlot;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 use crate::sync::{RobustMutex, SeqLock};
@@ -34,3 +35,15 @@ unsafe impl Shared for SizeClass {}
 unsafe impl Shared for DirectoryEntry {}
 // SAFETY: see above.
 unsafe impl Shared for DirectoryPage {}
+// SAFETY: see above (hash map root block header, written before publication).
+unsafe impl Shared for MapRoot {}
+// SAFETY: see above; `Line` is a `#[repr(C, align(128))]` wrapper adding only tail padding.
+unsafe impl Shared for Line<ShardHeader> {}
+// SAFETY: see above.
+unsafe impl Shared for ShardHeader {}
+// SAFETY: see above.
+unsafe impl Shared for TableHeader {}
+// SAFETY: see above.
+unsafe impl Shared for Slot {}
+// SAFETY: see above; records are immutable after publication except through atomics.
+unsafe impl Shared for RecordHeader {}

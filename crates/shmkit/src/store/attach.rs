@@ -215,9 +215,13 @@ impl Attachment {
                 len: fixed.reserved_len,
                 source,
             })?;
+        // Locks live on a description that is never mapped (see sys::reopen): the mapping
+        // keeps `fd`'s description alive in forked children; the lock one is replaced there.
+        let fd = sys::reopen(&fd).map_err(|e| io_err(&path, e))?;
         let region = Region::new(mapping, COMMITTED_LEN_OFFSET, committed);
         let fork_generation = sys::fork_generation();
         let slot = claim_slot(&path, &fd, &region, &fixed)?;
+        sys::register_store_fd(&fd);
         let generation = registry_slot(&region, &fixed, slot)
             .map(|s| s.generation.load(Ordering::Relaxed))
             .unwrap_or(1);
@@ -285,25 +289,12 @@ impl Attachment {
         if side.fork_generation == now {
             return;
         }
-        // A new open file description of the same inode (the path may be unlinked already).
-        let proc_path = PathBuf::from(format!("/proc/self/fd/{}", {
-            use std::os::fd::AsRawFd;
-            side.fd.as_raw_fd()
-        }));
-        // Opening the /proc magic link gives a new open file description (std sets O_CLOEXEC).
-        let fd = match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&proc_path)
-        {
-            Ok(f) => OwnedFd::from(f),
-            Err(_) => return, // keep the inherited identity: locks still work, liveness is shared
-        };
-        if let Ok(slot) = claim_slot(&self.path, &fd, &self.region, &self.fixed) {
+        // The fork handler already gave our descriptor a fresh open file description
+        // (sys::register_store_fd), so claiming a slot through it takes locks of our own.
+        if let Ok(slot) = claim_slot(&self.path, &side.fd, &self.region, &self.fixed) {
             let generation = registry_slot(&self.region, &self.fixed, slot)
                 .map(|s| s.generation.load(Ordering::Relaxed))
                 .unwrap_or(1);
-            side.fd = fd; // closes the inherited descriptor (the parent keeps its own)
             side.slot = slot;
             self.owner
                 .store(owner_id(slot, generation), Ordering::Relaxed);
@@ -543,6 +534,7 @@ impl OwnerRegistry for Attachment {
 impl Drop for Attachment {
     fn drop(&mut self) {
         let side = lock_std(&self.side);
+        sys::unregister_store_fd(&side.fd);
         // A forked child that never re-attached must not release its parent's slot.
         if side.fork_generation == sys::fork_generation()
             && let Ok(s) = registry_slot(&self.region, &self.fixed, side.slot)

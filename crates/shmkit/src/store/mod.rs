@@ -250,7 +250,7 @@ impl Store {
         })
     }
 
-    /// True if some process (other than the caller) is attached to the store `name`.
+    /// True if any process (this one included) is attached to the store `name`.
     pub fn is_in_use(name: &str) -> Result<bool, OpenError> {
         let path = name::resolve(name)?;
         let fd = sys::open_file(&path, OpenMode::ReadOnly, 0).map_err(|e| match e.kind() {

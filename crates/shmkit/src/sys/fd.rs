@@ -146,3 +146,18 @@ pub fn fdatasync(fd: &OwnedFd) -> io::Result<()> {
     check(unsafe { libc::fdatasync(fd.as_raw_fd()) })?;
     Ok(())
 }
+
+/// Opens a second, independent open file description of the file behind `fd` (through
+/// `/proc/self/fd`, so it works even after the name was unlinked).
+///
+/// shmkit keeps its OFD locks on such a description that is never memory-mapped: a mapping
+/// holds a reference to the description it was made from, so locks on that one would outlive
+/// the process in any forked child that inherited the mapping.
+pub fn reopen(fd: &OwnedFd) -> io::Result<OwnedFd> {
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let c = CString::new(path).map_err(|_| io::Error::other("fd path"))?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    let new = check(unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
+    // SAFETY: `new` was just returned by open and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}

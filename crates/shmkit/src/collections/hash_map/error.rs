@@ -1,0 +1,78 @@
+//! Errors of [`super::HashMap`] operations.
+//!
+//! ```
+//! use shmkit::{MapError, Store, StoreOptions};
+//! let store = Store::create("doc-map-error-example", &StoreOptions::default()).unwrap();
+//! let map = store.hash_map("m").unwrap();
+//! map.set(b"k", b"not eight").unwrap();
+//! assert!(matches!(map.incr_i64(b"k", 1), Err(MapError::NotAnInteger { len: 9 })));
+//! Store::remove("doc-map-error-example").unwrap();
+//! ```
+
+use crate::raw::OutOfBounds;
+use crate::store::error::{AllocError, DirectoryError};
+
+/// Why a hash map operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MapError {
+    /// Finding or creating the map in the store's directory failed (for example
+    /// `DirectoryError::NotFound` from [`crate::Store::open_hash_map`]).
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// The store could not provide memory (`StoreFull`, `ReservationExceeded`, ...); the map
+    /// is unchanged and stays usable.
+    #[error(transparent)]
+    Alloc(#[from] AllocError),
+    /// The key is longer than [`super::MAX_KEY_LEN`].
+    #[error("key of {len} bytes is longer than the maximum of {max}")]
+    KeyTooLarge {
+        /// Length of the key.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The value is longer than a single store block can hold.
+    #[error("value of {len} bytes is longer than the maximum of {max}")]
+    ValueTooLarge {
+        /// Length of the value.
+        len: u64,
+        /// The limit for this key.
+        max: u64,
+    },
+    /// `incr_*` on a value that is not 8 bytes long.
+    #[error("value of {len} bytes is not an 8-byte number")]
+    NotAnInteger {
+        /// Length of the stored value.
+        len: u64,
+    },
+    /// The options are not valid (for example a shard count that is not a power of two).
+    #[error("invalid hash map options: {0}")]
+    InvalidOptions(String),
+    /// The map's shared state is damaged.
+    #[error("hash map corrupt at offset {offset}: {reason}")]
+    Corrupt {
+        /// Where.
+        offset: u64,
+        /// What.
+        reason: String,
+    },
+}
+
+impl From<OutOfBounds> for MapError {
+    fn from(e: OutOfBounds) -> MapError {
+        MapError::Corrupt {
+            offset: e.offset,
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl MapError {
+    pub(crate) fn corrupt(offset: u64, reason: impl Into<String>) -> MapError {
+        MapError::Corrupt {
+            offset,
+            reason: reason.into(),
+        }
+    }
+}

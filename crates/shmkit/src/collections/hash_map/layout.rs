@@ -1,0 +1,173 @@
+//! The shared layout of a hash map (a wire format: `#[repr(C)]`, fixed-width atomics only).
+//!
+//! ```text
+//! root block:   MapRoot (64 bytes) .. pad to 128 .. shard_count × Line<ShardHeader> (128 each)
+//! table block:  TableHeader (16 bytes) then `buckets` × Slot (16 bytes each)
+//! record block: RecordHeader (16 bytes), key, zero pad to 8, value
+//! ```
+//!
+//! Invariants:
+//! - a slot's `tag` is [`EMPTY`], [`TOMBSTONE`], or `hash | LIVE_BIT` of the key its record
+//!   holds; a live slot's `rec` is the offset of an immutable record block (only the 8-byte
+//!   value of a counter is ever changed in place, atomically); a non-live slot's `rec` is 0;
+//! - a record is never changed after it is published (except that counter value); a new value
+//!   is a new record, published by one atomic store of `rec`;
+//! - keys are found by linear probing from `hash & (buckets - 1)`; the shard is chosen by
+//!   bits 48.. of the hash, so bucket and shard bits are independent.
+//!
+//! ```
+//! use shmkit::collections::hash_map::layout::{record_len, value_offset};
+//! assert_eq!(record_len(3, 5), 16 + 8 + 5);
+//! assert_eq!(value_offset(1024, 3), 1024 + 16 + 8);
+//! ```
+
+use crate::store::header::Line;
+use crate::sync::atomic::{AtomicU32, AtomicU64};
+use crate::sync::{RobustMutex, SeqLock};
+
+/// `MapRoot::magic`.
+pub const MAP_MAGIC: u64 = u64::from_le_bytes(*b"SHMKMAP\0");
+/// Layout version this build reads and writes.
+pub const MAP_VERSION: u32 = 1;
+/// `TableHeader::magic`.
+pub const TABLE_MAGIC: u32 = 0x7AB1_E5E7;
+/// Tag of a never-used slot (ends a probe sequence).
+pub const EMPTY: u64 = 0;
+/// Tag of a slot whose entry was removed (probe sequences continue past it).
+pub const TOMBSTONE: u64 = 1;
+/// Set in the tag of every live slot.
+pub const LIVE_BIT: u64 = 1 << 63;
+/// Bytes of [`TableHeader`] before the first slot.
+pub const TABLE_HEADER_LEN: u64 = 16;
+/// Bytes of [`RecordHeader`] before the key.
+pub const RECORD_HEADER_LEN: u64 = 16;
+/// Bytes of one shard header.
+pub const SHARD_STRIDE: u64 = 128;
+/// Bytes of [`MapRoot`].
+pub const ROOT_LEN: u64 = 64;
+/// Largest shard count.
+pub const MAX_SHARDS: u32 = 1 << 16;
+/// Shard count when the options say 0.
+pub const DEFAULT_SHARDS: u32 = 64;
+/// Smallest table (buckets per shard).
+pub const MIN_BUCKETS: u64 = 16;
+
+/// True for the tag of a live slot.
+#[inline]
+pub const fn is_live(tag: u64) -> bool {
+    tag & LIVE_BIT != 0
+}
+
+/// The tag stored for a key with hash `hash`.
+#[inline]
+pub const fn tag_of(hash: u64) -> u64 {
+    hash | LIVE_BIT
+}
+
+/// Bytes of a record holding a key of `key_len` and a value of `val_len` bytes.
+#[inline]
+pub const fn record_len(key_len: u64, val_len: u64) -> u64 {
+    RECORD_HEADER_LEN + key_len.next_multiple_of(8) + val_len
+}
+
+/// Offset of the value in the record at `rec` (8-aligned, so counters are atomics).
+#[inline]
+pub const fn value_offset(rec: u64, key_len: u64) -> u64 {
+    rec + RECORD_HEADER_LEN + key_len.next_multiple_of(8)
+}
+
+/// The map's root block header (64 bytes); written once before the map is published.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct MapRoot {
+    /// [`MAP_MAGIC`].
+    pub magic: AtomicU64,
+    /// [`MAP_VERSION`].
+    pub version: AtomicU32,
+    /// Number of shards, a power of two.
+    pub shard_count: AtomicU32,
+    /// Offset of the first shard header (128-aligned, inside the root block).
+    pub shards_offset: AtomicU64,
+    /// Buckets of each shard's first table.
+    pub initial_buckets: AtomicU64,
+    /// Creation time, ns since the Unix epoch.
+    pub created_unix_ns: AtomicU64,
+    /// Reserved, zero.
+    pub _reserved: [AtomicU64; 3],
+}
+
+const _: () = assert!(size_of::<MapRoot>() as u64 == ROOT_LEN);
+
+/// One shard's state, alone on its 128-byte line.
+///
+/// `lock` serialises writers; `seq` is odd while a writer changes the shard (readers
+/// validate against it). While `old_table != 0` the shard is migrating: entries at positions
+/// `>= migrate_cursor` of the old table may still be live there; lookups check `table` first,
+/// then `old_table`.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct ShardHeader {
+    /// Writers' robust lock.
+    pub lock: RobustMutex,
+    /// Readers' sequence.
+    pub seq: SeqLock,
+    /// Current table (offset of its block).
+    pub table: AtomicU64,
+    /// Table being migrated from, 0 if none.
+    pub old_table: AtomicU64,
+    /// Next position of `old_table` to migrate.
+    pub migrate_cursor: AtomicU64,
+    /// Live entries in the shard (both tables).
+    pub len: AtomicU64,
+    /// Non-empty slots (live or tombstone) in `table`.
+    pub used: AtomicU64,
+    /// Sum of [`record_len`] over live entries.
+    pub bytes: AtomicU64,
+    /// Resizes started over the shard's life.
+    pub resizes: AtomicU64,
+    /// Reserved, zero.
+    pub _reserved: [AtomicU64; 7],
+}
+
+const _: () = assert!(size_of::<ShardHeader>() == 128);
+const _: () = assert!(size_of::<Line<ShardHeader>>() as u64 == SHARD_STRIDE);
+
+/// Header of a bucket table (16 bytes).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct TableHeader {
+    /// [`TABLE_MAGIC`].
+    pub magic: AtomicU32,
+    /// Reserved, zero.
+    pub _pad: AtomicU32,
+    /// Number of slots, a power of two.
+    pub buckets: AtomicU64,
+}
+
+const _: () = assert!(size_of::<TableHeader>() as u64 == TABLE_HEADER_LEN);
+
+/// One bucket (16 bytes, so four share a cache line and none straddles two).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct Slot {
+    /// [`EMPTY`], [`TOMBSTONE`] or `hash | LIVE_BIT`.
+    pub tag: AtomicU64,
+    /// Offset of the record, 0 unless live.
+    pub rec: AtomicU64,
+}
+
+const _: () = assert!(size_of::<Slot>() == 16);
+
+/// Header of a record block (16 bytes), followed by the key, padding to 8, and the value.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct RecordHeader {
+    /// Key length in bytes.
+    pub key_len: AtomicU32,
+    /// Reserved, zero.
+    pub flags: AtomicU32,
+    /// Value length in bytes.
+    pub val_len: AtomicU64,
+}
+
+const _: () = assert!(size_of::<RecordHeader>() as u64 == RECORD_HEADER_LEN);

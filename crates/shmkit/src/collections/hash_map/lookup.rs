@@ -1,0 +1,281 @@
+//! The read path: probing a table, and optimistic (seqlock-validated) lookups that fall back
+//! to the shard lock after a bounded number of failed tries.
+//!
+//! Invariants: a reader never writes shared memory; it trusts nothing it read until the
+//! shard's sequence validates, and it validates before it sizes a buffer from a length it
+//! read, so a racing read of reused memory costs at most a retry.
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let store = Store::create("doc-map-lookup-example", &StoreOptions::default()).unwrap();
+//! let map = store.hash_map("m").unwrap();
+//! map.set(b"k", b"value").unwrap();
+//! let mut buf = Vec::with_capacity(64);
+//! assert!(map.get_into(b"k", &mut buf).unwrap());
+//! assert_eq!(buf, b"value");
+//! assert!(!map.get_into(b"missing", &mut buf).unwrap());
+//! Store::remove("doc-map-lookup-example").unwrap();
+//! ```
+
+use super::layout::{
+    EMPTY, RECORD_HEADER_LEN, RecordHeader, ShardHeader, Slot, TABLE_HEADER_LEN, TABLE_MAGIC,
+    TOMBSTONE, TableHeader, tag_of, value_offset,
+};
+use super::{MapError, MapInner};
+use crate::sync::atomic::{Ordering, spin_hint};
+use crate::sync::{MutexGuard, SeqLock};
+
+/// Optimistic tries before a reader takes the shard lock.
+const OPTIMISTIC_TRIES: u32 = 24;
+/// Values at least this long get only two optimistic copies before the lock.
+const LARGE_VALUE: u64 = 1 << 20;
+/// Probes between sequence checks while reading optimistically (bounds work on garbage).
+const PROBE_CHECK_EVERY: u64 = 256;
+
+/// A bucket table, bounds-checked once.
+pub(crate) struct TableView<'a> {
+    pub(crate) offset: u64,
+    pub(crate) slots: &'a [Slot],
+    pub(crate) mask: u64,
+}
+
+impl<'a> TableView<'a> {
+    pub(crate) fn buckets(&self) -> u64 {
+        self.mask + 1
+    }
+
+    #[inline]
+    pub(crate) fn slot(&self, index: u64) -> &'a Slot {
+        &self.slots[(index & self.mask) as usize]
+    }
+
+    /// Offset of slot `index` (for error messages).
+    pub(crate) fn slot_offset(&self, index: u64) -> u64 {
+        self.offset + TABLE_HEADER_LEN + (index & self.mask) * 16
+    }
+}
+
+/// A live entry found by a probe.
+pub(crate) struct Hit<'a> {
+    pub(crate) slot: &'a Slot,
+    /// Position in its table.
+    pub(crate) index: u64,
+    /// True if found in the shard's current table, false if in the table being migrated.
+    pub(crate) in_current: bool,
+    pub(crate) rec: u64,
+    pub(crate) key_len: u64,
+    pub(crate) val_len: u64,
+}
+
+impl Hit<'_> {
+    pub(crate) fn value_offset(&self) -> u64 {
+        value_offset(self.rec, self.key_len)
+    }
+}
+
+/// A seqlock read in progress: the lock and the value `read_begin` returned.
+pub(crate) type Watch<'a> = Option<(&'a SeqLock, u64)>;
+
+#[inline]
+fn still_valid(watch: Watch<'_>) -> bool {
+    watch.is_none_or(|(seq, start)| seq.read_validate(start))
+}
+
+impl MapInner {
+    /// The table at `offset`, after checking its header.
+    #[inline]
+    pub(crate) fn table(&self, offset: u64) -> Result<TableView<'_>, MapError> {
+        let region = self.region();
+        let header: &TableHeader = region.get(offset)?;
+        let buckets = header.buckets.load(Ordering::Relaxed);
+        if header.magic.load(Ordering::Relaxed) != TABLE_MAGIC || !buckets.is_power_of_two() {
+            return Err(MapError::corrupt(offset, "not a hash table"));
+        }
+        let slots = region.get_slice::<Slot>(offset + TABLE_HEADER_LEN, buckets)?;
+        Ok(TableView {
+            offset,
+            slots,
+            mask: buckets - 1,
+        })
+    }
+
+    /// Finds `key` (hash `hash`) in one table.
+    #[inline]
+    pub(crate) fn probe<'a>(
+        &'a self,
+        table: &TableView<'a>,
+        hash: u64,
+        key: &[u8],
+        in_current: bool,
+        watch: Watch<'_>,
+    ) -> Result<Option<Hit<'a>>, MapError> {
+        let region = self.region();
+        let tag = tag_of(hash);
+        let mut index = hash & table.mask;
+        for n in 0..table.buckets() {
+            let slot = table.slot(index);
+            let t = slot.tag.load(Ordering::Acquire);
+            if t == EMPTY {
+                return Ok(None);
+            }
+            if t == tag {
+                let rec = slot.rec.load(Ordering::Acquire);
+                let header: &RecordHeader = region.get(rec)?;
+                let key_len = header.key_len.load(Ordering::Relaxed) as u64;
+                if key_len == key.len() as u64
+                    && region.bytes_equal(rec + RECORD_HEADER_LEN, key)?
+                {
+                    let val_len = header.val_len.load(Ordering::Relaxed);
+                    let end = value_offset(rec, key_len).checked_add(val_len);
+                    if end.is_none_or(|end| end > region.committed_len()) {
+                        return Err(MapError::corrupt(rec, "record runs past the store"));
+                    }
+                    return Ok(Some(Hit {
+                        slot,
+                        index,
+                        in_current,
+                        rec,
+                        key_len,
+                        val_len,
+                    }));
+                }
+            }
+            if n % PROBE_CHECK_EVERY == PROBE_CHECK_EVERY - 1 && !still_valid(watch) {
+                return Err(MapError::corrupt(table.offset, "changed while probing"));
+            }
+            index = (index + 1) & table.mask;
+        }
+        Ok(None)
+    }
+
+    /// Finds `key` in its shard: the current table, then the one being migrated from.
+    #[inline]
+    pub(crate) fn find<'a>(
+        &'a self,
+        shard: &'a ShardHeader,
+        hash: u64,
+        key: &[u8],
+        watch: Watch<'_>,
+    ) -> Result<Option<Hit<'a>>, MapError> {
+        let current = self.table(shard.table.load(Ordering::Acquire))?;
+        if let Some(hit) = self.probe(&current, hash, key, true, watch)? {
+            return Ok(Some(hit));
+        }
+        let old = shard.old_table.load(Ordering::Acquire);
+        if old == 0 {
+            return Ok(None);
+        }
+        let old = self.table(old)?;
+        self.probe(&old, hash, key, false, watch)
+    }
+
+    /// Takes a shard's lock, repairing the shard first if a writer died holding it.
+    pub(crate) fn lock_shard<'a>(
+        &'a self,
+        shard: &'a ShardHeader,
+    ) -> Result<MutexGuard<'a>, MapError> {
+        let mut guard = self.store.lock(&shard.lock);
+        if guard.recovered() || shard.seq.is_writing() {
+            let mut notes = Vec::new();
+            self.repair_shard(shard, &mut notes)?;
+            guard.mark_consistent();
+        }
+        Ok(guard)
+    }
+
+    /// Runs `visit` on the result of looking `key` up, at a moment when the shard was
+    /// consistent: optimistically (retrying when a writer interfered), then under the lock.
+    /// `visit` may run several times; only the result of a validated run is returned.
+    #[inline]
+    pub(crate) fn read_with<R>(
+        &self,
+        key: &[u8],
+        mut visit: impl FnMut(&MapInner, Option<&Hit<'_>>) -> Result<R, MapError>,
+    ) -> Result<R, MapError> {
+        let hash = self.hash(key);
+        let shard = self.shard(hash)?;
+        let seq = &shard.seq;
+        let mut tries = 0;
+        while tries < OPTIMISTIC_TRIES {
+            tries += 1;
+            let Some(start) = seq.read_begin() else {
+                backoff(tries);
+                continue;
+            };
+            let watch = Some((seq, start));
+            let result = match self.find(shard, hash, key, watch) {
+                // Validate before `visit` sizes anything from the lengths just read.
+                Ok(Some(hit)) if seq.read_validate(start) => {
+                    let large = hit.val_len >= LARGE_VALUE;
+                    let r = visit(self, Some(&hit));
+                    if large && tries < OPTIMISTIC_TRIES - 1 && !seq.read_validate(start) {
+                        tries = OPTIMISTIC_TRIES - 1; // one more copy, then the lock
+                        continue;
+                    }
+                    r
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => visit(self, None),
+                Err(e) => Err(e),
+            };
+            if seq.read_validate(start) {
+                return result;
+            }
+        }
+        let _guard = self.lock_shard(shard)?;
+        let hit = self.find(shard, hash, key, None)?;
+        visit(self, hit.as_ref())
+    }
+
+    pub(crate) fn get_into(&self, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, MapError> {
+        self.read_with(key, |map, hit| {
+            buf.clear();
+            let Some(hit) = hit else { return Ok(false) };
+            buf.resize(hit.val_len as usize, 0);
+            map.region().read_bytes(hit.value_offset(), buf)?;
+            Ok(true)
+        })
+    }
+
+    pub(crate) fn contains(&self, key: &[u8]) -> Result<bool, MapError> {
+        self.read_with(key, |_, hit| Ok(hit.is_some()))
+    }
+
+    /// Copies the value of `hit` (under the lock, or inside a validated read).
+    pub(crate) fn read_value(&self, hit: &Hit<'_>) -> Result<Vec<u8>, MapError> {
+        let mut out = vec![0u8; hit.val_len as usize];
+        self.region().read_bytes(hit.value_offset(), &mut out)?;
+        Ok(out)
+    }
+
+    /// The key of the record at `rec` (under the lock, or inside a validated read).
+    pub(crate) fn read_key(&self, rec: u64) -> Result<Vec<u8>, MapError> {
+        let header: &RecordHeader = self.region().get(rec)?;
+        let len = header.key_len.load(Ordering::Relaxed) as u64;
+        if rec + RECORD_HEADER_LEN + len > self.region().committed_len() {
+            return Err(MapError::corrupt(rec, "record key runs past the store"));
+        }
+        let mut out = vec![0u8; len as usize];
+        self.region()
+            .read_bytes(rec + RECORD_HEADER_LEN, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Waiting for a writer to finish: spin briefly, then let others run.
+#[inline]
+fn backoff(tries: u32) {
+    if tries < 8 {
+        for _ in 0..(1u32 << tries) {
+            spin_hint();
+        }
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// True for a tag that ends a search for a free slot (empty or tombstone).
+#[inline]
+pub(crate) fn is_free(tag: u64) -> bool {
+    tag == EMPTY || tag == TOMBSTONE
+}

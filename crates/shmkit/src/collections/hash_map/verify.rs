@@ -1,0 +1,438 @@
+//! Consistency check, crash repair, statistics and block ownership of a hash map.
+//!
+//! `repair_shard` runs under the shard lock whenever the lock was taken over from a dead
+//! writer (or the sequence was left odd). It understands exactly the intermediate states the
+//! write path can leave (see `write` and `resize`):
+//! - `old_table == table`: a resize published halfway; undone (the new table leaks);
+//! - a live tag with `rec == 0`: an unfinished insert or move; the slot becomes a tombstone;
+//! - a non-live tag with `rec != 0`: cleared (never produced by this version);
+//! - a live slot whose record is not a valid record for its tag: dropped (reported);
+//! - an entry live in the old table that is also in the new one: the old slot is dropped
+//!   (a move interrupted between its two stores; both point at the same record);
+//! - an old table with nothing left to move: unlinked and freed;
+//! - `len`, `used`, `bytes` recounted; the sequence forced even.
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let store = Store::create("doc-map-verify-example", &StoreOptions::default()).unwrap();
+//! let map = store.hash_map("m").unwrap();
+//! map.set(b"k", b"v").unwrap();
+//! let report = map.verify().unwrap();
+//! assert!(report.is_clean(), "{report:?}");
+//! assert_eq!(report.entries, 1);
+//! let mut blocks = 0;
+//! map.owned_blocks(&mut |_| blocks += 1).unwrap();
+//! assert_eq!(blocks, 1 + 64 + 1); // root, one table per shard, one record
+//! Store::remove("doc-map-verify-example").unwrap();
+//! ```
+
+use super::layout::{
+    EMPTY, RECORD_HEADER_LEN, ROOT_LEN, RecordHeader, SHARD_STRIDE, ShardHeader, TABLE_HEADER_LEN,
+    TOMBSTONE, is_live, record_len, tag_of,
+};
+use super::lookup::TableView;
+use super::{MapError, MapInner};
+use crate::store::verify::Problem;
+use crate::sync::atomic::Ordering;
+use std::collections::HashSet;
+
+/// The result of [`super::HashMap::verify`] and [`super::HashMap::repair`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapReport {
+    /// Damage found (after any repair); empty when clean.
+    pub problems: Vec<Problem>,
+    /// Live entries counted.
+    pub entries: u64,
+    /// What was repaired.
+    pub repaired: Vec<String>,
+}
+
+impl MapReport {
+    /// True when no problems were found.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Counts and sizes of a map ([`super::HashMap::stats`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MapStats {
+    /// Live entries.
+    pub entries: u64,
+    /// Shards.
+    pub shards: u32,
+    /// Buckets of the current tables of all shards.
+    pub buckets: u64,
+    /// `entries / buckets`.
+    pub load_factor: f64,
+    /// Bytes of store memory the map uses: root, tables, records (payload sizes).
+    pub bytes_used: u64,
+    /// Resizes started over the map's life.
+    pub resizes: u64,
+    /// Shards migrating to a new table right now.
+    pub resizing_shards: u32,
+}
+
+/// Live-slot facts gathered while walking a shard.
+#[derive(Default)]
+struct Tally {
+    len: u64,
+    used: u64,
+    bytes: u64,
+}
+
+impl MapInner {
+    /// The record at `rec` if it is a plausible record for a slot tagged `tag`: inside the
+    /// store, its key hashing to `tag`. Returns `(key, val_len)`.
+    fn checked_record(&self, rec: u64, tag: u64) -> Result<(Vec<u8>, u64), String> {
+        if rec == 0 || rec % 8 != 0 {
+            return Err(format!("record offset {rec}"));
+        }
+        let key = self.read_key(rec).map_err(|e| e.to_string())?;
+        let header: &RecordHeader = self.region().get(rec).map_err(|e| e.to_string())?;
+        let val_len = header.val_len.load(Ordering::Relaxed);
+        let len = record_len(key.len() as u64, val_len);
+        match self.store.block_capacity(rec) {
+            Ok(cap) if cap >= len => {}
+            Ok(cap) => return Err(format!("record of {len} bytes in a block of {cap}")),
+            Err(e) => return Err(e.to_string()),
+        }
+        if tag_of(self.hash(&key)) != tag {
+            return Err("key does not hash to its slot's tag".into());
+        }
+        Ok((key, val_len))
+    }
+
+    /// Repairs what a dead writer left in `shard` (the caller holds its lock), then forces
+    /// the sequence even. Notes what it changed.
+    pub(crate) fn repair_shard(
+        &self,
+        shard: &ShardHeader,
+        notes: &mut Vec<String>,
+    ) -> Result<(), MapError> {
+        shard.seq.write_begin();
+        let result = self.repair_shard_inner(shard, notes);
+        shard.seq.force_even();
+        result
+    }
+
+    fn repair_shard_inner(
+        &self,
+        shard: &ShardHeader,
+        notes: &mut Vec<String>,
+    ) -> Result<(), MapError> {
+        let current_offset = shard.table.load(Ordering::Acquire);
+        let current = self.table(current_offset)?;
+        let mut old_offset = shard.old_table.load(Ordering::Acquire);
+        if old_offset == current_offset {
+            shard.old_table.store(0, Ordering::Release);
+            old_offset = 0;
+            notes.push("undid a half-published resize".into());
+        }
+        let old = if old_offset != 0 {
+            Some(self.table(old_offset)?)
+        } else {
+            None
+        };
+        let mut fixed = 0u64;
+        let mut dropped = Vec::new();
+        for table in std::iter::once(&current).chain(old.as_ref()) {
+            for (i, slot) in table.slots.iter().enumerate() {
+                let tag = slot.tag.load(Ordering::Relaxed);
+                let rec = slot.rec.load(Ordering::Relaxed);
+                if is_live(tag) && rec == 0 {
+                    slot.tag.store(TOMBSTONE, Ordering::Release);
+                    fixed += 1;
+                } else if !is_live(tag) && rec != 0 {
+                    slot.rec.store(0, Ordering::Release);
+                    fixed += 1;
+                } else if is_live(tag)
+                    && let Err(why) = self.checked_record(rec, tag)
+                {
+                    slot.rec.store(0, Ordering::Release);
+                    slot.tag.store(TOMBSTONE, Ordering::Release);
+                    dropped.push(format!("slot {}: {why}", table.slot_offset(i as u64)));
+                }
+            }
+        }
+        if fixed > 0 {
+            notes.push(format!("dropped {fixed} half-written slots"));
+        }
+        notes.extend(
+            dropped
+                .into_iter()
+                .map(|d| format!("dropped an invalid entry at {d}")),
+        );
+        if let Some(old) = &old {
+            // Entries both moved and still in the old table; and where migration resumes.
+            let mut dups = 0u64;
+            let mut first_live = old.buckets();
+            for (i, slot) in old.slots.iter().enumerate() {
+                let tag = slot.tag.load(Ordering::Relaxed);
+                if !is_live(tag) {
+                    continue;
+                }
+                let rec = slot.rec.load(Ordering::Relaxed);
+                let key = self.read_key(rec)?;
+                if let Some(hit) = self.probe(&current, tag, &key, true, None)? {
+                    if hit.rec != rec {
+                        notes.push(format!(
+                            "two records for one key; kept the newer at {}",
+                            hit.rec
+                        ));
+                    }
+                    slot.rec.store(0, Ordering::Release);
+                    slot.tag.store(TOMBSTONE, Ordering::Release);
+                    dups += 1;
+                } else {
+                    first_live = first_live.min(i as u64);
+                }
+            }
+            if dups > 0 {
+                notes.push(format!(
+                    "dropped {dups} entries left behind by an interrupted move"
+                ));
+            }
+            let cursor = shard.migrate_cursor.load(Ordering::Relaxed);
+            if cursor > first_live {
+                shard.migrate_cursor.store(first_live, Ordering::Relaxed);
+                notes.push(format!("moved the migration cursor back to {first_live}"));
+            }
+            if first_live == old.buckets() {
+                shard.old_table.store(0, Ordering::Release);
+                self.free_quietly(old.offset);
+                notes.push("finished an interrupted migration".into());
+            }
+        }
+        let old = match shard.old_table.load(Ordering::Acquire) {
+            0 => None,
+            offset => Some(self.table(offset)?),
+        };
+        let tally = tally(&current, old.as_ref(), self);
+        for (field, value, name) in [
+            (&shard.len, tally.len, "len"),
+            (&shard.used, tally.used, "used"),
+            (&shard.bytes, tally.bytes, "bytes"),
+        ] {
+            if field.load(Ordering::Relaxed) != value {
+                field.store(value, Ordering::Relaxed);
+                notes.push(format!("recounted {name}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one shard (lock held, already recovered). Returns its live entries.
+    fn check_shard(
+        &self,
+        index: u64,
+        shard: &ShardHeader,
+        records: &mut HashSet<u64>,
+        problems: &mut Vec<Problem>,
+    ) -> Result<u64, MapError> {
+        let at = self.shards_offset + index * SHARD_STRIDE;
+        let mut problem = |offset: u64, what: String| problems.push(Problem { offset, what });
+        if shard.seq.is_writing() {
+            problem(at, format!("shard {index}: sequence left odd"));
+        }
+        let current = match self.table(shard.table.load(Ordering::Acquire)) {
+            Ok(t) => t,
+            Err(e) => {
+                problem(at, format!("shard {index}: current table: {e}"));
+                return Ok(0);
+            }
+        };
+        let old_offset = shard.old_table.load(Ordering::Acquire);
+        let old = match old_offset {
+            0 => None,
+            o if o == current.offset => {
+                problem(at, format!("shard {index}: old table is the current table"));
+                None
+            }
+            o => match self.table(o) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    problem(at, format!("shard {index}: old table: {e}"));
+                    None
+                }
+            },
+        };
+        let cursor = shard.migrate_cursor.load(Ordering::Relaxed);
+        let mut keys: HashSet<Vec<u8>> = HashSet::new();
+        let mut tally = Tally::default();
+        for (is_old, table) in [(false, Some(&current)), (true, old.as_ref())] {
+            let Some(table) = table else { continue };
+            let mut empties_seen = 0u64;
+            for (i, slot) in table.slots.iter().enumerate() {
+                let i = i as u64;
+                let offset = table.slot_offset(i);
+                let tag = slot.tag.load(Ordering::Relaxed);
+                let rec = slot.rec.load(Ordering::Relaxed);
+                if tag == EMPTY {
+                    empties_seen += 1;
+                }
+                if !is_live(tag) {
+                    if !is_old && tag != EMPTY {
+                        tally.used += 1;
+                    }
+                    if rec != 0 {
+                        problem(offset, format!("dead slot (tag {tag}) with record {rec}"));
+                    }
+                    if tag != EMPTY && tag != TOMBSTONE {
+                        problem(offset, format!("slot tag {tag:#x}"));
+                    }
+                    continue;
+                }
+                if !is_old {
+                    tally.used += 1;
+                }
+                if is_old && i < cursor {
+                    problem(offset, "live entry behind the migration cursor".into());
+                }
+                if self.shard_index(tag) != index {
+                    problem(offset, "entry in the wrong shard".into());
+                }
+                let (key, val_len) = match self.checked_record(rec, tag) {
+                    Ok(r) => r,
+                    Err(why) => {
+                        problem(offset, why);
+                        continue;
+                    }
+                };
+                // Reachable: no empty slot between the key's home and its position.
+                let home = tag & table.mask;
+                let mut j = home;
+                while j != i {
+                    if table.slot(j).tag.load(Ordering::Relaxed) == EMPTY {
+                        problem(offset, "entry unreachable (empty slot before it)".into());
+                        break;
+                    }
+                    j = (j + 1) & table.mask;
+                }
+                tally.len += 1;
+                tally.bytes += record_len(key.len() as u64, val_len);
+                if !records.insert(rec) {
+                    problem(offset, format!("record {rec} used by two slots"));
+                }
+                if !keys.insert(key) {
+                    problem(offset, "duplicate key".into());
+                }
+            }
+            if empties_seen == 0 {
+                problem(table.offset, "table has no empty slot".into());
+            }
+        }
+        for (field, value, name) in [
+            (&shard.len, tally.len, "len"),
+            (&shard.used, tally.used, "used"),
+            (&shard.bytes, tally.bytes, "bytes"),
+        ] {
+            let stored = field.load(Ordering::Relaxed);
+            if stored != value {
+                problem(
+                    at,
+                    format!("shard {index}: {name} is {stored}, counted {value}"),
+                );
+            }
+        }
+        Ok(tally.len)
+    }
+
+    pub(crate) fn verify(&self, repair: bool) -> Result<MapReport, MapError> {
+        let mut report = MapReport::default();
+        let mut records = HashSet::new();
+        for index in 0..=self.shard_mask {
+            let shard = self.shard_at(index)?;
+            let mut guard = self.store.lock(&shard.lock);
+            let mut notes = Vec::new();
+            if repair || guard.recovered() || shard.seq.is_writing() {
+                self.repair_shard(shard, &mut notes)?;
+                guard.mark_consistent();
+            }
+            report
+                .repaired
+                .extend(notes.into_iter().map(|n| format!("shard {index}: {n}")));
+            report.entries += self.check_shard(index, shard, &mut records, &mut report.problems)?;
+        }
+        Ok(report)
+    }
+
+    pub(crate) fn owned_blocks(&self, f: &mut dyn FnMut(u64)) -> Result<(), MapError> {
+        f(self.root);
+        for index in 0..=self.shard_mask {
+            let shard = self.shard_at(index)?;
+            let _guard = self.lock_shard(shard)?;
+            for offset in [
+                shard.table.load(Ordering::Acquire),
+                shard.old_table.load(Ordering::Acquire),
+            ] {
+                if offset == 0 {
+                    continue;
+                }
+                f(offset);
+                for slot in self.table(offset)?.slots {
+                    let rec = slot.rec.load(Ordering::Relaxed);
+                    if is_live(slot.tag.load(Ordering::Relaxed)) && rec != 0 {
+                        f(rec);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn stats(&self) -> Result<MapStats, MapError> {
+        let mut stats = MapStats {
+            shards: self.shard_count(),
+            ..MapStats::default()
+        };
+        stats.bytes_used = ROOT_LEN + SHARD_STRIDE * (self.shard_mask + 2);
+        for index in 0..=self.shard_mask {
+            let shard = self.shard_at(index)?;
+            stats.entries += shard.len.load(Ordering::Relaxed);
+            stats.bytes_used += shard.bytes.load(Ordering::Relaxed);
+            stats.resizes += shard.resizes.load(Ordering::Relaxed);
+            // Racy: a table may be replaced while we look; the header check keeps it harmless.
+            if let Ok(t) = self.table(shard.table.load(Ordering::Acquire)) {
+                stats.buckets += t.buckets();
+                stats.bytes_used += TABLE_HEADER_LEN + t.buckets() * 16;
+            }
+            let old = shard.old_table.load(Ordering::Acquire);
+            if old != 0 {
+                stats.resizing_shards += 1;
+                if let Ok(t) = self.table(old) {
+                    stats.bytes_used += TABLE_HEADER_LEN + t.buckets() * 16;
+                }
+            }
+        }
+        if stats.buckets > 0 {
+            stats.load_factor = stats.entries as f64 / stats.buckets as f64;
+        }
+        Ok(stats)
+    }
+}
+
+/// Recounts a shard's live entries, non-empty current slots, and record bytes.
+fn tally(current: &TableView<'_>, old: Option<&TableView<'_>>, map: &MapInner) -> Tally {
+    let mut t = Tally::default();
+    for (is_old, table) in [(false, Some(current)), (true, old)] {
+        let Some(table) = table else { continue };
+        for slot in table.slots {
+            let tag = slot.tag.load(Ordering::Relaxed);
+            if !is_old && tag != EMPTY {
+                t.used += 1;
+            }
+            if is_live(tag) {
+                t.len += 1;
+                let rec = slot.rec.load(Ordering::Relaxed);
+                if let Ok(header) = map.region().get::<RecordHeader>(rec) {
+                    let key_len = header.key_len.load(Ordering::Relaxed) as u64;
+                    t.bytes += record_len(key_len, header.val_len.load(Ordering::Relaxed));
+                }
+            }
+        }
+    }
+    t
+}
+
+const _: () = assert!(RECORD_HEADER_LEN == 16);

@@ -1,0 +1,460 @@
+//! The write path: every change to a shard happens under its robust lock, with the shard's
+//! sequence odd while slots change.
+//!
+//! Publication order (what a repair relies on, see `verify`):
+//! - a new entry: its record is built completely first; then the slot's `tag`, then its
+//!   `rec` (a live tag with `rec == 0` is an unfinished insert and is dropped by repair);
+//! - an overwrite: one atomic store of `rec` (readers see the old or the new record);
+//! - a removal: `rec = 0`, then the tag becomes a tombstone (or empty when the next slot is
+//!   empty, which keeps probe sequences short);
+//! - freed records and tables go back to the allocator only after the sequence moved on and
+//!   the lock is released; a reader still copying them fails its validation and retries.
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let store = Store::create("doc-map-write-example", &StoreOptions::default()).unwrap();
+//! let map = store.hash_map("m").unwrap();
+//! assert!(map.insert_if_absent(b"k", b"1").unwrap());
+//! assert!(!map.insert_if_absent(b"k", b"2").unwrap());
+//! assert_eq!(map.remove(b"k").unwrap().as_deref(), Some(&b"1"[..]));
+//! assert!(!map.delete(b"k").unwrap());
+//! Store::remove("doc-map-write-example").unwrap();
+//! ```
+
+use super::layout::{
+    EMPTY, LIVE_BIT, RECORD_HEADER_LEN, RecordHeader, ShardHeader, TOMBSTONE, record_len, tag_of,
+    value_offset,
+};
+use super::lookup::{Hit, TableView, is_free};
+use super::resize::alloc_table;
+use super::{MapError, MapInner, UpdateAction};
+use crate::sync::atomic::{AtomicU64, Ordering};
+
+/// What `put` does with an existing entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PutMode {
+    /// Overwrite; return nothing.
+    Overwrite,
+    /// Overwrite; return the previous value.
+    ReturnOld,
+    /// Leave an existing entry alone; `Some(empty)` if inserted, `None` if present.
+    IfAbsent,
+}
+
+/// A record built in free memory, not yet reachable from any slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NewRecord {
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+}
+
+/// Blocks to free once the shard lock is released (at most a few per operation).
+#[derive(Default)]
+pub(crate) struct Deferred {
+    blocks: [u64; 4],
+    count: usize,
+}
+
+/// A shard held under its lock by one writer.
+pub(crate) struct Writer<'a> {
+    pub(crate) map: &'a MapInner,
+    pub(crate) shard: &'a ShardHeader,
+    writing: bool,
+    deferred: Deferred,
+}
+
+impl MapInner {
+    /// Builds a record for `key` → `value` in newly allocated memory.
+    pub(crate) fn build_record(&self, key: &[u8], value: &[u8]) -> Result<NewRecord, MapError> {
+        let len = record_len(key.len() as u64, value.len() as u64);
+        let offset = self.store.alloc(len)?;
+        let region = self.region();
+        let header: &RecordHeader = region.get(offset)?;
+        header.key_len.store(key.len() as u32, Ordering::Relaxed);
+        header.flags.store(0, Ordering::Relaxed);
+        header.val_len.store(value.len() as u64, Ordering::Relaxed);
+        region.write_bytes(offset + RECORD_HEADER_LEN, key)?;
+        let pad = key.len().next_multiple_of(8) - key.len();
+        if pad > 0 {
+            region.write_bytes(
+                offset + RECORD_HEADER_LEN + key.len() as u64,
+                &[0u8; 8][..pad],
+            )?;
+        }
+        region.write_bytes(value_offset(offset, key.len() as u64), value)?;
+        Ok(NewRecord { offset, len })
+    }
+
+    /// Runs `f` on the key's shard under its lock (migrating a batch first), then releases
+    /// the lock and frees what the operation unlinked.
+    #[inline]
+    pub(crate) fn write_with<R>(
+        &self,
+        hash: u64,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R, MapError>,
+    ) -> Result<R, MapError> {
+        let shard = self.shard(hash)?;
+        let guard = self.lock_shard(shard)?;
+        let mut w = Writer {
+            map: self,
+            shard,
+            writing: false,
+            deferred: Deferred::default(),
+        };
+        let result = w
+            .migrate(super::resize::MIGRATE_BATCH)
+            .and_then(|()| f(&mut w));
+        w.end();
+        drop(guard);
+        w.release();
+        result
+    }
+
+    pub(crate) fn put(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        mode: PutMode,
+    ) -> Result<Option<Vec<u8>>, MapError> {
+        let hash = self.hash(key);
+        let record = self.build_record(key, value)?;
+        let result = self.write_with(hash, |w| match w.find(hash, key)? {
+            Some(hit) => match mode {
+                PutMode::IfAbsent => Ok((None, false)),
+                PutMode::Overwrite => {
+                    w.replace(&hit, record);
+                    Ok((None, true))
+                }
+                PutMode::ReturnOld => {
+                    let old = w.map.read_value(&hit)?;
+                    w.replace(&hit, record);
+                    Ok((Some(old), true))
+                }
+            },
+            None => {
+                w.insert_new(hash, record)?;
+                Ok((
+                    if mode == PutMode::IfAbsent {
+                        Some(Vec::new())
+                    } else {
+                        None
+                    },
+                    true,
+                ))
+            }
+        });
+        match result {
+            Ok((out, true)) => Ok(out),
+            Ok((out, false)) => {
+                self.free_quietly(record.offset);
+                Ok(out)
+            }
+            Err(e) => {
+                self.free_quietly(record.offset);
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn remove(&self, key: &[u8], want_value: bool) -> Result<Option<Vec<u8>>, MapError> {
+        let hash = self.hash(key);
+        self.write_with(hash, |w| {
+            let Some(hit) = w.find(hash, key)? else {
+                return Ok(None);
+            };
+            let old = if want_value {
+                w.map.read_value(&hit)?
+            } else {
+                Vec::new()
+            };
+            w.remove_hit(&hit)?;
+            Ok(Some(old))
+        })
+    }
+
+    pub(crate) fn compare_and_set(
+        &self,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, MapError> {
+        let hash = self.hash(key);
+        let record = new.map(|v| self.build_record(key, v)).transpose()?;
+        let result = self.write_with(hash, |w| {
+            let hit = w.find(hash, key)?;
+            let holds = match (&hit, expected) {
+                (None, None) => true,
+                (Some(h), Some(v)) => {
+                    h.val_len == v.len() as u64
+                        && w.map.region().bytes_equal(h.value_offset(), v)?
+                }
+                _ => false,
+            };
+            if !holds {
+                return Ok(false);
+            }
+            match (hit, record) {
+                (Some(h), Some(r)) => w.replace(&h, r),
+                (None, Some(r)) => w.insert_new(hash, r)?,
+                (Some(h), None) => w.remove_hit(&h)?,
+                (None, None) => {}
+            }
+            Ok(true)
+        });
+        if !matches!(result, Ok(true))
+            && let Some(r) = record
+        {
+            self.free_quietly(r.offset);
+        }
+        result
+    }
+
+    pub(crate) fn update(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> UpdateAction,
+    ) -> Result<Option<Vec<u8>>, MapError> {
+        let hash = self.hash(key);
+        self.write_with(hash, |w| {
+            let hit = w.find(hash, key)?;
+            let current = hit.as_ref().map(|h| w.map.read_value(h)).transpose()?;
+            match f(current.as_deref()) {
+                UpdateAction::Keep => Ok(current),
+                UpdateAction::Remove => {
+                    if let Some(h) = &hit {
+                        w.remove_hit(h)?;
+                    }
+                    Ok(None)
+                }
+                UpdateAction::Set(value) => {
+                    super::check_value(key, &value)?;
+                    let record = w.map.build_record(key, &value)?;
+                    let done = match &hit {
+                        Some(h) => {
+                            w.replace(h, record);
+                            Ok(())
+                        }
+                        None => w.insert_new(hash, record),
+                    };
+                    if done.is_err() {
+                        w.map.free_quietly(record.offset);
+                    }
+                    done.map(|()| Some(value))
+                }
+            }
+        })
+    }
+
+    /// Read-modify-write of an 8-byte value: `f(old bits)` (or `f(None)` when absent).
+    pub(crate) fn incr(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<u64>) -> u64,
+    ) -> Result<u64, MapError> {
+        let hash = self.hash(key);
+        self.write_with(hash, |w| match w.find(hash, key)? {
+            Some(hit) => {
+                if hit.val_len != 8 {
+                    return Err(MapError::NotAnInteger { len: hit.val_len });
+                }
+                let cell: &AtomicU64 = w.map.region().get(hit.value_offset())?;
+                let new = f(Some(u64::from_le(cell.load(Ordering::Relaxed))));
+                w.begin();
+                cell.store(new.to_le(), Ordering::Release);
+                Ok(new)
+            }
+            None => {
+                let new = f(None);
+                let record = w.map.build_record(key, &new.to_le_bytes())?;
+                if let Err(e) = w.insert_new(hash, record) {
+                    w.map.free_quietly(record.offset);
+                    return Err(e);
+                }
+                Ok(new)
+            }
+        })
+    }
+
+    /// Empties shard `index` with one published switch to a fresh table.
+    pub(crate) fn clear_shard(&self, index: u64) -> Result<(), MapError> {
+        let shard = self.shard_at(index)?;
+        let guard = self.lock_shard(shard)?;
+        let mut w = Writer {
+            map: self,
+            shard,
+            writing: false,
+            deferred: Deferred::default(),
+        };
+        let result = (|| -> Result<Vec<u64>, MapError> {
+            w.migrate(u64::MAX)?; // a cleared shard has no migration left over
+            let table = self.table(shard.table.load(Ordering::Acquire))?;
+            if shard.len.load(Ordering::Relaxed) == 0 && table.buckets() <= self.initial_buckets {
+                return Ok(Vec::new());
+            }
+            let mut records = Vec::new();
+            for slot in table.slots {
+                let rec = slot.rec.load(Ordering::Relaxed);
+                if slot.tag.load(Ordering::Relaxed) & LIVE_BIT != 0 && rec != 0 {
+                    records.push(rec);
+                }
+            }
+            let fresh = alloc_table(&self.store, self.initial_buckets)?;
+            w.begin();
+            shard.table.store(fresh, Ordering::Release);
+            shard.used.store(0, Ordering::Relaxed);
+            shard.len.store(0, Ordering::Relaxed);
+            shard.bytes.store(0, Ordering::Relaxed);
+            records.push(table.offset);
+            Ok(records)
+        })();
+        w.end();
+        drop(guard);
+        w.release();
+        for block in result? {
+            self.free_quietly(block);
+        }
+        Ok(())
+    }
+
+    /// Frees a block this process unlinked or never published. A failure means the block
+    /// was not ours to free (a damaged map); leaking it is the safe answer.
+    pub(crate) fn free_quietly(&self, block: u64) {
+        let _ = self.store.free(block);
+    }
+}
+
+impl<'a> Writer<'a> {
+    /// Makes the shard's sequence odd (once per operation) before the first change.
+    #[inline]
+    pub(crate) fn begin(&mut self) {
+        if !self.writing {
+            self.shard.seq.write_begin();
+            self.writing = true;
+        }
+    }
+
+    /// Makes the sequence even again.
+    #[inline]
+    pub(crate) fn end(&mut self) {
+        if self.writing {
+            self.shard.seq.write_end();
+            self.writing = false;
+        }
+    }
+
+    /// Frees `block` after the lock is released.
+    pub(crate) fn defer_free(&mut self, block: u64) {
+        if self.deferred.count < self.deferred.blocks.len() {
+            self.deferred.blocks[self.deferred.count] = block;
+            self.deferred.count += 1;
+        } else {
+            // Safe now too: it is unlinked and the sequence is odd, so readers will retry.
+            self.map.free_quietly(block);
+        }
+    }
+
+    fn release(&mut self) {
+        for &block in &self.deferred.blocks[..self.deferred.count] {
+            self.map.free_quietly(block);
+        }
+        self.deferred.count = 0;
+    }
+
+    /// Looks `key` up under the lock.
+    #[inline]
+    pub(crate) fn find(&self, hash: u64, key: &[u8]) -> Result<Option<Hit<'a>>, MapError> {
+        self.map.find(self.shard, hash, key, None)
+    }
+
+    /// Points `hit`'s slot at `record` (one atomic store); the old record is freed later.
+    pub(crate) fn replace(&mut self, hit: &Hit<'_>, record: NewRecord) {
+        self.begin();
+        hit.slot.rec.store(record.offset, Ordering::Release);
+        let old_len = record_len(hit.key_len, hit.val_len);
+        let bytes = self.shard.bytes.load(Ordering::Relaxed);
+        self.shard.bytes.store(
+            bytes.wrapping_sub(old_len).wrapping_add(record.len),
+            Ordering::Relaxed,
+        );
+        self.defer_free(hit.rec);
+    }
+
+    /// Removes the entry `hit`.
+    pub(crate) fn remove_hit(&mut self, hit: &Hit<'_>) -> Result<(), MapError> {
+        let table = if hit.in_current {
+            self.map.table(self.shard.table.load(Ordering::Acquire))?
+        } else {
+            self.map
+                .table(self.shard.old_table.load(Ordering::Acquire))?
+        };
+        let next_empty = table.slot(hit.index + 1).tag.load(Ordering::Relaxed) == EMPTY;
+        self.begin();
+        hit.slot.rec.store(0, Ordering::Release);
+        hit.slot.tag.store(
+            if next_empty { EMPTY } else { TOMBSTONE },
+            Ordering::Release,
+        );
+        let shard = self.shard;
+        if next_empty && hit.in_current {
+            shard.used.store(
+                shard.used.load(Ordering::Relaxed).saturating_sub(1),
+                Ordering::Relaxed,
+            );
+        }
+        shard.len.store(
+            shard.len.load(Ordering::Relaxed).saturating_sub(1),
+            Ordering::Relaxed,
+        );
+        let len = record_len(hit.key_len, hit.val_len);
+        shard.bytes.store(
+            shard.bytes.load(Ordering::Relaxed).wrapping_sub(len),
+            Ordering::Relaxed,
+        );
+        self.defer_free(hit.rec);
+        Ok(())
+    }
+
+    /// Adds a new entry (the caller checked the key is absent), growing the table first if
+    /// it is too full.
+    pub(crate) fn insert_new(&mut self, hash: u64, record: NewRecord) -> Result<(), MapError> {
+        self.ensure_room()?;
+        let table = self.map.table(self.shard.table.load(Ordering::Acquire))?;
+        self.begin();
+        let was_empty = place(&table, tag_of(hash), record.offset)?;
+        let shard = self.shard;
+        if was_empty {
+            shard
+                .used
+                .store(shard.used.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+        shard
+            .len
+            .store(shard.len.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        shard.bytes.store(
+            shard.bytes.load(Ordering::Relaxed).wrapping_add(record.len),
+            Ordering::Relaxed,
+        );
+        Ok(())
+    }
+}
+
+/// Puts `(tag, rec)` into the first free slot of `tag`'s probe sequence (tag first, then
+/// rec); returns true if that slot was empty (not a tombstone). The caller holds the lock,
+/// has made the sequence odd, and knows the key is not in the table.
+pub(crate) fn place(table: &TableView<'_>, tag: u64, rec: u64) -> Result<bool, MapError> {
+    let mut index = tag & table.mask;
+    for _ in 0..table.buckets() {
+        let slot = table.slot(index);
+        let t = slot.tag.load(Ordering::Relaxed);
+        if is_free(t) {
+            slot.tag.store(tag, Ordering::Release);
+            slot.rec.store(rec, Ordering::Release);
+            return Ok(t == EMPTY);
+        }
+        index = (index + 1) & table.mask;
+    }
+    Err(MapError::corrupt(
+        table.offset,
+        "hash table has no free slot",
+    ))
+}

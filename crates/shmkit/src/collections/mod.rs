@@ -1,0 +1,19 @@
+//! Collections that live in a store: safe code only, built on [`crate::store`] and
+//! [`crate::sync`].
+//!
+//! Invariants shared by every collection here:
+//! - all shared state is reached through the store's bounds-checked accessors, so a corrupt
+//!   or concurrently rewritten offset yields an error, never a wild read;
+//! - every mutation is published with one atomic store under the collection's robust lock,
+//!   and whoever takes over a dead writer's lock repairs before going on.
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let store = Store::create("doc-collections-example", &StoreOptions::default()).unwrap();
+//! let map = store.hash_map("users").unwrap();
+//! map.set(b"ada", b"lovelace").unwrap();
+//! assert_eq!(map.get(b"ada").unwrap().as_deref(), Some(&b"lovelace"[..]));
+//! Store::remove("doc-collections-example").unwrap();
+//! ```
+
+pub mod hash_map;
