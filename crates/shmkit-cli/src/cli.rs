@@ -4,12 +4,16 @@
 //! ```text
 //! shmkit ls [--json] [PATH...]
 //! shmkit stat STORE [OBJECT] [--json]
+//! shmkit dump STORE MAP [--raw] [--sort]
+//! shmkit get|set|del STORE MAP KEY [VALUE] [--type T] [--key-type T] [--raw] [--hex]
 //! shmkit check STORE [--repair]
 //! shmkit gc [--remove-unused] [--dry-run]
 //! shmkit rm STORE... [--force]
 //! ```
 
+use crate::typed::ArgType;
 use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 
 const EXIT_CODES: &str = "\
 Stores are named like the library names them: a plain name means $SHMKIT_DIR/shmkit.NAME
@@ -42,6 +46,14 @@ pub enum Command {
     Ls(LsArgs),
     /// Show a store's header, allocator usage, processes and objects, or one object's statistics.
     Stat(StatArgs),
+    /// Print a hash map's entries as JSON lines.
+    Dump(DumpArgs),
+    /// Print the value of one key of a hash map.
+    Get(GetArgs),
+    /// Set one key of a hash map.
+    Set(SetArgs),
+    /// Delete one key of a hash map.
+    Del(DelArgs),
     /// Check every structure of a store; with --repair, fix what can be fixed.
     Check(CheckArgs),
     /// Clean dead processes' state in every store; optionally remove stores nobody uses.
@@ -135,4 +147,112 @@ pub struct RmArgs {
     /// Remove even if processes are attached.
     #[arg(long, short = 'f')]
     pub force: bool,
+}
+
+const VALUE_FORMS: &str = "\
+Values are shown through the typed value encoding shared with Python and C: a stored value
+that decodes as a typed value is shown as that value, anything else as raw bytes. In JSON:
+  str \"text\"   int 42   float 1.5 ({\"float\":\"nan\"|\"inf\"|\"-inf\"})   bool true   null null
+  bytes {\"bytes\":\"<base64>\"}   big int {\"int\":\"<decimal>\"}   Python pickle {\"pickle\":\"<base64>\"}
+  other language {\"foreign\":<id>,\"data\":\"<base64>\"}   undecodable or --raw {\"raw\":\"<base64>\"}";
+
+const TYPING: &str = "\
+Keys and values on the command line are UTF-8 strings stored as typed str values (what a
+Python program using the same map reads back as str), unless typed otherwise:
+  --key-type / --type  str (default), int, float, bool, null, bytes (typed bytes), raw
+                       (the bytes as they are, no type tag)
+  --raw                key and value are raw bytes (same as --key-type raw --type raw; get
+                       prints the stored bytes exactly)
+  --hex                bytes and raw arguments are given as hex digits
+Examples:
+  shmkit set cache users alice 'Alice Smith'
+  shmkit set cache counters hits 0 --type int
+  shmkit get cache counters hits                # prints 0
+  shmkit set cache blobs k 00ff10 --type raw --hex
+  shmkit del cache users alice";
+
+/// `shmkit dump`.
+#[derive(Debug, Args)]
+#[command(after_help = VALUE_FORMS)]
+pub struct DumpArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Hash map name.
+    pub object: String,
+    /// Show keys and values as raw bytes (base64), without decoding.
+    #[arg(long)]
+    pub raw: bool,
+    /// Sort by key bytes (holds all entries in memory); default is the map's own order.
+    #[arg(long)]
+    pub sort: bool,
+}
+
+/// How keys (and values) are typed on the command line.
+#[derive(Debug, Args)]
+pub struct Typing {
+    /// How KEY is typed.
+    #[arg(long, value_enum, default_value_t = ArgType::Str, conflicts_with = "raw")]
+    pub key_type: ArgType,
+    /// Key and value are plain bytes: no type tag is added or removed.
+    #[arg(long)]
+    pub raw: bool,
+    /// Arguments of type bytes or raw are given as hex digits.
+    #[arg(long)]
+    pub hex: bool,
+}
+
+/// `shmkit get`.
+#[derive(Debug, Args)]
+#[command(after_help = TYPING)]
+pub struct GetArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Hash map name.
+    pub object: String,
+    /// The key.
+    pub key: OsString,
+    /// Key typing.
+    #[command(flatten)]
+    pub typing: Typing,
+    /// Print the value as JSON (see `shmkit dump --help` for the forms).
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+}
+
+/// `shmkit set`.
+#[derive(Debug, Args)]
+#[command(after_help = TYPING)]
+pub struct SetArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Hash map name.
+    pub object: String,
+    /// The key.
+    pub key: OsString,
+    /// The value (may be omitted with --type null).
+    pub value: Option<OsString>,
+    /// Key typing.
+    #[command(flatten)]
+    pub typing: Typing,
+    /// How VALUE is typed.
+    #[arg(long = "type", short = 't', value_enum, default_value_t = ArgType::Str, conflicts_with = "raw")]
+    pub value_type: ArgType,
+    /// Create the store and the map if they do not exist.
+    #[arg(long)]
+    pub create: bool,
+}
+
+/// `shmkit del`.
+#[derive(Debug, Args)]
+#[command(after_help = TYPING)]
+pub struct DelArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Hash map name.
+    pub object: String,
+    /// The key.
+    pub key: OsString,
+    /// Key typing.
+    #[command(flatten)]
+    pub typing: Typing,
 }

@@ -12,7 +12,7 @@
 //! 3
 //! ```
 
-use shmkit::{AllocError, DirectoryError, OpenError};
+use shmkit::{AllocError, CreateError, DirectoryError, MapError, OpenError};
 use std::io;
 
 /// Exit codes (documented in `shmkit --help`).
@@ -102,6 +102,32 @@ impl CliError {
             | OpenError::CorruptHeader { .. }) => CliError::new(exit::BAD_STORE, e.to_string())
                 .hint(format!("run `shmkit check {store}` for details; a store with a damaged header cannot be repaired, only removed (`shmkit rm {store}`)")),
             e => CliError::failure(e.to_string()),
+        }
+    }
+
+    /// Classifies a failure to create the store named `store`.
+    pub fn create(store: &str, e: CreateError) -> CliError {
+        match e {
+            CreateError::InvalidName(n) => CliError::usage(n.to_string()),
+            CreateError::Open(o) => CliError::open(store, o),
+            CreateError::PermissionDenied { path } => CliError::new(
+                exit::PERMISSION,
+                format!("permission denied creating {}", path.display()),
+            ),
+            e => CliError::failure(e.to_string()),
+        }
+    }
+
+    /// Classifies a hash-map failure.
+    pub fn map(store: &str, e: MapError) -> CliError {
+        match e {
+            MapError::Directory(d) => CliError::directory(store, d),
+            MapError::Alloc(a) => CliError::alloc(store, a),
+            e @ MapError::Corrupt { .. } => CliError::corrupt(store, e),
+            e @ (MapError::KeyTooLarge { .. }
+            | MapError::ValueTooLarge { .. }
+            | MapError::InvalidOptions(_)) => CliError::usage(e.to_string()),
+            e => CliError::failure(format!("store {store}: {e}")),
         }
     }
 

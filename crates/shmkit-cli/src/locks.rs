@@ -1,24 +1,26 @@
-//! The store-level locks (growth, heap, directory, test mutex, one per allocator size class):
-//! which are held by a dead process or still marked "needs repair", and clearing the ones
-//! whose data needs no repair.
+//! The locks of a store (growth, heap, directory, test mutex, one per allocator size class,
+//! one per hash-map shard): which are held by a dead process or still marked "needs
+//! repair", and clearing the ones whose data needs no repair.
 //!
 //! Invariants: scanning only reads lock words (a racy snapshot, for reporting). An owner is
 //! called dead only when its registry slot was reclaimed or reused (its generation changed,
 //! or the slot is free) — the same rule the robust mutex uses, so a live owner is never
-//! reported dead. Hash-map shard locks are not listed here: `HashMap::verify`/`repair` take
-//! them. Growth, heap and directory locks guard all-or-nothing changes (a new length, a new
-//! heap top, an entry published by one store), so their recovery is only "mark consistent";
-//! size-class locks are recovered by `Store::repair`, which recounts the free lists first.
+//! reported dead. Growth, heap and directory locks guard all-or-nothing changes (a new
+//! length, a new heap top, an entry published by one store), so their recovery is only "mark
+//! consistent"; size-class locks are recovered by `Store::repair`, which recounts the free
+//! lists first; hash-map shard locks by the map itself (`HashMap::verify`/`repair`, or any
+//! next writer of the shard).
 //!
 //! ```text
 //! for lock in scan(&store) { println!("{}: {}", lock.name, lock.describe()); }
 //! ```
 
-use shmkit::Store;
+use shmkit::collections::hash_map::layout::{ROOT_LEN, SHARD_STRIDE, ShardHeader};
 use shmkit::store::alloc::SizeClass;
-use shmkit::store::header::StoreHeader;
+use shmkit::store::header::{Line, StoreHeader};
 use shmkit::store::registry::{SLOT_ACTIVE, split_owner_id};
 use shmkit::sync::RobustMutex;
+use shmkit::{ObjectKind, Store};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -29,6 +31,8 @@ pub enum LockRole {
     AllOrNothing,
     /// An allocator size class: recovered by `Store::repair`.
     SizeClass,
+    /// A hash-map shard: recovered by whoever takes it next (`HashMap::verify`/`repair`).
+    MapShard,
 }
 
 /// A lock in an abnormal state.
@@ -97,6 +101,25 @@ pub fn store_locks(store: &Store) -> Vec<(String, LockRole, &RobustMutex)> {
                 LockRole::SizeClass,
                 &entry.lock,
             ));
+        }
+    }
+    for obj in store.objects().unwrap_or_default() {
+        if obj.kind != ObjectKind::HashMap {
+            continue;
+        }
+        let Ok(map) = store.open_hash_map(&obj.name) else {
+            continue;
+        };
+        // The shard headers follow the map's root (see hash_map::layout).
+        let shards = (map.root_offset() + ROOT_LEN).next_multiple_of(SHARD_STRIDE);
+        for i in 0..map.shard_count() as u64 {
+            if let Ok(line) = store.get::<Line<ShardHeader>>(shards + i * SHARD_STRIDE) {
+                out.push((
+                    format!("hash_map {:?} shard {i} lock", obj.name),
+                    LockRole::MapShard,
+                    &line.0.lock,
+                ));
+            }
         }
     }
     out

@@ -12,6 +12,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod bytes_text;
 mod cli;
 mod cmd;
 mod discover;
@@ -25,6 +26,7 @@ mod objects;
 mod probe;
 mod reach;
 mod remove;
+mod typed;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -37,6 +39,10 @@ fn run(cli: Cli) -> CliResult {
     let code = match &cli.command {
         Command::Ls(a) => cmd::ls::run(a, &mut out),
         Command::Stat(a) => cmd::stat::run(a, &mut out),
+        Command::Dump(a) => cmd::dump::run(a, &mut out),
+        Command::Get(a) => cmd::kv::get(a, &mut out),
+        Command::Set(a) => cmd::kv::set(a, &mut out),
+        Command::Del(a) => cmd::kv::del(a, &mut out),
         Command::Check(a) => cmd::check::run(a, &mut out),
         Command::Gc(a) => cmd::gc::run(a, &mut out),
         Command::Rm(a) => cmd::rm::run(a, &mut out, &mut std::io::stderr()),

@@ -5,14 +5,17 @@
 //! ```text
 //! $ shmkit stat cache users
 //! object users (hash_map) in store cache
-//!   root offset  69648
+//!   root offset          69648
+//!   entries              1200
+//!   shards               64
+//!   load factor          0.293
 //! ```
 
-use crate::error::{CliResult, exit};
+use crate::error::{CliError, CliResult, exit};
 use crate::format::{Align, Table};
 use crate::json::Json;
 use crate::objects::ObjectListing;
-use shmkit::Store;
+use shmkit::{ObjectKind, Store};
 use std::io::Write;
 
 /// Prints the statistics of `obj`.
@@ -37,7 +40,33 @@ pub fn run(
             capacity.map(crate::format::bytes).unwrap_or_default(),
         ),
     ];
-    if let Some(n) = obj.entries {
+    if obj.object_kind == ObjectKind::HashMap {
+        let map = store
+            .open_hash_map(&obj.name)
+            .map_err(|e| CliError::map(store_arg, e))?;
+        let st = map.stats().map_err(|e| CliError::map(store_arg, e))?;
+        fields.extend([
+            ("entries", Json::from(st.entries), st.entries.to_string()),
+            ("shards", Json::from(st.shards), st.shards.to_string()),
+            ("buckets", Json::from(st.buckets), st.buckets.to_string()),
+            (
+                "load_factor",
+                Json::from(st.load_factor),
+                format!("{:.3}", st.load_factor),
+            ),
+            (
+                "bytes_used",
+                Json::from(st.bytes_used),
+                crate::format::bytes(st.bytes_used),
+            ),
+            ("resizes", Json::from(st.resizes), st.resizes.to_string()),
+            (
+                "resizing_shards",
+                Json::from(st.resizing_shards),
+                st.resizing_shards.to_string(),
+            ),
+        ]);
+    } else if let Some(n) = obj.entries {
         fields.push(("entries", Json::from(n), n.to_string()));
     }
     if json {

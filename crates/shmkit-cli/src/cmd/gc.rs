@@ -150,7 +150,11 @@ fn clean(file: &StoreFile, p: &Probe, args: &GcArgs) -> Result<Option<String>, C
     }
     // A dead process may have held any lock, including hash-map shard locks that only the
     // maps' own repair can see: repair everything after a death.
-    if swept > 0 || issues.iter().any(|i| i.role == LockRole::SizeClass) {
+    if swept > 0
+        || issues
+            .iter()
+            .any(|i| matches!(i.role, LockRole::SizeClass | LockRole::MapShard))
+    {
         match store.repair() {
             Ok(r) => done.extend(
                 r.repaired

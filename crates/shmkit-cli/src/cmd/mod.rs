@@ -2,11 +2,13 @@
 //! output to `out` (stdout) and returns an exit code, or a [`crate::error::CliError`].
 //!
 //! ```text
-//! shmkit ls | stat | check | gc | rm
+//! shmkit ls | stat | dump | get | set | del | check | gc | rm | bench
 //! ```
 
 pub mod check;
+pub mod dump;
 pub mod gc;
+pub mod kv;
 pub mod ls;
 pub mod rm;
 pub mod stat;
