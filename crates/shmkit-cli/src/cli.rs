@@ -9,6 +9,7 @@
 //! shmkit check STORE [--repair]
 //! shmkit gc [--remove-unused] [--dry-run]
 //! shmkit rm STORE... [--force]
+//! shmkit bench [--keys N] [--value-size B] [--processes P] [--duration S] [--json]
 //! ```
 
 use crate::typed::ArgType;
@@ -60,6 +61,11 @@ pub enum Command {
     Gc(GcArgs),
     /// Remove stores (refuses a store in use unless --force).
     Rm(RmArgs),
+    /// Benchmark the hash map with several processes against std's HashMap.
+    Bench(crate::bench::BenchArgs),
+    /// One process of `shmkit bench` (started by it).
+    #[command(hide = true)]
+    BenchWorker(crate::bench::worker::WorkerArgs),
 }
 
 /// `shmkit ls`.

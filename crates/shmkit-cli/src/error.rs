@@ -33,6 +33,8 @@ pub mod exit {
     pub const IN_USE: u8 = 6;
     /// Any other failure (system error, store full, benchmark verification failed).
     pub const FAILURE: u8 = 10;
+    /// Interrupted by a signal (Ctrl-C).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// A failure of the command, ready to be printed.

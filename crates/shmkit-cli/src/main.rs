@@ -12,6 +12,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod bench;
 mod bytes_text;
 mod cli;
 mod cmd;
@@ -46,6 +47,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Check(a) => cmd::check::run(a, &mut out),
         Command::Gc(a) => cmd::gc::run(a, &mut out),
         Command::Rm(a) => cmd::rm::run(a, &mut out, &mut std::io::stderr()),
+        Command::Bench(a) => bench::run(a, &mut out),
+        Command::BenchWorker(a) => bench::worker::run(a),
     }?;
     out.flush()?;
     Ok(code)
