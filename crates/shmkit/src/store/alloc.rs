@@ -167,7 +167,11 @@ impl Attachment {
     /// (the caller tags it used).
     fn carve(&self, class: u32, n: u64) -> Result<u64, AllocError> {
         let heap = self.heap();
-        let _guard = self.lock(&heap.lock); // carving is all-or-nothing: no repair needed
+        let mut guard = self.lock(&heap.lock);
+        if guard.recovered() {
+            // Carving is all-or-nothing (the heap top is published last): nothing to repair.
+            guard.mark_consistent();
+        }
         let top = heap.heap_top.load(Ordering::Acquire);
         let len = block_len_of(class);
         let total = len

@@ -8,7 +8,11 @@
 //! - after `fork`, the child notices (a counter bumped by a `pthread_atfork` handler) before
 //!   its next lock operation, opens the file again (a new open file description, so the
 //!   parent's liveness locks are not shared) and claims its own slot. The inherited mapping is
-//!   kept, so addresses stay the same in the child.
+//!   kept, so addresses stay the same in the child;
+//! - the same `pthread_atfork` handler already gives every child a fresh open file description
+//!   for each attachment's descriptor ([`sys::renew_after_fork`]), so a child that never uses
+//!   the store (a worker pool, say) does not hold its parent's liveness lock: the parent's
+//!   death is seen at once, not when the last such child exits.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -41,6 +45,9 @@ use std::sync::{Arc, Mutex, MutexGuard as StdGuard, Weak};
 struct ProcessSide {
     fd: OwnedFd,
     slot: u32,
+    /// False in a forked child that could not claim a slot of its own (it then runs under
+    /// its parent's identity and must not free the parent's slot).
+    owns_slot: bool,
     fork_generation: u64,
 }
 
@@ -72,7 +79,10 @@ pub(crate) fn find_attached(dev_ino: (u64, u64)) -> Option<Arc<Attachment>> {
         .find(|a| a.dev_ino == dev_ino)
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> OpenError {
+/// Maps an error from opening or reading a store file to an [`OpenError`]. A symlink
+/// (`ELOOP` under `O_NOFOLLOW`), a directory (`EISDIR`) and a socket or device without a
+/// driver (`ENXIO`) are not stores.
+pub(crate) fn io_err(path: &Path, source: std::io::Error) -> OpenError {
     match source.kind() {
         std::io::ErrorKind::NotFound => OpenError::NotFound {
             path: path.to_path_buf(),
@@ -80,9 +90,15 @@ fn io_err(path: &Path, source: std::io::Error) -> OpenError {
         std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied {
             path: path.to_path_buf(),
         },
-        _ if source.raw_os_error() == Some(libc::ELOOP) => OpenError::NotAStore {
-            path: path.to_path_buf(),
-        },
+        _ if matches!(
+            source.raw_os_error(),
+            Some(libc::ELOOP | libc::EISDIR | libc::ENXIO)
+        ) =>
+        {
+            OpenError::NotAStore {
+                path: path.to_path_buf(),
+            }
+        }
         _ => OpenError::Io {
             path: path.to_path_buf(),
             source,
@@ -217,11 +233,22 @@ impl Attachment {
             })?;
         // Locks live on a description that is never mapped (see sys::reopen): the mapping
         // keeps `fd`'s description alive in forked children; the lock one is replaced there.
-        let fd = sys::reopen(&fd).map_err(|e| io_err(&path, e))?;
+        let fd = sys::reopen(&fd)
+            .or_else(|_| {
+                // No /proc: open the path again, if it still names the same file.
+                sys::open_file(&path, sys::OpenMode::Existing, 0).and_then(
+                    |again| match sys::fstat(&again) {
+                        Ok(st2) if (st2.dev, st2.ino) == (st.dev, st.ino) => Ok(again),
+                        _ => Err(std::io::Error::other(
+                            "store file was replaced while opening",
+                        )),
+                    },
+                )
+            })
+            .map_err(|e| io_err(&path, e))?;
         let region = Region::new(mapping, COMMITTED_LEN_OFFSET, committed);
         let fork_generation = sys::fork_generation();
         let slot = claim_slot(&path, &fd, &region, &fixed)?;
-        sys::register_store_fd(&fd);
         let generation = registry_slot(&region, &fixed, slot)
             .map(|s| s.generation.load(Ordering::Relaxed))
             .unwrap_or(1);
@@ -235,11 +262,25 @@ impl Attachment {
             side: Mutex::new(ProcessSide {
                 fd,
                 slot,
+                owns_slot: true,
                 fork_generation,
             }),
         });
+        // A child forked from now on gets its own open file description at once, so one
+        // that never uses the store does not keep our liveness lock alive after we die.
+        sys::renew_after_fork(&lock_std(&att.side).fd);
         let mut table = lock_std(&TABLE);
         table.retain(|w| w.strong_count() > 0);
+        // Another thread may have attached the same file since our caller looked: keep one
+        // attachment per file (ours is dropped, which frees its slot and descriptor).
+        let existing = table
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|a| a.dev_ino == att.dev_ino);
+        if let Some(existing) = existing {
+            drop(table);
+            return Ok(existing);
+        }
         table.push(Arc::downgrade(&att));
         drop(table);
         att.sweep_dead();
@@ -289,15 +330,43 @@ impl Attachment {
         if side.fork_generation == now {
             return;
         }
-        // The fork handler already gave our descriptor a fresh open file description
-        // (sys::register_store_fd), so claiming a slot through it takes locks of our own.
-        if let Ok(slot) = claim_slot(&self.path, &side.fd, &self.region, &self.fixed) {
+        // A new open file description of the same inode (the path may be unlinked already).
+        let proc_path = PathBuf::from(format!("/proc/self/fd/{}", {
+            use std::os::fd::AsRawFd;
+            side.fd.as_raw_fd()
+        }));
+        // Opening the /proc magic link gives a new open file description (std sets O_CLOEXEC).
+        let fd = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&proc_path)
+        {
+            Ok(f) => Some(OwnedFd::from(f)),
+            // No /proc: open the path again, if it still names the same file.
+            Err(_) => sys::open_file(&self.path, sys::OpenMode::Existing, 0)
+                .ok()
+                .filter(|fd| sys::fstat(fd).is_ok_and(|st| (st.dev, st.ino) == self.dev_ino)),
+        };
+        let claimed = fd.and_then(|fd| {
+            let slot = claim_slot(&self.path, &fd, &self.region, &self.fixed).ok()?;
+            Some((fd, slot))
+        });
+        if let Some((fd, slot)) = claimed {
             let generation = registry_slot(&self.region, &self.fixed, slot)
                 .map(|s| s.generation.load(Ordering::Relaxed))
                 .unwrap_or(1);
+            // Forget the inherited number before it is closed, then track the new one.
+            sys::forget_after_fork(&side.fd);
+            sys::renew_after_fork(&fd);
+            side.fd = fd; // closes the inherited descriptor (the parent keeps its own)
             side.slot = slot;
+            side.owns_slot = true;
             self.owner
                 .store(owner_id(slot, generation), Ordering::Relaxed);
+        } else {
+            // Keep the inherited identity (locks still exclude, but this process's death is
+            // not detected while the parent lives); the parent's slot is not ours to free.
+            side.owns_slot = false;
         }
         side.fork_generation = now;
         self.fork_generation.store(now, Ordering::Relaxed);
@@ -400,7 +469,11 @@ impl Attachment {
             });
         }
         let growth = &self.header().growth.0;
-        let _guard = self.lock(&growth.lock); // growth is idempotent: no repair needed
+        let mut guard = self.lock(&growth.lock);
+        if guard.recovered() {
+            // Growth is idempotent (committed_len is published last): nothing to repair.
+            guard.mark_consistent();
+        }
         let committed = self.region.committed_len();
         if end <= committed {
             return Ok(());
@@ -534,13 +607,15 @@ impl OwnerRegistry for Attachment {
 impl Drop for Attachment {
     fn drop(&mut self) {
         let side = lock_std(&self.side);
-        sys::unregister_store_fd(&side.fd);
         // A forked child that never re-attached must not release its parent's slot.
-        if side.fork_generation == sys::fork_generation()
+        if side.owns_slot
+            && side.fork_generation == sys::fork_generation()
             && let Ok(s) = registry_slot(&self.region, &self.fixed, side.slot)
         {
             s.state.store(SLOT_FREE, Ordering::Release);
         }
+        // Stop renewing the descriptor in forked children before its number is released.
+        sys::forget_after_fork(&side.fd);
         // Closing the fd (when `side` drops) releases the OFD locks.
     }
 }

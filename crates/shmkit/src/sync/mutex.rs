@@ -182,6 +182,9 @@ impl RobustMutex {
         }
         let start = Instant::now();
         let mut probe = FIRST_PROBE;
+        // Liveness probes run on a schedule, whatever ends each sleep: a waiter woken again
+        // and again (signals, wake-ups meant for others) must still notice a dead owner.
+        let mut next_probe = start + probe;
         loop {
             let cur = self.word.load(Ordering::Relaxed);
             if cur == 0 {
@@ -204,15 +207,8 @@ impl RobustMutex {
                 continue;
             }
             let expected = cur | WAITERS;
-            let mut wait_for = probe;
-            if let Some(limit) = timeout {
-                let left = limit.saturating_sub(start.elapsed());
-                if left.is_zero() {
-                    return Err(LockError::Timeout(limit));
-                }
-                wait_for = wait_for.min(left);
-            }
-            if futex::wait(&self.word, expected, wait_for) == futex::WaitOutcome::TimedOut {
+            let now = Instant::now();
+            if now >= next_probe {
                 let owner = expected & OWNER_MASK;
                 if owner != me && !registry.is_owner_alive(owner) {
                     // The owner is gone: take the lock over. Exactly one waiter's CAS wins.
@@ -231,7 +227,17 @@ impl RobustMutex {
                     continue;
                 }
                 probe = (probe * 2).min(MAX_PROBE);
+                next_probe = now + probe;
             }
+            let mut wait_for = next_probe.saturating_duration_since(now);
+            if let Some(limit) = timeout {
+                let left = limit.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    return Err(LockError::Timeout(limit));
+                }
+                wait_for = wait_for.min(left);
+            }
+            futex::wait(&self.word, expected, wait_for);
         }
     }
 

@@ -345,6 +345,9 @@ impl MapInner {
             let shard = self.shard_at(index)?;
             let mut guard = self.store.lock(&shard.lock);
             let mut notes = Vec::new();
+            if guard.recovered() {
+                notes.push("recovered from a writer that died holding the lock".into());
+            }
             if repair || guard.recovered() || shard.seq.is_writing() {
                 self.repair_shard(shard, &mut notes)?;
                 guard.mark_consistent();
