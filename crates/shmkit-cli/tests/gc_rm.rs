@@ -207,3 +207,20 @@ fn rm_removes_unused_stores_and_never_foreign_files() {
     forced.expect_code(4);
     assert!(d.path("notmine").exists());
 }
+
+#[test]
+fn gc_leaves_a_damaged_store_alone() {
+    let d = StoreDir::new("gc-damaged");
+    drop(d.create("broken"));
+    let byte = common::peek(&d.path("broken"), 20, 1)[0];
+    common::poke(&d.path("broken"), 20, &[byte ^ 1]); // inside the checksummed header
+    let run = d.shmkit(&["gc", "--remove-unused"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("broken: left alone: its header is damaged"),
+        "{}",
+        run.stdout
+    );
+    assert!(d.path("broken").exists());
+}

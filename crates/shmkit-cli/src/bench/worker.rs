@@ -34,10 +34,10 @@ pub struct WorkerArgs {
     #[arg(long)]
     pub worker: u64,
     /// Number of workers.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub workers: u64,
     /// Keys in the map.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub keys: u64,
     /// Bytes per value.
     #[arg(long)]

@@ -94,8 +94,16 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// Handles one store; returns a line to print, if anything happened or is worth saying.
 fn gc_store(file: &StoreFile, args: &GcArgs) -> Result<Option<String>, CliError> {
     let p = probe(&file.path);
-    if p.open_error.is_some() || !p.has_magic || !p.header_ok {
-        return Ok(None); // not ours to touch (or unreadable); `ls` reports it
+    if p.open_error.is_some() || !p.has_magic {
+        return Ok(None); // not a store (or unreadable): not ours to touch; `ls` reports it
+    }
+    if !p.header_ok {
+        // A damaged or foreign-version header: nothing here can be trusted, so gc neither
+        // cleans nor removes it (even with --remove-unused); a person decides.
+        return Ok(Some(format!(
+            "left alone: its header is damaged or of another version (`shmkit check {}`, `shmkit rm {}`)",
+            file.arg, file.arg
+        )));
     }
     if args.remove_unused && !p.in_use {
         if args.dry_run {
