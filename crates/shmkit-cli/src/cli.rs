@@ -170,11 +170,13 @@ Python program using the same map reads back as str), unless typed otherwise:
   --raw                key and value are raw bytes (same as --key-type raw --type raw; get
                        prints the stored bytes exactly)
   --hex                bytes and raw arguments are given as hex digits
+  set --stdin          the value is all of standard input (typed as --type says)
 Examples:
   shmkit set cache users alice 'Alice Smith'
   shmkit set cache counters hits 0 --type int
   shmkit get cache counters hits                # prints 0
   shmkit set cache blobs k 00ff10 --type raw --hex
+  shmkit set cache blobs logo --type bytes --stdin < logo.png
   shmkit del cache users alice";
 
 /// `shmkit dump`.
@@ -243,6 +245,9 @@ pub struct SetArgs {
     /// How VALUE is typed.
     #[arg(long = "type", short = 't', value_enum, default_value_t = ArgType::Str, conflicts_with = "raw")]
     pub value_type: ArgType,
+    /// Read the value from standard input (all of it, exactly) instead of VALUE.
+    #[arg(long, conflicts_with = "value")]
+    pub stdin: bool,
     /// Create the store and the map if they do not exist.
     #[arg(long)]
     pub create: bool,

@@ -276,3 +276,59 @@ fn ls_and_stat_show_map_entries_and_statistics() {
     let st = d.shmkit(&["stat", "ms"]).expect_code(0).stdout.clone();
     assert!(st.contains("users") && st.contains("1000"), "{st}");
 }
+
+#[test]
+fn a_corrupt_map_is_reported_and_points_to_check() {
+    let _w = watchdog(60);
+    let d = StoreDir::new("kv-corrupt");
+    let store = d.create("cm");
+    let map = store.hash_map("m").unwrap();
+    map.set(b"k", b"v").unwrap();
+    let root = map.root_offset();
+    drop(map);
+    drop(store);
+    common::poke(&d.path("cm"), root, b"garbage!"); // the map's magic
+
+    let run = d.shmkit(&["get", "cm", "m", "k", "--raw"]);
+    run.expect_code(4);
+    assert!(run.stderr.contains("looks corrupt"), "{}", run.stderr);
+    assert!(run.stderr.contains("shmkit check cm"), "{}", run.stderr);
+    d.shmkit(&["dump", "cm", "m"]).expect_code(4);
+    let ls = d.shmkit(&["ls", "--json"]).expect_code(0).json();
+    assert!(ls["stores"][0]["objects"][0]["error"].is_string(), "{ls}");
+    let check = d.shmkit(&["check", "cm"]);
+    check.expect_code(1);
+    assert!(
+        check
+            .stdout
+            .contains("problem: hash_map \"m\": cannot open"),
+        "{}",
+        check.stdout
+    );
+}
+
+#[test]
+fn set_reads_binary_values_from_stdin() {
+    use std::io::Write;
+    let d = StoreDir::new("kv-stdin");
+    drop(d.create("si"));
+    let data: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+    let mut child = common::command(Some(&d.dir))
+        .args([
+            "set", "--create", "si", "m", "blob", "--type", "bytes", "--stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    assert!(child.wait().unwrap().success());
+    let got = d
+        .shmkit(&["get", "si", "m", "blob"])
+        .expect_code(0)
+        .raw_stdout
+        .clone();
+    assert_eq!(got, data);
+    // Conflicts with an argument value.
+    d.shmkit(&["set", "si", "m", "blob", "x", "--stdin"])
+        .expect_code(2);
+}

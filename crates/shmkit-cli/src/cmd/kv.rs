@@ -16,8 +16,9 @@ use crate::cli::{DelArgs, GetArgs, SetArgs, Typing};
 use crate::error::{CliError, CliResult, exit};
 use crate::typed::{ArgType, Plain, encode_arg, to_json, to_plain};
 use shmkit::{HashMap, Store, StoreOptions};
-use std::ffi::OsStr;
-use std::io::Write;
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStringExt;
 
 fn key_bytes(key: &OsStr, typing: &Typing) -> Result<Vec<u8>, CliError> {
     let ty = if typing.raw {
@@ -64,7 +65,14 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
     } else {
         args.value_type
     };
-    let value = match (&args.value, ty) {
+    let piped = if args.stdin {
+        let mut data = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut data)?;
+        Some(OsString::from_vec(data))
+    } else {
+        None
+    };
+    let value = match (piped.as_ref().or(args.value.as_ref()), ty) {
         (Some(v), _) => encode_arg(v, ty, args.typing.hex, "value")?,
         (None, ArgType::Null) => encode_arg(OsStr::new(""), ty, false, "value")?,
         (None, _) => {
