@@ -18,6 +18,11 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(target_endian = "big")]
 compile_error!("shmkit's store format is little-endian; big-endian targets are not supported");
 
