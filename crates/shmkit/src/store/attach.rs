@@ -198,6 +198,12 @@ pub(crate) fn read_header(path: &Path, fd: &OwnedFd) -> Result<(ImmutableHeader,
     {
         return Err(corrupt("layout offsets do not match the format".into()));
     }
+    if fixed.page_size != 4096 {
+        return Err(corrupt(format!("page size {}", fixed.page_size)));
+    }
+    if fixed.flags != 0 {
+        return Err(corrupt(format!("unknown header flags {:#x}", fixed.flags)));
+    }
     if fixed.reserved_len < fixed.heap_offset || fixed.reserved_len % 4096 != 0 {
         return Err(corrupt(format!("reserved length {}", fixed.reserved_len)));
     }
