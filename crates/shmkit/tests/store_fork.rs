@@ -265,3 +265,57 @@ fn an_idle_forked_child_does_not_keep_a_dead_parents_lock_alive() {
     let g = result.expect("the dead owner's lock is recovered although its idle child lives");
     assert!(g.recovered());
 }
+
+#[test]
+fn forking_while_another_thread_uses_the_store() {
+    // Another thread keeps using the store (liveness probes, registry reads) while this one
+    // forks: a child must never inherit a process-local lock held by a thread that does not
+    // exist in the child, or it would hang on its first store operation.
+    let _dog = watchdog(100);
+    let guard = StoreGuard::new("fork-threads-busy");
+    let store = create(&guard);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = store.others_attached();
+                let _ = Store::open(store.path().to_str().unwrap()).unwrap();
+            }
+        })
+    };
+    let mut hung = 0;
+    for _ in 0..300 {
+        let s = store.clone();
+        let mut child = fork_child(move || {
+            let _ = s.owner_id();
+            let again = Store::open(s.path().to_str().unwrap()).unwrap();
+            if again.attached_processes().unwrap().len() >= 2 {
+                0
+            } else {
+                1
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut status = 0;
+        loop {
+            // SAFETY: polling our own child.
+            let r = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
+            if r == child.pid {
+                assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+                std::mem::forget(child);
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                hung += 1;
+                child.kill();
+                let _ = child.wait_timeout(Duration::from_secs(5));
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    busy.join().unwrap();
+    assert_eq!(hung, 0, "{hung} of 300 children hung after fork");
+}

@@ -189,3 +189,46 @@ fn growth_past_the_reservation_is_refused() {
         Err(AllocError::TooLarge { .. })
     ));
 }
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+#[test]
+fn growth_completes_in_a_process_interrupted_by_frequent_signals() {
+    // Some kernels' tmpfs abandons (and undoes) an fallocate when any signal arrives; a
+    // large growth step retried whole would then never finish in a process that gets a
+    // signal every millisecond (an interval timer, a profiler), while holding the
+    // allocator's locks. (Linux 6.18 completes it; this guards other kernels.)
+    let _dog = watchdog(100);
+    let guard = StoreGuard::new("growth-signals");
+    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let child_store = store.clone();
+    let mut child = fork_child(move || {
+        // SAFETY: a no-op handler without SA_RESTART and a 1 ms timer, in this child only.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as usize;
+            libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
+            let tick = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 1000,
+            };
+            let timer = libc::itimerval {
+                it_interval: tick,
+                it_value: tick,
+            };
+            libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut());
+        }
+        match child_store.grow_to(512 << 20) {
+            Ok(()) if child_store.committed_len() >= 512 << 20 => 0,
+            Ok(()) => 1,
+            Err(e) => {
+                eprintln!("grow_to: {e}");
+                2
+            }
+        }
+    });
+    assert_eq!(child.wait_timeout(Duration::from_secs(60)), Exit::Code(0));
+    assert!(store.committed_len() >= 512 << 20);
+    let len = std::fs::metadata(store.path()).unwrap().len();
+    assert!(len >= store.committed_len());
+}

@@ -6,14 +6,14 @@
 //! by the next allocation of that class, so steady churn keeps the store bounded. Allocation
 //! and free are O(1): one lock, one list push or pop.
 //!
-//! Invariants (checked by [`verify`]):
+//! Invariants (checked by [`crate::Store::verify`]):
 //! - `[heap_offset, heap_top)` is a gapless sequence of blocks; each header's `class` gives
 //!   its length, and its `tag` is [`TAG_FREE`] or [`TAG_USED`];
 //! - a class's free list holds only blocks of that class tagged free, without cycles;
 //! - every change is made so a process killed at any instruction leaves at worst a *leaked*
 //!   block (tagged free but on no list, or tagged used but reachable from nothing): the list
 //!   head is published with one store, and a block is tagged free only after it is unlinked
-//!   from wherever the caller kept it. Leaked free-tagged blocks are found by [`verify`] and
+//!   from wherever the caller kept it. Leaked free-tagged blocks are found by [`crate::Store::verify`] and
 //!   relinked by `repair`.
 //!
 //! ```

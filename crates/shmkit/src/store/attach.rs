@@ -65,8 +65,33 @@ pub struct Attachment {
 
 static TABLE: Mutex<Vec<Weak<Attachment>>> = Mutex::new(Vec::new());
 
-fn lock_std<T>(m: &Mutex<T>) -> StdGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// A process-local mutex guard taken inside a [`sys::fork_gate`] section, so the process
+/// never forks while the mutex is held (a child would inherit it locked for ever). Fields
+/// drop in order: the mutex is released before the gate.
+struct LocalGuard<'a, T> {
+    guard: StdGuard<'a, T>,
+    _gate: sys::ForkGate,
+}
+
+impl<T> std::ops::Deref for LocalGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for LocalGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+fn lock_std<T>(m: &Mutex<T>) -> LocalGuard<'_, T> {
+    let gate = sys::fork_gate();
+    LocalGuard {
+        guard: m.lock().unwrap_or_else(|p| p.into_inner()),
+        _gate: gate,
+    }
 }
 
 /// Finds this process's live attachment to the file behind `fd`, if any.
@@ -173,6 +198,12 @@ pub(crate) fn read_header(path: &Path, fd: &OwnedFd) -> Result<(ImmutableHeader,
     {
         return Err(corrupt("layout offsets do not match the format".into()));
     }
+    if fixed.page_size != 4096 {
+        return Err(corrupt(format!("page size {}", fixed.page_size)));
+    }
+    if fixed.flags != 0 {
+        return Err(corrupt(format!("unknown header flags {:#x}", fixed.flags)));
+    }
     if fixed.reserved_len < fixed.heap_offset || fixed.reserved_len % 4096 != 0 {
         return Err(corrupt(format!("reserved length {}", fixed.reserved_len)));
     }
@@ -247,6 +278,9 @@ impl Attachment {
             })
             .map_err(|e| io_err(&path, e))?;
         let region = Region::new(mapping, COMMITTED_LEN_OFFSET, committed);
+        // No fork between taking the slot's liveness lock and registering the descriptor for
+        // renewal: a child forked in between would share our locks until it exits.
+        let gate = sys::fork_gate();
         let fork_generation = sys::fork_generation();
         let slot = claim_slot(&path, &fd, &region, &fixed)?;
         let generation = registry_slot(&region, &fixed, slot)
@@ -269,6 +303,7 @@ impl Attachment {
         // A child forked from now on gets its own open file description at once, so one
         // that never uses the store does not keep our liveness lock alive after we die.
         sys::renew_after_fork(&lock_std(&att.side).fd);
+        drop(gate);
         let mut table = lock_std(&TABLE);
         table.retain(|w| w.strong_count() > 0);
         // Another thread may have attached the same file since our caller looked: keep one
@@ -317,7 +352,9 @@ impl Attachment {
     /// This process's owner id, re-attaching first if the process was forked.
     #[inline]
     pub(crate) fn owner_id(&self) -> OwnerId {
-        if sys::fork_generation() != self.fork_generation.load(Ordering::Relaxed) {
+        // Acquire pairs with the release store at the end of `reattach_after_fork`, so a
+        // thread that sees the new generation also sees the new owner id.
+        if sys::fork_generation() != self.fork_generation.load(Ordering::Acquire) {
             self.reattach_after_fork();
         }
         self.owner.load(Ordering::Relaxed)
@@ -369,7 +406,7 @@ impl Attachment {
             side.owns_slot = false;
         }
         side.fork_generation = now;
-        self.fork_generation.store(now, Ordering::Relaxed);
+        self.fork_generation.store(now, Ordering::Release);
     }
 
     pub(crate) fn with_fd<T>(&self, f: impl FnOnce(&OwnedFd) -> T) -> T {

@@ -7,10 +7,13 @@
 //!
 //! Invariants:
 //! - uncontended lock and unlock are one compare-and-swap / one swap each;
-//! - a waiter sleeps on a *shared* futex with a timeout; on each timeout it asks the
-//!   [`OwnerRegistry`] whether the owner is alive (the kernel-held liveness lock plus the slot
-//!   generation, never the PID). A dead owner's lock is taken over by compare-and-swap, so
-//!   exactly one waiter wins it;
+//! - a waiter sleeps on a *shared* futex with a timeout; on a schedule (5 ms after it starts
+//!   waiting, backing off to every 100 ms), whatever ended its sleeps (timeouts, signals,
+//!   wake-ups meant for others), it asks the [`OwnerRegistry`] whether the owner is alive
+//!   (the kernel-held liveness lock plus the slot generation, never the PID). A dead owner's
+//!   lock is taken over by compare-and-swap, so exactly one waiter wins it;
+//! - the mutex is not fair: an unlocking process may take it straight back before a woken
+//!   waiter runs (throughput over hand-off; see `docs/BENCHMARKS.md`);
 //! - the winner's guard reports [`MutexGuard::recovered`]; the "needs repair" bit stays set
 //!   until a guard calls [`MutexGuard::mark_consistent`], so a holder that dies during repair
 //!   hands the duty on to the next owner — the data is never silently used as if intact.

@@ -60,6 +60,8 @@ extern "C" fn on_fork_child() {
     // Only async-signal-safe work, as a child handler of a possibly multi-threaded parent
     // requires: atomics, open, dup3, close.
     FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    // Only the forking thread exists here, and it was not inside a gated section.
+    FORK_GATE.store(0, std::sync::atomic::Ordering::Release);
     for entry in &RENEW_AFTER_FORK {
         let fd = entry.load(std::sync::atomic::Ordering::Acquire);
         if fd >= 0 {
@@ -139,17 +141,105 @@ pub fn forget_after_fork(fd: &std::os::fd::OwnedFd) {
     }
 }
 
+/// Bit of [`FORK_GATE`] set while a `fork` is being prepared; the low bits count threads
+/// inside a gated section.
+const FORKING: u32 = 1 << 31;
+static FORK_GATE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+thread_local! {
+    /// How many gated sections the current thread is inside (sections may nest).
+    static GATE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Keeps `fork` out while held: see [`fork_gate`].
+#[derive(Debug)]
+#[must_use = "the section ends when the guard is dropped"]
+pub struct ForkGate(());
+
+/// Enters a section during which this process does not fork.
+///
+/// A process-local lock held by another thread at the moment of `fork` stays locked for ever
+/// in the child (that thread does not exist there). Taking such a lock only inside a gated
+/// section makes it safe: the `pthread_atfork` prepare handler closes the gate and waits
+/// until no thread is inside a section, so no gated lock is held when the process forks.
+/// Sections must be short and must not fork themselves; they may nest.
+pub fn fork_gate() -> ForkGate {
+    let _ = fork_generation(); // installs the handlers
+    let outer = GATE_DEPTH.with(|d| {
+        let depth = d.get();
+        d.set(depth + 1);
+        depth == 0
+    });
+    if outer {
+        use std::sync::atomic::Ordering;
+        loop {
+            let cur = FORK_GATE.load(Ordering::Acquire);
+            if cur & FORKING == 0
+                && FORK_GATE
+                    .compare_exchange_weak(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                break;
+            }
+            std::thread::yield_now();
+        }
+    }
+    ForkGate(())
+}
+
+impl Drop for ForkGate {
+    fn drop(&mut self) {
+        let outer = GATE_DEPTH.with(|d| {
+            let depth = d.get() - 1;
+            d.set(depth);
+            depth == 0
+        });
+        if outer {
+            FORK_GATE.fetch_sub(1, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+extern "C" fn on_fork_prepare() {
+    use std::sync::atomic::Ordering;
+    // Close the gate (one fork at a time), then wait for the sections in flight. A thread
+    // that forks from inside a section (it must not) would count itself: allow for it.
+    let mine = GATE_DEPTH.with(|d| u32::from(d.get() > 0));
+    loop {
+        let cur = FORK_GATE.load(Ordering::Acquire);
+        if cur & FORKING == 0
+            && FORK_GATE
+                .compare_exchange_weak(cur, cur | FORKING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    while FORK_GATE.load(Ordering::Acquire) & !FORKING > mine {
+        std::thread::yield_now();
+    }
+}
+
+extern "C" fn on_fork_parent() {
+    FORK_GATE.fetch_and(!FORKING, std::sync::atomic::Ordering::Release);
+}
+
 /// A counter that increases in a child process each time it is created by `fork`.
 ///
 /// Comparing it with a value saved earlier tells, with one relaxed load, whether the current
 /// process is a forked copy of the one that saved it.
 pub fn fork_generation() -> u64 {
     ATFORK_ONCE.call_once(|| {
-        // SAFETY: the handler is an `extern "C" fn()` that only uses atomics and the
-        // async-signal-safe calls open, dup3 and close, which is allowed in the child
-        // right after fork.
+        // SAFETY: the handlers are `extern "C" fn()`s. The child handler only uses atomics
+        // and the async-signal-safe calls open, dup3 and close, as is required in the child
+        // of a multi-threaded process; prepare and parent run in ordinary context.
         unsafe {
-            libc::pthread_atfork(None, None, Some(on_fork_child));
+            libc::pthread_atfork(
+                Some(on_fork_prepare),
+                Some(on_fork_parent),
+                Some(on_fork_child),
+            );
         }
     });
     FORK_GENERATION.load(std::sync::atomic::Ordering::Relaxed)
