@@ -132,3 +132,23 @@ def test_threads_share_a_handle(m):
         t.join(JOIN_TIMEOUT)
     assert m["count"] == 16_000
     assert len(m) == 16_001
+
+
+def test_inherited_handle_after_os_fork(store, m):
+    """A handle created before fork() works in the child as it is (no pickling)."""
+    m["parent"] = 1
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            m["child"] = m["parent"] + 1
+            m.incr("counter", 5)
+            code = 0 if os.getpid() in store.attached_pids() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert m["child"] == 2 and m["counter"] == 5
+    assert m.verify()["clean"]
+    m["parent-after"] = 3  # the parent's attachment is unaffected
+    assert m["parent-after"] == 3
