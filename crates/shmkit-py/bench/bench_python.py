@@ -14,7 +14,7 @@ a shared machine hits all sides alike and a preemption does not count.
 Competitors are skipped (and the output says so) when not installed: shared-hashmap 0.2.0,
 lmdb (one transaction per operation, sync off, writemap, in /dev/shm), UltraDict
 (shared_lock=True, so it is process-safe), multiprocessing.Manager().dict(). Slow backends
-run each chunk once, on as many keys as fit in a time budget per operation (column "keys"),
+run each chunk once, on as many keys as fit in a time budget (10 s) per operation (column "keys"),
 in lockstep with a dict of their own.
 """
 
@@ -283,7 +283,7 @@ def main() -> int:
     p.add_argument("--keys", type=int, default=100_000)
     p.add_argument("--repeats", type=int, default=3, help="timings of each chunk (fastest kept)")
     p.add_argument("--chunk", type=int, default=1000, help="keys per lockstep chunk")
-    p.add_argument("--budget", type=float, default=3.0, help="seconds per operation for slow backends")
+    p.add_argument("--budget", type=float, default=10.0, help="seconds per operation for slow backends")
     args = p.parse_args()
 
     n = args.keys
