@@ -49,15 +49,14 @@ fn io_err(py: Python<'_>, e: &std::io::Error, message: String, path: &Path) -> P
     os_err(
         py,
         "StoreIOError",
-        e.raw_os_error().unwrap_or(libc_eio()),
+        e.raw_os_error().unwrap_or(EIO),
         message,
         path,
     )
 }
 
-const fn libc_eio() -> i32 {
-    5
-}
+/// errno for an I/O error without an OS code.
+const EIO: i32 = 5;
 
 /// `shmkit.ClosedError`.
 pub fn closed(py: Python<'_>, what: &str) -> PyErr {
@@ -139,11 +138,10 @@ impl IntoPyErr for AllocError {
             | AllocError::ReservationExceeded { .. }
             | AllocError::TooLarge { .. } => err(py, "StoreFullError", msg),
             AllocError::Corrupt { .. } | AllocError::OutOfBounds(_) => err(py, "CorruptError", msg),
-            AllocError::Io(source) => err(
-                py,
-                "StoreIOError",
-                format!("{msg} (errno {:?})", source.raw_os_error()),
-            ),
+            AllocError::Io(source) => match class(py, "StoreIOError") {
+                Ok(cls) => PyErr::from_type(cls, (source.raw_os_error().unwrap_or(EIO), msg)),
+                Err(e) => e,
+            },
             _ => err(py, "Error", msg),
         }
     }
