@@ -234,7 +234,7 @@ impl Attachment {
             other => return other,
         }
         let state = self.directory_state();
-        let mut guard = self.lock(&state.lock);
+        let mut guard = self.lock(&state.lock)?;
         if guard.recovered() {
             // Entries are published by one store; unpublished ones are simply ignored.
             guard.mark_consistent();

@@ -345,7 +345,7 @@ impl MapInner {
         let mut records = HashSet::new();
         for index in 0..=self.shard_mask {
             let shard = self.shard_at(index)?;
-            let mut guard = self.store.lock(&shard.lock);
+            let mut guard = self.store.lock(&shard.lock)?;
             let mut notes = Vec::new();
             if guard.recovered() {
                 notes.push("recovered from a writer that died holding the lock".into());
