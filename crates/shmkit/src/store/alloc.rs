@@ -276,7 +276,7 @@ impl Attachment {
     pub(crate) fn alloc_stats(&self) -> Result<AllocStats, OutOfBounds> {
         let top = self.heap().heap_top.load(Ordering::Acquire);
         let mut stats = AllocStats {
-            heap_bytes: top - self.fixed.heap_offset,
+            heap_bytes: top.saturating_sub(self.fixed.heap_offset),
             ..AllocStats::default()
         };
         for class in 0..CLASS_COUNT {
