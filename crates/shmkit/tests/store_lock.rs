@@ -116,8 +116,8 @@ fn try_lock_and_nested_handles_share_one_owner() {
 struct NoRegistry(u32);
 
 impl shmkit::sync::OwnerRegistry for NoRegistry {
-    fn my_owner_id(&self) -> u32 {
-        self.0
+    fn my_owner_id(&self) -> Result<u32, LockError> {
+        Ok(self.0)
     }
     fn is_owner_alive(&self, _: u32) -> bool {
         true

@@ -122,7 +122,7 @@ impl Attachment {
     pub(crate) fn alloc(&self, size: u64) -> Result<u64, AllocError> {
         let class = class_for(size).ok_or(AllocError::TooLarge { size })?;
         let entry = self.class_entry(class)?;
-        let mut guard = self.lock(&entry.lock);
+        let mut guard = self.lock(&entry.lock)?;
         if guard.recovered() {
             self.repair_class(class, entry)?;
             guard.mark_consistent();
@@ -167,7 +167,7 @@ impl Attachment {
     /// (the caller tags it used).
     fn carve(&self, class: u32, n: u64) -> Result<u64, AllocError> {
         let heap = self.heap();
-        let mut guard = self.lock(&heap.lock);
+        let mut guard = self.lock(&heap.lock)?;
         if guard.recovered() {
             // Carving is all-or-nothing (the heap top is published last): nothing to repair.
             guard.mark_consistent();
@@ -208,7 +208,7 @@ impl Attachment {
         let entry = self
             .class_entry(class)
             .map_err(|_| FreeError::NotABlock(payload))?;
-        let mut guard = self.lock(&entry.lock);
+        let mut guard = self.lock(&entry.lock).map_err(|_| FreeError::NotAttached)?;
         if guard.recovered() {
             self.repair_class(class, entry)
                 .map_err(|_| FreeError::NotABlock(payload))?;
@@ -276,7 +276,7 @@ impl Attachment {
     pub(crate) fn alloc_stats(&self) -> Result<AllocStats, OutOfBounds> {
         let top = self.heap().heap_top.load(Ordering::Acquire);
         let mut stats = AllocStats {
-            heap_bytes: top - self.fixed.heap_offset,
+            heap_bytes: top.saturating_sub(self.fixed.heap_offset),
             ..AllocStats::default()
         };
         for class in 0..CLASS_COUNT {

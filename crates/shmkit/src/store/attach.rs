@@ -34,7 +34,7 @@ use super::registry::{
 };
 use crate::raw::Region;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use crate::sync::{MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
+use crate::sync::{LockError, MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
 use crate::sys::{self, ByteLock, SharedMapping};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -262,6 +262,9 @@ impl Attachment {
                 len: fixed.reserved_len,
                 source,
             })?;
+        // No fork from here until the lock descriptor is registered for renewal: a child
+        // forked in between would share the description our liveness locks are taken on.
+        let gate = sys::fork_gate();
         // Locks live on a description that is never mapped (see sys::reopen): the mapping
         // keeps `fd`'s description alive in forked children; the lock one is replaced there.
         let fd = sys::reopen(&fd)
@@ -278,9 +281,6 @@ impl Attachment {
             })
             .map_err(|e| io_err(&path, e))?;
         let region = Region::new(mapping, COMMITTED_LEN_OFFSET, committed);
-        // No fork between taking the slot's liveness lock and registering the descriptor for
-        // renewal: a child forked in between would share our locks until it exits.
-        let gate = sys::fork_gate();
         let fork_generation = sys::fork_generation();
         let slot = claim_slot(&path, &fd, &region, &fixed)?;
         let generation = registry_slot(&region, &fixed, slot)
@@ -341,12 +341,10 @@ impl Attachment {
         &self.header().registry.0
     }
 
-    /// Takes a store mutex on behalf of this process. Waits while its owner lives.
-    pub(crate) fn lock<'a>(&self, mutex: &'a RobustMutex) -> MutexGuard<'a> {
-        match mutex.lock(self) {
-            Ok(g) => g,
-            Err(_) => unreachable!("an untimed lock only returns once acquired"),
-        }
+    /// Takes a store mutex on behalf of this process. Waits while its owner lives; fails
+    /// only with [`LockError::NotAttached`] (a forked child without a registry slot).
+    pub(crate) fn lock<'a>(&self, mutex: &'a RobustMutex) -> Result<MutexGuard<'a>, LockError> {
+        mutex.lock(self)
     }
 
     /// This process's owner id, re-attaching first if the process was forked.
@@ -367,46 +365,49 @@ impl Attachment {
         if side.fork_generation == now {
             return;
         }
-        // A new open file description of the same inode (the path may be unlinked already).
-        let proc_path = PathBuf::from(format!("/proc/self/fd/{}", {
-            use std::os::fd::AsRawFd;
-            side.fd.as_raw_fd()
-        }));
-        // Opening the /proc magic link gives a new open file description (std sets O_CLOEXEC).
-        let fd = match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&proc_path)
-        {
-            Ok(f) => Some(OwnedFd::from(f)),
-            // No /proc: open the path again, if it still names the same file.
-            Err(_) => sys::open_file(&self.path, sys::OpenMode::Existing, 0)
-                .ok()
-                .filter(|fd| sys::fstat(fd).is_ok_and(|st| (st.dev, st.ino) == self.dev_ino)),
-        };
-        let claimed = fd.and_then(|fd| {
-            let slot = claim_slot(&self.path, &fd, &self.region, &self.fixed).ok()?;
-            Some((fd, slot))
-        });
-        if let Some((fd, slot)) = claimed {
-            let generation = registry_slot(&self.region, &self.fixed, slot)
-                .map(|s| s.generation.load(Ordering::Relaxed))
-                .unwrap_or(1);
-            // Forget the inherited number before it is closed, then track the new one.
-            sys::forget_after_fork(&side.fd);
-            sys::renew_after_fork(&fd);
-            side.fd = fd; // closes the inherited descriptor (the parent keeps its own)
-            side.slot = slot;
-            side.owns_slot = true;
-            self.owner
-                .store(owner_id(slot, generation), Ordering::Relaxed);
-        } else {
-            // Keep the inherited identity (locks still exclude, but this process's death is
-            // not detected while the parent lives); the parent's slot is not ours to free.
-            side.owns_slot = false;
-        }
+        // Until this child claims a slot of its own it has no identity: it must never lock
+        // under its parent's id (the lock would be stolen when the parent dies, and never
+        // recovered when the child dies while the parent lives).
+        self.owner.store(0, Ordering::Relaxed);
+        side.owns_slot = false;
+        self.try_claim(&mut side, 3);
         side.fork_generation = now;
         self.fork_generation.store(now, Ordering::Release);
+    }
+
+    /// Gives this process a fresh open file description and a registry slot of its own,
+    /// trying `attempts` times. On failure the owner id stays 0 (locks then fail with
+    /// [`LockError::NotAttached`] until a later call succeeds).
+    fn try_claim(&self, side: &mut ProcessSide, attempts: u32) -> bool {
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
+            }
+            // A new open file description of the same inode (the path may be unlinked).
+            let fd = sys::reopen(&side.fd).ok().or_else(|| {
+                // No /proc: open the path again, if it still names the same file.
+                sys::open_file(&self.path, sys::OpenMode::Existing, 0)
+                    .ok()
+                    .filter(|fd| sys::fstat(fd).is_ok_and(|st| (st.dev, st.ino) == self.dev_ino))
+            });
+            let Some(fd) = fd else { continue };
+            // Forget the inherited number before it is closed, then track the new one: even
+            // without a slot, the child must not keep a description its parent locks through.
+            sys::forget_after_fork(&side.fd);
+            sys::renew_after_fork(&fd);
+            side.fd = fd;
+            if let Ok(slot) = claim_slot(&self.path, &side.fd, &self.region, &self.fixed) {
+                let generation = registry_slot(&self.region, &self.fixed, slot)
+                    .map(|s| s.generation.load(Ordering::Relaxed))
+                    .unwrap_or(1);
+                side.slot = slot;
+                side.owns_slot = true;
+                self.owner
+                    .store(owner_id(slot, generation), Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
     }
 
     pub(crate) fn with_fd<T>(&self, f: impl FnOnce(&OwnedFd) -> T) -> T {
@@ -506,7 +507,7 @@ impl Attachment {
             });
         }
         let growth = &self.header().growth.0;
-        let mut guard = self.lock(&growth.lock);
+        let mut guard = self.lock(&growth.lock)?;
         if guard.recovered() {
             // Growth is idempotent (committed_len is published last): nothing to repair.
             guard.mark_consistent();
@@ -571,9 +572,17 @@ fn claim_slot(
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    // First pass: slots marked free; second pass: any slot (a dead process's).
+    // First pass: slots marked free; second pass: any slot (a dead process's). Start where
+    // the attach count points, so claims rotate over the slots and each slot's 21-bit
+    // generation (part of lock owner ids) wraps as late as possible.
+    let slots = fixed.registry_slots;
+    let start = region
+        .get::<StoreHeader>(0)
+        .map(|h| h.registry.0.attach_count.load(Ordering::Relaxed) % slots as u64)
+        .unwrap_or(0) as u32;
     for pass in 0..2 {
-        for slot in 0..fixed.registry_slots {
+        for i in 0..slots {
+            let slot = (start + i) % slots;
             let s = registry_slot(region, fixed, slot).map_err(|e| OpenError::CorruptHeader {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
@@ -613,8 +622,20 @@ fn claim_slot(
 }
 
 impl OwnerRegistry for Attachment {
-    fn my_owner_id(&self) -> OwnerId {
-        self.owner_id()
+    fn my_owner_id(&self) -> Result<OwnerId, LockError> {
+        let id = self.owner_id();
+        if id != 0 {
+            return Ok(id);
+        }
+        // A forked child that found no free slot earlier: try again (one attempt per call).
+        let mut side = lock_std(&self.side);
+        if self.owner.load(Ordering::Relaxed) == 0 {
+            self.try_claim(&mut side, 1);
+        }
+        match self.owner.load(Ordering::Relaxed) {
+            0 => Err(LockError::NotAttached),
+            id => Ok(id),
+        }
     }
 
     fn is_owner_alive(&self, owner: OwnerId) -> bool {
@@ -651,7 +672,13 @@ impl Drop for Attachment {
         {
             s.state.store(SLOT_FREE, Ordering::Release);
         }
-        // Stop renewing the descriptor in forked children before its number is released.
+        // Release our byte locks now, inside the fork gate: a child forked between here and
+        // the close below inherits a description that holds nothing. Then stop renewing the
+        // descriptor in forked children before its number is released.
+        if side.owns_slot && side.fork_generation == sys::fork_generation() {
+            let _ = sys::try_lock_byte(&side.fd, liveness_byte(side.slot), ByteLock::Unlock);
+        }
+        let _ = sys::try_lock_byte(&side.fd, ATTACH_LOCK_BYTE, ByteLock::Unlock);
         sys::forget_after_fork(&side.fd);
         // Closing the fd (when `side` drops) releases the OFD locks.
     }

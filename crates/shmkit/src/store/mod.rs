@@ -341,7 +341,10 @@ impl Store {
     }
 
     /// Takes a robust mutex living in this store.
-    pub fn lock<'a>(&self, mutex: &'a RobustMutex) -> MutexGuard<'a> {
+    pub fn lock<'a>(
+        &self,
+        mutex: &'a RobustMutex,
+    ) -> Result<MutexGuard<'a>, crate::sync::LockError> {
         self.inner.lock(mutex)
     }
 
@@ -437,7 +440,7 @@ pub struct TestMutex<'a> {
 impl<'a> TestMutex<'a> {
     /// Takes the lock.
     pub fn lock(&self) -> Result<MutexGuard<'a>, crate::sync::LockError> {
-        Ok(self.store.lock(self.mutex))
+        self.store.lock(self.mutex)
     }
 
     /// Takes the lock with a timeout.

@@ -70,14 +70,14 @@ impl Attachment {
             let entry: &SizeClass = self
                 .region
                 .get(self.fixed.class_table_offset + class as u64 * 64)?;
-            let guard = self.lock(&entry.lock);
+            let guard = self.lock(&entry.lock)?;
             if guard.recovered() {
                 report.locks_needing_repair += 1;
             }
             classes.push((entry, guard));
         }
         let heap = self.heap();
-        let heap_guard = self.lock(&heap.lock);
+        let heap_guard = self.lock(&heap.lock)?;
         let top = heap.heap_top.load(Ordering::Acquire);
         let committed = self.region.committed_len();
         if top > committed || top < self.fixed.heap_offset {

@@ -43,8 +43,10 @@ const STATE_INCONSISTENT: u32 = 1;
 
 /// Who is attached, and who is alive: implemented by the store's process registry.
 pub trait OwnerRegistry {
-    /// The calling process's id in this store.
-    fn my_owner_id(&self) -> OwnerId;
+    /// The calling process's id in this store, or [`LockError::NotAttached`] if it has none
+    /// (a forked child that could not claim a registry slot must not lock under its
+    /// parent's id).
+    fn my_owner_id(&self) -> Result<OwnerId, LockError>;
     /// False only when the process that held `owner` is certainly gone (its liveness lock
     /// is free or its slot was reused). Must never report a live process as dead.
     fn is_owner_alive(&self, owner: OwnerId) -> bool;
@@ -57,6 +59,10 @@ pub enum LockError {
     /// The lock was not acquired within the given time (its owner is alive and holds it).
     #[error("lock not acquired within {0:?}: held by a live process")]
     Timeout(Duration),
+    /// This process has no registry slot in the store (a forked child found the registry
+    /// full), so it may not take store locks; it retries on the next call.
+    #[error("this process has no registry slot in the store (all process slots are in use)")]
+    NotAttached,
 }
 
 /// The shared layout of a robust mutex (8 bytes, in shared memory).
@@ -124,7 +130,7 @@ impl RobustMutex {
         &'a self,
         registry: &R,
     ) -> Option<MutexGuard<'a>> {
-        let me = registry.my_owner_id();
+        let me = registry.my_owner_id().ok()?;
         self.word
             .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
             .ok()
@@ -148,7 +154,7 @@ impl RobustMutex {
         registry: &R,
         timeout: Option<Duration>,
     ) -> Result<MutexGuard<'a>, LockError> {
-        let me = registry.my_owner_id();
+        let me = registry.my_owner_id()?;
         debug_assert!(me != 0 && me & WAITERS == 0);
         if self
             .word

@@ -152,9 +152,14 @@ impl MapInner {
                 let header: &RecordHeader = self.region().get(rec)?;
                 let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                 let val_len = header.val_len.load(Ordering::Relaxed);
-                // The lengths size buffers: trust them only once the sequence says so.
+                // The lengths size buffers: trust them only once the sequence says so, and
+                // only as far as the store reaches (a corrupt store gives an error).
                 if !valid() {
                     return Err(changed());
+                }
+                let end = value_offset(rec, key_len).checked_add(val_len);
+                if end.is_none_or(|end| end > self.region().committed_len()) {
+                    return Err(MapError::corrupt(rec, "record runs past the store"));
                 }
                 let mut key = Vec::new();
                 let mut value = Vec::new();
