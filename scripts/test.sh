@@ -15,6 +15,10 @@ fi
 echo "== Rust doc tests"
 cargo test --workspace --doc
 
+echo "== loom model checks"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+    cargo test -p shmkit --release --test loom_seqlock
+
 if [ -f scripts/test-python.sh ]; then
     echo "== Python tests"
     bash scripts/test-python.sh

@@ -46,6 +46,9 @@ pub enum Error {
     /// See [`NameError`].
     #[error(transparent)]
     Name(#[from] NameError),
+    /// An offset outside the store (a corrupt store, or a stale offset).
+    #[error(transparent)]
+    OutOfBounds(#[from] crate::raw::OutOfBounds),
     /// A system error not covered above.
     #[error(transparent)]
     Io(#[from] std::io::Error),

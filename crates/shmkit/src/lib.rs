@@ -18,24 +18,43 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(target_endian = "big")]
 compile_error!("shmkit's store format is little-endian; big-endian targets are not supported");
 
+// Under `cfg(loom)` only the lock-free cores that loom can model are built (see
+// `tests/loom_*.rs`); everything that touches real shared memory needs real atomics.
+#[cfg(not(loom))]
 pub mod collections;
+#[cfg(not(loom))]
 pub mod error;
+#[cfg(not(loom))]
 pub mod raw;
+#[cfg(not(loom))]
 pub mod store;
 pub mod sync;
+#[cfg(not(loom))]
 pub mod sys;
+#[cfg(not(loom))]
 pub mod value;
 
+#[cfg(not(loom))]
 pub use collections::hash_map::{
     HashMap, HashMapOptions, MapError, MapReport, MapStats, UpdateAction,
 };
+#[cfg(not(loom))]
 pub use error::Error;
+#[cfg(not(loom))]
 pub use store::directory::{ObjectInfo, ObjectKind};
+#[cfg(not(loom))]
 pub use store::error::{
     AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError,
 };
+#[cfg(not(loom))]
 pub use store::verify::{Problem, VerifyReport};
+#[cfg(not(loom))]
 pub use store::{Store, StoreOptions};

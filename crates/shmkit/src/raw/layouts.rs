@@ -10,7 +10,7 @@ use crate::store::registry::RegistrySlot;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 use crate::sync::{RobustMutex, SeqLock};
 
-// SAFETY (all impls below): each type is a primitive atomic, or a `#[repr(C)]` struct made
+// SAFETY: (all impls below) each type is a primitive atomic, or a `#[repr(C)]` struct made
 // only of atomics, fixed-width integers and byte arrays, with size asserts beside its
 // definition; every bit pattern is a valid value, and all fields that change after
 // publication are atomics.

@@ -6,14 +6,14 @@
 //! by the next allocation of that class, so steady churn keeps the store bounded. Allocation
 //! and free are O(1): one lock, one list push or pop.
 //!
-//! Invariants (checked by [`verify`]):
+//! Invariants (checked by [`crate::Store::verify`]):
 //! - `[heap_offset, heap_top)` is a gapless sequence of blocks; each header's `class` gives
 //!   its length, and its `tag` is [`TAG_FREE`] or [`TAG_USED`];
 //! - a class's free list holds only blocks of that class tagged free, without cycles;
 //! - every change is made so a process killed at any instruction leaves at worst a *leaked*
 //!   block (tagged free but on no list, or tagged used but reachable from nothing): the list
 //!   head is published with one store, and a block is tagged free only after it is unlinked
-//!   from wherever the caller kept it. Leaked free-tagged blocks are found by [`verify`] and
+//!   from wherever the caller kept it. Leaked free-tagged blocks are found by [`crate::Store::verify`] and
 //!   relinked by `repair`.
 //!
 //! ```
@@ -122,7 +122,7 @@ impl Attachment {
     pub(crate) fn alloc(&self, size: u64) -> Result<u64, AllocError> {
         let class = class_for(size).ok_or(AllocError::TooLarge { size })?;
         let entry = self.class_entry(class)?;
-        let mut guard = self.lock(&entry.lock);
+        let mut guard = self.lock(&entry.lock)?;
         if guard.recovered() {
             self.repair_class(class, entry)?;
             guard.mark_consistent();
@@ -167,7 +167,11 @@ impl Attachment {
     /// (the caller tags it used).
     fn carve(&self, class: u32, n: u64) -> Result<u64, AllocError> {
         let heap = self.heap();
-        let _guard = self.lock(&heap.lock); // carving is all-or-nothing: no repair needed
+        let mut guard = self.lock(&heap.lock)?;
+        if guard.recovered() {
+            // Carving is all-or-nothing (the heap top is published last): nothing to repair.
+            guard.mark_consistent();
+        }
         let top = heap.heap_top.load(Ordering::Acquire);
         let len = block_len_of(class);
         let total = len
@@ -204,7 +208,7 @@ impl Attachment {
         let entry = self
             .class_entry(class)
             .map_err(|_| FreeError::NotABlock(payload))?;
-        let mut guard = self.lock(&entry.lock);
+        let mut guard = self.lock(&entry.lock).map_err(|_| FreeError::NotAttached)?;
         if guard.recovered() {
             self.repair_class(class, entry)
                 .map_err(|_| FreeError::NotABlock(payload))?;
@@ -272,7 +276,7 @@ impl Attachment {
     pub(crate) fn alloc_stats(&self) -> Result<AllocStats, OutOfBounds> {
         let top = self.heap().heap_top.load(Ordering::Acquire);
         let mut stats = AllocStats {
-            heap_bytes: top - self.fixed.heap_offset,
+            heap_bytes: top.saturating_sub(self.fixed.heap_offset),
             ..AllocStats::default()
         };
         for class in 0..CLASS_COUNT {

@@ -8,7 +8,11 @@
 //! - after `fork`, the child notices (a counter bumped by a `pthread_atfork` handler) before
 //!   its next lock operation, opens the file again (a new open file description, so the
 //!   parent's liveness locks are not shared) and claims its own slot. The inherited mapping is
-//!   kept, so addresses stay the same in the child.
+//!   kept, so addresses stay the same in the child;
+//! - the same `pthread_atfork` handler already gives every child a fresh open file description
+//!   for each attachment's descriptor ([`sys::renew_after_fork`]), so a child that never uses
+//!   the store (a worker pool, say) does not hold its parent's liveness lock: the parent's
+//!   death is seen at once, not when the last such child exits.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -30,7 +34,7 @@ use super::registry::{
 };
 use crate::raw::Region;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use crate::sync::{MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
+use crate::sync::{LockError, MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
 use crate::sys::{self, ByteLock, SharedMapping};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -41,6 +45,9 @@ use std::sync::{Arc, Mutex, MutexGuard as StdGuard, Weak};
 struct ProcessSide {
     fd: OwnedFd,
     slot: u32,
+    /// False in a forked child that could not claim a slot of its own (it then runs under
+    /// its parent's identity and must not free the parent's slot).
+    owns_slot: bool,
     fork_generation: u64,
 }
 
@@ -58,8 +65,33 @@ pub struct Attachment {
 
 static TABLE: Mutex<Vec<Weak<Attachment>>> = Mutex::new(Vec::new());
 
-fn lock_std<T>(m: &Mutex<T>) -> StdGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// A process-local mutex guard taken inside a [`sys::fork_gate`] section, so the process
+/// never forks while the mutex is held (a child would inherit it locked for ever). Fields
+/// drop in order: the mutex is released before the gate.
+struct LocalGuard<'a, T> {
+    guard: StdGuard<'a, T>,
+    _gate: sys::ForkGate,
+}
+
+impl<T> std::ops::Deref for LocalGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for LocalGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+fn lock_std<T>(m: &Mutex<T>) -> LocalGuard<'_, T> {
+    let gate = sys::fork_gate();
+    LocalGuard {
+        guard: m.lock().unwrap_or_else(|p| p.into_inner()),
+        _gate: gate,
+    }
 }
 
 /// Finds this process's live attachment to the file behind `fd`, if any.
@@ -72,7 +104,10 @@ pub(crate) fn find_attached(dev_ino: (u64, u64)) -> Option<Arc<Attachment>> {
         .find(|a| a.dev_ino == dev_ino)
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> OpenError {
+/// Maps an error from opening or reading a store file to an [`OpenError`]. A symlink
+/// (`ELOOP` under `O_NOFOLLOW`), a directory (`EISDIR`) and a socket or device without a
+/// driver (`ENXIO`) are not stores.
+pub(crate) fn io_err(path: &Path, source: std::io::Error) -> OpenError {
     match source.kind() {
         std::io::ErrorKind::NotFound => OpenError::NotFound {
             path: path.to_path_buf(),
@@ -80,9 +115,15 @@ fn io_err(path: &Path, source: std::io::Error) -> OpenError {
         std::io::ErrorKind::PermissionDenied => OpenError::PermissionDenied {
             path: path.to_path_buf(),
         },
-        _ if source.raw_os_error() == Some(libc::ELOOP) => OpenError::NotAStore {
-            path: path.to_path_buf(),
-        },
+        _ if matches!(
+            source.raw_os_error(),
+            Some(libc::ELOOP | libc::EISDIR | libc::ENXIO)
+        ) =>
+        {
+            OpenError::NotAStore {
+                path: path.to_path_buf(),
+            }
+        }
         _ => OpenError::Io {
             path: path.to_path_buf(),
             source,
@@ -157,6 +198,12 @@ pub(crate) fn read_header(path: &Path, fd: &OwnedFd) -> Result<(ImmutableHeader,
     {
         return Err(corrupt("layout offsets do not match the format".into()));
     }
+    if fixed.page_size != 4096 {
+        return Err(corrupt(format!("page size {}", fixed.page_size)));
+    }
+    if fixed.flags != 0 {
+        return Err(corrupt(format!("unknown header flags {:#x}", fixed.flags)));
+    }
     if fixed.reserved_len < fixed.heap_offset || fixed.reserved_len % 4096 != 0 {
         return Err(corrupt(format!("reserved length {}", fixed.reserved_len)));
     }
@@ -215,13 +262,27 @@ impl Attachment {
                 len: fixed.reserved_len,
                 source,
             })?;
+        // No fork from here until the lock descriptor is registered for renewal: a child
+        // forked in between would share the description our liveness locks are taken on.
+        let gate = sys::fork_gate();
         // Locks live on a description that is never mapped (see sys::reopen): the mapping
         // keeps `fd`'s description alive in forked children; the lock one is replaced there.
-        let fd = sys::reopen(&fd).map_err(|e| io_err(&path, e))?;
+        let fd = sys::reopen(&fd)
+            .or_else(|_| {
+                // No /proc: open the path again, if it still names the same file.
+                sys::open_file(&path, sys::OpenMode::Existing, 0).and_then(
+                    |again| match sys::fstat(&again) {
+                        Ok(st2) if (st2.dev, st2.ino) == (st.dev, st.ino) => Ok(again),
+                        _ => Err(std::io::Error::other(
+                            "store file was replaced while opening",
+                        )),
+                    },
+                )
+            })
+            .map_err(|e| io_err(&path, e))?;
         let region = Region::new(mapping, COMMITTED_LEN_OFFSET, committed);
         let fork_generation = sys::fork_generation();
         let slot = claim_slot(&path, &fd, &region, &fixed)?;
-        sys::register_store_fd(&fd);
         let generation = registry_slot(&region, &fixed, slot)
             .map(|s| s.generation.load(Ordering::Relaxed))
             .unwrap_or(1);
@@ -235,11 +296,26 @@ impl Attachment {
             side: Mutex::new(ProcessSide {
                 fd,
                 slot,
+                owns_slot: true,
                 fork_generation,
             }),
         });
+        // A child forked from now on gets its own open file description at once, so one
+        // that never uses the store does not keep our liveness lock alive after we die.
+        sys::renew_after_fork(&lock_std(&att.side).fd);
+        drop(gate);
         let mut table = lock_std(&TABLE);
         table.retain(|w| w.strong_count() > 0);
+        // Another thread may have attached the same file since our caller looked: keep one
+        // attachment per file (ours is dropped, which frees its slot and descriptor).
+        let existing = table
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|a| a.dev_ino == att.dev_ino);
+        if let Some(existing) = existing {
+            drop(table);
+            return Ok(existing);
+        }
         table.push(Arc::downgrade(&att));
         drop(table);
         att.sweep_dead();
@@ -265,18 +341,18 @@ impl Attachment {
         &self.header().registry.0
     }
 
-    /// Takes a store mutex on behalf of this process. Waits while its owner lives.
-    pub(crate) fn lock<'a>(&self, mutex: &'a RobustMutex) -> MutexGuard<'a> {
-        match mutex.lock(self) {
-            Ok(g) => g,
-            Err(_) => unreachable!("an untimed lock only returns once acquired"),
-        }
+    /// Takes a store mutex on behalf of this process. Waits while its owner lives; fails
+    /// only with [`LockError::NotAttached`] (a forked child without a registry slot).
+    pub(crate) fn lock<'a>(&self, mutex: &'a RobustMutex) -> Result<MutexGuard<'a>, LockError> {
+        mutex.lock(self)
     }
 
     /// This process's owner id, re-attaching first if the process was forked.
     #[inline]
     pub(crate) fn owner_id(&self) -> OwnerId {
-        if sys::fork_generation() != self.fork_generation.load(Ordering::Relaxed) {
+        // Acquire pairs with the release store at the end of `reattach_after_fork`, so a
+        // thread that sees the new generation also sees the new owner id.
+        if sys::fork_generation() != self.fork_generation.load(Ordering::Acquire) {
             self.reattach_after_fork();
         }
         self.owner.load(Ordering::Relaxed)
@@ -289,18 +365,49 @@ impl Attachment {
         if side.fork_generation == now {
             return;
         }
-        // The fork handler already gave our descriptor a fresh open file description
-        // (sys::register_store_fd), so claiming a slot through it takes locks of our own.
-        if let Ok(slot) = claim_slot(&self.path, &side.fd, &self.region, &self.fixed) {
-            let generation = registry_slot(&self.region, &self.fixed, slot)
-                .map(|s| s.generation.load(Ordering::Relaxed))
-                .unwrap_or(1);
-            side.slot = slot;
-            self.owner
-                .store(owner_id(slot, generation), Ordering::Relaxed);
-        }
+        // Until this child claims a slot of its own it has no identity: it must never lock
+        // under its parent's id (the lock would be stolen when the parent dies, and never
+        // recovered when the child dies while the parent lives).
+        self.owner.store(0, Ordering::Relaxed);
+        side.owns_slot = false;
+        self.try_claim(&mut side, 3);
         side.fork_generation = now;
-        self.fork_generation.store(now, Ordering::Relaxed);
+        self.fork_generation.store(now, Ordering::Release);
+    }
+
+    /// Gives this process a fresh open file description and a registry slot of its own,
+    /// trying `attempts` times. On failure the owner id stays 0 (locks then fail with
+    /// [`LockError::NotAttached`] until a later call succeeds).
+    fn try_claim(&self, side: &mut ProcessSide, attempts: u32) -> bool {
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
+            }
+            // A new open file description of the same inode (the path may be unlinked).
+            let fd = sys::reopen(&side.fd).ok().or_else(|| {
+                // No /proc: open the path again, if it still names the same file.
+                sys::open_file(&self.path, sys::OpenMode::Existing, 0)
+                    .ok()
+                    .filter(|fd| sys::fstat(fd).is_ok_and(|st| (st.dev, st.ino) == self.dev_ino))
+            });
+            let Some(fd) = fd else { continue };
+            // Forget the inherited number before it is closed, then track the new one: even
+            // without a slot, the child must not keep a description its parent locks through.
+            sys::forget_after_fork(&side.fd);
+            sys::renew_after_fork(&fd);
+            side.fd = fd;
+            if let Ok(slot) = claim_slot(&self.path, &side.fd, &self.region, &self.fixed) {
+                let generation = registry_slot(&self.region, &self.fixed, slot)
+                    .map(|s| s.generation.load(Ordering::Relaxed))
+                    .unwrap_or(1);
+                side.slot = slot;
+                side.owns_slot = true;
+                self.owner
+                    .store(owner_id(slot, generation), Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
     }
 
     pub(crate) fn with_fd<T>(&self, f: impl FnOnce(&OwnedFd) -> T) -> T {
@@ -400,7 +507,11 @@ impl Attachment {
             });
         }
         let growth = &self.header().growth.0;
-        let _guard = self.lock(&growth.lock); // growth is idempotent: no repair needed
+        let mut guard = self.lock(&growth.lock)?;
+        if guard.recovered() {
+            // Growth is idempotent (committed_len is published last): nothing to repair.
+            guard.mark_consistent();
+        }
         let committed = self.region.committed_len();
         if end <= committed {
             return Ok(());
@@ -461,9 +572,17 @@ fn claim_slot(
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    // First pass: slots marked free; second pass: any slot (a dead process's).
+    // First pass: slots marked free; second pass: any slot (a dead process's). Start where
+    // the attach count points, so claims rotate over the slots and each slot's 21-bit
+    // generation (part of lock owner ids) wraps as late as possible.
+    let slots = fixed.registry_slots;
+    let start = region
+        .get::<StoreHeader>(0)
+        .map(|h| h.registry.0.attach_count.load(Ordering::Relaxed) % slots as u64)
+        .unwrap_or(0) as u32;
     for pass in 0..2 {
-        for slot in 0..fixed.registry_slots {
+        for i in 0..slots {
+            let slot = (start + i) % slots;
             let s = registry_slot(region, fixed, slot).map_err(|e| OpenError::CorruptHeader {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
@@ -503,8 +622,20 @@ fn claim_slot(
 }
 
 impl OwnerRegistry for Attachment {
-    fn my_owner_id(&self) -> OwnerId {
-        self.owner_id()
+    fn my_owner_id(&self) -> Result<OwnerId, LockError> {
+        let id = self.owner_id();
+        if id != 0 {
+            return Ok(id);
+        }
+        // A forked child that found no free slot earlier: try again (one attempt per call).
+        let mut side = lock_std(&self.side);
+        if self.owner.load(Ordering::Relaxed) == 0 {
+            self.try_claim(&mut side, 1);
+        }
+        match self.owner.load(Ordering::Relaxed) {
+            0 => Err(LockError::NotAttached),
+            id => Ok(id),
+        }
     }
 
     fn is_owner_alive(&self, owner: OwnerId) -> bool {
@@ -534,13 +665,21 @@ impl OwnerRegistry for Attachment {
 impl Drop for Attachment {
     fn drop(&mut self) {
         let side = lock_std(&self.side);
-        sys::unregister_store_fd(&side.fd);
         // A forked child that never re-attached must not release its parent's slot.
-        if side.fork_generation == sys::fork_generation()
+        if side.owns_slot
+            && side.fork_generation == sys::fork_generation()
             && let Ok(s) = registry_slot(&self.region, &self.fixed, side.slot)
         {
             s.state.store(SLOT_FREE, Ordering::Release);
         }
+        // Release our byte locks now, inside the fork gate: a child forked between here and
+        // the close below inherits a description that holds nothing. Then stop renewing the
+        // descriptor in forked children before its number is released.
+        if side.owns_slot && side.fork_generation == sys::fork_generation() {
+            let _ = sys::try_lock_byte(&side.fd, liveness_byte(side.slot), ByteLock::Unlock);
+        }
+        let _ = sys::try_lock_byte(&side.fd, ATTACH_LOCK_BYTE, ByteLock::Unlock);
+        sys::forget_after_fork(&side.fd);
         // Closing the fd (when `side` drops) releases the OFD locks.
     }
 }

@@ -234,7 +234,7 @@ impl Attachment {
             other => return other,
         }
         let state = self.directory_state();
-        let mut guard = self.lock(&state.lock);
+        let mut guard = self.lock(&state.lock)?;
         if guard.recovered() {
             // Entries are published by one store; unpublished ones are simply ignored.
             guard.mark_consistent();
@@ -247,7 +247,16 @@ impl Attachment {
         let mut page = state.first_page.load(Ordering::Acquire);
         let mut last: Option<&DirectoryPage> = None;
         let mut slot = None;
+        let mut pages = 0u64;
         while page != 0 {
+            pages += 1;
+            if pages > self.region.committed_len() / PAGE_BYTES + 1 {
+                return Err(DirectoryError::OutOfBounds(OutOfBounds {
+                    offset: page,
+                    len: PAGE_BYTES,
+                    committed: self.region.committed_len(),
+                }));
+            }
             let p: &DirectoryPage = self.region.get(page)?;
             for i in 0..ENTRIES_PER_PAGE {
                 if self.entry_at(page, i)?.state.load(Ordering::Acquire) != ENTRY_READY {

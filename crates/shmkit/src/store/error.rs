@@ -10,6 +10,7 @@
 
 use super::name::NameError;
 use crate::raw::OutOfBounds;
+use crate::sync::LockError;
 use std::io;
 use std::path::PathBuf;
 
@@ -192,6 +193,9 @@ pub enum AllocError {
     /// An offset outside the store.
     #[error(transparent)]
     OutOfBounds(#[from] OutOfBounds),
+    /// A store lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// Another system error while growing.
     #[error("growing the store: {0}")]
     Io(#[from] io::Error),
@@ -207,6 +211,9 @@ pub enum FreeError {
     /// The block is already free.
     #[error("block at offset {0} is already free")]
     DoubleFree(u64),
+    /// This process has no registry slot (see [`LockError::NotAttached`]).
+    #[error("this process has no registry slot in the store (all process slots are in use)")]
+    NotAttached,
 }
 
 /// Errors of the directory of named objects.
@@ -240,6 +247,9 @@ pub enum DirectoryError {
     /// Directory state is damaged.
     #[error(transparent)]
     OutOfBounds(#[from] OutOfBounds),
+    /// The directory lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// Errors of a consistency check.
@@ -249,4 +259,7 @@ pub enum VerifyError {
     /// Shared state could not be read.
     #[error(transparent)]
     OutOfBounds(#[from] OutOfBounds),
+    /// A lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }

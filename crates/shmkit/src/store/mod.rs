@@ -31,7 +31,7 @@ pub mod registry;
 pub mod verify;
 
 use self::alloc::AllocStats;
-use self::attach::{Attachment, Layout, find_attached, init_header, read_header};
+use self::attach::{Attachment, Layout, find_attached, init_header, io_err, read_header};
 use self::directory::{ObjectInfo, ObjectKind};
 use self::error::{AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError};
 use self::header::{FORMAT_VERSION, HASH_XXH3_64, ImmutableHeader, MAGIC};
@@ -174,8 +174,16 @@ impl Store {
             flags: 0,
         };
         {
-            // Initialise through a short-lived mapping of just the committed part.
-            let mapping = SharedMapping::new(&fd, initial, true).map_err(|e| io(&path, e))?;
+            // Initialise through a short-lived mapping of the whole reservation: if this
+            // process cannot reserve that much address space, fail before publishing a store
+            // that nobody could then map (the temporary file is removed).
+            let mapping = SharedMapping::new(&fd, reserve, true).map_err(|source| {
+                CreateError::Open(OpenError::Map {
+                    path: path.clone(),
+                    len: reserve,
+                    source,
+                })
+            })?;
             let region = Region::new(mapping, header::COMMITTED_LEN_OFFSET, initial);
             init_header(&region, &fixed, initial);
         }
@@ -192,19 +200,7 @@ impl Store {
     /// Opens an existing store, validating its header.
     pub fn open(name: &str) -> Result<Store, OpenError> {
         let path = name::resolve(name)?;
-        let fd = sys::open_file(&path, OpenMode::Existing, 0).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
-            std::io::ErrorKind::PermissionDenied => {
-                OpenError::PermissionDenied { path: path.clone() }
-            }
-            _ if e.raw_os_error() == Some(libc::ELOOP) => {
-                OpenError::NotAStore { path: path.clone() }
-            }
-            _ => OpenError::Io {
-                path: path.clone(),
-                source: e,
-            },
-        })?;
+        let fd = sys::open_file(&path, OpenMode::Existing, 0).map_err(|e| io_err(&path, e))?;
         let st = sys::fstat(&fd).map_err(|e| OpenError::Io {
             path: path.clone(),
             source: e,
@@ -250,19 +246,16 @@ impl Store {
         })
     }
 
-    /// True if any process (this one included) is attached to the store `name`.
+    /// True if some process other than the caller is attached to the store `name`.
     pub fn is_in_use(name: &str) -> Result<bool, OpenError> {
         let path = name::resolve(name)?;
-        let fd = sys::open_file(&path, OpenMode::ReadOnly, 0).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
-            std::io::ErrorKind::PermissionDenied => {
-                OpenError::PermissionDenied { path: path.clone() }
-            }
-            _ => OpenError::Io {
-                path: path.clone(),
-                source: e,
-            },
-        })?;
+        let fd = sys::open_file(&path, OpenMode::ReadOnly, 0).map_err(|e| io_err(&path, e))?;
+        let st = sys::fstat(&fd).map_err(|e| io_err(&path, e))?;
+        // If the caller is attached, ask through its own descriptor: its own attach lock
+        // does not count then (a fresh descriptor would see it as someone else's).
+        if let Some(inner) = find_attached((st.dev, st.ino)) {
+            return Ok(inner.others_attached());
+        }
         sys::byte_is_locked_by_other(&fd, registry::ATTACH_LOCK_BYTE, sys::ByteLock::Exclusive)
             .map_err(|e| OpenError::Io { path, source: e })
     }
@@ -348,7 +341,10 @@ impl Store {
     }
 
     /// Takes a robust mutex living in this store.
-    pub fn lock<'a>(&self, mutex: &'a RobustMutex) -> MutexGuard<'a> {
+    pub fn lock<'a>(
+        &self,
+        mutex: &'a RobustMutex,
+    ) -> Result<MutexGuard<'a>, crate::sync::LockError> {
         self.inner.lock(mutex)
     }
 
@@ -444,7 +440,7 @@ pub struct TestMutex<'a> {
 impl<'a> TestMutex<'a> {
     /// Takes the lock.
     pub fn lock(&self) -> Result<MutexGuard<'a>, crate::sync::LockError> {
-        Ok(self.store.lock(self.mutex))
+        self.store.lock(self.mutex)
     }
 
     /// Takes the lock with a timeout.

@@ -70,14 +70,14 @@ impl Attachment {
             let entry: &SizeClass = self
                 .region
                 .get(self.fixed.class_table_offset + class as u64 * 64)?;
-            let guard = self.lock(&entry.lock);
+            let guard = self.lock(&entry.lock)?;
             if guard.recovered() {
                 report.locks_needing_repair += 1;
             }
             classes.push((entry, guard));
         }
         let heap = self.heap();
-        let heap_guard = self.lock(&heap.lock);
+        let heap_guard = self.lock(&heap.lock)?;
         let top = heap.heap_top.load(Ordering::Acquire);
         let committed = self.region.committed_len();
         if top > committed || top < self.fixed.heap_offset {
@@ -209,8 +209,13 @@ impl Attachment {
         }
         drop(heap_guard);
         drop(classes);
-        // Directory: every ready entry must point at an allocated block.
-        for obj in self.objects()? {
+        // Directory: every ready entry must point at an allocated block. The allocator locks
+        // are released by now, so others may have carved blocks and published objects since
+        // `top` was read: compare with the heap top loaded after the entries (an entry is
+        // published only after its root block was carved and tagged).
+        let objects = self.objects()?;
+        let top = heap.heap_top.load(Ordering::Acquire);
+        for obj in objects {
             let ok = obj.root >= self.fixed.heap_offset + 16
                 && obj.root < top
                 && self
@@ -220,7 +225,10 @@ impl Attachment {
             if !ok {
                 report.problems.push(Problem {
                     offset: obj.root,
-                    what: format!("object {:?} points outside any allocated block", obj.name),
+                    what: format!(
+                        "object {:?} points outside any allocated block (top {top})",
+                        obj.name
+                    ),
                 });
             }
         }

@@ -17,9 +17,12 @@
 //! ```
 
 pub mod atomic;
+#[cfg(not(loom))]
 pub mod futex;
+#[cfg(not(loom))]
 mod mutex;
 mod seqlock;
 
+#[cfg(not(loom))]
 pub use mutex::{LockError, MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
 pub use seqlock::SeqLock;

@@ -7,10 +7,13 @@
 //!
 //! Invariants:
 //! - uncontended lock and unlock are one compare-and-swap / one swap each;
-//! - a waiter sleeps on a *shared* futex with a timeout; on each timeout it asks the
-//!   [`OwnerRegistry`] whether the owner is alive (the kernel-held liveness lock plus the slot
-//!   generation, never the PID). A dead owner's lock is taken over by compare-and-swap, so
-//!   exactly one waiter wins it;
+//! - a waiter sleeps on a *shared* futex with a timeout; on a schedule (5 ms after it starts
+//!   waiting, backing off to every 100 ms), whatever ended its sleeps (timeouts, signals,
+//!   wake-ups meant for others), it asks the [`OwnerRegistry`] whether the owner is alive
+//!   (the kernel-held liveness lock plus the slot generation, never the PID). A dead owner's
+//!   lock is taken over by compare-and-swap, so exactly one waiter wins it;
+//! - the mutex is not fair: an unlocking process may take it straight back before a woken
+//!   waiter runs (throughput over hand-off; see `docs/BENCHMARKS.md`);
 //! - the winner's guard reports [`MutexGuard::recovered`]; the "needs repair" bit stays set
 //!   until a guard calls [`MutexGuard::mark_consistent`], so a holder that dies during repair
 //!   hands the duty on to the next owner — the data is never silently used as if intact.
@@ -40,8 +43,10 @@ const STATE_INCONSISTENT: u32 = 1;
 
 /// Who is attached, and who is alive: implemented by the store's process registry.
 pub trait OwnerRegistry {
-    /// The calling process's id in this store.
-    fn my_owner_id(&self) -> OwnerId;
+    /// The calling process's id in this store, or [`LockError::NotAttached`] if it has none
+    /// (a forked child that could not claim a registry slot must not lock under its
+    /// parent's id).
+    fn my_owner_id(&self) -> Result<OwnerId, LockError>;
     /// False only when the process that held `owner` is certainly gone (its liveness lock
     /// is free or its slot was reused). Must never report a live process as dead.
     fn is_owner_alive(&self, owner: OwnerId) -> bool;
@@ -54,6 +59,10 @@ pub enum LockError {
     /// The lock was not acquired within the given time (its owner is alive and holds it).
     #[error("lock not acquired within {0:?}: held by a live process")]
     Timeout(Duration),
+    /// This process has no registry slot in the store (a forked child found the registry
+    /// full), so it may not take store locks; it retries on the next call.
+    #[error("this process has no registry slot in the store (all process slots are in use)")]
+    NotAttached,
 }
 
 /// The shared layout of a robust mutex (8 bytes, in shared memory).
@@ -121,7 +130,7 @@ impl RobustMutex {
         &'a self,
         registry: &R,
     ) -> Option<MutexGuard<'a>> {
-        let me = registry.my_owner_id();
+        let me = registry.my_owner_id().ok()?;
         self.word
             .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
             .ok()
@@ -145,7 +154,7 @@ impl RobustMutex {
         registry: &R,
         timeout: Option<Duration>,
     ) -> Result<MutexGuard<'a>, LockError> {
-        let me = registry.my_owner_id();
+        let me = registry.my_owner_id()?;
         debug_assert!(me != 0 && me & WAITERS == 0);
         if self
             .word
@@ -182,6 +191,9 @@ impl RobustMutex {
         }
         let start = Instant::now();
         let mut probe = FIRST_PROBE;
+        // Liveness probes run on a schedule, whatever ends each sleep: a waiter woken again
+        // and again (signals, wake-ups meant for others) must still notice a dead owner.
+        let mut next_probe = start + probe;
         loop {
             let cur = self.word.load(Ordering::Relaxed);
             if cur == 0 {
@@ -204,15 +216,8 @@ impl RobustMutex {
                 continue;
             }
             let expected = cur | WAITERS;
-            let mut wait_for = probe;
-            if let Some(limit) = timeout {
-                let left = limit.saturating_sub(start.elapsed());
-                if left.is_zero() {
-                    return Err(LockError::Timeout(limit));
-                }
-                wait_for = wait_for.min(left);
-            }
-            if futex::wait(&self.word, expected, wait_for) == futex::WaitOutcome::TimedOut {
+            let now = Instant::now();
+            if now >= next_probe {
                 let owner = expected & OWNER_MASK;
                 if owner != me && !registry.is_owner_alive(owner) {
                     // The owner is gone: take the lock over. Exactly one waiter's CAS wins.
@@ -231,7 +236,17 @@ impl RobustMutex {
                     continue;
                 }
                 probe = (probe * 2).min(MAX_PROBE);
+                next_probe = now + probe;
             }
+            let mut wait_for = next_probe.saturating_duration_since(now);
+            if let Some(limit) = timeout {
+                let left = limit.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    return Err(LockError::Timeout(limit));
+                }
+                wait_for = wait_for.min(left);
+            }
+            futex::wait(&self.word, expected, wait_for);
         }
     }
 

@@ -51,18 +51,32 @@ pub fn unix_time_ns() -> u64 {
 static FORK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static ATFORK_ONCE: std::sync::Once = std::sync::Once::new();
 
-/// How many store descriptors [`register_store_fd`] can track.
-pub const MAX_STORE_FDS: usize = 256;
-static STORE_FDS: [std::sync::atomic::AtomicI32; MAX_STORE_FDS] =
-    [const { std::sync::atomic::AtomicI32::new(-1) }; MAX_STORE_FDS];
+/// Descriptors whose open file description a forked child must not share (see
+/// [`renew_after_fork`]); `-1` marks a free entry.
+static RENEW_AFTER_FORK: [std::sync::atomic::AtomicI32; 256] =
+    [const { std::sync::atomic::AtomicI32::new(-1) }; 256];
 
-/// Gives the inherited descriptor `fd` a fresh open file description in a forked child, so
-/// the child does not share (and keep alive) the parent's OFD locks. Async-signal-safe: only
-/// `open`, `dup3` and `close`, on a path built by hand on the stack.
-fn reopen_fresh(fd: i32) {
+extern "C" fn on_fork_child() {
+    // Only async-signal-safe work, as a child handler of a possibly multi-threaded parent
+    // requires: atomics, open, dup3, close.
+    FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    // Only the forking thread exists here, and it was not inside a gated section.
+    FORK_GATE.store(0, std::sync::atomic::Ordering::Release);
+    for entry in &RENEW_AFTER_FORK {
+        let fd = entry.load(std::sync::atomic::Ordering::Acquire);
+        if fd >= 0 {
+            reopen_in_place(fd);
+        }
+    }
+}
+
+/// Replaces descriptor `fd` with a new open file description of the same file (opened
+/// read-write through `/proc/self/fd`), so the OFD locks of the old one are no longer held
+/// through this process. Leaves `fd` alone if that fails. Async-signal-safe.
+fn reopen_in_place(fd: libc::c_int) {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
     let mut path = [0u8; 32];
-    let prefix = b"/proc/self/fd/";
-    path[..prefix.len()].copy_from_slice(prefix);
+    path[..PREFIX.len()].copy_from_slice(PREFIX);
     let mut digits = [0u8; 10];
     let mut n = fd as u32;
     let mut len = 0;
@@ -75,62 +89,36 @@ fn reopen_fresh(fd: i32) {
         }
     }
     for i in 0..len {
-        path[prefix.len() + i] = digits[len - 1 - i];
+        path[PREFIX.len() + i] = digits[len - 1 - i];
     }
-    // path[prefix.len() + len] is already 0: NUL-terminated.
-    // SAFETY: `path` is a NUL-terminated buffer on the stack that outlives the call.
-    let fresh = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDWR | libc::O_CLOEXEC) };
-    if fresh >= 0 {
-        // SAFETY: `fd` and `fresh` are open descriptors of this process; dup3 atomically
-        // makes `fd` refer to the fresh description (dropping the inherited one).
-        unsafe {
-            libc::dup3(fresh, fd, libc::O_CLOEXEC);
-            libc::close(fresh);
-        }
+    // `path` is NUL-terminated: it was zeroed and at most 14 + 10 bytes are written.
+    // SAFETY: `path` is a valid NUL-terminated string on the stack.
+    let new = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if new < 0 {
+        return;
+    }
+    // SAFETY: `new` and `fd` are open descriptors of this process; dup3 atomically makes
+    // `fd` refer to the new description (closing this process's reference to the old one),
+    // then the extra descriptor is closed.
+    unsafe {
+        libc::dup3(new, fd, libc::O_CLOEXEC);
+        libc::close(new);
     }
 }
 
-extern "C" fn on_fork_child() {
-    // Runs in the child right after fork: only async-signal-safe work.
-    for slot in &STORE_FDS {
-        let fd = slot.load(std::sync::atomic::Ordering::Relaxed);
-        if fd >= 0 {
-            reopen_fresh(fd);
-        }
-    }
-    FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-}
-
-fn ensure_atfork() {
-    ATFORK_ONCE.call_once(|| {
-        // SAFETY: the handler is an `extern "C" fn()` doing only async-signal-safe work,
-        // which is what a child handler may do.
-        unsafe {
-            libc::pthread_atfork(None, None, Some(on_fork_child));
-        }
-    });
-}
-
-/// A counter that increases in a child process each time it is created by `fork`.
-///
-/// Comparing it with a value saved earlier tells, with one relaxed load, whether the current
-/// process is a forked copy of the one that saved it.
-pub fn fork_generation() -> u64 {
-    ensure_atfork();
-    FORK_GENERATION.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Registers a store's descriptor so that a forked child gets its own open file description
-/// for it (see [`fork_generation`]). Returns false if the table is full (the child then
-/// shares the parent's description until it re-attaches).
-pub fn register_store_fd(fd: &std::os::fd::OwnedFd) -> bool {
+/// Registers `fd` to be given a fresh open file description in every child forked from
+/// now on, so a child that never uses the store does not keep this process's OFD locks
+/// (its liveness lock) alive after this process dies. Returns false when the table of
+/// 256 descriptors is full (the child then shares the description, as without this).
+/// Call [`forget_after_fork`] *before* closing `fd`.
+pub fn renew_after_fork(fd: &std::os::fd::OwnedFd) -> bool {
     use std::os::fd::AsRawFd;
-    ensure_atfork();
-    let raw = fd.as_raw_fd();
-    STORE_FDS.iter().any(|slot| {
-        slot.compare_exchange(
+    let _ = fork_generation(); // installs the handler
+    let fd = fd.as_raw_fd();
+    RENEW_AFTER_FORK.iter().any(|e| {
+        e.compare_exchange(
             -1,
-            raw,
+            fd,
             std::sync::atomic::Ordering::AcqRel,
             std::sync::atomic::Ordering::Relaxed,
         )
@@ -138,16 +126,121 @@ pub fn register_store_fd(fd: &std::os::fd::OwnedFd) -> bool {
     })
 }
 
-/// Forgets a descriptor registered with [`register_store_fd`] (before closing it).
-pub fn unregister_store_fd(fd: &std::os::fd::OwnedFd) {
+/// Undoes [`renew_after_fork`] for `fd` (call before closing it, so a later descriptor
+/// with the same number is never touched).
+pub fn forget_after_fork(fd: &std::os::fd::OwnedFd) {
     use std::os::fd::AsRawFd;
-    let raw = fd.as_raw_fd();
-    for slot in &STORE_FDS {
-        let _ = slot.compare_exchange(
-            raw,
+    let fd = fd.as_raw_fd();
+    for e in &RENEW_AFTER_FORK {
+        let _ = e.compare_exchange(
+            fd,
             -1,
             std::sync::atomic::Ordering::AcqRel,
             std::sync::atomic::Ordering::Relaxed,
         );
     }
+}
+
+/// Bit of [`FORK_GATE`] set while a `fork` is being prepared; the low bits count threads
+/// inside a gated section.
+const FORKING: u32 = 1 << 31;
+static FORK_GATE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+thread_local! {
+    /// How many gated sections the current thread is inside (sections may nest).
+    static GATE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Keeps `fork` out while held: see [`fork_gate`].
+#[derive(Debug)]
+#[must_use = "the section ends when the guard is dropped"]
+pub struct ForkGate(());
+
+/// Enters a section during which this process does not fork.
+///
+/// A process-local lock held by another thread at the moment of `fork` stays locked for ever
+/// in the child (that thread does not exist there). Taking such a lock only inside a gated
+/// section makes it safe: the `pthread_atfork` prepare handler closes the gate and waits
+/// until no thread is inside a section, so no gated lock is held when the process forks.
+/// Sections must be short and must not fork themselves; they may nest.
+pub fn fork_gate() -> ForkGate {
+    let _ = fork_generation(); // installs the handlers
+    let outer = GATE_DEPTH.with(|d| {
+        let depth = d.get();
+        d.set(depth + 1);
+        depth == 0
+    });
+    if outer {
+        use std::sync::atomic::Ordering;
+        loop {
+            let cur = FORK_GATE.load(Ordering::Acquire);
+            if cur & FORKING == 0
+                && FORK_GATE
+                    .compare_exchange_weak(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                break;
+            }
+            std::thread::yield_now();
+        }
+    }
+    ForkGate(())
+}
+
+impl Drop for ForkGate {
+    fn drop(&mut self) {
+        let outer = GATE_DEPTH.with(|d| {
+            let depth = d.get() - 1;
+            d.set(depth);
+            depth == 0
+        });
+        if outer {
+            FORK_GATE.fetch_sub(1, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+extern "C" fn on_fork_prepare() {
+    use std::sync::atomic::Ordering;
+    // Close the gate (one fork at a time), then wait for the sections in flight. A thread
+    // that forks from inside a section (it must not) would count itself: allow for it.
+    let mine = GATE_DEPTH.with(|d| u32::from(d.get() > 0));
+    loop {
+        let cur = FORK_GATE.load(Ordering::Acquire);
+        if cur & FORKING == 0
+            && FORK_GATE
+                .compare_exchange_weak(cur, cur | FORKING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    while FORK_GATE.load(Ordering::Acquire) & !FORKING > mine {
+        std::thread::yield_now();
+    }
+}
+
+extern "C" fn on_fork_parent() {
+    FORK_GATE.fetch_and(!FORKING, std::sync::atomic::Ordering::Release);
+}
+
+/// A counter that increases in a child process each time it is created by `fork`.
+///
+/// Comparing it with a value saved earlier tells, with one relaxed load, whether the current
+/// process is a forked copy of the one that saved it.
+pub fn fork_generation() -> u64 {
+    ATFORK_ONCE.call_once(|| {
+        // SAFETY: the handlers are `extern "C" fn()`s. The child handler only uses atomics
+        // and the async-signal-safe calls open, dup3 and close, as is required in the child
+        // of a multi-threaded process; prepare and parent run in ordinary context.
+        unsafe {
+            libc::pthread_atfork(
+                Some(on_fork_prepare),
+                Some(on_fork_parent),
+                Some(on_fork_child),
+            );
+        }
+    });
+    FORK_GENERATION.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -24,6 +24,9 @@ pub enum MapError {
     /// is unchanged and stays usable.
     #[error(transparent)]
     Alloc(#[from] AllocError),
+    /// A shard lock could not be taken (this process has no registry slot).
+    #[error(transparent)]
+    Lock(#[from] crate::sync::LockError),
     /// The key is longer than [`super::MAX_KEY_LEN`].
     #[error("key of {len} bytes is longer than the maximum of {max}")]
     KeyTooLarge {

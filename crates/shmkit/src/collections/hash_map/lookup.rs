@@ -187,7 +187,7 @@ impl MapInner {
         &'a self,
         shard: &'a ShardHeader,
     ) -> Result<MutexGuard<'a>, MapError> {
-        let mut guard = self.store.lock(&shard.lock);
+        let mut guard = self.store.lock(&shard.lock)?;
         if guard.recovered() || shard.seq.is_writing() {
             let mut notes = Vec::new();
             self.repair_shard(shard, &mut notes)?;

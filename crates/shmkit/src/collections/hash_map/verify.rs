@@ -93,7 +93,9 @@ impl MapInner {
         let key = self.read_key(rec).map_err(|e| e.to_string())?;
         let header: &RecordHeader = self.region().get(rec).map_err(|e| e.to_string())?;
         let val_len = header.val_len.load(Ordering::Relaxed);
-        let len = record_len(key.len() as u64, val_len);
+        let len = record_len(key.len() as u64, 0)
+            .checked_add(val_len)
+            .ok_or_else(|| format!("value length {val_len}"))?;
         let block: &BlockHeader = self
             .region()
             .get(rec.saturating_sub(BLOCK_HEADER_LEN))
@@ -358,7 +360,7 @@ impl MapInner {
         let mut records = HashSet::new();
         for index in 0..=self.shard_mask {
             let shard = self.shard_at(index)?;
-            let mut guard = self.store.lock(&shard.lock);
+            let mut guard = self.store.lock(&shard.lock)?;
             let mut notes = Vec::new();
             if guard.recovered() {
                 notes.push("recovered from a writer that died holding the lock".into());

@@ -1,0 +1,269 @@
+//! The command line: subcommands and their options (clap derive). The help texts here are
+//! the user documentation of the command.
+//!
+//! ```text
+//! shmkit ls [--json] [PATH...]
+//! shmkit stat STORE [OBJECT] [--json]
+//! shmkit dump STORE MAP [--raw] [--sort]
+//! shmkit get|set|del STORE MAP KEY [VALUE] [--type T] [--key-type T] [--raw] [--hex]
+//! shmkit check STORE [--repair]
+//! shmkit gc [--remove-unused] [--dry-run]
+//! shmkit rm STORE... [--force]
+//! shmkit bench [--keys N] [--value-size B] [--processes P] [--duration S] [--json]
+//! ```
+
+use crate::typed::ArgType;
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+
+const EXIT_CODES: &str = "\
+Stores are named like the library names them: a plain name means $SHMKIT_DIR/shmkit.NAME
+(default directory /dev/shm); anything containing '/' is a file path.
+
+Exit codes:
+  0    success (check: the store is clean)
+  1    negative answer: check found problems; get/del: no such key
+  2    bad command line
+  3    no such store, object or file
+  4    not a shmkit store, or a corrupt or unsupported one
+  5    permission denied
+  6    store in use by another process (rm without --force)
+  10   other failure
+  130  interrupted (Ctrl-C)";
+
+/// See, check, clean and benchmark shmkit shared-memory stores.
+#[derive(Debug, Parser)]
+#[command(name = "shmkit", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List stores: sizes, objects, attached processes, stale state.
+    Ls(LsArgs),
+    /// Show a store's header, allocator usage, processes and objects, or one object's statistics.
+    Stat(StatArgs),
+    /// Print a hash map's entries as JSON lines.
+    Dump(DumpArgs),
+    /// Print the value of one key of a hash map.
+    Get(GetArgs),
+    /// Set one key of a hash map.
+    Set(SetArgs),
+    /// Delete one key of a hash map.
+    Del(DelArgs),
+    /// Check every structure of a store; with --repair, fix what can be fixed.
+    Check(CheckArgs),
+    /// Clean dead processes' state in every store; optionally remove stores nobody uses.
+    Gc(GcArgs),
+    /// Remove stores (refuses a store in use unless --force).
+    Rm(RmArgs),
+    /// Benchmark the hash map with several processes against std's HashMap.
+    Bench(crate::bench::BenchArgs),
+    /// One process of `shmkit bench` (started by it).
+    #[command(hide = true)]
+    BenchWorker(crate::bench::worker::WorkerArgs),
+}
+
+/// `shmkit ls`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Without PATHS, lists every shmkit.* file in the store directory ($SHMKIT_DIR, default /dev/shm)
+and leftover temporary files (.shmkit-tmp.*). With PATHS, lists those: store names, store
+files, or directories to scan. Files that are not stores are listed as such.
+
+STATUS shows 'ok', or what needs attention: dead processes' registry slots, locks held by
+dead processes, leftover temporary files. `shmkit gc` cleans these up.
+
+ls reads each file's header and process registry without attaching, then attaches for a
+moment to read the objects. It changes no data, but attaching reclaims dead processes'
+registry slots (every attach does), so a dead process is reported once.")]
+pub struct LsArgs {
+    /// Store names, store files or directories (default: the store directory).
+    pub paths: Vec<String>,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `shmkit stat`.
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Show only this object's statistics.
+    pub object: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `shmkit check`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Checks the header, the allocator (every block, every free list), the directory, the locks,
+and every hash map (its own consistency check), and looks for memory no structure reaches.
+Exit code 0 only when the store is clean; 1 when problems were found (or remain after
+--repair); 3/4/5 when the store cannot be opened.
+
+--repair takes over dead processes' locks, finishes or undoes what they left half-done,
+relinks leaked free blocks, and frees blocks allocated but reachable from no structure. The
+last step runs only when no other process is attached (an attached process may be about to
+publish a block it just allocated); otherwise it is skipped and said so.
+A damaged header cannot be repaired: such a store can only be removed.")]
+pub struct CheckArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Fix what can be fixed, then check again.
+    #[arg(long)]
+    pub repair: bool,
+}
+
+/// `shmkit gc`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+For every store in the store directory ($SHMKIT_DIR, default /dev/shm): reclaims registry
+slots of processes that died while attached, and repairs locks they held. Removes leftover
+temporary files of store creation older than a minute.
+
+With --remove-unused, also removes every store that no live process has attached. A store
+in use is never removed.")]
+pub struct GcArgs {
+    /// Also remove stores that no live process has attached.
+    #[arg(long)]
+    pub remove_unused: bool,
+    /// Say what would be done, change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+}
+
+/// `shmkit rm`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Removes the store's name. Processes still attached keep working on it; its memory is freed
+when the last one detaches. Without --force, a store another process has attached is left
+alone (exit code 6). Files that are not shmkit stores are never removed.")]
+pub struct RmArgs {
+    /// Store names or paths.
+    #[arg(required = true)]
+    pub stores: Vec<String>,
+    /// Remove even if processes are attached.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+}
+
+const VALUE_FORMS: &str = "\
+Values are shown through the typed value encoding shared with Python and C: a stored value
+that decodes as a typed value is shown as that value, anything else as raw bytes. In JSON:
+  str \"text\"   int 42   float 1.5 ({\"float\":\"nan\"|\"inf\"|\"-inf\"})   bool true   null null
+  bytes {\"bytes\":\"<base64>\"}   big int {\"int\":\"<decimal>\"}   Python pickle {\"pickle\":\"<base64>\"}
+  other language {\"foreign\":<id>,\"data\":\"<base64>\"}   undecodable or --raw {\"raw\":\"<base64>\"}";
+
+const TYPING: &str = "\
+Keys and values on the command line are UTF-8 strings stored as typed str values (what a
+Python program using the same map reads back as str), unless typed otherwise:
+  --key-type / --type  str (default), int, float, bool, null, bytes (typed bytes), raw
+                       (the bytes as they are, no type tag)
+  --raw                key and value are raw bytes (same as --key-type raw --type raw; get
+                       prints the stored bytes exactly)
+  --hex                bytes and raw arguments are given as hex digits
+  set --stdin          the value is all of standard input (typed as --type says)
+Examples:
+  shmkit set cache users alice 'Alice Smith'
+  shmkit set cache counters hits 0 --type int
+  shmkit get cache counters hits                # prints 0
+  shmkit set cache blobs k 00ff10 --type raw --hex
+  shmkit set cache blobs logo --type bytes --stdin < logo.png
+  shmkit del cache users alice";
+
+/// `shmkit dump`.
+#[derive(Debug, Args)]
+#[command(after_help = VALUE_FORMS)]
+pub struct DumpArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Hash map name.
+    pub object: String,
+    /// Show keys and values as raw bytes (base64), without decoding.
+    #[arg(long)]
+    pub raw: bool,
+    /// Sort by key bytes (holds all entries in memory); default is the map's own order.
+    #[arg(long)]
+    pub sort: bool,
+}
+
+/// How keys (and values) are typed on the command line.
+#[derive(Debug, Args)]
+pub struct Typing {
+    /// How KEY is typed.
+    #[arg(long, value_enum, default_value_t = ArgType::Str, conflicts_with = "raw")]
+    pub key_type: ArgType,
+    /// Key and value are plain bytes: no type tag is added or removed.
+    #[arg(long)]
+    pub raw: bool,
+    /// Arguments of type bytes or raw are given as hex digits.
+    #[arg(long)]
+    pub hex: bool,
+}
+
+/// `shmkit get`.
+#[derive(Debug, Args)]
+#[command(after_help = TYPING)]
+pub struct GetArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Hash map name.
+    pub object: String,
+    /// The key.
+    pub key: OsString,
+    /// Key typing.
+    #[command(flatten)]
+    pub typing: Typing,
+    /// Print the value as JSON (see `shmkit dump --help` for the forms).
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+}
+
+/// `shmkit set`.
+#[derive(Debug, Args)]
+#[command(after_help = TYPING)]
+pub struct SetArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Hash map name.
+    pub object: String,
+    /// The key.
+    pub key: OsString,
+    /// The value (may be omitted with --type null).
+    pub value: Option<OsString>,
+    /// Key typing.
+    #[command(flatten)]
+    pub typing: Typing,
+    /// How VALUE is typed.
+    #[arg(long = "type", short = 't', value_enum, default_value_t = ArgType::Str, conflicts_with = "raw")]
+    pub value_type: ArgType,
+    /// Read the value from standard input (all of it, exactly) instead of VALUE.
+    #[arg(long, conflicts_with = "value")]
+    pub stdin: bool,
+    /// Create the store and the map if they do not exist.
+    #[arg(long)]
+    pub create: bool,
+}
+
+/// `shmkit del`.
+#[derive(Debug, Args)]
+#[command(after_help = TYPING)]
+pub struct DelArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Hash map name.
+    pub object: String,
+    /// The key.
+    pub key: OsString,
+    /// Key typing.
+    #[command(flatten)]
+    pub typing: Typing,
+}

@@ -1,0 +1,14 @@
+//! One module per subcommand. Each exposes `run(args, out) -> CliResult`, writes its normal
+//! output to `out` (stdout) and returns an exit code, or a [`crate::error::CliError`].
+//!
+//! ```text
+//! shmkit ls | stat | dump | get | set | del | check | gc | rm | bench
+//! ```
+
+pub mod check;
+pub mod dump;
+pub mod gc;
+pub mod kv;
+pub mod ls;
+pub mod rm;
+pub mod stat;

@@ -1,0 +1,172 @@
+//! Finding stores: the files `shmkit.*` in the store directory (`$SHMKIT_DIR`, default
+//! `/dev/shm`, exactly as the library resolves names), leftover temporary files of store
+//! creation (`.shmkit-tmp.*`), and store arguments given on the command line (a plain name
+//! or a path containing `/`).
+//!
+//! Invariants: discovery only lists directory entries and `stat`s them; it never opens a
+//! store. A file name that is not valid UTF-8 or not a valid store name is still listed,
+//! addressed by its full path.
+//!
+//! ```text
+//! /dev/shm/shmkit.cache                           -> store "cache"
+//! /dev/shm/.shmkit-tmp.shmkit.cache.4242.17e18    -> temporary file of pid 4242
+//! ```
+
+use shmkit::store::name::{FILE_PREFIX, store_dir, validate};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// File name prefix of temporary files made while a store is created.
+pub const TEMP_PREFIX: &str = ".shmkit-tmp.";
+
+/// A store file (or a file that claims to be one by its name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreFile {
+    /// What to show: the store name, or the path for files outside the store directory.
+    pub display: String,
+    /// What to pass to `Store::open`: the name, or the path as text.
+    pub arg: String,
+    /// The file.
+    pub path: PathBuf,
+}
+
+/// A leftover temporary file of store creation.
+#[derive(Clone, Debug)]
+pub struct TempFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Time since it was last modified (`None` if unknown).
+    pub age: Option<Duration>,
+    /// PID of the process that was creating it, parsed from the name.
+    pub creator_pid: Option<u32>,
+}
+
+impl TempFile {
+    /// True if the creating process is still visible in `/proc` (so creation may be running).
+    pub fn creator_visible(&self) -> bool {
+        self.creator_pid
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    }
+}
+
+fn path_arg(path: &Path) -> Option<String> {
+    let text = path.to_str()?;
+    // A path the library treats as a path: it must contain a '/'.
+    if text.contains('/') {
+        Some(text.to_string())
+    } else {
+        Some(format!("./{text}"))
+    }
+}
+
+/// The store a command-line argument names: a plain name resolves in the store directory,
+/// anything with a `/` is a path.
+pub fn from_arg(arg: &str) -> StoreFile {
+    match shmkit::store::name::resolve(arg) {
+        Ok(path) => StoreFile {
+            display: arg.to_string(),
+            arg: arg.to_string(),
+            path,
+        },
+        Err(_) => StoreFile {
+            display: arg.to_string(),
+            arg: arg.to_string(),
+            path: PathBuf::from(arg),
+        },
+    }
+}
+
+/// A store file found at `path` in a directory listing.
+pub fn from_path(path: PathBuf, in_store_dir: bool) -> StoreFile {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix(FILE_PREFIX))
+        .filter(|n| validate(n).is_ok())
+        .map(str::to_string);
+    match name {
+        Some(name) if in_store_dir => StoreFile {
+            display: name.clone(),
+            arg: name,
+            path,
+        },
+        _ => {
+            let arg = path_arg(&path).unwrap_or_default();
+            StoreFile {
+                display: path.display().to_string(),
+                arg,
+                path,
+            }
+        }
+    }
+}
+
+fn temp_file(path: PathBuf) -> TempFile {
+    let age = std::fs::symlink_metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok());
+    // `.shmkit-tmp.<file>.<pid>.<nanos>`
+    let creator_pid = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.rsplit('.').nth(1))
+        .and_then(|p| p.parse().ok());
+    TempFile {
+        path,
+        age,
+        creator_pid,
+    }
+}
+
+/// Store files and temporary files in `dir`, sorted by name.
+pub fn scan(dir: &Path, in_store_dir: bool) -> std::io::Result<(Vec<StoreFile>, Vec<TempFile>)> {
+    let mut stores = Vec::new();
+    let mut temps = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        let name = name.as_encoded_bytes();
+        if name.starts_with(FILE_PREFIX.as_bytes()) {
+            stores.push(from_path(path, in_store_dir));
+        } else if name.starts_with(TEMP_PREFIX.as_bytes()) {
+            temps.push(temp_file(path));
+        }
+    }
+    Ok((stores, temps))
+}
+
+/// The default store directory.
+pub fn default_dir() -> PathBuf {
+    store_dir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_file_names_give_the_creator() {
+        let t = temp_file(PathBuf::from(
+            "/nonexistent/.shmkit-tmp.shmkit.a.b.4242.1700000000",
+        ));
+        assert_eq!(t.creator_pid, Some(4242));
+        assert!(t.age.is_none());
+    }
+
+    #[test]
+    fn names_and_paths() {
+        let f = from_path(PathBuf::from("/dev/shm/shmkit.cache"), true);
+        assert_eq!((f.display.as_str(), f.arg.as_str()), ("cache", "cache"));
+        let f = from_path(PathBuf::from("/dev/shm/shmkit.a b"), true);
+        assert_eq!(f.arg, "/dev/shm/shmkit.a b");
+        let f = from_path(PathBuf::from("/data/shmkit.x"), false);
+        assert_eq!(f.arg, "/data/shmkit.x");
+    }
+}

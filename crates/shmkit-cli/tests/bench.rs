@@ -1,0 +1,184 @@
+//! `shmkit bench` with tiny parameters: it runs every phase for each process count and the
+//! std baseline, checks every value, reports, and removes its store — also when interrupted.
+
+mod common;
+
+use common::{StoreDir, command, wait_until, watchdog};
+use std::time::Duration;
+
+#[test]
+fn bench_runs_every_phase_and_cleans_up() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("bench-json");
+    let run = d.shmkit(&[
+        "bench",
+        "--keys",
+        "3000",
+        "--value-size",
+        "24",
+        "--processes",
+        "2",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    run.expect_code(0);
+    let doc = run.json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["wrong_values"], 0);
+    assert_eq!(doc["processes"], serde_json::json!([1, 2]));
+    let rows = doc["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 12, "{rows:?}");
+    for phase in ["load", "read", "mixed", "delete"] {
+        for procs in [serde_json::json!("std"), 1.into(), 2.into()] {
+            let row = rows
+                .iter()
+                .find(|r| r["phase"] == phase && r["processes"] == procs)
+                .unwrap_or_else(|| panic!("no row {phase}/{procs}"));
+            assert!(row["ops"].as_u64().unwrap() > 0, "{row}");
+            assert!(row["ops_per_sec"].as_f64().unwrap() > 0.0, "{row}");
+            assert!(row["vs_std"].as_f64().unwrap() > 0.0, "{row}");
+        }
+    }
+    let load = rows
+        .iter()
+        .find(|r| r["phase"] == "load" && r["processes"] == 2)
+        .unwrap();
+    assert_eq!(load["ops"], 3000);
+    // Three verifications of 3000 keys, plus the reads.
+    assert!(doc["values_checked"].as_u64().unwrap() > 9000);
+    let left: Vec<_> = std::fs::read_dir(&d.dir).unwrap().collect();
+    assert!(left.is_empty(), "bench left files behind: {left:?}");
+}
+
+#[test]
+fn bench_prints_a_table() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("bench-table");
+    let run = d.shmkit(&[
+        "bench",
+        "--keys",
+        "500",
+        "--processes",
+        "1",
+        "--duration",
+        "0.1",
+    ]);
+    run.expect_code(0);
+    let out = &run.stdout;
+    assert!(
+        out.contains("shmkit bench: 500 keys of 16 bytes, 32-byte values, processes [1]"),
+        "{out}"
+    );
+    assert!(out.contains("VS STD HASHMAP"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("read") && l.contains("std (1 thread)") && l.contains("1.00x")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("delete") && l.split_whitespace().nth(1) == Some("1")),
+        "{out}"
+    );
+    assert!(out.contains(": 0 wrong"), "{out}");
+    // No progress bar drawing when stderr is not a terminal.
+    assert!(!run.stderr.contains('['), "{}", run.stderr);
+    assert!(std::fs::read_dir(&d.dir).unwrap().next().is_none());
+}
+
+#[test]
+fn bench_refuses_bad_options() {
+    let d = StoreDir::new("bench-usage");
+    d.shmkit(&["bench", "--keys", "0"]).expect_code(2);
+    d.shmkit(&["bench", "--duration", "-1"]).expect_code(2);
+    d.shmkit(&["bench", "--processes", "0"]).expect_code(2);
+    drop(d.create("taken"));
+    let run = d.shmkit(&[
+        "bench",
+        "--store",
+        "taken",
+        "--keys",
+        "10",
+        "--duration",
+        "0.05",
+    ]);
+    run.expect_code(10);
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    assert!(
+        d.path("taken").exists(),
+        "bench removed a store it did not create"
+    );
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // fields[0] is the state; a zombie is already dead.
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) && fields[0] != "Z" {
+            out.push(child);
+        }
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_kills_the_workers_and_removes_the_store() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("bench-sigint");
+    let bench = command(Some(&d.dir))
+        .args([
+            "bench",
+            "--keys",
+            "2000",
+            "--processes",
+            "2",
+            "--duration",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = bench.id();
+    // Wait for the worker processes (after the baseline), then interrupt the coordinator only.
+    wait_until("bench workers", Duration::from_secs(60), || {
+        !children_of(pid).is_empty()
+    });
+    let workers = children_of(pid);
+    assert!(
+        std::fs::read_dir(&d.dir).unwrap().next().is_some(),
+        "no bench store while running"
+    );
+    // SAFETY: plain system call on our own child's pid.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let out = bench.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let left: Vec<_> = std::fs::read_dir(&d.dir).unwrap().collect();
+    assert!(left.is_empty(), "bench left files behind: {left:?}");
+    for w in workers {
+        let alive =
+            std::fs::read_to_string(format!("/proc/{w}/stat")).is_ok_and(|s| !s.contains(") Z "));
+        assert!(!alive, "worker {w} survived");
+    }
+}

@@ -1,0 +1,379 @@
+//! `shmkit check [--repair]`: clean stores pass; a writer SIGKILLed inside its critical
+//! sections leaves locks and leaked blocks that check reports (exit 1) and --repair fixes
+//! (exit 0, and a clean check after); damaged headers and heaps are reported precisely.
+
+mod common;
+
+use common::{StoreDir, attached_child, fork_child, poke, wait_until, watchdog};
+use shmkit::Store;
+use shmkit::store::alloc::SizeClass;
+use shmkit::store::alloc_classes::class_for;
+use shmkit::store::header::StoreHeader;
+use std::time::Duration;
+
+#[test]
+fn a_fresh_store_is_clean() {
+    let _w = watchdog(60);
+    let d = StoreDir::new("check-clean");
+    let s = d.create("clean");
+    let a = s.alloc(100).unwrap();
+    s.free(a).unwrap();
+    drop(s);
+    let run = d.shmkit(&["check", "clean"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("result: clean"), "{}", run.stdout);
+    assert!(run.stdout.contains("allocator:"), "{}", run.stdout);
+}
+
+/// A child takes the heap lock, a size-class lock and the test mutex, allocates five blocks
+/// it never publishes, and is SIGKILLed.
+fn killed_writer(d: &StoreDir, name: &str) {
+    drop(d.create(name));
+    let path = d.store(name);
+    let p = path.clone();
+    let mut child = fork_child(move || {
+        let store = Store::open(&p).unwrap();
+        for _ in 0..5 {
+            store.alloc(100).unwrap();
+        }
+        let fixed = store.header();
+        let class = class_for(100).unwrap() as u64;
+        let entry = store
+            .get::<SizeClass>(fixed.class_table_offset + class * 64)
+            .unwrap();
+        let _class_guard = store.lock(&entry.lock);
+        let heap = &store.get::<StoreHeader>(0).unwrap().heap.0.lock;
+        let _heap_guard = store.lock(heap);
+        let test = store.test_mutex().unwrap();
+        let _test_guard = test.lock().unwrap();
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    {
+        let observer = Store::open(&path).unwrap();
+        let test = observer.test_mutex().unwrap();
+        wait_until("child to take its locks", Duration::from_secs(10), || {
+            test.raw().owner().is_some()
+        });
+    }
+    child.kill();
+}
+
+#[test]
+fn repairs_what_a_killed_writer_left() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("check-killed");
+    killed_writer(&d, "victim");
+
+    let run = d.shmkit(&["check", "victim"]);
+    run.expect_code(1);
+    let out = &run.stdout;
+    assert!(
+        out.contains("needs repair: heap lock held by a dead process"),
+        "{out}"
+    );
+    assert!(
+        out.contains("needs repair: test mutex held by a dead process"),
+        "{out}"
+    );
+    assert!(
+        out.contains("needs repair: 1 allocator lock taken over from a dead process"),
+        "{out}"
+    );
+    assert!(out.contains("needs repair: 5 allocated blocks"), "{out}");
+    assert!(out.contains("reachable from no structure"), "{out}");
+    assert!(out.contains("run `shmkit check --repair victim`"), "{out}");
+    assert!(
+        out.contains("registry slot of dead processes reclaimed"),
+        "{out}"
+    );
+
+    // A second plain check still reports the damage (checking changes nothing).
+    let again = d.shmkit(&["check", "victim"]);
+    again.expect_code(1);
+    assert!(
+        again.stdout.contains("5 allocated blocks"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again
+            .stdout
+            .contains("heap lock was taken over from a dead process and needs repair"),
+        "{}",
+        again.stdout
+    );
+
+    let fix = d.shmkit(&["check", "--repair", "victim"]);
+    fix.expect_code(0);
+    let out = &fix.stdout;
+    assert!(
+        out.contains("repaired: cleared the heap lock left by a dead process"),
+        "{out}"
+    );
+    assert!(
+        out.contains("repaired: cleared the test mutex left by a dead process"),
+        "{out}"
+    );
+    assert!(
+        out.contains("repaired: cleared a dead owner's allocator lock"),
+        "{out}"
+    );
+    assert!(out.contains("repaired: freed 5 leaked blocks"), "{out}");
+    assert!(out.ends_with("result: clean\n"), "{out}");
+
+    d.shmkit(&["check", "victim"]).expect_code(0);
+    // The store works afterwards, and the freed blocks are reused.
+    let s = Store::open(&d.store("victim")).unwrap();
+    let before = s.alloc_stats().unwrap();
+    s.alloc(100).unwrap();
+    assert_eq!(s.alloc_stats().unwrap().heap_bytes, before.heap_bytes);
+}
+
+#[test]
+fn leaked_blocks_are_not_freed_while_others_are_attached() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("check-attached");
+    killed_writer(&d, "busy");
+    let _holder = attached_child(&d.store("busy"));
+
+    let run = d.shmkit(&["check", "busy"]);
+    run.expect_code(1); // the locks still need repair
+    assert!(
+        run.stdout
+            .contains("other processes are attached, so these may be allocations"),
+        "{}",
+        run.stdout
+    );
+
+    let fix = d.shmkit(&["check", "--repair", "busy"]);
+    // The locks get repaired; the blocks are left alone, and only noted.
+    fix.expect_code(0);
+    assert!(
+        fix.stdout
+            .contains("skipped freeing unreachable blocks: other processes are attached"),
+        "{}",
+        fix.stdout
+    );
+    assert!(!fix.stdout.contains("freed 5"), "{}", fix.stdout);
+}
+
+#[test]
+fn a_damaged_header_is_reported_and_cannot_be_opened() {
+    let _w = watchdog(60);
+    let d = StoreDir::new("check-header");
+    drop(d.create("flipped"));
+    let path = d.path("flipped");
+    let byte = common::peek(&path, 16, 1)[0];
+    poke(&path, 16, &[byte ^ 0xff]); // the hash seed: covered by the header checksum
+
+    let run = d.shmkit(&["check", "flipped"]);
+    run.expect_code(1);
+    assert!(
+        run.stdout.contains("problem:") && run.stdout.contains("header checksum mismatch"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("cannot be opened or repaired"),
+        "{}",
+        run.stdout
+    );
+
+    let stat = d.shmkit(&["stat", "flipped"]);
+    stat.expect_code(4);
+    assert!(
+        stat.stderr.contains("header checksum mismatch"),
+        "{}",
+        stat.stderr
+    );
+    assert!(
+        stat.stderr.contains("shmkit check flipped"),
+        "{}",
+        stat.stderr
+    );
+    assert!(!stat.stderr.contains("panicked"), "{}", stat.stderr);
+
+    let ls = d.shmkit(&["ls"]);
+    ls.expect_code(0);
+    assert!(
+        ls.stdout.contains("header checksum mismatch"),
+        "{}",
+        ls.stdout
+    );
+    // Still recognisably a store file: rm may remove it.
+    d.shmkit(&["rm", "flipped"]).expect_code(0);
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_damaged_block_is_a_problem_repair_cannot_fix() {
+    let _w = watchdog(60);
+    let d = StoreDir::new("check-heap");
+    let s = d.create("torn");
+    let block = s.alloc(40).unwrap();
+    let heap_offset = s.header().heap_offset;
+    drop(s);
+    assert_eq!(block, heap_offset + 16, "the first block starts the heap");
+    poke(
+        &d.path("torn"),
+        heap_offset + 4,
+        &0xdead_beef_u32.to_le_bytes(),
+    ); // its tag
+
+    let run = d.shmkit(&["check", "torn"]);
+    run.expect_code(1);
+    assert!(
+        run.stdout.contains(&format!(
+            "problem: offset {heap_offset}: block tag 0xdeadbeef"
+        )),
+        "{}",
+        run.stdout
+    );
+    let fix = d.shmkit(&["check", "--repair", "torn"]);
+    fix.expect_code(1);
+    assert!(fix.stdout.contains("remain after repair"), "{}", fix.stdout);
+}
+
+#[test]
+fn not_a_store_and_missing_store() {
+    let d = StoreDir::new("check-foreign");
+    std::fs::write(d.path("text"), b"hello, this is text").unwrap();
+    let run = d.shmkit(&["check", "text"]);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("is not a shmkit store"),
+        "{}",
+        run.stderr
+    );
+    let run = d.shmkit(&["check", "absent"]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("no store named absent"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A writer SIGKILLed inside a hash-map shard's critical section (in `update`, holding the
+/// shard lock) right after allocating a block it never publishes.
+#[test]
+fn a_writer_killed_inside_a_map_shard_is_recovered_and_its_leak_freed() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("check-map-kill");
+    let store = d.create("mapkill");
+    let map = store.hash_map("m").unwrap();
+    for i in 0..500u32 {
+        map.set(&i.to_le_bytes(), &i.to_be_bytes()).unwrap();
+    }
+    drop(map);
+    drop(store);
+    let path = d.store("mapkill");
+    let ready = d.dir.join("ready");
+    let (p, r) = (path.clone(), ready.clone());
+    let mut child = fork_child(move || {
+        let store = Store::open(&p).unwrap();
+        let map = store.open_hash_map("m").unwrap();
+        let _leak = store.alloc(200).unwrap();
+        let _ = map.update(&7u32.to_le_bytes(), |_| {
+            std::fs::write(&r, b"in the critical section").unwrap();
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        0
+    });
+    wait_until("child inside update", Duration::from_secs(10), || {
+        ready.exists()
+    });
+    child.kill();
+
+    // ls reports the dead writer's shard lock (it only reads lock words).
+    let ls = d.shmkit(&["ls", "--json"]).expect_code(0).json();
+    let reasons = ls["stores"][0]["stale_reasons"].to_string();
+    assert!(
+        reasons.contains("hash_map \\\"m\\\" shard") && reasons.contains("held by a dead process"),
+        "{reasons}"
+    );
+
+    let run = d.shmkit(&["check", "mapkill"]);
+    run.expect_code(1);
+    let out = &run.stdout;
+    assert!(
+        out.contains("hash_map \"m\": 500 entries, consistent"),
+        "{out}"
+    );
+    assert!(out.contains("note: hash_map \"m\" shard"), "{out}");
+    assert!(out.contains("lock held by a dead process"), "{out}");
+    assert!(out.contains("recovered by this check"), "{out}");
+    assert!(out.contains("needs repair: 1 allocated block"), "{out}");
+    let fix = d.shmkit(&["check", "--repair", "mapkill"]);
+    fix.expect_code(0);
+    assert!(
+        fix.stdout.contains("freed 1 leaked block"),
+        "{}",
+        fix.stdout
+    );
+    d.shmkit(&["check", "mapkill"]).expect_code(0);
+    let store = Store::open(&path).unwrap();
+    let map = store.open_hash_map("m").unwrap();
+    assert_eq!(map.len(), 500);
+    assert_eq!(
+        map.get(&7u32.to_le_bytes()).unwrap().unwrap(),
+        7u32.to_be_bytes()
+    );
+    map.set(&7u32.to_le_bytes(), b"writable again").unwrap();
+}
+
+/// A writer SIGKILLed at an arbitrary moment of a stream of inserts: after `check --repair`
+/// the store is clean, and every entry is whole (its value matches its key).
+#[test]
+fn a_writer_killed_mid_insert_leaves_a_repairable_store() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("check-mid-insert");
+    let store = d.create("midins");
+    drop(store.hash_map("m").unwrap());
+    drop(store);
+    let path = d.store("midins");
+    let p = path.clone();
+    let mut child = fork_child(move || {
+        let store = Store::open(&p).unwrap();
+        let map = store.open_hash_map("m").unwrap();
+        for i in 0u64.. {
+            let value = vec![(i % 251) as u8; 100 + (i % 300) as usize];
+            map.set(&i.to_le_bytes(), &value).unwrap();
+        }
+        0
+    });
+    {
+        let store = Store::open(&path).unwrap();
+        let map = store.open_hash_map("m").unwrap();
+        wait_until("child to insert", Duration::from_secs(30), || {
+            map.len() >= 20_000
+        });
+    }
+    child.kill();
+
+    let first = d.shmkit(&["check", "midins"]);
+    assert!(first.code == 0 || first.code == 1, "{first:?}");
+    d.shmkit(&["check", "--repair", "midins"]).expect_code(0);
+    d.shmkit(&["check", "midins"]).expect_code(0);
+    let run = d.shmkit(&["dump", "--raw", "midins", "m"]);
+    run.expect_code(0);
+    let store = Store::open(&path).unwrap();
+    let map = store.open_hash_map("m").unwrap();
+    let mut n = 0u64;
+    for entry in map.iter() {
+        let (k, v) = entry.unwrap();
+        let i = u64::from_le_bytes(k.try_into().unwrap());
+        assert_eq!(
+            v,
+            vec![(i % 251) as u8; 100 + (i % 300) as usize],
+            "torn value for key {i}"
+        );
+        n += 1;
+    }
+    assert_eq!(n, map.len());
+    assert_eq!(run.stdout.lines().count() as u64, n);
+}

@@ -1,0 +1,66 @@
+"""shmkit: data structures in named shared memory, shared by many processes at memory speed.
+
+>>> import shmkit
+>>> with shmkit.Store("demo-doc") as store:
+...     users = store.hash_map("users")
+...     users["ada"] = {"born": 1815}
+...     users.incr("visits")
+1
+>>> shmkit.remove("demo-doc")
+
+A ``HashMap`` behaves like a ``dict`` (it is registered as a
+``collections.abc.MutableMapping``). Keys and values keep their Python type: ``None``,
+``bool``, ``int`` (any size), ``float``, ``bytes`` and ``str`` are stored in the encoding
+shared with Rust and C; anything else is pickled. Keys follow dict equality for numbers
+(``True``, ``1`` and ``1.0`` are one key, read back as ``1``), while ``1``, ``"1"`` and
+``b"1"`` are three keys. ``raw=True`` maps take and return plain ``bytes``.
+
+Handles pickle by name, so they can be passed to ``multiprocessing`` and
+``concurrent.futures`` workers (``spawn`` and ``fork``). No process ever deletes a store by
+merely attaching and exiting: only ``Store.unlink()`` / ``shmkit.remove()`` do.
+
+Security: pickled values are unpickled on read. Anyone who can write to a store can make
+readers run code; give stores the permissions (``mode=``) of the people you trust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+
+from . import errors
+from ._shmkit import MISSING, PICKLE_PROTOCOL, HashMap, Store, remove
+from .errors import (
+    ClosedError,
+    CorruptError,
+    DecodeError,
+    Error,
+    InvalidNameError,
+    InvalidOptionsError,
+    KeyNotFoundError,
+    KeyTooLargeError,
+    LockTimeoutError,
+    NotAnIntegerError,
+    NotAStoreError,
+    ObjectNotFoundError,
+    PermissionDeniedError,
+    RegistryFullError,
+    StoreExistsError,
+    StoreFullError,
+    StoreIOError,
+    StoreNotFoundError,
+    UnsupportedVersionError,
+    ValueTooLargeError,
+    WrongKindError,
+)
+
+MutableMapping.register(HashMap)
+
+__all__ = [
+    "MISSING",
+    "PICKLE_PROTOCOL",
+    "HashMap",
+    "Store",
+    "remove",
+    "errors",
+    *errors.__all__,
+]

@@ -1,0 +1,279 @@
+//! Python objects ↔ the shared typed encoding (`shmkit::value`: a tag byte, then the payload).
+//!
+//! Invariants:
+//! - `None`, `bool`, `int` (any size), `float`, `bytes` and `str` are stored natively, so Rust
+//!   and C read them; any other object is pickled (protocol 5) under tag `0x08`, language 1.
+//! - Values keep their exact type: a subclass of `int`/`str`/... (an `IntEnum`, say) is pickled
+//!   so it comes back as itself.
+//! - Keys follow `dict` equality: `True`, `1` and `1.0` are one key (bool and integral floats
+//!   are stored as ints, so they read back as `int`); subclasses of `str`/`bytes`/`int` are
+//!   stored as their base type; `1`, `"1"` and `b"1"` are three keys. Other keys must be
+//!   hashable and are matched by their pickle bytes.
+//! - Ints that do not fit in i64 use tag `0x07`: minimal two's complement, little-endian.
+//!
+//! ```python
+//! m[1] = "a"; m[1.0]   # -> "a"
+//! m[(1, "x")] = 2      # tuple key, stored pickled
+//! ```
+
+use crate::errors;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
+use shmkit::value::{
+    LANG_PYTHON_PICKLE, TAG_BIG_INT, TAG_BYTES, TAG_FALSE, TAG_FLOAT, TAG_FOREIGN, TAG_INT,
+    TAG_NULL, TAG_STR, TAG_TRUE,
+};
+
+/// Pickle protocol used for stored objects (fixed, so a key's bytes do not depend on the
+/// Python version that wrote it).
+pub const PICKLE_PROTOCOL: i32 = 5;
+
+/// 2^63 as a float: integral floats in `-2^63..2^63` convert to i64 exactly.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+static PICKLE_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static PICKLE_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn pickle_fn<'py>(
+    py: Python<'py>,
+    cell: &PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let f = cell.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("pickle")?.getattr(name)?.unbind())
+    })?;
+    Ok(f.bind(py).clone())
+}
+
+/// Appends `[TAG_FOREIGN, LANG_PYTHON_PICKLE, pickle...]`.
+fn encode_pickle(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    let py = obj.py();
+    let data = pickle_fn(py, &PICKLE_DUMPS, "dumps")?.call1((obj, PICKLE_PROTOCOL))?;
+    let data = data.cast::<PyBytes>()?;
+    out.push(TAG_FOREIGN);
+    out.push(LANG_PYTHON_PICKLE);
+    out.extend_from_slice(data.as_bytes());
+    Ok(())
+}
+
+/// Appends the encoding of an `int` (or subclass): i64 if it fits, else a big int.
+fn encode_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    match obj.extract::<i64>() {
+        Ok(i) => {
+            out.push(TAG_INT);
+            out.extend_from_slice(&i.to_le_bytes());
+            Ok(())
+        }
+        Err(_) => encode_big_int(obj, out),
+    }
+}
+
+fn encode_big_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    let bits: u64 = obj.call_method0("bit_length")?.extract()?;
+    let len = bits / 8 + 1;
+    let kwargs = pyo3::types::PyDict::new(obj.py());
+    kwargs.set_item("signed", true)?;
+    let bytes = obj.call_method("to_bytes", (len, "little"), Some(&kwargs))?;
+    let bytes = bytes.cast::<PyBytes>()?.as_bytes();
+    let start = out.len();
+    out.push(TAG_BIG_INT);
+    out.extend_from_slice(bytes);
+    crate::bigint::trim(out, start + 1);
+    Ok(())
+}
+
+/// Appends the encoding of `value`, keeping its exact Python type.
+pub fn encode_value(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    if let Ok(s) = obj.cast_exact::<PyString>() {
+        match s.to_str() {
+            Ok(text) => {
+                out.push(TAG_STR);
+                out.extend_from_slice(text.as_bytes());
+                return Ok(());
+            }
+            // Lone surrogates have no UTF-8 form: keep them through pickle.
+            Err(_) => return encode_pickle(obj, out),
+        }
+    }
+    if obj.is_exact_instance_of::<PyInt>() {
+        return encode_int(obj, out);
+    }
+    if let Ok(b) = obj.cast_exact::<PyBytes>() {
+        out.push(TAG_BYTES);
+        out.extend_from_slice(b.as_bytes());
+        return Ok(());
+    }
+    if let Ok(f) = obj.cast_exact::<PyFloat>() {
+        out.push(TAG_FLOAT);
+        out.extend_from_slice(&f.value().to_le_bytes());
+        return Ok(());
+    }
+    if obj.is_none() {
+        out.push(TAG_NULL);
+        return Ok(());
+    }
+    if let Ok(b) = obj.cast_exact::<PyBool>() {
+        out.push(if b.is_true() { TAG_TRUE } else { TAG_FALSE });
+        return Ok(());
+    }
+    encode_pickle(obj, out)
+}
+
+/// Appends the encoding of `key`, normalised so that keys equal in a `dict` are equal here.
+pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    if let Ok(s) = obj.cast_exact::<PyString>() {
+        if let Ok(text) = s.to_str() {
+            out.push(TAG_STR);
+            out.extend_from_slice(text.as_bytes());
+            return Ok(());
+        }
+        return encode_pickle(obj, out);
+    }
+    if let Ok(b) = obj.cast_exact::<PyBool>() {
+        out.push(TAG_INT);
+        out.extend_from_slice(&i64::from(b.is_true()).to_le_bytes());
+        return Ok(());
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return encode_int(obj, out);
+    }
+    if obj.is_instance_of::<PyBytes>() {
+        out.push(TAG_BYTES);
+        out.extend_from_slice(obj.cast::<PyBytes>()?.as_bytes());
+        return Ok(());
+    }
+    if obj.is_instance_of::<PyString>() {
+        // A str subclass: stored as the str it equals.
+        let text = obj.cast::<PyString>()?.to_str().map(str::to_owned);
+        if let Ok(text) = text {
+            out.push(TAG_STR);
+            out.extend_from_slice(text.as_bytes());
+            return Ok(());
+        }
+        return encode_pickle(obj, out);
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        let f = obj.cast::<PyFloat>()?.value();
+        if f.is_finite() && f.fract() == 0.0 {
+            // An integral float equals the int of the same value in a dict.
+            if (-TWO_POW_63..TWO_POW_63).contains(&f) {
+                out.push(TAG_INT);
+                out.extend_from_slice(&(f as i64).to_le_bytes());
+                return Ok(());
+            }
+            let int_type = INT_TYPE.get_or_try_init(obj.py(), || {
+                Ok::<_, PyErr>(obj.py().get_type::<PyInt>().into_any().unbind())
+            })?;
+            let as_int = int_type.bind(obj.py()).call1((f,))?;
+            return encode_big_int(&as_int, out);
+        }
+        out.push(TAG_FLOAT);
+        out.extend_from_slice(&f.to_le_bytes());
+        return Ok(());
+    }
+    if obj.is_none() {
+        out.push(TAG_NULL);
+        return Ok(());
+    }
+    // Like a dict, refuse unhashable keys (a list, a dict, ...).
+    obj.hash()?;
+    encode_pickle(obj, out)
+}
+
+/// Builds the Python object for an encoded value.
+pub fn decode<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let Some((&tag, payload)) = bytes.split_first() else {
+        return Err(errors::err(py, "DecodeError", "empty value: no type tag"));
+    };
+    let fixed8 = |payload: &[u8]| -> PyResult<[u8; 8]> {
+        payload.try_into().map_err(|_| {
+            errors::err(
+                py,
+                "DecodeError",
+                format!(
+                    "value with tag {tag:#04x} has a {}-byte payload",
+                    payload.len()
+                ),
+            )
+        })
+    };
+    match tag {
+        TAG_STR => match PyString::from_bytes(py, payload) {
+            Ok(s) => Ok(s.into_any()),
+            Err(_) => Err(errors::err(
+                py,
+                "DecodeError",
+                "string value is not valid UTF-8",
+            )),
+        },
+        TAG_INT => Ok(i64::from_le_bytes(fixed8(payload)?)
+            .into_pyobject(py)?
+            .into_any()),
+        TAG_BYTES => Ok(PyBytes::new(py, payload).into_any()),
+        TAG_FLOAT => Ok(PyFloat::new(py, f64::from_le_bytes(fixed8(payload)?)).into_any()),
+        TAG_NULL if payload.is_empty() => Ok(py.None().into_bound(py)),
+        TAG_FALSE if payload.is_empty() => Ok(PyBool::new(py, false).to_owned().into_any()),
+        TAG_TRUE if payload.is_empty() => Ok(PyBool::new(py, true).to_owned().into_any()),
+        TAG_BIG_INT if !payload.is_empty() => decode_big_int(py, payload),
+        TAG_FOREIGN => match payload.split_first() {
+            Some((&LANG_PYTHON_PICKLE, data)) => {
+                pickle_fn(py, &PICKLE_LOADS, "loads")?.call1((PyBytes::new(py, data),))
+            }
+            Some((&lang, _)) => Err(errors::err(
+                py,
+                "DecodeError",
+                format!(
+                    "value was written by another language (language id {lang}) and has no Python form"
+                ),
+            )),
+            None => Err(errors::err(
+                py,
+                "DecodeError",
+                "foreign value without a language id",
+            )),
+        },
+        TAG_NULL | TAG_FALSE | TAG_TRUE | TAG_BIG_INT => Err(errors::err(
+            py,
+            "DecodeError",
+            format!(
+                "value with tag {tag:#04x} has a {}-byte payload",
+                payload.len()
+            ),
+        )),
+        other => Err(errors::err(
+            py,
+            "DecodeError",
+            format!("unknown value tag {other:#04x}"),
+        )),
+    }
+}
+
+/// `int.from_bytes(payload, "little", signed=True)`.
+pub fn decode_big_int<'py>(py: Python<'py>, payload: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let int_type = py.get_type::<PyInt>();
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("signed", true)?;
+    int_type.call_method(
+        "from_bytes",
+        (PyBytes::new(py, payload), "little"),
+        Some(&kwargs),
+    )
+}
+
+/// Bytes of a raw-mode key or value: `bytes`, `bytearray` or `memoryview`-like objects.
+pub fn raw_bytes(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        out.extend_from_slice(b.as_bytes());
+        return Ok(());
+    }
+    if let Ok(b) = obj.cast::<pyo3::types::PyByteArray>() {
+        out.extend_from_slice(&b.to_vec());
+        return Ok(());
+    }
+    Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        "a raw map takes bytes or bytearray, not {}",
+        obj.get_type().name()?
+    )))
+}

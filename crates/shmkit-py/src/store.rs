@@ -1,0 +1,262 @@
+//! `shmkit.Store`: a named store attached from Python.
+//!
+//! Invariants: opening and creating run with the GIL released (they may wait for another
+//! process's lock); `close()` drops this handle's reference to the attachment (maps opened
+//! from it keep it alive until they are released); nothing here ever deletes a store except
+//! an explicit `unlink()` / `shmkit.remove()` — a process that attaches and exits leaves the
+//! store in place. Handles pickle by path and re-attach (never create) on unpickling.
+//!
+//! ```python
+//! with shmkit.Store("demo") as store:
+//!     users = store.hash_map("users")
+//!     users["ada"] = 1815
+//! shmkit.remove("demo")
+//! ```
+
+use crate::errors::{self, ResultExt};
+use crate::hash_map::PyHashMap;
+use crate::map_api;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use shmkit::{Store, StoreOptions};
+use std::sync::Mutex;
+
+/// A store handle (see the module documentation).
+#[pyclass(module = "shmkit", name = "Store", frozen)]
+pub struct PyStore {
+    name: String,
+    inner: Mutex<Option<Store>>,
+}
+
+impl PyStore {
+    /// The attached store, or `ClosedError`.
+    pub fn store(&self, py: Python<'_>) -> PyResult<Store> {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        guard.clone().ok_or_else(|| errors::closed(py, "Store"))
+    }
+
+    /// Attaches to an existing store.
+    pub fn open_existing(py: Python<'_>, name: &str) -> PyResult<PyStore> {
+        let store = py.detach(|| Store::open(name)).py_err(py)?;
+        Ok(PyStore {
+            name: name.to_string(),
+            inner: Mutex::new(Some(store)),
+        })
+    }
+}
+
+fn report_dict<'py>(
+    py: Python<'py>,
+    clean: bool,
+    problems: impl Iterator<Item = (u64, String)>,
+    repaired: &[String],
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("clean", clean)?;
+    let list = PyList::empty(py);
+    for (offset, what) in problems {
+        list.append((offset, what))?;
+    }
+    d.set_item("problems", list)?;
+    d.set_item("repaired", repaired.to_vec())?;
+    Ok(d)
+}
+
+#[pymethods]
+impl PyStore {
+    /// Attaches to the store `name_or_path`, creating it when `create` is true (default).
+    ///
+    /// A plain name lives in `/dev/shm` (or `$SHMKIT_DIR`); a name containing `/` is a file
+    /// path. `exclusive=True` fails with `StoreExistsError` if the store exists already.
+    #[new]
+    #[pyo3(signature = (name_or_path, *, create = true, mode = 0o600, exclusive = false, reserve = None, initial_size = None, max_processes = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name_or_path: &str,
+        create: bool,
+        mode: u32,
+        exclusive: bool,
+        reserve: Option<u64>,
+        initial_size: Option<u64>,
+        max_processes: Option<u32>,
+    ) -> PyResult<PyStore> {
+        let mut options = StoreOptions {
+            mode,
+            ..StoreOptions::default()
+        };
+        if let Some(r) = reserve {
+            options.reserve = r;
+        }
+        if let Some(i) = initial_size {
+            options.initial_len = i;
+        }
+        if let Some(m) = max_processes {
+            options.max_processes = m;
+        }
+        let name = name_or_path.to_string();
+        let store = if !create {
+            py.detach(|| Store::open(&name)).py_err(py)?
+        } else if exclusive {
+            py.detach(|| Store::create(&name, &options)).py_err(py)?
+        } else {
+            py.detach(|| Store::open_or_create(&name, &options))
+                .py_err(py)?
+        };
+        Ok(PyStore {
+            name,
+            inner: Mutex::new(Some(store)),
+        })
+    }
+
+    /// The name (or path) the store was opened by.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file behind the store.
+    #[getter]
+    fn path(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.store(py)?.path().to_string_lossy().into_owned())
+    }
+
+    /// True once `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+    }
+
+    /// The hash map `name` in this store, created if missing (unless `create=False`, which
+    /// raises `ObjectNotFoundError`). `raw=True` takes and returns plain bytes.
+    /// `exact_keys=True` matches keys by exact type: `True`, `1` and `1.0` are three keys
+    /// (the default follows `dict`, where they are one).
+    #[pyo3(signature = (name, raw = false, *, create = true, exact_keys = false))]
+    fn hash_map(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        raw: bool,
+        create: bool,
+        exact_keys: bool,
+    ) -> PyResult<PyHashMap> {
+        let store = self.store(py)?;
+        let map = py
+            .detach(|| map_api::open(&store, name, create))
+            .py_err(py)?;
+        Ok(PyHashMap::new(map, raw, exact_keys, self.name.clone()))
+    }
+
+    /// Names of the structures in the store.
+    fn names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let store = self.store(py)?;
+        let objects = py.detach(|| store.objects()).py_err(py)?;
+        Ok(objects.into_iter().map(|o| o.name).collect())
+    }
+
+    /// `(name, kind)` of each structure in the store.
+    fn objects(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
+        let store = self.store(py)?;
+        let objects = py.detach(|| store.objects()).py_err(py)?;
+        Ok(objects
+            .into_iter()
+            .map(|o| (o.name, o.kind.name()))
+            .collect())
+    }
+
+    /// Process ids of the processes attached to the store.
+    fn attached_pids(&self, py: Python<'_>) -> PyResult<Vec<u32>> {
+        let store = self.store(py)?;
+        let procs = py.detach(|| store.attached_processes()).py_err(py)?;
+        Ok(procs.into_iter().map(|p| p.pid).collect())
+    }
+
+    /// Checks the store layer (allocator, directory); returns a report dict.
+    fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let store = self.store(py)?;
+        let r = py.detach(|| store.verify()).py_err(py)?;
+        report_dict(
+            py,
+            r.is_clean(),
+            r.problems.iter().map(|p| (p.offset, p.what.clone())),
+            &r.repaired,
+        )
+    }
+
+    /// Detaches this handle. Maps opened from it stay usable until they are released.
+    fn close(&self) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// Removes the store's name (processes attached keep working until they detach).
+    fn unlink(&self, py: Python<'_>) -> PyResult<()> {
+        let path = match self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            Some(s) => s.path().to_string_lossy().into_owned(),
+            None => self.name.clone(),
+        };
+        py.detach(|| Store::remove(&path)).py_err(py)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close();
+        false
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let py = slf.py();
+        let this = slf.get();
+        let target = match this
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            Some(s) => s.path().to_string_lossy().into_owned(),
+            None => this.name.clone(),
+        };
+        let f = py.import("shmkit._shmkit")?.getattr("_open_store")?;
+        Ok((f, (target,)))
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.closed() { ", closed" } else { "" };
+        format!("shmkit.Store({:?}{state})", self.name)
+    }
+}
+
+/// Re-attaches a pickled `Store` (never creates one).
+#[pyfunction]
+pub fn _open_store(py: Python<'_>, path: &str) -> PyResult<PyStore> {
+    PyStore::open_existing(py, path)
+}
+
+/// Removes the store `name` (or path). Processes attached keep working until they detach.
+#[pyfunction]
+pub fn remove(py: Python<'_>, name: &str) -> PyResult<()> {
+    py.detach(|| Store::remove(name)).py_err(py)
+}
+
+/// Report dict for map checks (shared with `HashMap.verify`).
+pub fn map_report<'py>(py: Python<'py>, r: &map_api::MapReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = report_dict(
+        py,
+        r.is_clean(),
+        r.problems.iter().map(|p| (p.offset, p.what.clone())),
+        &r.repaired,
+    )?;
+    d.set_item("entries", r.entries)?;
+    Ok(d)
+}

@@ -1,0 +1,53 @@
+//! A corrupt record length in the store must give an error, never a panic (and never a huge
+//! allocation sized from it): `get` checks the record against the committed length, but the
+//! iterator sized its buffers from the stored lengths unchecked, and verify/repair added them
+//! with overflowing arithmetic.
+
+mod common;
+
+use common::{TestStore, watchdog};
+use shmkit::HashMapOptions;
+use shmkit::collections::hash_map::layout::RecordHeader;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+
+#[test]
+fn corrupt_value_length_is_an_error_not_a_panic() {
+    watchdog(60);
+    let t = TestStore::new("review-corrupt-lengths");
+    let map = t
+        .store
+        .hash_map_with(
+            "m",
+            &HashMapOptions {
+                shards: 1,
+                initial_capacity: 0,
+            },
+        )
+        .unwrap();
+    map.set(b"key", b"value").unwrap();
+    // Blocks come root, table, then the table's records: the last one is our record.
+    let mut blocks = Vec::new();
+    map.owned_blocks(&mut |b| blocks.push(b)).unwrap();
+    let rec = *blocks.last().unwrap();
+    let header: &RecordHeader = t.store.get(rec).unwrap();
+    assert_eq!(header.val_len.load(Ordering::Relaxed), 5);
+    header.val_len.store(u64::MAX - 4, Ordering::Relaxed);
+
+    let get = catch_unwind(AssertUnwindSafe(|| map.get(b"key").is_err()));
+    let iter = catch_unwind(AssertUnwindSafe(|| {
+        map.iter().collect::<Vec<_>>().iter().any(|r| r.is_err())
+    }));
+    let verify = catch_unwind(AssertUnwindSafe(|| {
+        map.verify().map(|r| !r.is_clean()).unwrap_or(true)
+    }));
+    let repair = catch_unwind(AssertUnwindSafe(|| map.repair().is_ok()));
+    let outcomes = [get.ok(), iter.ok(), verify.ok(), repair.ok()];
+    assert_eq!(
+        outcomes,
+        [Some(true); 4],
+        "[get, iter, verify, repair]: None = panicked, Some(false) = no error reported"
+    );
+    assert_eq!(map.get(b"key").unwrap(), None);
+    assert!(map.verify().unwrap().is_clean());
+}

@@ -1,0 +1,253 @@
+//! Every kind of bad file gives its own precise `OpenError`, and bad names are refused.
+
+#[path = "support/mod.rs"]
+mod common;
+
+use common::{Exit, TempDir, fork_child};
+use shmkit::store::header::{CHECKSUMMED_LEN, COMMITTED_LEN_OFFSET, ImmutableHeader};
+use shmkit::{OpenError, Store, StoreOptions};
+use std::time::Duration;
+
+/// Creates a real store at `dir/real` and returns a copy of its bytes.
+fn real_store_bytes(dir: &TempDir) -> Vec<u8> {
+    let path = dir.store_path("real");
+    let store = Store::create(&path, &StoreOptions::default()).unwrap();
+    drop(store);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    bytes
+}
+
+fn write_file(dir: &TempDir, file: &str, bytes: &[u8]) -> String {
+    let path = dir.store_path(file);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn recompute_checksum(bytes: &mut [u8]) {
+    let fixed: &[u8; CHECKSUMMED_LEN] = bytes[..CHECKSUMMED_LEN].try_into().unwrap();
+    let sum = ImmutableHeader::from_bytes(fixed).checksum();
+    bytes[CHECKSUMMED_LEN..CHECKSUMMED_LEN + 8].copy_from_slice(&sum.to_le_bytes());
+}
+
+#[test]
+fn empty_file_is_empty() {
+    let dir = TempDir::new("err-empty");
+    let path = write_file(&dir, "empty", b"");
+    assert!(matches!(Store::open(&path), Err(OpenError::Empty { .. })));
+}
+
+#[test]
+fn truncated_file_is_truncated() {
+    let dir = TempDir::new("err-trunc");
+    let real = real_store_bytes(&dir);
+    // Magic intact, but shorter than the header page.
+    let path = write_file(&dir, "short-header", &real[..2000]);
+    match Store::open(&path) {
+        Err(OpenError::Truncated { len: 2000, .. }) => {}
+        other => panic!("expected Truncated, got {other:?}"),
+    }
+    // Whole header, but shorter than the committed length it declares.
+    let path = write_file(&dir, "short-body", &real[..64 * 1024]);
+    assert!(matches!(
+        Store::open(&path),
+        Err(OpenError::Truncated { len: 65536, .. })
+    ));
+}
+
+#[test]
+fn committed_len_past_end_of_file_is_truncated() {
+    let dir = TempDir::new("err-committed");
+    let mut real = real_store_bytes(&dir);
+    let len = real.len() as u64;
+    let off = COMMITTED_LEN_OFFSET as usize;
+    real[off..off + 8].copy_from_slice(&(len + (1 << 20)).to_le_bytes());
+    let path = write_file(&dir, "committed", &real);
+    match Store::open(&path) {
+        Err(OpenError::Truncated {
+            len: l, expected, ..
+        }) => {
+            assert_eq!(l, len);
+            assert_eq!(expected, len + (1 << 20));
+        }
+        other => panic!("expected Truncated, got {other:?}"),
+    }
+}
+
+#[test]
+fn other_programs_files_are_not_stores() {
+    let dir = TempDir::new("err-notastore");
+    let mut rng = common::Rng(0x5eed);
+    let random: Vec<u8> = (0..100_000).map(|_| rng.next() as u8).collect();
+    let text = "[section]\nkey = value\n".repeat(1000);
+    for (file, bytes) in [
+        ("random", &random[..]),
+        ("text", text.as_bytes()),
+        ("tiny", b"SHM"),
+        ("page", &[0u8; 4096]),
+    ] {
+        let path = write_file(&dir, file, bytes);
+        match Store::open(&path) {
+            Err(OpenError::NotAStore { .. }) => {}
+            other => panic!("{file}: expected NotAStore, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn wrong_version_is_unsupported() {
+    let dir = TempDir::new("err-version");
+    let mut real = real_store_bytes(&dir);
+    real[8..12].copy_from_slice(&2u32.to_le_bytes());
+    recompute_checksum(&mut real);
+    let path = write_file(&dir, "v2", &real);
+    match Store::open(&path) {
+        Err(OpenError::UnsupportedVersion {
+            found: 2,
+            supported: 1,
+            ..
+        }) => {}
+        other => panic!("expected UnsupportedVersion, got {other:?}"),
+    }
+}
+
+#[test]
+fn flipped_header_bytes_fail_the_checksum() {
+    let dir = TempDir::new("err-checksum");
+    let real = real_store_bytes(&dir);
+    // Every immutable byte outside magic and version, and the checksum itself.
+    for i in (12..CHECKSUMMED_LEN + 8).step_by(5) {
+        let mut bad = real.clone();
+        bad[i] ^= 0x10;
+        let path = write_file(&dir, &format!("flip{i}"), &bad);
+        match Store::open(&path) {
+            Err(OpenError::HeaderChecksum {
+                stored, computed, ..
+            }) => assert_ne!(stored, computed),
+            other => panic!("byte {i}: expected HeaderChecksum, got {other:?}"),
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn impossible_fields_with_a_valid_checksum_are_corrupt() {
+    let dir = TempDir::new("err-corrupt");
+    let real = real_store_bytes(&dir);
+    // registry_slots = 0; heap_offset misplaced; reserved_len not page aligned.
+    for (at, value) in [(40usize, 0u64), (56, 4096), (24, 12345)] {
+        let mut bad = real.clone();
+        let width = if at == 40 { 4 } else { 8 };
+        bad[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+        recompute_checksum(&mut bad);
+        let path = write_file(&dir, &format!("corrupt{at}"), &bad);
+        match Store::open(&path) {
+            Err(OpenError::CorruptHeader { .. }) => {}
+            other => panic!("field at {at}: expected CorruptHeader, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn directories_and_symlinks_are_not_stores() {
+    let dir = TempDir::new("err-dir");
+    let sub = dir.store_path("subdir");
+    std::fs::create_dir(&sub).unwrap();
+    match Store::open(&sub) {
+        Err(OpenError::NotAStore { .. }) => {}
+        other => panic!("directory: expected NotAStore, got {other:?}"),
+    }
+    // A symlink to a real store is refused too (O_NOFOLLOW): a link planted in a shared
+    // directory must not redirect a store.
+    let target = dir.store_path("target");
+    drop(Store::create(&target, &StoreOptions::default()).unwrap());
+    let link = dir.store_path("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    match Store::open(&link) {
+        Err(OpenError::NotAStore { .. }) => {}
+        other => panic!("symlink: expected NotAStore, got {other:?}"),
+    }
+    // A FIFO is neither opened for long nor taken for a store.
+    let fifo = dir.store_path("fifo");
+    let c = std::ffi::CString::new(fifo.clone()).unwrap();
+    // SAFETY: valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    match Store::open(&fifo) {
+        Err(OpenError::NotAStore { .. }) => {}
+        other => panic!("fifo: expected NotAStore, got {other:?}"),
+    }
+}
+
+#[test]
+fn unreadable_file_is_permission_denied() {
+    let dir = TempDir::new("err-perm");
+    let path = dir.store_path("locked");
+    drop(Store::create(&path, &StoreOptions::default()).unwrap());
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let check = {
+        let path = path.clone();
+        move || match Store::open(&path) {
+            Err(OpenError::PermissionDenied { .. }) => 0,
+            other => {
+                eprintln!("expected PermissionDenied, got {other:?}");
+                1
+            }
+        }
+    };
+    if !root {
+        assert_eq!(check(), 0);
+        return;
+    }
+    // Root ignores file permissions: check as an unprivileged user in a child instead.
+    let mut child = fork_child(move || {
+        // SAFETY: dropping privileges in the child only.
+        let ok = unsafe { libc::setgid(65534) == 0 && libc::setuid(65534) == 0 };
+        if !ok {
+            eprintln!(
+                "cannot drop privileges: {}",
+                std::io::Error::last_os_error()
+            );
+            return 77;
+        }
+        check()
+    });
+    match child.wait_timeout(Duration::from_secs(30)) {
+        Exit::Code(0) => {}
+        Exit::Code(77) => {
+            eprintln!("skipped: running as root and cannot switch to an unprivileged user")
+        }
+        other => panic!("child: {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_names_are_refused() {
+    let long = "x".repeat(201);
+    for name in [
+        "",
+        "a b",
+        "..",
+        ".",
+        ".hidden",
+        "tab\tname",
+        "nul\0name",
+        "ünïcode",
+        &long,
+        "dir/",
+    ] {
+        match Store::open(name) {
+            Err(OpenError::InvalidName(_)) => {}
+            other => panic!("{name:?}: expected InvalidName, got {other:?}"),
+        }
+        match Store::create(name, &StoreOptions::default()) {
+            Err(shmkit::CreateError::InvalidName(_)) => {}
+            other => panic!("create {name:?}: expected InvalidName, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        Store::open("no-such-store-errors-test"),
+        Err(OpenError::NotFound { .. })
+    ));
+}

@@ -1,0 +1,209 @@
+//! Store options: file permissions applied exactly whatever the umask, and a full file
+//! system reported as `StoreFull` (creation and growth) without damaging the store.
+
+#[path = "support/mod.rs"]
+mod common;
+
+use common::{Exit, StoreGuard, TempDir, fork_child};
+use shmkit::{AllocError, CreateError, Store, StoreOptions};
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+#[test]
+fn modes_are_applied_exactly_whatever_the_umask() {
+    for umask in [0o077, 0o000, 0o022] {
+        let mut child = fork_child(move || {
+            // SAFETY: setting this (child) process's umask.
+            unsafe { libc::umask(umask) };
+            for (mode, expected) in [(None, 0o600), (Some(0o640), 0o640), (Some(0o666), 0o666)] {
+                let guard = StoreGuard::new("options-mode");
+                let mut opts = StoreOptions::default();
+                if let Some(m) = mode {
+                    opts.mode = m;
+                }
+                let store = Store::create(guard.name(), &opts).unwrap();
+                let got = std::fs::metadata(store.path())
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777;
+                if got != expected {
+                    eprintln!("umask {umask:o}: mode {mode:?} gave {got:o}, expected {expected:o}");
+                    return 1;
+                }
+            }
+            0
+        });
+        assert_eq!(
+            child.wait_timeout(Duration::from_secs(30)),
+            Exit::Code(0),
+            "umask {umask:o}"
+        );
+    }
+    let guard = StoreGuard::new("options-bad-mode");
+    let opts = StoreOptions {
+        mode: 0o4755,
+        ..StoreOptions::default()
+    };
+    assert!(matches!(
+        Store::create(guard.name(), &opts),
+        Err(CreateError::InvalidOptions(_))
+    ));
+}
+
+#[test]
+fn invalid_options_are_refused() {
+    let guard = StoreGuard::new("options-invalid");
+    for opts in [
+        StoreOptions {
+            max_processes: 0,
+            ..StoreOptions::default()
+        },
+        StoreOptions {
+            max_processes: 5000,
+            ..StoreOptions::default()
+        },
+        StoreOptions {
+            reserve: 1 << 20,
+            initial_len: 8 << 20,
+            ..StoreOptions::default()
+        },
+    ] {
+        assert!(
+            matches!(
+                Store::create(guard.name(), &opts),
+                Err(CreateError::InvalidOptions(_))
+            ),
+            "{opts:?}"
+        );
+    }
+    assert!(matches!(
+        Store::open(guard.name()),
+        Err(shmkit::OpenError::NotFound { .. })
+    ));
+}
+
+/// Runs `f` in a child with a private 4 MiB tmpfs mounted at `dir` (in its own mount
+/// namespace, so nothing outlives it). Skips (with a message) where mounting is not allowed.
+fn with_small_tmpfs(dir: &TempDir, f: impl FnOnce(&str) -> i32) {
+    let path = dir.0.to_string_lossy().into_owned();
+    let mut child = fork_child(move || {
+        let target = std::ffi::CString::new(path.clone()).unwrap();
+        // SAFETY: namespace and mount calls with valid NUL-terminated strings; they only
+        // affect this child, which is in its own mount namespace.
+        let mounted = unsafe {
+            libc::unshare(libc::CLONE_NEWNS) == 0
+                && libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) == 0
+                && libc::mount(
+                    c"tmpfs".as_ptr(),
+                    target.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    c"size=4m".as_ptr().cast(),
+                ) == 0
+        };
+        if !mounted {
+            eprintln!(
+                "cannot mount a small tmpfs: {}",
+                std::io::Error::last_os_error()
+            );
+            return 77;
+        }
+        f(&path)
+    });
+    match child.wait_timeout(Duration::from_secs(60)) {
+        Exit::Code(0) => {}
+        Exit::Code(77) => eprintln!("skipped: mounting a small tmpfs needs privileges"),
+        other => panic!("child: {other:?}"),
+    }
+}
+
+#[test]
+fn a_full_file_system_is_store_full() {
+    let dir = TempDir::new("options-full");
+    with_small_tmpfs(&dir, |mnt| {
+        // Creation that does not fit.
+        let too_big = StoreOptions {
+            initial_len: 8 << 20,
+            ..StoreOptions::default()
+        };
+        match Store::create(&format!("{mnt}/big"), &too_big) {
+            Err(CreateError::StoreFull { needed, available }) => {
+                if needed < 8 << 20 || available > 4 << 20 {
+                    eprintln!("StoreFull numbers: needed {needed}, available {available}");
+                    return 1;
+                }
+            }
+            other => {
+                eprintln!("create: expected StoreFull, got {other:?}");
+                return 2;
+            }
+        }
+        if std::fs::read_dir(mnt).unwrap().count() != 0 {
+            eprintln!("a failed creation left files behind");
+            return 3;
+        }
+        // Growth that does not fit: allocate until the file system is full.
+        let store = Store::create(&format!("{mnt}/small"), &StoreOptions::default()).unwrap();
+        let mut blocks = Vec::new();
+        let err = loop {
+            match store.alloc(200_000) {
+                Ok(off) => {
+                    store.write_bytes(off, &[1u8; 200_000]).unwrap();
+                    blocks.push(off);
+                }
+                Err(e) => break e,
+            }
+        };
+        match err {
+            AllocError::StoreFull { needed, available } => {
+                if needed == 0 || available >= needed {
+                    eprintln!("StoreFull numbers: needed {needed}, available {available}");
+                    return 4;
+                }
+            }
+            other => {
+                eprintln!("alloc: expected StoreFull, got {other:?}");
+                return 5;
+            }
+        }
+        // The store still works: memory freed is reused, the check is clean.
+        let n = blocks.len();
+        for off in blocks.drain(..) {
+            store.free(off).unwrap();
+        }
+        for _ in 0..n {
+            blocks.push(store.alloc(200_000).unwrap());
+        }
+        if !store.verify().unwrap().is_clean() || n < 5 {
+            return 6;
+        }
+        0
+    });
+}
+
+#[test]
+fn a_reservation_that_cannot_be_mapped_fails_creation_cleanly() {
+    // More address space than a 47-bit user address space has: mapping it must fail, and
+    // then no store may be left behind under the name.
+    let guard = StoreGuard::new("options-huge-reserve");
+    let opts = StoreOptions {
+        reserve: 1 << 50,
+        ..StoreOptions::default()
+    };
+    let err = Store::create(guard.name(), &opts).expect_err("a 1 PiB reservation cannot be mapped");
+    eprintln!("create with a 1 PiB reservation: {err}");
+    assert!(
+        matches!(
+            Store::open(guard.name()),
+            Err(shmkit::OpenError::NotFound { .. })
+        ),
+        "a failed creation published a store nobody can map"
+    );
+}

@@ -1,0 +1,135 @@
+//! The process registry: dead processes' slots are reclaimed (by the sweep, or by the next
+//! process that needs a slot), so attaching and dying over and over never runs out.
+
+#[path = "support/mod.rs"]
+mod common;
+
+use common::{StoreGuard, fork_child, wait_until, watchdog};
+use shmkit::{Store, StoreOptions};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Forks a child that attaches (its first store operation registers it), reports its owner
+/// id in `mailbox`, and waits to be killed; kills it once it has reported.
+fn attach_and_kill(store: &Store, mailbox: u64) -> u32 {
+    let word: &AtomicU64 = store.get(mailbox).unwrap();
+    word.store(0, Ordering::SeqCst);
+    let s = store.clone();
+    let child = fork_child(move || {
+        let id = s.owner_id();
+        s.get::<AtomicU64>(mailbox)
+            .unwrap()
+            .store(id as u64, Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    assert!(wait_until(Duration::from_secs(20), || word
+        .load(Ordering::SeqCst)
+        != 0));
+    child.kill_and_wait();
+    word.load(Ordering::SeqCst) as u32
+}
+
+#[test]
+fn sweep_reclaims_killed_processes_slots() {
+    let _dog = watchdog(60);
+    let guard = StoreGuard::new("registry-sweep");
+    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let mailbox = store.alloc(8).unwrap();
+    let mut slots = Vec::new();
+    for _ in 0..5 {
+        slots.push(attach_and_kill(&store, mailbox) & 1023);
+    }
+    // Dead processes are never listed, even before the sweep.
+    let procs = store.attached_processes().unwrap();
+    assert_eq!(procs.len(), 1, "{procs:?}");
+    assert!(!store.others_attached());
+    assert!(
+        !Store::is_in_use(guard.name()).unwrap(),
+        "only the caller is attached"
+    );
+    let dead_active = slots
+        .iter()
+        .filter(|&&s| store.registry_slot(s).unwrap().state.load(Ordering::SeqCst) == 1)
+        .count();
+    assert!(
+        dead_active > 0,
+        "killed processes leave active slots behind"
+    );
+    assert_eq!(store.sweep_dead_processes() as usize, dead_active);
+    assert_eq!(store.sweep_dead_processes(), 0, "nothing left to sweep");
+    for s in slots {
+        assert_eq!(
+            store.registry_slot(s).unwrap().state.load(Ordering::SeqCst),
+            0
+        );
+    }
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn is_in_use_sees_other_processes_only() {
+    let _dog = watchdog(60);
+    let guard = StoreGuard::new("registry-in-use");
+    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    assert!(
+        !Store::is_in_use(guard.name()).unwrap(),
+        "the caller itself does not count"
+    );
+    let mailbox = store.alloc(8).unwrap();
+    let word: &AtomicU64 = store.get(mailbox).unwrap();
+    let s = store.clone();
+    let child = fork_child(move || {
+        let _ = s.owner_id();
+        s.get::<AtomicU64>(mailbox)
+            .unwrap()
+            .store(1, Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    assert!(wait_until(Duration::from_secs(20), || word
+        .load(Ordering::SeqCst)
+        == 1));
+    assert!(Store::is_in_use(guard.name()).unwrap());
+    assert!(store.others_attached());
+    child.kill_and_wait();
+    assert!(!Store::is_in_use(guard.name()).unwrap());
+    assert!(!store.others_attached());
+}
+
+fn attach_many_times(test: &str, max_processes: u32, times: usize) {
+    let _dog = watchdog(110);
+    let guard = StoreGuard::new(test);
+    let opts = StoreOptions {
+        max_processes,
+        ..StoreOptions::default()
+    };
+    let store = Store::create(guard.name(), &opts).unwrap();
+    let mailbox = store.alloc(8).unwrap();
+    let me = store.owner_id();
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..times {
+        let id = attach_and_kill(&store, mailbox);
+        assert_ne!(id & 1023, me & 1023, "attach {i}: got the parent's slot");
+        assert!((id & 1023) < max_processes);
+        assert!(
+            seen.insert(id),
+            "attach {i}: owner id {id:#x} reused (same slot and generation)"
+        );
+    }
+    assert_eq!(store.attached_processes().unwrap().len(), 1);
+    assert!(store.sweep_dead_processes() < max_processes);
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn attaching_1100_times_with_kills_never_runs_out_of_slots() {
+    attach_many_times("registry-many", 1024, 1100);
+}
+
+#[test]
+fn attaching_1100_times_into_8_slots() {
+    attach_many_times("registry-few", 8, 1100);
+}
