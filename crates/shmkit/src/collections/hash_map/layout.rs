@@ -49,6 +49,10 @@ pub const ROOT_LEN: u64 = 64;
 pub const MAX_SHARDS: u32 = 1 << 16;
 /// Shard count when the options say 0.
 pub const DEFAULT_SHARDS: u32 = 64;
+/// Most blocks a shard keeps on its spare-record list.
+pub const SPARE_LIMIT: u64 = 8;
+/// Largest record block (capacity) a shard keeps as a spare.
+pub const SPARE_MAX_BYTES: u64 = 512;
 /// Smallest table (buckets per shard).
 pub const MIN_BUCKETS: u64 = 16;
 
@@ -128,8 +132,14 @@ pub struct ShardHeader {
     pub bytes: AtomicU64,
     /// Resizes started over the shard's life.
     pub resizes: AtomicU64,
+    /// First block of the shard's spare-record list (small record blocks unlinked by earlier
+    /// writes, kept for reuse by the next write instead of going back to the allocator),
+    /// linked through their first 8 bytes; 0 if empty.
+    pub spare_head: AtomicU64,
+    /// Blocks on the spare list (at most [`SPARE_LIMIT`]).
+    pub spare_count: AtomicU64,
     /// Reserved, zero.
-    pub _reserved: [AtomicU64; 7],
+    pub _reserved: [AtomicU64; 5],
 }
 
 const _: () = assert!(size_of::<ShardHeader>() == 128);

@@ -52,6 +52,7 @@ mod iter;
 pub mod layout;
 mod lookup;
 mod resize;
+mod spare;
 mod verify;
 mod write;
 

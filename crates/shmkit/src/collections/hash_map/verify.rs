@@ -223,6 +223,13 @@ impl MapInner {
             0 => None,
             offset => Some(self.table(offset)?),
         };
+        let live: HashSet<u64> = std::iter::once(&current)
+            .chain(old.as_ref())
+            .flat_map(|t| t.slots.iter())
+            .filter(|s| is_live(s.tag.load(Ordering::Relaxed)))
+            .map(|s| s.rec.load(Ordering::Relaxed))
+            .collect();
+        self.repair_spares(shard, &live, notes);
         let tally = tally(&current, old.as_ref(), self);
         for (field, value, name) in [
             (&shard.len, tally.len, "len"),
@@ -339,6 +346,28 @@ impl MapInner {
                 problem(table.offset, "table has no empty slot".into());
             }
         }
+        let (spares, intact) = self.spare_blocks(shard);
+        if !intact {
+            problem(at, format!("shard {index}: damaged spare-record list"));
+        }
+        for &block in &spares {
+            if !records.insert(block) {
+                problem(
+                    block,
+                    format!("shard {index}: spare record block also in use"),
+                );
+            }
+        }
+        let spare_count = shard.spare_count.load(Ordering::Relaxed);
+        if spare_count != spares.len() as u64 {
+            problem(
+                at,
+                format!(
+                    "shard {index}: spare_count is {spare_count}, counted {}",
+                    spares.len()
+                ),
+            );
+        }
         for (field, value, name) in [
             (&shard.len, tally.len, "len"),
             (&shard.used, tally.used, "used"),
@@ -382,6 +411,9 @@ impl MapInner {
         for index in 0..=self.shard_mask {
             let shard = self.shard_at(index)?;
             let _guard = self.lock_shard(shard)?;
+            for block in self.spare_blocks(shard).0 {
+                f(block);
+            }
             for offset in [
                 shard.table.load(Ordering::Acquire),
                 shard.old_table.load(Ordering::Acquire),

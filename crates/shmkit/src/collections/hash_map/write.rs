@@ -22,8 +22,8 @@
 //! ```
 
 use super::layout::{
-    EMPTY, LIVE_BIT, RECORD_HEADER_LEN, RecordHeader, ShardHeader, TOMBSTONE, record_len, tag_of,
-    value_offset,
+    EMPTY, LIVE_BIT, RECORD_HEADER_LEN, RecordHeader, SPARE_MAX_BYTES, ShardHeader, TOMBSTONE,
+    record_len, tag_of, value_offset,
 };
 use super::lookup::{Hit, TableView, is_free};
 use super::resize::alloc_table;
@@ -46,6 +46,14 @@ pub(crate) enum PutMode {
 pub(crate) struct NewRecord {
     pub(crate) offset: u64,
     pub(crate) len: u64,
+}
+
+/// Where a write's new record comes from (see [`MapInner::prepare`]).
+pub(crate) enum Source<'v> {
+    /// Built before the lock was taken.
+    Built(NewRecord),
+    /// To be built under the lock from this value.
+    Later(&'v [u8]),
 }
 
 /// Blocks to free once the shard lock is released (at most a few per operation).
@@ -75,7 +83,12 @@ impl MapInner {
         written.map(|()| NewRecord { offset, len })
     }
 
-    fn write_record(&self, offset: u64, key: &[u8], value: &[u8]) -> Result<(), MapError> {
+    pub(crate) fn write_record(
+        &self,
+        offset: u64,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), MapError> {
         let region = self.region();
         let header: &RecordHeader = region.get(offset)?;
         header.key_len.store(key.len() as u32, Ordering::Relaxed);
@@ -119,6 +132,24 @@ impl MapInner {
         result
     }
 
+    /// Where a write's new record comes from: a large one is built before the lock is taken
+    /// (its copy does not hold up the shard), a small one under the lock, in a spare block of
+    /// the shard when there is one.
+    fn prepare<'v>(&self, key: &[u8], value: &'v [u8]) -> Result<Source<'v>, MapError> {
+        if record_len(key.len() as u64, value.len() as u64) > SPARE_MAX_BYTES {
+            Ok(Source::Built(self.build_record(key, value)?))
+        } else {
+            Ok(Source::Later(value))
+        }
+    }
+
+    /// Frees a record built by [`MapInner::prepare`] that no slot received.
+    fn unused(&self, source: &Source<'_>) {
+        if let Source::Built(r) = source {
+            self.free_quietly(r.offset);
+        }
+    }
+
     pub(crate) fn put(
         &self,
         key: &[u8],
@@ -126,40 +157,35 @@ impl MapInner {
         mode: PutMode,
     ) -> Result<Option<Vec<u8>>, MapError> {
         let hash = self.hash(key);
-        let record = self.build_record(key, value)?;
+        let source = self.prepare(key, value)?;
         let result = self.write_with(hash, |w| match w.find(hash, key)? {
-            Some(hit) => match mode {
-                PutMode::IfAbsent => Ok((None, false)),
-                PutMode::Overwrite => {
-                    w.replace(&hit, record);
-                    Ok((None, true))
+            Some(hit) => {
+                if mode == PutMode::IfAbsent {
+                    return Ok((None, false));
                 }
-                PutMode::ReturnOld => {
-                    let old = w.map.read_value(&hit)?;
-                    w.replace(&hit, record);
-                    Ok((Some(old), true))
-                }
-            },
+                let old = match mode {
+                    PutMode::ReturnOld => Some(w.map.read_value(&hit)?),
+                    _ => None,
+                };
+                let record = w.take(key, &source)?;
+                w.replace(&hit, record);
+                Ok((old, true))
+            }
             None => {
-                w.insert_new(hash, record)?;
-                Ok((
-                    if mode == PutMode::IfAbsent {
-                        Some(Vec::new())
-                    } else {
-                        None
-                    },
-                    true,
-                ))
+                let record = w.take(key, &source)?;
+                w.insert_new_or_discard(hash, record, &source)?;
+                let inserted = (mode == PutMode::IfAbsent).then(Vec::new);
+                Ok((inserted, true))
             }
         });
         match result {
             Ok((out, true)) => Ok(out),
             Ok((out, false)) => {
-                self.free_quietly(record.offset);
+                self.unused(&source);
                 Ok(out)
             }
             Err(e) => {
-                self.free_quietly(record.offset);
+                self.unused(&source);
                 Err(e)
             }
         }
@@ -188,7 +214,7 @@ impl MapInner {
         new: Option<&[u8]>,
     ) -> Result<bool, MapError> {
         let hash = self.hash(key);
-        let record = new.map(|v| self.build_record(key, v)).transpose()?;
+        let source = new.map(|v| self.prepare(key, v)).transpose()?;
         let result = self.write_with(hash, |w| {
             let hit = w.find(hash, key)?;
             let holds = match (&hit, expected) {
@@ -202,18 +228,24 @@ impl MapInner {
             if !holds {
                 return Ok(false);
             }
-            match (hit, record) {
-                (Some(h), Some(r)) => w.replace(&h, r),
-                (None, Some(r)) => w.insert_new(hash, r)?,
+            match (hit, &source) {
+                (Some(h), Some(src)) => {
+                    let record = w.take(key, src)?;
+                    w.replace(&h, record);
+                }
+                (None, Some(src)) => {
+                    let record = w.take(key, src)?;
+                    w.insert_new_or_discard(hash, record, src)?;
+                }
                 (Some(h), None) => w.remove_hit(&h)?,
                 (None, None) => {}
             }
             Ok(true)
         });
         if !matches!(result, Ok(true))
-            && let Some(r) = record
+            && let Some(src) = &source
         {
-            self.free_quietly(r.offset);
+            self.unused(src);
         }
         result
     }
@@ -237,18 +269,12 @@ impl MapInner {
                 }
                 UpdateAction::Set(value) => {
                     super::check_value(key, &value)?;
-                    let record = w.map.build_record(key, &value)?;
-                    let done = match &hit {
-                        Some(h) => {
-                            w.replace(h, record);
-                            Ok(())
-                        }
-                        None => w.insert_new(hash, record),
-                    };
-                    if done.is_err() {
-                        w.map.free_quietly(record.offset);
+                    let record = w.new_record(key, &value)?;
+                    match &hit {
+                        Some(h) => w.replace(h, record),
+                        None => w.insert_new_or_discard(hash, record, &Source::Later(&value))?,
                     }
-                    done.map(|()| Some(value))
+                    Ok(Some(value))
                 }
             }
         })
@@ -274,11 +300,9 @@ impl MapInner {
             }
             None => {
                 let new = f(None);
-                let record = w.map.build_record(key, &new.to_le_bytes())?;
-                if let Err(e) = w.insert_new(hash, record) {
-                    w.map.free_quietly(record.offset);
-                    return Err(e);
-                }
+                let bytes = new.to_le_bytes();
+                let record = w.new_record(key, &bytes)?;
+                w.insert_new_or_discard(hash, record, &Source::Later(&bytes))?;
                 Ok(new)
             }
         })
@@ -385,7 +409,7 @@ impl<'a> Writer<'a> {
             bytes.wrapping_sub(old_len).wrapping_add(record.len),
             Ordering::Relaxed,
         );
-        self.defer_free(hit.rec);
+        self.recycle(hit.rec);
     }
 
     /// Removes the entry `hit`.
@@ -415,8 +439,31 @@ impl<'a> Writer<'a> {
             shard.bytes.load(Ordering::Relaxed).wrapping_sub(len),
             Ordering::Relaxed,
         );
-        self.defer_free(hit.rec);
+        self.recycle(hit.rec);
         Ok(())
+    }
+
+    /// The record of `source` for `key`, building it now if it was left for later.
+    pub(crate) fn take(&mut self, key: &[u8], source: &Source<'_>) -> Result<NewRecord, MapError> {
+        match source {
+            Source::Built(r) => Ok(*r),
+            Source::Later(value) => self.new_record(key, value),
+        }
+    }
+
+    /// [`Writer::insert_new`]; on failure a record built under the lock is given back (one
+    /// built before the lock is the caller's to free).
+    pub(crate) fn insert_new_or_discard(
+        &mut self,
+        hash: u64,
+        record: NewRecord,
+        source: &Source<'_>,
+    ) -> Result<(), MapError> {
+        let result = self.insert_new(hash, record);
+        if result.is_err() && matches!(source, Source::Later(_)) {
+            self.discard(record);
+        }
+        result
     }
 
     /// Adds a new entry (the caller checked the key is absent), growing the table first if
