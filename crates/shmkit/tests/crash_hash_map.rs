@@ -191,7 +191,7 @@ fn check(map: &HashMap, log: &Log<'_>, round: u32) {
 
 #[test]
 fn writer_killed_at_random_moments() {
-    watchdog(600);
+    let _watchdog = watchdog(600);
     let t = TestStore::new("crash-map");
     let map = t
         .store
@@ -328,7 +328,7 @@ fn writer_killed_at_random_moments() {
 fn reader_recovers_a_shard_left_mid_write() {
     // A writer killed inside its critical section leaves the shard locked and its sequence
     // odd; a plain get() must still finish (taking the lock over) and see a consistent map.
-    watchdog(120);
+    let _watchdog = watchdog(120);
     let t = TestStore::new("crash-map-reader");
     let map = t
         .store

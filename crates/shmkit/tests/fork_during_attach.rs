@@ -14,7 +14,7 @@ use std::time::Duration;
 
 #[test]
 fn children_forked_during_attach_and_detach_hold_no_liveness_locks() {
-    watchdog(120);
+    let _watchdog = watchdog(120);
     let name = format!("test-review-fork-fd-window-{}", std::process::id());
     let _ = Store::remove(&name);
     drop(Store::create(&name, &StoreOptions::default()).unwrap());

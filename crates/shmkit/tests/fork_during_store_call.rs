@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 #[test]
 fn child_forked_during_a_store_call_in_another_thread_can_lock() {
-    watchdog(120);
+    let _watchdog = watchdog(120);
     let t = TestStore::new("review-fork-internal-lock");
     let stop = Arc::new(AtomicBool::new(false));
     let busy = {

@@ -52,7 +52,7 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn lock_of_a_dead_child_without_a_slot_is_recovered() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     let t = TestStore::with("review-fork-noslot-wedge", &one_slot());
     let parent_id = t.store.owner_id();
     let fds = pipe();
@@ -102,7 +102,7 @@ fn lock_of_a_dead_child_without_a_slot_is_recovered() {
 
 #[test]
 fn lock_of_a_live_child_without_a_slot_is_not_stolen_when_its_parent_dies() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     let name = format!("test-review-fork-noslot-theft-{}", std::process::id());
     let _ = Store::remove(&name);
     drop(Store::create(&name, &one_slot()).unwrap());
@@ -172,7 +172,7 @@ static KEEP: std::sync::Mutex<Option<Store>> = std::sync::Mutex::new(None);
 
 #[test]
 fn child_without_a_slot_does_not_free_its_parents_slot_on_detach() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     let name = format!("test-review-fork-noslot-detach-{}", std::process::id());
     let _ = Store::remove(&name);
     let options = StoreOptions {

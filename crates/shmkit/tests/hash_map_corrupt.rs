@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 #[test]
 fn random_damage_is_reported_and_repaired_without_faults() {
-    watchdog(300);
+    let _watchdog = watchdog(300);
     for seed in 1..=30 {
         damage_and_repair(seed);
     }

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 #[test]
 fn corrupt_value_length_is_an_error_not_a_panic() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     let t = TestStore::new("review-corrupt-lengths");
     let map = t
         .store

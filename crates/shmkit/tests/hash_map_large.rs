@@ -9,7 +9,7 @@ use shmkit::HashMapOptions;
 
 #[test]
 fn one_gib_value_read_while_the_shard_churns() {
-    watchdog(300);
+    let _watchdog = watchdog(300);
     const GIB: usize = 1 << 30;
     let t = TestStore::new("map-gib");
     let map = t

@@ -29,7 +29,7 @@ fn value(i: u64) -> Vec<u8> {
 
 #[test]
 fn four_processes_insert_disjoint_ranges() {
-    watchdog(240);
+    let _watchdog = watchdog(240);
     const PER: u64 = 100_000;
     let t = TestStore::new("map-disjoint");
     let map = t
@@ -75,7 +75,7 @@ fn four_processes_insert_disjoint_ranges() {
 
 #[test]
 fn two_processes_insert_the_same_keys() {
-    watchdog(240);
+    let _watchdog = watchdog(240);
     const N: u64 = 50_000;
     let t = TestStore::new("map-samekeys");
     let map = t
@@ -126,7 +126,7 @@ fn two_processes_insert_the_same_keys() {
 
 #[test]
 fn readers_never_see_a_torn_value() {
-    watchdog(240);
+    let _watchdog = watchdog(240);
     let t = TestStore::new("map-torn");
     let map = t
         .store
@@ -185,7 +185,7 @@ fn readers_never_see_a_torn_value() {
 
 #[test]
 fn four_processes_increment_one_counter() {
-    watchdog(240);
+    let _watchdog = watchdog(240);
     const PER: i64 = 100_000;
     let t = TestStore::new("map-incr");
     let map = t.store.hash_map("m").unwrap();
@@ -222,7 +222,7 @@ fn four_processes_increment_one_counter() {
 
 #[test]
 fn iteration_while_another_process_churns() {
-    watchdog(240);
+    let _watchdog = watchdog(240);
     const STABLE: u64 = 20_000;
     let t = TestStore::new("map-iter-churn");
     let map = t

@@ -29,13 +29,34 @@ impl Drop for TestStore {
     }
 }
 
-/// Aborts the whole test process if it runs longer than `secs` (a deadlock guard).
-pub fn watchdog(secs: u64) {
+/// Aborts the whole test process if the test runs longer than `secs` (a deadlock guard).
+/// Disarmed when the returned guard drops, so a later test in the same process (under
+/// `cargo test`) is not killed by an earlier test's watchdog.
+#[must_use = "the watchdog is disarmed when this guard drops"]
+pub fn watchdog(secs: u64) -> Watchdog {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
     std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(secs));
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         eprintln!("watchdog: test still running after {secs} s, aborting");
         std::process::abort();
     });
+    Watchdog(done)
+}
+
+/// See [`watchdog`].
+pub struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Forks a child that runs `f` and leaves with `_exit(f())`. Returns the child's pid.
