@@ -7,8 +7,13 @@
 //! - an overwrite: one atomic store of `rec` (readers see the old or the new record);
 //! - a removal: `rec = 0`, then the tag becomes a tombstone (or empty when the next slot is
 //!   empty, which keeps probe sequences short);
-//! - freed records and tables go back to the allocator only after the sequence moved on and
-//!   the lock is released; a reader still copying them fails its validation and retries.
+//! - an unlinked record goes onto the shard's spare list (small ones, see `spare`) or back
+//!   to the allocator after the lock is released, a replaced table back to the allocator;
+//!   either way only after the sequence moved on, so a reader still copying it fails its
+//!   validation and retries.
+//!
+//! A small record is built under the lock (in a spare block when the shard has one); a large
+//! one before the lock is taken, so copying a big value never holds up the shard.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
