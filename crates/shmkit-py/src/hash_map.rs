@@ -5,8 +5,9 @@
 //!   decoded after it: no Python code ever runs while a shard lock is held (`incr` computes
 //!   its result in Rust inside `HashMap::update`);
 //! - writes (which wait for a shard lock) run with the GIL released, so other Python threads
-//!   run while this one waits for a lock held by another process; lookups are lock-free and
-//!   keep the GIL (see `READS_RELEASE_GIL`);
+//!   run while this one waits for a lock held by another process; lookups keep the GIL while
+//!   they are lock-free, and release it if they must fall back to waiting for the shard
+//!   lock (see `READS_RELEASE_GIL`): the GIL is never held while waiting for a lock;
 //! - the hot paths encode into reused per-thread buffers and read with `get_into`, building
 //!   the Python result straight from the bytes;
 //! - iteration is weakly consistent (a snapshot of the map taken when iteration starts);
@@ -31,9 +32,10 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyTuple};
 use shmkit::value::{TAG_BIG_INT, TAG_FLOAT, TAG_INT};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Whether lookups release the GIL. Off: a lookup is lock-free (it retries instead of
-/// waiting) and takes ~100 ns, so handing the GIL over and back would add a quarter to its
-/// cost for no gain. Writes always release it: they wait for shard locks.
+/// Whether lookups release the GIL up front. Off: a lookup is tried lock-free first (it
+/// retries instead of waiting) and takes ~100 ns, so handing the GIL over and back would add
+/// a quarter to its cost for no gain; only if it has to fall back to the shard lock is the
+/// GIL released for the wait. Writes always release it: they wait for shard locks.
 pub static READS_RELEASE_GIL: AtomicBool = AtomicBool::new(false);
 
 /// Sets whether lookups release the GIL; returns the previous setting (for benchmarks).
@@ -182,16 +184,41 @@ impl PyHashMap {
         self.value(value).map(Some)
     }
 
-    /// Runs a lock-free read. Reads validate a seqlock and retry instead of waiting; only
-    /// after many interfered tries do they take the shard lock, for one writer's short
-    /// critical section (writers never hold a shard lock while needing the GIL, so this
-    /// cannot deadlock). See [`READS_RELEASE_GIL`].
+    /// Reads `k` into `v` holding the GIL only while the read is lock-free: the seqlock read
+    /// retries instead of waiting; if writers keep interfering the read must take the shard
+    /// lock, and that wait happens with the GIL released, so other Python threads run. See
+    /// [`READS_RELEASE_GIL`].
     #[inline]
-    fn read<T: Send>(&self, py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+    fn read_into(
+        &self,
+        py: Python<'_>,
+        map: &HashMap,
+        k: &[u8],
+        v: &mut Vec<u8>,
+    ) -> Result<bool, crate::map_api::MapError> {
         if READS_RELEASE_GIL.load(Ordering::Relaxed) {
-            py.detach(f)
-        } else {
-            f()
+            return py.detach(|| map.get_into(k, v));
+        }
+        match map.try_get_into_lock_free(k, v)? {
+            Some(found) => Ok(found),
+            None => py.detach(|| map.get_into(k, v)),
+        }
+    }
+
+    /// `k in map`, with the GIL released only if the read has to wait for the shard lock.
+    #[inline]
+    fn read_contains(
+        &self,
+        py: Python<'_>,
+        map: &HashMap,
+        k: &[u8],
+    ) -> Result<bool, crate::map_api::MapError> {
+        if READS_RELEASE_GIL.load(Ordering::Relaxed) {
+            return py.detach(|| map.contains_key(k));
+        }
+        match map.try_contains_key_lock_free(k)? {
+            Some(found) => Ok(found),
+            None => py.detach(|| map.contains_key(k)),
         }
     }
 
@@ -352,7 +379,7 @@ impl PyHashMap {
         let map = self.open(py)?;
         with_scratch(|k, v| {
             self.key_into(key, k)?;
-            if self.read(py, || map.get_into(k, v)).py_err(py)? {
+            if self.read_into(py, map, k, v).py_err(py)? {
                 self.decode_value(py, v)
             } else {
                 Err(Self::missing_key(py, key))
@@ -392,7 +419,7 @@ impl PyHashMap {
         // Unhashable keys raise TypeError, as `[] in d` does for a dict.
         with_scratch(|k, _| {
             self.key_into(key, k)?;
-            self.read(py, || map.contains_key(k)).py_err(py)
+            self.read_contains(py, map, k).py_err(py)
         })
     }
 
@@ -423,7 +450,7 @@ impl PyHashMap {
         let map = self.open(py)?;
         let found = with_scratch(|k, v| {
             self.key_into(key, k)?;
-            if self.read(py, || map.get_into(k, v)).py_err(py)? {
+            if self.read_into(py, map, k, v).py_err(py)? {
                 self.decode_value(py, v).map(Some)
             } else {
                 Ok(None)

@@ -260,15 +260,33 @@ impl MapInner {
     }
 
     pub(crate) fn get_into(&self, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, MapError> {
-        self.read_with(key, |map, hit| {
-            let Some(hit) = hit else {
-                buf.clear();
-                return Ok(false);
-            };
-            size_buffer(buf, hit.val_len as usize);
-            map.region().read_bytes(hit.value_offset(), buf)?;
-            Ok(true)
-        })
+        self.read_with(key, |map, hit| copy_value(map, hit, buf))
+    }
+
+    /// [`MapInner::get_into`] without ever waiting for the shard lock: `Ok(None)` when
+    /// writers kept interfering and only a locked read would do.
+    pub(crate) fn try_get_into_lock_free(
+        &self,
+        key: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<bool>, MapError> {
+        let hash = self.hash(key);
+        let shard = self.shard(hash)?;
+        match self.read_optimistic(shard, hash, key, &mut |map, hit| copy_value(map, hit, buf)) {
+            Some(result) => Ok(Some(result?)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`MapInner::contains`] without ever waiting for the shard lock (`Ok(None)`: retry
+    /// with the locking form).
+    pub(crate) fn try_contains_lock_free(&self, key: &[u8]) -> Result<Option<bool>, MapError> {
+        let hash = self.hash(key);
+        let shard = self.shard(hash)?;
+        match self.read_optimistic(shard, hash, key, &mut |_, hit| Ok(hit.is_some())) {
+            Some(result) => Ok(Some(result?)),
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn contains(&self, key: &[u8]) -> Result<bool, MapError> {
@@ -326,6 +344,17 @@ fn backoff(tries: u32) {
 #[inline]
 pub(crate) fn is_free(tag: u64) -> bool {
     tag == EMPTY || tag == TOMBSTONE
+}
+
+/// Copies the value of `hit` into `buf` (cleared when absent); true if found.
+fn copy_value(map: &MapInner, hit: Option<&Hit<'_>>, buf: &mut Vec<u8>) -> Result<bool, Fault> {
+    let Some(hit) = hit else {
+        buf.clear();
+        return Ok(false);
+    };
+    size_buffer(buf, hit.val_len as usize);
+    map.region().read_bytes(hit.value_offset(), buf)?;
+    Ok(true)
 }
 
 #[cfg(test)]

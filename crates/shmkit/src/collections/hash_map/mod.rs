@@ -307,6 +307,25 @@ impl HashMap {
         self.inner.get_into(key, buf)
     }
 
+    /// Like [`HashMap::get_into`], but never waits for a lock: `Ok(None)` when writers of the
+    /// key's shard kept interfering with the lock-free read (call `get_into` then). Lets a
+    /// caller that holds something precious (Python's GIL) read without ever blocking on it.
+    pub fn try_get_into_lock_free(
+        &self,
+        key: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<bool>, MapError> {
+        check_key(key)?;
+        self.inner.try_get_into_lock_free(key, buf)
+    }
+
+    /// Like [`HashMap::contains_key`], but never waits for a lock (`Ok(None)`: call
+    /// `contains_key`).
+    pub fn try_contains_key_lock_free(&self, key: &[u8]) -> Result<Option<bool>, MapError> {
+        check_key(key)?;
+        self.inner.try_contains_lock_free(key)
+    }
+
     /// True if `key` is present.
     pub fn contains_key(&self, key: &[u8]) -> Result<bool, MapError> {
         check_key(key)?;
