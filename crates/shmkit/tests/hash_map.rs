@@ -125,15 +125,24 @@ fn lock_free_reads_answer_like_the_locking_ones() {
     let t = TestStore::new("map-lock-free-reads");
     let map = t.store.hash_map("m").unwrap();
     let mut buf = Vec::new();
-    assert_eq!(map.try_get_into_lock_free(b"k", &mut buf).unwrap(), Some(false));
+    assert_eq!(
+        map.try_get_into_lock_free(b"k", &mut buf).unwrap(),
+        Some(false)
+    );
     assert_eq!(map.try_contains_key_lock_free(b"k").unwrap(), Some(false));
     map.set(b"k", b"value").unwrap();
     // No writer interferes here, so the lock-free form always has an answer.
-    assert_eq!(map.try_get_into_lock_free(b"k", &mut buf).unwrap(), Some(true));
+    assert_eq!(
+        map.try_get_into_lock_free(b"k", &mut buf).unwrap(),
+        Some(true)
+    );
     assert_eq!(buf, b"value");
     assert_eq!(map.try_contains_key_lock_free(b"k").unwrap(), Some(true));
     map.set(b"k", b"").unwrap();
-    assert_eq!(map.try_get_into_lock_free(b"k", &mut buf).unwrap(), Some(true));
+    assert_eq!(
+        map.try_get_into_lock_free(b"k", &mut buf).unwrap(),
+        Some(true)
+    );
     assert!(buf.is_empty());
 }
 
