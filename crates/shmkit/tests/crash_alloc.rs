@@ -2,12 +2,10 @@
 //! process recovers the allocator locks it held, `verify` finds no damage (leaks are
 //! allowed and reported), and `repair` relinks leaked free blocks.
 
-#[path = "support/mod.rs"]
 mod common;
 
-use common::{Exit, Rng, StoreGuard, fork_child, wait_until, watchdog};
+use common::{Exit, Rng, TestStore, fork_child, wait_until, watchdog};
 use shmkit::store::alloc::{BlockHeader, TAG_FREE};
-use shmkit::{Store, StoreOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -22,8 +20,7 @@ fn size_for(rng: &mut Rng) -> u64 {
 #[test]
 fn sigkill_inside_alloc_and_free_200_times() {
     let _dog = watchdog(110);
-    let guard = StoreGuard::new("crash-alloc");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("crash-alloc");
     let progress = store.alloc(8).unwrap();
     let mut rng = Rng(0xC0FFEE);
     let (mut saw_leaks, mut saw_recovered) = (0u64, 0u64);
@@ -99,8 +96,7 @@ fn sigkill_inside_alloc_and_free_200_times() {
 fn repair_relinks_a_block_tagged_free_but_on_no_list() {
     // The exact state a process killed in `free` between tagging the block free and
     // pushing it leaves behind, forged through the shared header.
-    let guard = StoreGuard::new("crash-alloc-leak");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("crash-alloc-leak");
     let keep = store.alloc(100).unwrap();
     let leaked = store.alloc(100).unwrap();
     let header = store.get::<BlockHeader>(leaked - 16).unwrap();
@@ -133,8 +129,7 @@ fn repair_relinks_a_block_tagged_free_but_on_no_list() {
 #[test]
 fn a_dead_allocators_locks_are_recovered_by_the_next_alloc_and_free() {
     let _dog = watchdog(60);
-    let guard = StoreGuard::new("crash-alloc-lock");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("crash-alloc-lock");
     // A child runs verify() in a loop, which takes every size-class lock and the heap lock,
     // and is killed while (almost certainly) holding some of them.
     let flag = store.alloc(8).unwrap();

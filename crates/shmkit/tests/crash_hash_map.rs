@@ -8,10 +8,10 @@
 
 mod common;
 
-use common::{Rng, TestStore, fork_child, kill_child, wait_child, watchdog};
+use common::{Exit, Rng, TestStore, fork_child, watchdog};
 use shmkit::collections::hash_map::layout::{ROOT_LEN, SHARD_STRIDE, ShardHeader};
 use shmkit::store::header::Line;
-use shmkit::{HashMap, HashMapOptions, ObjectKind, Store, UpdateAction};
+use shmkit::{HashMap, ObjectKind, Store, UpdateAction};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const KEYS: u64 = 2000;
@@ -193,34 +193,20 @@ fn check(map: &HashMap, log: &Log<'_>, round: u32) {
 fn writer_killed_at_random_moments() {
     let _watchdog = watchdog(600);
     let t = TestStore::new("crash-map");
-    let map = t
-        .store
-        .hash_map_with(
-            "m",
-            &HashMapOptions {
-                shards: 2,
-                initial_capacity: 0,
-            },
-        )
-        .unwrap();
+    let map = t.map(2);
     let words = STATE + KEYS;
     let base = t
-        .store
         .object_or_create("progress", ObjectKind::Raw, |s| {
             let b = s.alloc(8 * words)?;
             s.write_bytes(b, &vec![0u8; 8 * words as usize])?;
             Ok(b)
         })
         .unwrap();
-    let log = Log {
-        store: &t.store,
-        base,
-    };
+    let log = Log { store: &t, base };
     let shards_offset = (map.root_offset() + ROOT_LEN).next_multiple_of(SHARD_STRIDE);
     let shards: Vec<&Line<ShardHeader>> = (0..2)
         .map(|i| {
-            t.store
-                .get::<Line<ShardHeader>>(shards_offset + i * SHARD_STRIDE)
+            t.get::<Line<ShardHeader>>(shards_offset + i * SHARD_STRIDE)
                 .unwrap()
         })
         .collect();
@@ -229,9 +215,9 @@ fn writer_killed_at_random_moments() {
     for round in 0..KILLS {
         let start = log.get(OPS);
         let seed = rng.next();
-        let pid = {
+        let mut child = {
             let map = map.clone();
-            let store = t.store.clone();
+            let store = t.clone();
             fork_child(move || {
                 child(
                     map,
@@ -257,7 +243,7 @@ fn writer_killed_at_random_moments() {
                 while log.get(OPS) < give_up && map.stats().unwrap().resizing_shards == 0 {
                     std::hint::spin_loop();
                 }
-                kill_child(pid); // at once: a migration lasts only a few writes
+                child.kill(); // at once: a migration lasts only a few writes
             }
             2 => {
                 // Inside a critical section: a shard's sequence is odd.
@@ -265,19 +251,19 @@ fn writer_killed_at_random_moments() {
                 while log.get(OPS) < give_up && !shards.iter().any(|s| s.0.seq.is_writing()) {
                     std::hint::spin_loop();
                 }
-                kill_child(pid);
+                child.kill();
             }
             _ => {}
         }
         for _ in 0..rng.below(5_000) {
             std::hint::spin_loop();
         }
-        kill_child(pid);
-        let code = wait_child(pid);
+        child.kill();
+        let exit = child.wait();
         assert_eq!(
-            code,
-            128 + libc::SIGKILL,
-            "round {round}: child failed with {code}"
+            exit,
+            Exit::Signal(libc::SIGKILL),
+            "round {round}: child failed with {exit:?}"
         );
         if log.get(FLAG) == 3 {
             clear_kills += 1;
@@ -308,7 +294,7 @@ fn writer_killed_at_random_moments() {
         repaired >= KILLS / 15,
         "kills rarely hit a critical section ({repaired})"
     );
-    let store_report = t.store.repair().unwrap();
+    let store_report = t.repair().unwrap();
     assert!(store_report.is_clean(), "{store_report:?}");
     // What the kills leaked is bounded by what was in flight: at most a new record, an old
     // record (or table) awaiting its free, and a new table per kill; a kill inside clear()
@@ -330,18 +316,9 @@ fn reader_recovers_a_shard_left_mid_write() {
     // odd; a plain get() must still finish (taking the lock over) and see a consistent map.
     let _watchdog = watchdog(120);
     let t = TestStore::new("crash-map-reader");
-    let map = t
-        .store
-        .hash_map_with(
-            "m",
-            &HashMapOptions {
-                shards: 1,
-                initial_capacity: 0,
-            },
-        )
-        .unwrap();
+    let map = t.map(1);
     map.set(b"k", b"v").unwrap();
-    let pid = {
+    let mut child = {
         let map = map.clone();
         fork_child(move || {
             let _ = map.update(b"k", |_| {
@@ -353,7 +330,7 @@ fn reader_recovers_a_shard_left_mid_write() {
             0
         })
     };
-    assert_eq!(wait_child(pid), 128 + libc::SIGKILL);
+    assert_eq!(child.wait(), Exit::Signal(libc::SIGKILL));
     assert_eq!(map.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
     map.set(b"k2", b"w").unwrap();
     let report = map.verify().unwrap();

@@ -3,38 +3,30 @@
 //! working. Liveness never trusts PIDs: a reused PID does not keep a dead owner "alive",
 //! and a live owner is not robbed because its recorded PID looks dead.
 
-#[path = "support/mod.rs"]
 mod common;
 
-use common::{Exit, StoreGuard, dead_pid, fork_child, wait_until, watchdog};
+use common::{Exit, TestStore, dead_pid, fork_child, wait_until, watchdog};
 use shmkit::store::header::{RegistryState, StoreHeader};
 use shmkit::sync::LockError;
-use shmkit::{Store, StoreOptions};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 const ONE_SECOND: Duration = Duration::from_secs(1);
 
 struct Fixture {
-    _guard: StoreGuard,
-    store: Store,
+    store: TestStore,
     /// A shared word children use to say what they are doing.
     flag: u64,
 }
 
 fn fixture(test: &str) -> Fixture {
-    let guard = StoreGuard::new(test);
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new(test);
     let flag = store.alloc(8).unwrap();
     store
         .get::<AtomicU64>(flag)
         .unwrap()
         .store(0, Ordering::SeqCst);
-    Fixture {
-        _guard: guard,
-        store,
-        flag,
-    }
+    Fixture { store, flag }
 }
 
 impl Fixture {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{fork_child, kill_child, wait_child, watchdog};
+use common::{StoreGuard, fork_child, watchdog};
 use shmkit::{Store, StoreOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +15,8 @@ use std::time::Duration;
 #[test]
 fn children_forked_during_attach_and_detach_hold_no_liveness_locks() {
     let _watchdog = watchdog(120);
-    let name = format!("test-review-fork-fd-window-{}", std::process::id());
-    let _ = Store::remove(&name);
+    let guard = StoreGuard::new("review-fork-fd-window");
+    let name = guard.name().to_string();
     drop(Store::create(&name, &StoreOptions::default()).unwrap());
     let mut leaked_rounds = 0;
     let rounds = 10;
@@ -49,12 +49,11 @@ fn children_forked_during_attach_and_detach_hold_no_liveness_locks() {
         if Store::is_in_use(&name).unwrap() {
             leaked_rounds += 1;
         }
-        for pid in children {
-            kill_child(pid);
-            wait_child(pid);
+        for child in children {
+            child.kill_and_wait();
         }
     }
-    let _ = Store::remove(&name);
+    drop(guard);
     assert_eq!(
         leaked_rounds, 0,
         "in {leaked_rounds} of {rounds} rounds a child that never used the store held the \

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{TestStore, fork_child, wait_child, watchdog};
+use common::{Exit, TestStore, fork_child, watchdog};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,7 +17,7 @@ fn child_forked_during_a_store_call_in_another_thread_can_lock() {
     let t = TestStore::new("review-fork-internal-lock");
     let stop = Arc::new(AtomicBool::new(false));
     let busy = {
-        let store = t.store.clone();
+        let store = t.clone();
         let stop = stop.clone();
         // A monitoring thread, as a supervisor process might run.
         std::thread::spawn(move || {
@@ -30,19 +30,19 @@ fn child_forked_during_a_store_call_in_another_thread_can_lock() {
     let mut forks = 0;
     while forks < 40 && hung < 3 {
         forks += 1;
-        let store = t.store.clone();
-        let pid = fork_child(move || {
+        let store = t.clone();
+        let mut child = fork_child(move || {
             // SAFETY: a self-destruct timer: a hung child dies of SIGALRM.
             unsafe { libc::alarm(2) };
             let guard = store.test_mutex().unwrap().lock().unwrap();
             drop(guard);
             0
         });
-        let code = wait_child(pid);
-        if code == 128 + libc::SIGALRM {
+        let exit = child.wait();
+        if exit == Exit::Signal(libc::SIGALRM) {
             hung += 1;
         } else {
-            assert_eq!(code, 0, "child failed");
+            assert_eq!(exit, Exit::Code(0), "child failed");
         }
     }
     stop.store(true, Ordering::Relaxed);

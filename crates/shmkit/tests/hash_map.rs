@@ -13,7 +13,7 @@ use std::collections::HashMap as StdMap;
 #[test]
 fn basic_operations() {
     let t = TestStore::new("map-basic");
-    let map = t.store.hash_map("m").unwrap();
+    let map = t.hash_map("m").unwrap();
     assert!(map.is_empty());
     assert_eq!(map.get(b"a").unwrap(), None);
     assert_eq!(map.insert(b"a", b"1").unwrap(), None);
@@ -123,7 +123,7 @@ fn basic_operations() {
 #[test]
 fn lock_free_reads_answer_like_the_locking_ones() {
     let t = TestStore::new("map-lock-free-reads");
-    let map = t.store.hash_map("m").unwrap();
+    let map = t.hash_map("m").unwrap();
     let mut buf = Vec::new();
     assert_eq!(
         map.try_get_into_lock_free(b"k", &mut buf).unwrap(),
@@ -150,11 +150,10 @@ fn lock_free_reads_answer_like_the_locking_ones() {
 fn open_by_name_and_kind_checks() {
     let t = TestStore::new("map-open");
     assert!(matches!(
-        t.store.open_hash_map("nope"),
+        t.open_hash_map("nope"),
         Err(MapError::Directory(DirectoryError::NotFound(_)))
     ));
     let a = t
-        .store
         .hash_map_with(
             "m",
             &HashMapOptions {
@@ -164,16 +163,16 @@ fn open_by_name_and_kind_checks() {
         )
         .unwrap();
     a.set(b"k", b"v").unwrap();
-    let b = t.store.open_hash_map("m").unwrap();
+    let b = t.open_hash_map("m").unwrap();
     assert_eq!(b.shard_count(), 8);
     assert_eq!(b.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
     assert_eq!(b.name(), "m");
-    assert!(b.store().same_attachment(&t.store));
+    assert!(b.store().same_attachment(&t));
     // Another handle to the same store by name sees the same map.
-    let again = Store::open(&t.name).unwrap().hash_map("m").unwrap();
+    let again = Store::open(t.name()).unwrap().hash_map("m").unwrap();
     assert_eq!(again.len(), 1);
     assert!(matches!(
-        t.store.hash_map_with(
+        t.hash_map_with(
             "bad",
             &HashMapOptions {
                 shards: 3,
@@ -182,11 +181,10 @@ fn open_by_name_and_kind_checks() {
         ),
         Err(MapError::InvalidOptions(_))
     ));
-    t.store
-        .object_or_create("raw", shmkit::ObjectKind::Raw, |s| s.alloc(8))
+    t.object_or_create("raw", shmkit::ObjectKind::Raw, |s| s.alloc(8))
         .unwrap();
     assert!(matches!(
-        t.store.hash_map("raw"),
+        t.hash_map("raw"),
         Err(MapError::Directory(DirectoryError::WrongKind { .. }))
     ));
     // The error converts into the umbrella error.
@@ -197,7 +195,7 @@ fn open_by_name_and_kind_checks() {
 #[test]
 fn large_values_and_keys() {
     let t = TestStore::new("map-large");
-    let map = t.store.hash_map("m").unwrap();
+    let map = t.hash_map("m").unwrap();
     let key = vec![7u8; 70 * 1024]; // keys past 64 KiB are fine
     let value: Vec<u8> = (0..3 << 20).map(|i| (i % 251) as u8).collect();
     map.set(&key, &value).unwrap();
@@ -214,7 +212,7 @@ fn value_beyond_the_reservation_is_a_clear_error() {
         ..StoreOptions::default()
     };
     let t = TestStore::with("map-toolarge", &options);
-    let map = t.store.hash_map("m").unwrap();
+    let map = t.hash_map("m").unwrap();
     map.set(b"small", b"1").unwrap();
     let huge = vec![1u8; 16 << 20];
     match map.set(b"big", &huge) {
@@ -238,16 +236,7 @@ fn value_beyond_the_reservation_is_a_clear_error() {
 #[test]
 fn deleted_space_is_reused() {
     let t = TestStore::new("map-reuse");
-    let map = t
-        .store
-        .hash_map_with(
-            "m",
-            &HashMapOptions {
-                shards: 4,
-                initial_capacity: 0,
-            },
-        )
-        .unwrap();
+    let map = t.map(4);
     let round = |r: u32| {
         for i in 0..2000u32 {
             map.set(&(i + r * 2000).to_le_bytes(), &[r as u8; 40])
@@ -258,34 +247,25 @@ fn deleted_space_is_reused() {
         }
     };
     round(0);
-    let committed = t.store.committed_len();
-    let heap = t.store.alloc_stats().unwrap().heap_bytes;
+    let committed = t.committed_len();
+    let heap = t.alloc_stats().unwrap().heap_bytes;
     for r in 1..20 {
         round(r);
     }
     assert!(map.is_empty());
     assert!(map.verify().unwrap().is_clean());
-    let heap_after = t.store.alloc_stats().unwrap().heap_bytes;
+    let heap_after = t.alloc_stats().unwrap().heap_bytes;
     assert!(
         heap_after <= heap * 2,
         "heap grew from {heap} to {heap_after} under churn"
     );
-    assert!(t.store.committed_len() <= committed * 2);
+    assert!(t.committed_len() <= committed * 2);
 }
 
 #[test]
 fn owned_blocks_cover_every_used_block() {
     let t = TestStore::new("map-owned");
-    let map = t
-        .store
-        .hash_map_with(
-            "m",
-            &HashMapOptions {
-                shards: 2,
-                initial_capacity: 0,
-            },
-        )
-        .unwrap();
+    let map = t.map(2);
     for i in 0..500u32 {
         map.set(&i.to_le_bytes(), &vec![1u8; i as usize % 100])
             .unwrap();
@@ -295,7 +275,7 @@ fn owned_blocks_cover_every_used_block() {
     }
     let mut owned = 0u64;
     map.owned_blocks(&mut |_| owned += 1).unwrap();
-    let store_report = t.store.verify().unwrap();
+    let store_report = t.verify().unwrap();
     assert!(store_report.is_clean());
     // Every used block belongs to the map (plus the directory page).
     assert_eq!(store_report.used_blocks, owned + 1);
@@ -341,7 +321,7 @@ proptest! {
     #[test]
     fn model_against_std_hash_map(ops in proptest::collection::vec(op(), 1..600)) {
         let t = TestStore::new("map-model");
-        let map = t.store.hash_map_with("m", &HashMapOptions { shards: 2, initial_capacity: 0 }).unwrap();
+        let map = t.map(2);
         let mut model: StdMap<Vec<u8>, Vec<u8>> = StdMap::new();
         for op in &ops {
             match op {
@@ -392,16 +372,7 @@ proptest! {
 #[test]
 fn growth_across_many_resizes_matches_the_model() {
     let t = TestStore::new("map-growth");
-    let map = t
-        .store
-        .hash_map_with(
-            "m",
-            &HashMapOptions {
-                shards: 4,
-                initial_capacity: 0,
-            },
-        )
-        .unwrap();
+    let map = t.map(4);
     let mut model = StdMap::new();
     let mut rng = common::Rng(0x1234_5678);
     for step in 0..40_000u64 {
@@ -437,7 +408,7 @@ fn handles_are_send_sync_clone() {
     fn check<T: Send + Sync + Clone>() {}
     check::<shmkit::HashMap>();
     let t = TestStore::new("map-threads");
-    let map = t.store.hash_map("m").unwrap();
+    let map = t.hash_map("m").unwrap();
     let threads: Vec<_> = (0..4u32)
         .map(|n| {
             let map = map.clone();
@@ -459,16 +430,7 @@ fn handles_are_send_sync_clone() {
 #[test]
 fn a_panicking_update_closure_leaves_the_map_usable() {
     let t = TestStore::new("map-panic");
-    let map = t
-        .store
-        .hash_map_with(
-            "m",
-            &HashMapOptions {
-                shards: 1,
-                initial_capacity: 0,
-            },
-        )
-        .unwrap();
+    let map = t.map(1);
     for i in 0..100u32 {
         map.set(&i.to_le_bytes(), b"v").unwrap(); // a few resizes, maybe one in progress
     }

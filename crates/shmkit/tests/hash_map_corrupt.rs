@@ -6,7 +6,6 @@
 mod common;
 
 use common::{Rng, TestStore, watchdog};
-use shmkit::HashMapOptions;
 use shmkit::collections::hash_map::layout::{ROOT_LEN, SHARD_STRIDE, ShardHeader, TableHeader};
 use shmkit::store::header::Line;
 use std::sync::atomic::Ordering;
@@ -21,16 +20,7 @@ fn random_damage_is_reported_and_repaired_without_faults() {
 
 fn damage_and_repair(seed: u64) {
     let t = TestStore::new(&format!("map-corrupt-{seed}"));
-    let map = t
-        .store
-        .hash_map_with(
-            "m",
-            &HashMapOptions {
-                shards: 2,
-                initial_capacity: 0,
-            },
-        )
-        .unwrap();
+    let map = t.map(2);
     for i in 0..3000u32 {
         map.set(&i.to_le_bytes(), &vec![i as u8; (i % 50) as usize])
             .unwrap();
@@ -39,9 +29,9 @@ fn damage_and_repair(seed: u64) {
     let mut rng = Rng(0xBAD_5EED ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut damaged = 0;
     for s in 0..2u64 {
-        let shard: &Line<ShardHeader> = t.store.get(shards_offset + s * SHARD_STRIDE).unwrap();
+        let shard: &Line<ShardHeader> = t.get(shards_offset + s * SHARD_STRIDE).unwrap();
         let table = shard.0.table.load(Ordering::Relaxed);
-        let header: &TableHeader = t.store.get(table).unwrap();
+        let header: &TableHeader = t.get(table).unwrap();
         let buckets = header.buckets.load(Ordering::Relaxed);
         // Scribble over 40 random slots: tag, record offset, or the record it points at.
         for _ in 0..40 {
@@ -49,22 +39,19 @@ fn damage_and_repair(seed: u64) {
             let mut bytes = [0u8; 8];
             let garbage = rng.next();
             match rng.below(4) {
-                0 => t.store.write_bytes(slot, &garbage.to_le_bytes()).unwrap(), // tag
-                1 => t
-                    .store
-                    .write_bytes(slot + 8, &garbage.to_le_bytes())
-                    .unwrap(), // rec: anywhere
+                0 => t.write_bytes(slot, &garbage.to_le_bytes()).unwrap(), // tag
+                1 => t.write_bytes(slot + 8, &garbage.to_le_bytes()).unwrap(), // rec: anywhere
                 2 => {
                     // rec: a plausible, aligned offset inside the store
-                    let off = (garbage % t.store.committed_len()) & !15;
-                    t.store.write_bytes(slot + 8, &off.to_le_bytes()).unwrap();
+                    let off = (garbage % t.committed_len()) & !15;
+                    t.write_bytes(slot + 8, &off.to_le_bytes()).unwrap();
                 }
                 _ => {
                     // the record's lengths
-                    t.store.read_bytes(slot + 8, &mut bytes).unwrap();
+                    t.read_bytes(slot + 8, &mut bytes).unwrap();
                     let rec = u64::from_le_bytes(bytes);
                     if rec != 0 {
-                        t.store.write_bytes(rec, &garbage.to_le_bytes()).unwrap();
+                        t.write_bytes(rec, &garbage.to_le_bytes()).unwrap();
                     }
                 }
             }

@@ -6,7 +6,6 @@
 mod common;
 
 use common::{TestStore, watchdog};
-use shmkit::HashMapOptions;
 use shmkit::collections::hash_map::layout::RecordHeader;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
@@ -15,22 +14,13 @@ use std::sync::atomic::Ordering;
 fn corrupt_value_length_is_an_error_not_a_panic() {
     let _watchdog = watchdog(60);
     let t = TestStore::new("review-corrupt-lengths");
-    let map = t
-        .store
-        .hash_map_with(
-            "m",
-            &HashMapOptions {
-                shards: 1,
-                initial_capacity: 0,
-            },
-        )
-        .unwrap();
+    let map = t.map(1);
     map.set(b"key", b"value").unwrap();
     // Blocks come root, table, then the table's records: the last one is our record.
     let mut blocks = Vec::new();
     map.owned_blocks(&mut |b| blocks.push(b)).unwrap();
     let rec = *blocks.last().unwrap();
-    let header: &RecordHeader = t.store.get(rec).unwrap();
+    let header: &RecordHeader = t.get(rec).unwrap();
     assert_eq!(header.val_len.load(Ordering::Relaxed), 5);
     header.val_len.store(u64::MAX - 4, Ordering::Relaxed);
 

@@ -4,43 +4,23 @@
 
 mod common;
 
-use common::{TestStore, fork_child, wait_child, watchdog};
-use shmkit::HashMapOptions;
+use common::{TestStore, fork_churner, stop_churner, watchdog};
 
 #[test]
 fn one_gib_value_read_while_the_shard_churns() {
     let _watchdog = watchdog(300);
     const GIB: usize = 1 << 30;
     let t = TestStore::new("map-gib");
-    let map = t
-        .store
-        .hash_map_with(
-            "m",
-            &HashMapOptions {
-                shards: 1,
-                initial_capacity: 0,
-            },
-        )
-        .unwrap();
+    let map = t.map(1);
     let mut value = vec![0u8; GIB];
     for (i, chunk) in value.chunks_mut(4096).enumerate() {
         chunk.fill((i % 251) as u8);
     }
     map.set(b"big", &value).unwrap();
-    let churner = {
-        let map = map.clone();
-        fork_child(move || {
-            let mut n = 0u64;
-            while !map.contains_key(b"__stop").unwrap_or(true) {
-                let k = (n % 1000).to_le_bytes();
-                if map.set(&k, &n.to_le_bytes()).is_err() {
-                    return 1;
-                }
-                n += 1;
-            }
-            0
-        })
-    };
+    let churner = fork_churner(&map, |n| {
+        let k = (n % 1000).to_le_bytes();
+        map.set(&k, &n.to_le_bytes()).is_ok()
+    });
     // Let the churn start, then read the big value a few times.
     while map.len() < 10 {
         std::thread::yield_now();
@@ -50,8 +30,7 @@ fn one_gib_value_read_while_the_shard_churns() {
         assert!(map.get_into(b"big", &mut buf).unwrap());
         assert!(buf == value, "1 GiB value came back different");
     }
-    map.set(b"__stop", b"").unwrap();
-    assert_eq!(wait_child(churner), 0);
+    stop_churner(&map, churner);
     assert_eq!(map.remove(b"big").unwrap().map(|v| v.len()), Some(GIB));
     assert!(map.verify().unwrap().is_clean());
 }

@@ -2,12 +2,11 @@
 //! length, keep their contents, memory is reused under churn, and `verify` stays clean —
 //! also while other processes allocate, free and publish objects.
 
-#[path = "support/mod.rs"]
 mod common;
 
-use common::{Rng, StoreGuard, fork_child, watchdog};
+use common::{Rng, TestStore, fork_child, watchdog};
 use proptest::prelude::*;
-use shmkit::{ObjectKind, Store, StoreOptions};
+use shmkit::{ObjectKind, Store};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -88,8 +87,7 @@ proptest! {
 
     #[test]
     fn allocator_matches_model(ops in prop::collection::vec(op(), 1..250)) {
-        let guard = StoreGuard::new("alloc-model");
-        let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+        let store = TestStore::new("alloc-model");
         let mut model = Model::default();
         for (i, op) in ops.iter().enumerate() {
             match *op {
@@ -123,8 +121,7 @@ proptest! {
 
 #[test]
 fn repeating_a_working_set_reuses_memory_exactly() {
-    let guard = StoreGuard::new("alloc-reuse");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("alloc-reuse");
     let mut rng = Rng(42);
     let sizes: Vec<u64> = (0..300).map(|_| rng.below(100 * 1024)).collect();
     let mut model = Model::default();
@@ -160,8 +157,7 @@ fn repeating_a_working_set_reuses_memory_exactly() {
 
 #[test]
 fn random_churn_keeps_the_heap_bounded() {
-    let guard = StoreGuard::new("alloc-churn");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("alloc-churn");
     let mut rng = Rng(7);
     let mut model = Model::default();
     let mut live: Vec<u64> = Vec::new();
@@ -214,8 +210,7 @@ fn random_churn_keeps_the_heap_bounded() {
 #[test]
 fn concurrent_processes_allocate_disjoint_blocks() {
     let _dog = watchdog(100);
-    let guard = StoreGuard::new("alloc-concurrent");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("alloc-concurrent");
     let mut children = Vec::new();
     for c in 0..4u64 {
         let store = store.clone();
@@ -262,8 +257,7 @@ fn concurrent_processes_allocate_disjoint_blocks() {
 #[test]
 fn verify_is_clean_while_others_publish_objects() {
     let _dog = watchdog(100);
-    let guard = StoreGuard::new("alloc-verify-objects");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("alloc-verify-objects");
     let child_store = store.clone();
     let child = fork_child(move || {
         for i in 0..300 {
@@ -301,8 +295,7 @@ fn verify_is_clean_while_others_publish_objects() {
 fn churn_with_stable_record_sizes_stops_growing() {
     // Records are replaced by records of similar size (the same size class): after the
     // first round, every allocation is served from a free list.
-    let guard = StoreGuard::new("alloc-stable-churn");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("alloc-stable-churn");
     let mut rng = Rng(99);
     let mut model = Model::default();
     let classes: Vec<u64> = (0..200).map(|_| 16 << rng.below(13)).collect(); // 16 B .. 64 KiB

@@ -1,6 +1,5 @@
 //! Every kind of bad file gives its own precise `OpenError`, and bad names are refused.
 
-#[path = "support/mod.rs"]
 mod common;
 
 use common::{Exit, TempDir, fork_child};

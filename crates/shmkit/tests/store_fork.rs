@@ -3,16 +3,39 @@
 //! or detaches the parent, and a forked child that never touches the store does not keep
 //! a dead parent's locks alive.
 
-#[path = "support/mod.rs"]
 mod common;
 
-use common::{Exit, Pipe, StoreGuard, fork_child, wait_until, watchdog};
+use common::{
+    Child, Exit, KillOnDrop, Pipe, StoreGuard, TestStore, fork_child, fork_orphanable, wait_until,
+    watchdog,
+};
 use shmkit::{Store, StoreOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 fn create(guard: &StoreGuard) -> Store {
     Store::create(guard.name(), &StoreOptions::default()).unwrap()
+}
+
+/// Forks a child that takes the test mutex, runs `then` (holding it), sets the word at
+/// `flag` to 1 and waits to be killed; returns once the flag is set.
+fn fork_lock_holder(store: &Store, flag: u64, then: impl FnOnce()) -> Child {
+    let child = fork_child(|| {
+        let _g = store.test_mutex().unwrap().lock().unwrap();
+        then();
+        store
+            .get::<AtomicU64>(flag)
+            .unwrap()
+            .store(1, Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let flag_word = store.get::<AtomicU64>(flag).unwrap();
+    assert!(wait_until(Duration::from_secs(20), || flag_word
+        .load(Ordering::SeqCst)
+        == 1));
+    child
 }
 
 #[test]
@@ -70,8 +93,7 @@ fn concurrent_opens_in_one_process_share_one_attachment() {
 #[test]
 fn a_forked_child_gets_its_own_slot_and_works() {
     let _dog = watchdog(60);
-    let guard = StoreGuard::new("fork-child");
-    let store = create(&guard);
+    let store = TestStore::new("fork-child");
     let parent_id = store.owner_id();
     let parent_pid = std::process::id();
     let shared = store.alloc(32).unwrap();
@@ -147,24 +169,9 @@ fn a_forked_child_gets_its_own_slot_and_works() {
 #[test]
 fn a_child_killed_holding_a_lock_does_not_wedge_the_parent() {
     let _dog = watchdog(60);
-    let guard = StoreGuard::new("fork-kill");
-    let store = create(&guard);
+    let store = TestStore::new("fork-kill");
     let flag = store.alloc(8).unwrap();
-    let child_store = store.clone();
-    let child = fork_child(move || {
-        let _g = child_store.test_mutex().unwrap().lock().unwrap();
-        child_store
-            .get::<AtomicU64>(flag)
-            .unwrap()
-            .store(1, Ordering::SeqCst);
-        loop {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    });
-    let flag_word = store.get::<AtomicU64>(flag).unwrap();
-    assert!(wait_until(Duration::from_secs(20), || flag_word
-        .load(Ordering::SeqCst)
-        == 1));
+    let child = fork_lock_holder(&store, flag, || {});
     child.kill_and_wait();
     let mut g = store
         .test_mutex()
@@ -180,8 +187,7 @@ fn a_child_killed_holding_a_lock_does_not_wedge_the_parent() {
 #[test]
 fn a_childs_exit_never_frees_the_parents_slot() {
     let _dog = watchdog(60);
-    let guard = StoreGuard::new("fork-slot");
-    let store = create(&guard);
+    let store = TestStore::new("fork-slot");
     let my_slot = store.owner_id() & 1023;
     // 1: a child that used the store drops it and exits normally (its own slot is freed);
     // 2: a child that never touched the store drops it (it must not free the parent's);
@@ -224,44 +230,28 @@ fn a_childs_exit_never_frees_the_parents_slot() {
 #[test]
 fn an_idle_forked_child_does_not_keep_a_dead_parents_lock_alive() {
     let _dog = watchdog(60);
-    let guard = StoreGuard::new("fork-idle");
-    let store = create(&guard);
+    let store = TestStore::new("fork-idle");
     let flag = store.alloc(16).unwrap();
-    let child_store = store.clone();
     // A "parent" process takes the lock, forks a helper that never touches the store (like
-    // a worker pool), and is killed while holding the lock.
+    // a worker pool, outliving it), and is killed while holding the lock.
     let mut helper_pid = Pipe::new();
-    let helper_pipe = &helper_pid;
-    let owner = fork_child(move || {
-        let _g = child_store.test_mutex().unwrap().lock().unwrap();
-        let helper = fork_child(|| {
+    let owner = fork_lock_holder(&store, flag, || {
+        let helper = fork_orphanable(|| {
             std::thread::sleep(Duration::from_secs(30));
             0
         });
-        helper_pipe.send(&helper.pid.to_le_bytes());
-        std::mem::forget(helper);
-        child_store
-            .get::<AtomicU64>(flag)
-            .unwrap()
-            .store(1, Ordering::SeqCst);
-        loop {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        helper_pid.send(&helper.forget().to_le_bytes());
     });
-    let flag_word = store.get::<AtomicU64>(flag).unwrap();
-    assert!(wait_until(Duration::from_secs(20), || flag_word
-        .load(Ordering::SeqCst)
-        == 1));
     helper_pid.close_write();
-    let bytes = helper_pid.read_all_available(4);
-    let helper = i32::from_le_bytes(bytes[..4].try_into().unwrap());
+    let bytes = helper_pid.read_exact(4);
+    let helper = KillOnDrop(i32::from_le_bytes(bytes[..4].try_into().unwrap()));
     owner.kill_and_wait();
     let result = store
         .test_mutex()
         .unwrap()
         .lock_timeout(Duration::from_secs(1));
-    // SAFETY: killing the helper (our grandchild) whatever happened.
-    unsafe { libc::kill(helper, libc::SIGKILL) };
+    // Kill the helper (our grandchild) whatever happened.
+    drop(helper);
     let g = result.expect("the dead owner's lock is recovered although its idle child lives");
     assert!(g.recovered());
 }
@@ -272,8 +262,7 @@ fn forking_while_another_thread_uses_the_store() {
     // forks: a child must never inherit a process-local lock held by a thread that does not
     // exist in the child, or it would hang on its first store operation.
     let _dog = watchdog(100);
-    let guard = StoreGuard::new("fork-threads-busy");
-    let store = create(&guard);
+    let store = TestStore::new("fork-threads-busy");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let busy = {
         let (store, stop) = (store.clone(), stop.clone());
@@ -296,23 +285,13 @@ fn forking_while_another_thread_uses_the_store() {
                 1
             }
         });
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        let mut status = 0;
-        loop {
-            // SAFETY: polling our own child.
-            let r = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
-            if r == child.pid {
-                assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-                std::mem::forget(child);
-                break;
-            }
-            if std::time::Instant::now() > deadline {
+        match child.try_wait(Duration::from_secs(5)) {
+            Some(exit) => assert_eq!(exit, Exit::Code(0)),
+            None => {
                 hung += 1;
                 child.kill();
                 let _ = child.wait_timeout(Duration::from_secs(5));
-                break;
             }
-            std::thread::sleep(Duration::from_micros(200));
         }
     }
     stop.store(true, Ordering::Relaxed);

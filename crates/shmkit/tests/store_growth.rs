@@ -1,11 +1,10 @@
 //! Growth without remapping: a store grown by one process to >= 1 GiB is used at once by
 //! processes attached earlier, and references taken before the growth stay valid.
 
-#[path = "support/mod.rs"]
 mod common;
 
-use common::{Exit, Rng, StoreGuard, fork_child, wait_until, watchdog};
-use shmkit::{AllocError, Store, StoreOptions};
+use common::{Exit, Rng, TestStore, fork_child, wait_until, watchdog};
+use shmkit::{AllocError, StoreOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -14,8 +13,7 @@ const GIB: u64 = 1 << 30;
 #[test]
 fn growth_to_one_gib_is_seen_by_earlier_attachments_without_remapping() {
     let _dog = watchdog(100);
-    let guard = StoreGuard::new("growth-gib");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("growth-gib");
     let before = store.committed_len();
     // A reference into the store taken before the growth, and a mailbox for the child.
     let cell = store.alloc(32).unwrap();
@@ -104,8 +102,7 @@ fn growth_to_one_gib_is_seen_by_earlier_attachments_without_remapping() {
 #[test]
 fn concurrent_growth_from_many_processes() {
     let _dog = watchdog(100);
-    let guard = StoreGuard::new("growth-race");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("growth-race");
     let mut children = Vec::new();
     for c in 0..4u64 {
         let s = store.clone();
@@ -150,12 +147,11 @@ fn concurrent_growth_from_many_processes() {
 
 #[test]
 fn growth_past_the_reservation_is_refused() {
-    let guard = StoreGuard::new("growth-reserve");
     let opts = StoreOptions {
         reserve: 4 << 20,
         ..StoreOptions::default()
     };
-    let store = Store::create(guard.name(), &opts).unwrap();
+    let store = TestStore::with("growth-reserve", &opts);
     assert_eq!(store.reserved_len(), 4 << 20);
     match store.alloc(8 << 20) {
         Err(AllocError::ReservationExceeded { reserved, needed }) => {
@@ -199,8 +195,7 @@ fn growth_completes_in_a_process_interrupted_by_frequent_signals() {
     // signal every millisecond (an interval timer, a profiler), while holding the
     // allocator's locks. (Linux 6.18 completes it; this guards other kernels.)
     let _dog = watchdog(100);
-    let guard = StoreGuard::new("growth-signals");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("growth-signals");
     let child_store = store.clone();
     let mut child = fork_child(move || {
         // SAFETY: a no-op handler without SA_RESTART and a 1 ms timer, in this child only.

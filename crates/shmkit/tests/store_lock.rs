@@ -1,20 +1,18 @@
 //! The robust mutex excludes across processes under contention, hands the lock on to
 //! sleeping waiters (no lost wake-up wedges anyone), and honours timeouts.
 
-#[path = "support/mod.rs"]
 mod common;
 
-use common::{StoreGuard, fork_child, watchdog};
+use common::{TestStore, fork_child, watchdog};
+use shmkit::Store;
 use shmkit::sync::LockError;
-use shmkit::{Store, StoreOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 #[test]
 fn contended_lock_excludes_across_processes() {
     let _dog = watchdog(100);
-    let guard = StoreGuard::new("lock-contended");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("lock-contended");
     let counter = store.alloc(16).unwrap();
     const CHILDREN: u64 = 4;
     const ITERS: u64 = 5_000;
@@ -61,8 +59,7 @@ fn contended_lock_excludes_across_processes() {
 #[test]
 fn timeout_while_a_live_process_holds_the_lock() {
     let _dog = watchdog(60);
-    let guard = StoreGuard::new("lock-timeout");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("lock-timeout");
     let lock = store.test_mutex().unwrap();
     let held = lock.lock().unwrap();
     let child_store = store.clone();
@@ -90,9 +87,8 @@ fn timeout_while_a_live_process_holds_the_lock() {
 
 #[test]
 fn try_lock_and_nested_handles_share_one_owner() {
-    let guard = StoreGuard::new("lock-handles");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
-    let again = Store::open(guard.name()).unwrap();
+    let store = TestStore::new("lock-handles");
+    let again = Store::open(store.name()).unwrap();
     assert!(store.same_attachment(&again));
     assert_eq!(store.owner_id(), again.owner_id());
     let lock = store.test_mutex().unwrap();

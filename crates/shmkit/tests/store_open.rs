@@ -1,7 +1,6 @@
 //! Race-free creation: many processes calling `Store::open_or_create` on one name at once
 //! all end up attached to one store, with no error and no SIGBUS.
 
-#[path = "support/mod.rs"]
 mod common;
 
 use common::{Exit, Pipe, StoreGuard, fork_child, watchdog};

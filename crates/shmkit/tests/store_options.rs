@@ -1,7 +1,6 @@
 //! Store options: file permissions applied exactly whatever the umask, and a full file
 //! system reported as `StoreFull` (creation and growth) without damaging the store.
 
-#[path = "support/mod.rs"]
 mod common;
 
 use common::{Exit, StoreGuard, TempDir, fork_child};

@@ -1,10 +1,9 @@
 //! The process registry: dead processes' slots are reclaimed (by the sweep, or by the next
 //! process that needs a slot), so attaching and dying over and over never runs out.
 
-#[path = "support/mod.rs"]
 mod common;
 
-use common::{StoreGuard, fork_child, wait_until, watchdog};
+use common::{TestStore, fork_child, wait_until, watchdog};
 use shmkit::{Store, StoreOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -34,8 +33,7 @@ fn attach_and_kill(store: &Store, mailbox: u64) -> u32 {
 #[test]
 fn sweep_reclaims_killed_processes_slots() {
     let _dog = watchdog(60);
-    let guard = StoreGuard::new("registry-sweep");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("registry-sweep");
     let mailbox = store.alloc(8).unwrap();
     let mut slots = Vec::new();
     for _ in 0..5 {
@@ -46,7 +44,7 @@ fn sweep_reclaims_killed_processes_slots() {
     assert_eq!(procs.len(), 1, "{procs:?}");
     assert!(!store.others_attached());
     assert!(
-        !Store::is_in_use(guard.name()).unwrap(),
+        !Store::is_in_use(store.name()).unwrap(),
         "only the caller is attached"
     );
     let dead_active = slots
@@ -71,10 +69,9 @@ fn sweep_reclaims_killed_processes_slots() {
 #[test]
 fn is_in_use_sees_other_processes_only() {
     let _dog = watchdog(60);
-    let guard = StoreGuard::new("registry-in-use");
-    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let store = TestStore::new("registry-in-use");
     assert!(
-        !Store::is_in_use(guard.name()).unwrap(),
+        !Store::is_in_use(store.name()).unwrap(),
         "the caller itself does not count"
     );
     let mailbox = store.alloc(8).unwrap();
@@ -92,21 +89,20 @@ fn is_in_use_sees_other_processes_only() {
     assert!(wait_until(Duration::from_secs(20), || word
         .load(Ordering::SeqCst)
         == 1));
-    assert!(Store::is_in_use(guard.name()).unwrap());
+    assert!(Store::is_in_use(store.name()).unwrap());
     assert!(store.others_attached());
     child.kill_and_wait();
-    assert!(!Store::is_in_use(guard.name()).unwrap());
+    assert!(!Store::is_in_use(store.name()).unwrap());
     assert!(!store.others_attached());
 }
 
 fn attach_many_times(test: &str, max_processes: u32, times: usize) {
     let _dog = watchdog(110);
-    let guard = StoreGuard::new(test);
     let opts = StoreOptions {
         max_processes,
         ..StoreOptions::default()
     };
-    let store = Store::create(guard.name(), &opts).unwrap();
+    let store = TestStore::with(test, &opts);
     let mailbox = store.alloc(8).unwrap();
     let me = store.owner_id();
     let mut seen = std::collections::HashSet::new();
