@@ -195,16 +195,7 @@ impl Attachment {
 
     /// Returns a block (by payload offset) to its class's free list.
     pub(crate) fn free(&self, payload: u64) -> Result<(), FreeError> {
-        let block = payload
-            .checked_sub(BLOCK_HEADER_LEN)
-            .ok_or(FreeError::NotABlock(payload))?;
-        let header = self
-            .block_header(block)
-            .map_err(|_| FreeError::NotABlock(payload))?;
-        let class = header.class.load(Ordering::Relaxed);
-        if class >= CLASS_COUNT {
-            return Err(FreeError::NotABlock(payload));
-        }
+        let (block, header, class) = self.block_of_payload(payload)?;
         let entry = self
             .class_entry(class)
             .map_err(|_| FreeError::NotABlock(payload))?;
@@ -230,17 +221,21 @@ impl Attachment {
 
     /// Payload capacity of an allocated block (by payload offset).
     pub(crate) fn capacity(&self, payload: u64) -> Result<u64, FreeError> {
-        let block = payload
-            .checked_sub(BLOCK_HEADER_LEN)
-            .ok_or(FreeError::NotABlock(payload))?;
-        let header = self
-            .block_header(block)
-            .map_err(|_| FreeError::NotABlock(payload))?;
+        let (_, _, class) = self.block_of_payload(payload)?;
+        Ok(capacity_of(class))
+    }
+
+    /// The block offset, header and class of the block whose payload starts at `payload`,
+    /// after checking it lies in the heap with a valid class.
+    fn block_of_payload(&self, payload: u64) -> Result<(u64, &BlockHeader, u32), FreeError> {
+        let not_a_block = FreeError::NotABlock(payload);
+        let block = payload.checked_sub(BLOCK_HEADER_LEN).ok_or(not_a_block)?;
+        let header = self.block_header(block).map_err(|_| not_a_block)?;
         let class = header.class.load(Ordering::Relaxed);
         if class >= CLASS_COUNT {
-            return Err(FreeError::NotABlock(payload));
+            return Err(not_a_block);
         }
-        Ok(capacity_of(class))
+        Ok((block, header, class))
     }
 
     /// After a holder of `class`'s lock died: walk the free list, cut it at the first bad
