@@ -10,8 +10,8 @@
 //!   lock (see `READS_RELEASE_GIL`): the GIL is never held while waiting for a lock;
 //! - the hot paths encode into reused per-thread buffers and read with `get_into`, building
 //!   the Python result straight from the bytes;
-//! - iteration is weakly consistent (a snapshot of the map taken when iteration starts);
-//!   it never raises because the map changed.
+//! - iteration is weakly consistent (one shard copied at a time, so memory is bounded by a
+//!   shard); it never raises because the map changed.
 //!
 //! ```python
 //! m = store.hash_map("counters")
@@ -88,6 +88,9 @@ pub struct PyHashMap {
     exact_keys: bool,
     store_name: String,
     closed: AtomicBool,
+    /// `popitem`'s cursor: the next shard to copy, and the not yet popped entries of the
+    /// last copied one (so draining a map copies each shard once, not once per item).
+    pop_cursor: std::sync::Mutex<(u32, Vec<Item>)>,
 }
 
 /// The `delta` argument of `incr` as given (1 when omitted; an explicit `None` is an error).
@@ -129,6 +132,7 @@ impl PyHashMap {
             exact_keys,
             store_name,
             closed: AtomicBool::new(false),
+            pop_cursor: std::sync::Mutex::new((0, Vec::new())),
         }
     }
 
@@ -252,9 +256,13 @@ impl PyHashMap {
     }
 
     fn iterator(&self, py: Python<'_>, kind: IterKind) -> PyResult<MapIter> {
-        let items = self.snapshot(py, kind != IterKind::Keys)?;
+        let map = self.open(py)?.clone();
+        let shard_count = map.shard_count();
         Ok(MapIter {
-            items: items.into_iter(),
+            map,
+            next_shard: 0,
+            shard_count,
+            items: Vec::new().into_iter(),
             kind,
             raw: self.raw,
         })
@@ -461,7 +469,7 @@ impl PyHashMap {
             .unwrap_or_else(|| py.None().into_bound(py)))
     }
 
-    /// A view of the keys (like `dict.keys()`; iterates a snapshot).
+    /// A view of the keys (like `dict.keys()`; iterates shard by shard, weakly consistent).
     fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         view(slf, "KeysView")
     }
@@ -507,23 +515,46 @@ impl PyHashMap {
     }
 
     /// Removes and returns some `(key, value)` pair; KeyError if the map is empty.
+    ///
+    /// Pops from a copy of one shard at a time (kept between calls), removing each entry
+    /// only if it still holds the copied value, so draining a map costs one shard copy per
+    /// shard, and another process's concurrent change is never lost.
     fn popitem<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let map = self.open(py)?;
+        let shards = map.shard_count();
+        let lock = || self.pop_cursor.lock().unwrap_or_else(|p| p.into_inner());
+        let mut empty_in_a_row = 0u32;
         loop {
-            let first = py.detach(|| map.iter().next().transpose()).py_err(py)?;
-            let Some((k, v)) = first else {
+            let candidate = lock().1.pop();
+            if let Some((k, v)) = candidate {
+                // Remove exactly the value we return, even if another process changes it.
+                if py
+                    .detach(|| map.compare_and_set(&k, Some(&v), None))
+                    .py_err(py)?
+                {
+                    return Ok((self.decode_value(py, &k)?, self.decode_value(py, &v)?));
+                }
+                continue;
+            }
+            if empty_in_a_row >= shards {
                 return Err(errors::err(
                     py,
                     "KeyNotFoundError",
                     "popitem(): map is empty",
                 ));
+            }
+            let index = {
+                let mut cursor = lock();
+                let index = cursor.0 % shards;
+                cursor.0 = (index + 1) % shards;
+                index
             };
-            // Remove exactly the value we return, even if another process changes it meanwhile.
-            if py
-                .detach(|| map.compare_and_set(&k, Some(&v), None))
-                .py_err(py)?
-            {
-                return Ok((self.decode_value(py, &k)?, self.decode_value(py, &v)?));
+            let entries = py.detach(|| map.shard_entries(index, false)).py_err(py)?;
+            if entries.is_empty() {
+                empty_in_a_row += 1;
+            } else {
+                empty_in_a_row = 0;
+                lock().1 = entries;
             }
         }
     }
@@ -877,9 +908,13 @@ enum IterKind {
     Items,
 }
 
-/// Iterator over a snapshot of a map.
+/// Iterator over a map: copies one shard at a time (consistently), so memory stays bounded
+/// by one shard and an item present for the whole iteration is yielded exactly once.
 #[pyclass(module = "shmkit")]
 pub struct MapIter {
+    map: HashMap,
+    next_shard: u32,
+    shard_count: u32,
     items: std::vec::IntoIter<(Vec<u8>, Vec<u8>)>,
     kind: IterKind,
     raw: bool,
@@ -902,8 +937,20 @@ impl MapIter {
     }
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Some((k, v)) = self.items.next() else {
-            return Ok(None);
+        let (k, v) = loop {
+            if let Some(item) = self.items.next() {
+                break item;
+            }
+            if self.next_shard >= self.shard_count {
+                return Ok(None);
+            }
+            let (map, index) = (&self.map, self.next_shard);
+            let keys_only = self.kind == IterKind::Keys;
+            let entries = py
+                .detach(|| map.shard_entries(index, keys_only))
+                .py_err(py)?;
+            self.next_shard += 1;
+            self.items = entries.into_iter();
         };
         Ok(Some(match self.kind {
             IterKind::Keys => self.decode(py, &k)?,

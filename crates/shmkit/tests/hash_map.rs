@@ -147,6 +147,32 @@ fn lock_free_reads_answer_like_the_locking_ones() {
 }
 
 #[test]
+fn shard_entries_cover_the_map_once() {
+    let t = TestStore::new("map-shard-entries");
+    let map = t.hash_map("m").unwrap();
+    for i in 0u32..2000 {
+        map.set(&i.to_le_bytes(), &(i * 3).to_le_bytes()).unwrap();
+    }
+    let mut seen = StdMap::new();
+    for shard in 0..map.shard_count() {
+        for (k, v) in map.shard_entries(shard, false).unwrap() {
+            assert!(seen.insert(k, v).is_none(), "a key in two shards");
+        }
+        for (_, v) in map.shard_entries(shard, true).unwrap() {
+            assert!(v.is_empty(), "keys_only copies no values");
+        }
+    }
+    assert_eq!(seen.len(), 2000);
+    for (k, v) in &seen {
+        assert_eq!(map.get(k).unwrap().as_ref(), Some(v));
+    }
+    assert!(matches!(
+        map.shard_entries(map.shard_count(), false),
+        Err(MapError::InvalidOptions(_))
+    ));
+}
+
+#[test]
 fn open_by_name_and_kind_checks() {
     let t = TestStore::new("map-open");
     assert!(matches!(

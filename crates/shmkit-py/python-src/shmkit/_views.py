@@ -1,8 +1,8 @@
 """Dict-style views of a shmkit.HashMap.
 
 The ``collections.abc`` views iterate keys and then look each one up, which races with other
-processes deleting keys. These views iterate one snapshot of the items taken by the map
-instead (weakly consistent: never an error because the map changed).
+processes deleting keys. These views iterate the map's own items instead, one shard copy at a
+time (weakly consistent: never an error because the map changed).
 """
 
 from __future__ import annotations

@@ -61,6 +61,9 @@ pub use error::MapError;
 pub use iter::{Iter, Keys, Values};
 pub use verify::{MapReport, MapStats};
 
+/// A key and its value, as copied out of the map.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 use self::layout::{
     DEFAULT_SHARDS, MAP_MAGIC, MAP_VERSION, MAX_SHARDS, MIN_BUCKETS, MapRoot, ROOT_LEN,
     SHARD_STRIDE, ShardHeader, record_len,
@@ -444,6 +447,25 @@ impl HashMap {
     /// be. Each shard is copied at one consistent moment.
     pub fn iter(&self) -> Iter<'_> {
         Iter::new(&self.inner, iter::Want::Both)
+    }
+
+    /// A consistent copy of the entries of shard `index` (`0..shard_count()`), keys only
+    /// (values empty) when `keys_only`. The building block of iterators that must own their
+    /// state (a Python iterator, a cursor kept between calls): iterating the shards in turn
+    /// has the same guarantee as [`HashMap::iter`], with memory bounded by one shard.
+    pub fn shard_entries(&self, index: u32, keys_only: bool) -> Result<Vec<Entry>, MapError> {
+        if index >= self.shard_count() {
+            return Err(MapError::InvalidOptions(format!(
+                "shard {index} of a map with {} shards",
+                self.shard_count()
+            )));
+        }
+        let want = if keys_only {
+            iter::Want::Keys
+        } else {
+            iter::Want::Both
+        };
+        self.inner.snapshot_shard(index as u64, want)
     }
 
     /// Weakly consistent iteration over keys (see [`HashMap::iter`]).
