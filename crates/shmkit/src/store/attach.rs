@@ -675,10 +675,15 @@ impl Drop for Attachment {
         // Release our byte locks now, inside the fork gate: a child forked between here and
         // the close below inherits a description that holds nothing. Then stop renewing the
         // descriptor in forked children before its number is released.
-        if side.owns_slot && side.fork_generation == sys::fork_generation() {
-            let _ = sys::try_lock_byte(&side.fd, liveness_byte(side.slot), ByteLock::Unlock);
+        // Only the process whose locks they are: a forked child that never re-attached may
+        // still share its parent's description (if the fork handler could not renew it),
+        // and unlocking through it would release the parent's locks.
+        if side.fork_generation == sys::fork_generation() {
+            if side.owns_slot {
+                let _ = sys::try_lock_byte(&side.fd, liveness_byte(side.slot), ByteLock::Unlock);
+            }
+            let _ = sys::try_lock_byte(&side.fd, ATTACH_LOCK_BYTE, ByteLock::Unlock);
         }
-        let _ = sys::try_lock_byte(&side.fd, ATTACH_LOCK_BYTE, ByteLock::Unlock);
         sys::forget_after_fork(&side.fd);
         // Closing the fd (when `side` drops) releases the OFD locks.
     }
