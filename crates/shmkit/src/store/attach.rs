@@ -48,6 +48,10 @@ struct ProcessSide {
     /// False in a forked child that could not claim a slot of its own (it then runs under
     /// its parent's identity and must not free the parent's slot).
     owns_slot: bool,
+    /// True when `fd`'s open file description is this process's own (opened by it), false
+    /// in a forked child until it has opened one: the inherited description may still be
+    /// shared with the parent, so locks must not be released through it.
+    owns_fd: bool,
     fork_generation: u64,
 }
 
@@ -297,6 +301,7 @@ impl Attachment {
                 fd,
                 slot,
                 owns_slot: true,
+                owns_fd: true,
                 fork_generation,
             }),
         });
@@ -370,6 +375,7 @@ impl Attachment {
         // recovered when the child dies while the parent lives).
         self.owner.store(0, Ordering::Relaxed);
         side.owns_slot = false;
+        side.owns_fd = false;
         self.try_claim(&mut side, 3);
         side.fork_generation = now;
         self.fork_generation.store(now, Ordering::Release);
@@ -396,6 +402,7 @@ impl Attachment {
             sys::forget_after_fork(&side.fd);
             sys::renew_after_fork(&fd);
             side.fd = fd;
+            side.owns_fd = true;
             if let Ok(slot) = claim_slot(&self.path, &side.fd, &self.region, &self.fixed) {
                 let generation = registry_slot(&self.region, &self.fixed, slot)
                     .map(|s| s.generation.load(Ordering::Relaxed))
@@ -675,10 +682,11 @@ impl Drop for Attachment {
         // Release our byte locks now, inside the fork gate: a child forked between here and
         // the close below inherits a description that holds nothing. Then stop renewing the
         // descriptor in forked children before its number is released.
-        // Only the process whose locks they are: a forked child that never re-attached may
-        // still share its parent's description (if the fork handler could not renew it),
-        // and unlocking through it would release the parent's locks.
-        if side.fork_generation == sys::fork_generation() {
+        // Only through a description this process opened itself: a forked child that could
+        // not open one may still share its parent's (if the fork handler could not renew it
+        // either), and unlocking through it would release the parent's locks. Closing a
+        // renewed or own description releases its locks anyway.
+        if side.owns_fd && side.fork_generation == sys::fork_generation() {
             if side.owns_slot {
                 let _ = sys::try_lock_byte(&side.fd, liveness_byte(side.slot), ByteLock::Unlock);
             }
