@@ -138,6 +138,7 @@ impl IntoPyErr for AllocError {
             | AllocError::ReservationExceeded { .. }
             | AllocError::TooLarge { .. } => err(py, "StoreFullError", msg),
             AllocError::Corrupt { .. } | AllocError::OutOfBounds(_) => err(py, "CorruptError", msg),
+            AllocError::Lock(e) => e.into_py_err(py),
             AllocError::Io(source) => match class(py, "StoreIOError") {
                 Ok(cls) => PyErr::from_type(cls, (source.raw_os_error().unwrap_or(EIO), msg)),
                 Err(e) => e,
@@ -149,7 +150,10 @@ impl IntoPyErr for AllocError {
 
 impl IntoPyErr for FreeError {
     fn into_py_err(self, py: Python<'_>) -> PyErr {
-        err(py, "CorruptError", self.to_string())
+        match self {
+            FreeError::NotAttached => err(py, "RegistryFullError", self.to_string()),
+            _ => err(py, "CorruptError", self.to_string()),
+        }
     }
 }
 
@@ -162,6 +166,7 @@ impl IntoPyErr for DirectoryError {
             DirectoryError::NotFound(_) => err(py, "ObjectNotFoundError", msg),
             DirectoryError::Alloc(e) => e.into_py_err(py),
             DirectoryError::OutOfBounds(_) => err(py, "CorruptError", msg),
+            DirectoryError::Lock(e) => e.into_py_err(py),
             _ => err(py, "Error", msg),
         }
     }
@@ -169,7 +174,10 @@ impl IntoPyErr for DirectoryError {
 
 impl IntoPyErr for VerifyError {
     fn into_py_err(self, py: Python<'_>) -> PyErr {
-        err(py, "CorruptError", self.to_string())
+        match self {
+            VerifyError::Lock(e) => e.into_py_err(py),
+            _ => err(py, "CorruptError", self.to_string()),
+        }
     }
 }
 
@@ -181,7 +189,11 @@ impl IntoPyErr for shmkit::raw::OutOfBounds {
 
 impl IntoPyErr for LockError {
     fn into_py_err(self, py: Python<'_>) -> PyErr {
-        err(py, "LockTimeoutError", self.to_string())
+        match self {
+            // A forked child that found every registry slot taken.
+            LockError::NotAttached => err(py, "RegistryFullError", self.to_string()),
+            _ => err(py, "LockTimeoutError", self.to_string()),
+        }
     }
 }
 
@@ -196,6 +208,7 @@ impl IntoPyErr for MapError {
             MapError::NotAnInteger { .. } => err(py, "NotAnIntegerError", msg),
             MapError::InvalidOptions(_) => err(py, "InvalidOptionsError", msg),
             MapError::Corrupt { .. } => err(py, "CorruptError", msg),
+            MapError::Lock(e) => e.into_py_err(py),
             _ => err(py, "Error", msg),
         }
     }
