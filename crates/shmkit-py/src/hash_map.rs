@@ -525,6 +525,9 @@ impl PyHashMap {
         let lock = || self.pop_cursor.lock().unwrap_or_else(|p| p.into_inner());
         let mut empty_in_a_row = 0u32;
         loop {
+            // Keys rewritten by other processes all the time make the compare-and-set fail
+            // again and again: let Ctrl-C through.
+            py.check_signals()?;
             let candidate = lock().1.pop();
             if let Some((k, v)) = candidate {
                 // Remove exactly the value we return, even if another process changes it.
@@ -554,7 +557,9 @@ impl PyHashMap {
                 empty_in_a_row += 1;
             } else {
                 empty_in_a_row = 0;
-                lock().1 = entries;
+                // Another thread of this handle may have refilled the copy meanwhile: keep
+                // both (a duplicate's compare-and-set just fails).
+                lock().1.extend(entries);
             }
         }
     }
