@@ -191,3 +191,16 @@ pub fn process_name(slot: &SlotFacts) -> Option<String> {
         .ok()
         .map(|s| s.trim_end().to_string())
 }
+
+/// The JSON object `ls --json` and `stat --json` print for an attached process.
+pub fn process_json(slot: &SlotFacts) -> crate::json::Json {
+    crate::json::Json::obj([
+        ("pid", crate::json::Json::from(slot.pid)),
+        ("slot", crate::json::Json::from(slot.slot)),
+        (
+            "attached_unix_ns",
+            crate::json::Json::from(slot.attached_unix_ns),
+        ),
+        ("command", crate::json::Json::from(process_name(slot))),
+    ])
+}

@@ -87,7 +87,13 @@ fn process_counts(max: usize) -> Vec<usize> {
 }
 
 /// A progress bar on stderr, or nothing when stderr is not a terminal.
-fn bar(len: u64, prefix: String, timed: bool) -> ProgressBar {
+fn bar(prefix: String, timed: bool, duration: Duration, keys: u64) -> ProgressBar {
+    // A timed phase counts milliseconds, the others keys.
+    let len = if timed {
+        duration.as_millis() as u64
+    } else {
+        keys
+    };
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -240,15 +246,7 @@ fn baseline(
     let failed = |e: String| CliError::failure(format!("baseline: {e}"));
     for phase in ["load", "read", "mixed", "delete"] {
         let timed = matches!(phase, "read" | "mixed");
-        let b = bar(
-            if timed {
-                duration.as_millis() as u64
-            } else {
-                keys
-            },
-            format!("{label} {phase}"),
-            timed,
-        );
+        let b = bar(format!("{label} {phase}"), timed, duration, keys);
         let start = Instant::now();
         let mut progress = |ops: u64| {
             if timed {
@@ -316,15 +314,7 @@ fn shmkit_run(
         } else {
             phase.to_string()
         };
-        let b = bar(
-            if timed {
-                duration.as_millis() as u64
-            } else {
-                keys
-            },
-            format!("{label} {phase}"),
-            timed,
-        );
+        let b = bar(format!("{label} {phase}"), timed, duration, keys);
         let outcomes = run_phase(&mut workers, &command, &b, timed, stop);
         b.finish_and_clear();
         let outcomes = outcomes?;

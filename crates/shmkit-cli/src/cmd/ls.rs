@@ -18,7 +18,7 @@ use crate::error::{CliResult, exit};
 use crate::format::{self, Align, Table};
 use crate::inventory::{FileStatus, Inventory, inventory};
 use crate::json::Json;
-use crate::probe::process_name;
+use crate::probe::process_json;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -247,18 +247,7 @@ fn inventory_json(inv: &Inventory) -> Json {
         j.push("objects", Json::Arr(objects));
     }
     if inv.probe.header.is_some() {
-        let procs = inv
-            .probe
-            .live_slots()
-            .map(|s| {
-                Json::obj([
-                    ("pid", Json::from(s.pid)),
-                    ("slot", Json::from(s.slot)),
-                    ("attached_unix_ns", Json::from(s.attached_unix_ns)),
-                    ("command", Json::from(process_name(s))),
-                ])
-            })
-            .collect();
+        let procs = inv.probe.live_slots().map(process_json).collect();
         j.push("processes", Json::Arr(procs));
         j.push("in_use", Json::from(inv.probe.in_use));
         let dead: Vec<u64> = inv.probe.dead_slots().map(|s| s.pid as u64).collect();

@@ -17,7 +17,7 @@ use crate::error::{CliError, CliResult, exit};
 use crate::format::{self, Align, Table};
 use crate::json::Json;
 use crate::objects::{self, ObjectListing};
-use crate::probe::{Probe, probe, process_name};
+use crate::probe::{Probe, probe, process_json, process_name};
 use shmkit::Store;
 use shmkit::store::alloc::AllocStats;
 use shmkit::store::alloc_classes::BLOCK_HEADER_LEN;
@@ -203,17 +203,7 @@ fn store_json(store: &Store, probe: &Probe, alloc: &AllocStats, objs: &[ObjectLi
             ])
         })
         .collect();
-    let procs = probe
-        .live_slots()
-        .map(|s| {
-            Json::obj([
-                ("pid", Json::from(s.pid)),
-                ("slot", Json::from(s.slot)),
-                ("attached_unix_ns", Json::from(s.attached_unix_ns)),
-                ("command", Json::from(process_name(s))),
-            ])
-        })
-        .collect();
+    let procs = probe.live_slots().map(process_json).collect();
     let objects = objs
         .iter()
         .map(|o| {

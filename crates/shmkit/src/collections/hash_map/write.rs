@@ -409,11 +409,9 @@ impl<'a> Writer<'a> {
         self.begin();
         hit.slot.rec.store(record.offset, Ordering::Release);
         let old_len = record_len(hit.key_len, hit.val_len);
-        let bytes = self.shard.bytes.load(Ordering::Relaxed);
-        self.shard.bytes.store(
-            bytes.wrapping_sub(old_len).wrapping_add(record.len),
-            Ordering::Relaxed,
-        );
+        update_counter(&self.shard.bytes, |b| {
+            b.wrapping_sub(old_len).wrapping_add(record.len)
+        });
         self.recycle(hit.rec);
     }
 
@@ -430,20 +428,11 @@ impl<'a> Writer<'a> {
         );
         let shard = self.shard;
         if next_empty && in_current {
-            shard.used.store(
-                shard.used.load(Ordering::Relaxed).saturating_sub(1),
-                Ordering::Relaxed,
-            );
+            update_counter(&shard.used, |n| n.saturating_sub(1));
         }
-        shard.len.store(
-            shard.len.load(Ordering::Relaxed).saturating_sub(1),
-            Ordering::Relaxed,
-        );
+        update_counter(&shard.len, |n| n.saturating_sub(1));
         let len = record_len(hit.key_len, hit.val_len);
-        shard.bytes.store(
-            shard.bytes.load(Ordering::Relaxed).wrapping_sub(len),
-            Ordering::Relaxed,
-        );
+        update_counter(&shard.bytes, |b| b.wrapping_sub(len));
         self.recycle(hit.rec);
         Ok(())
     }
@@ -480,19 +469,10 @@ impl<'a> Writer<'a> {
         let was_empty = place(&table, tag_of(hash), record.offset)?;
         let shard = self.shard;
         if was_empty {
-            shard.used.store(
-                shard.used.load(Ordering::Relaxed).wrapping_add(1),
-                Ordering::Relaxed,
-            );
+            update_counter(&shard.used, |n| n.wrapping_add(1));
         }
-        shard.len.store(
-            shard.len.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
-        shard.bytes.store(
-            shard.bytes.load(Ordering::Relaxed).wrapping_add(record.len),
-            Ordering::Relaxed,
-        );
+        update_counter(&shard.len, |n| n.wrapping_add(1));
+        update_counter(&shard.bytes, |b| b.wrapping_add(record.len));
         Ok(())
     }
 }
@@ -503,6 +483,13 @@ impl Drop for Writer<'_> {
     fn drop(&mut self) {
         self.end();
     }
+}
+
+/// Rewrites a shard counter. Only the shard's lock holder writes its counters, so a plain
+/// load and store suffice (no read-modify-write on a line other processes read).
+#[inline]
+fn update_counter(counter: &AtomicU64, f: impl FnOnce(u64) -> u64) {
+    counter.store(f(counter.load(Ordering::Relaxed)), Ordering::Relaxed);
 }
 
 /// Puts `(tag, rec)` into the first free slot of `tag`'s probe sequence (tag first, then
