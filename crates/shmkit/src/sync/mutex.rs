@@ -89,12 +89,6 @@ impl RobustMutex {
         }
     }
 
-    /// Resets to unlocked and consistent. Only for memory nobody else can see yet.
-    pub fn reset(&self) {
-        self.word.store(0, Ordering::Relaxed);
-        self.state.store(0, Ordering::Relaxed);
-    }
-
     /// The current owner id, or `None` if unlocked (a racy snapshot, for diagnostics).
     pub fn owner(&self) -> Option<OwnerId> {
         match self.word.load(Ordering::Relaxed) & OWNER_MASK {

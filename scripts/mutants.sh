@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Mutation testing of the modules that carry shmkit's crash and concurrency claims.
+#
+#   bash scripts/mutants.sh GROUP [extra cargo-mutants arguments]
+#
+# GROUP is one of: sync, attach, alloc, hash_map, all. Each group mutates its modules and
+# judges every mutant with the core's unit tests and the integration tests that exercise
+# those modules (nextest, one test per process). Results land in mutants.out/ (see
+# docs/TESTING.md for how to read them and for the figures of the last full run).
+# Not part of the default test command: a full run takes hours on two cores. Rerun a group
+# when its modules change; `--iterate` retests only the mutants that were not caught before.
+# Needs: cargo install cargo-mutants (installed on first use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+group="${1:-}"
+shift || true
+
+command -v cargo-mutants >/dev/null 2>&1 || cargo install --locked cargo-mutants
+
+src=crates/shmkit/src
+files=()
+tests=()
+case "$group" in
+    sync)
+        files=("$src/sync/mutex.rs" "$src/sync/seqlock.rs" "$src/sync/futex.rs")
+        tests=(crash_lock store_lock fork_liveness fork_without_slot store_fork hash_map_procs
+               crash_hash_map crash_alloc)
+        ;;
+    attach)
+        files=("$src/store/attach.rs")
+        tests=(store_open store_registry store_fork store_lock store_growth store_errors
+               crash_lock fork_during_attach fork_during_store_call fork_liveness
+               fork_without_descriptor fork_without_slot)
+        ;;
+    alloc)
+        files=("$src/store/alloc.rs")
+        tests=(store_alloc crash_alloc store_corrupt store_growth)
+        ;;
+    hash_map)
+        files=("$src/collections/hash_map/lookup.rs" "$src/collections/hash_map/write.rs"
+               "$src/collections/hash_map/resize.rs" "$src/collections/hash_map/verify.rs")
+        tests=(hash_map hash_map_procs hash_map_corrupt hash_map_corrupt_lengths hash_map_large
+               crash_hash_map)
+        ;;
+    all)
+        for g in sync attach alloc hash_map; do
+            bash "$0" "$g" "$@"
+        done
+        exit 0
+        ;;
+    *)
+        echo "usage: $0 sync|attach|alloc|hash_map|all [cargo-mutants args]" >&2
+        exit 2
+        ;;
+esac
+
+args=(--package shmkit --test-package shmkit --timeout 240 --build-timeout 600
+      --output "mutants.out/$group" --cargo-test-arg=--lib)
+for f in "${files[@]}"; do args+=(--file "$f"); done
+for t in "${tests[@]}"; do
+    # Skip binaries that do not exist (yet) in this checkout.
+    [ -f "crates/shmkit/tests/$t.rs" ] && args+=("--cargo-test-arg=--test=$t")
+done
+mkdir -p "mutants.out/$group"
+exec cargo mutants "${args[@]}" "$@"
