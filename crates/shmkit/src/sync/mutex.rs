@@ -20,13 +20,14 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-mutex-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-mutex-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let lock = store.test_mutex().unwrap();
 //! {
 //!     let guard = lock.lock().unwrap();
 //!     assert!(!guard.recovered());
 //! }
-//! Store::remove("doc-mutex-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::atomic::{AtomicU32, Ordering, spin_hint};
@@ -280,5 +281,117 @@ impl MutexGuard<'_> {
 impl Drop for MutexGuard<'_> {
     fn drop(&mut self) {
         self.mutex.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The mutex's own protocol on process-local memory, with a registry whose answers the
+    //! test chooses. Cross-process behaviour (real liveness locks, SIGKILLed owners) is in
+    //! `tests/crash_lock.rs` and `tests/store_lock.rs`.
+    use super::*;
+    use std::sync::Arc;
+
+    /// A registry for owner `me` that reports `dead` (if any) as gone and everyone else alive.
+    struct Registry {
+        me: OwnerId,
+        dead: Option<OwnerId>,
+    }
+
+    impl OwnerRegistry for Registry {
+        fn my_owner_id(&self) -> Result<OwnerId, LockError> {
+            Ok(self.me)
+        }
+        fn is_owner_alive(&self, owner: OwnerId) -> bool {
+            Some(owner) != self.dead
+        }
+    }
+
+    fn id(me: OwnerId) -> Registry {
+        Registry { me, dead: None }
+    }
+
+    fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !cond() {
+            assert!(Instant::now() < deadline, "never happened: {what}");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn try_lock_takes_only_a_free_lock_and_the_guard_releases_it() {
+        let m = RobustMutex::new();
+        let g = m.try_lock(&id(5)).expect("a free lock is taken");
+        assert_eq!(m.owner(), Some(5));
+        assert!(m.try_lock(&id(6)).is_none(), "a held lock is not taken");
+        drop(g);
+        assert_eq!(m.owner(), None);
+        assert!(m.try_lock(&id(6)).is_some());
+    }
+
+    #[test]
+    fn a_blocked_waiter_sets_the_waiters_bit_and_the_unlock_wakes_it() {
+        let m = Arc::new(RobustMutex::new());
+        let g = m.lock(&id(5)).unwrap();
+        let waiter = {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                let g = m.lock(&id(6)).unwrap();
+                // Acquired after a sleep: the waiters bit stays set for others who may sleep.
+                let word = m.word.load(Ordering::Relaxed);
+                drop(g);
+                word
+            })
+        };
+        wait_for("the waiter announces itself", || {
+            m.word.load(Ordering::Relaxed) == 5 | WAITERS
+        });
+        drop(g);
+        assert_eq!(waiter.join().unwrap(), 6 | WAITERS);
+        assert_eq!(
+            m.word.load(Ordering::Relaxed),
+            0,
+            "the last unlock clears the word"
+        );
+    }
+
+    #[test]
+    fn a_dead_owners_lock_is_taken_over_and_stays_flagged_until_marked_consistent() {
+        let m = RobustMutex::new();
+        std::mem::forget(m.lock(&id(9)).unwrap()); // owner 9 "dies" holding it
+        let survivor = Registry {
+            me: 6,
+            dead: Some(9),
+        };
+        let mut g = m.lock(&survivor).unwrap();
+        assert!(g.recovered());
+        assert_eq!(m.owner(), Some(6));
+        drop(g);
+        assert!(m.needs_repair(), "not marked consistent: still flagged");
+        g = m.lock(&survivor).unwrap();
+        assert!(g.recovered(), "the next owner inherits the repair duty");
+        g.mark_consistent();
+        assert!(!g.recovered() && !m.needs_repair());
+        drop(g);
+        assert!(!m.lock(&survivor).unwrap().recovered());
+    }
+
+    #[test]
+    fn a_live_owner_keeps_its_lock_and_a_timed_waiter_gives_up() {
+        let m = RobustMutex::new();
+        let g = m.lock(&id(9)).unwrap();
+        match m.try_lock_for(&id(6), Duration::from_millis(30)) {
+            Err(LockError::Timeout(_)) => {}
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert_eq!(m.owner(), Some(9));
+        assert!(!m.needs_repair());
+        drop(g);
+        assert!(
+            !m.try_lock_for(&id(6), Duration::from_secs(60))
+                .unwrap()
+                .recovered()
+        );
     }
 }
