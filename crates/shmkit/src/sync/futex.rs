@@ -42,7 +42,7 @@ mod tests {
     /// it sleeps in the kernel, which the test cannot observe otherwise); a generous deadline
     /// turns a wake that never reports anyone into a failure instead of a hang.
     fn wake_until(word: &AtomicU32, want: u32, wake: fn(&AtomicU32) -> u32) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(20);
         let mut woken = 0;
         while woken < want {
             assert!(

@@ -311,6 +311,9 @@ mod tests {
         Registry { me, dead: None }
     }
 
+    /// Bit 31 of the word, spelled out: the test must not trust the constant it checks.
+    const WAITERS_BIT: u32 = 0x8000_0000;
+
     fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !cond() {
@@ -345,10 +348,10 @@ mod tests {
             })
         };
         wait_for("the waiter announces itself", || {
-            m.word.load(Ordering::Relaxed) == 5 | WAITERS
+            m.word.load(Ordering::Relaxed) == 5 | WAITERS_BIT
         });
         drop(g);
-        assert_eq!(waiter.join().unwrap(), 6 | WAITERS);
+        assert_eq!(waiter.join().unwrap(), 6 | WAITERS_BIT);
         assert_eq!(
             m.word.load(Ordering::Relaxed),
             0,
