@@ -8,11 +8,15 @@
 
 mod common;
 
-use common::{Exit, Rng, TestStore, fork_child, watchdog};
-use shmkit::collections::hash_map::layout::{ROOT_LEN, SHARD_STRIDE, ShardHeader};
+use common::{Exit, Rng, TestStore, fork_child, wait_until, watchdog};
+use shmkit::collections::hash_map::layout::{
+    MapRoot, ROOT_LEN, SHARD_STRIDE, ShardHeader, TableHeader,
+};
 use shmkit::store::header::Line;
+use shmkit::store::registry::split_owner_id;
 use shmkit::{HashMap, ObjectKind, Store, UpdateAction};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 const KEYS: u64 = 2000;
 const KILLS: u32 = 500;
@@ -310,30 +314,127 @@ fn writer_killed_at_random_moments() {
     );
 }
 
+/// Buckets of the table at `offset`.
+fn buckets_of(store: &Store, offset: u64) -> u64 {
+    store
+        .get::<TableHeader>(offset)
+        .unwrap()
+        .buckets
+        .load(Ordering::Relaxed)
+}
+
 #[test]
 fn reader_recovers_a_shard_left_mid_write() {
     // A writer killed inside its critical section leaves the shard locked and its sequence
-    // odd; a plain get() must still finish (taking the lock over) and see a consistent map.
-    let _watchdog = watchdog(120);
+    // odd. A plain get() then cannot validate an optimistic read: it must take the lock over
+    // from the dead writer, repair the shard, make its sequence even again, and answer from
+    // the repaired shard.
+    //
+    // The writer is clear() on a shard that has just started migrating a big table: clear
+    // first moves every remaining position of the old table, all in one odd window (many
+    // milliseconds), so the parent, polling the shard's sequence, kills it inside that
+    // window. A kill that lands elsewhere (the machine was busy) is retried.
+    let _watchdog = watchdog(300);
     let t = TestStore::new("crash-map-reader");
     let map = t.map(1);
-    map.set(b"k", b"v").unwrap();
-    let mut child = {
-        let map = map.clone();
-        fork_child(move || {
-            let _ = map.update(b"k", |_| {
-                // Die while holding the shard lock.
-                // SAFETY: raising a signal in our own process.
-                unsafe { libc::raise(libc::SIGKILL) };
-                UpdateAction::Keep
-            });
-            0
-        })
-    };
-    assert_eq!(child.wait(), Exit::Signal(libc::SIGKILL));
-    assert_eq!(map.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
-    map.set(b"k2", b"w").unwrap();
+    let root = t.get::<MapRoot>(map.root_offset()).unwrap();
+    let shard = &t
+        .get::<Line<ShardHeader>>(root.shards_offset.load(Ordering::Relaxed))
+        .unwrap()
+        .0;
+    let value = |k: u64| val(k, 7 + k % 50);
+    const ATTEMPTS: u32 = 20;
+    let mut landed = None;
+    for attempt in 0..ATTEMPTS {
+        // Fill until a shard of at least 2^16 buckets starts to migrate (3/4 of them live).
+        let mut n = 0u64;
+        loop {
+            map.set(&key(n), &value(n)).unwrap();
+            n += 1;
+            let old = shard.old_table.load(Ordering::Acquire);
+            if old != 0 && buckets_of(&t, old) >= 1 << 16 {
+                break;
+            }
+        }
+        let table_before = shard.table.load(Ordering::Acquire);
+        let mut child = {
+            let map = map.clone();
+            fork_child(move || if map.clear().is_ok() { 0 } else { 1 })
+        };
+        // Kill the child as soon as it is inside the odd window (it holds the only lock a
+        // writer of this shard can hold, and nobody else writes).
+        let child_pid = child.pid;
+        let mut ended = None;
+        assert!(
+            wait_until(Duration::from_secs(60), || {
+                ended = child.try_wait(Duration::ZERO);
+                shard.seq.is_writing() || ended.is_some()
+            }),
+            "attempt {attempt}: clear() never started"
+        );
+        let exit = ended.unwrap_or_else(|| child.kill_and_wait());
+        // Did the kill land inside the odd window, before the emptied table was published
+        // (during the migration, or while clear() collected the records to free)?
+        let mid_write = exit == Exit::Signal(libc::SIGKILL)
+            && shard.seq.is_writing()
+            && shard.table.load(Ordering::Acquire) == table_before;
+        if mid_write {
+            landed = Some((attempt, n, child_pid));
+            break;
+        }
+        eprintln!(
+            "attempt {attempt}: the kill missed the window ({exit:?}, odd {}, old table {}, \
+             table switched {}); again",
+            shard.seq.is_writing(),
+            shard.old_table.load(Ordering::Acquire),
+            shard.table.load(Ordering::Acquire) != table_before
+        );
+        // Bring the map back to a known state (empty) for the next attempt.
+        map.clear().unwrap();
+        assert!(map.is_empty());
+    }
+    let (attempt, n, child_pid) =
+        landed.unwrap_or_else(|| panic!("no kill inside clear()'s odd window in {ATTEMPTS} tries"));
+    eprintln!(
+        "attempt {attempt}: killed mid-write with {n} keys (migration unfinished: {})",
+        shard.old_table.load(Ordering::Acquire) != 0
+    );
+
+    // The dead child left the shard locked, its sequence odd.
+    assert!(shard.seq.is_writing());
+    let owner = shard.lock.owner().expect("the shard lock is held");
+    assert_ne!(owner, t.owner_id(), "the parent holds no lock");
+    let (slot, generation) = split_owner_id(owner);
+    let entry = t.registry_slot(slot).unwrap();
+    assert_eq!(
+        (
+            entry.pid.load(Ordering::Relaxed),
+            entry.generation.load(Ordering::Relaxed)
+        ),
+        (child_pid as u32, generation),
+        "the lock's owner is the dead child"
+    );
+    // No optimistic read can validate while the sequence is odd.
+    let mut buf = Vec::new();
+    assert_eq!(map.try_get_into_lock_free(&key(0), &mut buf).unwrap(), None);
+
+    // A plain get() answers: it took the lock over and repaired the shard.
+    assert_eq!(map.get(&key(0)).unwrap(), Some(value(0)));
+    assert!(!shard.seq.is_writing(), "the sequence is even again");
+    assert_eq!(shard.lock.owner(), None, "the lock was released");
+    assert!(
+        !shard.lock.needs_repair(),
+        "the shard was marked consistent"
+    );
+
+    // Nothing was lost (the clear never happened), also through lock-free reads now.
+    for k in 0..n {
+        assert!(map.get_into(&key(k), &mut buf).unwrap(), "key {k} missing");
+        assert_eq!(buf, value(k), "key {k}");
+    }
+    assert_eq!(map.len(), n);
     let report = map.verify().unwrap();
     assert!(report.is_clean(), "{report:?}");
-    assert_eq!(report.entries, 2);
+    assert_eq!(report.entries, n);
+    assert!(t.verify().unwrap().is_clean());
 }

@@ -3,9 +3,11 @@
 
 mod common;
 
-use common::{Rng, START, TestStore, fork_child, fork_churner, stop_churner, watchdog};
+use common::{Rng, START, TestStore, fork_child, fork_churner, stop_churner, wait_until, watchdog};
 use shmkit::HashMap;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Forks one child per `p` in `0..n` running `work(p)`, starts them together (they spin
 /// until the parent sets the start key, so they really run at the same time), and asserts
@@ -98,6 +100,13 @@ fn two_processes_insert_the_same_keys() {
     assert!(map.verify().unwrap().is_clean());
 }
 
+/// A zeroed progress word in the store, for a churner to publish its step count.
+fn progress_word(t: &TestStore) -> &AtomicU64 {
+    let off = t.alloc(8).unwrap();
+    t.write_bytes(off, &[0u8; 8]).unwrap();
+    t.get::<AtomicU64>(off).unwrap()
+}
+
 #[test]
 fn readers_never_see_a_torn_value() {
     let _watchdog = watchdog(240);
@@ -106,19 +115,38 @@ fn readers_never_see_a_torn_value() {
     let a = vec![b'a'; 24];
     let b = vec![b'B'; 1000];
     map.set(b"k", &a).unwrap();
+    let steps = progress_word(&t);
     let writer = fork_churner(&map, |n| {
         let v = if n % 2 == 0 { &b } else { &a };
         if map.set(b"k", v).is_err() {
             return false;
         }
-        // Churn other keys of the same shard too (frees, reuse, resizes).
-        let _ = map.set(&key(n % 5000), &value(n));
-        let _ = map.delete(&key((n + 2500) % 5000));
+        // Churn other keys of the same shard too (frees, reuse, resizes). Step n sets key
+        // n % 5000 and removes key (n + 2500) % 5000, which step n - 2500 set.
+        if map.set(&key(n % 5000), &value(n)).is_err() {
+            return false;
+        }
+        if map.delete(&key((n + 2500) % 5000)).ok() != Some(n >= 2500) {
+            return false;
+        }
+        steps.store(n + 1, Ordering::SeqCst);
         true
     });
+    // Read while the writer runs: at least a million reads, and on until the writer has
+    // replaced the value a thousand times during them (bounded: a writer that stopped is
+    // reported below).
+    assert!(
+        wait_until(Duration::from_secs(60), || steps.load(Ordering::SeqCst) > 0),
+        "the writer never started"
+    );
+    let steps_before = steps.load(Ordering::SeqCst);
     let mut buf = Vec::new();
     let (mut seen_a, mut seen_b) = (0u64, 0u64);
-    for _ in 0..1_000_000 {
+    let mut reads = 0u64;
+    while reads < 20_000_000
+        && (reads < 1_000_000 || steps.load(Ordering::SeqCst) < steps_before + 1000)
+    {
+        reads += 1;
         assert!(map.get_into(b"k", &mut buf).unwrap());
         if buf == a {
             seen_a += 1;
@@ -133,8 +161,17 @@ fn readers_never_see_a_torn_value() {
             );
         }
     }
+    let writes_during_reads = steps.load(Ordering::SeqCst) - steps_before;
     stop_churner(&map, writer);
-    assert_eq!(seen_a + seen_b, 1_000_000);
+    eprintln!("{reads} reads: {seen_a} a, {seen_b} b, {writes_during_reads} writes meanwhile");
+    assert!(
+        writes_during_reads >= 1000,
+        "the writer overlapped the reads ({writes_during_reads} writes during {reads} reads)"
+    );
+    assert!(
+        seen_a > 0 && seen_b > 0,
+        "the reads saw both values ({seen_a} a, {seen_b} b)"
+    );
     assert!(map.verify().unwrap().is_clean());
 }
 
@@ -174,22 +211,42 @@ fn iteration_while_another_process_churns() {
     for i in 0..STABLE {
         map.set(&key(i), &value(i)).unwrap();
     }
+    let steps = progress_word(&t);
     let mut rng = Rng(99);
+    // The churner alone writes the keys above STABLE, so it knows which are present.
+    let mut present = HashSet::new();
     let churner = fork_churner(&map, |n| {
         // Keys above STABLE come and go; the stable ones are only overwritten.
         let k = STABLE + 1 + rng.below(50_000);
-        if rng.below(2) == 0 {
-            let _ = map.set(&key(k), &value(k));
+        let ok = if rng.below(2) == 0 {
+            present.insert(k);
+            map.set(&key(k), &value(k)).is_ok()
         } else {
-            let _ = map.delete(&key(k));
+            map.delete(&key(k)).ok() == Some(present.remove(&k))
+        };
+        if !ok {
+            return false;
         }
         if n % 4 == 0 {
             let s = rng.below(STABLE);
-            let _ = map.set(&key(s), &value(s));
+            if map.set(&key(s), &value(s)).is_err() {
+                return false;
+            }
         }
+        steps.store(n + 1, Ordering::SeqCst);
         true
     });
-    for round in 0..6 {
+    assert!(
+        wait_until(Duration::from_secs(60), || steps.load(Ordering::SeqCst) > 0),
+        "the churner never started"
+    );
+    let steps_before = steps.load(Ordering::SeqCst);
+    // At least 6 rounds, and on until the churner has made 1000 changes meanwhile (bounded:
+    // a churner that stopped is reported below).
+    let mut rounds = 0;
+    while rounds < 200 && (rounds < 6 || steps.load(Ordering::SeqCst) < steps_before + 1000) {
+        let round = rounds;
+        rounds += 1;
         let mut seen = HashSet::new();
         for item in map.iter() {
             let (k, v) = item.unwrap();
@@ -208,6 +265,11 @@ fn iteration_while_another_process_churns() {
             "round {round}: stable keys missing"
         );
     }
+    let changes = steps.load(Ordering::SeqCst) - steps_before;
     stop_churner(&map, churner);
+    assert!(
+        changes >= 1000,
+        "the churner overlapped the iterations ({changes} steps in {rounds} rounds)"
+    );
     assert!(map.verify().unwrap().is_clean());
 }

@@ -62,15 +62,71 @@ fn validated_reads_are_never_torn() {
     });
 }
 
+/// Reads `g` optimistically up to `tries` times; asserts every validated read is
+/// consistent (`a == b`) and returns the last validated value.
+fn read_consistent(g: &Guarded, tries: u32) -> Option<u64> {
+    for _ in 0..tries {
+        if let Some(start) = g.seq.read_begin() {
+            let a = g.a.load(Ordering::Relaxed);
+            let b = g.b.load(Ordering::Relaxed);
+            if g.seq.read_validate(start) {
+                assert_eq!(
+                    a, b,
+                    "a validated read saw a half-written or half-repaired pair"
+                );
+                return Some(a);
+            }
+        }
+        loom::thread::yield_now();
+    }
+    None
+}
+
 #[test]
-fn dead_writer_leaves_the_lock_odd_until_forced_even() {
+fn a_dead_writers_half_write_stays_hidden_until_repaired() {
     loom::model(|| {
-        let seq = SeqLock::new();
-        seq.write_begin(); // the writer "dies" here
-        assert!(seq.read_begin().is_none());
-        seq.write_begin(); // a recovering writer takes over: still odd
-        assert!(seq.is_writing());
-        seq.force_even();
-        assert!(seq.read_begin().is_some());
+        let g = Arc::new(Guarded {
+            seq: SeqLock::new(),
+            a: AtomicU64::new(0),
+            b: AtomicU64::new(0),
+        });
+        // A writer dies half-way through a write: `a` changed, `b` not, the sequence odd.
+        let writer = {
+            let g = g.clone();
+            loom::thread::spawn(move || {
+                g.seq.write_begin();
+                g.a.store(1, Ordering::Relaxed);
+            })
+        };
+        // A reader racing the writer sees the old pair or nothing, never the half write.
+        let reader = {
+            let g = g.clone();
+            loom::thread::spawn(move || {
+                if let Some(v) = read_consistent(&g, 2) {
+                    assert_eq!(v, 0);
+                }
+            })
+        };
+        writer.join().unwrap();
+        reader.join().unwrap();
+        // The writer is gone: nobody can read until someone repairs.
+        assert!(g.seq.is_writing());
+        assert!(g.seq.read_begin().is_none());
+        // Whoever recovers the lock repairs the data (still odd while it works), then makes
+        // the sequence even; a reader racing the repair sees nothing or the repaired pair.
+        let repairer = {
+            let g = g.clone();
+            loom::thread::spawn(move || {
+                g.seq.write_begin();
+                let a = g.a.load(Ordering::Relaxed);
+                g.b.store(a, Ordering::Relaxed);
+                g.seq.force_even();
+            })
+        };
+        if let Some(v) = read_consistent(&g, 2) {
+            assert_eq!(v, 1);
+        }
+        repairer.join().unwrap();
+        assert_eq!(read_consistent(&g, 1), Some(1), "repaired and readable");
     });
 }

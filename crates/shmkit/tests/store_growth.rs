@@ -65,12 +65,10 @@ fn growth_to_one_gib_is_seen_by_earlier_attachments_without_remapping() {
         .load(Ordering::SeqCst)
         != 0));
     let big = mailbox.load(Ordering::SeqCst);
-    // The parent attached before the growth and reads/writes the new region directly.
-    assert!(
-        store.committed_len() >= GIB + before,
-        "committed {}",
-        store.committed_len()
-    );
+    // The parent attached before the growth and reads/writes the new region directly. Its
+    // view of the committed length is still the one from before the growth, and nothing
+    // refreshes it first (no `committed_len()` call): the bounds check of the first read
+    // must notice the growth by itself.
     for i in 0..16u64 {
         let at = big + i * (GIB / 16) + 4096;
         let mut buf = [0u8; 8];
@@ -85,6 +83,11 @@ fn growth_to_one_gib_is_seen_by_earlier_attachments_without_remapping() {
         .unwrap();
     let far: &AtomicU64 = store.get(big + GIB - 64).unwrap();
     far.store(42, Ordering::SeqCst);
+    assert!(
+        store.committed_len() >= GIB + before,
+        "committed {}",
+        store.committed_len()
+    );
     store
         .get::<AtomicU64>(cell + 16)
         .unwrap()
