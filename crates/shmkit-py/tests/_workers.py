@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 
 import shmkit
+
+# How long a child waits for its parent's signal before giving up (a watchdog, never reached
+# in a passing run).
+PATIENCE = 60
 
 
 def write_range(m, prefix: str, count: int) -> int:
@@ -30,17 +33,47 @@ def attach_and_exit(store_name: str) -> str:
     return store.hash_map("m")["hello"]
 
 
-def write_forever(m, prefix: str, ready) -> None:
-    """Writes until killed; sets `ready` once it has written a while."""
+def write_forever(m, prefix: str) -> None:
+    """Writes until killed (or until its parent is gone). Signals nothing: the parent watches
+    its keys appear (a multiprocessing Event would not do: a parent killed while holding the
+    Event's lock would leave this process blocked forever)."""
+    parent = os.getppid()
     i = 0
-    while True:
+    while os.getppid() == parent:
         m[f"{prefix}-{i}"] = i
         m.incr("total")
         i += 1
-        if i == 2000:
-            ready.set()
-        if i > 50_000_000:  # never reached in the tests; bounds the loop anyway
-            time.sleep(1)
+
+
+def incr_forever(m, key: str, signals) -> None:
+    """Increments `key` until killed (or until its parent is gone); after the first increment
+    it writes its pid to `signals["started"]` (a map, not an Event: see write_forever)."""
+    parent = os.getppid()
+    m.incr(key)
+    signals["started"] = os.getpid()
+    while os.getppid() == parent:
+        m.incr(key)
+
+
+def hold_attachment(path: str, release) -> None:
+    """Attaches to the store (taking one registry slot; the parent sees its pid among the
+    attached) and stays until something arrives on the connection `release` or it closes
+    (also when the parent dies)."""
+    store = shmkit.Store(path, create=False)
+    release.poll(PATIENCE)
+    store.close()
+
+
+def try_attach_and_read(path: str, key: str):
+    """Attaches to the store and reads `key` of map "m": ("ok", value), or the exception's
+    class name and whether it is a shmkit.Error."""
+    try:
+        store = shmkit.Store(path, create=False)
+        value = store.hash_map("m", create=False)[key]
+        store.close()
+        return ("ok", value)
+    except Exception as e:
+        return (type(e).__name__, isinstance(e, shmkit.Error), str(e))
 
 
 def compat_worker(name: str, start: int, count: int) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import uuid
 
 import pytest
 
@@ -15,13 +14,15 @@ import _workers
 
 
 @pytest.fixture
-def hm_name():
-    name = f"compat_{uuid.uuid4().hex[:12]}"
+def hm_name(unique):
+    """A unique map name (it carries the run prefix, so its store is swept if a test fails)."""
+    name = unique("-compat")
     yield name
-    try:
-        shmkit.remove(_store_name(name))
-    except FileNotFoundError:
-        pass
+    for store in (_store_name(name), _store_name(name + "d")):
+        try:
+            shmkit.remove(store)
+        except FileNotFoundError:
+            pass
 
 
 @pytest.fixture
@@ -175,12 +176,26 @@ def test_processes(hm, hm_name, method):
     assert all(hm.get(f"key-{i}") == {"i": i} for i in range(300))
 
 
-def test_unusual_names_map_to_valid_stores():
-    for name in ("/slashed", "with space", "ünï", "a/b"):
+def test_unusual_names_map_to_valid_stores(hm_name, track_store):
+    # A leading "/" is dropped (POSIX shared-memory style); other names a store name cannot
+    # hold are hashed, so those stores cannot carry the run prefix: tracked for removal.
+    unusual = {
+        "/" + hm_name: "shared_hashmap.n." + hm_name,
+        "with space " + hm_name: None,
+        "ünï-" + hm_name: None,
+        "a/b-" + hm_name: None,
+    }
+    for name, expected_store in unusual.items():
+        store = track_store(_store_name(name))
+        if expected_store is None:
+            assert store.startswith("shared_hashmap.h."), store
+        else:
+            assert store == expected_store
         h = SharedHashMap(name)
         h.set("k", 1)
         assert SharedHashMap(name, create=False).get("k") == 1
         h.close()
         h.unlink()
+    assert len({_store_name(name) for name in unusual}) == len(unusual)
     assert _store_name("x") != _store_name("y")
     assert _store_name("/x") == _store_name("x")

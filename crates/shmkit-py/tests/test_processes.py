@@ -14,6 +14,7 @@ import pytest
 import shmkit
 
 import _workers
+from _support import wait_until
 
 JOIN_TIMEOUT = 60
 
@@ -75,13 +76,14 @@ def test_four_processes_write_concurrently_without_losing_writes(m):
 
 def test_writer_killed_mid_loop_while_others_continue(store, m):
     ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    victim = ctx.Process(target=_workers.write_forever, args=(m, "victim", ready))
+    victim = ctx.Process(target=_workers.write_forever, args=(m, "victim"))
     victim.start()
-    assert ready.wait(JOIN_TIMEOUT), "victim never got going"
+    wait_until(lambda: "victim-1999" in m, "the victim has written 2000 keys")
     others = [ctx.Process(target=_workers.write_range, args=(m, f"ok{j}", 5000)) for j in range(2)]
     for p in others:
         p.start()
+    # Kill only once the others write too, so their writes overlap the victim's.
+    wait_until(lambda: all(f"ok{j}-0" in m for j in range(2)), "the other writers have started")
     os.kill(victim.pid, signal.SIGKILL)
     victim.join(JOIN_TIMEOUT)
     assert victim.exitcode == -signal.SIGKILL

@@ -8,7 +8,11 @@ The upstream suite must pass except the white-box tests of the original's privat
 listed in ``WHITE_BOX`` and the one test in ``TIMING_DEPENDENT`` whose assertion holds only
 when each operation is slow (both skipped explicitly, each with its reason; the timing test's
 scenario is re-tested correctly in test_compat_shared_hashmap.py). If the sdist cannot be
-downloaded (no network), this test is skipped with the reason — it never passes silently.
+downloaded (no network), this test is skipped with the reason (listed at the end of the run)
+— and fails when the environment variable CI is `true`: it never passes silently.
+
+Time limits, all watchdogs for hangs: the download gets PIP_TIMEOUT seconds, the suite
+SUITE_TIMEOUT; this test's own watchdog (see conftest.py) is longer than both together.
 """
 
 from __future__ import annotations
@@ -25,10 +29,15 @@ from pathlib import Path
 
 import pytest
 
+from _support import cannot_run
+
 PACKAGE = "shared-hashmap==0.2.0"
 UPSTREAM_TESTS = "tests/test_shared_hashmap.py"
 ORIGINAL_IMPORT = "from shared_hashmap import SharedHashMap"
 COMPAT_IMPORT = "from shmkit.compat.shared_hashmap import SharedHashMap"
+PIP_TIMEOUT = 60  # seconds; pip's own socket timeout and retries stay well inside it
+SUITE_TIMEOUT = 120  # the suite takes a few seconds
+TEST_WATCHDOG = PIP_TIMEOUT + SUITE_TIMEOUT + 60
 
 # Tests that exercise the original's private implementation, not its contract.
 WHITE_BOX = {
@@ -102,15 +111,16 @@ CONFTEST = textwrap.dedent(
 
 def _download(dest: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           "--disable-pip-version-check", PACKAGE, "-d", str(dest)]
+           "--disable-pip-version-check", "--timeout", "15", "--retries", "2",
+           PACKAGE, "-d", str(dest)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as e:
-        pytest.skip(f"could not download {PACKAGE} from PyPI ({e}); upstream suite not run")
+        cannot_run(f"could not download {PACKAGE} from PyPI ({e}); upstream suite not run")
     sdists = sorted(dest.glob("shared_hashmap-0.2.0.tar.gz"))
     if proc.returncode != 0 or not sdists:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        pytest.skip(f"could not download {PACKAGE} from PyPI: {' | '.join(tail)}; upstream suite not run")
+        cannot_run(f"could not download {PACKAGE} from PyPI: {' | '.join(tail)}; upstream suite not run")
     return sdists[0]
 
 
@@ -133,13 +143,15 @@ def _extract_tests(sdist: Path, dest: Path) -> Path:
     return suite
 
 
-def test_upstream_suite_passes_on_compat_class(tmp_path):
+@pytest.mark.watchdog(TEST_WATCHDOG)
+def test_upstream_suite_passes_on_compat_class(tmp_path, run_prefix):
     sdist = _download(tmp_path / "download")
     suite = _extract_tests(sdist, tmp_path)
     # Several upstream tests never unlink their maps (the original's resource tracker deletes
     # them at exit; shmkit never deletes a store behind the user's back), so the run gets its
-    # own store directory, removed afterwards.
-    store_dir = tempfile.mkdtemp(prefix="shmkit-upstream-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    # own store directory, removed afterwards (its name carries the run prefix, so it is
+    # swept even if this process is killed before the `finally`).
+    store_dir = tempfile.mkdtemp(prefix=f"{run_prefix}-upstream-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     env = dict(
         os.environ,
         PYTHONPATH=str(suite) + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -149,7 +161,7 @@ def test_upstream_suite_passes_on_compat_class(tmp_path):
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", str(suite), "-v", "-rs", "-p", "no:cacheprovider",
              "--rootdir", str(suite), "-W", "ignore::pytest.PytestUnknownMarkWarning"],
-            capture_output=True, text=True, timeout=600, cwd=suite, env=env,
+            capture_output=True, text=True, timeout=SUITE_TIMEOUT, cwd=suite, env=env,
         )
     finally:
         shutil.rmtree(store_dir, ignore_errors=True)

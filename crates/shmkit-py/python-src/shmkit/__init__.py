@@ -1,12 +1,13 @@
 """shmkit: data structures in named shared memory, shared by many processes at memory speed.
 
->>> import shmkit
->>> with shmkit.Store("demo-doc") as store:
+>>> import os, shmkit
+>>> name = f"demo-{os.getpid()}"  # a store name unique to this process
+>>> with shmkit.Store(name) as store:
 ...     users = store.hash_map("users")
 ...     users["ada"] = {"born": 1815}
 ...     users.incr("visits")
 1
->>> shmkit.remove("demo-doc")
+>>> shmkit.remove(name)
 
 A ``HashMap`` behaves like a ``dict`` (it is registered as a
 ``collections.abc.MutableMapping``). Keys and values keep their Python type: ``None``,
