@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (unit, integration, doc) and Python.
 # Works on a fresh machine with the Rust toolchain, Python 3.11, pip, maturin and pytest.
+#
+# Stores the tests leave behind when a run is interrupted (or a test leaks one) are removed
+# before the run and when it ends, however it ends (scripts/clean-test-stores.sh: only test
+# names whose creating process is gone and that no process is attached to). A run that
+# completes but left stores behind says so, and fails when CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --no-deps --format-version 1 |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
+shmkit_bin="${target_dir:-target}/debug/shmkit"
+clean_test_stores() {
+    bash scripts/clean-test-stores.sh "$shmkit_bin" || true
+}
+trap clean_test_stores EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+clean_test_stores
 
 echo "== Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
@@ -22,5 +38,13 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 if [ -f scripts/test-python.sh ]; then
     echo "== Python tests"
     bash scripts/test-python.sh
+fi
+left="$(bash scripts/clean-test-stores.sh --dry-run "$shmkit_bin")"
+if [ -n "$left" ]; then
+    echo "== tests left stores behind (removed on exit):"
+    echo "$left"
+    if [ "${CI:-}" = "true" ]; then
+        exit 1
+    fi
 fi
 echo "== all tests passed"

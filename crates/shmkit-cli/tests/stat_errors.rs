@@ -146,7 +146,7 @@ fn permission_denied_for_another_user() {
     if unsafe { libc::getuid() } != 0 {
         // Only root can run the command as another user; as a normal user the store below
         // is our own and readable, so there is nothing to test.
-        eprintln!("skipped: needs root to switch users");
+        common::cannot_run_here("running the command as another user needs root");
         return;
     }
     let d = StoreDir::new("errors-perm");

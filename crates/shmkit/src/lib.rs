@@ -10,10 +10,11 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::open_or_create("doc-lib-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-lib-{}", std::process::id()); // unique to this process
+//! let store = Store::open_or_create(&name, &StoreOptions::default()).unwrap();
 //! let off = store.alloc(5).unwrap();
 //! store.write_bytes(off, b"hello").unwrap();
-//! Store::remove("doc-lib-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

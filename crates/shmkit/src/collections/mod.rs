@@ -9,11 +9,12 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-collections-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-collections-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let map = store.hash_map("users").unwrap();
 //! map.set(b"ada", b"lovelace").unwrap();
 //! assert_eq!(map.get(b"ada").unwrap().as_deref(), Some(&b"lovelace"[..]));
-//! Store::remove("doc-collections-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 pub mod hash_map;

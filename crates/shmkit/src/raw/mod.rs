@@ -15,9 +15,10 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-raw-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-raw-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! assert!(store.committed_len() > 0);
-//! Store::remove("doc-raw-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 #![allow(unsafe_code)]
 

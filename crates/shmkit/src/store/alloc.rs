@@ -18,12 +18,13 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-alloc-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-alloc-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let block = store.alloc(100).unwrap();
 //! store.write_bytes(block, b"hello").unwrap();
 //! store.free(block).unwrap();
 //! assert_eq!(store.alloc(100).unwrap(), block); // reused
-//! Store::remove("doc-alloc-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::alloc_classes::{

@@ -16,10 +16,11 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let a = Store::create("doc-attach-example", &StoreOptions::default()).unwrap();
-//! let b = Store::open("doc-attach-example").unwrap();
+//! let name = format!("doc-attach-{}", std::process::id()); // unique to this process
+//! let a = Store::create(&name, &StoreOptions::default()).unwrap();
+//! let b = Store::open(&name).unwrap();
 //! assert!(a.same_attachment(&b));
-//! Store::remove("doc-attach-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::alloc_classes::CLASS_COUNT;

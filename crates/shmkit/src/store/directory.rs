@@ -9,11 +9,12 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions, ObjectKind};
-//! let store = Store::create("doc-directory-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-directory-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let root = store.object_or_create("users", ObjectKind::HashMap, |s| s.alloc(64)).unwrap();
 //! assert_eq!(store.object("users", ObjectKind::HashMap).unwrap(), root);
 //! assert!(store.object("users", ObjectKind::Deque).is_err());
-//! Store::remove("doc-directory-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::attach::Attachment;

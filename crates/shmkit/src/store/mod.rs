@@ -10,14 +10,15 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::open_or_create("doc-store-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-store-{}", std::process::id()); // unique to this process
+//! let store = Store::open_or_create(&name, &StoreOptions::default()).unwrap();
 //! let block = store.alloc(1000).unwrap();
 //! store.write_bytes(block, b"shared").unwrap();
-//! let again = Store::open("doc-store-example").unwrap();
+//! let again = Store::open(&name).unwrap();
 //! let mut buf = [0u8; 6];
 //! again.read_bytes(block, &mut buf).unwrap();
 //! assert_eq!(&buf, b"shared");
-//! Store::remove("doc-store-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 pub mod alloc;

@@ -11,11 +11,12 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-registry-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-registry-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let procs = store.attached_processes().unwrap();
 //! assert_eq!(procs.len(), 1);
 //! assert_eq!(procs[0].pid, std::process::id());
-//! Store::remove("doc-registry-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use crate::sync::OwnerId;

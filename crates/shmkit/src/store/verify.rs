@@ -6,13 +6,14 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-verify-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-verify-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let a = store.alloc(10).unwrap();
 //! let report = store.verify().unwrap();
 //! assert!(report.is_clean(), "{report:?}");
 //! assert_eq!(report.used_blocks, 1);
 //! # let _ = a;
-//! Store::remove("doc-verify-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::alloc::{BlockHeader, SizeClass, TAG_FREE, TAG_USED};

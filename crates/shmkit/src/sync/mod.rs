@@ -10,10 +10,11 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-sync-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-sync-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! // Every store operation that mutates shared state takes one of these locks internally.
 //! assert!(store.verify().unwrap().is_clean());
-//! Store::remove("doc-sync-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 pub mod atomic;

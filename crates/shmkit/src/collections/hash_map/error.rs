@@ -2,11 +2,12 @@
 //!
 //! ```
 //! use shmkit::{MapError, Store, StoreOptions};
-//! let store = Store::create("doc-map-error-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-map-error-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let map = store.hash_map("m").unwrap();
 //! map.set(b"k", b"not eight").unwrap();
 //! assert!(matches!(map.incr_i64(b"k", 1), Err(MapError::NotAnInteger { len: 9 })));
-//! Store::remove("doc-map-error-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use crate::raw::OutOfBounds;

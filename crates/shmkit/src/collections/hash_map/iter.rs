@@ -7,7 +7,8 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-map-iter-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-map-iter-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let map = store.hash_map("m").unwrap();
 //! map.set(b"a", b"1").unwrap();
 //! map.set(b"b", b"2").unwrap();
@@ -15,7 +16,7 @@
 //! items.sort();
 //! assert_eq!(items, vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
 //! assert_eq!(map.keys().count(), 2);
-//! Store::remove("doc-map-iter-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::layout::{RECORD_HEADER_LEN, RecordHeader, ShardHeader, is_live, value_offset};

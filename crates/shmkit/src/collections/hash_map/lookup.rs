@@ -7,14 +7,15 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-map-lookup-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-map-lookup-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let map = store.hash_map("m").unwrap();
 //! map.set(b"k", b"value").unwrap();
 //! let mut buf = Vec::with_capacity(64);
 //! assert!(map.get_into(b"k", &mut buf).unwrap());
 //! assert_eq!(buf, b"value");
 //! assert!(!map.get_into(b"missing", &mut buf).unwrap());
-//! Store::remove("doc-map-lookup-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::layout::{

@@ -32,7 +32,8 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions, UpdateAction};
-//! let store = Store::create("doc-hash-map-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-hash-map-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let map = store.hash_map("sessions").unwrap();
 //! assert_eq!(map.insert(b"alice", b"1").unwrap(), None);
 //! assert_eq!(map.insert(b"alice", b"2").unwrap().as_deref(), Some(&b"1"[..]));
@@ -44,7 +45,7 @@
 //! // Another process (or handle) finds it by name.
 //! let again = store.open_hash_map("sessions").unwrap();
 //! assert!(again.contains_key(b"hits").unwrap());
-//! Store::remove("doc-hash-map-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 mod error;

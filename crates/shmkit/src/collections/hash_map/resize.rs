@@ -17,7 +17,8 @@
 //!
 //! ```
 //! use shmkit::{HashMapOptions, Store, StoreOptions};
-//! let store = Store::create("doc-map-resize-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-map-resize-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let map = store.hash_map_with("m", &HashMapOptions { shards: 1, initial_capacity: 0 }).unwrap();
 //! for i in 0..1000u32 {
 //!     map.set(&i.to_le_bytes(), b"v").unwrap();
@@ -25,7 +26,7 @@
 //! let stats = map.stats().unwrap();
 //! assert!(stats.resizes >= 5 && stats.buckets >= 1024);
 //! assert!(map.verify().unwrap().is_clean());
-//! Store::remove("doc-map-resize-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::MapError;

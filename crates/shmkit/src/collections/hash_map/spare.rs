@@ -15,7 +15,8 @@
 //!
 //! ```
 //! use shmkit::{HashMapOptions, Store, StoreOptions};
-//! let store = Store::create("doc-map-spare-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-map-spare-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let map = store.hash_map_with("m", &HashMapOptions { shards: 1, initial_capacity: 0 }).unwrap();
 //! map.set(b"k", b"one").unwrap();
 //! map.set(b"k", b"two").unwrap(); // "one"'s block becomes the shard's spare
@@ -25,7 +26,7 @@
 //! }
 //! assert_eq!(store.alloc_stats().unwrap().used_bytes, used);
 //! assert!(map.verify().unwrap().is_clean());
-//! Store::remove("doc-map-spare-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::layout::{SPARE_LIMIT, SPARE_MAX_BYTES, ShardHeader};

@@ -14,7 +14,8 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-map-verify-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-map-verify-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let map = store.hash_map("m").unwrap();
 //! map.set(b"k", b"v").unwrap();
 //! let report = map.verify().unwrap();
@@ -23,7 +24,7 @@
 //! let mut blocks = 0;
 //! map.owned_blocks(&mut |_| blocks += 1).unwrap();
 //! assert_eq!(blocks, 1 + 64 + 1); // root, one table per shard, one record
-//! Store::remove("doc-map-verify-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::layout::{

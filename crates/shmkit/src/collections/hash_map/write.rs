@@ -17,13 +17,14 @@
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
-//! let store = Store::create("doc-map-write-example", &StoreOptions::default()).unwrap();
+//! let name = format!("doc-map-write-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let map = store.hash_map("m").unwrap();
 //! assert!(map.insert_if_absent(b"k", b"1").unwrap());
 //! assert!(!map.insert_if_absent(b"k", b"2").unwrap());
 //! assert_eq!(map.remove(b"k").unwrap().as_deref(), Some(&b"1"[..]));
 //! assert!(!map.delete(b"k").unwrap());
-//! Store::remove("doc-map-write-example").unwrap();
+//! Store::remove(&name).unwrap();
 //! ```
 
 use super::layout::{
