@@ -62,22 +62,30 @@ fn timeout_while_a_live_process_holds_the_lock() {
     let store = TestStore::new("lock-timeout");
     let lock = store.test_mutex().unwrap();
     let held = lock.lock().unwrap();
+    let me = store.owner_id();
     let child_store = store.clone();
     let child = fork_child(move || {
         let lock = child_store.test_mutex().unwrap();
-        match lock.lock_timeout(Duration::from_millis(200)) {
-            Err(LockError::Timeout(_)) => 0,
+        let limit = Duration::from_millis(200);
+        match lock.lock_timeout(limit) {
+            // Timed out, the holder untouched.
+            Err(LockError::Timeout(d)) if d == limit && lock.raw().owner() == Some(me) => 0,
+            Err(LockError::Timeout(_)) => 3,
             Ok(_) => 1,
             Err(_) => 2,
         }
     });
     child.expect_success();
+    assert!(
+        !lock.raw().needs_repair(),
+        "nobody declared the holder dead"
+    );
     drop(held);
     // A child may now take it (and leaves holding it: recovered for the next one).
     let child_store = store.clone();
     let child = fork_child(move || {
         let lock = child_store.test_mutex().unwrap();
-        match lock.lock_timeout(Duration::from_secs(5)) {
+        match lock.lock_timeout(Duration::from_secs(30)) {
             Ok(g) if !g.recovered() => 0,
             _ => 1,
         }
@@ -106,7 +114,7 @@ fn try_lock_and_nested_handles_share_one_owner() {
         Err(LockError::Timeout(_))
     ));
     drop(g);
-    assert!(lock2.lock_timeout(Duration::from_millis(50)).is_ok());
+    assert!(lock2.lock_timeout(Duration::from_secs(30)).is_ok());
 }
 
 struct NoRegistry(u32);

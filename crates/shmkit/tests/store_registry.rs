@@ -4,6 +4,7 @@
 mod common;
 
 use common::{TestStore, fork_child, wait_until, watchdog};
+use shmkit::store::header::StoreHeader;
 use shmkit::{Store, StoreOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -47,12 +48,17 @@ fn sweep_reclaims_killed_processes_slots() {
         !Store::is_in_use(store.name()).unwrap(),
         "only the caller is attached"
     );
+    // Each child took a free slot of its own (claims rotate over the 1024 slots) and left it
+    // active when it was killed.
+    let distinct: std::collections::HashSet<u32> = slots.iter().copied().collect();
+    assert_eq!(distinct.len(), slots.len(), "{slots:?}");
     let dead_active = slots
         .iter()
         .filter(|&&s| store.registry_slot(s).unwrap().state.load(Ordering::SeqCst) == 1)
         .count();
-    assert!(
-        dead_active > 0,
+    assert_eq!(
+        dead_active,
+        slots.len(),
         "killed processes leave active slots behind"
     );
     assert_eq!(store.sweep_dead_processes() as usize, dead_active);
@@ -116,7 +122,18 @@ fn attach_many_times(test: &str, max_processes: u32, times: usize) {
         );
     }
     assert_eq!(store.attached_processes().unwrap().len(), 1);
-    assert!(store.sweep_dead_processes() < max_processes);
+    // Nothing swept in between: the children filled every free slot, then each took over a
+    // dead one's (counted as reclaimed); every slot but the parent's holds a dead process.
+    let dead = u64::from(max_processes - 1);
+    let reclaimed = store
+        .get::<StoreHeader>(0)
+        .unwrap()
+        .registry
+        .0
+        .reclaimed_count
+        .load(Ordering::SeqCst);
+    assert_eq!(reclaimed, times as u64 - dead);
+    assert_eq!(u64::from(store.sweep_dead_processes()), dead);
     assert!(store.verify().unwrap().is_clean());
 }
 

@@ -476,3 +476,74 @@ impl Rng {
         self.next() % n.max(1)
     }
 }
+
+/// Bit 31 of a robust mutex's futex word: a waiter has given up spinning and may sleep.
+pub const MUTEX_WAITERS_BIT: u32 = 1 << 31;
+
+/// The futex word of the store's test mutex (the first field of the mutex, inside the
+/// header's registry line), for tests that observe waiters.
+pub fn test_mutex_word(store: &Store) -> &std::sync::atomic::AtomicU32 {
+    use shmkit::store::header::{RegistryState, StoreHeader};
+    let offset = (std::mem::offset_of!(StoreHeader, registry)
+        + std::mem::offset_of!(RegistryState, test_mutex)) as u64;
+    store.get(offset).expect("the header page is mapped")
+}
+
+/// The calling thread's kernel id.
+pub fn gettid() -> libc::pid_t {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// How many times thread `tid` (of any process; a single-threaded process's pid) has
+/// blocked so far: `voluntary_ctxt_switches` from `/proc/<tid>/status`. Each futex sleep of
+/// a lock waiter counts one. `None` once the thread is gone (or is a zombie's).
+pub fn voluntary_switches(tid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Waits until thread `tid` is a sleeping waiter of the robust mutex whose futex word is
+/// `word`: the waiters bit is set and the thread has then blocked `sleeps` more times.
+/// A waiter checks its owner's liveness on a schedule each time a sleep ends, so after
+/// `sleeps` sleeps it has run (at least) `sleeps - 1` liveness probes. Panics if
+/// `/proc/<tid>/status` cannot be read (the count is what the caller relies on); returns
+/// false if the condition does not hold within `timeout` or `gave_up()` turns true.
+pub fn wait_until_waiter_slept(
+    word: &std::sync::atomic::AtomicU32,
+    tid: libc::pid_t,
+    sleeps: u64,
+    timeout: Duration,
+    mut gave_up: impl FnMut() -> bool,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    if !wait_until(left(), || {
+        gave_up() || word.load(Ordering::SeqCst) & MUTEX_WAITERS_BIT != 0
+    }) || gave_up()
+    {
+        return false;
+    }
+    let base = voluntary_switches(tid).unwrap_or_else(|| {
+        panic!("cannot read /proc/{tid}/status: the waiter's sleeps are unknown")
+    });
+    wait_until(left(), || {
+        gave_up() || voluntary_switches(tid).is_some_and(|n| n >= base + sleeps)
+    }) && !gave_up()
+}
+
+/// True while process `pid` exists and has not exited (not a zombie), read from
+/// `/proc/<pid>/stat`: unlike [`pid_alive`] it also says "dead" for an unreaped zombie.
+pub fn process_running(pid: libc::pid_t) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which ends at the last ')'.
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    !matches!(state, None | Some("Z" | "X" | "x"))
+}
