@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::{Rng, TestStore, fork_child, watchdog};
+use common::{Exit, Rng, TestStore, fork_child, watchdog};
 use proptest::prelude::*;
 use shmkit::{ObjectKind, Store};
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Live blocks: payload offset -> (capacity, requested size, pattern seed).
 #[derive(Default)]
@@ -239,17 +239,31 @@ fn concurrent_processes_allocate_disjoint_blocks() {
             0
         }));
     }
-    // Meanwhile verify again and again: it must never see a half-done change.
-    let start = Instant::now();
-    let mut checks = 0;
-    while start.elapsed() < Duration::from_millis(500) || checks < 5 {
+    // Meanwhile verify again and again until every child is done: it must never see a
+    // half-done change, and at least one verify must start while the children still work.
+    let mut exits: Vec<Option<Exit>> = vec![None; children.len()];
+    let mut checks_while_running = 0;
+    loop {
+        for (child, exit) in children.iter_mut().zip(&mut exits) {
+            if exit.is_none() {
+                *exit = child.try_wait(Duration::ZERO);
+            }
+        }
+        if exits.iter().all(Option::is_some) {
+            break;
+        }
         let report = store.verify().unwrap();
         assert!(report.is_clean(), "verify during activity: {report:?}");
-        checks += 1;
+        checks_while_running += 1;
     }
-    for child in children {
-        child.expect_success();
-    }
+    assert!(
+        checks_while_running > 0,
+        "the children finished before the first verify"
+    );
+    assert!(
+        exits.iter().all(|e| *e == Some(Exit::Code(0))),
+        "children: {exits:?}"
+    );
     let report = store.verify().unwrap();
     assert!(report.is_clean(), "{report:?}");
 }
