@@ -130,4 +130,17 @@ mod tests {
         assert_eq!(seq.value(), mid + 2);
         assert!(seq.read_begin().is_some());
     }
+
+    #[test]
+    fn a_write_begun_over_a_dead_writers_odd_counter_keeps_readers_out() {
+        let seq = SeqLock::new();
+        seq.write_begin(); // the writer dies here
+        let odd = seq.value();
+        seq.write_begin(); // the next lock holder writes before it repairs
+        assert!(seq.is_writing(), "readers must still be kept out");
+        assert_eq!(seq.read_begin(), None);
+        seq.write_end();
+        assert!(!seq.is_writing());
+        assert_eq!(seq.value(), odd + 1);
+    }
 }
