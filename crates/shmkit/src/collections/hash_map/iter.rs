@@ -5,6 +5,11 @@
 //! Invariant: a key lives in exactly one shard and appears once in a consistent copy of it,
 //! so an entry present for the whole iteration is yielded exactly once.
 //!
+//! Once a copy is known consistent, every entry in it is checked before it is handed out: its
+//! key must hash to its slot's tag, and (when values are copied) its value must match the
+//! record's checksum. A mismatch is damage; the shard's copy fails with
+//! [`MapError::Corrupt`] (and the iterator ends) rather than yield the entry.
+//!
 //! ```
 //! use shmkit::{Store, StoreOptions};
 //! let name = format!("doc-map-iter-{}", std::process::id()); // unique to this process
@@ -19,7 +24,9 @@
 //! Store::remove(&name).unwrap();
 //! ```
 
-use super::layout::{RECORD_HEADER_LEN, RecordHeader, ShardHeader, is_live, value_offset};
+use super::layout::{
+    RECORD_HEADER_LEN, RecordHeader, ShardHeader, is_live, record_checksum, tag_of, value_offset,
+};
 use super::lookup::Watch;
 use super::{MapError, MapInner};
 use crate::sync::atomic::Ordering;
@@ -36,6 +43,15 @@ pub(crate) enum Want {
 }
 
 type Entry = (Vec<u8>, Vec<u8>);
+
+/// An entry as copied, with what it is checked against once the copy is known consistent.
+struct Copied {
+    key: Vec<u8>,
+    value: Vec<u8>,
+    rec: u64,
+    tag: u64,
+    checksum: u32,
+}
 
 /// Iterator over `(key, value)` pairs; see [`super::HashMap::iter`].
 pub struct Iter<'a> {
@@ -116,19 +132,52 @@ impl MapInner {
             let watch = Some((&shard.seq, start));
             let copy = self.copy_shard(shard, want, watch);
             if shard.seq.read_validate(start) {
-                return copy;
+                return self.checked_entries(copy?, want);
             }
         }
-        let _guard = self.lock_shard(shard)?;
-        self.copy_shard(shard, want, None)
+        let copy = {
+            let _guard = self.lock_shard(shard)?;
+            self.copy_shard(shard, want, None)?
+        };
+        self.checked_entries(copy, want)
     }
 
+    /// The entries of a consistent copy, each checked against its slot's tag and (if values
+    /// were copied) its record's checksum.
+    fn checked_entries(&self, copy: Vec<Copied>, want: Want) -> Result<Vec<Entry>, MapError> {
+        let mut out = Vec::with_capacity(copy.len());
+        for c in copy {
+            let hash = self.hash(&c.key);
+            if tag_of(hash) != c.tag {
+                return Err(MapError::corrupt(
+                    c.rec,
+                    "record key does not hash to its slot's tag",
+                ));
+            }
+            if want != Want::Keys && record_checksum(hash, &c.value) != c.checksum {
+                return Err(MapError::corrupt(
+                    c.rec,
+                    "record checksum mismatch (the value was damaged)",
+                ));
+            }
+            let key = if want == Want::Values {
+                Vec::new()
+            } else {
+                c.key
+            };
+            out.push((key, c.value));
+        }
+        Ok(out)
+    }
+
+    /// Copies the shard's live entries (keys always: the checks need them; values unless
+    /// `want` is keys only).
     fn copy_shard(
         &self,
         shard: &ShardHeader,
         want: Want,
         watch: Watch<'_>,
-    ) -> Result<Vec<Entry>, MapError> {
+    ) -> Result<Vec<Copied>, MapError> {
         let valid = || watch.is_none_or(|(seq, start)| seq.read_validate(start));
         let changed = || MapError::corrupt(0, "shard changed while being copied");
         let mut out = Vec::new();
@@ -143,7 +192,8 @@ impl MapInner {
                 return Err(changed());
             }
             for slot in table.slots {
-                if !is_live(slot.tag.load(Ordering::Acquire)) {
+                let tag = slot.tag.load(Ordering::Acquire);
+                if !is_live(tag) {
                     continue;
                 }
                 let rec = slot.rec.load(Ordering::Acquire);
@@ -153,6 +203,7 @@ impl MapInner {
                 let header: &RecordHeader = self.region().get(rec)?;
                 let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                 let val_len = header.val_len.load(Ordering::Relaxed);
+                let checksum = header.checksum.load(Ordering::Relaxed);
                 // The lengths size buffers: trust them only once the sequence says so (and
                 // never beyond what the store could hold, in case it is damaged).
                 if !valid() {
@@ -160,19 +211,22 @@ impl MapInner {
                 }
                 self.region()
                     .check_range(value_offset(rec, key_len), val_len)?;
-                let mut key = Vec::new();
+                let mut key = vec![0u8; key_len as usize];
+                self.region()
+                    .read_bytes(rec + RECORD_HEADER_LEN, &mut key)?;
                 let mut value = Vec::new();
-                if want != Want::Values {
-                    key.resize(key_len as usize, 0);
-                    self.region()
-                        .read_bytes(rec + RECORD_HEADER_LEN, &mut key)?;
-                }
                 if want != Want::Keys {
                     value.resize(val_len as usize, 0);
                     self.region()
                         .read_bytes(value_offset(rec, key_len), &mut value)?;
                 }
-                out.push((key, value));
+                out.push(Copied {
+                    key,
+                    value,
+                    rec,
+                    tag,
+                    checksum,
+                });
             }
         }
         Ok(out)

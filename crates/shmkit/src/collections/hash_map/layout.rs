@@ -10,8 +10,12 @@
 //! - a slot's `tag` is [`EMPTY`], [`TOMBSTONE`], or `hash | LIVE_BIT` of the key its record
 //!   holds; a live slot's `rec` is the offset of an immutable record block (only the 8-byte
 //!   value of a counter is ever changed in place, atomically); a non-live slot's `rec` is 0;
-//! - a record is never changed after it is published (except that counter value); a new value
-//!   is a new record, published by one atomic store of `rec`;
+//! - a record is never changed after it is published (except that counter value and its
+//!   checksum, both rewritten with the shard's sequence odd and the shard's
+//!   `counter_intent` naming the record); a new value is a new record, published by one
+//!   atomic store of `rec`;
+//! - a record's `checksum` is [`record_checksum`] of its key's hash and its value, so a value
+//!   that a stray write changed is noticed by readers and `verify` instead of returned;
 //! - keys are found by linear probing from `hash & (buckets - 1)`; the shard is chosen by
 //!   bits 48.. of the hash, so bucket and shard bits are independent.
 //!
@@ -19,6 +23,14 @@
 //! use shmkit::collections::hash_map::layout::{record_len, value_offset};
 //! assert_eq!(record_len(3, 5), 16 + 8 + 5);
 //! assert_eq!(value_offset(1024, 3), 1024 + 16 + 8);
+//! ```
+//!
+//! The record checksum binds a value to its key (through the key's hash):
+//!
+//! ```
+//! use shmkit::collections::hash_map::layout::record_checksum;
+//! assert_ne!(record_checksum(1, b"value"), record_checksum(1, b"valuf"));
+//! assert_ne!(record_checksum(1, b"value"), record_checksum(2, b"value"));
 //! ```
 
 use crate::store::header::Line;
@@ -28,7 +40,7 @@ use crate::sync::{RobustMutex, SeqLock};
 /// `MapRoot::magic`.
 pub const MAP_MAGIC: u64 = u64::from_le_bytes(*b"SHMKMAP\0");
 /// Layout version this build reads and writes.
-pub const MAP_VERSION: u32 = 1;
+pub const MAP_VERSION: u32 = 2;
 /// `TableHeader::magic`.
 pub const TABLE_MAGIC: u32 = 0x7AB1_E5E7;
 /// Tag of a never-used slot (ends a probe sequence).
@@ -75,6 +87,23 @@ pub const fn record_len(key_len: u64, val_len: u64) -> u64 {
     RECORD_HEADER_LEN
         .saturating_add(key_len.next_multiple_of(8))
         .saturating_add(val_len)
+}
+
+/// The hash of a key: XXH3-64 of its bytes seeded with the store's hash seed. The shard
+/// (bits 48..), the home bucket (low bits) and the slot tag ([`tag_of`]) all come from it.
+#[inline]
+pub fn key_hash(seed: u64, key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(key, seed)
+}
+
+/// The checksum stored in a record ([`RecordHeader::checksum`]): the low 32 bits of
+/// XXH3-64 of the value, seeded with the key's [`key_hash`] (which every operation computes
+/// anyway to find the key). It covers the key (through its hash), the value, and both
+/// lengths (XXH3 mixes the input length into its result), so a read pays for one hash over
+/// the value only.
+#[inline]
+pub fn record_checksum(key_hash: u64, value: &[u8]) -> u32 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(value, key_hash) as u32
 }
 
 /// Offset of the value in the record at `rec` (8-aligned, so counters are atomics).
@@ -138,8 +167,12 @@ pub struct ShardHeader {
     pub spare_head: AtomicU64,
     /// Blocks on the spare list (at most [`SPARE_LIMIT`]).
     pub spare_count: AtomicU64,
+    /// Offset of the record whose counter value `incr_*` is rewriting in place (set before
+    /// the value store, cleared after the checksum store, with the sequence odd); 0 when no
+    /// such update is in flight. A repair after a dead writer reseals that one record.
+    pub counter_intent: AtomicU64,
     /// Reserved, zero.
-    pub _reserved: [AtomicU64; 5],
+    pub _reserved: [AtomicU64; 4],
 }
 
 const _: () = assert!(size_of::<ShardHeader>() == 128);
@@ -177,8 +210,8 @@ const _: () = assert!(size_of::<Slot>() == 16);
 pub struct RecordHeader {
     /// Key length in bytes.
     pub key_len: AtomicU32,
-    /// Reserved, zero.
-    pub flags: AtomicU32,
+    /// [`record_checksum`] of the key's hash and the value.
+    pub checksum: AtomicU32,
     /// Value length in bytes.
     pub val_len: AtomicU64,
 }

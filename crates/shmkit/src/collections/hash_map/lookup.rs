@@ -3,7 +3,10 @@
 //!
 //! Invariants: a reader never writes shared memory; it trusts nothing it read until the
 //! shard's sequence validates, and it validates before it sizes a buffer from a length it
-//! read, so a racing read of reused memory costs at most a retry.
+//! read, so a racing read of reused memory costs at most a retry. Once the sequence has
+//! validated the copy, the value is checked against the record's checksum (read in the same
+//! window): a mismatch then is damage, not a race, and the read fails with
+//! [`MapError::Corrupt`] instead of returning the bytes.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -20,7 +23,7 @@
 
 use super::layout::{
     EMPTY, RECORD_HEADER_LEN, RecordHeader, ShardHeader, Slot, TABLE_HEADER_LEN, TABLE_MAGIC,
-    TOMBSTONE, TableHeader, tag_of, value_offset,
+    TOMBSTONE, TableHeader, record_checksum, tag_of, value_offset,
 };
 use super::{Fault, MapError, MapInner};
 use crate::sync::atomic::{Ordering, spin_hint};
@@ -66,11 +69,38 @@ pub(crate) struct Hit<'a> {
     pub(crate) rec: u64,
     pub(crate) key_len: u64,
     pub(crate) val_len: u64,
+    /// The record's stored checksum (trust it only as far as the rest of the hit).
+    pub(crate) checksum: u32,
 }
 
 impl Hit<'_> {
     pub(crate) fn value_offset(&self) -> u64 {
         value_offset(self.rec, self.key_len)
+    }
+
+    /// Checks `value` (this hit's value, copied under the lock or in a validated read)
+    /// against the record's checksum; `hash` is the key's hash.
+    #[inline]
+    pub(crate) fn check_value(&self, hash: u64, value: &[u8]) -> Result<(), Fault> {
+        check_checksum(self.rec, self.checksum, hash, value)
+    }
+}
+
+/// Checks a value copied from the record at `rec` against the checksum `stored` there.
+#[inline]
+pub(crate) fn check_checksum(rec: u64, stored: u32, hash: u64, value: &[u8]) -> Result<(), Fault> {
+    if record_checksum(hash, value) == stored {
+        Ok(())
+    } else {
+        Err(checksum_mismatch(rec))
+    }
+}
+
+#[cold]
+fn checksum_mismatch(rec: u64) -> Fault {
+    Fault {
+        offset: rec,
+        reason: "record checksum mismatch (the value was damaged)",
     }
 }
 
@@ -129,6 +159,7 @@ impl MapInner {
                     && region.bytes_equal(rec + RECORD_HEADER_LEN, key)?
                 {
                     let val_len = header.val_len.load(Ordering::Relaxed);
+                    let checksum = header.checksum.load(Ordering::Relaxed);
                     // The value must lie inside the store: this bounds any buffer sized
                     // from `val_len`, even before a read is validated. (The fast check: a
                     // relaxed load of this process's committed length, no shared access.)
@@ -148,6 +179,7 @@ impl MapInner {
                         rec,
                         key_len,
                         val_len,
+                        checksum,
                     }));
                 }
             }
@@ -203,10 +235,10 @@ impl MapInner {
     #[inline]
     pub(crate) fn read_with<R>(
         &self,
+        hash: u64,
         key: &[u8],
         mut visit: impl FnMut(&MapInner, Option<&Hit<'_>>) -> Result<R, Fault>,
     ) -> Result<R, MapError> {
-        let hash = self.hash(key);
         let shard = self.shard(hash)?;
         match self.read_optimistic(shard, hash, key, &mut visit) {
             Some(result) => Ok(result?),
@@ -261,7 +293,9 @@ impl MapInner {
     }
 
     pub(crate) fn get_into(&self, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, MapError> {
-        self.read_with(key, |map, hit| copy_value(map, hit, buf))
+        let hash = self.hash(key);
+        let copied = self.read_with(hash, key, |map, hit| copy_value(map, hit, buf))?;
+        Ok(checked_copy(copied, hash, buf)?)
     }
 
     /// [`MapInner::get_into`] without ever waiting for the shard lock: `Ok(None)` when
@@ -274,7 +308,7 @@ impl MapInner {
         let hash = self.hash(key);
         let shard = self.shard(hash)?;
         match self.read_optimistic(shard, hash, key, &mut |map, hit| copy_value(map, hit, buf)) {
-            Some(result) => Ok(Some(result?)),
+            Some(copied) => Ok(Some(checked_copy(copied?, hash, buf)?)),
             None => Ok(None),
         }
     }
@@ -291,13 +325,15 @@ impl MapInner {
     }
 
     pub(crate) fn contains(&self, key: &[u8]) -> Result<bool, MapError> {
-        self.read_with(key, |_, hit| Ok(hit.is_some()))
+        self.read_with(self.hash(key), key, |_, hit| Ok(hit.is_some()))
     }
 
-    /// Copies the value of `hit` (under the lock, or inside a validated read).
-    pub(crate) fn read_value(&self, hit: &Hit<'_>) -> Result<Vec<u8>, MapError> {
+    /// Copies the value of `hit` under the shard lock and checks it against the record's
+    /// checksum (`hash`: the key's hash).
+    pub(crate) fn read_value(&self, hit: &Hit<'_>, hash: u64) -> Result<Vec<u8>, MapError> {
         let mut out = vec![0u8; hit.val_len as usize];
         self.region().read_bytes(hit.value_offset(), &mut out)?;
+        hit.check_value(hash, &out)?;
         Ok(out)
     }
 
@@ -347,14 +383,34 @@ pub(crate) fn is_free(tag: u64) -> bool {
     tag == EMPTY || tag == TOMBSTONE
 }
 
-/// Copies the value of `hit` into `buf` (cleared when absent); true if found.
-fn copy_value(map: &MapInner, hit: Option<&Hit<'_>>, buf: &mut Vec<u8>) -> Result<bool, Fault> {
+/// Copies the value of `hit` into `buf` (cleared when absent). Returns the record and the
+/// checksum it holds if found, for [`checked_copy`] once the copy is known consistent.
+fn copy_value(
+    map: &MapInner,
+    hit: Option<&Hit<'_>>,
+    buf: &mut Vec<u8>,
+) -> Result<Option<(u64, u32)>, Fault> {
     let Some(hit) = hit else {
         buf.clear();
-        return Ok(false);
+        return Ok(None);
     };
     size_buffer(buf, hit.val_len as usize);
     map.region().read_bytes(hit.value_offset(), buf)?;
+    Ok(Some((hit.rec, hit.checksum)))
+}
+
+/// After a validated (or locked) [`copy_value`]: true if found, after checking the copy in
+/// `buf` against its record's checksum (`buf` is cleared on a mismatch: no damaged bytes are
+/// handed out, not even with the error).
+#[inline]
+fn checked_copy(copied: Option<(u64, u32)>, hash: u64, buf: &mut Vec<u8>) -> Result<bool, Fault> {
+    let Some((rec, stored)) = copied else {
+        return Ok(false);
+    };
+    if let Err(e) = check_checksum(rec, stored, hash, buf) {
+        buf.clear();
+        return Err(e);
+    }
     Ok(true)
 }
 

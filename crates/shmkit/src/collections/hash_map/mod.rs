@@ -11,7 +11,13 @@
 //!   bounds-checked, so a racing read of freed memory is harmless and discarded.
 //! - **Immutable records.** A value change builds a new record block and publishes it with
 //!   one atomic store of the slot; the old block goes back to the store allocator. (A counter
-//!   updated by `incr_*` is the one value changed in place, by one atomic store.)
+//!   updated by `incr_*` is the one value changed in place, by one atomic store, its checksum
+//!   resealed in the same critical section.)
+//! - **Checksummed values.** Every record carries a 32-bit checksum of its key's hash and its
+//!   value. Reads check it once their copy is known consistent, `verify` checks every record,
+//!   `repair` drops the entries that fail: a value returned is one that was written. A value
+//!   damaged in place (a stray or hostile write) makes reads of that key fail with
+//!   [`MapError::Corrupt`] until `repair` drops it or a `set` replaces it.
 //! - **Incremental growth.** When a shard's table passes 3/4 load, a table of about twice the
 //!   size is published beside it with a migration cursor; every later write to the shard
 //!   moves a bounded batch of old buckets, and lookups check the new table, then the old.
@@ -136,7 +142,7 @@ impl MapInner {
 
     #[inline]
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
-        xxhash_rust::xxh3::xxh3_64_with_seed(key, self.seed)
+        layout::key_hash(self.seed, key)
     }
 
     pub(crate) fn shard_count(&self) -> u32 {
@@ -227,7 +233,9 @@ impl HashMap {
         if version != MAP_VERSION {
             return Err(MapError::corrupt(
                 root,
-                format!("hash map layout version {version}"),
+                format!(
+                    "hash map layout version {version} (this build reads version {MAP_VERSION})"
+                ),
             ));
         }
         let shards = r.shard_count.load(Ordering::Relaxed);

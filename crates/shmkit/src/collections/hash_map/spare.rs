@@ -126,9 +126,14 @@ impl Writer<'_> {
         }
     }
 
-    /// A record for `key` → `value` built in a spare block of this shard if one fits,
-    /// else in a newly allocated block. Not yet reachable from any slot.
-    pub(crate) fn new_record(&mut self, key: &[u8], value: &[u8]) -> Result<NewRecord, MapError> {
+    /// A record for `key` (hash `hash`) → `value` built in a spare block of this shard if one
+    /// fits, else in a newly allocated block. Not yet reachable from any slot.
+    pub(crate) fn new_record(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<NewRecord, MapError> {
         let shard = self.shard;
         let len = super::layout::record_len(key.len() as u64, value.len() as u64);
         let head = shard.spare_head.load(Ordering::Acquire);
@@ -146,7 +151,7 @@ impl Writer<'_> {
             shard
                 .spare_count
                 .store(count.saturating_sub(1), Ordering::Relaxed);
-            return match self.map.write_record(head, key, value) {
+            return match self.map.write_record(head, hash, key, value) {
                 Ok(()) => Ok(NewRecord { offset: head, len }),
                 Err(e) => {
                     self.defer_free(head);
@@ -154,7 +159,7 @@ impl Writer<'_> {
                 }
             };
         }
-        self.map.build_record(key, value)
+        self.map.build_record(hash, key, value)
     }
 
     /// Gives back a record built by [`Writer::new_record`] that was not published.

@@ -6,11 +6,20 @@
 //! - `old_table == table`: a resize published halfway; undone (the new table leaks);
 //! - a live tag with `rec == 0`: an unfinished insert or move; the slot becomes a tombstone;
 //! - a non-live tag with `rec != 0`: cleared (never produced by this version);
-//! - a live slot whose record is not a valid record for its tag: dropped (reported);
+//! - `counter_intent` set (an `incr_*` killed between its value and checksum stores): that
+//!   record's checksum is recomputed from its current value (only if the sequence was left
+//!   odd, as such a writer leaves it; a stray intent is just cleared);
+//! - a live slot whose record is not a valid record for its tag (outside the store, not an
+//!   allocated block, too small, key not hashing to the tag, value not matching the record's
+//!   checksum): dropped (reported);
 //! - an entry live in the old table that is also in the new one: the old slot is dropped
 //!   (a move interrupted between its two stores; both point at the same record);
 //! - an old table with nothing left to move: unlinked and freed;
 //! - `len`, `used`, `bytes` recounted; the sequence forced even.
+//!
+//! `verify` checks every live record's checksum; `repair` drops the entries that fail, so
+//! what survives a repair is what was written (up to the 2^-32 chance that damage matches a
+//! 32-bit checksum).
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -29,7 +38,7 @@
 
 use super::layout::{
     EMPTY, RECORD_HEADER_LEN, ROOT_LEN, RecordHeader, SHARD_STRIDE, ShardHeader, TABLE_HEADER_LEN,
-    TOMBSTONE, is_live, record_len, tag_of,
+    TOMBSTONE, is_live, record_checksum, record_len, tag_of, value_offset,
 };
 use super::lookup::TableView;
 use super::{MapError, MapInner};
@@ -85,8 +94,9 @@ struct Tally {
 }
 
 impl MapInner {
-    /// The record at `rec` if it is a plausible record for a slot tagged `tag`: inside the
-    /// store, its key hashing to `tag`. Returns `(key, val_len)`.
+    /// The record at `rec` if it is a valid record for a slot tagged `tag`: an allocated
+    /// block inside the store that holds it, its key hashing to `tag`, its value matching its
+    /// checksum. Returns `(key, val_len)`.
     fn checked_record(&self, rec: u64, tag: u64) -> Result<(Vec<u8>, u64), String> {
         if rec == 0 || rec % 8 != 0 {
             return Err(format!("record offset {rec}"));
@@ -109,10 +119,43 @@ impl MapInner {
             Ok(cap) => return Err(format!("record of {len} bytes in a block of {cap}")),
             Err(e) => return Err(e.to_string()),
         }
-        if tag_of(self.hash(&key)) != tag {
+        let hash = self.hash(&key);
+        if tag_of(hash) != tag {
             return Err("key does not hash to its slot's tag".into());
         }
+        // `val_len` fits the block (checked above), so this buffer is bounded by the store.
+        let mut value = vec![0u8; val_len as usize];
+        self.region()
+            .read_bytes(value_offset(rec, key.len() as u64), &mut value)
+            .map_err(|e| e.to_string())?;
+        if record_checksum(hash, &value) != header.checksum.load(Ordering::Relaxed) {
+            return Err(format!(
+                "record {rec}: checksum mismatch (the value was damaged)"
+            ));
+        }
         Ok((key, val_len))
+    }
+
+    /// After an `incr_*` was interrupted between its value and checksum stores: recomputes
+    /// the checksum of the counter record at `rec`, if that is the live record of its key in
+    /// `shard` (the caller holds the lock). O(1): one key lookup.
+    fn reseal_counter(&self, shard: &ShardHeader, rec: u64) -> Result<(), String> {
+        let key = self.read_key(rec).map_err(|e| e.to_string())?;
+        let hash = self.hash(&key);
+        let hit = match self.find(shard, hash, &key, None) {
+            Ok(Some(hit)) if hit.rec == rec && hit.val_len == 8 => hit,
+            Ok(_) => return Err(format!("{rec} is not a live counter of this shard")),
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut value = [0u8; 8];
+        self.region()
+            .read_bytes(hit.value_offset(), &mut value)
+            .map_err(|e| e.to_string())?;
+        let header: &RecordHeader = self.region().get(rec).map_err(|e| e.to_string())?;
+        header
+            .checksum
+            .store(record_checksum(hash, &value), Ordering::Release);
+        Ok(())
     }
 
     /// Repairs what a dead writer left in `shard` (the caller holds its lock), then forces
@@ -122,8 +165,9 @@ impl MapInner {
         shard: &ShardHeader,
         notes: &mut Vec<String>,
     ) -> Result<(), MapError> {
+        let left_odd = shard.seq.is_writing();
         shard.seq.write_begin();
-        let result = self.repair_shard_inner(shard, notes);
+        let result = self.repair_shard_inner(shard, left_odd, notes);
         shard.seq.force_even();
         result
     }
@@ -131,8 +175,26 @@ impl MapInner {
     fn repair_shard_inner(
         &self,
         shard: &ShardHeader,
+        left_odd: bool,
         notes: &mut Vec<String>,
     ) -> Result<(), MapError> {
+        // First, before any record is judged by its checksum: a counter update cut short.
+        let intent = shard.counter_intent.load(Ordering::Acquire);
+        if intent != 0 {
+            if !left_odd {
+                notes.push(format!(
+                    "cleared a counter intent ({intent}) no writer left in flight"
+                ));
+            } else {
+                match self.reseal_counter(shard, intent) {
+                    Ok(()) => notes.push(format!(
+                        "resealed the counter at {intent} (its update was interrupted)"
+                    )),
+                    Err(why) => notes.push(format!("ignored a counter intent: {why}")),
+                }
+            }
+            shard.counter_intent.store(0, Ordering::Release);
+        }
         let current_offset = shard.table.load(Ordering::Acquire);
         let current = self.table(current_offset)?;
         let mut old_offset = shard.old_table.load(Ordering::Acquire);
@@ -257,6 +319,13 @@ impl MapInner {
         let mut problem = |offset: u64, what: String| problems.push(Problem { offset, what });
         if shard.seq.is_writing() {
             problem(at, format!("shard {index}: sequence left odd"));
+        }
+        let intent = shard.counter_intent.load(Ordering::Relaxed);
+        if intent != 0 {
+            problem(
+                at,
+                format!("shard {index}: counter intent {intent} left set"),
+            );
         }
         let current = match self.table(shard.table.load(Ordering::Acquire)) {
             Ok(t) => t,

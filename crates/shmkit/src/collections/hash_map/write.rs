@@ -13,7 +13,20 @@
 //!   validation and retries.
 //!
 //! A small record is built under the lock (in a spare block when the shard has one); a large
-//! one before the lock is taken, so copying a big value never holds up the shard.
+//! one before the lock is taken, so copying a big value never holds up the shard. Either way
+//! [`MapInner::write_record`] is the one place a record is built, and it seals the record
+//! with its checksum before anything can publish it.
+//!
+//! A value a write hands back or decides on (the old value of `insert`/`remove`, what
+//! `update`'s closure sees, a counter's old value, the value `compare_and_set` matches) is
+//! checked against its checksum first; on a mismatch the write changes nothing and fails
+//! with [`MapError::Corrupt`] (`repair` then drops the entry; a plain `set` or `delete`
+//! replaces or removes it without looking).
+//!
+//! A counter (`incr_*`) is the one value rewritten in place: with the sequence odd, the shard's
+//! `counter_intent` is set to the record, the 8-byte value stored, the checksum resealed, the
+//! intent cleared. A writer killed between the two stores leaves the intent set and the
+//! sequence odd; the repair that follows reseals that one record.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -29,9 +42,9 @@
 
 use super::layout::{
     EMPTY, LIVE_BIT, RECORD_HEADER_LEN, RecordHeader, SPARE_MAX_BYTES, ShardHeader, TOMBSTONE,
-    record_len, tag_of, value_offset,
+    record_checksum, record_len, tag_of, value_offset,
 };
-use super::lookup::{Hit, TableView, is_free};
+use super::lookup::{Hit, TableView, check_checksum, is_free};
 use super::resize::alloc_table;
 use super::{MapError, MapInner, UpdateAction};
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -78,27 +91,37 @@ pub(crate) struct Writer<'a> {
 }
 
 impl MapInner {
-    /// Builds a record for `key` → `value` in newly allocated memory.
-    pub(crate) fn build_record(&self, key: &[u8], value: &[u8]) -> Result<NewRecord, MapError> {
+    /// Builds a record for `key` (hash `hash`) → `value` in newly allocated memory.
+    pub(crate) fn build_record(
+        &self,
+        hash: u64,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<NewRecord, MapError> {
         let len = record_len(key.len() as u64, value.len() as u64);
         let offset = self.store.alloc(len)?;
-        let written = self.write_record(offset, key, value);
+        let written = self.write_record(offset, hash, key, value);
         if written.is_err() {
             self.free_quietly(offset);
         }
         written.map(|()| NewRecord { offset, len })
     }
 
+    /// Writes the record for `key` (hash `hash`) → `value` into the unpublished block at
+    /// `offset`, sealed with its checksum.
     pub(crate) fn write_record(
         &self,
         offset: u64,
+        hash: u64,
         key: &[u8],
         value: &[u8],
     ) -> Result<(), MapError> {
         let region = self.region();
         let header: &RecordHeader = region.get(offset)?;
         header.key_len.store(key.len() as u32, Ordering::Relaxed);
-        header.flags.store(0, Ordering::Relaxed);
+        header
+            .checksum
+            .store(record_checksum(hash, value), Ordering::Relaxed);
         header.val_len.store(value.len() as u64, Ordering::Relaxed);
         region.write_bytes(offset + RECORD_HEADER_LEN, key)?;
         let pad = key.len().next_multiple_of(8) - key.len();
@@ -141,9 +164,9 @@ impl MapInner {
     /// Where a write's new record comes from: a large one is built before the lock is taken
     /// (its copy does not hold up the shard), a small one under the lock, in a spare block of
     /// the shard when there is one.
-    fn prepare<'v>(&self, key: &[u8], value: &'v [u8]) -> Result<Source<'v>, MapError> {
+    fn prepare<'v>(&self, hash: u64, key: &[u8], value: &'v [u8]) -> Result<Source<'v>, MapError> {
         if record_len(key.len() as u64, value.len() as u64) > SPARE_MAX_BYTES {
-            Ok(Source::Built(self.build_record(key, value)?))
+            Ok(Source::Built(self.build_record(hash, key, value)?))
         } else {
             Ok(Source::Later(value))
         }
@@ -163,22 +186,22 @@ impl MapInner {
         mode: PutMode,
     ) -> Result<Option<Vec<u8>>, MapError> {
         let hash = self.hash(key);
-        let source = self.prepare(key, value)?;
+        let source = self.prepare(hash, key, value)?;
         let result = self.write_with(hash, |w| match w.find(hash, key)? {
             Some(hit) => {
                 if mode == PutMode::IfAbsent {
                     return Ok((None, false));
                 }
                 let old = match mode {
-                    PutMode::ReturnOld => Some(w.map.read_value(&hit)?),
+                    PutMode::ReturnOld => Some(w.map.read_value(&hit, hash)?),
                     _ => None,
                 };
-                let record = w.take(key, &source)?;
+                let record = w.take(hash, key, &source)?;
                 w.replace(&hit, record);
                 Ok((old, true))
             }
             None => {
-                let record = w.take(key, &source)?;
+                let record = w.take(hash, key, &source)?;
                 w.insert_new_or_discard(hash, record, &source)?;
                 let inserted = (mode == PutMode::IfAbsent).then(Vec::new);
                 Ok((inserted, true))
@@ -204,7 +227,7 @@ impl MapInner {
                 return Ok(None);
             };
             let old = if want_value {
-                w.map.read_value(&hit)?
+                w.map.read_value(&hit, hash)?
             } else {
                 Vec::new()
             };
@@ -220,14 +243,19 @@ impl MapInner {
         new: Option<&[u8]>,
     ) -> Result<bool, MapError> {
         let hash = self.hash(key);
-        let source = new.map(|v| self.prepare(key, v)).transpose()?;
+        let source = new.map(|v| self.prepare(hash, key, v)).transpose()?;
         let result = self.write_with(hash, |w| {
             let hit = w.find(hash, key)?;
             let holds = match (&hit, expected) {
                 (None, None) => true,
                 (Some(h), Some(v)) => {
-                    h.val_len == v.len() as u64
-                        && w.map.region().bytes_equal(h.value_offset(), v)?
+                    let equal = h.val_len == v.len() as u64
+                        && w.map.region().bytes_equal(h.value_offset(), v)?;
+                    // The stored bytes equal `v`: check them (as `v`) against the checksum.
+                    if equal {
+                        h.check_value(hash, v)?;
+                    }
+                    equal
                 }
                 _ => false,
             };
@@ -236,11 +264,11 @@ impl MapInner {
             }
             match (hit, &source) {
                 (Some(h), Some(src)) => {
-                    let record = w.take(key, src)?;
+                    let record = w.take(hash, key, src)?;
                     w.replace(&h, record);
                 }
                 (None, Some(src)) => {
-                    let record = w.take(key, src)?;
+                    let record = w.take(hash, key, src)?;
                     w.insert_new_or_discard(hash, record, src)?;
                 }
                 (Some(h), None) => w.remove_hit(&h)?,
@@ -264,7 +292,10 @@ impl MapInner {
         let hash = self.hash(key);
         self.write_with(hash, |w| {
             let hit = w.find(hash, key)?;
-            let current = hit.as_ref().map(|h| w.map.read_value(h)).transpose()?;
+            let current = hit
+                .as_ref()
+                .map(|h| w.map.read_value(h, hash))
+                .transpose()?;
             match f(current.as_deref()) {
                 UpdateAction::Keep => Ok(current),
                 UpdateAction::Remove => {
@@ -275,7 +306,7 @@ impl MapInner {
                 }
                 UpdateAction::Set(value) => {
                     super::check_value(key, &value)?;
-                    let record = w.new_record(key, &value)?;
+                    let record = w.new_record(hash, key, &value)?;
                     match &hit {
                         Some(h) => w.replace(h, record),
                         None => w.insert_new_or_discard(hash, record, &Source::Later(&value))?,
@@ -298,16 +329,29 @@ impl MapInner {
                 if hit.val_len != 8 {
                     return Err(MapError::NotAnInteger { len: hit.val_len });
                 }
-                let cell: &AtomicU64 = w.map.region().get(hit.value_offset())?;
-                let new = f(Some(u64::from_le(cell.load(Ordering::Relaxed))));
+                let region = w.map.region();
+                let cell: &AtomicU64 = region.get(hit.value_offset())?;
+                let header: &RecordHeader = region.get(hit.rec)?;
+                let old = cell.load(Ordering::Relaxed);
+                check_checksum(hit.rec, hit.checksum, hash, &old.to_ne_bytes())?;
+                let new = f(Some(u64::from_le(old)));
+                let sealed = record_checksum(hash, &new.to_le_bytes());
+                // In place, so crash-safe by intent: a writer killed between the value and
+                // the checksum store leaves `counter_intent` naming the record (and the
+                // sequence odd), and the repair reseals it. Readers see neither store: they
+                // validate against the odd sequence.
                 w.begin();
+                let shard = w.shard;
+                shard.counter_intent.store(hit.rec, Ordering::Relaxed);
                 cell.store(new.to_le(), Ordering::Release);
+                header.checksum.store(sealed, Ordering::Release);
+                shard.counter_intent.store(0, Ordering::Release);
                 Ok(new)
             }
             None => {
                 let new = f(None);
                 let bytes = new.to_le_bytes();
-                let record = w.new_record(key, &bytes)?;
+                let record = w.new_record(hash, key, &bytes)?;
                 w.insert_new_or_discard(hash, record, &Source::Later(&bytes))?;
                 Ok(new)
             }
@@ -438,11 +482,17 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// The record of `source` for `key`, building it now if it was left for later.
-    pub(crate) fn take(&mut self, key: &[u8], source: &Source<'_>) -> Result<NewRecord, MapError> {
+    /// The record of `source` for `key` (hash `hash`), building it now if it was left for
+    /// later.
+    pub(crate) fn take(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        source: &Source<'_>,
+    ) -> Result<NewRecord, MapError> {
         match source {
             Source::Built(r) => Ok(*r),
-            Source::Later(value) => self.new_record(key, value),
+            Source::Later(value) => self.new_record(hash, key, value),
         }
     }
 
