@@ -450,6 +450,73 @@ fn a_size_class_lock_held_by_an_owner_that_never_existed() {
     );
 }
 
+/// Leaves `class`'s lock as a process that died holding it would: owned by an id nobody
+/// holds (a registry slot never claimed), state "a previous owner died".
+fn kill_class_lock_holder(f: &Fixture, class: u32) {
+    let entry_offset = f.t.header().class_table_offset + u64::from(class) * 64;
+    let ghost = owner_id(f.t.header().registry_slots - 1, 777);
+    f.t.write_bytes(entry_offset, &ghost.to_le_bytes()).unwrap();
+    f.t.write_bytes(entry_offset + 4, &1u32.to_le_bytes())
+        .unwrap();
+    assert!(f.class(class).lock.needs_repair());
+}
+
+#[test]
+fn a_dead_holders_sound_free_list_is_kept_whole_by_the_recovering_alloc() {
+    // The recovering alloc walks the list and recounts it (`repair_class`); a sound list must
+    // come through whole: no block cut off (leaked) and the count exact.
+    let _dog = watchdog(120);
+    let f = Fixture::new("corrupt-recover-sound");
+    let class = class_for(SIZE).unwrap();
+    let list = f.free_list(class);
+    assert!(list.len() >= 2, "the fixture frees blocks of this class");
+    kill_class_lock_holder(&f, class);
+    let off = f.t.alloc(SIZE).unwrap();
+    assert_eq!(off, list[0] + BLOCK_HEADER_LEN, "the head is handed out");
+    assert!(!f.class(class).lock.needs_repair());
+    assert_eq!(f.free_list(class), list[1..]);
+    assert_eq!(
+        f.class(class).free_count.load(Ordering::Relaxed),
+        list.len() as u64 - 1
+    );
+    let report = f.t.verify().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.leaked_free_blocks, 0, "{report:?}");
+    f.check_live("recovered");
+}
+
+#[test]
+fn a_dead_holders_looping_free_list_is_cut_by_the_recovering_alloc() {
+    // The walk is bounded by the number of blocks the heap can hold, so a cycle ends it; the
+    // list is cut there and every block is handed out at most once.
+    let _dog = watchdog(120);
+    let f = Fixture::new("corrupt-recover-cycle");
+    let class = class_for(SIZE).unwrap();
+    let list = f.free_list(class);
+    f.block(*list.last().unwrap())
+        .link
+        .store(list[0], Ordering::Release);
+    kill_class_lock_holder(&f, class);
+    let first = f.t.alloc(SIZE).unwrap();
+    assert!(!f.class(class).lock.needs_repair());
+    let rest = f.free_list(class); // panics if it still loops
+    assert!(rest.len() < list.len(), "cut: {rest:?}");
+    let mut got = vec![first];
+    for _ in 0..rest.len() {
+        got.push(f.t.alloc(SIZE).unwrap());
+    }
+    let distinct: HashSet<u64> = got.iter().copied().collect();
+    assert_eq!(distinct.len(), got.len(), "a block was handed out twice");
+    for off in &got {
+        f.t.write_bytes(*off, &[0xEE; SIZE as usize]).unwrap();
+    }
+    f.check_live("recovered");
+    for off in got {
+        f.t.free(off).unwrap();
+    }
+    f.repair_and_check("repaired");
+}
+
 #[test]
 fn size_class_counters_overwritten() {
     // The counters feed statistics only: allocation does not trust them, verify does not
