@@ -123,12 +123,15 @@ impl MapInner {
         if tag_of(hash) != tag {
             return Err("key does not hash to its slot's tag".into());
         }
-        // `val_len` fits the block (checked above), so this buffer is bounded by the store.
-        let mut value = vec![0u8; val_len as usize];
-        self.region()
-            .read_bytes(value_offset(rec, key.len() as u64), &mut value)
-            .map_err(|e| e.to_string())?;
-        if record_checksum(hash, &value) != header.checksum.load(Ordering::Relaxed) {
+        // Hashed in chunks straight from the mapping: no copy of a value of any size.
+        let sealed = streamed_checksum(
+            self.region(),
+            hash,
+            value_offset(rec, key.len() as u64),
+            val_len,
+        )
+        .map_err(|e| e.to_string())?;
+        if sealed != header.checksum.load(Ordering::Relaxed) {
             return Err(format!(
                 "record {rec}: checksum mismatch (the value was damaged)"
             ));
@@ -561,3 +564,25 @@ fn tally(current: &TableView<'_>, old: Option<&TableView<'_>>, map: &MapInner) -
 }
 
 const _: () = assert!(RECORD_HEADER_LEN == 16);
+
+/// [`record_checksum`] of the `len` value bytes at `offset`, read in chunks (the same
+/// digest as the one-shot hash of the whole value).
+fn streamed_checksum(
+    region: &crate::raw::Region,
+    key_hash: u64,
+    offset: u64,
+    len: u64,
+) -> Result<u32, crate::raw::OutOfBounds> {
+    const CHUNK: u64 = 16 * 1024;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(key_hash);
+    let mut buf = [0u8; CHUNK as usize];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(CHUNK);
+        let chunk = &mut buf[..n as usize];
+        region.read_bytes(offset + done, chunk)?;
+        hasher.update(chunk);
+        done += n;
+    }
+    Ok(hasher.digest() as u32)
+}
