@@ -14,8 +14,8 @@ use shmkit::collections::hash_map::layout::{
 };
 use shmkit::store::header::Line;
 use shmkit::store::registry::split_owner_id;
-use shmkit::{HashMap, ObjectKind, Store, UpdateAction};
-use std::sync::atomic::{AtomicU64, Ordering};
+use shmkit::{HashMap, Store, UpdateAction};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const KEYS: u64 = 2000;
@@ -29,22 +29,7 @@ const IN_KEY: u64 = 3;
 const IN_NEW: u64 = 4;
 const STATE: u64 = 8; // STATE + k: finished version of key k (0 = absent)
 
-struct Log<'a> {
-    store: &'a Store,
-    base: u64,
-}
-
-impl Log<'_> {
-    fn word(&self, i: u64) -> &AtomicU64 {
-        self.store.get::<AtomicU64>(self.base + 8 * i).unwrap()
-    }
-    fn get(&self, i: u64) -> u64 {
-        self.word(i).load(Ordering::SeqCst)
-    }
-    fn set(&self, i: u64, v: u64) {
-        self.word(i).store(v, Ordering::SeqCst)
-    }
-}
+type Log<'a> = common::ProgressLog<'a>;
 
 fn key(k: u64) -> Vec<u8> {
     let mut out = b"key-".to_vec();
@@ -198,15 +183,7 @@ fn writer_killed_at_random_moments() {
     let _watchdog = watchdog(600);
     let t = TestStore::new("crash-map");
     let map = t.map(2);
-    let words = STATE + KEYS;
-    let base = t
-        .object_or_create("progress", ObjectKind::Raw, |s| {
-            let b = s.alloc(8 * words)?;
-            s.write_bytes(b, &vec![0u8; 8 * words as usize])?;
-            Ok(b)
-        })
-        .unwrap();
-    let log = Log { store: &t, base };
+    let log = Log::create(&t, STATE + KEYS);
     let shards_offset = (map.root_offset() + ROOT_LEN).next_multiple_of(SHARD_STRIDE);
     let shards: Vec<&Line<ShardHeader>> = (0..2)
         .map(|i| {
@@ -222,16 +199,7 @@ fn writer_killed_at_random_moments() {
         let mut child = {
             let map = map.clone();
             let store = t.clone();
-            fork_child(move || {
-                child(
-                    map,
-                    Log {
-                        store: &store,
-                        base,
-                    },
-                    seed,
-                )
-            })
+            fork_child(move || child(map, log.through(&store), seed))
         };
         // Three kinds of moments: after a random number of finished operations; while a
         // shard is migrating to a bigger table; right after the fork (during attach).

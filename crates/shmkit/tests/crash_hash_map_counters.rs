@@ -22,8 +22,8 @@ use shmkit::collections::hash_map::layout::{
     TableHeader, is_live, key_hash, record_checksum, value_offset,
 };
 use shmkit::store::header::Line;
-use shmkit::{HashMap, ObjectKind, Store};
-use std::sync::atomic::{AtomicU64, Ordering};
+use shmkit::{HashMap, Store};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const COUNTERS: u64 = 8;
@@ -35,22 +35,7 @@ const FLAG: u64 = 1; // 1 while an increment is in flight
 const IN_KEY: u64 = 2;
 const STATE: u64 = 4; // STATE + k: finished count of counter k
 
-struct Log<'a> {
-    store: &'a Store,
-    base: u64,
-}
-
-impl Log<'_> {
-    fn word(&self, i: u64) -> &AtomicU64 {
-        self.store.get::<AtomicU64>(self.base + 8 * i).unwrap()
-    }
-    fn get(&self, i: u64) -> u64 {
-        self.word(i).load(Ordering::SeqCst)
-    }
-    fn set(&self, i: u64, v: u64) {
-        self.word(i).store(v, Ordering::SeqCst)
-    }
-}
+type Log<'a> = common::ProgressLog<'a>;
 
 /// Key of counter `k`: lengths 1 to 12, so values sit at different offsets.
 fn key(k: u64) -> Vec<u8> {
@@ -211,15 +196,7 @@ fn counter_writers_killed_at_random_moments() {
     let _watchdog = watchdog(600);
     let t = TestStore::new("crash-map-counters");
     let map = t.map(2);
-    let words = STATE + COUNTERS;
-    let base = t
-        .object_or_create("progress", ObjectKind::Raw, |s| {
-            let b = s.alloc(8 * words)?;
-            s.write_bytes(b, &vec![0u8; 8 * words as usize])?;
-            Ok(b)
-        })
-        .unwrap();
-    let log = Log { store: &t, base };
+    let log = Log::create(&t, STATE + COUNTERS);
     for k in 0..COUNTERS {
         assert_eq!(map.incr_i64(&key(k), 0).unwrap(), 0);
     }
@@ -242,16 +219,7 @@ fn counter_writers_killed_at_random_moments() {
         let mut child = {
             let map = map.clone();
             let store = t.clone();
-            fork_child(move || {
-                child(
-                    map,
-                    Log {
-                        store: &store,
-                        base,
-                    },
-                    seed,
-                )
-            })
+            fork_child(move || child(map, log.through(&store), seed))
         };
         // After some finished increments; as soon as an increment is seen in flight
         // (sequence odd, or the counter intent set); or frozen between value and checksum.

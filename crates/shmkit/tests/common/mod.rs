@@ -547,3 +547,46 @@ pub fn process_running(pid: libc::pid_t) -> bool {
         .and_then(|i| stat[i + 1..].split_whitespace().next());
     !matches!(state, None | Some("Z" | "X" | "x"))
 }
+
+/// Words kept in the store itself (its raw object "progress"), so that what a SIGKILLed
+/// child logged survives it: the child records what it finished and what is in flight, the
+/// parent reads that after the kill.
+#[derive(Clone, Copy)]
+pub struct ProgressLog<'a> {
+    store: &'a Store,
+    base: u64,
+}
+
+impl<'a> ProgressLog<'a> {
+    /// A zeroed log of `words` words in `store`.
+    pub fn create(store: &'a Store, words: u64) -> ProgressLog<'a> {
+        let base = store
+            .object_or_create("progress", shmkit::ObjectKind::Raw, |s| {
+                let b = s.alloc(8 * words)?;
+                s.write_bytes(b, &vec![0u8; 8 * words as usize])?;
+                Ok(b)
+            })
+            .expect("create the progress log");
+        ProgressLog { store, base }
+    }
+
+    /// The same log through another handle of the store (a forked child's).
+    pub fn through(&self, store: &'a Store) -> ProgressLog<'a> {
+        ProgressLog {
+            store,
+            base: self.base,
+        }
+    }
+
+    fn word(&self, i: u64) -> &AtomicU64 {
+        self.store.get::<AtomicU64>(self.base + 8 * i).unwrap()
+    }
+
+    pub fn get(&self, i: u64) -> u64 {
+        self.word(i).load(Ordering::SeqCst)
+    }
+
+    pub fn set(&self, i: u64, v: u64) {
+        self.word(i).store(v, Ordering::SeqCst)
+    }
+}
