@@ -501,6 +501,11 @@ fn a_dead_holders_looping_free_list_is_cut_by_the_recovering_alloc() {
     assert!(!f.class(class).lock.needs_repair());
     let rest = f.free_list(class); // panics if it still loops
     assert!(rest.len() < list.len(), "cut: {rest:?}");
+    assert_eq!(
+        f.class(class).free_count.load(Ordering::Relaxed),
+        rest.len() as u64,
+        "the count is of the list as cut"
+    );
     let mut got = vec![first];
     for _ in 0..rest.len() {
         got.push(f.t.alloc(SIZE).unwrap());
@@ -514,6 +519,29 @@ fn a_dead_holders_looping_free_list_is_cut_by_the_recovering_alloc() {
     for off in got {
         f.t.free(off).unwrap();
     }
+    f.repair_and_check("repaired");
+}
+
+#[test]
+fn a_dead_holders_free_list_reaching_a_block_of_another_class_is_cut_there() {
+    // The recovering walk accepts only blocks tagged free AND of this class.
+    let _dog = watchdog(120);
+    let f = Fixture::new("corrupt-recover-other-class");
+    let class = class_for(SIZE).unwrap();
+    let big = class_for(SIZES[2]).unwrap();
+    let list = f.free_list(class);
+    let stranger = f.free_list(big)[0];
+    f.block(list[0]).link.store(stranger, Ordering::Release);
+    kill_class_lock_holder(&f, class);
+    assert_eq!(f.t.alloc(SIZE).unwrap(), list[0] + BLOCK_HEADER_LEN);
+    assert!(f.free_list(class).is_empty(), "cut after the head");
+    assert_eq!(f.class(class).free_count.load(Ordering::Relaxed), 0);
+    // The stranger stays its own class's, and is handed out there only.
+    let next = f.t.alloc(SIZE).unwrap();
+    assert_ne!(next, stranger + BLOCK_HEADER_LEN);
+    assert_eq!(f.free_list(big)[0], stranger);
+    f.t.free(next).unwrap();
+    f.check_live("recovered");
     f.repair_and_check("repaired");
 }
 

@@ -240,7 +240,8 @@ impl Attachment {
     }
 
     /// After a holder of `class`'s lock died: walk the free list, cut it at the first bad
-    /// entry, and recount. Blocks cut off are leaked (found and relinked by `repair`).
+    /// entry (or, on a cycle, once the walk has seen more entries than the heap can hold),
+    /// and recount. Blocks cut off are leaked (found and relinked by `repair`).
     fn repair_class(&self, class: u32, entry: &SizeClass) -> Result<(), AllocError> {
         let limit = self.heap().heap_top.load(Ordering::Acquire) / block_len_of(class) + 1;
         let mut count = 0u64;
@@ -263,6 +264,16 @@ impl Attachment {
             count += 1;
             prev = Some(h);
             cur = h.link.load(Ordering::Relaxed);
+        }
+        if count >= limit {
+            // More entries than the heap holds blocks: the walk went round a cycle, and the
+            // cut ended it somewhere on it. Count what is left on the list.
+            count = 0;
+            let mut cur = entry.free_head.load(Ordering::Acquire);
+            while cur != 0 && count < limit {
+                count += 1;
+                cur = self.block_header(cur)?.link.load(Ordering::Relaxed);
+            }
         }
         entry.free_count.store(count, Ordering::Relaxed);
         Ok(())
