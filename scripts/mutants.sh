@@ -55,7 +55,7 @@ case "$group" in
         ;;
 esac
 
-args=(--package shmkit --test-package shmkit --timeout 60 --build-timeout 600
+args=(--package shmkit --test-package shmkit --timeout 30 --build-timeout 600
       --output "mutants.out/$group" --cargo-test-arg=--lib)
 for f in "${files[@]}"; do args+=(--file "$f"); done
 for t in "${tests[@]}"; do
