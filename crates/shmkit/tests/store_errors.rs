@@ -177,6 +177,39 @@ fn directories_and_symlinks_are_not_stores() {
     }
 }
 
+#[test]
+fn a_file_holding_only_the_magic_is_a_truncated_store() {
+    // Eight bytes are enough to recognise a store (the magic); the rest of the header is
+    // missing, which is a truncated store, not a foreign file.
+    let dir = TempDir::new("err-magic-only");
+    let real = real_store_bytes(&dir);
+    let path = write_file(&dir, "magic", &real[..8]);
+    match Store::open(&path) {
+        Err(OpenError::Truncated { len: 8, .. }) => {}
+        other => panic!("expected Truncated, got {other:?}"),
+    }
+    let path = write_file(&dir, "seven", &real[..7]);
+    assert!(matches!(
+        Store::open(&path),
+        Err(OpenError::NotAStore { .. })
+    ));
+}
+
+#[test]
+fn other_failures_to_open_are_io_errors_with_their_errno() {
+    // Only "not a regular file" answers (symlink, directory, device) mean "not a store"; any
+    // other failure is reported as it is, errno included.
+    let dir = TempDir::new("err-enotdir");
+    let file = write_file(&dir, "plain", b"not a directory");
+    let below_a_file = format!("{file}/store");
+    match Store::open(&below_a_file) {
+        Err(OpenError::Io { source, .. }) => {
+            assert_eq!(source.raw_os_error(), Some(libc::ENOTDIR), "{source}")
+        }
+        other => panic!("expected Io(ENOTDIR), got {other:?}"),
+    }
+}
+
 /// Reports a check this environment cannot run: fails the test when the environment
 /// variable `CI` is `true` (a CI run must run everything), otherwise says so and returns.
 fn cannot_run_here(why: &str) {
