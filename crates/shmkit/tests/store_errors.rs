@@ -4,6 +4,7 @@ mod common;
 
 use common::{Exit, TempDir, fork_child};
 use shmkit::store::header::{CHECKSUMMED_LEN, COMMITTED_LEN_OFFSET, ImmutableHeader};
+use shmkit::store::registry::MAX_SLOTS;
 use shmkit::{OpenError, Store, StoreOptions};
 use std::time::Duration;
 
@@ -145,6 +146,51 @@ fn impossible_fields_with_a_valid_checksum_are_corrupt() {
             other => panic!("field at {at}: expected CorruptHeader, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn every_impossible_header_field_alone_is_corrupt() {
+    // One field wrong at a time (the checksum recomputed to match), so a check that only
+    // rejects several wrong fields together, or none, fails here.
+    let dir = TempDir::new("err-each-field");
+    let real = real_store_bytes(&dir);
+    let fixed = ImmutableHeader::from_bytes(real[..CHECKSUMMED_LEN].try_into().unwrap());
+    type Damage = fn(&mut ImmutableHeader);
+    let cases: [(&str, Damage); 12] = [
+        ("hash algorithm", |h| h.hash_algorithm = 7),
+        ("no registry slots", |h| h.registry_slots = 0),
+        ("too many registry slots", |h| {
+            h.registry_slots = MAX_SLOTS + 1
+        }),
+        ("class count", |h| h.class_count += 1),
+        ("registry offset", |h| h.registry_offset += 64),
+        ("class table offset", |h| h.class_table_offset += 4096),
+        ("heap offset", |h| h.heap_offset += 4096),
+        ("page size", |h| h.page_size = 65536),
+        ("flags", |h| h.flags = 1),
+        ("reserved below the heap", |h| {
+            h.reserved_len = h.heap_offset - 4096
+        }),
+        ("reserved not page aligned", |h| h.reserved_len += 1),
+        ("committed beyond the reservation", |h| {
+            h.reserved_len = h.heap_offset
+        }),
+    ];
+    for (what, damage) in cases {
+        let mut header = fixed;
+        damage(&mut header);
+        let mut bad = real.clone();
+        bad[..CHECKSUMMED_LEN].copy_from_slice(&header.to_bytes());
+        recompute_checksum(&mut bad);
+        let path = write_file(&dir, "bad", &bad);
+        match Store::open(&path) {
+            Err(OpenError::CorruptHeader { .. }) => {}
+            other => panic!("{what}: expected CorruptHeader, got {other:?}"),
+        }
+    }
+    // The untouched header opens (the cases above differ from it only in their field).
+    let path = write_file(&dir, "good", &real);
+    Store::open(&path).expect("the real header");
 }
 
 #[test]
