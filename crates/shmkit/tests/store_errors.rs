@@ -188,6 +188,15 @@ fn every_impossible_header_field_alone_is_corrupt() {
             other => panic!("{what}: expected CorruptHeader, got {other:?}"),
         }
     }
+    // The committed length (outside the checksummed part) below the heap start.
+    let mut bad = real.clone();
+    let at = COMMITTED_LEN_OFFSET as usize;
+    bad[at..at + 8].copy_from_slice(&(fixed.heap_offset - 4096).to_le_bytes());
+    let path = write_file(&dir, "bad", &bad);
+    match Store::open(&path) {
+        Err(OpenError::CorruptHeader { .. }) => {}
+        other => panic!("committed below the heap: expected CorruptHeader, got {other:?}"),
+    }
     // The untouched header opens (the cases above differ from it only in their field).
     let path = write_file(&dir, "good", &real);
     Store::open(&path).expect("the real header");
