@@ -30,7 +30,8 @@ case "$group" in
     attach)
         files=("$src/store/attach.rs")
         tests=(store_open store_registry store_fork store_lock store_growth store_errors
-               crash_lock fork_during_attach fork_during_store_call fork_liveness
+               store_options store_alloc store_corrupt hash_map crash_lock
+               fork_during_attach fork_during_store_call fork_liveness
                fork_without_descriptor fork_without_slot)
         ;;
     alloc)
