@@ -18,6 +18,9 @@ clean_test_stores() {
 trap clean_test_stores EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# The cleanup removes stores only through `shmkit rm` (which refuses a store in use), so the
+# command is built first: on a fresh clone, leftovers of earlier runs are then removed too.
+cargo build --quiet -p shmkit-cli
 clean_test_stores
 
 echo "== Rust tests"
