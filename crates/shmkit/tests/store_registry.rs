@@ -5,6 +5,7 @@ mod common;
 
 use common::{TestStore, fork_child, wait_until, watchdog};
 use shmkit::store::header::StoreHeader;
+use shmkit::store::registry::SLOT_FREE;
 use shmkit::{Store, StoreOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -145,4 +146,35 @@ fn attaching_1100_times_with_kills_never_runs_out_of_slots() {
 #[test]
 fn attaching_1100_times_into_8_slots() {
     attach_many_times("registry-few", 8, 1100);
+}
+
+#[test]
+fn a_detaching_process_frees_its_slot_at_once_while_it_lives() {
+    // Dropping the last handle gives the slot back there and then (not when a sweep finds
+    // the process gone: it is still alive here). Observed by another attached process.
+    let _dog = watchdog(60);
+    let guard = common::StoreGuard::new("registry-detach");
+    drop(Store::create(guard.name(), &StoreOptions::default()).unwrap());
+    let store = Store::open(guard.name()).unwrap();
+    let my_slot = store.owner_id() & 1023;
+    let mut gate = common::Pipe::new();
+    let mut child = {
+        let (store, gate) = (store.clone(), &gate);
+        fork_child(move || {
+            let _ = store.owner_id(); // attach in a slot of its own
+            gate.wait_closed(); // the parent has dropped its handles
+            match store.registry_slot(my_slot) {
+                Ok(s) if s.state.load(Ordering::SeqCst) == SLOT_FREE => 0,
+                Ok(_) => 1,
+                Err(_) => 2,
+            }
+        })
+    };
+    drop(store);
+    gate.close_write();
+    assert_eq!(
+        child.wait_timeout(Duration::from_secs(30)),
+        common::Exit::Code(0),
+        "the detached parent's slot was not marked free (1) or unreadable (2)"
+    );
 }
