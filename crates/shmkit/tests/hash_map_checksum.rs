@@ -42,6 +42,15 @@ fn flip_value_byte(t: &TestStore, map: &HashMap, key: &[u8], index: u64, mask: u
     t.write_bytes(at, &[b[0] ^ mask]).unwrap();
 }
 
+/// How many problems of `report` are records whose checksum does not match their value.
+fn checksum_mismatches(report: &shmkit::MapReport) -> usize {
+    report
+        .problems
+        .iter()
+        .filter(|p| p.what.contains("checksum mismatch"))
+        .count()
+}
+
 fn is_corrupt<T: std::fmt::Debug>(r: Result<T, MapError>) -> bool {
     match r {
         Err(MapError::Corrupt { reason, .. }) => reason.contains("checksum"),
@@ -108,11 +117,7 @@ fn a_flipped_value_byte_is_an_error_on_every_read_path() {
 
     // verify names both records; repair drops exactly them.
     let report = map.verify().unwrap();
-    let mismatches = report
-        .problems
-        .iter()
-        .filter(|p| p.what.contains("checksum mismatch"))
-        .count();
+    let mismatches = checksum_mismatches(&report);
     assert_eq!(mismatches, 2, "{report:?}");
     let repaired = map.repair().unwrap();
     assert!(repaired.is_clean(), "{repaired:?}");
@@ -159,11 +164,7 @@ fn damage_to_the_checksum_or_the_length_is_detected_too() {
     assert!(is_corrupt(map.get(b"sum")));
     assert!(is_corrupt(map.get(b"len")));
     let report = map.verify().unwrap();
-    let mismatches = report
-        .problems
-        .iter()
-        .filter(|p| p.what.contains("checksum mismatch"))
-        .count();
+    let mismatches = checksum_mismatches(&report);
     assert_eq!(mismatches, 2, "{report:?}");
     map.repair().unwrap();
     assert!(map.is_empty());
@@ -287,11 +288,7 @@ fn verify_checks_values_of_many_chunks_byte_for_byte() {
     for at in [0u64, 16 * 1024 + 5, 199_999, 200_002] {
         flip_value_byte(&t, &map, b"v5", at, 0x10);
         let report = map.verify().unwrap();
-        let mismatches = report
-            .problems
-            .iter()
-            .filter(|p| p.what.contains("checksum mismatch"))
-            .count();
+        let mismatches = checksum_mismatches(&report);
         assert_eq!(mismatches, 1, "byte {at}: {report:?}");
         flip_value_byte(&t, &map, b"v5", at, 0x10);
         assert!(map.verify().unwrap().is_clean(), "byte {at} restored");
