@@ -42,7 +42,7 @@ case "$group" in
         files=("$src/collections/hash_map/lookup.rs" "$src/collections/hash_map/write.rs"
                "$src/collections/hash_map/resize.rs" "$src/collections/hash_map/verify.rs")
         tests=(hash_map hash_map_procs hash_map_corrupt hash_map_corrupt_lengths hash_map_large
-               crash_hash_map)
+               hash_map_checksum crash_hash_map crash_hash_map_counters)
         ;;
     all)
         for g in sync attach alloc hash_map; do
