@@ -21,6 +21,7 @@ command -v cargo-mutants >/dev/null 2>&1 || cargo install --locked cargo-mutants
 src=crates/shmkit/src
 files=()
 tests=()
+timeout=30
 case "$group" in
     sync)
         files=("$src/sync/mutex.rs" "$src/sync/seqlock.rs" "$src/sync/futex.rs")
@@ -28,7 +29,7 @@ case "$group" in
                crash_hash_map crash_alloc)
         ;;
     attach)
-        files=("$src/store/attach.rs")
+        files=("$src/store/attach.rs" "$src/store/reopen.rs")
         tests=(store_open store_registry store_fork store_lock store_growth store_errors
                store_options store_alloc store_corrupt hash_map crash_lock
                fork_during_attach fork_during_store_call fork_liveness
@@ -41,8 +42,11 @@ case "$group" in
     hash_map)
         files=("$src/collections/hash_map/lookup.rs" "$src/collections/hash_map/write.rs"
                "$src/collections/hash_map/resize.rs" "$src/collections/hash_map/verify.rs")
-        tests=(hash_map hash_map_procs hash_map_corrupt hash_map_corrupt_lengths hash_map_large
+        # hash_map_large (a 1 GiB value) is left out: unoptimised, it alone outlasts the
+        # timeout. The chunked value paths it covers are also hit by hash_map_checksum.
+        tests=(hash_map hash_map_procs hash_map_corrupt hash_map_corrupt_lengths
                hash_map_checksum crash_hash_map crash_hash_map_counters)
+        timeout=60
         ;;
     all)
         for g in sync attach alloc hash_map; do
@@ -56,7 +60,7 @@ case "$group" in
         ;;
 esac
 
-args=(--package shmkit --test-package shmkit --timeout 30 --build-timeout 600
+args=(--package shmkit --test-package shmkit --timeout "$timeout" --build-timeout 600
       --output "mutants.out/$group" --cargo-test-arg=--lib)
 for f in "${files[@]}"; do args+=(--file "$f"); done
 for t in "${tests[@]}"; do

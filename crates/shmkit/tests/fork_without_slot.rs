@@ -207,3 +207,49 @@ fn child_without_a_slot_does_not_free_its_parents_slot_on_detach() {
         "the newcomer got the lock once released, not taken over"
     );
 }
+
+#[test]
+fn a_child_without_a_slot_gets_one_once_a_slot_is_free() {
+    let _watchdog = watchdog(90);
+    let options = StoreOptions {
+        max_processes: 2,
+        ..StoreOptions::default()
+    };
+    let t = TestStore::with("fork-noslot-later", &options);
+    let parent_id = t.owner_id();
+    // An occupant takes the second slot and lives until killed.
+    let ready = Pipe::new();
+    let s = t.clone();
+    let occupant = fork_child(|| {
+        let _ = s.owner_id();
+        ready.send(b"O");
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    ready.read_exact(1);
+    // A child forked now finds the registry full; it asks again after the occupant died.
+    let (report, mut go) = (Pipe::new(), Pipe::new());
+    let s = t.clone();
+    let child = fork_child(|| {
+        let mutex = s.test_mutex().unwrap();
+        report.send(&[outcome(&mutex.lock_timeout(HANG))]);
+        go.wait_closed();
+        let result = mutex.lock_timeout(HANG);
+        let own_id = s.owner_id() != 0 && s.owner_id() != parent_id;
+        report.send(&[outcome(&result), u8::from(own_id)]);
+        0
+    });
+    let first = report.read_exact(1)[0];
+    occupant.kill_and_wait();
+    go.close_write();
+    let second = report.read_exact(2);
+    child.expect_success();
+    assert_eq!(first, b'N', "no slot was free: the child is refused locks");
+    assert_eq!(
+        (second[0], second[1]),
+        (b'L', 1),
+        "once the occupant died, the child's next lock claims the freed slot under an id of \
+         its own (L = locked, N = still not attached; then 1 = own id)"
+    );
+}

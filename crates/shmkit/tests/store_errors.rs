@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Exit, TempDir, fork_child};
-use shmkit::store::header::{CHECKSUMMED_LEN, COMMITTED_LEN_OFFSET, ImmutableHeader};
+use shmkit::store::header::{CHECKSUMMED_LEN, COMMITTED_LEN_OFFSET, HEADER_LEN, ImmutableHeader};
 use shmkit::store::registry::MAX_SLOTS;
 use shmkit::{OpenError, Store, StoreOptions};
 use std::time::Duration;
@@ -346,4 +346,50 @@ fn invalid_names_are_refused() {
         Store::open("no-such-store-errors-test"),
         Err(OpenError::NotFound { .. })
     ));
+}
+
+#[test]
+fn header_limits_are_exact() {
+    // Each limit read_header checks is met exactly once here: a check off by one (`<=` for
+    // `<`) refuses a valid store or misreports a truncated one.
+    let dir = TempDir::new("err-limits");
+    let real = real_store_bytes(&dir);
+    let fixed = ImmutableHeader::from_bytes(real[..CHECKSUMMED_LEN].try_into().unwrap());
+    let at = COMMITTED_LEN_OFFSET as usize;
+    let committed = u64::from_le_bytes(real[at..at + 8].try_into().unwrap());
+    assert!(committed > HEADER_LEN && committed > fixed.heap_offset);
+
+    // Exactly the header page: the header is whole, so the file is judged against the
+    // committed length it declares, not against the header's.
+    let path = write_file(&dir, "header-only", &real[..HEADER_LEN as usize]);
+    match Store::open(&path) {
+        Err(OpenError::Truncated { len, expected, .. }) => {
+            assert_eq!((len, expected), (HEADER_LEN, committed));
+        }
+        other => panic!("header page only: expected Truncated, got {other:?}"),
+    }
+
+    let with = |reserved: u64, committed: u64| {
+        let mut header = fixed;
+        header.reserved_len = reserved;
+        let mut bytes = real.clone();
+        bytes[..CHECKSUMMED_LEN].copy_from_slice(&header.to_bytes());
+        recompute_checksum(&mut bytes);
+        bytes[at..at + 8].copy_from_slice(&committed.to_le_bytes());
+        bytes
+    };
+    let cases = [
+        (
+            "committed exactly at the heap start",
+            fixed.reserved_len,
+            fixed.heap_offset,
+        ),
+        ("committed exactly the reservation", committed, committed),
+        ("no heap at all", fixed.heap_offset, fixed.heap_offset),
+    ];
+    for (what, reserved, committed) in cases {
+        let path = write_file(&dir, "limit", &with(reserved, committed));
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(store.committed_len(), committed, "{what}");
+    }
 }

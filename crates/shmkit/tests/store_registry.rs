@@ -5,7 +5,7 @@ mod common;
 
 use common::{TestStore, fork_child, wait_until, watchdog};
 use shmkit::store::header::StoreHeader;
-use shmkit::store::registry::SLOT_FREE;
+use shmkit::store::registry::{SLOT_ACTIVE, SLOT_FREE, split_owner_id};
 use shmkit::{Store, StoreOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -177,4 +177,34 @@ fn a_detaching_process_frees_its_slot_at_once_while_it_lives() {
         common::Exit::Code(0),
         "the detached parent's slot was not marked free (1) or unreadable (2)"
     );
+}
+
+#[test]
+fn a_new_process_takes_a_free_slot_before_a_dead_ones() {
+    // A dead process's slot is reclaimed only when no slot is free: until then it stays
+    // listed (pid and all) for the tools, and its generation, part of lock owner ids, does
+    // not move on needlessly.
+    let _dog = watchdog(60);
+    let options = StoreOptions {
+        max_processes: 4,
+        ..StoreOptions::default()
+    };
+    let store = TestStore::with("registry-free-first", &options);
+    let mailbox = store.alloc(8).unwrap();
+    let (dead_slot, dead_generation) = split_owner_id(attach_and_kill(&store, mailbox));
+    let registry = &store.get::<StoreHeader>(0).unwrap().registry.0;
+    let reclaimed = registry.reclaimed_count.load(Ordering::SeqCst);
+    // Claims go round-robin from `attach_count % slots`: point the next one at the dead slot.
+    registry
+        .attach_count
+        .store(u64::from(dead_slot), Ordering::SeqCst);
+    let (next_slot, _) = split_owner_id(attach_and_kill(&store, mailbox));
+    assert_ne!(
+        next_slot, dead_slot,
+        "a dead process's slot was taken while free ones remained"
+    );
+    assert_eq!(registry.reclaimed_count.load(Ordering::SeqCst), reclaimed);
+    let dead = store.registry_slot(dead_slot).unwrap();
+    assert_eq!(dead.state.load(Ordering::SeqCst), SLOT_ACTIVE);
+    assert_eq!(dead.generation.load(Ordering::SeqCst), dead_generation);
 }

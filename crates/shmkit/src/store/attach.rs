@@ -33,6 +33,7 @@ use super::registry::{
     ATTACH_LOCK_BYTE, MAX_SLOTS, ProcessInfo, RegistrySlot, SLOT_ACTIVE, SLOT_FREE, liveness_byte,
     next_generation, owner_id, process_start_time, split_owner_id,
 };
+use super::reopen::lock_descriptor;
 use crate::raw::Region;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::sync::{LockError, MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
@@ -272,19 +273,7 @@ impl Attachment {
         let gate = sys::fork_gate();
         // Locks live on a description that is never mapped (see sys::reopen): the mapping
         // keeps `fd`'s description alive in forked children; the lock one is replaced there.
-        let fd = sys::reopen(&fd)
-            .or_else(|_| {
-                // No /proc: open the path again, if it still names the same file.
-                sys::open_file(&path, sys::OpenMode::Existing, 0).and_then(
-                    |again| match sys::fstat(&again) {
-                        Ok(st2) if (st2.dev, st2.ino) == (st.dev, st.ino) => Ok(again),
-                        _ => Err(std::io::Error::other(
-                            "store file was replaced while opening",
-                        )),
-                    },
-                )
-            })
-            .map_err(|e| io_err(&path, e))?;
+        let fd = lock_descriptor(&fd, &path, (st.dev, st.ino)).map_err(|e| io_err(&path, e))?;
         let region = Region::new(mapping, COMMITTED_LEN_OFFSET, committed);
         let fork_generation = sys::fork_generation();
         let slot = claim_slot(&path, &fd, &region, &fixed)?;
@@ -391,13 +380,9 @@ impl Attachment {
                 std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
             }
             // A new open file description of the same inode (the path may be unlinked).
-            let fd = sys::reopen(&side.fd).ok().or_else(|| {
-                // No /proc: open the path again, if it still names the same file.
-                sys::open_file(&self.path, sys::OpenMode::Existing, 0)
-                    .ok()
-                    .filter(|fd| sys::fstat(fd).is_ok_and(|st| (st.dev, st.ino) == self.dev_ino))
-            });
-            let Some(fd) = fd else { continue };
+            let Ok(fd) = lock_descriptor(&side.fd, &self.path, self.dev_ino) else {
+                continue;
+            };
             // Forget the inherited number before it is closed, then track the new one: even
             // without a slot, the child must not keep a description its parent locks through.
             sys::forget_after_fork(&side.fd);

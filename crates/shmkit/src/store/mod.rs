@@ -29,6 +29,7 @@ pub mod error;
 pub mod header;
 pub mod name;
 pub mod registry;
+mod reopen;
 pub mod verify;
 
 use self::alloc::AllocStats;
