@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: Rust (unit, integration, doc) and Python.
+# Runs every test of the project: Rust (unit, integration, doc) and Python, after the style
+# checks (rustfmt and clippy with warnings as errors), which fail the run like a test does.
 # Works on a fresh machine with the Rust toolchain, Python 3.11, pip, maturin and pytest.
 #
 # Stores the tests leave behind when a run is interrupted (or a test leaks one) are removed
@@ -22,6 +23,10 @@ trap 'exit 143' TERM
 # command is built first: on a fresh clone, leftovers of earlier runs are then removed too.
 cargo build --quiet -p shmkit-cli
 clean_test_stores
+
+echo "== style: cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all --check
+cargo clippy --quiet --workspace --all-targets -- -D warnings
 
 echo "== Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
