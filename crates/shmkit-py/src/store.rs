@@ -18,6 +18,7 @@ use crate::hash_map::PyHashMap;
 use crate::map_api;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
+use shmkit::store::remove::Removed;
 use shmkit::{Store, StoreOptions};
 use std::sync::Mutex;
 
@@ -243,10 +244,20 @@ pub fn _open_store(py: Python<'_>, path: &str) -> PyResult<PyStore> {
     PyStore::open_existing(py, path)
 }
 
-/// Removes the store `name` (or path). Processes attached keep working until they detach.
+/// Removes the store `name` (or path); never a file that is not a store. Processes
+/// attached keep working until they detach. With `if_unused=True`, removes it only if no
+/// other process is attached and returns whether it did (`shmkit rm` without `--force`).
 #[pyfunction]
-pub fn remove(py: Python<'_>, name: &str) -> PyResult<()> {
-    py.detach(|| Store::remove(name)).py_err(py)
+#[pyo3(signature = (name, *, if_unused = false))]
+pub fn remove(py: Python<'_>, name: &str, if_unused: bool) -> PyResult<bool> {
+    py.detach(|| {
+        if if_unused {
+            Store::remove_if_unused(name).map(|r| r == Removed::Yes)
+        } else {
+            Store::remove(name).map(|()| true)
+        }
+    })
+    .py_err(py)
 }
 
 /// Report dict for map checks (shared with `HashMap.verify`).

@@ -55,6 +55,50 @@ def test_remove(store_name):
         shmkit.remove(store_name)
 
 
+def test_remove_never_removes_a_file_that_is_not_a_store(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"someone else's file, longer than the magic")
+    for if_unused in (False, True):
+        with pytest.raises(shmkit.NotAStoreError):
+            shmkit.remove(str(path), if_unused=if_unused)
+    assert path.read_bytes().startswith(b"someone else's")
+
+
+def test_remove_if_unused_waits_for_other_processes(store_name):
+    store = shmkit.Store(store_name)
+    store.hash_map("m")["k"] = 1
+    read, write = os.pipe()
+    go_read, go_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child attaches by name, reports, and stays until told to leave
+        code = 1
+        try:
+            os.close(read)
+            os.close(go_write)
+            child_store = shmkit.Store(store_name, create=False)
+            os.write(write, b"A")
+            os.read(go_read, 1)
+            code = 0 if child_store.hash_map("m")["k"] == 1 else 2
+        finally:
+            os._exit(code)
+    os.close(write)
+    os.close(go_read)
+    try:
+        assert os.read(read, 1) == b"A"
+        # Our own attachment does not count; the child's does.
+        assert shmkit.remove(store_name, if_unused=True) is False
+        with shmkit.Store(store_name, create=False) as again:
+            assert again.hash_map("m")["k"] == 1
+    finally:
+        os.close(go_write)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert shmkit.remove(store_name, if_unused=True) is True
+    with pytest.raises(shmkit.StoreNotFoundError):
+        shmkit.Store(store_name, create=False)
+    store.close()
+
+
 def test_missing_store_is_file_not_found(store_name):
     with pytest.raises(FileNotFoundError) as e:
         shmkit.Store(store_name, create=False)

@@ -29,6 +29,7 @@ pub mod error;
 pub mod header;
 pub mod name;
 pub mod registry;
+pub mod remove;
 mod reopen;
 pub mod verify;
 
@@ -46,6 +47,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use self::attach::STORE_MAGIC;
+use self::remove::{RemoveWhen, Removed};
 
 /// Options for creating (and opening) a store.
 #[derive(Clone, Debug)]
@@ -208,6 +210,9 @@ impl Store {
             source: e,
         })?;
         if let Some(inner) = find_attached((st.dev, st.ino)) {
+            // A forked child opening its parent's store registers now (a slot and an
+            // "attached" lock of its own), so it counts as attached from this open on.
+            let _ = inner.owner_id();
             return Ok(Store { inner });
         }
         let (fixed, committed) = read_header(&path, &fd)?;
@@ -232,20 +237,19 @@ impl Store {
         }
     }
 
-    /// Removes a store's name. Processes already attached keep working; the memory is freed
-    /// when the last one detaches.
+    /// Removes a store's name, even while other processes are attached (they keep working
+    /// on it; its memory is freed when the last one detaches). Refuses a file that is not a
+    /// store ([`OpenError::NotAStore`]). See [`remove`] for the protocol.
     pub fn remove(name: &str) -> Result<(), OpenError> {
         let path = name::resolve(name)?;
-        std::fs::remove_file(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => OpenError::NotFound { path: path.clone() },
-            std::io::ErrorKind::PermissionDenied => {
-                OpenError::PermissionDenied { path: path.clone() }
-            }
-            _ => OpenError::Io {
-                path: path.clone(),
-                source: e,
-            },
-        })
+        remove::remove(&path, RemoveWhen::EvenIfInUse).map(|_| ())
+    }
+
+    /// Removes a store's name only if no other process is attached to it (the caller's own
+    /// attachment does not count); [`Removed::InUse`] otherwise. What `shmkit rm` does.
+    pub fn remove_if_unused(name: &str) -> Result<Removed, OpenError> {
+        let path = name::resolve(name)?;
+        remove::remove(&path, RemoveWhen::Unused)
     }
 
     /// True if some process other than the caller is attached to the store `name`.
