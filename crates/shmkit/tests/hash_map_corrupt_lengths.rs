@@ -6,7 +6,7 @@
 mod common;
 
 use common::{TestStore, watchdog};
-use shmkit::collections::hash_map::layout::RecordHeader;
+use shmkit::collections::hash_map::layout::{RecordHeader, TableHeader};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 
@@ -40,4 +40,29 @@ fn corrupt_value_length_is_an_error_not_a_panic() {
     );
     assert_eq!(map.get(b"key").unwrap(), None);
     assert!(map.verify().unwrap().is_clean());
+}
+
+#[test]
+fn a_table_whose_bucket_count_is_not_a_power_of_two_is_corrupt() {
+    // The table header's magic is intact, only its bucket count is wrong: the probe mask
+    // (buckets - 1) would then skip slots, so the table must be refused, not searched.
+    let _watchdog = watchdog(60);
+    let t = TestStore::new("corrupt-table-buckets");
+    let map = t.map(1);
+    map.set(b"key", b"value").unwrap();
+    let mut blocks = Vec::new();
+    map.owned_blocks(&mut |b| blocks.push(b)).unwrap();
+    let header: &TableHeader = t.get(blocks[1]).unwrap();
+    let buckets = header.buckets.load(Ordering::Relaxed);
+    assert!(
+        buckets.is_power_of_two() && buckets >= 4,
+        "blocks[1] is the table"
+    );
+    header.buckets.store(buckets - 1, Ordering::Relaxed);
+    let get = catch_unwind(AssertUnwindSafe(|| map.get(b"key")));
+    assert!(
+        matches!(get, Ok(Err(_))),
+        "a read of the damaged table: {get:?} (Ok(Ok(..)) = the table was searched)"
+    );
+    assert!(!map.verify().unwrap().is_clean());
 }
