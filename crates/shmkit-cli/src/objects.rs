@@ -74,6 +74,8 @@ pub struct ObjectCheck {
     pub problems: Vec<String>,
     /// What a repair changed.
     pub repaired: Vec<String>,
+    /// Parts not checked: a live process held their lock too long.
+    pub busy: Vec<String>,
     /// One-line summary (e.g. "1000 entries").
     pub summary: String,
 }
@@ -104,6 +106,7 @@ pub fn check(store: &Store, obj: &ObjectInfo, repair: bool) -> Option<ObjectChec
                 .map(|p| format!("offset {}: {}", p.offset, p.what))
                 .collect();
             c.repaired = r.repaired;
+            c.busy = r.busy;
         }
         Err(e) => {
             c.summary = "check failed".into();

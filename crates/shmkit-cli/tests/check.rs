@@ -415,3 +415,93 @@ fn a_writer_killed_mid_insert_leaves_a_repairable_store() {
     );
     assert_eq!(run.stdout.lines().count() as u64, n);
 }
+
+/// A live process stopped while it holds a shard lock (SIGSTOP inside `update`): `check`,
+/// `check --repair` and `gc` each finish (the watchdog would fail a hang), name the shard
+/// as busy and leave it alone; once the holder is gone everything repairs clean.
+#[test]
+fn a_shard_held_by_a_stopped_process_is_reported_busy_not_waited_for() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("check-busy");
+    let store = d.create("busy");
+    let map = store.hash_map("m").unwrap();
+    for i in 0..200u32 {
+        map.set(&i.to_le_bytes(), &i.to_be_bytes()).unwrap();
+    }
+    drop(map);
+    drop(store);
+    let path = d.store("busy");
+    let ready = d.dir.join("ready");
+    let (p, r) = (path.clone(), ready.clone());
+    let mut holder = fork_child(move || {
+        let store = Store::open(&p).unwrap();
+        let map = store.open_hash_map("m").unwrap();
+        let _ = map.update(&7u32.to_le_bytes(), |_| {
+            std::fs::write(&r, b"holding the shard lock").unwrap();
+            loop {
+                std::thread::park(); // stopped below, then SIGKILLed
+            }
+        });
+        0
+    });
+    wait_until("holder inside update", Duration::from_secs(60), || {
+        ready.exists()
+    });
+    // SAFETY: a plain system call on our own child's pid.
+    assert_eq!(unsafe { libc::kill(holder.pid, libc::SIGSTOP) }, 0);
+    // A process that died attached, so that gc repairs this store (and meets the lock).
+    let attached = d.dir.join("attached");
+    let (p, a) = (path.clone(), attached.clone());
+    let mut dies_attached = fork_child(move || {
+        let _store = Store::open(&p).unwrap();
+        std::fs::write(&a, b"attached").unwrap();
+        loop {
+            std::thread::park(); // until SIGKILLed
+        }
+    });
+    wait_until("second child attached", Duration::from_secs(60), || {
+        attached.exists()
+    });
+    dies_attached.kill();
+
+    // gc first: the dead process's slot makes it repair the store (a check would reclaim
+    // the slot on attach).
+    let gc = d.shmkit(&["gc"]);
+    gc.expect_code(0);
+    assert!(
+        gc.stdout.contains("busy, skipped: hash_map \"m\": shard"),
+        "{}",
+        gc.stdout
+    );
+    let run = d.shmkit(&["check", "busy"]);
+    run.expect_code(6);
+    assert!(
+        run.stdout.contains("busy: hash_map \"m\": shard")
+            && run
+                .stdout
+                .contains("is locked by a live process; not checked"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("result: not fully checked"),
+        "{}",
+        run.stdout
+    );
+    let fix = d.shmkit(&["check", "--repair", "busy"]);
+    fix.expect_code(6);
+    assert!(fix.stdout.contains("; not repaired"), "{}", fix.stdout);
+    assert!(
+        fix.stdout
+            .contains("skipped freeing unreachable blocks: some locks are busy"),
+        "{}",
+        fix.stdout
+    );
+
+    holder.kill(); // SIGKILL ends a stopped process too
+    d.shmkit(&["check", "--repair", "busy"]).expect_code(0);
+    let store = Store::open(&path).unwrap();
+    let map = store.open_hash_map("m").unwrap();
+    assert_eq!(map.len(), 200);
+    map.set(&7u32.to_le_bytes(), b"writable again").unwrap();
+}

@@ -34,6 +34,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MISSING", hash_map::missing(py)?.clone_ref(py))?;
     m.add("PICKLE_PROTOCOL", codec::PICKLE_PROTOCOL)?;
     m.add_function(wrap_pyfunction!(store::remove, m)?)?;
+    m.add_function(wrap_pyfunction!(store::remove_if_unused, m)?)?;
     m.add_function(wrap_pyfunction!(store::_open_store, m)?)?;
     m.add_function(wrap_pyfunction!(hash_map::_open_map, m)?)?;
     m.add_function(wrap_pyfunction!(hash_map::_set_reads_release_gil, m)?)?;

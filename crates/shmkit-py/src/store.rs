@@ -51,6 +51,7 @@ fn report_dict<'py>(
     clean: bool,
     problems: impl Iterator<Item = (u64, String)>,
     repaired: &[String],
+    busy: &[String],
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("clean", clean)?;
@@ -60,6 +61,7 @@ fn report_dict<'py>(
     }
     d.set_item("problems", list)?;
     d.set_item("repaired", repaired.to_vec())?;
+    d.set_item("busy", busy.to_vec())?;
     Ok(d)
 }
 
@@ -184,6 +186,7 @@ impl PyStore {
             r.is_clean(),
             r.problems.iter().map(|p| (p.offset, p.what.clone())),
             &r.repaired,
+            &r.busy,
         )
     }
 
@@ -244,20 +247,19 @@ pub fn _open_store(py: Python<'_>, path: &str) -> PyResult<PyStore> {
     PyStore::open_existing(py, path)
 }
 
-/// Removes the store `name` (or path); never a file that is not a store. Processes
-/// attached keep working until they detach. With `if_unused=True`, removes it only if no
-/// other process is attached and returns whether it did (`shmkit rm` without `--force`).
+/// Removes the store `name` (or path), even while other processes are attached (they keep
+/// working on it until they detach); never a file that is not a store.
 #[pyfunction]
-#[pyo3(signature = (name, *, if_unused = false))]
-pub fn remove(py: Python<'_>, name: &str, if_unused: bool) -> PyResult<bool> {
-    py.detach(|| {
-        if if_unused {
-            Store::remove_if_unused(name).map(|r| r == Removed::Yes)
-        } else {
-            Store::remove(name).map(|()| true)
-        }
-    })
-    .py_err(py)
+pub fn remove(py: Python<'_>, name: &str) -> PyResult<()> {
+    py.detach(|| Store::remove(name)).py_err(py)
+}
+
+/// Removes the store `name` (or path) only if no other process is attached (this process's
+/// own handles do not count); returns whether it did. What `shmkit rm` does without `--force`.
+#[pyfunction]
+pub fn remove_if_unused(py: Python<'_>, name: &str) -> PyResult<bool> {
+    py.detach(|| Store::remove_if_unused(name).map(|r| r == Removed::Yes))
+        .py_err(py)
 }
 
 /// Report dict for map checks (shared with `HashMap.verify`).
@@ -267,6 +269,7 @@ pub fn map_report<'py>(py: Python<'py>, r: &map_api::MapReport) -> PyResult<Boun
         r.is_clean(),
         r.problems.iter().map(|p| (p.offset, p.what.clone())),
         &r.repaired,
+        &r.busy,
     )?;
     d.set_item("entries", r.entries)?;
     Ok(d)

@@ -138,6 +138,7 @@ def test_registry_full_in_forked_child_then_its_next_call_works(names):
     assert m["child"] == "second try"
     assert m.verify()["clean"]
     assert store.verify()["clean"]
+    assert m.verify()["busy"] == [] and store.verify()["busy"] == []
 
 
 def test_damaged_header_is_corrupt_error_for_a_process_that_attaches(names):

@@ -58,9 +58,9 @@ def test_remove(store_name):
 def test_remove_never_removes_a_file_that_is_not_a_store(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_bytes(b"someone else's file, longer than the magic")
-    for if_unused in (False, True):
+    for remove in (shmkit.remove, shmkit.remove_if_unused):
         with pytest.raises(shmkit.NotAStoreError):
-            shmkit.remove(str(path), if_unused=if_unused)
+            remove(str(path))
     assert path.read_bytes().startswith(b"someone else's")
 
 
@@ -86,14 +86,14 @@ def test_remove_if_unused_waits_for_other_processes(store_name):
     try:
         assert os.read(read, 1) == b"A"
         # Our own attachment does not count; the child's does.
-        assert shmkit.remove(store_name, if_unused=True) is False
+        assert shmkit.remove_if_unused(store_name) is False
         with shmkit.Store(store_name, create=False) as again:
             assert again.hash_map("m")["k"] == 1
     finally:
         os.close(go_write)
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert shmkit.remove(store_name, if_unused=True) is True
+    assert shmkit.remove_if_unused(store_name) is True
     with pytest.raises(shmkit.StoreNotFoundError):
         shmkit.Store(store_name, create=False)
     store.close()

@@ -7,6 +7,11 @@
 //! [`crate::reach`]). Findings are *problems* (damage) or *things to repair* (state a killed
 //! process left: its locks, leaked blocks). Both make the exit code 1.
 //!
+//! Every lock is taken with a timeout (`shmkit::store::verify::MAINTENANCE_LOCK_WAIT`): a
+//! part whose lock a live process holds longer is reported *busy* and not checked (nor
+//! repaired, nor is the leaked-block sweep run), so a check never hangs behind a stopped
+//! process. Only busy parts, no findings: exit code 6 (in use).
+//!
 //! `--repair` repairs in this order — store layer (`Store::repair`: dead owners' allocator
 //! locks, leaked free blocks), objects (`HashMap::repair`), the all-or-nothing header locks,
 //! then unreachable used blocks (only when no other process is attached) — and then checks
@@ -46,11 +51,13 @@ struct Findings {
     to_repair: Vec<String>,
     /// Worth knowing, not wrong.
     notes: Vec<String>,
+    /// Parts not checked because a live process held their lock too long.
+    busy: Vec<String>,
 }
 
 impl Findings {
     fn clean(&self) -> bool {
-        self.problems.is_empty() && self.to_repair.is_empty()
+        self.problems.is_empty() && self.to_repair.is_empty() && self.busy.is_empty()
     }
 }
 
@@ -155,6 +162,9 @@ fn report(out: &mut impl Write, f: &Findings) -> Result<(), CliError> {
     for n in &f.notes {
         writeln!(out, "note: {n}")?;
     }
+    for b in &f.busy {
+        writeln!(out, "busy: {b}; not checked")?;
+    }
     Ok(())
 }
 
@@ -162,6 +172,14 @@ fn finish(out: &mut impl Write, f: &Findings, store: &str, repaired: bool) -> Cl
     if f.clean() {
         writeln!(out, "result: clean")?;
         return Ok(exit::OK);
+    }
+    if f.problems.is_empty() && f.to_repair.is_empty() {
+        writeln!(
+            out,
+            "result: not fully checked: {} held by a live process; run again when it is released",
+            plural(f.busy.len(), "part is", "parts are")
+        )?;
+        return Ok(exit::IN_USE);
     }
     let summary = format!(
         "{}, {}",
@@ -197,6 +215,7 @@ fn examine(store: &Store) -> Result<Findings, CliError> {
     }
     match store.verify() {
         Ok(v) => {
+            f.busy.extend(v.busy.iter().cloned());
             f.info.push(format!(
                 "allocator: {} in use, {} free",
                 plural(v.used_blocks as usize, "block", "blocks"),
@@ -257,6 +276,11 @@ fn examine(store: &Store) -> Result<Findings, CliError> {
                         .iter()
                         .map(|p| format!("{} {:?}: {p}", obj.kind.name(), obj.name)),
                 );
+                f.busy.extend(
+                    c.busy
+                        .iter()
+                        .map(|b| format!("{} {:?}: {b}", obj.kind.name(), obj.name)),
+                );
                 // Taking a shard lock from a dead writer recovers the shard at once (every
                 // lock taker does); say so, since the check itself changed it.
                 f.notes.extend(c.repaired.iter().map(|r| {
@@ -277,6 +301,11 @@ fn examine(store: &Store) -> Result<Findings, CliError> {
     if !f.problems.is_empty() {
         f.notes
             .push("leaked-block analysis skipped: fix the problems above first".into());
+        return Ok(f);
+    }
+    if !f.busy.is_empty() {
+        f.notes
+            .push("leaked-block analysis skipped: it needs every lock, and some are busy".into());
         return Ok(f);
     }
     match reach::find_unreachable(store) {
@@ -313,8 +342,15 @@ fn examine(store: &Store) -> Result<Findings, CliError> {
 /// Repairs what can be repaired; returns what was done.
 fn repair(store: &Store, out: &mut impl Write) -> Result<Vec<String>, CliError> {
     let mut done = Vec::new();
+    let mut busy = false;
     match store.repair() {
-        Ok(r) => done.extend(r.repaired),
+        Ok(r) => {
+            done.extend(r.repaired);
+            for b in &r.busy {
+                writeln!(out, "busy: {b}; not repaired")?;
+            }
+            busy |= !r.busy.is_empty();
+        }
         Err(e) => writeln!(out, "could not repair the allocator: {e}")?,
     }
     for obj in store.objects().unwrap_or_default() {
@@ -324,12 +360,28 @@ fn repair(store: &Store, out: &mut impl Write) -> Result<Vec<String>, CliError> 
                     .into_iter()
                     .map(|r| format!("{} {:?}: {r}", obj.kind.name(), obj.name)),
             );
+            for b in &c.busy {
+                writeln!(
+                    out,
+                    "busy: {} {:?}: {b}; not repaired",
+                    obj.kind.name(),
+                    obj.name
+                )?;
+            }
+            busy |= !c.busy.is_empty();
         }
     }
     let (cleared, stuck) = locks::repair_all_or_nothing(store, LOCK_TIMEOUT);
     done.extend(cleared);
     for s in stuck {
         writeln!(out, "could not repair {s}")?;
+    }
+    if busy {
+        writeln!(
+            out,
+            "skipped freeing unreachable blocks: some locks are busy"
+        )?;
+        return Ok(done);
     }
     if store.others_attached() {
         writeln!(

@@ -164,19 +164,24 @@ fn clean(file: &StoreFile, p: &Probe, args: &GcArgs) -> Result<Option<String>, C
             .any(|i| matches!(i.role, LockRole::SizeClass | LockRole::MapShard))
     {
         match store.repair() {
-            Ok(r) => done.extend(
-                r.repaired
-                    .into_iter()
-                    .filter(|r| !r.contains("registry slots")),
-            ),
+            Ok(r) => {
+                done.extend(
+                    r.repaired
+                        .into_iter()
+                        .filter(|r| !r.contains("registry slots")),
+                );
+                done.extend(r.busy.into_iter().map(|b| format!("busy, skipped: {b}")));
+            }
             Err(e) => done.push(format!("allocator repair failed: {e}")),
         }
         for obj in store.objects().unwrap_or_default() {
             if let Some(c) = objects::check(&store, &obj, true) {
+                let what = format!("{} {:?}", obj.kind.name(), obj.name);
+                done.extend(c.repaired.into_iter().map(|r| format!("{what}: {r}")));
                 done.extend(
-                    c.repaired
+                    c.busy
                         .into_iter()
-                        .map(|r| format!("{} {:?}: {r}", obj.kind.name(), obj.name)),
+                        .map(|b| format!("busy, skipped: {what}: {b}")),
                 );
             }
         }

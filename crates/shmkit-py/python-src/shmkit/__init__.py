@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 
 from . import errors
-from ._shmkit import MISSING, PICKLE_PROTOCOL, HashMap, Store, remove
+from ._shmkit import MISSING, PICKLE_PROTOCOL, HashMap, Store, remove, remove_if_unused
 from .errors import (
     ClosedError,
     CorruptError,
@@ -62,6 +62,7 @@ __all__ = [
     "HashMap",
     "Store",
     "remove",
+    "remove_if_unused",
     "errors",
     *errors.__all__,
 ]

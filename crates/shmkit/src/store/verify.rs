@@ -20,8 +20,8 @@ use super::alloc::{BlockHeader, SizeClass, TAG_FREE, TAG_USED};
 use super::alloc_classes::{CLASS_COUNT, block_len_of};
 use super::attach::Attachment;
 use super::error::VerifyError;
-use crate::sync::MutexGuard;
 use crate::sync::atomic::Ordering;
+use crate::sync::{LockError, MutexGuard};
 use std::collections::HashSet;
 
 /// One problem found by a check.
@@ -51,14 +51,23 @@ pub struct VerifyReport {
     pub locks_needing_repair: u64,
     /// What a repair changed (empty for a plain check).
     pub repaired: Vec<String>,
+    /// What could not be checked because a live process held its lock for longer than
+    /// [`MAINTENANCE_LOCK_WAIT`] (the check then stops: the walk needs every lock).
+    pub busy: Vec<String>,
 }
 
 impl VerifyReport {
-    /// True when no problems were found (leaks are not problems).
+    /// True when everything was checked and no problems were found (leaks are not
+    /// problems; a busy lock is: nothing behind it was checked).
     pub fn is_clean(&self) -> bool {
-        self.problems.is_empty()
+        self.problems.is_empty() && self.busy.is_empty()
     }
 }
+
+/// How long a check or repair waits for a lock that a live process holds before it reports
+/// that part as busy and moves on. Maintenance must never hang behind a stopped or stuck
+/// process (`shmkit check`, `check --repair` and `gc` run it on every store).
+pub const MAINTENANCE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Attachment {
     /// Checks the allocator and directory; with `repair`, relinks leaked free blocks and
@@ -71,14 +80,32 @@ impl Attachment {
             let entry: &SizeClass = self
                 .region
                 .get(self.fixed.class_table_offset + class as u64 * 64)?;
-            let guard = self.lock(&entry.lock)?;
+            let guard = match entry.lock.try_lock_for(self, MAINTENANCE_LOCK_WAIT) {
+                Ok(guard) => guard,
+                Err(LockError::Timeout(_)) => {
+                    report.busy.push(format!(
+                        "allocator: size class {class} is locked by a live process"
+                    ));
+                    return Ok(report);
+                }
+                Err(e) => return Err(e.into()),
+            };
             if guard.recovered() {
                 report.locks_needing_repair += 1;
             }
             classes.push((entry, guard));
         }
         let heap = self.heap();
-        let heap_guard = self.lock(&heap.lock)?;
+        let heap_guard = match heap.lock.try_lock_for(self, MAINTENANCE_LOCK_WAIT) {
+            Ok(guard) => guard,
+            Err(LockError::Timeout(_)) => {
+                report
+                    .busy
+                    .push("allocator: the heap is locked by a live process".into());
+                return Ok(report);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let top = heap.heap_top.load(Ordering::Acquire);
         let committed = self.region.committed_len();
         if top > committed || top < self.fixed.heap_offset {

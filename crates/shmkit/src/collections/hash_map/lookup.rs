@@ -220,7 +220,26 @@ impl MapInner {
         &'a self,
         shard: &'a ShardHeader,
     ) -> Result<MutexGuard<'a>, MapError> {
-        let mut guard = self.store.lock(&shard.lock)?;
+        let guard = self.store.lock(&shard.lock)?;
+        self.recover_if_needed(shard, guard)
+    }
+
+    /// [`MapInner::lock_shard`] for maintenance: gives up with a lock timeout after `wait`
+    /// while a live process holds the lock.
+    pub(crate) fn lock_shard_within<'a>(
+        &'a self,
+        shard: &'a ShardHeader,
+        wait: std::time::Duration,
+    ) -> Result<MutexGuard<'a>, MapError> {
+        let guard = self.store.lock_timeout(&shard.lock, wait)?;
+        self.recover_if_needed(shard, guard)
+    }
+
+    fn recover_if_needed<'a>(
+        &'a self,
+        shard: &'a ShardHeader,
+        mut guard: MutexGuard<'a>,
+    ) -> Result<MutexGuard<'a>, MapError> {
         if guard.recovered() || shard.seq.is_writing() {
             let mut notes = Vec::new();
             self.repair_shard(shard, &mut notes)?;

@@ -44,7 +44,8 @@ use super::lookup::TableView;
 use super::{MapError, MapInner};
 use crate::store::alloc::{BlockHeader, TAG_USED};
 use crate::store::alloc_classes::BLOCK_HEADER_LEN;
-use crate::store::verify::Problem;
+use crate::store::verify::{MAINTENANCE_LOCK_WAIT, Problem};
+use crate::sync::LockError;
 use crate::sync::atomic::Ordering;
 use std::collections::HashSet;
 
@@ -57,12 +58,15 @@ pub struct MapReport {
     pub entries: u64,
     /// What was repaired.
     pub repaired: Vec<String>,
+    /// Shards not checked because a live process held their lock for longer than
+    /// [`MAINTENANCE_LOCK_WAIT`] (their entries are not counted).
+    pub busy: Vec<String>,
 }
 
 impl MapReport {
-    /// True when no problems were found.
+    /// True when every shard was checked and no problems were found.
     pub fn is_clean(&self) -> bool {
-        self.problems.is_empty()
+        self.problems.is_empty() && self.busy.is_empty()
     }
 }
 
@@ -462,7 +466,16 @@ impl MapInner {
         let mut records = HashSet::new();
         for index in 0..=self.shard_mask {
             let shard = self.shard_at(index)?;
-            let mut guard = self.store.lock(&shard.lock)?;
+            let mut guard = match self.store.lock_timeout(&shard.lock, MAINTENANCE_LOCK_WAIT) {
+                Ok(guard) => guard,
+                Err(LockError::Timeout(_)) => {
+                    report
+                        .busy
+                        .push(format!("shard {index} is locked by a live process"));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let mut notes = Vec::new();
             if guard.recovered() {
                 notes.push("recovered from a writer that died holding the lock".into());
@@ -483,7 +496,7 @@ impl MapInner {
         f(self.root);
         for index in 0..=self.shard_mask {
             let shard = self.shard_at(index)?;
-            let _guard = self.lock_shard(shard)?;
+            let _guard = self.lock_shard_within(shard, MAINTENANCE_LOCK_WAIT)?;
             for block in self.spare_blocks(shard).0 {
                 f(block);
             }
