@@ -303,3 +303,50 @@ fn forking_while_another_thread_uses_the_store() {
     stop.store(true, Ordering::Relaxed);
     busy.join().unwrap();
 }
+
+#[test]
+fn a_descriptor_that_reuses_a_detached_stores_number_is_inherited_as_usual() {
+    // While attached, the store's lock descriptor is given a fresh description in every
+    // forked child. Once detached, that must stop: a file opened later under the same
+    // descriptor number must reach a child as fork always passes it, sharing its
+    // description (and so its file offset) with the parent.
+    let _dog = watchdog(60);
+    let guard = StoreGuard::new("fork-renewal-forgotten");
+    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let _ = store.owner_id();
+    drop(store); // detaches: its descriptors are closed, their numbers free again
+    let dir = common::TempDir::new("fork-renewal-forgotten");
+    let path = dir.store_path("data");
+    std::fs::write(&path, b"0123456789").unwrap();
+    // Open enough files to reuse every number the store held; move each offset to 4.
+    let files: Vec<std::fs::File> = (0..8)
+        .map(|_| {
+            use std::io::{Read, Seek};
+            let mut f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .unwrap();
+            let mut four = [0u8; 4];
+            f.read_exact(&mut four).unwrap();
+            assert_eq!(f.stream_position().unwrap(), 4);
+            f
+        })
+        .collect();
+    let fds: Vec<i32> = files.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+    let mut child = fork_child(move || {
+        // SAFETY: lseek on descriptors this process inherited.
+        let renewed = fds
+            .iter()
+            .filter(|&&fd| unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) } != 4)
+            .count();
+        renewed as i32
+    });
+    assert_eq!(
+        child.wait_timeout(Duration::from_secs(20)),
+        Exit::Code(0),
+        "exit code = descriptors the child did not share with its parent (a detached store's \
+         number still renewed)"
+    );
+    drop(files);
+}
