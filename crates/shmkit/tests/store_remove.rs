@@ -16,6 +16,7 @@ fn exists(path: &Path) -> bool {
 
 #[test]
 fn files_that_are_not_stores_are_never_removed() {
+    let _dog = watchdog(60);
     let dir = TempDir::new("remove-foreign");
     let foreign = dir.store_path("notes.txt");
     std::fs::write(&foreign, b"someone else's file, longer than a magic").unwrap();
@@ -27,7 +28,12 @@ fn files_that_are_not_stores_are_never_removed() {
     let real = dir.store_path("real");
     drop(Store::create(&real, &StoreOptions::default()).unwrap());
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    for path in [&foreign, &sub, &link] {
+    // A FIFO: opening one for reading would wait for a writer for ever.
+    let fifo = dir.store_path("fifo");
+    let c = std::ffi::CString::new(fifo.clone()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for path in [&foreign, &sub, &link, &fifo] {
         for result in [
             Store::remove(path).map(|()| Removed::Yes),
             Store::remove_if_unused(path),

@@ -409,6 +409,14 @@ impl Attachment {
         f(&side.fd)
     }
 
+    /// Like [`Attachment::with_fd`], but only when the descriptor's open file description
+    /// is this process's own (not one a forked child still shares with its parent).
+    pub(crate) fn with_own_fd<T>(&self, f: impl FnOnce(&OwnedFd) -> T) -> Option<T> {
+        let _ = self.owner_id();
+        let side = lock_std(&self.side);
+        side.owns_fd.then(|| f(&side.fd))
+    }
+
     pub(crate) fn my_slot(&self) -> u32 {
         let _ = self.owner_id();
         lock_std(&self.side).slot

@@ -211,7 +211,8 @@ impl Store {
         })?;
         if let Some(inner) = find_attached((st.dev, st.ino)) {
             // A forked child opening its parent's store registers now (a slot and an
-            // "attached" lock of its own), so it counts as attached from this open on.
+            // "attached" lock of its own), so it counts as attached from this open on. If
+            // no slot is free it still opens (reads need none); its next lock retries.
             let _ = inner.owner_id();
             return Ok(Store { inner });
         }

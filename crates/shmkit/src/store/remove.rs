@@ -74,18 +74,34 @@ pub fn remove(path: &Path, when: RemoveWhen) -> Result<Removed, OpenError> {
     }
     // Attached ourselves: convert our shared lock to exclusive (granted only if no other
     // description holds the byte), and back once the name is gone.
-    if let Some(attachment) = find_attached(dev_ino) {
-        return attachment.with_fd(|own| {
+    // Only through a description this process opened itself: a forked child still sharing
+    // its parent's would see the parent's shared lock as its own and remove a store the
+    // parent uses. Such a child goes the way of an unattached process below.
+    let attachment = find_attached(dev_ino);
+    let own_result = attachment.as_ref().and_then(|a| {
+        a.with_own_fd(|own| {
             if !sys::try_lock_byte(own, ATTACH_LOCK_BYTE, ByteLock::Exclusive)
                 .map_err(|e| io_err(path, e))?
             {
                 return Ok(Removed::InUse);
             }
             let unlinked = unlink_if_same(path, dev_ino);
-            // Converting exclusive back to shared cannot conflict: we hold the byte alone.
-            let _ = sys::try_lock_byte(own, ATTACH_LOCK_BYTE, ByteLock::Shared);
-            unlinked.map(|()| Removed::Yes)
-        });
+            // Back to shared (no conflict is possible: we hold the byte alone). If that
+            // failed, attaching would wait on us for as long as we live: say so.
+            let restored = sys::try_lock_byte(own, ATTACH_LOCK_BYTE, ByteLock::Shared);
+            match (unlinked, restored) {
+                (Err(e), _) => Err(e),
+                (Ok(()), Ok(true)) => Ok(Removed::Yes),
+                (Ok(()), Ok(false)) => Err(io_err(
+                    path,
+                    std::io::Error::other("could not take the attached lock back after removal"),
+                )),
+                (Ok(()), Err(e)) => Err(io_err(path, e)),
+            }
+        })
+    });
+    if let Some(result) = own_result {
+        return result;
     }
     let writable = match sys::open_file(path, OpenMode::Existing, 0) {
         Ok(fd) => fd,

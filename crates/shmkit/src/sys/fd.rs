@@ -31,11 +31,14 @@ pub enum OpenMode {
 }
 
 /// Opens `path` with `O_CLOEXEC` (and `O_NOFOLLOW` on the last component, so a symlink
-/// planted in a shared directory cannot redirect a store).
+/// planted in a shared directory cannot redirect a store), and `O_NONBLOCK`, so that a FIFO
+/// planted under a store's name cannot make the open wait for ever (it has no effect on the
+/// regular files stores are; callers refuse anything else after `fstat`).
 pub fn open_file(path: &Path, mode: OpenMode, create_mode: u32) -> io::Result<OwnedFd> {
     let c = cstring(path)?;
     let flags = libc::O_CLOEXEC
         | libc::O_NOFOLLOW
+        | libc::O_NONBLOCK
         | match mode {
             OpenMode::Existing => libc::O_RDWR,
             OpenMode::CreateNew => libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
