@@ -5,8 +5,11 @@
 mod common;
 
 use common::{Pipe, TestStore, fork_child, watchdog};
+use shmkit::FreeError;
 use shmkit::UpdateAction;
 use shmkit::store::alloc::SizeClass;
+use shmkit::store::alloc_classes::class_for;
+use std::time::Duration;
 
 fn stop(pid: libc::pid_t) {
     // SAFETY: a plain system call on our own child's pid.
@@ -69,6 +72,8 @@ fn an_allocator_lock_held_by_a_stopped_process_is_busy() {
     let _dog = watchdog(120);
     let t = TestStore::new("busy-class");
     let offset = t.header().class_table_offset;
+    assert_eq!(class_for(1), Some(0));
+    let block = t.alloc(1).unwrap(); // a block of size class 0
     let ready = Pipe::new();
     let s = t.clone();
     let holder = fork_child(|| {
@@ -87,7 +92,12 @@ fn an_allocator_lock_held_by_a_stopped_process_is_busy() {
         assert!(report.busy[0].contains("size class 0"), "{report:?}");
         assert!(!report.is_clean());
     }
+    assert_eq!(
+        t.free_within(block, Duration::from_millis(200)),
+        Err(FreeError::Busy(block))
+    );
     holder.kill_and_wait();
+    t.free_within(block, Duration::from_millis(200)).unwrap();
     // The holder died: its lock is taken over (and counted as needing repair) — not busy.
     let report = t.repair().unwrap();
     assert!(report.busy.is_empty(), "{report:?}");

@@ -33,6 +33,7 @@ use crate::locks::{self, LockRole};
 use crate::objects;
 use crate::probe::probe;
 use crate::reach;
+use shmkit::store::verify::MAINTENANCE_LOCK_WAIT;
 use shmkit::{OpenError, Store};
 use std::io::Write;
 use std::time::Duration;
@@ -373,6 +374,7 @@ fn repair(store: &Store, out: &mut impl Write) -> Result<Vec<String>, CliError> 
     }
     let (cleared, stuck) = locks::repair_all_or_nothing(store, LOCK_TIMEOUT);
     done.extend(cleared);
+    busy |= !stuck.is_empty();
     for s in stuck {
         writeln!(out, "could not repair {s}")?;
     }
@@ -401,7 +403,7 @@ fn repair(store: &Store, out: &mut impl Write) -> Result<Vec<String>, CliError> 
             }
             let mut freed = 0usize;
             for payload in &leaks.unreachable {
-                match store.free(*payload) {
+                match store.free_within(*payload, MAINTENANCE_LOCK_WAIT) {
                     Ok(()) => freed += 1,
                     Err(e) => writeln!(out, "could not free block {payload}: {e}")?,
                 }

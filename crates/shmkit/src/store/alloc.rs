@@ -33,8 +33,8 @@ use super::alloc_classes::{
 use super::attach::Attachment;
 use super::error::{AllocError, FreeError};
 use crate::raw::OutOfBounds;
-use crate::sync::RobustMutex;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{LockError, RobustMutex};
 
 /// Tag of a block on (or meant for) a free list.
 pub const TAG_FREE: u32 = 0xF4EE_B10C;
@@ -196,11 +196,28 @@ impl Attachment {
 
     /// Returns a block (by payload offset) to its class's free list.
     pub(crate) fn free(&self, payload: u64) -> Result<(), FreeError> {
+        self.free_within(payload, None)
+    }
+
+    /// [`Attachment::free`] that gives up with [`FreeError::Busy`] after `wait` while a live
+    /// process holds the class lock (maintenance must not hang behind one).
+    pub(crate) fn free_within(
+        &self,
+        payload: u64,
+        wait: Option<std::time::Duration>,
+    ) -> Result<(), FreeError> {
         let (block, header, class) = self.block_of_payload(payload)?;
         let entry = self
             .class_entry(class)
             .map_err(|_| FreeError::NotABlock(payload))?;
-        let mut guard = self.lock(&entry.lock).map_err(|_| FreeError::NotAttached)?;
+        let locked = match wait {
+            None => self.lock(&entry.lock),
+            Some(wait) => entry.lock.try_lock_for(self, wait),
+        };
+        let mut guard = locked.map_err(|e| match e {
+            LockError::Timeout(_) => FreeError::Busy(payload),
+            _ => FreeError::NotAttached,
+        })?;
         if guard.recovered() {
             self.repair_class(class, entry)
                 .map_err(|_| FreeError::NotABlock(payload))?;

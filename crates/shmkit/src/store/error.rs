@@ -214,6 +214,10 @@ pub enum FreeError {
     /// This process has no registry slot (see [`LockError::NotAttached`]).
     #[error("this process has no registry slot in the store (all process slots are in use)")]
     NotAttached,
+    /// A live process held the size-class lock for longer than the caller would wait
+    /// ([`crate::Store::free_within`]); the block was not freed.
+    #[error("block at offset {0} not freed: its size class is locked by a live process")]
+    Busy(u64),
 }
 
 /// Errors of the directory of named objects.

@@ -322,6 +322,12 @@ impl Store {
         self.inner.free(offset)
     }
 
+    /// [`Store::free`] that gives up with [`FreeError::Busy`] after `wait` while a live
+    /// process holds the block's size-class lock (for maintenance, which must not hang).
+    pub fn free_within(&self, offset: u64, wait: std::time::Duration) -> Result<(), FreeError> {
+        self.inner.free_within(offset, Some(wait))
+    }
+
     /// Usable bytes of the block at `offset` (at least what was asked for).
     pub fn block_capacity(&self, offset: u64) -> Result<u64, FreeError> {
         self.inner.capacity(offset)

@@ -285,7 +285,15 @@ impl MapInner {
             }
             if first_live == old.buckets() {
                 shard.old_table.store(0, Ordering::Release);
-                self.free_quietly(old.offset);
+                // Timed: repair runs under maintenance too, which must not hang behind a
+                // live holder of the class lock. A block left behind is a leak for the sweep.
+                if self
+                    .store
+                    .free_within(old.offset, MAINTENANCE_LOCK_WAIT)
+                    .is_err()
+                {
+                    notes.push("left the old table's block to the leaked-block sweep".into());
+                }
                 notes.push("finished an interrupted migration".into());
             }
         }
