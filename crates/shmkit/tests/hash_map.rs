@@ -474,3 +474,28 @@ fn a_panicking_update_closure_leaves_the_map_usable() {
     let report = map.verify().unwrap();
     assert!(report.is_clean(), "{report:?}");
 }
+
+#[test]
+fn large_records_that_no_slot_takes_are_freed() {
+    // A large record is built before the shard lock is taken; when the write then does
+    // not happen (the key exists, the expected value differs) it must be freed at once,
+    // not left for the leaked-block sweep.
+    let t = TestStore::new("map-unused-record");
+    let map = t.map(1);
+    map.set(b"k", b"small").unwrap();
+    let big = vec![7u8; 4096];
+    let used = t.alloc_stats().unwrap().used_bytes;
+    for _ in 0..20 {
+        assert!(!map.insert_if_absent(b"k", &big).unwrap());
+        assert!(
+            !map.compare_and_set(b"k", Some(b"other".as_slice()), Some(big.as_slice()))
+                .unwrap()
+        );
+    }
+    assert_eq!(
+        t.alloc_stats().unwrap().used_bytes,
+        used,
+        "refused records leaked"
+    );
+    assert_eq!(map.get(b"k").unwrap().as_deref(), Some(&b"small"[..]));
+}
