@@ -294,3 +294,29 @@ fn verify_checks_values_of_many_chunks_byte_for_byte() {
         assert!(map.verify().unwrap().is_clean(), "byte {at} restored");
     }
 }
+
+#[test]
+fn a_reused_block_carries_no_stale_bytes_between_key_and_value() {
+    // Records keep values 8-byte aligned: the bytes between a short key and its value are
+    // zeroed, so a block reused from a longer key never shows that key's bytes there.
+    let t = TestStore::new("record-padding");
+    let map = t.map(1);
+    map.set(b"abcdefgh", b"first").unwrap();
+    map.set(b"abcdefgh", b"second").unwrap(); // the first record's block becomes a spare
+    map.set(b"xyz", b"v").unwrap(); // built in that spare block
+    let mut blocks = Vec::new();
+    map.owned_blocks(&mut |b| blocks.push(b)).unwrap();
+    let rec = blocks
+        .into_iter()
+        .find(|&b| {
+            let mut key = [0u8; 3];
+            t.get::<RecordHeader>(b)
+                .is_ok_and(|h| h.key_len.load(Ordering::Relaxed) == 3)
+                && t.read_bytes(b + RECORD_HEADER_LEN, &mut key).is_ok()
+                && &key == b"xyz"
+        })
+        .expect("the record of \"xyz\"");
+    let mut pad = [0xEEu8; 5];
+    t.read_bytes(rec + RECORD_HEADER_LEN + 3, &mut pad).unwrap();
+    assert_eq!(pad, [0u8; 5], "stale bytes of the block's earlier key");
+}
