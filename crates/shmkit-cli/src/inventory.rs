@@ -103,6 +103,11 @@ pub fn inventory(file: &StoreFile, with_entries: bool) -> Inventory {
         inv.status = FileStatus::NotAStore("no shmkit header".into());
         return inv;
     }
+    // The header failed the checks `Store::open` makes: say why without attaching.
+    if let Some(e) = inv.probe.header_error.take() {
+        inv.status = FileStatus::Unusable(CliError::open(&file.arg, e));
+        return inv;
+    }
     let store = match Store::open(&file.arg) {
         Ok(s) => s,
         Err(e) => {

@@ -4,8 +4,10 @@ mod common;
 
 use common::{Exit, TempDir, fork_child};
 use shmkit::store::header::{CHECKSUMMED_LEN, COMMITTED_LEN_OFFSET, HEADER_LEN, ImmutableHeader};
+use shmkit::store::inspect::inspect;
 use shmkit::store::registry::MAX_SLOTS;
 use shmkit::{OpenError, Store, StoreOptions};
+use std::path::Path;
 use std::time::Duration;
 
 /// Creates a real store at `dir/real` and returns a copy of its bytes.
@@ -187,6 +189,13 @@ fn every_impossible_header_field_alone_is_corrupt() {
             Err(OpenError::CorruptHeader { .. }) => {}
             other => panic!("{what}: expected CorruptHeader, got {other:?}"),
         }
+        // The read-only inspection (ls, gc) judges the header as open does.
+        let seen = inspect(Path::new(&path));
+        assert!(
+            !seen.header_ok && matches!(seen.header_error, Some(OpenError::CorruptHeader { .. })),
+            "{what}: inspect says {:?}",
+            seen.header_error
+        );
     }
     // The committed length (outside the checksummed part) below the heap start.
     let mut bad = real.clone();
@@ -199,6 +208,7 @@ fn every_impossible_header_field_alone_is_corrupt() {
     }
     // The untouched header opens (the cases above differ from it only in their field).
     let path = write_file(&dir, "good", &real);
+    assert!(inspect(Path::new(&path)).header_ok);
     Store::open(&path).expect("the real header");
 }
 

@@ -27,6 +27,7 @@ mod attach;
 pub mod directory;
 pub mod error;
 pub mod header;
+pub mod inspect;
 pub mod name;
 pub mod registry;
 pub mod remove;
