@@ -127,3 +127,59 @@ impl shmkit::sync::OwnerRegistry for NoRegistry {
         true
     }
 }
+
+#[test]
+fn lock_states_name_a_dead_holders_locks_and_recovery_clears_them() {
+    let _dog = watchdog(60);
+    let t = TestStore::new("lock-states");
+    let map = t.map(2);
+    map.set(b"k", b"v").unwrap();
+    let ready = common::Pipe::new();
+    let s = t.clone();
+    let m = map.clone();
+    let child = fork_child(|| {
+        let guard = s.test_mutex().unwrap().lock().unwrap();
+        std::mem::forget(guard);
+        let _ = m.update(b"k", |_| {
+            ready.send(b"H");
+            loop {
+                std::thread::park(); // until SIGKILLed
+            }
+        });
+        0
+    });
+    ready.read_exact(1);
+    let live = t.lock_states();
+    assert!(
+        live.iter().all(|l| !l.owner_dead),
+        "a live holder is never called dead: {live:?}"
+    );
+    assert_eq!(
+        live.iter().filter(|l| l.owner.is_some()).count(),
+        2,
+        "{live:?}"
+    );
+    child.kill_and_wait();
+    let abandoned: Vec<String> = t
+        .lock_states()
+        .into_iter()
+        .filter(|l| l.is_abandoned())
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(abandoned.len(), 2, "{abandoned:?}");
+    assert!(
+        abandoned.contains(&"test mutex".to_string()),
+        "{abandoned:?}"
+    );
+    assert!(
+        abandoned
+            .iter()
+            .any(|n| n.starts_with("hash_map \"m\" shard")),
+        "{abandoned:?}"
+    );
+    // Only the all-or-nothing ones are recovered here; the shard by the map's own repair.
+    let (done, stuck) = t.recover_abandoned_locks(Duration::from_secs(5));
+    assert_eq!((done.len(), stuck.len()), (1, 0), "{done:?} {stuck:?}");
+    assert!(map.repair().unwrap().is_clean());
+    assert!(t.lock_states().iter().all(|l| !l.is_abandoned()));
+}

@@ -28,6 +28,7 @@ pub mod directory;
 pub mod error;
 pub mod header;
 pub mod inspect;
+pub mod locks;
 pub mod name;
 pub mod registry;
 pub mod remove;

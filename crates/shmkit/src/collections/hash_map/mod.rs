@@ -306,6 +306,13 @@ impl HashMap {
         self.inner.shard_count()
     }
 
+    /// Each shard's lock, by shard index (for lock reports; see `Store::lock_states`).
+    pub(crate) fn shard_locks(&self) -> Vec<(u64, &crate::sync::RobustMutex)> {
+        (0..=self.inner.shard_mask)
+            .filter_map(|i| self.inner.shard_at(i).ok().map(|s| (i, &s.lock)))
+            .collect()
+    }
+
     /// The value of `key`, if present.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         let mut buf = Vec::new();

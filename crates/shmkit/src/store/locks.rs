@@ -1,0 +1,177 @@
+//! The locks of a store — growth, heap, directory, test mutex, one per allocator size
+//! class, one per hash-map shard — with their state: which are held by a dead process or
+//! still marked "needs repair", and the recovery of those whose data needs no repair.
+//!
+//! Invariants: [`Store::lock_states`] only reads lock words (a racy snapshot, for
+//! reporting). An owner is called dead by the rule the robust mutex itself uses
+//! (`OwnerRegistry::is_owner_alive`: its slot was freed or reused, or its liveness lock is
+//! free), so a live owner is never reported dead. Growth, heap and directory locks guard
+//! all-or-nothing changes (a new length, a new heap top, an entry published by one store),
+//! so their recovery is only "mark consistent" ([`Store::recover_abandoned_locks`]);
+//! size-class locks are recovered by [`Store::repair`], which recounts the free lists first;
+//! hash-map shard locks by the map itself (`HashMap::verify`/`repair`, or any next writer of
+//! the shard).
+//!
+//! ```
+//! use shmkit::{Store, StoreOptions};
+//! let name = format!("doc-locks-{}", std::process::id()); // unique to this process
+//! let store = Store::create(&name, &StoreOptions::default()).unwrap();
+//! store.hash_map("m").unwrap();
+//! let states = store.lock_states();
+//! assert!(states.iter().any(|l| l.name == "heap lock"));
+//! assert!(states.iter().all(|l| !l.is_abandoned()));
+//! Store::remove(&name).unwrap();
+//! ```
+//!
+//! [`Store::repair`]: super::Store::repair
+
+use super::Store;
+use super::alloc::SizeClass;
+use super::directory::ObjectKind;
+use super::header::StoreHeader;
+use crate::sync::{OwnerRegistry, RobustMutex};
+use std::time::Duration;
+
+/// Which part of the store a lock guards, and so how it is recovered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockRole {
+    /// Data needs no repair after the owner dies: recovery only marks it consistent.
+    AllOrNothing,
+    /// An allocator size class: recovered by `Store::repair`.
+    SizeClass,
+    /// A hash-map shard: recovered by whoever takes it next (`HashMap::verify`/`repair`).
+    MapShard,
+}
+
+/// One lock and its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockState {
+    /// Human name, e.g. `heap lock`, `size-class 3 lock`, `hash_map "m" shard 2 lock`.
+    pub name: String,
+    /// What it guards.
+    pub role: LockRole,
+    /// Owner id if held.
+    pub owner: Option<u32>,
+    /// Held by a process that is gone.
+    pub owner_dead: bool,
+    /// A previous owner died and the data was not marked consistent since.
+    pub needs_repair: bool,
+}
+
+impl LockState {
+    /// Held by a dead process, or waiting for its repair.
+    pub fn is_abandoned(&self) -> bool {
+        self.owner_dead || self.needs_repair
+    }
+
+    /// One-line description.
+    pub fn describe(&self) -> String {
+        match (self.owner_dead, self.needs_repair) {
+            (true, _) => format!(
+                "{} held by a dead process (owner id {:#x})",
+                self.name,
+                self.owner.unwrap_or(0)
+            ),
+            (false, true) => format!(
+                "{} was taken over from a dead process and needs repair",
+                self.name
+            ),
+            (false, false) => format!("{} is fine", self.name),
+        }
+    }
+}
+
+impl Store {
+    /// The store-level locks with their names and roles (not the objects' own).
+    fn store_locks(&self) -> Vec<(String, LockRole, &RobustMutex)> {
+        let mut out = Vec::new();
+        if let Ok(h) = self.inner.region.get::<StoreHeader>(0) {
+            out.push((
+                "growth lock".into(),
+                LockRole::AllOrNothing,
+                &h.growth.0.lock,
+            ));
+            out.push(("heap lock".into(), LockRole::AllOrNothing, &h.heap.0.lock));
+            out.push((
+                "directory lock".into(),
+                LockRole::AllOrNothing,
+                &h.directory.0.lock,
+            ));
+            out.push((
+                "test mutex".into(),
+                LockRole::AllOrNothing,
+                &h.registry.0.test_mutex,
+            ));
+        }
+        let fixed = &self.inner.fixed;
+        for class in 0..fixed.class_count {
+            let offset = fixed.class_table_offset + class as u64 * 64;
+            if let Ok(entry) = self.inner.region.get::<SizeClass>(offset) {
+                out.push((
+                    format!("size-class {class} lock"),
+                    LockRole::SizeClass,
+                    &entry.lock,
+                ));
+            }
+        }
+        out
+    }
+
+    fn state_of(&self, name: String, role: LockRole, lock: &RobustMutex) -> LockState {
+        let owner = lock.owner();
+        LockState {
+            name,
+            role,
+            owner,
+            owner_dead: owner.is_some_and(|o| !self.inner.is_owner_alive(o)),
+            needs_repair: lock.needs_repair(),
+        }
+    }
+
+    /// Every lock of the store and of its objects, with its state (see the module docs).
+    pub fn lock_states(&self) -> Vec<LockState> {
+        let mut out: Vec<LockState> = self
+            .store_locks()
+            .into_iter()
+            .map(|(name, role, lock)| self.state_of(name, role, lock))
+            .collect();
+        for obj in self.objects().unwrap_or_default() {
+            if obj.kind != ObjectKind::HashMap {
+                continue;
+            }
+            let Ok(map) = self.open_hash_map(&obj.name) else {
+                continue;
+            };
+            for (index, lock) in map.shard_locks() {
+                let name = format!("hash_map {:?} shard {index} lock", obj.name);
+                out.push(self.state_of(name, LockRole::MapShard, lock));
+            }
+        }
+        out
+    }
+
+    /// Takes over and marks consistent every all-or-nothing lock that is held by a dead
+    /// process or needs repair. Returns what was done, and the locks that could not be taken
+    /// (held by a live process for longer than `timeout`).
+    pub fn recover_abandoned_locks(&self, timeout: Duration) -> (Vec<String>, Vec<String>) {
+        let mut done = Vec::new();
+        let mut stuck = Vec::new();
+        for (name, role, lock) in self.store_locks() {
+            if role != LockRole::AllOrNothing
+                || !self.state_of(name.clone(), role, lock).is_abandoned()
+            {
+                continue;
+            }
+            match self.lock_timeout(lock, timeout) {
+                Ok(mut guard) => {
+                    if guard.recovered() {
+                        guard.mark_consistent();
+                        done.push(format!("cleared the {name} left by a dead process"));
+                    }
+                }
+                Err(e) => stuck.push(format!("{name}: {e}")),
+            }
+        }
+        (done, stuck)
+    }
+}
