@@ -320,3 +320,47 @@ fn a_reused_block_carries_no_stale_bytes_between_key_and_value() {
     t.read_bytes(rec + RECORD_HEADER_LEN + 3, &mut pad).unwrap();
     assert_eq!(pad, [0u8; 5], "stale bytes of the block's earlier key");
 }
+
+#[test]
+fn repair_moves_a_migration_cursor_that_ran_past_live_entries_back() {
+    // Mid-resize, the old table still holds entries the cursor has not reached. A cursor
+    // that says otherwise (damage) would let the migration finish and free the old table
+    // with those entries in it; repair must move it back to the first live one.
+    let t = TestStore::new("repair-migrate-cursor");
+    let map = t.map(1);
+    let shard = shard0(&t, &map);
+    let mut n = 0u32;
+    while shard.old_table.load(Ordering::Acquire) == 0 {
+        map.set(&n.to_le_bytes(), &n.to_be_bytes()).unwrap();
+        n += 1;
+        assert!(n < 1_000_000, "no resize started");
+    }
+    let old: &shmkit::collections::hash_map::layout::TableHeader =
+        t.get(shard.old_table.load(Ordering::Acquire)).unwrap();
+    let old_buckets = old.buckets.load(Ordering::Relaxed);
+    assert!(shard.migrate_cursor.load(Ordering::Relaxed) < old_buckets);
+    shard.migrate_cursor.store(old_buckets, Ordering::Relaxed);
+    let report = map.repair().unwrap();
+    assert!(
+        report
+            .repaired
+            .iter()
+            .any(|r| r.contains("moved the migration cursor back")),
+        "{report:?}"
+    );
+    // Finish the migration with more writes, then every key written must still be there.
+    let mut m = n;
+    while shard.old_table.load(Ordering::Acquire) != 0 {
+        map.set(&m.to_le_bytes(), &m.to_be_bytes()).unwrap();
+        m += 1;
+        assert!(m < n + 1_000_000, "the migration never finished");
+    }
+    for i in 0..m {
+        assert_eq!(
+            map.get(&i.to_le_bytes()).unwrap().as_deref(),
+            Some(&i.to_be_bytes()[..]),
+            "key {i} of {m} lost"
+        );
+    }
+    assert!(map.verify().unwrap().is_clean());
+}
