@@ -364,3 +364,31 @@ fn repair_moves_a_migration_cursor_that_ran_past_live_entries_back() {
     }
     assert!(map.verify().unwrap().is_clean());
 }
+
+#[test]
+fn an_interrupted_updates_intent_reseals_only_a_live_counter() {
+    // A writer died with its sequence odd and an intent naming a record that is not an
+    // 8-byte counter (damage, or a record replaced since): repair must not reseal it with
+    // a checksum of its first 8 bytes, which would turn a sound value into a damaged one.
+    let _watchdog = watchdog(60);
+    let t = TestStore::new("checksum-intent-not-counter");
+    let map = t.map(1);
+    map.set(b"text", b"not a counter").unwrap();
+    let rec = record_of(&t, &map, b"text");
+    let shard = shard0(&t, &map);
+    shard.counter_intent.store(rec, Ordering::Relaxed);
+    shard.seq.write_begin(); // as left by a writer killed mid-update
+    let report = map.repair().unwrap();
+    assert!(
+        report
+            .repaired
+            .iter()
+            .any(|r| r.contains("ignored a counter intent")),
+        "{report:?}"
+    );
+    assert_eq!(
+        map.get(b"text").unwrap().as_deref(),
+        Some(&b"not a counter"[..])
+    );
+    assert!(map.verify().unwrap().is_clean());
+}
