@@ -392,3 +392,62 @@ fn an_interrupted_updates_intent_reseals_only_a_live_counter() {
     );
     assert!(map.verify().unwrap().is_clean());
 }
+
+#[test]
+fn stats_add_up_to_what_the_shards_and_records_hold() {
+    // Every figure of HashMap::stats recomputed from the layout: the shard headers, their
+    // tables, and the records written (mid-resize, so an old table is counted too).
+    use shmkit::collections::hash_map::layout::{TABLE_HEADER_LEN, TableHeader, record_len};
+    let t = TestStore::new("map-stats");
+    let map = t.map(4);
+    let mut record_bytes = 0u64;
+    let mut n = 0u64;
+    let shards_at = (map.root_offset() + ROOT_LEN).next_multiple_of(SHARD_STRIDE);
+    let shard = |i: u64| -> &ShardHeader {
+        &t.get::<Line<ShardHeader>>(shards_at + i * SHARD_STRIDE)
+            .unwrap()
+            .0
+    };
+    while n < 300 || (0..4).all(|i| shard(i).old_table.load(Ordering::Acquire) == 0) {
+        let key = format!("key-{n}");
+        let value = vec![b'v'; (n % 37) as usize];
+        map.set(key.as_bytes(), &value).unwrap();
+        record_bytes += record_len(key.len() as u64, value.len() as u64);
+        n += 1;
+        assert!(n < 1_000_000, "no shard started a resize");
+    }
+    let table_bytes = |offset: u64| -> (u64, u64) {
+        let buckets = t
+            .get::<TableHeader>(offset)
+            .unwrap()
+            .buckets
+            .load(Ordering::Relaxed);
+        (buckets, TABLE_HEADER_LEN + buckets * 16)
+    };
+    let (mut buckets, mut tables, mut resizes, mut resizing) = (0u64, 0u64, 0u64, 0u32);
+    for i in 0..4 {
+        let s = shard(i);
+        let (b, bytes) = table_bytes(s.table.load(Ordering::Acquire));
+        buckets += b;
+        tables += bytes;
+        resizes += s.resizes.load(Ordering::Relaxed);
+        let old = s.old_table.load(Ordering::Acquire);
+        if old != 0 {
+            resizing += 1;
+            tables += table_bytes(old).1;
+        }
+    }
+    let stats = map.stats().unwrap();
+    assert_eq!(stats.entries, n);
+    assert_eq!(stats.shards, 4);
+    assert_eq!(stats.buckets, buckets);
+    assert_eq!(stats.load_factor, n as f64 / buckets as f64);
+    assert_eq!(stats.resizes, resizes);
+    assert!(resizes > 0 && resizing > 0);
+    assert_eq!(stats.resizing_shards, resizing);
+    assert_eq!(
+        stats.bytes_used,
+        ROOT_LEN + SHARD_STRIDE * 5 + tables + record_bytes,
+        "root and shard headers, tables, records"
+    );
+}
