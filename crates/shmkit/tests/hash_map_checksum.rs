@@ -451,3 +451,53 @@ fn stats_add_up_to_what_the_shards_and_records_hold() {
         "root and shard headers, tables, records"
     );
 }
+
+#[test]
+fn an_entry_cut_off_from_its_home_by_an_empty_slot_is_reported() {
+    // A probe stops at the first empty slot: an entry stored past its home slot with an
+    // empty slot in between can never be found, and verify must say so by name.
+    use shmkit::collections::hash_map::layout::{EMPTY, Slot, TABLE_HEADER_LEN, TableHeader};
+    let t = TestStore::new("map-unreachable");
+    let map = t.map(1);
+    let shard = shard0(&t, &map);
+    let table = shard.table.load(Ordering::Acquire);
+    let buckets = t
+        .get::<TableHeader>(table)
+        .unwrap()
+        .buckets
+        .load(Ordering::Relaxed);
+    let slot = |i: u64| {
+        t.get::<Slot>(table + TABLE_HEADER_LEN + (i % buckets) * 16)
+            .unwrap()
+    };
+    // Fill until some entry sits one past an occupied home slot.
+    let mut n = 0u32;
+    let displaced = loop {
+        map.set(&n.to_le_bytes(), b"v").unwrap();
+        n += 1;
+        assert_eq!(
+            shard.table.load(Ordering::Acquire),
+            table,
+            "no collision before a resize"
+        );
+        let found = (0..buckets).find(|&i| {
+            let tag = slot(i).tag.load(Ordering::Relaxed);
+            tag > 1 && (tag & (buckets - 1)) == (i + buckets - 1) % buckets
+        });
+        if let Some(i) = found {
+            break i;
+        }
+    };
+    // Empty the home slot in front of it (losing that entry too: a count mismatch).
+    let home = slot(displaced + buckets - 1);
+    home.rec.store(0, Ordering::Relaxed);
+    home.tag.store(EMPTY, Ordering::Relaxed);
+    let report = map.verify().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.what.contains("unreachable (empty slot before it)")),
+        "{report:?}"
+    );
+}
