@@ -31,7 +31,7 @@ case "$group" in
     attach)
         files=("$src/store/attach.rs" "$src/store/reopen.rs")
         tests=(store_open store_registry store_fork store_lock store_growth store_errors
-               store_options store_alloc store_corrupt hash_map crash_lock
+               store_options store_alloc store_corrupt store_remove hash_map crash_lock
                fork_during_attach fork_during_store_call fork_liveness
                fork_without_descriptor fork_without_slot)
         ;;
@@ -49,7 +49,7 @@ case "$group" in
         # hash_map_large (a 1 GiB value) is left out: unoptimised, it alone outlasts the
         # timeout. The chunked value paths it covers are also hit by hash_map_checksum.
         tests=(hash_map hash_map_procs hash_map_corrupt hash_map_corrupt_lengths
-               hash_map_checksum crash_hash_map crash_hash_map_counters)
+               hash_map_checksum crash_hash_map crash_hash_map_counters maintenance_busy)
         timeout=60
         ;;
     all)
