@@ -238,3 +238,38 @@ fn a_reservation_that_cannot_be_mapped_fails_creation_cleanly() {
         "a failed creation published a store nobody can map"
     );
 }
+
+#[test]
+fn a_growth_refused_for_another_reason_than_a_full_disk_is_not_store_full() {
+    // A process under a file-size limit (RLIMIT_FSIZE) cannot grow the store: fallocate
+    // fails with EFBIG. That is an I/O error with its errno, not "store full" (which says
+    // the file system ran out of space and how much is left).
+    let guard = StoreGuard::new("options-fsize");
+    let store = Store::create(guard.name(), &StoreOptions::default()).unwrap();
+    let len = store.committed_len();
+    let mut child = fork_child(move || {
+        // SAFETY: plain system calls in the forked child: ignore the signal the limit
+        // raises, then cap this process's file size at the store's current length.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let cap = libc::rlimit {
+                rlim_cur: len,
+                rlim_max: len,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &cap) != 0 {
+                return 2;
+            }
+        }
+        match store.alloc(4 * len) {
+            Err(AllocError::Io(e)) if e.raw_os_error() == Some(libc::EFBIG) => 0,
+            Err(AllocError::StoreFull { .. }) => 3,
+            Ok(_) => 4,
+            Err(_) => 5,
+        }
+    });
+    assert_eq!(
+        child.wait_timeout(Duration::from_secs(30)),
+        Exit::Code(0),
+        "3: reported as StoreFull; 4: grew past the limit; 5: another error"
+    );
+}
