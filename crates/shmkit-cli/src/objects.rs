@@ -50,23 +50,6 @@ pub fn list(store: &Store, with_entries: bool) -> Result<Vec<ObjectListing>, Out
         .collect())
 }
 
-/// Calls `f` with the payload offset of every store block `obj` owns, if this build knows
-/// how to enumerate its kind (`Ok(false)` otherwise).
-pub fn owned_blocks(
-    store: &Store,
-    obj: &ObjectInfo,
-    f: &mut dyn FnMut(u64),
-) -> Result<bool, String> {
-    match obj.kind {
-        ObjectKind::HashMap => {
-            let map = store.open_hash_map(&obj.name).map_err(|e| e.to_string())?;
-            map.owned_blocks(f).map_err(|e| e.to_string())?;
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
-}
-
 /// What checking one object found.
 #[derive(Clone, Debug, Default)]
 pub struct ObjectCheck {

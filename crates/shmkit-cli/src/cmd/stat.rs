@@ -20,10 +20,7 @@ use crate::objects::{self, ObjectListing};
 use crate::probe::{Probe, probe, process_json, process_name};
 use shmkit::Store;
 use shmkit::store::alloc::AllocStats;
-use shmkit::store::alloc_classes::BLOCK_HEADER_LEN;
-use shmkit::store::header::StoreHeader;
 use std::io::Write;
-use std::sync::atomic::Ordering;
 
 /// Opens the store named on the command line, with the probe taken before attaching.
 pub fn open_with_probe(arg: &str) -> Result<(Store, Probe), CliError> {
@@ -51,10 +48,7 @@ pub fn run(args: &StatArgs, out: &mut impl Write) -> CliResult {
         return Ok(exit::OK);
     }
     let h = store.header();
-    let counters = store
-        .get::<StoreHeader>(0)
-        .map_err(|e| CliError::corrupt(&args.store, e))?;
-    let reg = &counters.registry.0;
+    let reg = store.registry_counters();
     writeln!(out, "store {} ({})", args.store, store.path().display())?;
     let mut t = Table::new(&[("", Align::Left), ("", Align::Left)]);
     let mut kv = |k: &str, v: String| t.row(vec![k.to_string(), v]);
@@ -90,9 +84,7 @@ pub fn run(args: &StatArgs, out: &mut impl Write) -> CliResult {
         "registry",
         format!(
             "{} slots, {} attaches so far, dead processes' slots reclaimed so far: {}",
-            h.registry_slots,
-            reg.attach_count.load(Ordering::Relaxed),
-            reg.reclaimed_count.load(Ordering::Relaxed)
+            h.registry_slots, reg.attaches, reg.reclaimed
         ),
     );
     kv(
@@ -129,7 +121,7 @@ pub fn run(args: &StatArgs, out: &mut impl Write) -> CliResult {
                 c.carved.to_string(),
                 c.free.to_string(),
                 used.to_string(),
-                format::bytes(used * (c.capacity + BLOCK_HEADER_LEN)),
+                format::bytes(used * c.block_len),
             ]);
         }
         write!(out, "{}", t.render("  "))?;
@@ -190,7 +182,7 @@ fn objects_table(objs: &[ObjectListing]) -> Table {
 
 fn store_json(store: &Store, probe: &Probe, alloc: &AllocStats, objs: &[ObjectListing]) -> Json {
     let h = store.header();
-    let reg = store.get::<StoreHeader>(0).ok().map(|hd| &hd.registry.0);
+    let reg = store.registry_counters();
     let classes = alloc
         .classes
         .iter()
@@ -224,14 +216,8 @@ fn store_json(store: &Store, probe: &Probe, alloc: &AllocStats, objs: &[ObjectLi
         ("disk_bytes", Json::from(probe.disk_bytes)),
         ("grow_count", Json::from(store.grow_count())),
         ("registry_slots", Json::from(h.registry_slots)),
-        (
-            "attach_count",
-            Json::from(reg.map(|r| r.attach_count.load(Ordering::Relaxed))),
-        ),
-        (
-            "reclaimed_count",
-            Json::from(reg.map(|r| r.reclaimed_count.load(Ordering::Relaxed))),
-        ),
+        ("attach_count", Json::from(reg.attaches)),
+        ("reclaimed_count", Json::from(reg.reclaimed)),
         (
             "allocator",
             Json::obj([

@@ -81,6 +81,8 @@ pub struct ClassStats {
     pub class: u32,
     /// Payload capacity of each block.
     pub capacity: u64,
+    /// Bytes of each block, header included.
+    pub block_len: u64,
     /// Blocks carved.
     pub carved: u64,
     /// Blocks on the free list.
@@ -314,6 +316,7 @@ impl Attachment {
             stats.classes.push(ClassStats {
                 class,
                 capacity: capacity_of(class),
+                block_len: block_len_of(class),
                 carved,
                 free,
             });

@@ -30,6 +30,7 @@ pub mod header;
 pub mod inspect;
 pub mod locks;
 pub mod name;
+pub mod reach;
 pub mod registry;
 pub mod remove;
 mod reopen;
@@ -49,6 +50,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use self::attach::STORE_MAGIC;
+
+/// See [`Store::registry_counters`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegistryCounters {
+    /// Processes attached over the store's life.
+    pub attaches: u64,
+    /// Registry slots of dead processes reclaimed over the store's life.
+    pub reclaimed: u64,
+}
 use self::remove::{RemoveWhen, Removed};
 
 /// Options for creating (and opening) a store.
@@ -333,6 +343,18 @@ impl Store {
     /// Usable bytes of the block at `offset` (at least what was asked for).
     pub fn block_capacity(&self, offset: u64) -> Result<u64, FreeError> {
         self.inner.capacity(offset)
+    }
+
+    /// The registry's lifetime counters: attaches so far, and dead processes' slots
+    /// reclaimed so far.
+    pub fn registry_counters(&self) -> RegistryCounters {
+        let reg = self.inner.registry_state();
+        RegistryCounters {
+            attaches: reg.attach_count.load(std::sync::atomic::Ordering::Relaxed),
+            reclaimed: reg
+                .reclaimed_count
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Allocator usage by size class.
