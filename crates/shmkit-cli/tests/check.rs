@@ -256,26 +256,27 @@ fn not_a_store_and_missing_store() {
     );
 }
 
-/// A writer SIGKILLed inside a hash-map shard's critical section (in `update`, holding the
-/// shard lock) right after allocating a block it never publishes.
-#[test]
-fn a_writer_killed_inside_a_map_shard_is_recovered_and_its_leak_freed() {
-    let _w = watchdog(120);
-    let d = StoreDir::new("check-map-kill");
-    let store = d.create("mapkill");
+/// Creates store `name` in `d` holding hash map "m" with keys 0..n (u32 little-endian, value
+/// the big-endian bytes); returns its path.
+fn store_with_map(d: &StoreDir, name: &str, n: u32) -> String {
+    let store = d.create(name);
     let map = store.hash_map("m").unwrap();
-    for i in 0..500u32 {
+    for i in 0..n {
         map.set(&i.to_le_bytes(), &i.to_be_bytes()).unwrap();
     }
-    drop(map);
-    drop(store);
-    let path = d.store("mapkill");
+    d.store(name)
+}
+
+/// Forks a process that opens the store at `path` (allocating a block it never publishes
+/// when `leak`), enters `update` of key 7 in map "m" — holding that shard's lock — and
+/// stays there until killed. Returns once it is inside.
+fn holder_inside_update(d: &StoreDir, path: &str, leak: bool) -> common::Child {
     let ready = d.dir.join("ready");
-    let (p, r) = (path.clone(), ready.clone());
-    let mut child = fork_child(move || {
+    let (p, r) = (path.to_string(), ready.clone());
+    let child = fork_child(move || {
         let store = Store::open(&p).unwrap();
         let map = store.open_hash_map("m").unwrap();
-        let _leak = store.alloc(200).unwrap();
+        let _leak = leak.then(|| store.alloc(200).unwrap());
         let _ = map.update(&7u32.to_le_bytes(), |_| {
             std::fs::write(&r, b"in the critical section").unwrap();
             loop {
@@ -287,6 +288,17 @@ fn a_writer_killed_inside_a_map_shard_is_recovered_and_its_leak_freed() {
     wait_until("child inside update", Duration::from_secs(60), || {
         ready.exists()
     });
+    child
+}
+
+/// A writer SIGKILLed inside a hash-map shard's critical section (in `update`, holding the
+/// shard lock) right after allocating a block it never publishes.
+#[test]
+fn a_writer_killed_inside_a_map_shard_is_recovered_and_its_leak_freed() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("check-map-kill");
+    let path = store_with_map(&d, "mapkill", 500);
+    let mut child = holder_inside_update(&d, &path, true);
     child.kill();
 
     // ls reports the dead writer's shard lock (it only reads lock words).
@@ -423,30 +435,8 @@ fn a_writer_killed_mid_insert_leaves_a_repairable_store() {
 fn a_shard_held_by_a_stopped_process_is_reported_busy_not_waited_for() {
     let _w = watchdog(120);
     let d = StoreDir::new("check-busy");
-    let store = d.create("busy");
-    let map = store.hash_map("m").unwrap();
-    for i in 0..200u32 {
-        map.set(&i.to_le_bytes(), &i.to_be_bytes()).unwrap();
-    }
-    drop(map);
-    drop(store);
-    let path = d.store("busy");
-    let ready = d.dir.join("ready");
-    let (p, r) = (path.clone(), ready.clone());
-    let mut holder = fork_child(move || {
-        let store = Store::open(&p).unwrap();
-        let map = store.open_hash_map("m").unwrap();
-        let _ = map.update(&7u32.to_le_bytes(), |_| {
-            std::fs::write(&r, b"holding the shard lock").unwrap();
-            loop {
-                std::thread::park(); // stopped below, then SIGKILLed
-            }
-        });
-        0
-    });
-    wait_until("holder inside update", Duration::from_secs(60), || {
-        ready.exists()
-    });
+    let path = store_with_map(&d, "busy", 200);
+    let mut holder = holder_inside_update(&d, &path, false);
     // SAFETY: a plain system call on our own child's pid.
     assert_eq!(unsafe { libc::kill(holder.pid, libc::SIGSTOP) }, 0);
     // A process that died attached, so that gc repairs this store (and meets the lock).

@@ -138,6 +138,12 @@ pub(crate) fn io_err(path: &Path, source: std::io::Error) -> OpenError {
 }
 
 /// Reads and validates the immutable header of an open file.
+/// True if the file behind `fd` (of length `len`) starts with the store magic.
+pub(crate) fn starts_with_magic(fd: &OwnedFd, len: u64) -> bool {
+    let mut prefix = [0u8; 8];
+    len >= 8 && sys::pread_exact(fd, 0, &mut prefix).is_ok() && prefix == MAGIC
+}
+
 pub(crate) fn read_header(path: &Path, fd: &OwnedFd) -> Result<(ImmutableHeader, u64), OpenError> {
     let st = sys::fstat(fd).map_err(|e| io_err(path, e))?;
     let p = || path.to_path_buf();

@@ -25,9 +25,9 @@
 //! Store::remove(&name).unwrap();
 //! ```
 
-use super::attach::{io_err, read_header};
+use super::attach::{io_err, read_header, starts_with_magic};
 use super::error::OpenError;
-use super::header::{ImmutableHeader, MAGIC};
+use super::header::ImmutableHeader;
 use super::registry::{ATTACH_LOCK_BYTE, RegistrySlot, SLOT_ACTIVE, liveness_byte};
 use crate::sys::{self, ByteLock, OpenMode};
 use std::mem::{offset_of, size_of};
@@ -130,10 +130,7 @@ pub fn inspect(path: &Path) -> Inspection {
             return p;
         }
     }
-    p.has_magic = p.is_file && p.file_len >= 8 && {
-        let mut m = [0u8; 8];
-        sys::pread_exact(&fd, 0, &mut m).is_ok() && m == MAGIC
-    };
+    p.has_magic = p.is_file && starts_with_magic(&fd, p.file_len);
     if !p.has_magic {
         return p;
     }

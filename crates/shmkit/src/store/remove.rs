@@ -32,7 +32,7 @@
 //! [`Store::remove`]: super::Store::remove
 //! [`Store::remove_if_unused`]: super::Store::remove_if_unused
 
-use super::attach::{STORE_MAGIC, find_attached, io_err};
+use super::attach::{find_attached, io_err, starts_with_magic};
 use super::error::OpenError;
 use super::registry::ATTACH_LOCK_BYTE;
 use crate::sys::{self, ByteLock, OpenMode};
@@ -144,12 +144,7 @@ fn open_store_file(path: &Path) -> Result<OwnedFd, OpenError> {
             path: path.to_path_buf(),
         });
     }
-    let mut magic = [0u8; 8];
-    if st.len < magic.len() as u64 {
-        return Err(not_a_store());
-    }
-    sys::pread_exact(&fd, 0, &mut magic).map_err(|e| io_err(path, e))?;
-    if magic != STORE_MAGIC {
+    if !starts_with_magic(&fd, st.len) {
         return Err(not_a_store());
     }
     Ok(fd)
