@@ -458,7 +458,13 @@ fn an_entry_cut_off_from_its_home_by_an_empty_slot_is_reported() {
     // empty slot in between can never be found, and verify must say so by name.
     use shmkit::collections::hash_map::layout::{EMPTY, Slot, TABLE_HEADER_LEN, TableHeader};
     let t = TestStore::new("map-unreachable");
-    let map = t.map(1);
+    // A table sized for thousands of entries: adjacent homes meet long before it resizes,
+    // whatever the store's hash seed.
+    let options = shmkit::HashMapOptions {
+        shards: 1,
+        initial_capacity: 4096,
+    };
+    let map = t.hash_map_with("m", &options).unwrap();
     let shard = shard0(&t, &map);
     let table = shard.table.load(Ordering::Acquire);
     let buckets = t

@@ -144,12 +144,14 @@ pub fn inspect(path: &Path) -> Inspection {
     p.header_ok = true;
     p.header = Some(fixed);
     p.committed_len = Some(committed);
+    // On error, say "in use": never let a removal or gc act on a store that may be.
     p.in_use =
-        sys::byte_is_locked_by_other(&fd, ATTACH_LOCK_BYTE, ByteLock::Exclusive).unwrap_or(false);
+        sys::byte_is_locked_by_other(&fd, ATTACH_LOCK_BYTE, ByteLock::Exclusive).unwrap_or(true);
     // read_header checked the layout: the registry lies inside the committed file.
     let slot_len = size_of::<RegistrySlot>();
     let mut table = vec![0u8; fixed.registry_slots as usize * slot_len];
     if let Err(e) = sys::pread_exact(&fd, fixed.registry_offset, &mut table) {
+        p.header_ok = false;
         p.header_error = Some(io_err(path, e));
         return p;
     }

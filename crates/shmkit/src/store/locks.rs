@@ -119,11 +119,15 @@ impl Store {
 
     fn state_of(&self, name: String, role: LockRole, lock: &RobustMutex) -> LockState {
         let owner = lock.owner();
+        // Dead only if the same owner still holds it after the liveness look: an owner that
+        // unlocked and detached in between is not a dead holder.
+        let owner_dead =
+            owner.is_some_and(|o| !self.inner.is_owner_alive(o) && lock.owner() == Some(o));
         LockState {
             name,
             role,
             owner,
-            owner_dead: owner.is_some_and(|o| !self.inner.is_owner_alive(o)),
+            owner_dead,
             needs_repair: lock.needs_repair(),
         }
     }
