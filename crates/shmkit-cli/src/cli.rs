@@ -6,8 +6,8 @@
 //! shmkit stat STORE [OBJECT] [--json]
 //! shmkit dump STORE MAP [--raw] [--sort]
 //! shmkit get|set|del STORE MAP KEY [VALUE] [--type T] [--key-type T] [--raw] [--hex]
-//! shmkit check STORE [--repair]
-//! shmkit gc [--remove-unused] [--dry-run]
+//! shmkit check STORE [--repair] [--json]
+//! shmkit gc [--remove-unused] [--dry-run] [--json]
 //! shmkit rm STORE... [--force]
 //! shmkit bench [--keys N] [--value-size B] [--processes P] [--duration S] [--json]
 //! ```
@@ -120,6 +120,9 @@ pub struct CheckArgs {
     /// Fix what can be fixed, then check again.
     #[arg(long)]
     pub repair: bool,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `shmkit gc`.
@@ -138,6 +141,9 @@ pub struct GcArgs {
     /// Say what would be done, change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `shmkit rm`.

@@ -12,12 +12,9 @@
 //! /dev/shm/.shmkit-tmp.shmkit.cache.4242.17e18    -> temporary file of pid 4242
 //! ```
 
+pub use shmkit::store::files::TempFile;
 use shmkit::store::name::{FILE_PREFIX, store_dir, validate};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
-
-/// File name prefix of temporary files made while a store is created.
-pub const TEMP_PREFIX: &str = ".shmkit-tmp.";
 
 /// A store file (or a file that claims to be one by its name).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,25 +25,6 @@ pub struct StoreFile {
     pub arg: String,
     /// The file.
     pub path: PathBuf,
-}
-
-/// A leftover temporary file of store creation.
-#[derive(Clone, Debug)]
-pub struct TempFile {
-    /// The file.
-    pub path: PathBuf,
-    /// Time since it was last modified (`None` if unknown).
-    pub age: Option<Duration>,
-    /// PID of the process that was creating it, parsed from the name.
-    pub creator_pid: Option<u32>,
-}
-
-impl TempFile {
-    /// True if the creating process is still visible in `/proc` (so creation may be running).
-    pub fn creator_visible(&self) -> bool {
-        self.creator_pid
-            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
-    }
 }
 
 fn path_arg(path: &Path) -> Option<String> {
@@ -101,45 +79,16 @@ pub fn from_path(path: PathBuf, in_store_dir: bool) -> StoreFile {
     }
 }
 
-fn temp_file(path: PathBuf) -> TempFile {
-    let age = std::fs::symlink_metadata(&path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok());
-    // `.shmkit-tmp.<file>.<pid>.<nanos>`
-    let creator_pid = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.rsplit('.').nth(1))
-        .and_then(|p| p.parse().ok());
-    TempFile {
-        path,
-        age,
-        creator_pid,
-    }
-}
-
-/// Store files and temporary files in `dir`, sorted by name.
+/// Store files and temporary files in `dir`, sorted by name (the core's listing,
+/// [`shmkit::store::files::scan`], with each store named for the command line).
 pub fn scan(dir: &Path, in_store_dir: bool) -> std::io::Result<(Vec<StoreFile>, Vec<TempFile>)> {
-    let mut stores = Vec::new();
-    let mut temps = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
+    let listing = shmkit::store::files::scan(dir)?;
+    let stores = listing
+        .stores
+        .into_iter()
+        .map(|p| from_path(p, in_store_dir))
         .collect();
-    entries.sort();
-    for path in entries {
-        let Some(name) = path.file_name() else {
-            continue;
-        };
-        let name = name.as_encoded_bytes();
-        if name.starts_with(FILE_PREFIX.as_bytes()) {
-            stores.push(from_path(path, in_store_dir));
-        } else if name.starts_with(TEMP_PREFIX.as_bytes()) {
-            temps.push(temp_file(path));
-        }
-    }
-    Ok((stores, temps))
+    Ok((stores, listing.temps))
 }
 
 /// The default store directory.
@@ -150,15 +99,6 @@ pub fn default_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn temp_file_names_give_the_creator() {
-        let t = temp_file(PathBuf::from(
-            "/nonexistent/.shmkit-tmp.shmkit.a.b.4242.1700000000",
-        ));
-        assert_eq!(t.creator_pid, Some(4242));
-        assert!(t.age.is_none());
-    }
 
     #[test]
     fn names_and_paths() {

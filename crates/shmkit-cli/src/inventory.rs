@@ -14,10 +14,10 @@
 
 use crate::discover::StoreFile;
 use crate::error::CliError;
-use crate::locks::{self, LockIssue};
 use crate::objects::{self, ObjectListing};
 use crate::probe::{Probe, probe};
 use shmkit::Store;
+use shmkit::store::locks::LockState;
 use std::io::ErrorKind;
 
 /// What a file turned out to be.
@@ -45,7 +45,7 @@ pub struct Inventory {
     /// Its objects (stores only).
     pub objects: Vec<ObjectListing>,
     /// Locks held by dead processes or needing repair (stores only).
-    pub lock_issues: Vec<LockIssue>,
+    pub lock_issues: Vec<LockState>,
 }
 
 impl Inventory {
@@ -61,7 +61,7 @@ impl Inventory {
                 pids.join(",")
             ));
         }
-        out.extend(self.lock_issues.iter().map(LockIssue::describe));
+        out.extend(self.lock_issues.iter().map(LockState::describe));
         out
     }
 }
@@ -115,7 +115,11 @@ pub fn inventory(file: &StoreFile, with_entries: bool) -> Inventory {
             return inv;
         }
     };
-    inv.lock_issues = locks::scan(&store);
+    inv.lock_issues = store
+        .lock_states()
+        .into_iter()
+        .filter(LockState::is_abandoned)
+        .collect();
     match objects::list(&store, with_entries) {
         Ok(objs) => inv.objects = objs,
         Err(e) => inv.status = FileStatus::Unusable(CliError::corrupt(&file.arg, e)),

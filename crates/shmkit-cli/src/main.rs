@@ -21,11 +21,9 @@ mod error;
 mod format;
 mod inventory;
 mod json;
-mod locks;
 mod object_stats;
 mod objects;
 mod probe;
-mod reach;
 mod remove;
 mod typed;
 

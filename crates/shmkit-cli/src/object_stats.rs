@@ -1,6 +1,8 @@
 //! `shmkit stat STORE OBJECT`: one object's statistics.
 //!
-//! Invariants: read-only; kinds this build cannot open show their directory entry only.
+//! Invariants: read-only; the statistics are the object's own (`SharedObject::stats`), shown
+//! field by field whatever the kind; kinds this build cannot open show their directory entry
+//! only.
 //!
 //! ```text
 //! $ shmkit stat cache users
@@ -15,7 +17,9 @@ use crate::error::{CliError, CliResult, exit};
 use crate::format::{Align, Table};
 use crate::json::Json;
 use crate::objects::ObjectListing;
-use shmkit::{ObjectKind, Store};
+use shmkit::Store;
+use shmkit::collections::any::open_any;
+use shmkit::collections::object::StatValue;
 use std::io::Write;
 
 /// Prints the statistics of `obj`.
@@ -40,32 +44,27 @@ pub fn run(
             capacity.map(crate::format::bytes).unwrap_or_default(),
         ),
     ];
-    if obj.object_kind == ObjectKind::HashMap {
-        let map = store
-            .open_hash_map(&obj.name)
-            .map_err(|e| CliError::map(store_arg, e))?;
-        let st = map.stats().map_err(|e| CliError::map(store_arg, e))?;
-        fields.extend([
-            ("entries", Json::from(st.entries), st.entries.to_string()),
-            ("shards", Json::from(st.shards), st.shards.to_string()),
-            ("buckets", Json::from(st.buckets), st.buckets.to_string()),
-            (
-                "load_factor",
-                Json::from(st.load_factor),
-                format!("{:.3}", st.load_factor),
-            ),
-            (
-                "bytes_used",
-                Json::from(st.bytes_used),
-                crate::format::bytes(st.bytes_used),
-            ),
-            ("resizes", Json::from(st.resizes), st.resizes.to_string()),
-            (
-                "resizing_shards",
-                Json::from(st.resizing_shards),
-                st.resizing_shards.to_string(),
-            ),
-        ]);
+    let object = store
+        .objects()
+        .map_err(|e| CliError::corrupt(store_arg, e))?
+        .into_iter()
+        .find(|o| o.name == obj.name && o.kind == obj.object_kind)
+        .map(|info| open_any(store, &info))
+        .transpose()
+        .map_err(|e| CliError::corrupt(store_arg, e))?
+        .flatten();
+    if let Some(object) = object {
+        let stats = object
+            .stats()
+            .map_err(|e| CliError::corrupt(store_arg, e))?;
+        for (name, value) in stats.fields {
+            let (j, text) = match value {
+                StatValue::Count(n) => (Json::from(n), n.to_string()),
+                StatValue::Bytes(n) => (Json::from(n), crate::format::bytes(n)),
+                StatValue::Ratio(r) => (Json::from(r), format!("{r:.3}")),
+            };
+            fields.push((name, j, text));
+        }
     } else if let Some(n) = obj.entries {
         fields.push(("entries", Json::from(n), n.to_string()));
     }

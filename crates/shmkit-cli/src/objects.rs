@@ -1,5 +1,5 @@
 //! The objects of a store as the command shows them: name, kind, and (for the kinds this
-//! build can open) the entry count.
+//! build can open, through the core's `open_any`) the item count.
 //!
 //! Invariants: listing never fails because one object is unreadable; the error is kept in
 //! the listing instead. Only the directory read itself can fail (a corrupt directory).
@@ -8,8 +8,9 @@
 //! for o in list(&store, true)? { println!("{} {} {:?}", o.name, o.kind, o.entries) }
 //! ```
 
+use shmkit::collections::any::open_any;
 use shmkit::raw::OutOfBounds;
-use shmkit::{ObjectInfo, ObjectKind, Store};
+use shmkit::{ObjectKind, Store};
 
 /// One object of a store.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,62 +40,14 @@ pub fn list(store: &Store, with_entries: bool) -> Result<Vec<ObjectListing>, Out
                 entries: None,
                 error: None,
             };
-            if with_entries && o.kind == ObjectKind::HashMap {
-                match store.open_hash_map(&o.name) {
-                    Ok(map) => listing.entries = Some(map.len()),
+            if with_entries {
+                match open_any(store, &o) {
+                    Ok(Some(object)) => listing.entries = object.item_count(),
+                    Ok(None) => {}
                     Err(e) => listing.error = Some(e.to_string()),
                 }
             }
             listing
         })
         .collect())
-}
-
-/// What checking one object found.
-#[derive(Clone, Debug, Default)]
-pub struct ObjectCheck {
-    /// Damage found.
-    pub problems: Vec<String>,
-    /// What a repair changed.
-    pub repaired: Vec<String>,
-    /// Parts not checked: a live process held their lock too long.
-    pub busy: Vec<String>,
-    /// One-line summary (e.g. "1000 entries").
-    pub summary: String,
-}
-
-/// Checks (or repairs) `obj` with its own consistency check; `None` if this build cannot
-/// check its kind. (A map's plain check also recovers shards whose writer died, as every
-/// taker of a shard lock does; that shows up in `repaired`.)
-pub fn check(store: &Store, obj: &ObjectInfo, repair: bool) -> Option<ObjectCheck> {
-    if obj.kind != ObjectKind::HashMap {
-        return None;
-    }
-    let mut c = ObjectCheck::default();
-    let map = match store.open_hash_map(&obj.name) {
-        Ok(m) => m,
-        Err(e) => {
-            c.problems.push(format!("cannot open: {e}"));
-            c.summary = "unreadable".into();
-            return Some(c);
-        }
-    };
-    let report = if repair { map.repair() } else { map.verify() };
-    match report {
-        Ok(r) => {
-            c.summary = format!("{} entries", r.entries);
-            c.problems = r
-                .problems
-                .iter()
-                .map(|p| format!("offset {}: {}", p.offset, p.what))
-                .collect();
-            c.repaired = r.repaired;
-            c.busy = r.busy;
-        }
-        Err(e) => {
-            c.summary = "check failed".into();
-            c.problems.push(e.to_string());
-        }
-    }
-    Some(c)
 }

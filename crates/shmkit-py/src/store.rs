@@ -180,7 +180,7 @@ impl PyStore {
     /// Checks the store layer (allocator, directory); returns a report dict.
     fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let store = self.store(py)?;
-        let r = py.detach(|| store.verify()).py_err(py)?;
+        let r = py.detach(|| store.verify_allocator()).py_err(py)?;
         report_dict(
             py,
             r.is_clean(),

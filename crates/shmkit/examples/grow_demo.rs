@@ -76,7 +76,7 @@ fn main() {
         theirs.len(),
         check(&store, 2, &theirs)
     );
-    let report = store.verify().expect("verify");
+    let report = store.verify_allocator().expect("verify");
     println!(
         "allocator check: {} ({} blocks in use)",
         if report.is_clean() {

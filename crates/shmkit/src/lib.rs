@@ -3,6 +3,8 @@
 //!
 //! Layers (each depends only on the ones below; `unsafe` lives only in `sys` and `raw`):
 //!
+//! - [`maintenance`]: check, repair, lock and leak reports over a whole store, through the
+//!   one [`collections::object::SharedObject`] shape every object has;
 //! - [`collections`]: the shared data structures ([`HashMap`], ...);
 //! - [`store`]: the [`Store`] handle, the directory of named objects, the allocator;
 //! - [`sync`]: robust cross-process mutex, seqlock, futex waits;
@@ -33,6 +35,8 @@ compile_error!("shmkit's store format is little-endian; big-endian targets are n
 pub mod collections;
 #[cfg(not(loom))]
 pub mod error;
+#[cfg(not(loom))]
+pub mod maintenance;
 #[cfg(not(loom))]
 pub mod raw;
 #[cfg(not(loom))]

@@ -130,7 +130,7 @@ fn sigkill_inside_alloc_and_free_200_times() {
                 .free(off)
                 .unwrap_or_else(|e| panic!("round {round}: free: {e}"));
         }
-        let report = store.verify().unwrap();
+        let report = store.verify_allocator().unwrap();
         assert!(report.is_clean(), "round {round}: {report:?}");
         assert_eq!(
             report.locks_needing_repair, 0,
@@ -138,9 +138,9 @@ fn sigkill_inside_alloc_and_free_200_times() {
         );
         saw_leaks += report.leaked_free_blocks;
         if round % 50 == 49 {
-            let repaired = store.repair().unwrap();
+            let repaired = store.repair_allocator().unwrap();
             assert!(repaired.is_clean(), "round {round}: {repaired:?}");
-            let after = store.verify().unwrap();
+            let after = store.verify_allocator().unwrap();
             assert!(after.is_clean());
             assert_eq!(
                 after.leaked_free_blocks, 0,
@@ -176,7 +176,7 @@ fn repair_relinks_a_block_tagged_free_but_on_no_list() {
     header.link.store(0, Ordering::SeqCst);
     header.tag.store(TAG_FREE, Ordering::SeqCst);
 
-    let report = store.verify().unwrap();
+    let report = store.verify_allocator().unwrap();
     assert!(report.is_clean(), "a leak is not damage: {report:?}");
     assert_eq!(report.leaked_free_blocks, 1);
     assert_eq!(
@@ -184,9 +184,9 @@ fn repair_relinks_a_block_tagged_free_but_on_no_list() {
         store.block_capacity(keep).unwrap() + 16
     );
 
-    let repaired = store.repair().unwrap();
+    let repaired = store.repair_allocator().unwrap();
     assert!(!repaired.repaired.is_empty(), "repair says what it did");
-    assert_eq!(store.verify().unwrap().leaked_free_blocks, 0);
+    assert_eq!(store.verify_allocator().unwrap().leaked_free_blocks, 0);
     // The relinked block is handed out again.
     let mut again = Vec::new();
     for _ in 0..10_000 {
@@ -209,7 +209,7 @@ fn a_dead_allocators_locks_are_recovered_by_the_next_alloc_and_free() {
     let child_store = store.clone();
     let mut child = fork_child(move || {
         loop {
-            if child_store.verify().is_err() {
+            if child_store.verify_allocator().is_err() {
                 return 1;
             }
         }
@@ -240,12 +240,12 @@ fn a_dead_allocators_locks_are_recovered_by_the_next_alloc_and_free() {
         store.free(off).unwrap();
     }
     // verify takes the other locks over and reports them; repair marks them consistent.
-    let report = store.verify().unwrap();
+    let report = store.verify_allocator().unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.locks_needing_repair, big.len() as u64, "{report:?}");
-    let repaired = store.repair().unwrap();
+    let repaired = store.repair_allocator().unwrap();
     assert!(repaired.is_clean(), "{repaired:?}");
-    let report = store.verify().unwrap();
+    let report = store.verify_allocator().unwrap();
     assert_eq!(report.locks_needing_repair, 0, "{report:?}");
     assert!(held_classes(&classes).is_empty());
     assert!(classes.iter().all(|c| !c.lock.needs_repair()));

@@ -266,7 +266,7 @@ fn writer_killed_at_random_moments() {
         repaired >= KILLS / 15,
         "kills rarely hit a critical section ({repaired})"
     );
-    let store_report = t.repair().unwrap();
+    let store_report = t.repair_allocator().unwrap();
     assert!(store_report.is_clean(), "{store_report:?}");
     // What the kills leaked is bounded by what was in flight: at most a new record, an old
     // record (or table) awaiting its free, and a new table per kill; a kill inside clear()
@@ -404,5 +404,5 @@ fn reader_recovers_a_shard_left_mid_write() {
     let report = map.verify().unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.entries, n);
-    assert!(t.verify().unwrap().is_clean());
+    assert!(t.verify_allocator().unwrap().is_clean());
 }

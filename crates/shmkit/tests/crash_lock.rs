@@ -118,7 +118,7 @@ fn killed_owner_is_detected_and_the_lock_keeps_working() {
         let guard = lock.lock_timeout(HANG).expect("lock works after recovery");
         assert!(!guard.recovered(), "marked consistent: no longer reported");
     }
-    assert!(f.store.verify().unwrap().is_clean());
+    assert!(f.store.verify_allocator().unwrap().is_clean());
 }
 
 #[test]

@@ -301,7 +301,7 @@ fn owned_blocks_cover_every_used_block() {
     }
     let mut owned = 0u64;
     map.owned_blocks(&mut |_| owned += 1).unwrap();
-    let store_report = t.verify().unwrap();
+    let store_report = t.verify_allocator().unwrap();
     assert!(store_report.is_clean());
     // Every used block belongs to the map (plus the directory page).
     assert_eq!(store_report.used_blocks, owned + 1);

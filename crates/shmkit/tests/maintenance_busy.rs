@@ -87,7 +87,7 @@ fn an_allocator_lock_held_by_a_stopped_process_is_busy() {
     });
     ready.read_exact(1);
     stop(holder.pid);
-    for report in [t.verify().unwrap(), t.repair().unwrap()] {
+    for report in [t.verify_allocator().unwrap(), t.repair_allocator().unwrap()] {
         assert_eq!(report.busy.len(), 1, "{report:?}");
         assert!(report.busy[0].contains("size class 0"), "{report:?}");
         assert!(!report.is_clean());
@@ -99,7 +99,7 @@ fn an_allocator_lock_held_by_a_stopped_process_is_busy() {
     holder.kill_and_wait();
     t.free_within(block, Duration::from_millis(200)).unwrap();
     // The holder died: its lock is taken over (and counted as needing repair) — not busy.
-    let report = t.repair().unwrap();
+    let report = t.repair_allocator().unwrap();
     assert!(report.busy.is_empty(), "{report:?}");
-    assert!(t.verify().unwrap().is_clean());
+    assert!(t.verify_allocator().unwrap().is_clean());
 }

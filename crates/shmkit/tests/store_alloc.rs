@@ -101,7 +101,7 @@ proptest! {
                 Op::Free(_) => {}
             }
         }
-        let report = store.verify().unwrap();
+        let report = store.verify_allocator().unwrap();
         prop_assert!(report.is_clean(), "{:?}", report);
         prop_assert_eq!(report.used_blocks, model.live.len() as u64);
         prop_assert_eq!(report.leaked_free_blocks, 0);
@@ -110,7 +110,7 @@ proptest! {
         for off in all {
             model.free(&store, off);
         }
-        let report = store.verify().unwrap();
+        let report = store.verify_allocator().unwrap();
         prop_assert!(report.is_clean());
         prop_assert_eq!(report.used_blocks, 0);
         let stats = store.alloc_stats().unwrap();
@@ -204,7 +204,7 @@ fn random_churn_keeps_the_heap_bounded() {
         heap_end <= bound,
         "heap {heap_end} > bound {bound} (peak live {peak_live})"
     );
-    assert!(store.verify().unwrap().is_clean());
+    assert!(store.verify_allocator().unwrap().is_clean());
 }
 
 #[test]
@@ -252,7 +252,7 @@ fn concurrent_processes_allocate_disjoint_blocks() {
         if exits.iter().all(Option::is_some) {
             break;
         }
-        let report = store.verify().unwrap();
+        let report = store.verify_allocator().unwrap();
         assert!(report.is_clean(), "verify during activity: {report:?}");
         checks_while_running += 1;
     }
@@ -264,7 +264,7 @@ fn concurrent_processes_allocate_disjoint_blocks() {
         exits.iter().all(|e| *e == Some(Exit::Code(0))),
         "children: {exits:?}"
     );
-    let report = store.verify().unwrap();
+    let report = store.verify_allocator().unwrap();
     assert!(report.is_clean(), "{report:?}");
 }
 
@@ -288,7 +288,7 @@ fn verify_is_clean_while_others_publish_objects() {
     });
     let mut problems = Vec::new();
     for _ in 0..2000 {
-        let report = store.verify().unwrap();
+        let report = store.verify_allocator().unwrap();
         if !report.is_clean() {
             problems.push(report.problems);
         }
@@ -333,5 +333,5 @@ fn churn_with_stable_record_sizes_stops_growing() {
         heaps.windows(2).all(|w| w[0] == w[1]),
         "heap grew under steady churn: {heaps:?}"
     );
-    assert!(store.verify().unwrap().is_clean());
+    assert!(store.verify_allocator().unwrap().is_clean());
 }

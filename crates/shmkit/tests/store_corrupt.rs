@@ -78,7 +78,7 @@ impl Fixture {
             raw
         );
         let f = Fixture { t, blocks };
-        let report = f.t.verify().unwrap();
+        let report = f.t.verify_allocator().unwrap();
         assert!(
             report.is_clean() && report.leaked_free_blocks == 0,
             "{report:?}"
@@ -175,7 +175,7 @@ impl Fixture {
         for off in got {
             self.t.free(off).unwrap();
         }
-        let report = self.t.verify().unwrap();
+        let report = self.t.verify_allocator().unwrap();
         assert!(report.is_clean(), "{when}: {report:?}");
     }
 
@@ -183,8 +183,8 @@ impl Fixture {
     /// it did; afterwards the store is clean, nothing is leaked, nothing live is lost, and
     /// the allocator works normally again.
     fn repair_and_check(&self, when: &str) -> VerifyReport {
-        let found = self.t.verify().unwrap();
-        let repaired = self.t.repair().unwrap();
+        let found = self.t.verify_allocator().unwrap();
+        let repaired = self.t.repair_allocator().unwrap();
         assert_eq!(
             repaired.problems, found.problems,
             "{when}: repair: {repaired:?}"
@@ -193,7 +193,7 @@ impl Fixture {
             !repaired.repaired.is_empty(),
             "{when}: repair says what it did"
         );
-        let after = self.t.verify().unwrap();
+        let after = self.t.verify_allocator().unwrap();
         assert!(after.is_clean(), "{when}: after repair: {after:?}");
         assert_eq!(after.leaked_free_blocks, 0, "{when}: {after:?}");
         assert_eq!(after.locks_needing_repair, 0, "{when}: {after:?}");
@@ -234,7 +234,7 @@ fn a_free_list_head_pointing_at_a_live_block() {
     f.t.free(other).unwrap();
     f.check_live("damaged");
 
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert!(!report.is_clean());
     assert_eq!(
         problems_at(&report, live),
@@ -278,7 +278,7 @@ fn a_free_list_link_pointing_at_a_live_block() {
         f.t.free(off).unwrap();
     }
 
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert_eq!(
         problems_at(&report, live),
         ["free list entry is not a free-tagged block"],
@@ -296,7 +296,7 @@ fn a_free_list_cycle() {
     let (first, last) = (list[0], *list.last().unwrap());
     f.block(last).link.store(first, Ordering::Release);
 
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert_eq!(
         problems_at(&report, first),
         ["free list entry seen twice (cycle or shared tail)"],
@@ -320,7 +320,7 @@ fn a_free_list_cycle() {
         f.t.free(off).unwrap();
     }
     // Freed again, the blocks were pushed in front of the dangling head: repair cuts there.
-    assert!(!f.t.verify().unwrap().is_clean());
+    assert!(!f.t.verify_allocator().unwrap().is_clean());
     f.repair_and_check("repaired");
 }
 
@@ -341,7 +341,7 @@ fn free_list_entries_outside_the_heap() {
         f.class(class).free_head.store(bad, Ordering::Release);
         let r = f.t.alloc(SIZE);
         assert!(is_corrupt(&r), "head {bad}: {r:?}");
-        let report = f.t.verify().unwrap();
+        let report = f.t.verify_allocator().unwrap();
         assert_eq!(
             problems_at(&report, bad),
             ["free list entry is not a free-tagged block"],
@@ -358,7 +358,7 @@ fn free_list_entries_outside_the_heap() {
     assert_eq!(f.t.alloc(SIZE).unwrap(), list[0] + BLOCK_HEADER_LEN);
     assert!(is_corrupt(&f.t.alloc(SIZE)));
     f.t.free(list[0] + BLOCK_HEADER_LEN).unwrap();
-    assert!(!f.t.verify().unwrap().is_clean());
+    assert!(!f.t.verify_allocator().unwrap().is_clean());
     f.repair_and_check("repaired");
 }
 
@@ -391,7 +391,7 @@ fn a_free_list_holding_a_block_of_another_class() {
     f.t.free(own).unwrap();
     f.check_live("damaged");
 
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert_eq!(
         problems_at(&report, stranger),
         [
@@ -425,7 +425,7 @@ fn a_size_class_lock_held_by_an_owner_that_never_existed() {
     assert!(f.class(class).lock.needs_repair());
 
     // verify takes the lock over (no hang) and reports it.
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.locks_needing_repair, 1, "{report:?}");
     assert_eq!(f.class(class).lock.owner(), None);
@@ -433,7 +433,7 @@ fn a_size_class_lock_held_by_an_owner_that_never_existed() {
     let off = f.t.alloc(SIZE).unwrap();
     assert!(!f.class(class).lock.needs_repair());
     f.t.free(off).unwrap();
-    assert_eq!(f.t.verify().unwrap().locks_needing_repair, 0);
+    assert_eq!(f.t.verify_allocator().unwrap().locks_needing_repair, 0);
     f.check_live("recovered");
 
     // Again, this time cleared by repair.
@@ -479,7 +479,7 @@ fn a_dead_holders_sound_free_list_is_kept_whole_by_the_recovering_alloc() {
         f.class(class).free_count.load(Ordering::Relaxed),
         list.len() as u64 - 1
     );
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.leaked_free_blocks, 0, "{report:?}");
     f.check_live("recovered");
@@ -564,8 +564,8 @@ fn size_class_counters_overwritten() {
         f.t.free(off).unwrap();
     }
     f.check_live("damaged counters");
-    assert!(f.t.verify().unwrap().is_clean());
-    assert!(f.t.repair().unwrap().is_clean());
+    assert!(f.t.verify_allocator().unwrap().is_clean());
+    assert!(f.t.repair_allocator().unwrap().is_clean());
     assert_eq!(f.t.alloc_stats().unwrap(), before, "recounted");
     for size in SIZES {
         let class = class_for(size).unwrap();
@@ -593,7 +593,7 @@ fn a_size_class_entry_of_garbage() {
     f.t.write_bytes(entry_offset, &garbage).unwrap();
     let head = f.class(class).free_head.load(Ordering::Relaxed);
 
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert_eq!(report.locks_needing_repair, 1, "{report:?}");
     assert_eq!(
         problems_at(&report, head),
@@ -602,7 +602,7 @@ fn a_size_class_entry_of_garbage() {
     );
     f.check_live("damaged");
     f.churn(300, "recovered by alloc");
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.locks_needing_repair, 0, "{report:?}");
     assert!(
@@ -623,13 +623,13 @@ fn a_block_header_of_garbage_in_the_heap() {
     header.class.store(CLASS_COUNT + 7, Ordering::Relaxed);
     assert!(matches!(f.t.free(victim), Err(FreeError::NotABlock(_))));
     assert!(f.t.block_capacity(victim).is_err());
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert_eq!(
         problems_at(&report, victim - BLOCK_HEADER_LEN),
         [format!("block class {}", CLASS_COUNT + 7)],
         "{report:?}"
     );
-    let repaired = f.t.repair().unwrap();
+    let repaired = f.t.repair_allocator().unwrap();
     assert!(!repaired.is_clean(), "repair cannot rebuild a block header");
     // Everything but the victim is intact and the allocator still works.
     let f = Fixture {
@@ -649,7 +649,7 @@ fn a_block_header_of_garbage_in_the_heap() {
         .store(class_for(SIZES[3]).unwrap(), Ordering::Relaxed);
     header.tag.store(0xBAD, Ordering::Relaxed);
     assert!(matches!(f.t.free(victim), Err(FreeError::NotABlock(_))));
-    let report = f.t.verify().unwrap();
+    let report = f.t.verify_allocator().unwrap();
     assert_eq!(
         problems_at(&report, victim - BLOCK_HEADER_LEN),
         ["block tag 0xbad"],
@@ -697,7 +697,7 @@ fn a_directory_entry_pointing_at_no_allocated_block() {
             "root {bad}: opened {:?}",
             r.map(|m| m.root_offset())
         );
-        let report = f.t.verify().unwrap();
+        let report = f.t.verify_allocator().unwrap();
         assert_eq!(report.problems.len(), 1, "root {bad}: {report:?}");
         assert!(
             report.problems[0].offset == bad
@@ -711,7 +711,7 @@ fn a_directory_entry_pointing_at_no_allocated_block() {
     }
     // Put back, everything is as before (the directory has no repair of its own).
     entry.root.store(root, Ordering::Release);
-    assert!(f.t.verify().unwrap().is_clean());
+    assert!(f.t.verify_allocator().unwrap().is_clean());
     f.check_live("restored");
     f.churn(50, "restored");
 }
@@ -735,7 +735,7 @@ fn a_directory_entry_of_the_wrong_kind_or_name() {
     entry.name_len.store(u32::MAX, Ordering::Release);
     let objects = f.t.objects().unwrap();
     assert!(objects.iter().all(|o| o.name.len() <= 96), "{objects:?}");
-    assert!(f.t.verify().unwrap().is_clean());
+    assert!(f.t.verify_allocator().unwrap().is_clean());
     entry.name_len.store(1, Ordering::Release);
     f.check_live("restored");
 }
@@ -759,7 +759,7 @@ fn a_directory_chain_leading_outside_the_store() {
             assert!(f.t.hash_map("new").is_err(), "{bad}");
             assert!(f.t.open_hash_map("m").is_err(), "{bad}");
             assert!(
-                f.t.verify()
+                f.t.verify_allocator()
                     .is_err_and(|e| e.to_string().contains("outside")),
                 "{bad}: verify reports the damage"
             );
@@ -771,7 +771,7 @@ fn a_directory_chain_leading_outside_the_store() {
             page.next.store(0, Ordering::Release);
         }
     }
-    assert!(f.t.verify().unwrap().is_clean());
+    assert!(f.t.verify_allocator().unwrap().is_clean());
     f.check_live("restored");
 }
 
@@ -819,7 +819,7 @@ fn fixture_sanity() {
         );
         assert!(capacity_of(class) >= size);
     }
-    let repaired = f.t.repair().unwrap();
+    let repaired = f.t.repair_allocator().unwrap();
     assert!(
         repaired.is_clean() && repaired.repaired.is_empty(),
         "{repaired:?}"

@@ -68,7 +68,7 @@ fn opening_twice_in_one_process_shares_one_attachment() {
     // Dropping some handles keeps the attachment.
     drop(a);
     drop(b);
-    assert!(c.verify().unwrap().is_clean());
+    assert!(c.verify_allocator().unwrap().is_clean());
     assert!(!c.others_attached());
 }
 

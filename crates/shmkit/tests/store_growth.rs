@@ -99,7 +99,7 @@ fn growth_to_one_gib_is_seen_by_earlier_attachments_without_remapping() {
     assert!(store.grow_count() >= 1);
     assert_eq!(store.block_capacity(big).unwrap(), GIB);
     store.free(big).unwrap();
-    assert!(store.verify().unwrap().is_clean());
+    assert!(store.verify_allocator().unwrap().is_clean());
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn concurrent_growth_from_many_processes() {
         "the file backs the committed length"
     );
     assert!(store.committed_len() > 100 << 20);
-    assert!(store.verify().unwrap().is_clean());
+    assert!(store.verify_allocator().unwrap().is_clean());
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn growth_past_the_reservation_is_refused() {
     for off in blocks {
         store.free(off).unwrap();
     }
-    assert!(store.verify().unwrap().is_clean());
+    assert!(store.verify_allocator().unwrap().is_clean());
     // A too-large request is its own error.
     assert!(matches!(
         store.alloc(u64::MAX),

@@ -69,7 +69,7 @@ fn open_or_create_race_yields_one_store() {
         // The survivor is a valid store that the parent can open.
         let store = Store::open(&name).expect("the published store opens");
         assert_eq!(store.hash_seed().to_le_bytes(), lines[0][0..8]);
-        assert!(store.verify().unwrap().is_clean());
+        assert!(store.verify_allocator().unwrap().is_clean());
         drop(store);
         // No temporary files left behind by the losers.
         let dir = shmkit::store::name::store_dir();

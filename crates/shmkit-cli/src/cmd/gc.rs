@@ -1,8 +1,9 @@
-//! `shmkit gc [--remove-unused] [--dry-run]`: cleans dead processes' state in every store of
-//! the store directory, removes leftover temporary files older than a minute, and with
+//! `shmkit gc [--remove-unused] [--dry-run] [--json]`: cleans dead processes' state in every
+//! store of the store directory (the core's `Store::repair` when a process died or left a
+//! lock), removes stale temporary files of store creation (`shmkit::store::files`), and with
 //! `--remove-unused` removes stores no live process has attached.
 //!
-//! Invariants: a store in use is never removed (see [`crate::remove`]); files that are not
+//! Invariants: a store in use is never removed (the core's removal protocol, `shmkit::store::remove`); files that are not
 //! stores are never touched; cleaning is what any attaching process may do at any time
 //! (reclaiming dead slots, taking over dead owners' locks and repairing what they guard), so
 //! it is safe while other processes work. `--dry-run` never attaches and changes nothing.
@@ -15,73 +16,96 @@
 //! ```
 
 use crate::cli::GcArgs;
-use crate::cmd::ls::TEMP_STALE_AFTER;
 use crate::discover::{self, StoreFile};
 use crate::error::{CliError, CliResult, exit};
 use crate::format;
-use crate::locks::{self, LockRole};
-use crate::objects;
 use crate::probe::{Probe, probe};
 use crate::remove::{Removed, remove_store};
+use serde_json::json;
 use shmkit::Store;
+use shmkit::maintenance::check::NotRepairedBecause;
+use shmkit::store::files::remove_stale_temp_file;
 use std::io::Write;
-use std::time::Duration;
 
-const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+/// What gc did (or would do) with one file.
+struct Action {
+    /// Store name or temporary file name.
+    file: String,
+    /// What happened.
+    what: String,
+    /// It failed.
+    failed: bool,
+}
 
 /// Runs `shmkit gc`.
 pub fn run(args: &GcArgs, out: &mut impl Write) -> CliResult {
     let dir = discover::default_dir();
     let (stores, temps) = discover::scan(&dir, true)
         .map_err(|e| CliError::failure(format!("cannot list {}: {e}", dir.display())))?;
-    let mut code = exit::OK;
-    let mut did_anything = false;
+    let mut actions = Vec::new();
     for file in &stores {
         match gc_store(file, args) {
-            Ok(Some(line)) => {
-                did_anything = true;
-                writeln!(out, "{}: {line}", file.display)?;
-            }
+            Ok(Some(what)) => actions.push(Action {
+                file: file.display.clone(),
+                what,
+                failed: false,
+            }),
             Ok(None) => {}
-            Err(e) => {
-                code = exit::FAILURE;
-                writeln!(out, "{}: {}", file.display, e.message)?;
-            }
+            Err(e) => actions.push(Action {
+                file: file.display.clone(),
+                what: e.message,
+                failed: true,
+            }),
         }
     }
-    for tmp in &temps {
-        let Some(age) = tmp.age else { continue };
-        if age < TEMP_STALE_AFTER {
-            continue;
-        }
+    for tmp in temps.iter().filter(|t| t.is_stale()) {
         let name = tmp
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        did_anything = true;
-        if args.dry_run {
-            writeln!(
-                out,
-                "{name}: would remove (leftover temporary file, {} old)",
-                format::duration(age)
-            )?;
-            continue;
-        }
-        match std::fs::remove_file(&tmp.path) {
-            Ok(()) => writeln!(
-                out,
-                "{name}: removed (leftover temporary file, {} old)",
-                format::duration(age)
-            )?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                code = exit::FAILURE;
-                writeln!(out, "{name}: could not remove: {e}")?;
+        let age = tmp.age.map(format::duration).unwrap_or_else(|| "?".into());
+        let (what, failed) = if args.dry_run {
+            (
+                format!("would remove (leftover temporary file, {age} old)"),
+                false,
+            )
+        } else {
+            match remove_stale_temp_file(&tmp.path) {
+                Ok(true) => (
+                    format!("removed (leftover temporary file, {age} old)"),
+                    false,
+                ),
+                Ok(false) => continue,
+                Err(e) => (format!("could not remove: {e}"), true),
             }
-        }
+        };
+        actions.push(Action {
+            file: name,
+            what,
+            failed,
+        });
     }
-    if !did_anything {
+    let code = if actions.iter().any(|a| a.failed) {
+        exit::FAILURE
+    } else {
+        exit::OK
+    };
+    if args.json {
+        let doc = json!({
+            "directory": dir.display().to_string(),
+            "dry_run": args.dry_run,
+            "actions": actions.iter().map(|a| json!({
+                "file": a.file, "what": a.what, "failed": a.failed,
+            })).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(code);
+    }
+    for a in &actions {
+        writeln!(out, "{}: {}", a.file, a.what)?;
+    }
+    if actions.is_empty() {
         writeln!(out, "nothing to clean in {}", dir.display())?;
     }
     Ok(code)
@@ -148,7 +172,6 @@ fn clean(file: &StoreFile, p: &Probe, args: &GcArgs) -> Result<Option<String>, C
     }
     let store = Store::open(&file.arg).map_err(|e| CliError::open(&file.arg, e))?;
     let swept = dead + store.sweep_dead_processes() as usize;
-    let issues = locks::scan(&store);
     let mut done: Vec<String> = Vec::new();
     if swept > 0 {
         done.push(format!(
@@ -156,40 +179,19 @@ fn clean(file: &StoreFile, p: &Probe, args: &GcArgs) -> Result<Option<String>, C
             plural(swept, "dead process slot", "dead process slots")
         ));
     }
-    // A dead process may have held any lock, including hash-map shard locks that only the
-    // maps' own repair can see: repair everything after a death.
-    if swept > 0
-        || issues
-            .iter()
-            .any(|i| matches!(i.role, LockRole::SizeClass | LockRole::MapShard))
-    {
-        match store.repair() {
-            Ok(r) => {
-                done.extend(
-                    r.repaired
-                        .into_iter()
-                        .filter(|r| !r.contains("registry slots")),
-                );
-                done.extend(r.busy.into_iter().map(|b| format!("busy, skipped: {b}")));
-            }
-            Err(e) => done.push(format!("allocator repair failed: {e}")),
-        }
-        for obj in store.objects().unwrap_or_default() {
-            if let Some(c) = objects::check(&store, &obj, true) {
-                let what = format!("{} {:?}", obj.kind.name(), obj.name);
-                done.extend(c.repaired.into_iter().map(|r| format!("{what}: {r}")));
-                done.extend(
-                    c.busy
-                        .into_iter()
-                        .map(|b| format!("busy, skipped: {what}: {b}")),
-                );
-            }
-        }
-    }
-    if issues.iter().any(|i| i.role == LockRole::AllOrNothing) {
-        let (cleared, stuck) = locks::repair_all_or_nothing(&store, LOCK_TIMEOUT);
-        done.extend(cleared);
-        done.extend(stuck.into_iter().map(|s| format!("could not repair {s}")));
+    // A dead process may have held any lock, including locks inside objects that only their
+    // own repair sees: repair everything after a death or an abandoned lock.
+    if swept > 0 || store.lock_states().iter().any(|l| l.is_abandoned()) {
+        let r = store.repair();
+        done.extend(
+            r.repaired
+                .into_iter()
+                .filter(|r| !r.contains("registry slots")),
+        );
+        done.extend(r.not_repaired.into_iter().map(|n| match n.because {
+            NotRepairedBecause::Busy => format!("busy, skipped: {}", n.what),
+            _ => n.to_string(),
+        }));
     }
     Ok((!done.is_empty()).then(|| done.join("; ")))
 }

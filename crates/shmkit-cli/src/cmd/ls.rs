@@ -21,10 +21,6 @@ use crate::json::Json;
 use crate::probe::process_json;
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
-
-/// Temporary files older than this are leftovers (`gc` removes them).
-pub const TEMP_STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// Runs `shmkit ls`.
 pub fn run(args: &LsArgs, out: &mut impl Write) -> CliResult {
@@ -194,11 +190,10 @@ fn table(inventories: &[Inventory], temps: &[TempFile]) -> Table {
 /// Status of a leftover temporary file.
 pub fn temp_status(tmp: &TempFile) -> String {
     let age = tmp.age.map(format::duration).unwrap_or_else(|| "?".into());
-    match tmp.age {
-        Some(a) if a < TEMP_STALE_AFTER && tmp.creator_visible() => {
-            format!("store being created ({age} old)")
-        }
-        _ => format!("stale: leftover of an interrupted store creation, {age} old"),
+    if tmp.is_stale() {
+        format!("stale: leftover of an interrupted store creation, {age} old")
+    } else {
+        format!("store being created ({age} old)")
     }
 }
 
@@ -264,9 +259,6 @@ fn temp_json(tmp: &TempFile) -> Json {
         ("path", Json::from(tmp.path.display().to_string())),
         ("age_seconds", Json::from(tmp.age.map(|a| a.as_secs()))),
         ("creator_pid", Json::from(tmp.creator_pid)),
-        (
-            "stale",
-            Json::from(!(tmp.age.is_some_and(|a| a < TEMP_STALE_AFTER) && tmp.creator_visible())),
-        ),
+        ("stale", Json::from(tmp.is_stale())),
     ])
 }

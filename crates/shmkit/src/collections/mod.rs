@@ -1,6 +1,9 @@
 //! Collections that live in a store: safe code only, built on [`crate::store`] and
 //! [`crate::sync`].
 //!
+//! Every kind of object implements [`object::Collection`]; [`any::open_any`] opens any
+//! object found in a store's directory as an [`object::SharedObject`].
+//!
 //! Invariants shared by every collection here:
 //! - all shared state is reached through the store's bounds-checked accessors, so a corrupt
 //!   or concurrently rewritten offset yields an error, never a wild read;
@@ -17,4 +20,6 @@
 //! Store::remove(&name).unwrap();
 //! ```
 
+pub mod any;
 pub mod hash_map;
+pub mod object;

@@ -423,6 +423,28 @@ impl Attachment {
         side.owns_fd.then(|| f(&side.fd))
     }
 
+    /// Converts this process's shared "attached" lock to exclusive. Granted only when no
+    /// other open file description holds it — no other process is attached — and until
+    /// [`Attachment::end_exclusive_use`] no process can attach (attaching waits up to
+    /// `ATTACH_WAIT`). `Ok(false)` when others are attached, or when this process has no
+    /// description of its own (a forked child that could not re-attach).
+    pub(crate) fn begin_exclusive_use(&self) -> std::io::Result<bool> {
+        self.with_own_fd(|fd| sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Exclusive))
+            .unwrap_or(Ok(false))
+    }
+
+    /// Back to the shared "attached" lock after [`Attachment::begin_exclusive_use`]. If this
+    /// failed, attaching would wait on this process: the error says so.
+    pub(crate) fn end_exclusive_use(&self) -> std::io::Result<()> {
+        match self.with_own_fd(|fd| sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Shared)) {
+            Some(Ok(true)) | None => Ok(()),
+            Some(Ok(false)) => Err(std::io::Error::other(
+                "could not take the shared \"attached\" lock back",
+            )),
+            Some(Err(e)) => Err(e),
+        }
+    }
+
     pub(crate) fn my_slot(&self) -> u32 {
         let _ = self.owner_id();
         lock_std(&self.side).slot
@@ -560,6 +582,10 @@ pub(crate) fn registry_slot<'a>(
     region.get(fixed.registry_offset + slot as u64 * size_of::<RegistrySlot>() as u64)
 }
 
+/// How long attaching waits while another process holds the "attached" lock exclusively
+/// (removing the store, or sweeping its leaked blocks in a repair).
+const ATTACH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn claim_slot(
     path: &Path,
     fd: &OwnedFd,
@@ -567,14 +593,16 @@ fn claim_slot(
     fixed: &ImmutableHeader,
 ) -> Result<u32, OpenError> {
     let io = |e| io_err(path, e);
-    // Shared "attached" lock; gc/rm take it exclusively only for a moment.
-    let mut tries = 0;
+    // Shared "attached" lock; removal and the leak sweep of a repair take it exclusively
+    // for a bounded time (see `begin_exclusive_use`).
+    let deadline = std::time::Instant::now() + ATTACH_WAIT;
     while !sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Shared).map_err(io)? {
-        tries += 1;
-        if tries > 1000 {
+        if std::time::Instant::now() >= deadline {
             return Err(OpenError::Io {
                 path: path.to_path_buf(),
-                source: std::io::Error::other("store is locked for removal"),
+                source: std::io::Error::other(
+                    "store is locked for removal or maintenance (a repair is sweeping it)",
+                ),
             });
         }
         std::thread::sleep(std::time::Duration::from_millis(1));

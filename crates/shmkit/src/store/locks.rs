@@ -1,6 +1,7 @@
-//! The locks of a store — growth, heap, directory, test mutex, one per allocator size
-//! class, one per hash-map shard — with their state: which are held by a dead process or
-//! still marked "needs repair", and the recovery of those whose data needs no repair.
+//! The store-level locks — growth, heap, directory, test mutex, one per allocator size
+//! class — with their names and roles, and the state of a lock: held by a dead process, or
+//! still marked "needs repair". The report over every lock of a store and of its objects,
+//! and the recovery of abandoned locks, are [`crate::maintenance::locks`].
 //!
 //! Invariants: [`Store::lock_states`] only reads lock words (a racy snapshot, for
 //! reporting). An owner is called dead by the rule the robust mutex itself uses
@@ -8,9 +9,8 @@
 //! free), so a live owner is never reported dead. Growth, heap and directory locks guard
 //! all-or-nothing changes (a new length, a new heap top, an entry published by one store),
 //! so their recovery is only "mark consistent" ([`Store::recover_abandoned_locks`]);
-//! size-class locks are recovered by [`Store::repair`], which recounts the free lists first;
-//! hash-map shard locks by the map itself (`HashMap::verify`/`repair`, or any next writer of
-//! the shard).
+//! size-class locks are recovered by [`Store::repair_allocator`], which recounts the free
+//! lists first; locks inside objects by the object's own check or repair.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -23,24 +23,23 @@
 //! Store::remove(&name).unwrap();
 //! ```
 //!
-//! [`Store::repair`]: super::Store::repair
+//! [`Store::repair_allocator`]: super::Store::repair_allocator
 
 use super::Store;
 use super::alloc::SizeClass;
-use super::directory::ObjectKind;
 use super::header::StoreHeader;
 use crate::sync::{OwnerRegistry, RobustMutex};
-use std::time::Duration;
 
 /// Which part of the store a lock guards, and so how it is recovered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockRole {
     /// Data needs no repair after the owner dies: recovery only marks it consistent.
     AllOrNothing,
-    /// An allocator size class: recovered by `Store::repair`.
+    /// An allocator size class: recovered by the allocator repair, which recounts first.
     SizeClass,
-    /// A hash-map shard: recovered by whoever takes it next (`HashMap::verify`/`repair`).
-    MapShard,
+    /// A lock inside an object (a hash-map shard): recovered by the object's own check or
+    /// repair, or by whoever takes it next.
+    Object,
 }
 
 /// One lock and its state.
@@ -83,7 +82,7 @@ impl LockState {
 
 impl Store {
     /// The store-level locks with their names and roles (not the objects' own).
-    fn store_locks(&self) -> Vec<(String, LockRole, &RobustMutex)> {
+    pub(crate) fn store_locks(&self) -> Vec<(String, LockRole, &RobustMutex)> {
         let mut out = Vec::new();
         if let Ok(h) = self.inner.region.get::<StoreHeader>(0) {
             out.push((
@@ -117,7 +116,7 @@ impl Store {
         out
     }
 
-    fn state_of(&self, name: String, role: LockRole, lock: &RobustMutex) -> LockState {
+    pub(crate) fn state_of(&self, name: String, role: LockRole, lock: &RobustMutex) -> LockState {
         let owner = lock.owner();
         // Dead only if the same owner still holds it after the liveness look: an owner that
         // unlocked and detached in between is not a dead holder.
@@ -130,52 +129,5 @@ impl Store {
             owner_dead,
             needs_repair: lock.needs_repair(),
         }
-    }
-
-    /// Every lock of the store and of its objects, with its state (see the module docs).
-    pub fn lock_states(&self) -> Vec<LockState> {
-        let mut out: Vec<LockState> = self
-            .store_locks()
-            .into_iter()
-            .map(|(name, role, lock)| self.state_of(name, role, lock))
-            .collect();
-        for obj in self.objects().unwrap_or_default() {
-            if obj.kind != ObjectKind::HashMap {
-                continue;
-            }
-            let Ok(map) = self.open_hash_map(&obj.name) else {
-                continue;
-            };
-            for (index, lock) in map.shard_locks() {
-                let name = format!("hash_map {:?} shard {index} lock", obj.name);
-                out.push(self.state_of(name, LockRole::MapShard, lock));
-            }
-        }
-        out
-    }
-
-    /// Takes over and marks consistent every all-or-nothing lock that is held by a dead
-    /// process or needs repair. Returns what was done, and the locks that could not be taken
-    /// (held by a live process for longer than `timeout`).
-    pub fn recover_abandoned_locks(&self, timeout: Duration) -> (Vec<String>, Vec<String>) {
-        let mut done = Vec::new();
-        let mut stuck = Vec::new();
-        for (name, role, lock) in self.store_locks() {
-            if role != LockRole::AllOrNothing
-                || !self.state_of(name.clone(), role, lock).is_abandoned()
-            {
-                continue;
-            }
-            match self.lock_timeout(lock, timeout) {
-                Ok(mut guard) => {
-                    if guard.recovered() {
-                        guard.mark_consistent();
-                        done.push(format!("cleared the {name} left by a dead process"));
-                    }
-                }
-                Err(e) => stuck.push(format!("{name}: {e}")),
-            }
-        }
-        (done, stuck)
     }
 }

@@ -26,11 +26,11 @@ pub mod alloc_classes;
 mod attach;
 pub mod directory;
 pub mod error;
+pub mod files;
 pub mod header;
 pub mod inspect;
 pub mod locks;
 pub mod name;
-pub mod reach;
 pub mod registry;
 pub mod remove;
 mod reopen;
@@ -46,7 +46,7 @@ use self::verify::VerifyReport;
 use crate::raw::{OutOfBounds, Region};
 use crate::sync::{MutexGuard, RobustMutex};
 use crate::sys::{self, OpenMode, SharedMapping};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 pub use self::attach::STORE_MAGIC;
@@ -107,19 +107,6 @@ fn random_seed() -> u64 {
     xxhash_rust::xxh3::xxh3_64(&bytes)
 }
 
-fn temp_path(path: &Path) -> PathBuf {
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let unique = format!(
-        ".shmkit-tmp.{file}.{}.{}",
-        sys::current_pid(),
-        sys::unix_time_ns()
-    );
-    path.with_file_name(unique)
-}
-
 impl Store {
     /// Creates a new store; fails with [`CreateError::AlreadyExists`] if the name is taken.
     pub fn create(name: &str, options: &StoreOptions) -> Result<Store, CreateError> {
@@ -148,7 +135,7 @@ impl Store {
                 options.mode
             )));
         }
-        let tmp = temp_path(&path);
+        let tmp = files::temp_path(&path, sys::current_pid(), sys::unix_time_ns());
         let io = |p: &Path, e: std::io::Error| match e.kind() {
             std::io::ErrorKind::PermissionDenied => CreateError::PermissionDenied {
                 path: p.to_path_buf(),
@@ -448,14 +435,16 @@ impl Store {
         self.inner.object_or_create(name, kind, || init(self))
     }
 
-    /// Checks the store layer (allocator, directory) without changing anything.
-    pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
+    /// Checks the store layer (allocator, directory) without changing anything. The check
+    /// of everything (objects, locks, leaked blocks too) is [`Store::check`].
+    pub fn verify_allocator(&self) -> Result<VerifyReport, VerifyError> {
         self.inner.verify_store(false)
     }
 
-    /// Checks and repairs what can be repaired: leaked free blocks, counters, dead owners'
-    /// allocator locks, dead processes' registry slots.
-    pub fn repair(&self) -> Result<VerifyReport, VerifyError> {
+    /// Checks and repairs the store layer: leaked free blocks, counters, dead owners'
+    /// allocator locks, dead processes' registry slots. The repair of everything is
+    /// [`Store::repair`].
+    pub fn repair_allocator(&self) -> Result<VerifyReport, VerifyError> {
         let swept = self.inner.sweep_dead();
         let mut report = self.inner.verify_store(true)?;
         if swept > 0 {

@@ -9,7 +9,7 @@
 //! let name = format!("doc-verify-{}", std::process::id()); // unique to this process
 //! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let a = store.alloc(10).unwrap();
-//! let report = store.verify().unwrap();
+//! let report = store.verify_allocator().unwrap();
 //! assert!(report.is_clean(), "{report:?}");
 //! assert_eq!(report.used_blocks, 1);
 //! # let _ = a;

@@ -13,7 +13,7 @@
 //! let name = format!("doc-sync-{}", std::process::id()); // unique to this process
 //! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! // Every store operation that mutates shared state takes one of these locks internally.
-//! assert!(store.verify().unwrap().is_clean());
+//! assert!(store.verify_allocator().unwrap().is_clean());
 //! Store::remove(&name).unwrap();
 //! ```
 

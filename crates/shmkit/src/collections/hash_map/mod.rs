@@ -58,6 +58,7 @@ mod error;
 mod iter;
 pub mod layout;
 mod lookup;
+mod object;
 mod resize;
 mod spare;
 mod verify;
@@ -223,7 +224,7 @@ fn create_root(store: &Store, shards: u32, buckets: u64) -> Result<u64, AllocErr
 }
 
 impl HashMap {
-    fn attach(store: &Store, name: &str, root: u64) -> Result<HashMap, MapError> {
+    pub(super) fn attach(store: &Store, name: &str, root: u64) -> Result<HashMap, MapError> {
         let region = &store.inner.region;
         let r: &MapRoot = region.get(root)?;
         if r.magic.load(Ordering::Acquire) != MAP_MAGIC {
@@ -264,7 +265,7 @@ impl HashMap {
         })
     }
 
-    fn open_or_create(
+    pub(super) fn open_or_create_map(
         store: &Store,
         name: &str,
         options: &HashMapOptions,
@@ -304,13 +305,6 @@ impl HashMap {
     /// Number of shards.
     pub fn shard_count(&self) -> u32 {
         self.inner.shard_count()
-    }
-
-    /// Each shard's lock, by shard index (for lock reports; see `Store::lock_states`).
-    pub(crate) fn shard_locks(&self) -> Vec<(u64, &crate::sync::RobustMutex)> {
-        (0..=self.inner.shard_mask)
-            .filter_map(|i| self.inner.shard_at(i).ok().map(|s| (i, &s.lock)))
-            .collect()
     }
 
     /// The value of `key`, if present.
@@ -520,20 +514,20 @@ impl HashMap {
 }
 
 impl Store {
-    /// Opens the hash map `name`, creating it (default options) if missing.
+    /// Opens the hash map `name`, creating it (default options) if missing. Shorthand for
+    /// `open_or_create_object::<HashMap>(name, &HashMapOptions::default())`.
     pub fn hash_map(&self, name: &str) -> Result<HashMap, MapError> {
-        HashMap::open_or_create(self, name, &HashMapOptions::default())
+        self.open_or_create_object(name, &HashMapOptions::default())
     }
 
     /// Opens the hash map `name`, creating it with `options` if missing.
     pub fn hash_map_with(&self, name: &str, options: &HashMapOptions) -> Result<HashMap, MapError> {
-        HashMap::open_or_create(self, name, options)
+        self.open_or_create_object(name, options)
     }
 
     /// Opens an existing hash map only (`MapError::Directory(DirectoryError::NotFound)` if
-    /// missing).
+    /// missing). Shorthand for `open_object::<HashMap>(name)`.
     pub fn open_hash_map(&self, name: &str) -> Result<HashMap, MapError> {
-        let root = self.object(name, ObjectKind::HashMap)?;
-        HashMap::attach(self, name, root)
+        self.open_object(name)
     }
 }

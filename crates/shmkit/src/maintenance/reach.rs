@@ -4,7 +4,7 @@
 //!
 //! The used set comes from a walk of the heap (`[heap_offset, heap_top)`, each block's class
 //! gives its length). The reachable set is the directory's pages, every object's root, and
-//! every block each object reports owning (`HashMap::owned_blocks`). Anything used and not
+//! every block each object reports owning (`SharedObject::owned_blocks`). Anything used and not
 //! reachable is leaked — *if* the reachable set is complete: an object of a kind this build
 //! cannot enumerate, or an owned offset that is not an allocated block, makes the result
 //! incomplete, and nothing may then be freed.
@@ -22,16 +22,17 @@
 //! Store::remove(&name).unwrap();
 //! ```
 
-use super::Store;
-use super::alloc::{BlockHeader, TAG_USED};
-use super::alloc_classes::{BLOCK_HEADER_LEN, block_len_of};
-use super::directory::{DirectoryPage, ObjectKind};
-use super::header::StoreHeader;
+use crate::collections::any::open_any;
+use crate::store::Store;
+use crate::store::alloc::{BlockHeader, TAG_USED};
+use crate::store::alloc_classes::{BLOCK_HEADER_LEN, block_len_of};
+use crate::store::directory::DirectoryPage;
+use crate::store::header::StoreHeader;
 use crate::sync::atomic::Ordering;
 use std::collections::HashSet;
 
 /// Result of the reachability analysis.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeakReport {
     /// Payload offsets of allocated blocks no structure reaches.
     pub unreachable: Vec<u64>,
@@ -104,13 +105,13 @@ impl Store {
                     bad = Some(off);
                 }
             };
-            let owned = match obj.kind {
-                ObjectKind::HashMap => store
-                    .open_hash_map(&obj.name)
-                    .and_then(|map| map.owned_blocks(&mut mark))
+            let owned = match open_any(store, &obj) {
+                Ok(Some(object)) => object
+                    .owned_blocks(&mut mark)
                     .map(|()| true)
                     .map_err(|e| e.to_string()),
-                _ => Ok(false),
+                Ok(None) => Ok(false),
+                Err(e) => Err(e.to_string()),
             };
             match owned {
                 Ok(true) => {}
