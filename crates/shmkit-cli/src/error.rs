@@ -1,9 +1,10 @@
 //! Errors of the `shmkit` command and the exit codes they map to.
 //!
 //! Every failure reaches `main` as a [`CliError`]: a one-line message, an optional hint (what
-//! to run next), and an exit code from [`exit`]. Library errors are classified here once, so
-//! every subcommand reports "unknown store", "not a store", "permission denied" and
-//! "corrupt store" the same way.
+//! to run next), and an exit code from [`exit`]. A library error's exit code comes from its
+//! [`ErrorKind`] in one place, [`exit_code_for`]; the `CliError` constructors only word the
+//! message and hint, so every subcommand reports "unknown store", "not a store", "permission
+//! denied" and "corrupt store" the same way.
 //!
 //! ```text
 //! $ shmkit stat nosuch; echo $?
@@ -12,7 +13,7 @@
 //! 3
 //! ```
 
-use shmkit::{AllocError, CreateError, DirectoryError, MapError, OpenError};
+use shmkit::{CreateError, DirectoryError, ErrorKind, MapError, OpenError};
 use std::io;
 
 /// Exit codes (documented in `shmkit --help`).
@@ -79,44 +80,35 @@ impl CliError {
 
     /// A store whose contents are damaged.
     pub fn corrupt(store: &str, what: impl std::fmt::Display) -> CliError {
-        CliError::new(exit::BAD_STORE, format!("store {store} looks corrupt: {what}"))
+        CliError::new(exit_code_for(ErrorKind::Corrupt), format!("store {store} looks corrupt: {what}"))
             .hint(format!("run `shmkit check {store}` for details, `shmkit check --repair {store}` to fix what can be fixed"))
     }
 
     /// Classifies a failure to open the store named `store`.
     pub fn open(store: &str, e: OpenError) -> CliError {
+        let code = exit_code_for(e.kind());
         match e {
-            OpenError::InvalidName(n) => CliError::usage(format!("{n}")),
             OpenError::NotFound { path } => {
-                CliError::new(exit::NOT_FOUND, format!("no store named {store} ({} does not exist)", path.display()))
+                CliError::new(code, format!("no store named {store} ({} does not exist)", path.display()))
                     .hint("`shmkit ls` lists the stores")
             }
             OpenError::PermissionDenied { path } => CliError::new(
-                exit::PERMISSION,
+                code,
                 format!("permission denied: {} (stores are created with mode 0600 for their owner)", path.display()),
             ),
-            e @ (OpenError::Empty { .. } | OpenError::NotAStore { .. }) => {
-                CliError::new(exit::BAD_STORE, e.to_string())
-            }
-            e @ OpenError::UnsupportedVersion { .. } => CliError::new(exit::BAD_STORE, e.to_string()),
             e @ (OpenError::Truncated { .. }
             | OpenError::HeaderChecksum { .. }
-            | OpenError::CorruptHeader { .. }) => CliError::new(exit::BAD_STORE, e.to_string())
+            | OpenError::CorruptHeader { .. }) => CliError::new(code, e.to_string())
                 .hint(format!("run `shmkit check {store}` for details; a store with a damaged header cannot be repaired, only removed (`shmkit rm {store}`)")),
-            e => CliError::failure(e.to_string()),
+            e => CliError::new(code, e.to_string()),
         }
     }
 
     /// Classifies a failure to create the store named `store`.
     pub fn create(store: &str, e: CreateError) -> CliError {
         match e {
-            CreateError::InvalidName(n) => CliError::usage(n.to_string()),
             CreateError::Open(o) => CliError::open(store, o),
-            CreateError::PermissionDenied { path } => CliError::new(
-                exit::PERMISSION,
-                format!("permission denied creating {}", path.display()),
-            ),
-            e => CliError::failure(e.to_string()),
+            e => CliError::new(exit_code_for(e.kind()), e.to_string()),
         }
     }
 
@@ -124,39 +116,57 @@ impl CliError {
     pub fn map(store: &str, e: MapError) -> CliError {
         match e {
             MapError::Directory(d) => CliError::directory(store, d),
-            MapError::Alloc(a) => CliError::alloc(store, a),
-            e @ MapError::Corrupt { .. } => CliError::corrupt(store, e),
-            e @ (MapError::KeyTooLarge { .. }
-            | MapError::ValueTooLarge { .. }
-            | MapError::InvalidOptions(_)) => CliError::usage(e.to_string()),
-            e => CliError::failure(format!("store {store}: {e}")),
+            e => CliError::in_store(store, e.kind(), e),
         }
     }
 
     /// Classifies a directory (object lookup) failure.
     pub fn directory(store: &str, e: DirectoryError) -> CliError {
+        let code = exit_code_for(e.kind());
         match e {
-            DirectoryError::NotFound(name) => CliError::new(
-                exit::NOT_FOUND,
-                format!("store {store} has no object named {name:?}"),
-            )
-            .hint(format!("`shmkit stat {store}` lists its objects")),
-            e @ DirectoryError::WrongKind { .. } => CliError::usage(e.to_string()),
-            e @ DirectoryError::InvalidName { .. } => CliError::usage(e.to_string()),
-            DirectoryError::Alloc(a) => CliError::alloc(store, a),
-            DirectoryError::OutOfBounds(o) => CliError::corrupt(store, o),
-            e => CliError::failure(e.to_string()),
+            DirectoryError::NotFound(name) => {
+                CliError::new(code, format!("store {store} has no object named {name:?}"))
+                    .hint(format!("`shmkit stat {store}` lists its objects"))
+            }
+            // The directory's lock errors are reported without the store name.
+            DirectoryError::Lock(l) => CliError::new(code, l.to_string()),
+            e => CliError::in_store(store, e.kind(), e),
         }
     }
 
-    /// Classifies an allocation failure.
-    pub fn alloc(store: &str, e: AllocError) -> CliError {
-        match e {
-            e @ (AllocError::Corrupt { .. } | AllocError::OutOfBounds(_)) => {
-                CliError::corrupt(store, e)
-            }
-            e => CliError::failure(format!("store {store}: {e}")),
+    /// A failure inside the store `store` (allocation, object, map), worded by its kind:
+    /// damaged state as [`CliError::corrupt`], a rejected argument as it is, anything else
+    /// prefixed with the store.
+    fn in_store(store: &str, kind: ErrorKind, e: impl std::fmt::Display) -> CliError {
+        if kind == ErrorKind::Corrupt {
+            return CliError::corrupt(store, e);
         }
+        match exit_code_for(kind) {
+            exit::USAGE => CliError::usage(e.to_string()),
+            code => CliError::new(code, format!("store {store}: {e}")),
+        }
+    }
+}
+
+/// The exit code of a library error of kind `kind`: the one place library errors get their
+/// code (the `CliError` constructors above only choose the wording).
+pub fn exit_code_for(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::InvalidName | ErrorKind::InvalidArgument | ErrorKind::WrongKind => exit::USAGE,
+        ErrorKind::StoreNotFound | ErrorKind::ObjectNotFound => exit::NOT_FOUND,
+        ErrorKind::NotAStore | ErrorKind::UnsupportedVersion | ErrorKind::Corrupt => {
+            exit::BAD_STORE
+        }
+        ErrorKind::PermissionDenied => exit::PERMISSION,
+        ErrorKind::StoreExists
+        | ErrorKind::WrongType
+        | ErrorKind::InvalidValue
+        | ErrorKind::StoreFull
+        | ErrorKind::RegistryFull
+        | ErrorKind::Busy
+        | ErrorKind::Io => exit::FAILURE,
+        // Kinds added to the library later.
+        _ => exit::FAILURE,
     }
 }
 

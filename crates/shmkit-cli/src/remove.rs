@@ -7,7 +7,7 @@
 //! ```
 
 use crate::discover::StoreFile;
-use crate::error::{CliError, exit};
+use crate::error::{CliError, exit_code_for};
 use shmkit::OpenError;
 pub use shmkit::store::remove::Removed;
 use shmkit::store::remove::{RemoveWhen, remove};
@@ -20,23 +20,26 @@ pub fn remove_store(file: &StoreFile, force: bool) -> Result<Removed, CliError> 
     } else {
         RemoveWhen::Unused
     };
-    remove(&file.path, when).map_err(|e| match e {
-        OpenError::NotFound { path } => CliError::new(
-            exit::NOT_FOUND,
-            format!(
-                "no store named {} ({} does not exist)",
-                file.display,
-                path.display()
+    remove(&file.path, when).map_err(|e| {
+        let code = exit_code_for(e.kind());
+        match e {
+            OpenError::NotFound { path } => CliError::new(
+                code,
+                format!(
+                    "no store named {} ({} does not exist)",
+                    file.display,
+                    path.display()
+                ),
             ),
-        ),
-        OpenError::PermissionDenied { path } => CliError::new(
-            exit::PERMISSION,
-            format!("permission denied removing {}", path.display()),
-        ),
-        OpenError::NotAStore { path } | OpenError::Empty { path } => CliError::new(
-            exit::BAD_STORE,
-            format!("{} is not a shmkit store; not removed", path.display()),
-        ),
-        e => CliError::failure(e.to_string()),
+            OpenError::PermissionDenied { path } => CliError::new(
+                code,
+                format!("permission denied removing {}", path.display()),
+            ),
+            OpenError::NotAStore { path } | OpenError::Empty { path } => CliError::new(
+                code,
+                format!("{} is not a shmkit store; not removed", path.display()),
+            ),
+            e => CliError::new(code, e.to_string()),
+        }
     })
 }

@@ -1,9 +1,11 @@
 //! Rust errors → the Python exception hierarchy defined in `shmkit/errors.py`.
 //!
 //! Invariants: every error path of the bindings goes through [`IntoPyErr`] (no `unwrap`, no
-//! panic crosses into Python); each Rust variant maps to exactly one class, which also inherits
-//! the builtin a Python user expects (`FileNotFoundError` for a missing store, ...). Classes
-//! that derive from `OSError` get `(errno, message, path)` so `e.errno` and `e.filename` work.
+//! panic crosses into Python); the class of a Rust error follows from its
+//! [`shmkit::ErrorKind`] in one place, [`class_name`], and also inherits the builtin a Python
+//! user expects (`FileNotFoundError` for a missing store, ...). Classes that derive from
+//! `OSError` get `(errno, message, path)` from the variant ([`Classified::os_detail`]) so
+//! `e.errno` and `e.filename` work.
 //!
 //! ```python
 //! try:
@@ -18,7 +20,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 use shmkit::store::name::NameError;
 use shmkit::sync::LockError;
-use shmkit::{AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError};
+use shmkit::{
+    AllocError, CreateError, DirectoryError, ErrorKind, FreeError, OpenError, VerifyError,
+};
 use std::path::Path;
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
@@ -37,26 +41,14 @@ pub fn err(py: Python<'_>, name: &str, message: impl Into<String>) -> PyErr {
     }
 }
 
-/// An `OSError`-derived `shmkit.errors.<name>` with `errno` and `filename` set.
-fn os_err(py: Python<'_>, name: &str, errno: i32, message: String, path: &Path) -> PyErr {
-    match class(py, name) {
-        Ok(cls) => PyErr::from_type(cls, (errno, message, path.to_string_lossy().into_owned())),
-        Err(e) => e,
-    }
-}
-
-fn io_err(py: Python<'_>, e: &std::io::Error, message: String, path: &Path) -> PyErr {
-    os_err(
-        py,
-        "StoreIOError",
-        e.raw_os_error().unwrap_or(EIO),
-        message,
-        path,
-    )
-}
-
 /// errno for an I/O error without an OS code.
 const EIO: i32 = 5;
+/// errno of a missing store (`FileNotFoundError`).
+const ENOENT: i32 = 2;
+/// errno of a store that may not be opened or created (`PermissionError`).
+const EACCES: i32 = 13;
+/// errno of a taken store name (`FileExistsError`).
+const EEXIST: i32 = 17;
 
 /// `shmkit.ClosedError`.
 pub fn closed(py: Python<'_>, what: &str) -> PyErr {
@@ -81,135 +73,186 @@ impl<T, E: IntoPyErr> ResultExt<T> for Result<T, E> {
     }
 }
 
-impl IntoPyErr for NameError {
-    fn into_py_err(self, py: Python<'_>) -> PyErr {
-        err(py, "InvalidNameError", self.to_string())
+/// The `shmkit.errors` class of each [`ErrorKind`]: the one place a Rust error's class is
+/// chosen (only [`MapError`] refines `InvalidArgument` into the key and value size classes).
+pub fn class_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::StoreNotFound => "StoreNotFoundError",
+        ErrorKind::ObjectNotFound => "ObjectNotFoundError",
+        ErrorKind::StoreExists => "StoreExistsError",
+        ErrorKind::PermissionDenied => "PermissionDeniedError",
+        ErrorKind::InvalidName => "InvalidNameError",
+        ErrorKind::InvalidArgument => "InvalidOptionsError",
+        ErrorKind::WrongType => "NotAnIntegerError",
+        ErrorKind::WrongKind => "WrongKindError",
+        ErrorKind::InvalidValue => "DecodeError",
+        ErrorKind::NotAStore => "NotAStoreError",
+        ErrorKind::UnsupportedVersion => "UnsupportedVersionError",
+        ErrorKind::Corrupt => "CorruptError",
+        ErrorKind::StoreFull => "StoreFullError",
+        ErrorKind::RegistryFull => "RegistryFullError",
+        ErrorKind::Busy => "LockTimeoutError",
+        ErrorKind::Io => "StoreIOError",
+        // Kinds added to the library later.
+        _ => "Error",
     }
 }
 
-impl IntoPyErr for OpenError {
+/// What an `OSError`-derived class gets besides the message: `e.errno`, and `e.filename` when
+/// the error names a file.
+pub struct OsDetail<'a> {
+    errno: i32,
+    path: Option<&'a Path>,
+}
+
+impl<'a> OsDetail<'a> {
+    fn file(errno: i32, path: &'a Path) -> OsDetail<'a> {
+        OsDetail {
+            errno,
+            path: Some(path),
+        }
+    }
+
+    fn io(source: &std::io::Error, path: Option<&'a Path>) -> OsDetail<'a> {
+        OsDetail {
+            errno: source.raw_os_error().unwrap_or(EIO),
+            path,
+        }
+    }
+}
+
+/// A shmkit error as the bindings raise it: its kind picks the class ([`class_name`]); the
+/// variant adds only the OS detail of `OSError`-derived classes.
+pub trait Classified: std::fmt::Display {
+    /// The library's classification.
+    fn kind(&self) -> ErrorKind;
+
+    /// errno and file name, for an error whose class derives from `OSError`.
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
+        None
+    }
+
+    /// The `shmkit.errors` class name.
+    fn class_name(&self) -> &'static str {
+        class_name(self.kind())
+    }
+}
+
+impl<E: Classified> IntoPyErr for E {
     fn into_py_err(self, py: Python<'_>) -> PyErr {
+        let cls = match class(py, self.class_name()) {
+            Ok(cls) => cls,
+            Err(e) => return e,
+        };
         let msg = self.to_string();
-        match &self {
-            OpenError::InvalidName(_) => err(py, "InvalidNameError", msg),
-            OpenError::NotFound { path } => os_err(py, "StoreNotFoundError", 2, msg, path),
-            OpenError::PermissionDenied { path } => {
-                os_err(py, "PermissionDeniedError", 13, msg, path)
+        match self.os_detail() {
+            None => PyErr::from_type(cls, (msg,)),
+            Some(OsDetail {
+                errno,
+                path: Some(path),
+            }) => PyErr::from_type(cls, (errno, msg, path.to_string_lossy().into_owned())),
+            Some(OsDetail { errno, path: None }) => PyErr::from_type(cls, (errno, msg)),
+        }
+    }
+}
+
+/// `Classified` for error types whose variants carry no OS detail.
+macro_rules! classified {
+    ($($ty:ty),*) => {$(
+        impl Classified for $ty {
+            fn kind(&self) -> ErrorKind {
+                <$ty>::kind(self)
             }
-            OpenError::Empty { .. } | OpenError::NotAStore { .. } | OpenError::Truncated { .. } => {
-                err(py, "NotAStoreError", msg)
-            }
-            OpenError::UnsupportedVersion { .. } => err(py, "UnsupportedVersionError", msg),
-            OpenError::HeaderChecksum { .. } | OpenError::CorruptHeader { .. } => {
-                err(py, "CorruptError", msg)
-            }
-            OpenError::RegistryFull { .. } => err(py, "RegistryFullError", msg),
+        }
+    )*};
+}
+
+classified!(
+    NameError,
+    FreeError,
+    VerifyError,
+    LockError,
+    shmkit::raw::OutOfBounds
+);
+
+impl Classified for OpenError {
+    fn kind(&self) -> ErrorKind {
+        OpenError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
+        match self {
+            OpenError::NotFound { path } => Some(OsDetail::file(ENOENT, path)),
+            OpenError::PermissionDenied { path } => Some(OsDetail::file(EACCES, path)),
             OpenError::Map { path, source, .. } | OpenError::Io { path, source } => {
-                io_err(py, source, msg, path)
+                Some(OsDetail::io(source, Some(path)))
             }
-            _ => err(py, "Error", msg),
+            _ => None,
         }
     }
 }
 
-impl IntoPyErr for CreateError {
-    fn into_py_err(self, py: Python<'_>) -> PyErr {
-        let msg = self.to_string();
+impl Classified for CreateError {
+    fn kind(&self) -> ErrorKind {
+        CreateError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
         match self {
-            CreateError::InvalidName(_) => err(py, "InvalidNameError", msg),
-            CreateError::AlreadyExists { path } => os_err(py, "StoreExistsError", 17, msg, &path),
-            CreateError::PermissionDenied { path } => {
-                os_err(py, "PermissionDeniedError", 13, msg, &path)
-            }
-            CreateError::InvalidOptions(_) => err(py, "InvalidOptionsError", msg),
-            CreateError::StoreFull { .. } => err(py, "StoreFullError", msg),
-            CreateError::Open(e) => e.into_py_err(py),
-            CreateError::Io { path, source } => io_err(py, &source, msg, &path),
-            _ => err(py, "Error", msg),
+            CreateError::AlreadyExists { path } => Some(OsDetail::file(EEXIST, path)),
+            CreateError::PermissionDenied { path } => Some(OsDetail::file(EACCES, path)),
+            CreateError::Open(e) => e.os_detail(),
+            CreateError::Io { path, source } => Some(OsDetail::io(source, Some(path))),
+            _ => None,
         }
     }
 }
 
-impl IntoPyErr for AllocError {
-    fn into_py_err(self, py: Python<'_>) -> PyErr {
-        let msg = self.to_string();
+impl Classified for AllocError {
+    fn kind(&self) -> ErrorKind {
+        AllocError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
         match self {
-            AllocError::StoreFull { .. }
-            | AllocError::ReservationExceeded { .. }
-            | AllocError::TooLarge { .. } => err(py, "StoreFullError", msg),
-            AllocError::Corrupt { .. } | AllocError::OutOfBounds(_) => err(py, "CorruptError", msg),
-            AllocError::Lock(e) => e.into_py_err(py),
-            AllocError::Io(source) => match class(py, "StoreIOError") {
-                Ok(cls) => PyErr::from_type(cls, (source.raw_os_error().unwrap_or(EIO), msg)),
-                Err(e) => e,
-            },
-            _ => err(py, "Error", msg),
+            AllocError::Io(source) => Some(OsDetail::io(source, None)),
+            _ => None,
         }
     }
 }
 
-impl IntoPyErr for FreeError {
-    fn into_py_err(self, py: Python<'_>) -> PyErr {
+impl Classified for DirectoryError {
+    fn kind(&self) -> ErrorKind {
+        DirectoryError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
         match self {
-            FreeError::NotAttached => err(py, "RegistryFullError", self.to_string()),
-            _ => err(py, "CorruptError", self.to_string()),
+            DirectoryError::Alloc(e) => e.os_detail(),
+            _ => None,
         }
     }
 }
 
-impl IntoPyErr for DirectoryError {
-    fn into_py_err(self, py: Python<'_>) -> PyErr {
-        let msg = self.to_string();
+impl Classified for MapError {
+    fn kind(&self) -> ErrorKind {
+        MapError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
         match self {
-            DirectoryError::InvalidName { .. } => err(py, "InvalidNameError", msg),
-            DirectoryError::WrongKind { .. } => err(py, "WrongKindError", msg),
-            DirectoryError::NotFound(_) => err(py, "ObjectNotFoundError", msg),
-            DirectoryError::Alloc(e) => e.into_py_err(py),
-            DirectoryError::OutOfBounds(_) => err(py, "CorruptError", msg),
-            DirectoryError::Lock(e) => e.into_py_err(py),
-            _ => err(py, "Error", msg),
+            MapError::Directory(e) => e.os_detail(),
+            MapError::Alloc(e) => e.os_detail(),
+            _ => None,
         }
     }
-}
 
-impl IntoPyErr for VerifyError {
-    fn into_py_err(self, py: Python<'_>) -> PyErr {
+    /// Python tells an oversize key from an oversize value (both `InvalidArgument`).
+    fn class_name(&self) -> &'static str {
         match self {
-            VerifyError::Lock(e) => e.into_py_err(py),
-            _ => err(py, "CorruptError", self.to_string()),
-        }
-    }
-}
-
-impl IntoPyErr for shmkit::raw::OutOfBounds {
-    fn into_py_err(self, py: Python<'_>) -> PyErr {
-        err(py, "CorruptError", self.to_string())
-    }
-}
-
-impl IntoPyErr for LockError {
-    fn into_py_err(self, py: Python<'_>) -> PyErr {
-        match self {
-            // A forked child that found every registry slot taken.
-            LockError::NotAttached => err(py, "RegistryFullError", self.to_string()),
-            _ => err(py, "LockTimeoutError", self.to_string()),
-        }
-    }
-}
-
-impl IntoPyErr for MapError {
-    fn into_py_err(self, py: Python<'_>) -> PyErr {
-        let msg = self.to_string();
-        match self {
-            MapError::Directory(e) => e.into_py_err(py),
-            MapError::Alloc(e) => e.into_py_err(py),
-            MapError::KeyTooLarge { .. } => err(py, "KeyTooLargeError", msg),
-            MapError::ValueTooLarge { .. } => err(py, "ValueTooLargeError", msg),
-            MapError::NotAnInteger { .. } => err(py, "NotAnIntegerError", msg),
-            MapError::InvalidOptions(_) => err(py, "InvalidOptionsError", msg),
-            MapError::Corrupt { .. } => err(py, "CorruptError", msg),
-            MapError::Lock(e) => e.into_py_err(py),
-            _ => err(py, "Error", msg),
+            MapError::KeyTooLarge { .. } => "KeyTooLargeError",
+            MapError::ValueTooLarge { .. } => "ValueTooLargeError",
+            e => class_name(e.kind()),
         }
     }
 }

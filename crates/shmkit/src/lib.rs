@@ -52,7 +52,7 @@ pub use collections::hash_map::{
     HashMap, HashMapOptions, MapError, MapReport, MapStats, UpdateAction,
 };
 #[cfg(not(loom))]
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 #[cfg(not(loom))]
 pub use store::directory::{ObjectInfo, ObjectKind};
 #[cfg(not(loom))]
