@@ -4,7 +4,7 @@
 //! ```text
 //! shmkit ls [--json] [PATH...]
 //! shmkit stat STORE [OBJECT] [--json]
-//! shmkit dump STORE MAP [--raw] [--sort]
+//! shmkit dump STORE OBJECT [--raw] [--sort]
 //! shmkit get|set|del STORE MAP KEY [VALUE] [--type T] [--key-type T] [--raw] [--hex]
 //! shmkit check STORE [--repair] [--json]
 //! shmkit gc [--remove-unused] [--dry-run] [--json]
@@ -191,7 +191,7 @@ Examples:
 pub struct DumpArgs {
     /// Store name or path.
     pub store: String,
-    /// Hash map name.
+    /// Object name (any kind).
     pub object: String,
     /// Show keys and values as raw bytes (base64), without decoding.
     #[arg(long)]

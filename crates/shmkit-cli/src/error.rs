@@ -120,6 +120,16 @@ impl CliError {
         }
     }
 
+    /// Classifies a failure of any object operation reached through the generic object shape
+    /// (`open_any`, `SharedObject`).
+    pub fn object(store: &str, e: shmkit::Error) -> CliError {
+        match e {
+            shmkit::Error::Directory(d) => CliError::directory(store, d),
+            shmkit::Error::Map(m) => CliError::map(store, m),
+            e => CliError::in_store(store, e.kind(), e),
+        }
+    }
+
     /// Classifies a directory (object lookup) failure.
     pub fn directory(store: &str, e: DirectoryError) -> CliError {
         let code = exit_code_for(e.kind());

@@ -15,7 +15,7 @@
 
 use crate::error::{CliError, CliResult, exit};
 use crate::format::{Align, Table};
-use crate::json::Json;
+use crate::json::{self, Json};
 use crate::objects::ObjectListing;
 use shmkit::Store;
 use shmkit::collections::any::open_any;
@@ -51,12 +51,10 @@ pub fn run(
         .find(|o| o.name == obj.name && o.kind == obj.object_kind)
         .map(|info| open_any(store, &info))
         .transpose()
-        .map_err(|e| CliError::corrupt(store_arg, e))?
+        .map_err(|e| CliError::object(store_arg, e))?
         .flatten();
     if let Some(object) = object {
-        let stats = object
-            .stats()
-            .map_err(|e| CliError::corrupt(store_arg, e))?;
+        let stats = object.stats().map_err(|e| CliError::object(store_arg, e))?;
         for (name, value) in stats.fields {
             let (j, text) = match value {
                 StatValue::Count(n) => (Json::from(n), n.to_string()),
@@ -69,12 +67,12 @@ pub fn run(
         fields.push(("entries", Json::from(n), n.to_string()));
     }
     if json {
-        let mut j = Json::obj([
+        let mut j = json::obj([
             ("name", Json::from(obj.name.clone())),
             ("kind", Json::from(obj.kind.clone())),
         ]);
         for (k, v, _) in fields {
-            j.push(k, v);
+            json::push(&mut j, k, v);
         }
         writeln!(out, "{j}")?;
         return Ok(exit::OK);

@@ -30,7 +30,7 @@ pub fn process_name(slot: &SlotFacts) -> Option<String> {
 
 /// The JSON object `ls --json` and `stat --json` print for an attached process.
 pub fn process_json(slot: &SlotFacts) -> crate::json::Json {
-    crate::json::Json::obj([
+    crate::json::obj([
         ("pid", crate::json::Json::from(slot.pid)),
         ("slot", crate::json::Json::from(slot.slot)),
         (

@@ -26,7 +26,7 @@
 
 use crate::bytes_text::{base64_encode, bigint_decimal, hex_decode};
 use crate::error::CliError;
-use crate::json::Json;
+use crate::json::{self, Json};
 use shmkit::value::{LANG_PYTHON_PICKLE, Value, decode, encode};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -102,7 +102,7 @@ pub fn encode_arg(arg: &OsStr, ty: ArgType, hex: bool, what: &str) -> Result<Vec
 
 fn float_json(f: f64) -> Json {
     if f.is_finite() {
-        Json::Float(f)
+        Json::from(f)
     } else {
         let name = if f.is_nan() {
             "nan"
@@ -111,28 +111,28 @@ fn float_json(f: f64) -> Json {
         } else {
             "-inf"
         };
-        Json::obj([("float", Json::from(name))])
+        json::obj([("float", Json::from(name))])
     }
 }
 
 /// The JSON form of stored bytes (see the module table). `raw` skips decoding.
 pub fn to_json(stored: &[u8], raw: bool) -> Json {
-    let raw_json = || Json::obj([("raw", Json::from(base64_encode(stored)))]);
+    let raw_json = || json::obj([("raw", Json::from(base64_encode(stored)))]);
     if raw {
         return raw_json();
     }
     match decode(stored) {
         Ok(Value::Null) => Json::Null,
         Ok(Value::Bool(b)) => Json::Bool(b),
-        Ok(Value::Int(i)) => Json::Int(i),
+        Ok(Value::Int(i)) => Json::from(i),
         Ok(Value::Float(f)) => float_json(f),
-        Ok(Value::Str(s)) => Json::Str(s),
-        Ok(Value::Bytes(b)) => Json::obj([("bytes", Json::from(base64_encode(&b)))]),
-        Ok(Value::BigInt(b)) => Json::obj([("int", Json::from(bigint_decimal(&b)))]),
+        Ok(Value::Str(s)) => Json::String(s),
+        Ok(Value::Bytes(b)) => json::obj([("bytes", Json::from(base64_encode(&b)))]),
+        Ok(Value::BigInt(b)) => json::obj([("int", Json::from(bigint_decimal(&b)))]),
         Ok(Value::Foreign { lang, data }) if lang == LANG_PYTHON_PICKLE => {
-            Json::obj([("pickle", Json::from(base64_encode(&data)))])
+            json::obj([("pickle", Json::from(base64_encode(&data)))])
         }
-        Ok(Value::Foreign { lang, data }) => Json::obj([
+        Ok(Value::Foreign { lang, data }) => json::obj([
             ("foreign", Json::from(lang as u64)),
             ("data", Json::from(base64_encode(&data))),
         ]),

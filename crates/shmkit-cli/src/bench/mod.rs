@@ -22,7 +22,7 @@ pub mod worker;
 pub mod workload;
 
 use crate::error::{CliError, CliResult, exit};
-use crate::json::Json;
+use crate::json::{self, Json};
 use indicatif::{ProgressBar, ProgressStyle};
 use procs::{Msg, Workers};
 use report::{Report, Row};
@@ -176,7 +176,7 @@ pub fn run(args: &BenchArgs, out: &mut impl Write) -> CliResult {
         )?;
     }
     if args.json {
-        let doc = Json::obj([
+        let doc = json::obj([
             ("keys", Json::from(args.keys)),
             ("key_size", Json::from(workload::KEY_LEN as u64)),
             ("value_size", Json::from(args.value_size)),

@@ -11,7 +11,7 @@
 //! ```
 
 use crate::format::{Align, Table};
-use crate::json::Json;
+use crate::json::{self, Json};
 
 /// One measured phase.
 #[derive(Clone, Debug)]
@@ -94,11 +94,11 @@ impl Report {
 
     /// The rows as JSON objects.
     pub fn rows_json(&self) -> Json {
-        Json::Arr(
+        Json::Array(
             self.rows
                 .iter()
                 .map(|r| {
-                    Json::obj([
+                    json::obj([
                         ("phase", Json::from(r.phase)),
                         (
                             "processes",

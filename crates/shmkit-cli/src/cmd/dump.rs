@@ -1,9 +1,12 @@
-//! `shmkit dump STORE MAP`: every entry of a hash map as one JSON line
-//! `{"key": K, "value": V}`, keys and values shown as [`crate::typed::to_json`] documents.
+//! `shmkit dump STORE OBJECT`: every item of an object of any kind as one JSON line — a
+//! map's entries as `{"key": K, "value": V}`, a sequence's items as `{"value": V}` — keys and
+//! values shown as [`crate::typed::to_json`] documents.
 //!
-//! Invariants: output is valid JSON lines whatever the bytes are (undecodable bytes are
-//! base64 with a `raw` marker); the iteration is the map's weakly consistent one (an entry
-//! present for the whole dump appears exactly once), streamed, unless `--sort` is given.
+//! Invariants: generic over the object's kind (the core's `open_any` and
+//! `SharedObject::for_each_item`); output is valid JSON lines whatever the bytes are
+//! (undecodable bytes are base64 with a `raw` marker); the iteration is the object's weakly
+//! consistent one (an item present for the whole dump appears exactly once), streamed, unless
+//! `--sort` is given.
 //!
 //! ```text
 //! $ shmkit dump cache users
@@ -12,33 +15,76 @@
 //! ```
 
 use crate::cli::DumpArgs;
-use crate::cmd::kv::open_map;
 use crate::error::{CliError, CliResult, exit};
-use crate::json::Json;
+use crate::json::{self, Json};
 use crate::typed::to_json;
+use shmkit::collections::any::open_any;
+use shmkit::collections::object::Item;
+use shmkit::{DirectoryError, Store};
 use std::io::Write;
 
-fn line(key: &[u8], value: &[u8], raw: bool) -> Json {
-    Json::obj([("key", to_json(key, raw)), ("value", to_json(value, raw))])
+fn line(item: &Item, raw: bool) -> Json {
+    match item {
+        Item::Entry { key, value } => {
+            json::obj([("key", to_json(key, raw)), ("value", to_json(value, raw))])
+        }
+        Item::Value(value) => json::obj([("value", to_json(value, raw))]),
+        _ => json::obj([("unknown_item", Json::Null)]),
+    }
+}
+
+/// The sort key of an item: its key bytes, else its value bytes.
+fn sort_key(item: &Item) -> &[u8] {
+    match item {
+        Item::Entry { key, .. } => key,
+        Item::Value(value) => value,
+        _ => &[],
+    }
 }
 
 /// Runs `shmkit dump`.
 pub fn run(args: &DumpArgs, out: &mut impl Write) -> CliResult {
-    let map = open_map(&args.store, &args.object)?;
-    let entries = map
-        .iter()
-        .map(|r| r.map_err(|e| CliError::map(&args.store, e)));
-    if args.sort {
-        let mut all = entries.collect::<Result<Vec<_>, _>>()?;
-        all.sort();
-        for (k, v) in all {
-            writeln!(out, "{}", line(&k, &v, args.raw))?;
-        }
-    } else {
-        for entry in entries {
-            let (k, v) = entry?;
-            writeln!(out, "{}", line(&k, &v, args.raw))?;
-        }
+    let store = Store::open(&args.store).map_err(|e| CliError::open(&args.store, e))?;
+    let info = store
+        .objects()
+        .map_err(|e| CliError::corrupt(&args.store, e))?
+        .into_iter()
+        .find(|o| o.name == args.object)
+        .ok_or_else(|| {
+            CliError::directory(&args.store, DirectoryError::NotFound(args.object.clone()))
+        })?;
+    let object = open_any(&store, &info)
+        .map_err(|e| CliError::object(&args.store, e))?
+        .ok_or_else(|| {
+            CliError::failure(format!(
+                "{} {:?}: this build cannot read objects of this kind",
+                info.kind.name(),
+                info.name
+            ))
+        })?;
+    let mut write_error: Option<std::io::Error> = None;
+    let mut sorted = Vec::new();
+    object
+        .for_each_item(&mut |item| {
+            if args.sort {
+                sorted.push(item);
+                return true;
+            }
+            match writeln!(out, "{}", line(&item, args.raw)) {
+                Ok(()) => true,
+                Err(e) => {
+                    write_error = Some(e);
+                    false
+                }
+            }
+        })
+        .map_err(|e| CliError::object(&args.store, e))?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    sorted.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
+    for item in &sorted {
+        writeln!(out, "{}", line(item, args.raw))?;
     }
     Ok(exit::OK)
 }

@@ -17,7 +17,7 @@ use crate::discover::{self, StoreFile, TempFile};
 use crate::error::{CliResult, exit};
 use crate::format::{self, Align, Table};
 use crate::inventory::{FileStatus, Inventory, inventory};
-use crate::json::Json;
+use crate::json::{self, Json};
 use crate::probe::process_json;
 use std::io::Write;
 use std::path::Path;
@@ -80,15 +80,15 @@ pub fn run(args: &LsArgs, out: &mut impl Write) -> CliResult {
         inventories.push(inv);
     }
     if args.json {
-        let doc = Json::obj([
+        let doc = json::obj([
             ("directory", Json::from(dir.display().to_string())),
             (
                 "stores",
-                Json::Arr(inventories.iter().map(inventory_json).collect()),
+                Json::Array(inventories.iter().map(inventory_json).collect()),
             ),
             (
                 "temp_files",
-                Json::Arr(temps.iter().map(temp_json).collect()),
+                Json::Array(temps.iter().map(temp_json).collect()),
             ),
         ]);
         writeln!(out, "{doc}")?;
@@ -204,58 +204,62 @@ fn inventory_json(inv: &Inventory) -> Json {
         FileStatus::NotAStore(_) => "not_a_store",
         FileStatus::Unusable(_) => "unusable_store",
     };
-    let mut j = Json::obj([
+    let mut j = json::obj([
         ("name", Json::from(inv.file.display.clone())),
         ("path", Json::from(inv.file.path.display().to_string())),
         ("kind", Json::from(kind)),
     ]);
     match &inv.status {
-        FileStatus::NotAStore(why) => j.push("error", Json::from(why.clone())),
-        FileStatus::Unusable(e) => j.push("error", Json::from(e.message.clone())),
+        FileStatus::NotAStore(why) => json::push(&mut j, "error", Json::from(why.clone())),
+        FileStatus::Unusable(e) => json::push(&mut j, "error", Json::from(e.message.clone())),
         _ => {}
     }
     if inv.probe.open_error.is_none() {
-        j.push("file_bytes", Json::from(inv.probe.file_len));
-        j.push("disk_bytes", Json::from(inv.probe.disk_bytes));
+        json::push(&mut j, "file_bytes", Json::from(inv.probe.file_len));
+        json::push(&mut j, "disk_bytes", Json::from(inv.probe.disk_bytes));
     }
     if let Some(h) = inv.probe.header {
-        j.push("committed_bytes", Json::from(inv.probe.committed_len));
-        j.push("reserved_bytes", Json::from(h.reserved_len));
-        j.push("created_unix_ns", Json::from(h.created_unix_ns));
+        json::push(
+            &mut j,
+            "committed_bytes",
+            Json::from(inv.probe.committed_len),
+        );
+        json::push(&mut j, "reserved_bytes", Json::from(h.reserved_len));
+        json::push(&mut j, "created_unix_ns", Json::from(h.created_unix_ns));
     }
     if matches!(inv.status, FileStatus::Store) {
         let objects = inv
             .objects
             .iter()
             .map(|o| {
-                let mut oj = Json::obj([
+                let mut oj = json::obj([
                     ("name", Json::from(o.name.clone())),
                     ("kind", Json::from(o.kind.clone())),
                     ("entries", Json::from(o.entries)),
                 ]);
                 if let Some(e) = &o.error {
-                    oj.push("error", Json::from(e.clone()));
+                    json::push(&mut oj, "error", Json::from(e.clone()));
                 }
                 oj
             })
             .collect();
-        j.push("objects", Json::Arr(objects));
+        json::push(&mut j, "objects", Json::Array(objects));
     }
     if inv.probe.header.is_some() {
         let procs = inv.probe.live_slots().map(process_json).collect();
-        j.push("processes", Json::Arr(procs));
-        j.push("in_use", Json::from(inv.probe.in_use));
+        json::push(&mut j, "processes", Json::Array(procs));
+        json::push(&mut j, "in_use", Json::from(inv.probe.in_use));
         let dead: Vec<u64> = inv.probe.dead_slots().map(|s| s.pid as u64).collect();
-        j.push("dead_process_pids", Json::from(dead));
+        json::push(&mut j, "dead_process_pids", Json::from(dead));
     }
     let stale = inv.stale();
-    j.push("stale", Json::from(!stale.is_empty()));
-    j.push("stale_reasons", Json::from(stale));
+    json::push(&mut j, "stale", Json::from(!stale.is_empty()));
+    json::push(&mut j, "stale_reasons", Json::from(stale));
     j
 }
 
 fn temp_json(tmp: &TempFile) -> Json {
-    Json::obj([
+    json::obj([
         ("path", Json::from(tmp.path.display().to_string())),
         ("age_seconds", Json::from(tmp.age.map(|a| a.as_secs()))),
         ("creator_pid", Json::from(tmp.creator_pid)),

@@ -15,7 +15,7 @@ use crate::cli::StatArgs;
 use crate::discover;
 use crate::error::{CliError, CliResult, exit};
 use crate::format::{self, Align, Table};
-use crate::json::Json;
+use crate::json::{self, Json};
 use crate::objects::{self, ObjectListing};
 use crate::probe::{Probe, probe, process_json, process_name};
 use shmkit::Store;
@@ -187,7 +187,7 @@ fn store_json(store: &Store, probe: &Probe, alloc: &AllocStats, objs: &[ObjectLi
         .classes
         .iter()
         .map(|c| {
-            Json::obj([
+            json::obj([
                 ("class", Json::from(c.class)),
                 ("capacity", Json::from(c.capacity)),
                 ("carved", Json::from(c.carved)),
@@ -199,14 +199,14 @@ fn store_json(store: &Store, probe: &Probe, alloc: &AllocStats, objs: &[ObjectLi
     let objects = objs
         .iter()
         .map(|o| {
-            Json::obj([
+            json::obj([
                 ("name", Json::from(o.name.clone())),
                 ("kind", Json::from(o.kind.clone())),
                 ("entries", Json::from(o.entries)),
             ])
         })
         .collect();
-    Json::obj([
+    json::obj([
         ("path", Json::from(store.path().display().to_string())),
         ("format_version", Json::from(h.format_version)),
         ("hash_seed", Json::from(h.hash_seed)),
@@ -220,14 +220,14 @@ fn store_json(store: &Store, probe: &Probe, alloc: &AllocStats, objs: &[ObjectLi
         ("reclaimed_count", Json::from(reg.reclaimed)),
         (
             "allocator",
-            Json::obj([
+            json::obj([
                 ("heap_bytes", Json::from(alloc.heap_bytes)),
                 ("used_bytes", Json::from(alloc.used_bytes)),
                 ("free_bytes", Json::from(alloc.free_bytes)),
-                ("classes", Json::Arr(classes)),
+                ("classes", Json::Array(classes)),
             ]),
         ),
-        ("processes", Json::Arr(procs)),
-        ("objects", Json::Arr(objects)),
+        ("processes", Json::Array(procs)),
+        ("objects", Json::Array(objects)),
     ])
 }
