@@ -18,6 +18,7 @@ use crate::hash_map::PyHashMap;
 use crate::map_api;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
+use shmkit::maintenance::check::{ObjectOutcome, StoreReport};
 use shmkit::store::remove::Removed;
 use shmkit::{Store, StoreOptions};
 use std::sync::Mutex;
@@ -177,7 +178,8 @@ impl PyStore {
         Ok(procs.into_iter().map(|p| p.pid).collect())
     }
 
-    /// Checks the store layer (allocator, directory); returns a report dict.
+    /// Checks the store layer only (allocator, directory); returns a report dict. `check()`
+    /// checks everything.
     fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let store = self.store(py)?;
         let r = py.detach(|| store.verify_allocator()).py_err(py)?;
@@ -188,6 +190,37 @@ impl PyStore {
             &r.repaired,
             &r.busy,
         )
+    }
+
+    /// Checks the whole store — allocator, every object, every lock, blocks no structure
+    /// reaches — without repairing; returns a report dict (`clean`, `findings` as
+    /// `(severity, text)` pairs, `objects` as `(name, kind, state, items)`). Never waits
+    /// long behind a live process's lock: such parts are findings of severity `busy`.
+    fn check<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let store = self.store(py)?;
+        let report = py.detach(|| store.check());
+        store_report(py, &report)
+    }
+
+    /// Repairs what can be repaired (what killed processes left: locks, half-done writes,
+    /// leaked blocks — the last only while no other process is attached), then checks
+    /// again. Returns `repaired`, `not_repaired` (lists of text) and `after` (a `check()`
+    /// dict), and `clean` (the state after).
+    fn repair<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let store = self.store(py)?;
+        let r = py.detach(|| store.repair());
+        let d = PyDict::new(py);
+        d.set_item("clean", r.after.is_clean())?;
+        d.set_item("repaired", r.repaired.clone())?;
+        d.set_item(
+            "not_repaired",
+            r.not_repaired
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>(),
+        )?;
+        d.set_item("after", store_report(py, &r.after)?)?;
+        Ok(d)
     }
 
     /// Detaches this handle. Maps opened from it stay usable until they are released.
@@ -260,6 +293,34 @@ pub fn remove(py: Python<'_>, name: &str) -> PyResult<()> {
 pub fn remove_if_unused(py: Python<'_>, name: &str) -> PyResult<bool> {
     py.detach(|| Store::remove_if_unused(name).map(|r| r == Removed::Yes))
         .py_err(py)
+}
+
+/// The dict of a whole-store check (`Store.check()`; the CLI's `check --json` words the
+/// same report).
+fn store_report<'py>(py: Python<'py>, r: &StoreReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("clean", r.is_clean())?;
+    let findings: Vec<(&str, String)> = r
+        .findings
+        .iter()
+        .map(|f| (f.severity().name(), f.to_string()))
+        .collect();
+    d.set_item("findings", findings)?;
+    let objects: Vec<(String, String, &str, Option<u64>)> = r
+        .objects
+        .iter()
+        .map(|o| {
+            let (state, items) = match &o.outcome {
+                ObjectOutcome::Checked(c) if c.problems.is_empty() => ("consistent", c.item_count),
+                ObjectOutcome::Checked(c) => ("damaged", c.item_count),
+                ObjectOutcome::CannotOpen(_) | ObjectOutcome::CheckFailed(_) => ("damaged", None),
+                ObjectOutcome::UnknownKind => ("not_checked", None),
+            };
+            (o.info.name.clone(), o.info.kind.name(), state, items)
+        })
+        .collect();
+    d.set_item("objects", objects)?;
+    Ok(d)
 }
 
 /// Report dict for map checks (shared with `HashMap.verify`).
