@@ -1,0 +1,296 @@
+//! The conformance suite: what every kind of shared object must do, run for each kind by one
+//! line at the bottom (`conformance!(Kind, module_name)`). A new kind implements
+//! [`Subject`] (how to create a small one, one random write, one oversized write) and adds
+//! its line.
+//!
+//! Each kind must:
+//! - check clean when fresh, through its own check and the whole-store check;
+//! - after random churn, own exactly the blocks in use: the directory plus every object's
+//!   owned blocks account for every allocated block (no leak, nothing unaccounted);
+//! - survive SIGKILLs of a writer at random points (at least 200, many inside a critical
+//!   section — the test counts them): `Store::repair` leaves a clean store (no leaked block
+//!   either), and a second repair changes nothing;
+//! - show the same item count to a forked child;
+//! - give typed errors for bad input: the name holding another kind (`WrongKind`), an
+//!   oversized write (`InvalidArgument`), a missing object (`ObjectNotFound`).
+
+mod common;
+
+use common::{Rng, TestStore, fork_child, wait_until, watchdog};
+use shmkit::collections::object::{CheckMode, Collection, SharedObject};
+use shmkit::maintenance::check::{Finding, Severity, Unreachable};
+use shmkit::{ErrorKind, HashMap, HashMapOptions, ObjectKind, Store};
+use std::time::Duration;
+
+/// What the suite needs to know about a kind.
+trait Subject: Collection {
+    /// Creates (or opens) a small instance named `name`.
+    fn create_small(store: &Store, name: &str) -> Self;
+    /// One random write (insert, overwrite, remove, ...), numbered `step`.
+    fn random_write(&self, rng: &mut Rng, step: u64);
+    /// A write too large for the object; must fail.
+    fn oversized_write(&self) -> Result<(), Self::Error>;
+}
+
+impl Subject for HashMap {
+    fn create_small(store: &Store, name: &str) -> HashMap {
+        let options = HashMapOptions {
+            shards: 4,
+            initial_capacity: 0,
+        };
+        store.open_or_create_object(name, &options).unwrap()
+    }
+
+    fn random_write(&self, rng: &mut Rng, step: u64) {
+        let key = format!("k{}", rng.below(400));
+        let value = vec![step as u8; rng.below(300) as usize];
+        match rng.below(10) {
+            0..=4 => self.set(key.as_bytes(), &value).map(drop),
+            5 => self.incr_i64(b"counter", 1).map(drop),
+            6 => self
+                .compare_and_set(key.as_bytes(), None, Some(&value))
+                .map(drop),
+            7 if rng.below(50) == 0 => self.clear(),
+            _ => self.delete(key.as_bytes()).map(drop),
+        }
+        .unwrap();
+    }
+
+    fn oversized_write(&self) -> Result<(), shmkit::MapError> {
+        // A key longer than the maximum is refused before anything is read or allocated.
+        self.set(
+            huge_zeros(shmkit::collections::hash_map::MAX_KEY_LEN + 1),
+            b"",
+        )
+    }
+}
+
+/// `len` zero bytes of address space only (a private, unreserved mapping): for arguments
+/// too large to allocate, which must be refused by their length alone. Leaked on purpose.
+fn huge_zeros(len: u64) -> &'static [u8] {
+    // SAFETY: a fresh anonymous private mapping, readable for its whole length (pages are
+    // zero-filled on first touch; NORESERVE commits no memory); never unmapped, so the
+    // 'static slice stays valid.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            len as usize,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED, "mmap of {len} bytes");
+        std::slice::from_raw_parts(p as *const u8, len as usize)
+    }
+}
+
+/// Asserts the whole store is clean and every used block is accounted for.
+fn assert_store_clean(store: &Store, context: &str) {
+    let report = store.check();
+    assert!(report.is_clean(), "{context}: {:#?}", report.findings);
+    let leaks = report.leaks.as_ref().expect("leak analysis ran");
+    assert!(leaks.complete, "{context}: {leaks:?}");
+    assert!(leaks.unreachable.is_empty(), "{context}: {leaks:?}");
+}
+
+fn fresh_object_checks_clean<T: Subject>() {
+    let t = TestStore::new("conformance-fresh");
+    let object = T::create_small(&t, "obj");
+    let report: shmkit::collections::object::ObjectReport =
+        SharedObject::check(&object, CheckMode::Verify).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert!(report.repaired.is_empty(), "{report:?}");
+    assert_eq!(SharedObject::kind(&object), T::KIND);
+    assert_store_clean(&t, "fresh");
+    // Every lock of the object is reported, none abandoned.
+    let locks = SharedObject::locks(&object);
+    assert!(!locks.is_empty());
+    let states = t.lock_states();
+    assert_eq!(
+        states
+            .iter()
+            .filter(|l| l.name.starts_with(&format!("{} \"obj\"", T::KIND.name())))
+            .count(),
+        locks.len()
+    );
+}
+
+fn churn_leaves_no_leak<T: Subject>() {
+    let t = TestStore::new("conformance-churn");
+    let object = T::create_small(&t, "obj");
+    let mut rng = Rng(0x5eed_0001);
+    for step in 0..5_000 {
+        object.random_write(&mut rng, step);
+    }
+    assert_store_clean(&t, "after churn");
+    // The accounting is exact: owned blocks + roots + directory pages = used blocks.
+    let mut owned = 0u64;
+    SharedObject::owned_blocks(&object, &mut |_| owned += 1).unwrap();
+    let used = t.verify_allocator().unwrap().used_blocks;
+    assert!(owned > 0 && owned < used, "owned {owned}, used {used}");
+    // A block allocated and never published is found, and only it.
+    let stray = t.alloc(100).unwrap();
+    let leaks = t.find_unreachable().unwrap();
+    assert_eq!(leaks.unreachable, vec![stray]);
+    let report = t.check();
+    assert!(!report.is_clean());
+    assert!(
+        report.findings.iter().any(|f| matches!(
+            f,
+            Finding::UnreachableBlocks {
+                blocks: 1,
+                status: Unreachable::Leaked,
+                ..
+            }
+        )),
+        "{:#?}",
+        report.findings
+    );
+    let repair = t.repair();
+    assert!(repair.after.is_clean(), "{repair:?}");
+    assert_eq!(t.verify_allocator().unwrap().used_blocks, used);
+}
+
+fn repair_after_kills<T: Subject>() {
+    const KILLS: u32 = 200;
+    let _dog = watchdog(600);
+    let t = TestStore::new("conformance-kills");
+    let object = T::create_small(&t, "obj");
+    let mut rng = Rng(0x5eed_0002);
+    let mut abandoned_after_kill = 0;
+    let mut leaked_after_kill = 0;
+    for kill in 0..KILLS {
+        let seed = rng.next();
+        let started = t.hash_map("conformance-signals").unwrap();
+        started.delete(b"started").unwrap();
+        let child = fork_child(|| {
+            let mut rng = Rng(seed | 1);
+            let mut step = 0;
+            loop {
+                object.random_write(&mut rng, step);
+                if step == 0 {
+                    started.set(b"started", b"1").unwrap();
+                }
+                step += 1;
+            }
+        });
+        assert!(
+            wait_until(Duration::from_secs(60), || started
+                .contains_key(b"started")
+                .unwrap()),
+            "kill {kill}: the writer never started"
+        );
+        // A random point in the writer's loop: most of it is inside a critical section.
+        std::thread::sleep(Duration::from_micros(rng.below(2_000)));
+        child.kill_and_wait();
+        if t.lock_states().iter().any(|l| l.is_abandoned()) {
+            abandoned_after_kill += 1;
+        }
+        let repair = t.repair();
+        assert!(
+            repair.after.is_clean(),
+            "kill {kill}: {:#?}\n{:#?}",
+            repair.not_repaired,
+            repair.after.findings
+        );
+        if repair.repaired.iter().any(|r| r.contains("leaked block")) {
+            leaked_after_kill += 1;
+        }
+        let again = t.repair();
+        assert!(
+            again.repaired.is_empty() && again.not_repaired.is_empty(),
+            "kill {kill}: a second repair changed something: {again:?}"
+        );
+        assert!(
+            !again
+                .after
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::UnreachableBlocks { .. })),
+            "kill {kill}"
+        );
+    }
+    assert!(
+        abandoned_after_kill >= KILLS / 10,
+        "only {abandoned_after_kill} of {KILLS} kills landed inside a critical section"
+    );
+    eprintln!(
+        "{KILLS} kills: {abandoned_after_kill} left an abandoned lock, {leaked_after_kill} leaked blocks"
+    );
+    assert_store_clean(&t, "after the kills");
+}
+
+fn forked_child_sees_the_same_count<T: Subject>() {
+    let t = TestStore::new("conformance-fork");
+    let object = T::create_small(&t, "obj");
+    let mut rng = Rng(0x5eed_0003);
+    for step in 0..500 {
+        object.random_write(&mut rng, step);
+    }
+    let count = SharedObject::item_count(&object);
+    let name = t.name().to_string();
+    fork_child(move || {
+        let inherited = SharedObject::item_count(&object);
+        let reopened = Store::open(&name)
+            .ok()
+            .and_then(|s| T::open(&s, "obj").ok())
+            .and_then(|o| SharedObject::item_count(&o));
+        i32::from(!(inherited == count && reopened == count))
+    })
+    .expect_success();
+}
+
+fn bad_input_gets_typed_errors<T: Subject>() {
+    let t = TestStore::new("conformance-errors");
+    t.object_or_create("raw", ObjectKind::Raw, |s| s.alloc(64))
+        .unwrap();
+    let wrong: shmkit::Error = T::open(&t, "raw").unwrap_err().into();
+    assert_eq!(wrong.kind(), ErrorKind::WrongKind, "{wrong}");
+    let wrong: shmkit::Error = T::open_or_create(&t, "raw", &Default::default())
+        .unwrap_err()
+        .into();
+    assert_eq!(wrong.kind(), ErrorKind::WrongKind, "{wrong}");
+    let missing: shmkit::Error = T::open(&t, "absent").unwrap_err().into();
+    assert_eq!(missing.kind(), ErrorKind::ObjectNotFound, "{missing}");
+    let object = T::create_small(&t, "obj");
+    let before = t.verify_allocator().unwrap().used_blocks;
+    let oversized: shmkit::Error = object.oversized_write().unwrap_err().into();
+    assert_eq!(oversized.kind(), ErrorKind::InvalidArgument, "{oversized}");
+    assert_eq!(
+        t.verify_allocator().unwrap().used_blocks,
+        before,
+        "a refused write allocated"
+    );
+    assert_eq!(t.check().count(Severity::Problem), 0);
+}
+
+/// Runs the suite for one kind.
+macro_rules! conformance {
+    ($kind:ty, $module:ident) => {
+        mod $module {
+            #[test]
+            fn fresh_object_checks_clean() {
+                super::fresh_object_checks_clean::<$kind>();
+            }
+            #[test]
+            fn churn_leaves_no_leak() {
+                super::churn_leaves_no_leak::<$kind>();
+            }
+            #[test]
+            fn repair_after_kills() {
+                super::repair_after_kills::<$kind>();
+            }
+            #[test]
+            fn forked_child_sees_the_same_count() {
+                super::forked_child_sees_the_same_count::<$kind>();
+            }
+            #[test]
+            fn bad_input_gets_typed_errors() {
+                super::bad_input_gets_typed_errors::<$kind>();
+            }
+        }
+    };
+}
+
+conformance!(shmkit::HashMap, hash_map);
