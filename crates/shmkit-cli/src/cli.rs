@@ -132,8 +132,9 @@ For every store in the store directory ($SHMKIT_DIR, default /dev/shm): reclaims
 slots of processes that died while attached, and repairs locks they held. Removes leftover
 temporary files of store creation older than a minute.
 
-With --remove-unused, also removes every store that no live process has attached. A store
-in use is never removed.")]
+With --remove-unused, also removes every store that no live process has attached; stores
+created with the remove-when-unused option are removed so even without it. A store in use
+is never removed.")]
 pub struct GcArgs {
     /// Also remove stores that no live process has attached.
     #[arg(long)]

@@ -231,3 +231,56 @@ fn gc_leaves_a_damaged_store_alone() {
     );
     assert!(d.path("broken").exists());
 }
+
+#[test]
+fn gc_removes_a_remove_when_unused_store_whose_last_process_died() {
+    let _w = watchdog(60);
+    let d = StoreDir::new("gc-rwu");
+    let options = shmkit::StoreOptions {
+        remove_when_unused: true,
+        ..shmkit::StoreOptions::default()
+    };
+    drop(Store::create(&d.store("flagged"), &options).unwrap()); // its last detach removes it
+    assert!(!d.path("flagged").exists());
+    // Created by a process that was killed while attached: nobody detached last.
+    let path = d.store("orphan");
+    let mut creator = fork_child(move || {
+        let _store = match Store::create(&path, &options) {
+            Ok(s) => s,
+            Err(_) => return 3,
+        };
+        loop {
+            std::thread::park(); // until SIGKILLed
+        }
+    });
+    wait_until("the creator to attach", Duration::from_secs(60), || {
+        Store::is_in_use(&d.store("orphan")).unwrap_or(false)
+    });
+    let run = d.shmkit(&["gc"]);
+    run.expect_code(0);
+    assert!(d.path("orphan").exists(), "removed while its creator lived");
+    creator.kill();
+    drop(d.create("plain")); // unused, but not created to be removed
+    let run = d.shmkit(&["gc", "--dry-run"]);
+    assert!(
+        run.stdout.contains(
+            "orphan: would remove (no process attached; created to be removed when unused)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(d.path("orphan").exists());
+    let run = d.shmkit(&["gc"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("orphan: removed (no process attached; created to be removed when unused)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!d.path("orphan").exists());
+    assert!(
+        d.path("plain").exists(),
+        "gc removed an unused store without --remove-unused"
+    );
+}

@@ -72,8 +72,10 @@ impl PyStore {
     ///
     /// A plain name lives in `/dev/shm` (or `$SHMKIT_DIR`); a name containing `/` is a file
     /// path. `exclusive=True` fails with `StoreExistsError` if the store exists already.
+    /// `remove_when_unused=True` (at creation) makes the last process to close its handles
+    /// remove the store; a killed last process leaves it for `shmkit gc`.
     #[new]
-    #[pyo3(signature = (name_or_path, *, create = true, mode = 0o600, exclusive = false, reserve = None, initial_size = None, max_processes = None))]
+    #[pyo3(signature = (name_or_path, *, create = true, mode = 0o600, exclusive = false, reserve = None, initial_size = None, max_processes = None, remove_when_unused = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -84,6 +86,7 @@ impl PyStore {
         reserve: Option<u64>,
         initial_size: Option<u64>,
         max_processes: Option<u32>,
+        remove_when_unused: bool,
     ) -> PyResult<PyStore> {
         let mut options = StoreOptions {
             mode,
@@ -95,6 +98,7 @@ impl PyStore {
         if let Some(i) = initial_size {
             options.initial_len = i;
         }
+        options.remove_when_unused = remove_when_unused;
         if let Some(m) = max_processes {
             options.max_processes = m;
         }

@@ -220,3 +220,15 @@ def test_hierarchy():
     assert issubclass(errors.CorruptError, shmkit.Error)
     assert issubclass(errors.RegistryFullError, shmkit.Error)
     assert set(errors.__all__) <= set(shmkit.__all__)
+
+
+def test_remove_when_unused_store_goes_with_its_last_handle(store_name):
+    name = store_name
+    s = shmkit.Store(name, remove_when_unused=True)
+    s.hash_map("m")["k"] = 1
+    other = shmkit.Store(name, create=False)  # the same process: one attachment
+    path = s.path
+    s.close()
+    assert os.path.exists(path), "removed while a handle was still open"
+    other.close()
+    assert not os.path.exists(path)

@@ -1,7 +1,8 @@
 //! `shmkit gc [--remove-unused] [--dry-run] [--json]`: cleans dead processes' state in every
 //! store of the store directory (the core's `Store::repair` when a process died or left a
 //! lock), removes stale temporary files of store creation (`shmkit::store::files`), and with
-//! `--remove-unused` removes stores no live process has attached.
+//! `--remove-unused` removes stores no live process has attached (stores created with the
+//! remove-when-unused option are removed so without it: their last process died).
 //!
 //! Invariants: a store in use is never removed (the core's removal protocol, `shmkit::store::remove`); files that are not
 //! stores are never touched; cleaning is what any attaching process may do at any time
@@ -25,6 +26,7 @@ use serde_json::json;
 use shmkit::Store;
 use shmkit::maintenance::check::NotRepairedBecause;
 use shmkit::store::files::remove_stale_temp_file;
+use shmkit::store::header::FLAG_REMOVE_WHEN_UNUSED;
 use std::io::Write;
 
 /// What gc did (or would do) with one file.
@@ -129,12 +131,22 @@ fn gc_store(file: &StoreFile, args: &GcArgs) -> Result<Option<String>, CliError>
             file.arg, file.arg
         )));
     }
-    if args.remove_unused && !p.in_use {
+    // A store created to be removed when unused whose last process died (or exited without
+    // detaching) is removed like --remove-unused would.
+    let wants_removal = p
+        .header
+        .is_some_and(|h| h.flags & FLAG_REMOVE_WHEN_UNUSED != 0);
+    if (args.remove_unused || wants_removal) && !p.in_use {
+        let why = if wants_removal {
+            "no process attached; created to be removed when unused"
+        } else {
+            "no process attached"
+        };
         if args.dry_run {
-            return Ok(Some("would remove (no process attached)".into()));
+            return Ok(Some(format!("would remove ({why})")));
         }
         return match remove_store(file, false)? {
-            Removed::Yes => Ok(Some("removed (no process attached)".into())),
+            Removed::Yes => Ok(Some(format!("removed ({why})"))),
             Removed::InUse => clean(file, &probe(&file.path), args).map(|l| {
                 Some(format!(
                     "a process attached meanwhile; kept{}",

@@ -43,6 +43,7 @@ class Store:
         reserve: int | None = None,
         initial_size: int | None = None,
         max_processes: int | None = None,
+        remove_when_unused: bool = False,
     ) -> None: ...
     @property
     def name(self) -> str: ...

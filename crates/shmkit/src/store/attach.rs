@@ -26,8 +26,9 @@
 use super::alloc_classes::CLASS_COUNT;
 use super::error::{AllocError, OpenError};
 use super::header::{
-    CHECKSUMMED_LEN, COMMITTED_LEN_OFFSET, DirectoryState, FORMAT_VERSION, HASH_XXH3_64,
-    HEADER_LEN, HeapState, ImmutableHeader, MAGIC, RegistryState, StoreHeader,
+    CHECKSUMMED_LEN, COMMITTED_LEN_OFFSET, DirectoryState, FLAG_REMOVE_WHEN_UNUSED, FORMAT_VERSION,
+    HASH_XXH3_64, HEADER_LEN, HeapState, ImmutableHeader, KNOWN_FLAGS, MAGIC, RegistryState,
+    StoreHeader,
 };
 use super::registry::{
     ATTACH_LOCK_BYTE, MAX_SLOTS, ProcessInfo, RegistrySlot, SLOT_ACTIVE, SLOT_FREE, liveness_byte,
@@ -213,7 +214,7 @@ pub(crate) fn read_header(path: &Path, fd: &OwnedFd) -> Result<(ImmutableHeader,
     if fixed.page_size != 4096 {
         return Err(corrupt(format!("page size {}", fixed.page_size)));
     }
-    if fixed.flags != 0 {
+    if fixed.flags & !KNOWN_FLAGS != 0 {
         return Err(corrupt(format!("unknown header flags {:#x}", fixed.flags)));
     }
     if fixed.reserved_len < fixed.heap_offset || fixed.reserved_len % 4096 != 0 {
@@ -715,6 +716,9 @@ impl Drop for Attachment {
         // either), and unlocking through it would release the parent's locks. Closing a
         // renewed or own description releases its locks anyway.
         if side.owns_fd && side.fork_generation == sys::fork_generation() {
+            if self.fixed.flags & FLAG_REMOVE_WHEN_UNUSED != 0 {
+                self.remove_if_last(&side.fd);
+            }
             if side.owns_slot {
                 let _ = sys::try_lock_byte(&side.fd, liveness_byte(side.slot), ByteLock::Unlock);
             }
@@ -722,6 +726,19 @@ impl Drop for Attachment {
         }
         sys::forget_after_fork(&side.fd);
         // Closing the fd (when `side` drops) releases the OFD locks.
+    }
+}
+
+impl Attachment {
+    /// The last detach of a store created with `remove_when_unused`: removes its name if no
+    /// other process is attached. The exclusive "attached" lock is granted only when no other
+    /// description holds it, and keeps attachers out until this process closes its
+    /// descriptor (right after); only the file this attachment maps is unlinked. Errors are
+    /// ignored: the store then stays, as if the option were off (`shmkit gc` removes it).
+    fn remove_if_last(&self, own_fd: &OwnedFd) {
+        if sys::try_lock_byte(own_fd, ATTACH_LOCK_BYTE, ByteLock::Exclusive).unwrap_or(false) {
+            let _ = super::remove::unlink_if_same(&self.path, self.dev_ino);
+        }
     }
 }
 

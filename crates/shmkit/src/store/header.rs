@@ -24,6 +24,11 @@ pub const HASH_XXH3_64: u32 = 1;
 pub const HEADER_LEN: u64 = 4096;
 /// Number of bytes covered by `header_checksum` (the immutable fields).
 pub const CHECKSUMMED_LEN: usize = 80;
+/// `flags` bit: the last process to detach removes the store's name
+/// (`StoreOptions::remove_when_unused`).
+pub const FLAG_REMOVE_WHEN_UNUSED: u32 = 1;
+/// Every `flags` bit this build understands.
+pub const KNOWN_FLAGS: u32 = FLAG_REMOVE_WHEN_UNUSED;
 /// Offset of `committed_len` in the file.
 pub const COMMITTED_LEN_OFFSET: u64 = 128;
 
@@ -61,7 +66,7 @@ pub struct ImmutableHeader {
     pub created_unix_ns: u64,
     /// Page size the store was laid out with.
     pub page_size: u32,
-    /// Reserved, zero.
+    /// Options of the store as bits ([`FLAG_REMOVE_WHEN_UNUSED`]); other bits are zero.
     pub flags: u32,
 }
 

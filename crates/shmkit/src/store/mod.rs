@@ -76,6 +76,13 @@ pub struct StoreOptions {
     pub hash_seed: Option<u64>,
     /// Maximum number of processes attached at once (1..=1024). Default 1024.
     pub max_processes: u32,
+    /// Remove the store's name when the last process detaches (the cleanup users of
+    /// reference-counted segments expect). Decided by the "attached" lock every attached
+    /// process holds, which the kernel releases when a process dies: a killed process never
+    /// leaves a count behind. A store whose last process was killed stays until
+    /// `shmkit gc` (which removes such stores once no process is attached). Kept in the
+    /// header: every process's last detach honours it. Default false.
+    pub remove_when_unused: bool,
 }
 
 impl Default for StoreOptions {
@@ -86,6 +93,7 @@ impl Default for StoreOptions {
             initial_len: 1 << 20,
             hash_seed: None,
             max_processes: DEFAULT_SLOTS,
+            remove_when_unused: false,
         }
     }
 }
@@ -174,7 +182,11 @@ impl Store {
             heap_offset: layout.heap_offset,
             created_unix_ns: sys::unix_time_ns(),
             page_size: page as u32,
-            flags: 0,
+            flags: if options.remove_when_unused {
+                header::FLAG_REMOVE_WHEN_UNUSED
+            } else {
+                0
+            },
         };
         {
             // Initialise through a short-lived mapping of the whole reservation: if this
@@ -289,6 +301,12 @@ impl Store {
     /// The validated immutable header.
     pub fn header(&self) -> ImmutableHeader {
         self.inner.fixed
+    }
+
+    /// True if the last process to detach removes the store (see
+    /// [`StoreOptions::remove_when_unused`]).
+    pub fn removes_when_unused(&self) -> bool {
+        self.inner.fixed.flags & header::FLAG_REMOVE_WHEN_UNUSED != 0
     }
 
     /// Seed for key hashing in this store (XXH3-64).

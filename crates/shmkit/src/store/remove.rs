@@ -151,7 +151,7 @@ fn open_store_file(path: &Path) -> Result<OwnedFd, OpenError> {
 }
 
 /// Unlinks `path` if it still names the file `dev_ino`.
-fn unlink_if_same(path: &Path, dev_ino: (u64, u64)) -> Result<(), OpenError> {
+pub(crate) fn unlink_if_same(path: &Path, dev_ino: (u64, u64)) -> Result<(), OpenError> {
     let now = std::fs::symlink_metadata(path).map_err(|e| io_err(path, e))?;
     if (now.dev(), now.ino()) != dev_ino {
         return Err(OpenError::Io {
