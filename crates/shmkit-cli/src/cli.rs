@@ -200,6 +200,18 @@ pub struct DumpArgs {
     /// Sort by key bytes (holds all entries in memory); default is the map's own order.
     #[arg(long)]
     pub sort: bool,
+    /// Whose stores may be used.
+    #[command(flatten)]
+    pub access: Access,
+}
+
+/// Whose stores a data command (get, set, del, dump) may use.
+#[derive(Debug, Args)]
+pub struct Access {
+    /// Use a store owned by another user (refused by default: its owner controls what it
+    /// holds). Maintenance commands (ls, stat, check, gc, rm) look at every user's stores.
+    #[arg(long)]
+    pub allow_foreign_owner: bool,
 }
 
 /// How keys (and values) are typed on the command line.
@@ -232,6 +244,9 @@ pub struct GetArgs {
     /// Print the value as JSON (see `shmkit dump --help` for the forms).
     #[arg(long, conflicts_with = "raw")]
     pub json: bool,
+    /// Whose stores may be used.
+    #[command(flatten)]
+    pub access: Access,
 }
 
 /// `shmkit set`.
@@ -258,6 +273,9 @@ pub struct SetArgs {
     /// Create the store and the map if they do not exist.
     #[arg(long)]
     pub create: bool,
+    /// Whose stores may be used.
+    #[command(flatten)]
+    pub access: Access,
 }
 
 /// `shmkit del`.
@@ -273,4 +291,7 @@ pub struct DelArgs {
     /// Key typing.
     #[command(flatten)]
     pub typing: Typing,
+    /// Whose stores may be used.
+    #[command(flatten)]
+    pub access: Access,
 }

@@ -91,6 +91,18 @@ pub fn scan(dir: &Path, in_store_dir: bool) -> std::io::Result<(Vec<StoreFile>, 
     Ok((stores, listing.temps))
 }
 
+/// Opens the store `arg` for maintenance or inspection: any owner, any mode (an
+/// administrator's `shmkit gc` must reach every user's stores; nothing read is executed).
+pub fn open_for_maintenance(arg: &str) -> Result<shmkit::Store, shmkit::OpenError> {
+    shmkit::Store::open_with(
+        arg,
+        &shmkit::OpenOptions {
+            allow_foreign_owner: true,
+            mode: None,
+        },
+    )
+}
+
 /// The default store directory.
 pub fn default_dir() -> PathBuf {
     store_dir()

@@ -96,6 +96,8 @@ impl CliError {
                 code,
                 format!("permission denied: {} (stores are created with mode 0600 for their owner)", path.display()),
             ),
+            e @ OpenError::ForeignOwner { .. } => CliError::new(code, e.to_string())
+                .hint("add --allow-foreign-owner if you trust the store's owner with what this command reads and writes"),
             e @ (OpenError::Truncated { .. }
             | OpenError::HeaderChecksum { .. }
             | OpenError::CorruptHeader { .. }) => CliError::new(code, e.to_string())

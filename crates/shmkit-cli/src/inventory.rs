@@ -16,7 +16,6 @@ use crate::discover::StoreFile;
 use crate::error::CliError;
 use crate::objects::{self, ObjectListing};
 use crate::probe::{Probe, probe};
-use shmkit::Store;
 use shmkit::store::locks::LockState;
 use std::io::ErrorKind;
 
@@ -108,7 +107,7 @@ pub fn inventory(file: &StoreFile, with_entries: bool) -> Inventory {
         inv.status = FileStatus::Unusable(CliError::open(&file.arg, e));
         return inv;
     }
-    let store = match Store::open(&file.arg) {
+    let store = match crate::discover::open_for_maintenance(&file.arg) {
         Ok(s) => s,
         Err(e) => {
             inv.status = FileStatus::Unusable(CliError::open(&file.arg, e));

@@ -198,3 +198,42 @@ fn closed_stdout_ends_quietly() {
         out.status
     );
 }
+
+#[test]
+fn data_commands_refuse_another_users_store_unless_allowed() {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        common::cannot_run_here("creating a store as another user needs root");
+        return;
+    }
+    let d = StoreDir::new("errors-foreign");
+    std::fs::set_permissions(&d.dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    // User `nobody` creates a store everyone may write, with one key in it.
+    let out = command(Some(&d.dir))
+        .args(["set", "theirs", "m", "k", "planted", "--create"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    common::Run::from(out).expect_code(0);
+    std::fs::set_permissions(
+        d.path("theirs"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    let run = d.shmkit(&["get", "theirs", "m", "k"]);
+    run.expect_code(5);
+    assert!(run.stderr.contains("owned by uid 65534"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--allow-foreign-owner"),
+        "{}",
+        run.stderr
+    );
+    d.shmkit(&["dump", "theirs", "m"]).expect_code(5);
+    let run = d.shmkit(&["get", "theirs", "m", "k", "--allow-foreign-owner"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "planted\n");
+    // Maintenance looks at every user's stores.
+    d.shmkit(&["stat", "theirs"]).expect_code(0);
+    d.shmkit(&["check", "theirs"]).expect_code(0);
+}

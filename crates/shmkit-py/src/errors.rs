@@ -183,7 +183,9 @@ impl Classified for OpenError {
     fn os_detail(&self) -> Option<OsDetail<'_>> {
         match self {
             OpenError::NotFound { path } => Some(OsDetail::file(ENOENT, path)),
-            OpenError::PermissionDenied { path } => Some(OsDetail::file(EACCES, path)),
+            OpenError::PermissionDenied { path }
+            | OpenError::ForeignOwner { path, .. }
+            | OpenError::ModeTooWide { path, .. } => Some(OsDetail::file(EACCES, path)),
             OpenError::Map { path, source, .. } | OpenError::Io { path, source } => {
                 Some(OsDetail::io(source, Some(path)))
             }

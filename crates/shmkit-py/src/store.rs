@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use shmkit::maintenance::check::{ObjectOutcome, StoreReport};
 use shmkit::store::remove::Removed;
-use shmkit::{Store, StoreOptions};
+use shmkit::{OpenOptions, Store, StoreOptions};
 use std::sync::Mutex;
 
 /// A store handle (see the module documentation).
@@ -72,10 +72,14 @@ impl PyStore {
     ///
     /// A plain name lives in `/dev/shm` (or `$SHMKIT_DIR`); a name containing `/` is a file
     /// path. `exclusive=True` fails with `StoreExistsError` if the store exists already.
+    /// An existing store must belong to this process's user (`allow_foreign_owner=True`
+    /// accepts another user's: its owner controls every value read from it, pickles
+    /// included) and, unless `create=False`, grant nothing beyond `mode`
+    /// (`PermissionDeniedError` otherwise).
     /// `remove_when_unused=True` (at creation) makes the last process to close its handles
     /// remove the store; a killed last process leaves it for `shmkit gc`.
     #[new]
-    #[pyo3(signature = (name_or_path, *, create = true, mode = 0o600, exclusive = false, reserve = None, initial_size = None, max_processes = None, remove_when_unused = false))]
+    #[pyo3(signature = (name_or_path, *, create = true, mode = 0o600, exclusive = false, reserve = None, initial_size = None, max_processes = None, remove_when_unused = false, allow_foreign_owner = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -87,6 +91,7 @@ impl PyStore {
         initial_size: Option<u64>,
         max_processes: Option<u32>,
         remove_when_unused: bool,
+        allow_foreign_owner: bool,
     ) -> PyResult<PyStore> {
         let mut options = StoreOptions {
             mode,
@@ -99,12 +104,17 @@ impl PyStore {
             options.initial_len = i;
         }
         options.remove_when_unused = remove_when_unused;
+        options.allow_foreign_owner = allow_foreign_owner;
         if let Some(m) = max_processes {
             options.max_processes = m;
         }
         let name = name_or_path.to_string();
         let store = if !create {
-            py.detach(|| Store::open(&name)).py_err(py)?
+            let open = OpenOptions {
+                allow_foreign_owner,
+                mode: None,
+            };
+            py.detach(|| Store::open_with(&name, &open)).py_err(py)?
         } else if exclusive {
             py.detach(|| Store::create(&name, &options)).py_err(py)?
         } else {

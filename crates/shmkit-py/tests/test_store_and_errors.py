@@ -10,6 +10,8 @@ import pytest
 import shmkit
 from shmkit import errors
 
+from _support import cannot_run
+
 
 def test_create_open_names_close_unlink(store_name):
     with shmkit.Store(store_name) as store:
@@ -232,3 +234,41 @@ def test_remove_when_unused_store_goes_with_its_last_handle(store_name):
     assert os.path.exists(path), "removed while a handle was still open"
     other.close()
     assert not os.path.exists(path)
+
+
+def test_a_store_squatted_by_another_user_is_refused(store_name):
+    """A name another user created first (mode 0o666, so it could be written by anyone) is
+    not adopted: `Store(name)` raises PermissionDeniedError naming the owner; opting in with
+    `allow_foreign_owner=True` and the store's mode opens it."""
+    if os.geteuid() != 0:
+        cannot_run("creating a store as another user needs root")
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            shmkit.Store(store_name, mode=0o666).close()
+            code = 0
+        except BaseException:
+            code = 4
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    with pytest.raises(shmkit.PermissionDeniedError, match="owned by uid 65534") as e:
+        shmkit.Store(store_name)
+    assert isinstance(e.value, PermissionError) and e.value.errno == errno.EACCES
+    with pytest.raises(shmkit.PermissionDeniedError, match="owned by uid 65534"):
+        shmkit.Store(store_name, create=False)
+    with pytest.raises(shmkit.PermissionDeniedError, match="grants more than"):
+        shmkit.Store(store_name, allow_foreign_owner=True)
+    with shmkit.Store(store_name, allow_foreign_owner=True, mode=0o666) as s:
+        s.hash_map("m")["k"] = "v"
+
+
+def test_a_store_with_a_wider_mode_than_asked_for_is_refused(store_name):
+    shmkit.Store(store_name, mode=0o640).close()
+    with pytest.raises(shmkit.PermissionDeniedError, match="grants more than"):
+        shmkit.Store(store_name)
+    shmkit.Store(store_name, mode=0o640).close()
+    shmkit.Store(store_name, create=False).close()

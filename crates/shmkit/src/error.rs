@@ -203,7 +203,9 @@ impl OpenError {
         match self {
             OpenError::InvalidName(e) => e.kind(),
             OpenError::NotFound { .. } => ErrorKind::StoreNotFound,
-            OpenError::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            OpenError::PermissionDenied { .. }
+            | OpenError::ForeignOwner { .. }
+            | OpenError::ModeTooWide { .. } => ErrorKind::PermissionDenied,
             OpenError::Empty { .. } | OpenError::NotAStore { .. } | OpenError::Truncated { .. } => {
                 ErrorKind::NotAStore
             }
@@ -399,6 +401,8 @@ mod tests {
             OpenError::RegistryFull { .. } => 9,
             OpenError::Map { .. } => 10,
             OpenError::Io { .. } => 11,
+            OpenError::ForeignOwner { .. } => 12,
+            OpenError::ModeTooWide { .. } => 13,
         }
     }
 
@@ -409,6 +413,22 @@ mod tests {
             (OpenError::NotFound { path: p() }, ErrorKind::StoreNotFound),
             (
                 OpenError::PermissionDenied { path: p() },
+                ErrorKind::PermissionDenied,
+            ),
+            (
+                OpenError::ForeignOwner {
+                    path: p(),
+                    owner: 1000,
+                    me: 0,
+                },
+                ErrorKind::PermissionDenied,
+            ),
+            (
+                OpenError::ModeTooWide {
+                    path: p(),
+                    mode: 0o666,
+                    allowed: 0o600,
+                },
                 ErrorKind::PermissionDenied,
             ),
             (OpenError::Empty { path: p() }, ErrorKind::NotAStore),
@@ -647,7 +667,7 @@ mod tests {
 
     #[test]
     fn open_errors() {
-        check(open_cases(), OpenError::kind, open_variant, 12);
+        check(open_cases(), OpenError::kind, open_variant, 14);
     }
 
     #[test]

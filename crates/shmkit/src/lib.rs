@@ -62,4 +62,4 @@ pub use store::error::{
 #[cfg(not(loom))]
 pub use store::verify::{Problem, VerifyReport};
 #[cfg(not(loom))]
-pub use store::{Store, StoreOptions};
+pub use store::{OpenOptions, Store, StoreOptions};

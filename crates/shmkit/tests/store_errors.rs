@@ -169,7 +169,7 @@ fn every_impossible_header_field_alone_is_corrupt() {
         ("class table offset", |h| h.class_table_offset += 4096),
         ("heap offset", |h| h.heap_offset += 4096),
         ("page size", |h| h.page_size = 65536),
-        ("flags", |h| h.flags = 1),
+        ("unknown flags", |h| h.flags = 2),
         ("reserved below the heap", |h| {
             h.reserved_len = h.heap_offset - 4096
         }),

@@ -22,8 +22,8 @@ use crate::discover;
 use crate::error::{CliError, CliResult, exit};
 use crate::probe::probe;
 use serde_json::{Value, json};
+use shmkit::OpenError;
 use shmkit::maintenance::check::{ObjectOutcome, Severity, StoreReport};
-use shmkit::{OpenError, Store};
 use std::io::Write;
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -55,7 +55,7 @@ pub fn run(args: &CheckArgs, out: &mut impl Write) -> CliResult {
             ),
         ));
     }
-    let store = match Store::open(&args.store) {
+    let store = match discover::open_for_maintenance(&args.store) {
         Ok(s) => s,
         Err(
             e @ (OpenError::Truncated { .. }

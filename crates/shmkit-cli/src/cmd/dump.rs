@@ -18,9 +18,9 @@ use crate::cli::DumpArgs;
 use crate::error::{CliError, CliResult, exit};
 use crate::json::{self, Json};
 use crate::typed::to_json;
+use shmkit::DirectoryError;
 use shmkit::collections::any::open_any;
 use shmkit::collections::object::Item;
-use shmkit::{DirectoryError, Store};
 use std::io::Write;
 
 fn line(item: &Item, raw: bool) -> Json {
@@ -44,7 +44,7 @@ fn sort_key(item: &Item) -> &[u8] {
 
 /// Runs `shmkit dump`.
 pub fn run(args: &DumpArgs, out: &mut impl Write) -> CliResult {
-    let store = Store::open(&args.store).map_err(|e| CliError::open(&args.store, e))?;
+    let store = crate::cmd::kv::open_store(&args.store, &args.access)?;
     let info = store
         .objects()
         .map_err(|e| CliError::corrupt(&args.store, e))?

@@ -23,7 +23,6 @@ use crate::format;
 use crate::probe::{Probe, probe};
 use crate::remove::{Removed, remove_store};
 use serde_json::json;
-use shmkit::Store;
 use shmkit::maintenance::check::NotRepairedBecause;
 use shmkit::store::files::remove_stale_temp_file;
 use shmkit::store::header::FLAG_REMOVE_WHEN_UNUSED;
@@ -182,7 +181,8 @@ fn clean(file: &StoreFile, p: &Probe, args: &GcArgs) -> Result<Option<String>, C
             )
         }));
     }
-    let store = Store::open(&file.arg).map_err(|e| CliError::open(&file.arg, e))?;
+    let store =
+        discover::open_for_maintenance(&file.arg).map_err(|e| CliError::open(&file.arg, e))?;
     let swept = dead + store.sweep_dead_processes() as usize;
     let mut done: Vec<String> = Vec::new();
     if swept > 0 {

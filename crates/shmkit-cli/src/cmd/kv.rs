@@ -12,10 +12,10 @@
 //! 0
 //! ```
 
-use crate::cli::{DelArgs, GetArgs, SetArgs, Typing};
+use crate::cli::{Access, DelArgs, GetArgs, SetArgs, Typing};
 use crate::error::{CliError, CliResult, exit};
 use crate::typed::{ArgType, Plain, encode_arg, to_json, to_plain};
-use shmkit::{HashMap, Store, StoreOptions};
+use shmkit::{HashMap, OpenOptions, Store, StoreOptions};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStringExt;
@@ -29,9 +29,19 @@ fn key_bytes(key: &OsStr, typing: &Typing) -> Result<Vec<u8>, CliError> {
     encode_arg(key, ty, typing.hex, "key")
 }
 
+/// Opens an existing store for a data command: another user's only with
+/// `--allow-foreign-owner`.
+pub fn open_store(store_arg: &str, access: &Access) -> Result<Store, CliError> {
+    let options = OpenOptions {
+        allow_foreign_owner: access.allow_foreign_owner,
+        mode: None,
+    };
+    Store::open_with(store_arg, &options).map_err(|e| CliError::open(store_arg, e))
+}
+
 /// Opens an existing map of an existing store.
-pub fn open_map(store_arg: &str, map: &str) -> Result<HashMap, CliError> {
-    let store = Store::open(store_arg).map_err(|e| CliError::open(store_arg, e))?;
+fn open_map(store_arg: &str, map: &str, access: &Access) -> Result<HashMap, CliError> {
+    let store = open_store(store_arg, access)?;
     store
         .open_hash_map(map)
         .map_err(|e| CliError::map(store_arg, e))
@@ -40,7 +50,7 @@ pub fn open_map(store_arg: &str, map: &str) -> Result<HashMap, CliError> {
 /// Runs `shmkit get`.
 pub fn get(args: &GetArgs, out: &mut impl Write) -> CliResult {
     let key = key_bytes(&args.key, &args.typing)?;
-    let map = open_map(&args.store, &args.object)?;
+    let map = open_map(&args.store, &args.object, &args.access)?;
     let Some(value) = map.get(&key).map_err(|e| CliError::map(&args.store, e))? else {
         return Err(CliError::new(exit::NEGATIVE, "no such key"));
     };
@@ -82,13 +92,17 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
         }
     };
     let map = if args.create {
-        let store = Store::open_or_create(&args.store, &StoreOptions::default())
+        let options = StoreOptions {
+            allow_foreign_owner: args.access.allow_foreign_owner,
+            ..StoreOptions::default()
+        };
+        let store = Store::open_or_create(&args.store, &options)
             .map_err(|e| CliError::create(&args.store, e))?;
         store
             .hash_map(&args.object)
             .map_err(|e| CliError::map(&args.store, e))?
     } else {
-        open_map(&args.store, &args.object).map_err(|e| match e.code {
+        open_map(&args.store, &args.object, &args.access).map_err(|e| match e.code {
             exit::NOT_FOUND => e.hint("add --create to create the store and the map"),
             _ => e,
         })?
@@ -102,7 +116,7 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
 /// Runs `shmkit del`.
 pub fn del(args: &DelArgs, _out: &mut impl Write) -> CliResult {
     let key = key_bytes(&args.key, &args.typing)?;
-    let map = open_map(&args.store, &args.object)?;
+    let map = open_map(&args.store, &args.object, &args.access)?;
     if map
         .delete(&key)
         .map_err(|e| CliError::map(&args.store, e))?

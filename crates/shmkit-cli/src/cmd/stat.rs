@@ -26,7 +26,7 @@ use std::io::Write;
 pub fn open_with_probe(arg: &str) -> Result<(Store, Probe), CliError> {
     let file = discover::from_arg(arg);
     let p = probe(&file.path);
-    let store = Store::open(arg).map_err(|e| CliError::open(arg, e))?;
+    let store = crate::discover::open_for_maintenance(arg).map_err(|e| CliError::open(arg, e))?;
     Ok((store, p))
 }
 

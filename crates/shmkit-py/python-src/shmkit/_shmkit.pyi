@@ -44,6 +44,7 @@ class Store:
         initial_size: int | None = None,
         max_processes: int | None = None,
         remove_when_unused: bool = False,
+        allow_foreign_owner: bool = False,
     ) -> None: ...
     @property
     def name(self) -> str: ...

@@ -33,6 +33,33 @@ pub enum OpenError {
         /// The file.
         path: PathBuf,
     },
+    /// The store belongs to another user, who can read and change everything in it (and
+    /// plant values readers decode), and the caller did not allow foreign owners
+    /// (`StoreOptions::allow_foreign_owner`, `OpenOptions::allow_foreign_owner`).
+    #[error(
+        "{path} is owned by uid {owner}, not by this process (uid {me}): refusing a store another user controls (allow it with allow_foreign_owner)"
+    )]
+    ForeignOwner {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// This process's effective uid.
+        me: u32,
+    },
+    /// The store's permissions grant more than the caller asked for (someone the caller did
+    /// not choose may read or write it).
+    #[error(
+        "{path} has mode {mode:#o}, which grants more than the {allowed:#o} asked for: refusing (open with a mode that includes {mode:#o})"
+    )]
+    ModeTooWide {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The permission bits the caller accepts.
+        allowed: u32,
+    },
     /// The file is empty (for example created by another program, or never initialised).
     #[error("{path} is empty, not a shmkit store")]
     Empty {

@@ -83,6 +83,26 @@ pub struct StoreOptions {
     /// `shmkit gc` (which removes such stores once no process is attached). Kept in the
     /// header: every process's last detach honours it. Default false.
     pub remove_when_unused: bool,
+    /// Accept an existing store owned by another user (see [`OpenOptions`]). Default false:
+    /// `open_or_create` refuses a store someone else created under the name.
+    pub allow_foreign_owner: bool,
+}
+
+/// What [`Store::open_with`] accepts of an existing store.
+///
+/// A store's owner and everyone its mode lets write can read and change everything in it,
+/// including values readers decode (a Python reader unpickles values with the pickle tag).
+/// So by default a store owned by another user is refused ([`OpenError::ForeignOwner`]): a
+/// name another user created first must not be adopted silently. With `mode`, a store whose
+/// permission bits grant more than those is refused too ([`OpenError::ModeTooWide`]);
+/// [`Store::open_or_create`] always checks against the mode it would create with.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// Accept a store owned by another user (for a store shared between users on purpose,
+    /// and for administration: `shmkit` reports, checks and cleans every user's stores).
+    pub allow_foreign_owner: bool,
+    /// Refuse a store whose permission bits include any bit not in this mode.
+    pub mode: Option<u32>,
 }
 
 impl Default for StoreOptions {
@@ -94,6 +114,7 @@ impl Default for StoreOptions {
             hash_seed: None,
             max_processes: DEFAULT_SLOTS,
             remove_when_unused: false,
+            allow_foreign_owner: false,
         }
     }
 }
@@ -212,14 +233,22 @@ impl Store {
         Ok(Store { inner })
     }
 
-    /// Opens an existing store, validating its header.
+    /// Opens an existing store, validating its header; refuses a store owned by another user
+    /// (see [`OpenOptions`]; [`Store::open_with`] chooses).
     pub fn open(name: &str) -> Result<Store, OpenError> {
+        Store::open_with(name, &OpenOptions::default())
+    }
+
+    /// Opens an existing store, validating its header, its owner and its mode as `options`
+    /// say.
+    pub fn open_with(name: &str, options: &OpenOptions) -> Result<Store, OpenError> {
         let path = name::resolve(name)?;
         let fd = sys::open_file(&path, OpenMode::Existing, 0).map_err(|e| io_err(&path, e))?;
         let st = sys::fstat(&fd).map_err(|e| OpenError::Io {
             path: path.clone(),
             source: e,
         })?;
+        check_owner_and_mode(&path, st.uid, st.mode, options)?;
         if let Some(inner) = find_attached((st.dev, st.ino)) {
             // A forked child opening its parent's store registers now (a slot and an
             // "attached" lock of its own), so it counts as attached from this open on. If
@@ -234,9 +263,15 @@ impl Store {
 
     /// Opens the store, creating it if it does not exist. Race-free: many processes calling
     /// this at once all end up attached to one store.
+    /// An existing store must belong to the caller (unless `options.allow_foreign_owner`)
+    /// and grant no permission beyond `options.mode`.
     pub fn open_or_create(name: &str, options: &StoreOptions) -> Result<Store, CreateError> {
+        let open_options = OpenOptions {
+            allow_foreign_owner: options.allow_foreign_owner,
+            mode: Some(options.mode),
+        };
         loop {
-            match Store::open(name) {
+            match Store::open_with(name, &open_options) {
                 Ok(s) => return Ok(s),
                 Err(OpenError::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -472,6 +507,34 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+/// Refuses a store of another owner or with a wider mode than `options` accept.
+fn check_owner_and_mode(
+    path: &Path,
+    owner: u32,
+    mode: u32,
+    options: &OpenOptions,
+) -> Result<(), OpenError> {
+    let me = sys::effective_uid();
+    if owner != me && !options.allow_foreign_owner {
+        return Err(OpenError::ForeignOwner {
+            path: path.to_path_buf(),
+            owner,
+            me,
+        });
+    }
+    let mode = mode & 0o777;
+    if let Some(allowed) = options.mode
+        && mode & !allowed != 0
+    {
+        return Err(OpenError::ModeTooWide {
+            path: path.to_path_buf(),
+            mode,
+            allowed: allowed & 0o777,
+        });
+    }
+    Ok(())
 }
 
 /// A mutex in the store header reserved for tests and demonstrations.

@@ -40,6 +40,12 @@ pub fn current_pid() -> u32 {
     unsafe { libc::getpid() as u32 }
 }
 
+/// The calling process's effective user id.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Nanoseconds since the Unix epoch, from the realtime clock.
 pub fn unix_time_ns() -> u64 {
     std::time::SystemTime::now()
