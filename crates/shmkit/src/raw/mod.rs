@@ -55,7 +55,9 @@ pub struct OutOfBounds {
 #[derive(Debug)]
 pub struct Region {
     mapping: SharedMapping,
-    /// This process's last view of the committed length. Never larger than the shared value.
+    /// The committed length this process has verified: the shared value as last seen, once
+    /// the file was found to be at least that long. Only grows; every bounds check is
+    /// against it, so no access touches a page past the end of the file as it was then.
     local_committed: AtomicU64,
     /// Offset of the shared `committed_len` field in the header.
     committed_field: u64,
@@ -93,14 +95,32 @@ impl Region {
         }
     }
 
-    /// The store's committed length as published by the last growth (acquire load).
+    /// The store's committed length as published by the last growth (acquire load), once
+    /// verified: a shared value beyond the file's length (a stray or hostile write; a growth
+    /// publishes only after the file was extended) is not accepted, and this stays at the
+    /// last verified length, so accesses past it fail their bounds check instead of raising
+    /// SIGBUS. The `fstat` is paid only when the shared value moved (growth is rare).
     pub fn committed_len(&self) -> u64 {
         let shared = self
             .shared_committed()
             .load(Ordering::Acquire)
             .min(self.mapping.len());
-        self.local_committed.fetch_max(shared, Ordering::Relaxed);
-        shared
+        let local = self.local_committed.load(Ordering::Relaxed);
+        if shared <= local {
+            return local;
+        }
+        self.verify_committed(shared)
+    }
+
+    #[cold]
+    fn verify_committed(&self, shared: u64) -> u64 {
+        match self.mapping.file_len() {
+            Ok(file_len) if file_len >= shared => {
+                self.local_committed.fetch_max(shared, Ordering::Relaxed);
+                shared
+            }
+            _ => self.local_committed.load(Ordering::Relaxed),
+        }
     }
 
     /// Publishes a new committed length after the file has been grown to at least `len`.

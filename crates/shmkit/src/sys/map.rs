@@ -8,11 +8,17 @@ use std::ptr::NonNull;
 ///
 /// The mapping may be far longer than the file: pages past the end of the file must not be
 /// touched (that raises SIGBUS), which [`crate::raw::Region`] enforces with bounds checks
-/// against the store's committed length.
+/// against the store's committed length, itself checked against [`SharedMapping::file_len`]
+/// before it is trusted.
+///
+/// It keeps a duplicate of the descriptor it was made from, to ask the file's length. That
+/// open file description is the mapped one, which the mapping keeps alive anyway (also in
+/// forked children); no lock is ever taken on it.
 #[derive(Debug)]
 pub struct SharedMapping {
     base: NonNull<u8>,
     len: usize,
+    file: OwnedFd,
 }
 
 // SAFETY: the mapping is plain shared memory; all access to it goes through `raw::Region`,
@@ -27,6 +33,7 @@ impl SharedMapping {
     pub fn new(fd: &OwnedFd, len: u64, writable: bool) -> io::Result<SharedMapping> {
         let len = usize::try_from(len)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large"))?;
+        let file = fd.try_clone()?;
         if len == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
         }
@@ -51,7 +58,12 @@ impl SharedMapping {
         }
         let base =
             NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        Ok(SharedMapping { base, len })
+        Ok(SharedMapping { base, len, file })
+    }
+
+    /// The current length of the mapped file (`fstat`): pages below it may be touched.
+    pub fn file_len(&self) -> io::Result<u64> {
+        super::fstat(&self.file).map(|st| st.len)
     }
 
     /// First byte of the mapping.
