@@ -134,6 +134,11 @@ pub enum Finding {
     LeakAnalysisSkipped(&'static str),
     /// The heap walk of the leaked-block analysis failed.
     HeapWalkFailed(String),
+    /// The store file shrank under this process (truncated): nothing here can be checked.
+    FileShrank {
+        /// The first page found missing.
+        offset: u64,
+    },
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -157,7 +162,8 @@ impl Finding {
             | Finding::AllocatorUnreadable(_)
             | Finding::DirectoryUnreadable(_)
             | Finding::Object { .. }
-            | Finding::HeapWalkFailed(_) => Severity::Problem,
+            | Finding::HeapWalkFailed(_)
+            | Finding::FileShrank { .. } => Severity::Problem,
             Finding::LeakedFreeBlocks { .. } | Finding::AllocatorLocksNeedRepair(_) => {
                 Severity::NeedsRepair
             }
@@ -239,6 +245,10 @@ impl fmt::Display for Finding {
                 write!(f, "leaked-block analysis skipped: {why}")
             }
             Finding::HeapWalkFailed(e) => write!(f, "heap walk failed: {e}"),
+            Finding::FileShrank { offset } => write!(
+                f,
+                "the store file shrank under this process (first missing page at offset {offset}); check it from a new process, or remove it"
+            ),
         }
     }
 }
@@ -351,6 +361,10 @@ impl Store {
     /// Checks the whole store without repairing it (see the module docs).
     pub fn check(&self) -> StoreReport {
         let mut r = StoreReport::default();
+        if let Some(offset) = self.faulted_at() {
+            r.findings.push(Finding::FileShrank { offset });
+            return r;
+        }
         for lock in self.lock_states() {
             if lock.is_abandoned() && lock.role != LockRole::SizeClass {
                 r.findings.push(Finding::AbandonedLock(lock));
@@ -456,6 +470,14 @@ impl Store {
     /// and for when leaked blocks are freed).
     pub fn repair(&self) -> RepairReport {
         let mut out = RepairReport::default();
+        if self.faulted_at().is_some() {
+            out.not_repaired.push(NotRepaired::new(
+                NotRepairedBecause::Failed,
+                "anything: the store file shrank under this process",
+            ));
+            out.after = self.check();
+            return out;
+        }
         let mut busy = false;
         match self.repair_allocator() {
             Ok(r) => {

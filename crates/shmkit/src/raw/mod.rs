@@ -77,6 +77,13 @@ impl Region {
         }
     }
 
+    /// The offset of the first page that faulted because the store file shrank under this
+    /// process (its content is gone for this process: every operation must fail).
+    #[inline]
+    pub fn faulted_at(&self) -> Option<u64> {
+        self.mapping.faulted_at()
+    }
+
     /// Length of the reserved virtual range.
     pub fn reserved_len(&self) -> u64 {
         self.mapping.len()

@@ -51,6 +51,10 @@ use std::sync::Arc;
 
 pub use self::attach::STORE_MAGIC;
 
+/// What an operation says when the store file shrank under this process (see
+/// [`Store::faulted_at`]).
+pub(crate) const SHRUNK: &str = "the store file shrank under this process (truncated by another process): its data is gone here; check the store from a new process, or remove it";
+
 /// See [`Store::registry_counters`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RegistryCounters {
@@ -323,6 +327,13 @@ impl Store {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
+    /// The offset of the first page this process found missing because the store file
+    /// shrank under it (truncated by another process), if that happened. From then on every
+    /// operation on the store fails in this process (see `sys::fault`).
+    pub fn faulted_at(&self) -> Option<u64> {
+        self.inner.region.faulted_at()
+    }
+
     /// Bytes of the file that exist (and may be used).
     pub fn committed_len(&self) -> u64 {
         self.inner.region.committed_len()
@@ -366,7 +377,14 @@ impl Store {
 
     /// Allocates `size` bytes; returns the offset of the first byte.
     pub fn alloc(&self, size: u64) -> Result<u64, AllocError> {
-        self.inner.alloc(size)
+        let result = self.inner.alloc(size);
+        match self.faulted_at() {
+            None => result,
+            Some(offset) => Err(AllocError::Corrupt {
+                offset,
+                reason: SHRUNK,
+            }),
+        }
     }
 
     /// Frees a block returned by [`Store::alloc`].
@@ -404,7 +422,15 @@ impl Store {
 
     /// Copies bytes out of the store (bounds-checked; may race with writers).
     pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
-        self.inner.region.read_bytes(offset, out)
+        self.inner.region.read_bytes(offset, out)?;
+        match self.faulted_at() {
+            None => Ok(()),
+            Some(fault) => Err(OutOfBounds {
+                offset: fault,
+                len: out.len() as u64,
+                committed: self.committed_len(),
+            }),
+        }
     }
 
     /// Copies bytes into the store (bounds-checked). Write only memory you allocated.

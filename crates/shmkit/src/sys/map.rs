@@ -19,6 +19,8 @@ pub struct SharedMapping {
     base: NonNull<u8>,
     len: usize,
     file: OwnedFd,
+    /// Its entry in the SIGBUS table (see [`super::fault`]); taken out before unmapping.
+    fault: Option<super::fault::Registration>,
 }
 
 // SAFETY: the mapping is plain shared memory; all access to it goes through `raw::Region`,
@@ -58,7 +60,19 @@ impl SharedMapping {
         }
         let base =
             NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        Ok(SharedMapping { base, len, file })
+        let fault = Some(super::fault::register(base.as_ptr() as usize, len));
+        Ok(SharedMapping {
+            base,
+            len,
+            file,
+            fault,
+        })
+    }
+
+    /// The offset of the first page of this mapping that faulted because the file shrank
+    /// under it (see [`super::fault`]); `None` while the file is whole.
+    pub fn faulted_at(&self) -> Option<u64> {
+        self.fault.as_ref().and_then(super::fault::fault_offset)
     }
 
     /// The current length of the mapped file (`fstat`): pages below it may be touched.
@@ -84,6 +98,8 @@ impl SharedMapping {
 
 impl Drop for SharedMapping {
     fn drop(&mut self) {
+        // No longer ours to patch once it is gone: unregister first.
+        drop(self.fault.take());
         // SAFETY: `base`/`len` describe a mapping created by `new` and not yet unmapped;
         // no reference into it outlives the owning `Region` (it borrows from it).
         unsafe {

@@ -17,6 +17,7 @@
 //! ```
 #![allow(unsafe_code)]
 
+pub mod fault;
 mod fd;
 mod futex;
 mod lock;

@@ -93,7 +93,10 @@ impl Iterator for Iter<'_> {
             }
             let index = self.next_shard;
             self.next_shard += 1;
-            match self.map.snapshot_shard(index, self.want) {
+            match self
+                .map
+                .unfaulted(self.map.snapshot_shard(index, self.want))
+            {
                 Ok(entries) => self.pending = entries.into_iter(),
                 Err(e) => {
                     self.failed = true;

@@ -163,6 +163,17 @@ impl MapInner {
         Ok(&line.0)
     }
 
+    /// `result`, unless the store file shrank under this process meanwhile: then what the
+    /// operation read was the zero pages that stand in for the lost ones (see
+    /// `sys::fault`), and it fails instead.
+    #[inline]
+    pub(crate) fn unfaulted<T>(&self, result: Result<T, MapError>) -> Result<T, MapError> {
+        match self.region().faulted_at() {
+            None => result,
+            Some(offset) => Err(MapError::corrupt(offset, crate::store::SHRUNK)),
+        }
+    }
+
     #[inline]
     pub(crate) fn shard(&self, hash: u64) -> Result<&ShardHeader, MapError> {
         self.shard_at(self.shard_index(hash))
@@ -317,7 +328,7 @@ impl HashMap {
     /// (`buf` grows only when the value is longer than its capacity.)
     pub fn get_into(&self, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, MapError> {
         check_key(key)?;
-        self.inner.get_into(key, buf)
+        self.inner.unfaulted(self.inner.get_into(key, buf))
     }
 
     /// Like [`HashMap::get_into`], but never waits for a lock: `Ok(None)` when writers of the
@@ -329,33 +340,35 @@ impl HashMap {
         buf: &mut Vec<u8>,
     ) -> Result<Option<bool>, MapError> {
         check_key(key)?;
-        self.inner.try_get_into_lock_free(key, buf)
+        self.inner
+            .unfaulted(self.inner.try_get_into_lock_free(key, buf))
     }
 
     /// Like [`HashMap::contains_key`], but never waits for a lock (`Ok(None)`: call
     /// `contains_key`).
     pub fn try_contains_key_lock_free(&self, key: &[u8]) -> Result<Option<bool>, MapError> {
         check_key(key)?;
-        self.inner.try_contains_lock_free(key)
+        self.inner.unfaulted(self.inner.try_contains_lock_free(key))
     }
 
     /// True if `key` is present.
     pub fn contains_key(&self, key: &[u8]) -> Result<bool, MapError> {
         check_key(key)?;
-        self.inner.contains(key)
+        self.inner.unfaulted(self.inner.contains(key))
     }
 
     /// Inserts or overwrites; returns the previous value.
     pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         check_value(key, value)?;
-        self.inner.put(key, value, write::PutMode::ReturnOld)
+        self.inner
+            .unfaulted(self.inner.put(key, value, write::PutMode::ReturnOld))
     }
 
     /// Inserts or overwrites without reading the previous value back (faster).
     pub fn set(&self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
         check_value(key, value)?;
         self.inner
-            .put(key, value, write::PutMode::Overwrite)
+            .unfaulted(self.inner.put(key, value, write::PutMode::Overwrite))
             .map(|_| ())
     }
 
@@ -363,20 +376,22 @@ impl HashMap {
     pub fn insert_if_absent(&self, key: &[u8], value: &[u8]) -> Result<bool, MapError> {
         check_value(key, value)?;
         self.inner
-            .put(key, value, write::PutMode::IfAbsent)
+            .unfaulted(self.inner.put(key, value, write::PutMode::IfAbsent))
             .map(|r| r.is_some())
     }
 
     /// Removes `key`; returns its value if it was present.
     pub fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         check_key(key)?;
-        self.inner.remove(key, true)
+        self.inner.unfaulted(self.inner.remove(key, true))
     }
 
     /// Removes `key`; true if it was present.
     pub fn delete(&self, key: &[u8]) -> Result<bool, MapError> {
         check_key(key)?;
-        self.inner.remove(key, false).map(|r| r.is_some())
+        self.inner
+            .unfaulted(self.inner.remove(key, false))
+            .map(|r| r.is_some())
     }
 
     /// One conditional write: `expected` `None` means "must be absent", `Some(v)` "must equal
@@ -392,7 +407,8 @@ impl HashMap {
             Some(v) => check_value(key, v)?,
             None => check_key(key)?,
         }
-        self.inner.compare_and_set(key, expected, new)
+        self.inner
+            .unfaulted(self.inner.compare_and_set(key, expected, new))
     }
 
     /// Atomic read-modify-write under the key's shard lock. `f` sees the current value
@@ -404,7 +420,7 @@ impl HashMap {
         f: impl FnOnce(Option<&[u8]>) -> UpdateAction,
     ) -> Result<Option<Vec<u8>>, MapError> {
         check_key(key)?;
-        self.inner.update(key, f)
+        self.inner.unfaulted(self.inner.update(key, f))
     }
 
     /// Atomic add on an 8-byte little-endian `i64` value (created as `delta` if missing).
@@ -412,20 +428,20 @@ impl HashMap {
     /// not 8 bytes long.
     pub fn incr_i64(&self, key: &[u8], delta: i64) -> Result<i64, MapError> {
         check_key(key)?;
-        let bits = self.inner.incr(key, |old| match old {
+        let bits = self.inner.unfaulted(self.inner.incr(key, |old| match old {
             Some(old) => (old as i64).wrapping_add(delta) as u64,
             None => delta as u64,
-        })?;
+        }))?;
         Ok(bits as i64)
     }
 
     /// Atomic add on an 8-byte little-endian `f64` value (created as `delta` if missing).
     pub fn incr_f64(&self, key: &[u8], delta: f64) -> Result<f64, MapError> {
         check_key(key)?;
-        let bits = self.inner.incr(key, |old| match old {
+        let bits = self.inner.unfaulted(self.inner.incr(key, |old| match old {
             Some(old) => (f64::from_bits(old) + delta).to_bits(),
             None => delta.to_bits(),
-        })?;
+        }))?;
         Ok(f64::from_bits(bits))
     }
 
@@ -447,7 +463,7 @@ impl HashMap {
     /// the tables back to their initial size.
     pub fn clear(&self) -> Result<(), MapError> {
         for i in 0..=self.inner.shard_mask {
-            self.inner.clear_shard(i)?;
+            self.inner.unfaulted(self.inner.clear_shard(i))?;
         }
         Ok(())
     }
@@ -475,7 +491,8 @@ impl HashMap {
         } else {
             iter::Want::Both
         };
-        self.inner.snapshot_shard(index as u64, want)
+        self.inner
+            .unfaulted(self.inner.snapshot_shard(index as u64, want))
     }
 
     /// Weakly consistent iteration over keys (see [`HashMap::iter`]).
@@ -490,26 +507,26 @@ impl HashMap {
 
     /// Counts and sizes (a racy snapshot while others write).
     pub fn stats(&self) -> Result<MapStats, MapError> {
-        self.inner.stats()
+        self.inner.unfaulted(self.inner.stats())
     }
 
     /// Full consistency check; takes each shard lock in turn. A shard whose writer died is
     /// recovered first (as every lock taker does), and that is listed in `repaired`.
     pub fn verify(&self) -> Result<MapReport, MapError> {
-        self.inner.verify(false)
+        self.inner.unfaulted(self.inner.verify(false))
     }
 
     /// [`HashMap::verify`], and repairs every shard: finishes or undoes what a dead writer
     /// left, drops slots that point at nothing valid, recounts.
     pub fn repair(&self) -> Result<MapReport, MapError> {
-        self.inner.verify(true)
+        self.inner.unfaulted(self.inner.verify(true))
     }
 
     /// Calls `f` with the offset of every store block the map owns (root, tables, records),
     /// for store-wide leak detection. Takes the shard locks in turn; `f` must not call into
     /// the map.
     pub fn owned_blocks(&self, f: &mut dyn FnMut(u64)) -> Result<(), MapError> {
-        self.inner.owned_blocks(f)
+        self.inner.unfaulted(self.inner.owned_blocks(f))
     }
 }
 

@@ -60,15 +60,16 @@ impl Collection for HashMap {
     }
 
     fn check(&self, mode: CheckMode) -> Result<MapReport, MapError> {
-        self.inner.verify(mode == CheckMode::Repair)
+        self.inner
+            .unfaulted(self.inner.verify(mode == CheckMode::Repair))
     }
 
     fn statistics(&self) -> Result<MapStats, MapError> {
-        self.inner.stats()
+        self.inner.unfaulted(self.inner.stats())
     }
 
     fn owned_blocks(&self, f: &mut dyn FnMut(u64)) -> Result<(), MapError> {
-        self.inner.owned_blocks(f)
+        self.inner.unfaulted(self.inner.owned_blocks(f))
     }
 
     fn locks(&self) -> Vec<ObjectLock<'_>> {
