@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{StoreDir, attached_child, fork_child, wait_until, watchdog};
+use common::{StoreDir, attached_child, fork_child, wait_for, watchdog};
 use shmkit::Store;
 use shmkit::store::header::StoreHeader;
 use std::time::{Duration, SystemTime};
@@ -74,7 +74,7 @@ fn gc_cleans_dead_processes_state() {
     drop(d.create("crashy"));
     let path = d.store("crashy");
     let p = path.clone();
-    let mut child = fork_child(move || {
+    let child = fork_child(move || {
         let store = Store::open(&p).unwrap();
         let heap = &store.get::<StoreHeader>(0).unwrap().heap.0.lock;
         let _guard = store.lock(heap);
@@ -82,7 +82,7 @@ fn gc_cleans_dead_processes_state() {
             std::thread::park(); // until SIGKILLed
         }
     });
-    wait_until(
+    wait_for(
         "child to hold the heap lock",
         Duration::from_secs(60),
         || {
@@ -96,7 +96,7 @@ fn gc_cleans_dead_processes_state() {
                 .is_some()
         },
     );
-    child.kill();
+    child.kill_and_wait();
 
     let dry = d.shmkit(&["gc", "--dry-run"]);
     dry.expect_code(0);
