@@ -4,7 +4,7 @@
 # scripts/test.sh runs it before and after (EXIT trap) every run.
 #
 # Only names the tests create are considered, each carrying the pid of the process that made
-# it (tests/common `unique_name`: test-<name>-<pid>-<n>, cli-<name>-<pid>-<n>; the Python
+# it (shmkit-testkit `unique_name`: test-<name>-<pid>-<n>, cli-<name>-<pid>-<n>; the Python
 # tests' run prefix: pytest-<pid>-<6 hex digits>...; doc tests: doc-<name>-<pid>,
 # readme-example-<pid>). One
 # is removed only when that process is gone, and a store only when no process is attached to
@@ -120,7 +120,7 @@ for d in "$shm"/.cli-*; do
     remove_dir "$d"
     count $?
 done
-# The Rust tests' temporary directories (tests/common TempDir: $TMPDIR/test-<name>-<pid>-<n>),
+# The Rust tests' temporary directories (shmkit-testkit TempDir: $TMPDIR/test-<name>-<pid>-<n>),
 # only for the <name>s the tests pass to TempDir::new: other programs' directories in $TMPDIR
 # may look alike.
 tempdir_names=" $(grep -rhoE 'TempDir::new\("[^"]+"\)' "$root"/crates/*/tests 2>/dev/null |

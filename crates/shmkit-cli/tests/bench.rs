@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{StoreDir, command, wait_until, watchdog};
+use common::{StoreDir, command, wait_for, watchdog};
 use std::time::Duration;
 
 #[test]
@@ -156,7 +156,7 @@ fn ctrl_c_kills_the_workers_and_removes_the_store() {
         .unwrap();
     let pid = bench.id();
     // Wait for the worker processes (after the baseline), then interrupt the coordinator only.
-    wait_until("bench workers", Duration::from_secs(60), || {
+    wait_for("bench workers", Duration::from_secs(60), || {
         !children_of(pid).is_empty()
     });
     let workers = children_of(pid);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{StoreDir, attached_child, fork_child, poke, wait_until, watchdog};
+use common::{StoreDir, attached_child, fork_child, poke, wait_for, watchdog};
 use shmkit::Store;
 use shmkit::store::alloc::SizeClass;
 use shmkit::store::alloc_classes::class_for;
@@ -31,7 +31,7 @@ fn killed_writer(d: &StoreDir, name: &str) {
     drop(d.create(name));
     let path = d.store(name);
     let p = path.clone();
-    let mut child = fork_child(move || {
+    let child = fork_child(move || {
         let store = Store::open(&p).unwrap();
         for _ in 0..5 {
             store.alloc(100).unwrap();
@@ -53,11 +53,11 @@ fn killed_writer(d: &StoreDir, name: &str) {
     {
         let observer = Store::open(&path).unwrap();
         let test = observer.test_mutex().unwrap();
-        wait_until("child to take its locks", Duration::from_secs(60), || {
+        wait_for("child to take its locks", Duration::from_secs(60), || {
             test.raw().owner().is_some()
         });
     }
-    child.kill();
+    child.kill_and_wait();
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn holder_inside_update(d: &StoreDir, path: &str, leak: bool) -> common::Child {
         });
         0
     });
-    wait_until("child inside update", Duration::from_secs(60), || {
+    wait_for("child inside update", Duration::from_secs(60), || {
         ready.exists()
     });
     child
@@ -298,8 +298,8 @@ fn a_writer_killed_inside_a_map_shard_is_recovered_and_its_leak_freed() {
     let _w = watchdog(120);
     let d = StoreDir::new("check-map-kill");
     let path = store_with_map(&d, "mapkill", 500);
-    let mut child = holder_inside_update(&d, &path, true);
-    child.kill();
+    let child = holder_inside_update(&d, &path, true);
+    child.kill_and_wait();
 
     // ls reports the dead writer's shard lock (it only reads lock words).
     let ls = d.shmkit(&["ls", "--json"]).expect_code(0).json();
@@ -352,7 +352,7 @@ fn a_writer_killed_mid_insert_leaves_a_repairable_store() {
     let path = d.store("midins");
     let p = path.clone();
     let value = |i: u64| vec![(i % 251) as u8; 100 + (i % 300) as usize];
-    let mut child = fork_child(move || {
+    let child = fork_child(move || {
         let store = Store::open(&p).unwrap();
         let map = store.open_hash_map("m").unwrap();
         for i in 0u64.. {
@@ -365,12 +365,12 @@ fn a_writer_killed_mid_insert_leaves_a_repairable_store() {
     let seen = {
         let store = Store::open(&path).unwrap();
         let map = store.open_hash_map("m").unwrap();
-        wait_until("child to insert", Duration::from_secs(60), || {
+        wait_for("child to insert", Duration::from_secs(60), || {
             map.len() >= 20_000
         });
         map.len()
     };
-    child.kill();
+    child.kill_and_wait();
 
     // Where the kill landed decides what there is to repair: inside an allocator lock, or
     // between allocating a record and publishing it, it leaves a lock or a leaked block
@@ -436,23 +436,23 @@ fn a_shard_held_by_a_stopped_process_is_reported_busy_not_waited_for() {
     let _w = watchdog(120);
     let d = StoreDir::new("check-busy");
     let path = store_with_map(&d, "busy", 200);
-    let mut holder = holder_inside_update(&d, &path, false);
+    let holder = holder_inside_update(&d, &path, false);
     // SAFETY: a plain system call on our own child's pid.
     assert_eq!(unsafe { libc::kill(holder.pid, libc::SIGSTOP) }, 0);
     // A process that died attached, so that gc repairs this store (and meets the lock).
     let attached = d.dir.join("attached");
     let (p, a) = (path.clone(), attached.clone());
-    let mut dies_attached = fork_child(move || {
+    let dies_attached = fork_child(move || {
         let _store = Store::open(&p).unwrap();
         std::fs::write(&a, b"attached").unwrap();
         loop {
             std::thread::park(); // until SIGKILLed
         }
     });
-    wait_until("second child attached", Duration::from_secs(60), || {
+    wait_for("second child attached", Duration::from_secs(60), || {
         attached.exists()
     });
-    dies_attached.kill();
+    dies_attached.kill_and_wait();
 
     // gc first: the dead process's slot makes it repair the store (a check would reclaim
     // the slot on attach).
@@ -488,7 +488,7 @@ fn a_shard_held_by_a_stopped_process_is_reported_busy_not_waited_for() {
         fix.stdout
     );
 
-    holder.kill(); // SIGKILL ends a stopped process too
+    holder.kill_and_wait(); // SIGKILL ends a stopped process too
     d.shmkit(&["check", "--repair", "busy"]).expect_code(0);
     let store = Store::open(&path).unwrap();
     let map = store.open_hash_map("m").unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{StoreDir, attached_child, fork_child, wait_until, watchdog};
+use common::{StoreDir, attached_child, fork_child, wait_for, watchdog};
 use shmkit::Store;
 use shmkit::store::header::StoreHeader;
 use std::time::{Duration, SystemTime};
@@ -74,7 +74,7 @@ fn gc_cleans_dead_processes_state() {
     drop(d.create("crashy"));
     let path = d.store("crashy");
     let p = path.clone();
-    let mut child = fork_child(move || {
+    let child = fork_child(move || {
         let store = Store::open(&p).unwrap();
         let heap = &store.get::<StoreHeader>(0).unwrap().heap.0.lock;
         let _guard = store.lock(heap);
@@ -82,7 +82,7 @@ fn gc_cleans_dead_processes_state() {
             std::thread::park(); // until SIGKILLed
         }
     });
-    wait_until(
+    wait_for(
         "child to hold the heap lock",
         Duration::from_secs(60),
         || {
@@ -96,7 +96,7 @@ fn gc_cleans_dead_processes_state() {
                 .is_some()
         },
     );
-    child.kill();
+    child.kill_and_wait();
 
     let dry = d.shmkit(&["gc", "--dry-run"]);
     dry.expect_code(0);
@@ -244,7 +244,7 @@ fn gc_removes_a_remove_when_unused_store_whose_last_process_died() {
     assert!(!d.path("flagged").exists());
     // Created by a process that was killed while attached: nobody detached last.
     let path = d.store("orphan");
-    let mut creator = fork_child(move || {
+    let creator = fork_child(move || {
         let _store = match Store::create(&path, &options) {
             Ok(s) => s,
             Err(_) => return 3,
@@ -253,13 +253,13 @@ fn gc_removes_a_remove_when_unused_store_whose_last_process_died() {
             std::thread::park(); // until SIGKILLed
         }
     });
-    wait_until("the creator to attach", Duration::from_secs(60), || {
+    wait_for("the creator to attach", Duration::from_secs(60), || {
         Store::is_in_use(&d.store("orphan")).unwrap_or(false)
     });
     let run = d.shmkit(&["gc"]);
     run.expect_code(0);
     assert!(d.path("orphan").exists(), "removed while its creator lived");
-    creator.kill();
+    creator.kill_and_wait();
     drop(d.create("plain")); // unused, but not created to be removed
     let run = d.shmkit(&["gc", "--dry-run"]);
     assert!(

@@ -82,9 +82,9 @@ fn reports_dead_processes_and_leftover_temp_files_as_stale() {
     drop(d.create("gamma"));
     let path = d.store("gamma");
     // A child attaches and is SIGKILLed: its registry slot stays marked until swept.
-    let mut child = attached_child(&path);
+    let child = attached_child(&path);
     let pid = child.pid;
-    child.kill();
+    child.kill_and_wait();
     // A temporary file of an interrupted creation, two minutes old.
     let tmp = d
         .dir
@@ -111,8 +111,8 @@ fn reports_dead_processes_and_leftover_temp_files_as_stale() {
 
     // The text form says the same.
     drop(d.create("epsilon"));
-    let mut c2 = attached_child(&d.store("epsilon"));
-    c2.kill();
+    let c2 = attached_child(&d.store("epsilon"));
+    c2.kill_and_wait();
     let run = d.shmkit(&["ls"]).expect_code(0).stdout.clone();
     assert!(run.contains("stale: 1 dead process slot"), "{run}");
     assert!(

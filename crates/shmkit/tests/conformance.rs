@@ -119,7 +119,7 @@ fn fresh_object_checks_clean<T: Subject>() {
 fn churn_leaves_no_leak<T: Subject>() {
     let t = TestStore::new("conformance-churn");
     let object = T::create_small(&t, "obj");
-    let mut rng = Rng(0x5eed_0001);
+    let mut rng = Rng::new(0x5eed_0001);
     for step in 0..5_000 {
         object.random_write(&mut rng, step);
     }
@@ -157,7 +157,7 @@ fn repair_after_kills<T: Subject>() {
     let _dog = watchdog(600);
     let t = TestStore::new("conformance-kills");
     let object = T::create_small(&t, "obj");
-    let mut rng = Rng(0x5eed_0002);
+    let mut rng = Rng::new(0x5eed_0002);
     let mut abandoned_after_kill = 0;
     let mut leaked_after_kill = 0;
     for kill in 0..KILLS {
@@ -165,7 +165,7 @@ fn repair_after_kills<T: Subject>() {
         let started = t.hash_map("conformance-signals").unwrap();
         started.delete(b"started").unwrap();
         let child = fork_child(|| {
-            let mut rng = Rng(seed | 1);
+            let mut rng = Rng::new(seed | 1);
             let mut step = 0;
             loop {
                 object.random_write(&mut rng, step);
@@ -224,7 +224,7 @@ fn repair_after_kills<T: Subject>() {
 fn forked_child_sees_the_same_count<T: Subject>() {
     let t = TestStore::new("conformance-fork");
     let object = T::create_small(&t, "obj");
-    let mut rng = Rng(0x5eed_0003);
+    let mut rng = Rng::new(0x5eed_0003);
     for step in 0..500 {
         object.random_write(&mut rng, step);
     }

@@ -50,7 +50,7 @@ fn sigkill_inside_alloc_and_free_200_times() {
     let progress = store.alloc(8).unwrap();
     let classes = classes(&store);
     let heap = heap_lock(&store);
-    let mut rng = Rng(0xC0FFEE);
+    let mut rng = Rng::new(0xC0FFEE);
     let (mut saw_leaks, mut class_kills, mut heap_kills) = (0u64, 0u64, 0u64);
     for round in 0..ROUNDS {
         let counter = store.get::<AtomicU64>(progress).unwrap();
@@ -58,7 +58,7 @@ fn sigkill_inside_alloc_and_free_200_times() {
         let child_store = store.clone();
         let seed = rng.next();
         let mut child = fork_child(move || {
-            let mut rng = Rng(seed | 1);
+            let mut rng = Rng::new(seed | 1);
             let counter = child_store.get::<AtomicU64>(progress).unwrap();
             let mut mine = Vec::new();
             loop {

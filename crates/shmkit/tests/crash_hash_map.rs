@@ -56,7 +56,7 @@ fn child(map: HashMap, log: Log<'_>, seed: u64) -> i32 {
     if settle(&map, &log, false).is_err() {
         return 5;
     }
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed | 1);
     loop {
         let k = rng.below(KEYS);
         let cur = log.get(STATE + k);
@@ -191,7 +191,7 @@ fn writer_killed_at_random_moments() {
                 .unwrap()
         })
         .collect();
-    let mut rng = Rng(0xC0FF_EE00 ^ u64::from(std::process::id()));
+    let mut rng = Rng::new(0xC0FF_EE00 ^ u64::from(std::process::id()));
     let (mut growing_at_kill, mut repaired, mut clear_kills) = (0u32, 0u32, 0u64);
     for round in 0..KILLS {
         let start = log.get(OPS);

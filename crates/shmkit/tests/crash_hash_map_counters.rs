@@ -80,7 +80,7 @@ fn child(map: HashMap, log: Log<'_>, seed: u64) -> i32 {
         eprintln!("child: {e}");
         return 5;
     }
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed | 1);
     loop {
         let k = rng.below(COUNTERS);
         log.set(IN_KEY, k);
@@ -209,7 +209,7 @@ fn counter_writers_killed_at_random_moments() {
         })
         .collect();
     let records = counter_records(&t, &shards);
-    let mut rng = Rng(0xC0_17E5 ^ u64::from(std::process::id()));
+    let mut rng = Rng::new(0xC0_17E5 ^ u64::from(std::process::id()));
     let mut freezes = 0u64;
     let (mut odd_at_kill, mut intent_at_kill, mut torn_at_kill, mut resealed) =
         (0u32, 0u32, 0u32, 0u32);

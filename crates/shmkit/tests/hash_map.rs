@@ -400,7 +400,7 @@ fn growth_across_many_resizes_matches_the_model() {
     let t = TestStore::new("map-growth");
     let map = t.map(4);
     let mut model = StdMap::new();
-    let mut rng = common::Rng(0x1234_5678);
+    let mut rng = common::Rng::new(0x1234_5678);
     for step in 0..40_000u64 {
         let k = rng.below(20_000).to_le_bytes().to_vec();
         if rng.below(4) == 0 {

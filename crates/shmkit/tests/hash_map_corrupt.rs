@@ -68,7 +68,7 @@ fn damage_and_repair(seed: u64) -> u64 {
     })
     .unwrap();
     assert_eq!(records.len(), KEYS as usize, "seed {seed}: records found");
-    let mut rng = Rng(0xBAD_5EED ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = Rng::new(0xBAD_5EED ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let (mut damaged, mut values_damaged) = (0u64, 0u64);
     for s in 0..2u64 {
         let shard: &Line<ShardHeader> = t.get(shards_offset + s * SHARD_STRIDE).unwrap();

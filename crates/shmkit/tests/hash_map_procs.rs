@@ -212,7 +212,7 @@ fn iteration_while_another_process_churns() {
         map.set(&key(i), &value(i)).unwrap();
     }
     let steps = progress_word(&t);
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     // The churner alone writes the keys above STABLE, so it knows which are present.
     let mut present = HashSet::new();
     let churner = fork_churner(&map, |n| {

@@ -122,7 +122,7 @@ proptest! {
 #[test]
 fn repeating_a_working_set_reuses_memory_exactly() {
     let store = TestStore::new("alloc-reuse");
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let sizes: Vec<u64> = (0..300).map(|_| rng.below(100 * 1024)).collect();
     let mut model = Model::default();
     let mut heap_after_first = 0;
@@ -158,7 +158,7 @@ fn repeating_a_working_set_reuses_memory_exactly() {
 #[test]
 fn random_churn_keeps_the_heap_bounded() {
     let store = TestStore::new("alloc-churn");
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let mut model = Model::default();
     let mut live: Vec<u64> = Vec::new();
     let size = |rng: &mut Rng| {
@@ -215,7 +215,7 @@ fn concurrent_processes_allocate_disjoint_blocks() {
     for c in 0..4u64 {
         let store = store.clone();
         children.push(fork_child(move || {
-            let mut rng = Rng(c + 100);
+            let mut rng = Rng::new(c + 100);
             let mut mine: HashMap<u64, (u64, u8)> = HashMap::new();
             for i in 0..3000u64 {
                 if mine.len() > 50 || (rng.below(3) == 0 && !mine.is_empty()) {
@@ -310,7 +310,7 @@ fn churn_with_stable_record_sizes_stops_growing() {
     // Records are replaced by records of similar size (the same size class): after the
     // first round, every allocation is served from a free list.
     let store = TestStore::new("alloc-stable-churn");
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     let mut model = Model::default();
     let classes: Vec<u64> = (0..200).map(|_| 16 << rng.below(13)).collect(); // 16 B .. 64 KiB
     let mut live: Vec<(u64, u64)> = classes

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Exit, TempDir, fork_child};
+use common::{Exit, TempDir, cannot_run_here, fork_child};
 use shmkit::store::header::{CHECKSUMMED_LEN, COMMITTED_LEN_OFFSET, HEADER_LEN, ImmutableHeader};
 use shmkit::store::inspect::inspect;
 use shmkit::store::registry::MAX_SLOTS;
@@ -79,7 +79,7 @@ fn committed_len_past_end_of_file_is_truncated() {
 #[test]
 fn other_programs_files_are_not_stores() {
     let dir = TempDir::new("err-notastore");
-    let mut rng = common::Rng(0x5eed);
+    let mut rng = common::Rng::new(0x5eed);
     let random: Vec<u8> = (0..100_000).map(|_| rng.next() as u8).collect();
     let text = "[section]\nkey = value\n".repeat(1000);
     for (file, bytes) in [
@@ -273,15 +273,6 @@ fn other_failures_to_open_are_io_errors_with_their_errno() {
         }
         other => panic!("expected Io(ENOTDIR), got {other:?}"),
     }
-}
-
-/// Reports a check this environment cannot run: fails the test when the environment
-/// variable `CI` is `true` (a CI run must run everything), otherwise says so and returns.
-fn cannot_run_here(why: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("this test cannot run here, and CI=true: {why}");
-    }
-    eprintln!("SKIPPED (an error under CI=true): {why}");
 }
 
 #[test]

@@ -110,7 +110,7 @@ fn concurrent_growth_from_many_processes() {
     for c in 0..4u64 {
         let s = store.clone();
         children.push(fork_child(move || {
-            let mut rng = Rng(c + 1);
+            let mut rng = Rng::new(c + 1);
             let mut last_committed = 0;
             for i in 0..25u64 {
                 let size = (1 << 20) + rng.below(4 << 20);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Exit, StoreGuard, TempDir, fork_child};
+use common::{Exit, StoreGuard, TempDir, cannot_run_here, fork_child};
 use shmkit::{AllocError, CreateError, Store, StoreOptions};
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
@@ -82,15 +82,6 @@ fn invalid_options_are_refused() {
     ));
 }
 
-/// Reports a check this environment cannot run: fails the test when the environment
-/// variable `CI` is `true` (a CI run must run everything), otherwise says so and returns.
-fn cannot_run_here(why: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("this test cannot run here, and CI=true: {why}");
-    }
-    eprintln!("SKIPPED (an error under CI=true): {why}");
-}
-
 /// Moves this (forked, single-threaded) process into a mount namespace of its own. Without
 /// CAP_SYS_ADMIN (not root), it first enters a user namespace of its own, which gives it that
 /// capability there, where the kernel allows unprivileged user namespaces; the user and group
@@ -115,7 +106,7 @@ fn enter_private_mount_namespace() -> bool {
 /// namespace, so nothing outlives it). Where mounting is not allowed (not root, and no
 /// unprivileged user namespaces), see [`cannot_run_here`].
 fn with_small_tmpfs(dir: &TempDir, f: impl FnOnce(&str) -> i32) {
-    let path = dir.0.to_string_lossy().into_owned();
+    let path = dir.path().to_string_lossy().into_owned();
     let mut child = fork_child(move || {
         let target = std::ffi::CString::new(path.clone()).unwrap();
         // SAFETY: mount calls with valid NUL-terminated strings; they only affect this

@@ -85,7 +85,7 @@ fn a_sigbus_outside_every_store_still_kills() {
     let _dog = watchdog(60);
     let t = TestStore::new("shrink-foreign"); // installs the handler in this process
     let dir = common::TempDir::new("shrink-foreign");
-    let path = dir.0.join("empty");
+    let path = dir.path().join("empty");
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
