@@ -61,3 +61,63 @@ fn leaked_blocks_are_freed_only_when_no_other_process_is_attached() {
     fork_child(move || i32::from(Store::open(&name).map_or(true, |s| s.owner_id() == 0)))
         .expect_success();
 }
+
+/// A repair in one thread while another thread of the same process writes: the sweep waits
+/// for the writer's allocated-but-unpublished blocks (the sweep gate), so it never frees a
+/// block that is about to be published, and every value stays what was written.
+#[test]
+fn a_repair_never_frees_a_block_another_thread_is_about_to_publish() {
+    let _dog = watchdog(300);
+    let t = TestStore::new("repair-threads");
+    let map = t.hash_map("m").unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    /// Stops the writer also when an assertion fails (the scope waits for it).
+    struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    // Large values: a writer builds its record before it takes the shard lock, so the window
+    // in which its block is allocated and unpublished is long enough to be hit.
+    let value =
+        |key: u32, round: u32| vec![(key ^ round) as u8; 20_000 + 100 * (key % 300) as usize];
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut round = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for key in 0..50u32 {
+                    map.set(&key.to_le_bytes(), &value(key, round)).unwrap();
+                }
+                round += 1;
+            }
+            round
+        });
+        let stopper = StopOnDrop(&stop);
+        for i in 0..300 {
+            let r = t.repair();
+            assert!(
+                r.not_repaired.is_empty(),
+                "repair {i}: {:?}",
+                r.not_repaired
+            );
+            assert!(
+                r.after.count(shmkit::maintenance::check::Severity::Problem) == 0,
+                "repair {i}: {:#?}",
+                r.after.findings
+            );
+        }
+        drop(stopper);
+        let rounds = writer.join().unwrap();
+        assert!(rounds > 0);
+        for key in 0..50u32 {
+            assert_eq!(
+                map.get(&key.to_le_bytes()).unwrap(),
+                Some(value(key, rounds - 1)),
+                "key {key}"
+            );
+        }
+    });
+    let last = t.repair();
+    assert!(last.after.is_clean(), "{last:?}");
+}

@@ -35,10 +35,10 @@
 use super::reach::LeakReport;
 use crate::collections::any::open_any;
 use crate::collections::object::{CheckMode, ObjectReport};
-use crate::store::Store;
 use crate::store::directory::ObjectInfo;
 use crate::store::locks::{LockRole, LockState};
 use crate::store::verify::{MAINTENANCE_LOCK_WAIT, Problem, VerifyReport};
+use crate::store::{ExclusiveUse, Store, SweepRefused};
 use std::fmt;
 
 /// How much a finding matters.
@@ -536,22 +536,24 @@ impl Store {
 
     /// The leak sweep of [`Store::repair`], under exclusive use of the store.
     fn free_unreachable(&self, out: &mut RepairReport) {
-        let exclusive = match self.inner.begin_exclusive_use() {
-            Ok(true) => ExclusiveUse(self),
-            Ok(false) => {
-                out.not_repaired.push(NotRepaired::new(
-                    NotRepairedBecause::Skipped,
-                    "freeing unreachable blocks: other processes are attached",
-                ));
-                return;
+        let skip = |out: &mut RepairReport, why: String| {
+            out.not_repaired.push(NotRepaired::new(
+                NotRepairedBecause::Skipped,
+                format!("freeing unreachable blocks: {why}"),
+            ))
+        };
+        let lease = match self.inner.begin_exclusive_use(MAINTENANCE_LOCK_WAIT) {
+            Ok(ExclusiveUse::Granted) => SweepLease(self),
+            Ok(ExclusiveUse::OthersAttached) => {
+                return skip(out, "other processes are attached".into());
             }
-            Err(e) => {
-                out.not_repaired.push(NotRepaired::new(
-                    NotRepairedBecause::Skipped,
-                    format!("freeing unreachable blocks: {e}"),
-                ));
-                return;
+            Ok(ExclusiveUse::Refused(SweepRefused::AnotherSweep)) => {
+                return skip(out, "another repair of this process is sweeping".into());
             }
+            Ok(ExclusiveUse::Refused(SweepRefused::Writers)) => {
+                return skip(out, "writes of this process kept running".into());
+            }
+            Err(e) => return skip(out, e.to_string()),
         };
         match self.find_unreachable() {
             Ok(leaks) if leaks.complete && !leaks.unreachable.is_empty() => {
@@ -584,7 +586,7 @@ impl Store {
                 format!("freeing unreachable blocks: {e}"),
             )),
         }
-        if let Err(e) = exclusive.end() {
+        if let Err(e) = lease.end() {
             out.not_repaired.push(NotRepaired::new(
                 NotRepairedBecause::Failed,
                 format!("the shared use of the store after the sweep: {e}"),
@@ -593,10 +595,10 @@ impl Store {
     }
 }
 
-/// Exclusive use of a store by this process; shared use again when ended or dropped.
-struct ExclusiveUse<'a>(&'a Store);
+/// Exclusive use of a store by this process's sweep; shared use again when ended or dropped.
+struct SweepLease<'a>(&'a Store);
 
-impl ExclusiveUse<'_> {
+impl SweepLease<'_> {
     fn end(self) -> std::io::Result<()> {
         let result = self.0.inner.end_exclusive_use();
         std::mem::forget(self);
@@ -604,7 +606,7 @@ impl ExclusiveUse<'_> {
     }
 }
 
-impl Drop for ExclusiveUse<'_> {
+impl Drop for SweepLease<'_> {
     fn drop(&mut self) {
         let _ = self.0.inner.end_exclusive_use();
     }

@@ -35,6 +35,7 @@ use super::registry::{
     next_generation, owner_id, process_start_time, split_owner_id,
 };
 use super::reopen::lock_descriptor;
+use super::sweep_gate::{SweepGate, SweepRefused};
 use crate::raw::Region;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::sync::{LockError, MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
@@ -42,6 +43,7 @@ use crate::sys::{self, ByteLock, SharedMapping};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard as StdGuard, Weak};
+use std::time::Duration;
 
 /// Per-process state that changes after `fork`.
 #[derive(Debug)]
@@ -68,6 +70,20 @@ pub struct Attachment {
     owner: AtomicU32,
     fork_generation: AtomicU64,
     side: Mutex<ProcessSide>,
+    /// This process's writers and its leak sweep (see `sweep_gate`).
+    pub(crate) gate: SweepGate,
+}
+
+/// What [`Attachment::begin_exclusive_use`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExclusiveUse {
+    /// Granted: no other process is attached, none can attach, no writer of this process
+    /// runs, until [`Attachment::end_exclusive_use`].
+    Granted,
+    /// Other processes are attached (or this process has no description of its own).
+    OthersAttached,
+    /// Refused inside this process: another sweep, or writers that kept running.
+    Refused(SweepRefused),
 }
 
 static TABLE: Mutex<Vec<Weak<Attachment>>> = Mutex::new(Vec::new());
@@ -301,6 +317,7 @@ impl Attachment {
                 owns_fd: true,
                 fork_generation,
             }),
+            gate: SweepGate::default(),
         });
         // A child forked from now on gets its own open file description at once, so one
         // that never uses the store does not keep our liveness lock alive after we die.
@@ -373,6 +390,8 @@ impl Attachment {
         self.owner.store(0, Ordering::Relaxed);
         side.owns_slot = false;
         side.owns_fd = false;
+        // The parent's sweep and writers do not exist in this process.
+        self.gate.reset();
         self.try_claim(&mut side, 3);
         side.fork_generation = now;
         self.fork_generation.store(now, Ordering::Release);
@@ -424,26 +443,65 @@ impl Attachment {
         side.owns_fd.then(|| f(&side.fd))
     }
 
-    /// Converts this process's shared "attached" lock to exclusive. Granted only when no
-    /// other open file description holds it — no other process is attached — and until
-    /// [`Attachment::end_exclusive_use`] no process can attach (attaching waits up to
-    /// `ATTACH_WAIT`). `Ok(false)` when others are attached, or when this process has no
-    /// description of its own (a forked child that could not re-attach).
-    pub(crate) fn begin_exclusive_use(&self) -> std::io::Result<bool> {
-        self.with_own_fd(|fd| sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Exclusive))
-            .unwrap_or(Ok(false))
+    /// Enters a write operation of a collection (see `sweep_gate`): hold the guard from
+    /// before the first allocation until every allocated block is published or freed.
+    #[inline]
+    pub(crate) fn enter_write(&self) -> super::sweep_gate::WriteGuard<'_> {
+        let _ = self.owner_id(); // a forked child resets its gate first
+        self.gate.enter_write()
     }
 
-    /// Back to the shared "attached" lock after [`Attachment::begin_exclusive_use`]. If this
-    /// failed, attaching would wait on this process: the error says so.
-    pub(crate) fn end_exclusive_use(&self) -> std::io::Result<()> {
-        match self.with_own_fd(|fd| sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Shared)) {
-            Some(Ok(true)) | None => Ok(()),
-            Some(Ok(false)) => Err(std::io::Error::other(
-                "could not take the shared \"attached\" lock back",
-            )),
-            Some(Err(e)) => Err(e),
+    /// Exclusive use of the store for a leak sweep: this process's shared "attached" lock
+    /// converted to exclusive — granted only when no other open file description holds it,
+    /// so no other process is attached, and until [`Attachment::end_exclusive_use`] no
+    /// process can attach (attaching waits up to `ATTACH_WAIT`) — after this process's own
+    /// write operations have drained and with new ones held back (the sweep gate).
+    pub(crate) fn begin_exclusive_use(&self, wait: Duration) -> std::io::Result<ExclusiveUse> {
+        let _ = self.owner_id();
+        if let Err(why) = self.gate.begin_sweep(wait) {
+            return Ok(ExclusiveUse::Refused(why));
         }
+        let result =
+            self.with_own_fd(|fd| sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Exclusive));
+        match result {
+            Some(Ok(true)) => Ok(ExclusiveUse::Granted),
+            Some(Ok(false)) | None => {
+                self.gate.end_sweep();
+                Ok(ExclusiveUse::OthersAttached)
+            }
+            Some(Err(e)) => {
+                self.gate.end_sweep();
+                Err(e)
+            }
+        }
+    }
+
+    /// Back to the shared "attached" lock after a granted
+    /// [`Attachment::begin_exclusive_use`], and writers of this process let go. The
+    /// downgrade cannot conflict; should it fail anyway, the lock is released and taken
+    /// shared again (waiting like an attach), since holding it exclusively would keep every
+    /// other process out. An error says this process is attached without the lock.
+    pub(crate) fn end_exclusive_use(&self) -> std::io::Result<()> {
+        let result = self.with_own_fd(|fd| {
+            for _ in 0..3 {
+                if sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Shared)? {
+                    return Ok(());
+                }
+            }
+            sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Unlock)?;
+            let deadline = std::time::Instant::now() + ATTACH_WAIT;
+            while !sys::try_lock_byte(fd, ATTACH_LOCK_BYTE, ByteLock::Shared)? {
+                if std::time::Instant::now() >= deadline {
+                    return Err(std::io::Error::other(
+                        "could not take the shared \"attached\" lock back",
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(())
+        });
+        self.gate.end_sweep();
+        result.unwrap_or(Ok(()))
     }
 
     pub(crate) fn my_slot(&self) -> u32 {

@@ -34,6 +34,7 @@ pub mod name;
 pub mod registry;
 pub mod remove;
 mod reopen;
+mod sweep_gate;
 pub mod verify;
 
 use self::alloc::AllocStats;
@@ -49,7 +50,9 @@ use crate::sys::{self, OpenMode, SharedMapping};
 use std::path::Path;
 use std::sync::Arc;
 
+pub(crate) use self::attach::ExclusiveUse;
 pub use self::attach::STORE_MAGIC;
+pub(crate) use self::sweep_gate::SweepRefused;
 
 /// What an operation says when the store file shrank under this process (see
 /// [`Store::faulted_at`]).
@@ -511,6 +514,9 @@ impl Store {
         kind: ObjectKind,
         init: impl FnOnce(&Store) -> Result<u64, AllocError>,
     ) -> Result<u64, DirectoryError> {
+        // The root and whatever `init` allocates are unpublished until the entry is: a leak
+        // sweep of this process must wait (see `sweep_gate`).
+        let _writing = self.inner.enter_write();
         self.inner.object_or_create(name, kind, || init(self))
     }
 

@@ -80,6 +80,11 @@ pub fn remove(path: &Path, when: RemoveWhen) -> Result<Removed, OpenError> {
     let attachment = find_attached(dev_ino);
     let own_result = attachment.as_ref().and_then(|a| {
         a.with_own_fd(|own| {
+            // A leak sweep of this process holds the byte exclusively through this same
+            // description: converting it again and back would end the sweep's exclusivity.
+            if a.gate.is_sweeping() {
+                return Ok(Removed::InUse);
+            }
             if !sys::try_lock_byte(own, ATTACH_LOCK_BYTE, ByteLock::Exclusive)
                 .map_err(|e| io_err(path, e))?
             {

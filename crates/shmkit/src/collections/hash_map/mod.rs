@@ -359,6 +359,7 @@ impl HashMap {
 
     /// Inserts or overwrites; returns the previous value.
     pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         check_value(key, value)?;
         self.inner
             .unfaulted(self.inner.put(key, value, write::PutMode::ReturnOld))
@@ -366,6 +367,7 @@ impl HashMap {
 
     /// Inserts or overwrites without reading the previous value back (faster).
     pub fn set(&self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         check_value(key, value)?;
         self.inner
             .unfaulted(self.inner.put(key, value, write::PutMode::Overwrite))
@@ -374,6 +376,7 @@ impl HashMap {
 
     /// Inserts only if the key is absent; true if inserted.
     pub fn insert_if_absent(&self, key: &[u8], value: &[u8]) -> Result<bool, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         check_value(key, value)?;
         self.inner
             .unfaulted(self.inner.put(key, value, write::PutMode::IfAbsent))
@@ -382,12 +385,14 @@ impl HashMap {
 
     /// Removes `key`; returns its value if it was present.
     pub fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         check_key(key)?;
         self.inner.unfaulted(self.inner.remove(key, true))
     }
 
     /// Removes `key`; true if it was present.
     pub fn delete(&self, key: &[u8]) -> Result<bool, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         check_key(key)?;
         self.inner
             .unfaulted(self.inner.remove(key, false))
@@ -403,6 +408,7 @@ impl HashMap {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<bool, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         match new {
             Some(v) => check_value(key, v)?,
             None => check_key(key)?,
@@ -419,6 +425,7 @@ impl HashMap {
         key: &[u8],
         f: impl FnOnce(Option<&[u8]>) -> UpdateAction,
     ) -> Result<Option<Vec<u8>>, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         check_key(key)?;
         self.inner.unfaulted(self.inner.update(key, f))
     }
@@ -427,6 +434,7 @@ impl HashMap {
     /// Returns the new value; wraps on overflow. [`MapError::NotAnInteger`] if the value is
     /// not 8 bytes long.
     pub fn incr_i64(&self, key: &[u8], delta: i64) -> Result<i64, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         check_key(key)?;
         let bits = self.inner.unfaulted(self.inner.incr(key, |old| match old {
             Some(old) => (old as i64).wrapping_add(delta) as u64,
@@ -437,6 +445,7 @@ impl HashMap {
 
     /// Atomic add on an 8-byte little-endian `f64` value (created as `delta` if missing).
     pub fn incr_f64(&self, key: &[u8], delta: f64) -> Result<f64, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         check_key(key)?;
         let bits = self.inner.unfaulted(self.inner.incr(key, |old| match old {
             Some(old) => (f64::from_bits(old) + delta).to_bits(),
@@ -462,6 +471,7 @@ impl HashMap {
     /// Removes every entry (shard by shard; each shard is emptied atomically) and shrinks
     /// the tables back to their initial size.
     pub fn clear(&self) -> Result<(), MapError> {
+        let _writing = self.inner.store.inner.enter_write();
         for i in 0..=self.inner.shard_mask {
             self.inner.unfaulted(self.inner.clear_shard(i))?;
         }

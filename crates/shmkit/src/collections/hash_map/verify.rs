@@ -89,6 +89,42 @@ pub struct MapStats {
     pub resizing_shards: u32,
 }
 
+/// Record blocks seen so far in a check, by the shard that referenced them.
+#[derive(Default)]
+struct SeenRecords {
+    owner: std::collections::HashMap<u64, u64>,
+    across_shards: Vec<CrossShard>,
+}
+
+/// A block seen in two shards (to be confirmed: see `confirm_shared_records`).
+struct CrossShard {
+    rec: u64,
+    first_shard: u64,
+    shard: u64,
+    offset: u64,
+}
+
+impl SeenRecords {
+    /// Notes that shard `shard` references `rec` (at `offset`); a problem if it already did,
+    /// a suspect to confirm if another shard did.
+    fn see(&mut self, rec: u64, shard: u64, offset: u64) -> Option<String> {
+        match self.owner.insert(rec, shard) {
+            None => None,
+            Some(first) if first == shard => Some(format!("record {rec} used by two slots")),
+            Some(first_shard) => {
+                self.owner.insert(rec, first_shard);
+                self.across_shards.push(CrossShard {
+                    rec,
+                    first_shard,
+                    shard,
+                    offset,
+                });
+                None
+            }
+        }
+    }
+}
+
 /// Live-slot facts gathered while walking a shard.
 #[derive(Default)]
 struct Tally {
@@ -327,7 +363,7 @@ impl MapInner {
         &self,
         index: u64,
         shard: &ShardHeader,
-        records: &mut HashSet<u64>,
+        records: &mut SeenRecords,
         problems: &mut Vec<Problem>,
     ) -> Result<u64, MapError> {
         let at = self.shards_offset + index * SHARD_STRIDE;
@@ -420,8 +456,8 @@ impl MapInner {
                 tally.bytes = tally
                     .bytes
                     .saturating_add(record_len(key.len() as u64, val_len));
-                if !records.insert(rec) {
-                    problem(offset, format!("record {rec} used by two slots"));
+                if let Some(why) = records.see(rec, index, offset) {
+                    problem(offset, why);
                 }
                 if !keys.insert(key) {
                     problem(offset, "duplicate key".into());
@@ -436,7 +472,7 @@ impl MapInner {
             problem(at, format!("shard {index}: damaged spare-record list"));
         }
         for &block in &spares {
-            if !records.insert(block) {
+            if records.see(block, index, at).is_some() {
                 problem(
                     block,
                     format!("shard {index}: spare record block also in use"),
@@ -471,7 +507,7 @@ impl MapInner {
 
     pub(crate) fn verify(&self, repair: bool) -> Result<MapReport, MapError> {
         let mut report = MapReport::default();
-        let mut records = HashSet::new();
+        let mut records = SeenRecords::default();
         for index in 0..=self.shard_mask {
             let shard = self.shard_at(index)?;
             let mut guard = match self.store.lock_timeout(&shard.lock, MAINTENANCE_LOCK_WAIT) {
@@ -497,7 +533,57 @@ impl MapInner {
                 .extend(notes.into_iter().map(|n| format!("shard {index}: {n}")));
             report.entries += self.check_shard(index, shard, &mut records, &mut report.problems)?;
         }
+        self.confirm_shared_records(&records.across_shards, &mut report)?;
         Ok(report)
+    }
+
+    /// A block seen in two shards, each checked at its own moment, may have been freed by
+    /// the first and reused by the second in between (writers run while other shards are
+    /// checked). It is damage only if both shards still reference it with both locks held.
+    fn confirm_shared_records(
+        &self,
+        suspects: &[CrossShard],
+        report: &mut MapReport,
+    ) -> Result<(), MapError> {
+        for s in suspects {
+            let (a, b) = (s.first_shard.min(s.shard), s.first_shard.max(s.shard));
+            let (sa, sb) = (self.shard_at(a)?, self.shard_at(b)?);
+            let ga = self.store.lock_timeout(&sa.lock, MAINTENANCE_LOCK_WAIT);
+            let gb = self.store.lock_timeout(&sb.lock, MAINTENANCE_LOCK_WAIT);
+            match (ga, gb) {
+                (Ok(_ga), Ok(_gb)) => {
+                    if self.shard_references(sa, s.rec) && self.shard_references(sb, s.rec) {
+                        report.problems.push(Problem {
+                            offset: s.offset,
+                            what: format!("record {} used by shards {a} and {b}", s.rec),
+                        });
+                    }
+                }
+                (Err(LockError::Timeout(_)), _) | (_, Err(LockError::Timeout(_))) => {
+                    report.busy.push(format!(
+                        "shards {a} and {b} (to confirm a record seen in both) are locked by a live process"
+                    ));
+                }
+                (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// True if `shard` (lock held) references `block` from a live slot or its spare list.
+    fn shard_references(&self, shard: &ShardHeader, block: u64) -> bool {
+        let in_table = |offset: u64| {
+            offset != 0
+                && self.table(offset).is_ok_and(|t| {
+                    t.slots.iter().any(|slot| {
+                        is_live(slot.tag.load(Ordering::Relaxed))
+                            && slot.rec.load(Ordering::Relaxed) == block
+                    })
+                })
+        };
+        in_table(shard.table.load(Ordering::Acquire))
+            || in_table(shard.old_table.load(Ordering::Acquire))
+            || self.spare_blocks(shard).0.contains(&block)
     }
 
     pub(crate) fn owned_blocks(&self, f: &mut dyn FnMut(u64)) -> Result<(), MapError> {
