@@ -15,8 +15,8 @@
 //!   object clean if it can, and a second repair changes nothing;
 //! - every lock `check` and `owned_blocks` take is taken with a timeout
 //!   ([`crate::store::verify::MAINTENANCE_LOCK_WAIT`]); a part held longer is reported busy;
-//! - `owned_blocks` names every store block the object owns besides its root, so that the
-//!   directory plus every object's blocks account for every block in use;
+//! - `owned_blocks` names every store block the object owns (its root may be named too), so
+//!   that the directory plus every object's blocks account for every block in use;
 //! - `locks` names every robust mutex inside the object.
 //!
 //! ```
@@ -160,7 +160,7 @@ pub trait Collection: Sized + Send + Sync + std::fmt::Debug + 'static {
     fn check(&self, mode: CheckMode) -> Result<Self::Report, Self::Error>;
     /// Counts and sizes (a racy snapshot while others write).
     fn statistics(&self) -> Result<Self::Stats, Self::Error>;
-    /// Calls `f` with every store block the object owns besides its root.
+    /// Calls `f` with every store block the object owns (the root may be included).
     fn owned_blocks(&self, f: &mut dyn FnMut(u64)) -> Result<(), Self::Error>;
     /// Its robust mutexes.
     fn locks(&self) -> Vec<ObjectLock<'_>>;

@@ -494,6 +494,7 @@ impl Store {
                 format!("the allocator: {e}"),
             )),
         }
+        let mut failed = false;
         for info in self.objects().unwrap_or_default() {
             let label = object_label(&info);
             match check_object(self, &info, CheckMode::Repair) {
@@ -522,7 +523,16 @@ impl Store {
                 .into_iter()
                 .map(|s| NotRepaired::new(NotRepairedBecause::Busy, s)),
         );
-        if busy {
+        failed |= out
+            .not_repaired
+            .iter()
+            .any(|n| n.because == NotRepairedBecause::Failed);
+        if failed {
+            out.not_repaired.push(NotRepaired::new(
+                NotRepairedBecause::Skipped,
+                "freeing unreachable blocks: a repair above failed",
+            ));
+        } else if busy {
             out.not_repaired.push(NotRepaired::new(
                 NotRepairedBecause::Skipped,
                 "freeing unreachable blocks: some locks are busy",

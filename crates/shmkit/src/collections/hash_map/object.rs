@@ -2,8 +2,8 @@
 //! opens, checks, counts and lists it. Everything here delegates to the map's own methods.
 //!
 //! Invariants: the map's locks are its shards' locks, each recovered by the shard's own
-//! repair ([`LockRole::Object`]); its owned blocks are the shard tables and the records
-//! (the root is the directory's).
+//! repair ([`LockRole::Object`]); its owned blocks are its root, the shard tables, the
+//! records and the spare record blocks.
 //!
 //! ```
 //! use shmkit::collections::object::{Collection, StatValue};
