@@ -6,6 +6,11 @@
 
 use std::time::Duration;
 
+/// `n` and the singular or plural noun: `plural(1, "block", "blocks")` is `1 block`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Binary-prefixed byte count.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

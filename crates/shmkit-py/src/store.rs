@@ -18,7 +18,7 @@ use crate::hash_map::PyHashMap;
 use crate::map_api;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use shmkit::maintenance::check::{ObjectOutcome, StoreReport};
+use shmkit::maintenance::check::StoreReport;
 use shmkit::store::remove::Removed;
 use shmkit::{OpenOptions, Store, StoreOptions};
 use std::sync::Mutex;
@@ -324,13 +324,12 @@ fn store_report<'py>(py: Python<'py>, r: &StoreReport) -> PyResult<Bound<'py, Py
         .objects
         .iter()
         .map(|o| {
-            let (state, items) = match &o.outcome {
-                ObjectOutcome::Checked(c) if c.problems.is_empty() => ("consistent", c.item_count),
-                ObjectOutcome::Checked(c) => ("damaged", c.item_count),
-                ObjectOutcome::CannotOpen(_) | ObjectOutcome::CheckFailed(_) => ("damaged", None),
-                ObjectOutcome::UnknownKind => ("not_checked", None),
-            };
-            (o.info.name.clone(), o.info.kind.name(), state, items)
+            (
+                o.info.name.clone(),
+                o.info.kind.name(),
+                o.state(),
+                o.item_count(),
+            )
         })
         .collect();
     d.set_item("objects", objects)?;

@@ -20,14 +20,15 @@
 use crate::cli::CheckArgs;
 use crate::discover;
 use crate::error::{CliError, CliResult, exit};
+use crate::format::plural;
 use crate::probe::probe;
 use serde_json::{Value, json};
 use shmkit::OpenError;
 use shmkit::maintenance::check::{ObjectOutcome, Severity, StoreReport};
 use std::io::Write;
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+fn heading(out: &mut impl Write, args: &CheckArgs, path: &std::path::Path) -> std::io::Result<()> {
+    writeln!(out, "checking store {} ({})", args.store, path.display())
 }
 
 /// Runs `shmkit check`.
@@ -71,12 +72,7 @@ pub fn run(args: &CheckArgs, out: &mut impl Write) -> CliResult {
                 });
                 writeln!(out, "{doc}")?;
             } else {
-                writeln!(
-                    out,
-                    "checking store {} ({})",
-                    args.store,
-                    file.path.display()
-                )?;
+                heading(out, args, &file.path)?;
                 writeln!(out, "problem: {e}")?;
                 writeln!(
                     out,
@@ -123,12 +119,7 @@ pub fn run(args: &CheckArgs, out: &mut impl Write) -> CliResult {
         writeln!(out, "{doc}")?;
         return Ok(code);
     }
-    writeln!(
-        out,
-        "checking store {} ({})",
-        args.store,
-        file.path.display()
-    )?;
+    heading(out, args, &file.path)?;
     let Some(r) = &repair else {
         print_report(out, &first, reclaimed_note.as_deref(), true)?;
         return finish(out, &first, &args.store, false, code);
@@ -240,13 +231,7 @@ fn report_json(r: &StoreReport) -> Value {
             "leaked_free_blocks": a.leaked_free_blocks,
         })),
         "objects": r.objects.iter().map(|o| {
-            let (state, items) = match &o.outcome {
-                ObjectOutcome::Checked(c) if c.problems.is_empty() => ("consistent", c.item_count),
-                ObjectOutcome::Checked(c) => ("damaged", c.item_count),
-                ObjectOutcome::CannotOpen(_) | ObjectOutcome::CheckFailed(_) => ("damaged", None),
-                ObjectOutcome::UnknownKind => ("not_checked", None),
-            };
-            json!({"name": o.info.name, "kind": o.info.kind.name(), "state": state, "items": items})
+            json!({"name": o.info.name, "kind": o.info.kind.name(), "state": o.state(), "items": o.item_count()})
         }).collect::<Vec<_>>(),
         "findings": r.findings.iter().map(|f| json!({
             "severity": f.severity().name(),

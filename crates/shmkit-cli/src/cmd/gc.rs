@@ -19,7 +19,7 @@
 use crate::cli::GcArgs;
 use crate::discover::{self, StoreFile};
 use crate::error::{CliError, CliResult, exit};
-use crate::format;
+use crate::format::{self, plural};
 use crate::probe::{Probe, probe};
 use crate::remove::{Removed, remove_store};
 use serde_json::json;
@@ -110,10 +110,6 @@ pub fn run(args: &GcArgs, out: &mut impl Write) -> CliResult {
         writeln!(out, "nothing to clean in {}", dir.display())?;
     }
     Ok(code)
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Handles one store; returns a line to print, if anything happened or is worth saying.

@@ -275,6 +275,28 @@ pub struct ObjectCheck {
     pub outcome: ObjectOutcome,
 }
 
+impl ObjectCheck {
+    /// `consistent`, `damaged` or `not_checked` (a kind this build cannot check): the one
+    /// wording of an object's state that the CLI's JSON and Python's report share.
+    pub fn state(&self) -> &'static str {
+        match &self.outcome {
+            ObjectOutcome::Checked(c) if c.problems.is_empty() => "consistent",
+            ObjectOutcome::Checked(_)
+            | ObjectOutcome::CannotOpen(_)
+            | ObjectOutcome::CheckFailed(_) => "damaged",
+            ObjectOutcome::UnknownKind => "not_checked",
+        }
+    }
+
+    /// Items the check counted, if it counted any.
+    pub fn item_count(&self) -> Option<u64> {
+        match &self.outcome {
+            ObjectOutcome::Checked(c) => c.item_count,
+            _ => None,
+        }
+    }
+}
+
 /// The result of [`Store::check`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoreReport {

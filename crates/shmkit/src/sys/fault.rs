@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 /// Mappings protected at once.
 pub const MAX_MAPPINGS: usize = 256;
 
+#[derive(Debug)]
 struct Entry {
     base: AtomicUsize,
     len: AtomicUsize,
@@ -57,19 +58,20 @@ static PAGE: AtomicUsize = AtomicUsize::new(4096);
 
 /// A registration of one mapping; unregisters on drop.
 #[derive(Debug)]
-pub struct Registration(Option<usize>);
+pub struct Registration(Option<&'static Entry>);
 
 impl Registration {
-    /// 1 + the offset of the first page that faulted, or 0.
+    /// 1 + the offset of the first page that faulted, or 0 (on every store operation: a
+    /// direct reference, no table lookup).
+    #[inline]
     fn fault_word(&self) -> u64 {
-        self.0.map_or(0, |i| TABLE[i].fault.load(Ordering::Acquire))
+        self.0.map_or(0, |e| e.fault.load(Ordering::Acquire))
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if let Some(i) = self.0 {
-            let e = &TABLE[i];
+        if let Some(e) = self.0 {
             e.len.store(0, Ordering::Release);
             e.fault.store(0, Ordering::Relaxed);
             e.base.store(0, Ordering::Release);
@@ -80,20 +82,21 @@ impl Drop for Registration {
 /// Registers the mapping `[base, base + len)` (see the module docs).
 pub(crate) fn register(base: usize, len: usize) -> Registration {
     INSTALL.call_once(install);
-    for (i, e) in TABLE.iter().enumerate() {
+    for e in TABLE.iter() {
         if e.base
             .compare_exchange(0, base, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
             e.fault.store(0, Ordering::Relaxed);
             e.len.store(len, Ordering::Release);
-            return Registration(Some(i));
+            return Registration(Some(e));
         }
     }
     Registration(None)
 }
 
 /// The offset in the mapping of the first page that faulted (the file shrank under it).
+#[inline]
 pub(crate) fn fault_offset(reg: &Registration) -> Option<u64> {
     match reg.fault_word() {
         0 => None,

@@ -108,14 +108,19 @@ impl SeenRecords {
     /// Notes that shard `shard` references `rec` (at `offset`); a problem if it already did,
     /// a suspect to confirm if another shard did.
     fn see(&mut self, rec: u64, shard: u64, offset: u64) -> Option<String> {
-        match self.owner.insert(rec, shard) {
-            None => None,
-            Some(first) if first == shard => Some(format!("record {rec} used by two slots")),
-            Some(first_shard) => {
-                self.owner.insert(rec, first_shard);
+        use std::collections::hash_map::Entry;
+        match self.owner.entry(rec) {
+            Entry::Vacant(v) => {
+                v.insert(shard);
+                None
+            }
+            Entry::Occupied(o) if *o.get() == shard => {
+                Some(format!("record {rec} used by two slots"))
+            }
+            Entry::Occupied(o) => {
                 self.across_shards.push(CrossShard {
                     rec,
-                    first_shard,
+                    first_shard: *o.get(),
                     shard,
                     offset,
                 });
