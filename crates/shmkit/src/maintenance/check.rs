@@ -14,8 +14,9 @@
 //!   structure reaches — freed only while this process holds *exclusive use* of the store
 //!   (its "attached" lock converted to exclusive: no other process is attached, and none can
 //!   attach until the sweep ends), so no process can have allocated a block it has not
-//!   published yet. Threads of the calling process must not be writing to the store
-//!   meanwhile (their unpublished blocks would look leaked). A second repair changes nothing.
+//!   published yet; collection writes of the calling process are waited for and held back
+//!   (`store::sweep_gate`). Raw `Store::alloc`/`free` by other threads are not: a block kept
+//!   only in a program's own data looks leaked. A second repair changes nothing.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};

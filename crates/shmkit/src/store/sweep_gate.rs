@@ -39,7 +39,12 @@ pub(crate) struct WriteGuard<'a>(&'a SweepGate);
 
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
-        self.0.writers.fetch_sub(1, Ordering::SeqCst);
+        // Never below zero: a child forked inside a write reset its gate to zero, and the
+        // guard it inherited must not wrap the count.
+        let _ = self
+            .0
+            .writers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| w.checked_sub(1));
     }
 }
 

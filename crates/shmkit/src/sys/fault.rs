@@ -124,8 +124,25 @@ fn install() {
 }
 
 extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler.
-    let addr = unsafe { (*info).si_addr() } as usize;
+    // SAFETY: errno is this thread's; saved here and restored on every return below, so the
+    // interrupted code never sees it changed.
+    let errno = unsafe { *libc::__errno_location() };
+    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler; `si_addr` is
+    // meaningful for the fault codes, the only ones looked at.
+    let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+    if code == libc::BUS_ADRERR && patch(addr) {
+        // SAFETY: as above.
+        unsafe { *libc::__errno_location() = errno };
+        return; // the access runs again, on zeros
+    }
+    chain(sig, code, info, ctx);
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Maps a zero page over the page of `addr` if it lies in a registered store mapping (an
+/// access past the end of a shrunk file: `BUS_ADRERR`), and records the fault.
+fn patch(addr: usize) -> bool {
     let page = PAGE.load(Ordering::Relaxed);
     for e in TABLE.iter() {
         let base = e.base.load(Ordering::Acquire);
@@ -155,15 +172,16 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             );
-            return; // the access runs again, on zeros
+            return true;
         }
-        break; // could not patch it: behave as if we were not here
+        return false; // could not patch it: behave as if we were not here
     }
-    chain(sig, info, ctx);
+    false
 }
 
 /// Passes a SIGBUS that is not ours to the previous disposition.
-fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+fn chain(sig: libc::c_int, code: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let sent_by_process = code <= 0; // kill, sigqueue, tkill: no fault to repeat
     let previous = PREVIOUS.load(Ordering::Acquire);
     let handler = if previous.is_null() {
         libc::SIG_DFL
@@ -171,16 +189,22 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         // SAFETY: a non-null `previous` is the leaked, fully written previous disposition.
         unsafe { (*previous).sa_sigaction }
     };
+    if handler == libc::SIG_IGN && sent_by_process {
+        return; // ignored, as before
+    }
     if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
-        // The default action (ignoring a fault would make it repeat forever): restore it and
-        // raise, so the signal is delivered as soon as this handler returns.
+        // The default action (ignoring a fault would make it repeat forever): restore it. A
+        // fault then repeats when this handler returns and is delivered with its own siginfo
+        // (a core dump keeps the fault address); a sent signal is raised again.
         // SAFETY: plain system calls with a zeroed, valid struct.
         unsafe {
             let mut dfl: libc::sigaction = std::mem::zeroed();
             dfl.sa_sigaction = libc::SIG_DFL;
             libc::sigemptyset(&mut dfl.sa_mask);
             libc::sigaction(sig, &dfl, std::ptr::null_mut());
-            libc::raise(sig);
+            if sent_by_process {
+                libc::raise(sig);
+            }
         }
         return;
     }

@@ -556,8 +556,17 @@ impl MapInner {
             let ga = self.store.lock_timeout(&sa.lock, MAINTENANCE_LOCK_WAIT);
             let gb = self.store.lock_timeout(&sb.lock, MAINTENANCE_LOCK_WAIT);
             match (ga, gb) {
-                (Ok(_ga), Ok(_gb)) => {
-                    if self.shard_references(sa, s.rec) && self.shard_references(sb, s.rec) {
+                (Ok(ga), Ok(gb)) => {
+                    // A shard whose writer died since the walk is repaired by its next
+                    // writer or the next check; its half-done state proves nothing here.
+                    let settled = |g: &crate::sync::MutexGuard<'_>, sh: &ShardHeader| {
+                        !g.recovered() && !sh.seq.is_writing()
+                    };
+                    if settled(&ga, sa)
+                        && settled(&gb, sb)
+                        && self.shard_references(sa, s.rec)
+                        && self.shard_references(sb, s.rec)
+                    {
                         report.problems.push(Problem {
                             offset: s.offset,
                             what: format!("record {} used by shards {a} and {b}", s.rec),
