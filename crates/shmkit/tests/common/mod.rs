@@ -4,6 +4,8 @@
 //! word, and a progress log kept in the store.
 #![allow(dead_code)]
 
+pub mod exercise;
+
 use shmkit::{HashMap, HashMapOptions, Store, StoreOptions};
 #[allow(unused_imports)] // each test file uses some of them
 pub use shmkit_testkit::{
