@@ -9,17 +9,20 @@
 //!   are stored as ints, so they read back as `int`); subclasses of `str`/`bytes`/`int` are
 //!   stored as their base type; `1`, `"1"` and `b"1"` are three keys. Other keys must be
 //!   hashable and are matched by their pickle bytes.
-//! - Ints that do not fit in i64 use tag `0x07`: minimal two's complement, little-endian.
+//! - Integers get their canonical encoding from the core ([`shmkit::value::int`]: i64 when
+//!   they fit, else minimal two's complement under tag `0x07`); this module only moves the
+//!   bytes of a Python `int` (or of an integral `float` key) in and out.
 //!
 //! ```python
 //! m[1] = "a"; m[1.0]   # -> "a"
 //! m[(1, "x")] = 2      # tuple key, stored pickled
 //! ```
 
-use crate::errors;
+use crate::errors::{DecodeError, ExceptionClass, IntoPyErr};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
+use shmkit::value::{self, int};
 use shmkit::value::{
     LANG_PYTHON_PICKLE, TAG_BIG_INT, TAG_BYTES, TAG_FALSE, TAG_FLOAT, TAG_FOREIGN, TAG_INT,
     TAG_NULL, TAG_STR, TAG_TRUE,
@@ -29,12 +32,8 @@ use shmkit::value::{
 /// Python version that wrote it).
 pub const PICKLE_PROTOCOL: i32 = 5;
 
-/// 2^63 as a float: integral floats in `-2^63..2^63` convert to i64 exactly.
-const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-
 static PICKLE_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static PICKLE_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn pickle_fn<'py>(
     py: Python<'py>,
@@ -58,29 +57,26 @@ fn encode_pickle(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     Ok(())
 }
 
-/// Appends the encoding of an `int` (or subclass): i64 if it fits, else a big int.
-fn encode_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
-    match obj.extract::<i64>() {
-        Ok(i) => {
-            out.push(TAG_INT);
-            out.extend_from_slice(&i.to_le_bytes());
-            Ok(())
-        }
-        Err(_) => encode_big_int(obj, out),
+/// The bytes of an `int` (or subclass): two's complement, little-endian (minimal for one
+/// that fits in i64, one sign byte to spare otherwise). Calls `to_bytes` only beyond i64.
+pub fn int_le_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(i) = obj.extract::<i64>() {
+        return Ok(i.to_le_bytes().to_vec());
     }
-}
-
-fn encode_big_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     let bits: u64 = obj.call_method0("bit_length")?.extract()?;
     let len = bits / 8 + 1;
     let kwargs = pyo3::types::PyDict::new(obj.py());
     kwargs.set_item("signed", true)?;
     let bytes = obj.call_method("to_bytes", (len, "little"), Some(&kwargs))?;
-    let bytes = bytes.cast::<PyBytes>()?.as_bytes();
-    let start = out.len();
-    out.push(TAG_BIG_INT);
-    out.extend_from_slice(bytes);
-    crate::bigint::trim(out, start + 1);
+    Ok(bytes.cast::<PyBytes>()?.as_bytes().to_vec())
+}
+
+/// Appends the encoding of an `int` (or subclass).
+fn encode_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    match obj.extract::<i64>() {
+        Ok(i) => int::encode_i64_into(i, out),
+        Err(_) => int::encode_le_into(&int_le_bytes(obj)?, out),
+    }
     Ok(())
 }
 
@@ -132,8 +128,7 @@ pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         return encode_pickle(obj, out);
     }
     if let Ok(b) = obj.cast_exact::<PyBool>() {
-        out.push(TAG_INT);
-        out.extend_from_slice(&i64::from(b.is_true()).to_le_bytes());
+        int::encode_i64_into(i64::from(b.is_true()), out);
         return Ok(());
     }
     if obj.is_instance_of::<PyInt>() {
@@ -156,18 +151,10 @@ pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     }
     if obj.is_instance_of::<PyFloat>() {
         let f = obj.cast::<PyFloat>()?.value();
-        if f.is_finite() && f.fract() == 0.0 {
-            // An integral float equals the int of the same value in a dict.
-            if (-TWO_POW_63..TWO_POW_63).contains(&f) {
-                out.push(TAG_INT);
-                out.extend_from_slice(&(f as i64).to_le_bytes());
-                return Ok(());
-            }
-            let int_type = INT_TYPE.get_or_try_init(obj.py(), || {
-                Ok::<_, PyErr>(obj.py().get_type::<PyInt>().into_any().unbind())
-            })?;
-            let as_int = int_type.bind(obj.py()).call1((f,))?;
-            return encode_big_int(&as_int, out);
+        // An integral float equals the int of the same value in a dict.
+        if let Some(n) = int::from_integral_f64(f) {
+            int::encode_le_into(&n, out);
+            return Ok(());
         }
         out.push(TAG_FLOAT);
         out.extend_from_slice(&f.to_le_bytes());
@@ -184,29 +171,23 @@ pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
 
 /// Builds the Python object for an encoded value.
 pub fn decode<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    // Malformed bytes are described by the core, as every other reader describes them.
+    let malformed = |e: value::DecodeError| e.into_py_err(py);
     let Some((&tag, payload)) = bytes.split_first() else {
-        return Err(errors::err(py, "DecodeError", "empty value: no type tag"));
+        return Err(malformed(value::DecodeError::Empty));
     };
-    let fixed8 = |payload: &[u8]| -> PyResult<[u8; 8]> {
-        payload.try_into().map_err(|_| {
-            errors::err(
-                py,
-                "DecodeError",
-                format!(
-                    "value with tag {tag:#04x} has a {}-byte payload",
-                    payload.len()
-                ),
-            )
+    let bad_length = || {
+        malformed(value::DecodeError::BadLength {
+            tag,
+            len: payload.len(),
         })
     };
+    let fixed8 =
+        |payload: &[u8]| -> PyResult<[u8; 8]> { payload.try_into().map_err(|_| bad_length()) };
     match tag {
         TAG_STR => match PyString::from_bytes(py, payload) {
             Ok(s) => Ok(s.into_any()),
-            Err(_) => Err(errors::err(
-                py,
-                "DecodeError",
-                "string value is not valid UTF-8",
-            )),
+            Err(_) => Err(malformed(value::DecodeError::BadUtf8)),
         },
         TAG_INT => Ok(i64::from_le_bytes(fixed8(payload)?)
             .into_pyobject(py)?
@@ -221,32 +202,16 @@ pub fn decode<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>>
             Some((&LANG_PYTHON_PICKLE, data)) => {
                 pickle_fn(py, &PICKLE_LOADS, "loads")?.call1((PyBytes::new(py, data),))
             }
-            Some((&lang, _)) => Err(errors::err(
+            Some((&lang, _)) => Err(DecodeError::new_err(
                 py,
-                "DecodeError",
-                format!(
+                (format!(
                     "value was written by another language (language id {lang}) and has no Python form"
-                ),
+                ),),
             )),
-            None => Err(errors::err(
-                py,
-                "DecodeError",
-                "foreign value without a language id",
-            )),
+            None => Err(bad_length()),
         },
-        TAG_NULL | TAG_FALSE | TAG_TRUE | TAG_BIG_INT => Err(errors::err(
-            py,
-            "DecodeError",
-            format!(
-                "value with tag {tag:#04x} has a {}-byte payload",
-                payload.len()
-            ),
-        )),
-        other => Err(errors::err(
-            py,
-            "DecodeError",
-            format!("unknown value tag {other:#04x}"),
-        )),
+        TAG_NULL | TAG_FALSE | TAG_TRUE | TAG_BIG_INT => Err(bad_length()),
+        other => Err(malformed(value::DecodeError::UnknownTag(other))),
     }
 }
 

@@ -1,11 +1,21 @@
-//! Rust errors → the Python exception hierarchy defined in `shmkit/errors.py`.
+//! The Python exception classes of shmkit, declared once here, and the conversion of every
+//! Rust error into one of them.
 //!
-//! Invariants: every error path of the bindings goes through [`IntoPyErr`] (no `unwrap`, no
-//! panic crosses into Python); the class of a Rust error follows from its
-//! [`shmkit::ErrorKind`] in one place, [`class_name`], and also inherits the builtin a Python
-//! user expects (`FileNotFoundError` for a missing store, ...). Classes that derive from
-//! `OSError` get `(errno, message, path)` from the variant ([`Classified::os_detail`]) so
-//! `e.errno` and `e.filename` work.
+//! Invariants:
+//! - every class is declared in the [`exceptions!`] list below, with its bases and its
+//!   docstring; `shmkit.errors` only re-exports them;
+//! - every error path of the bindings goes through [`IntoPyErr`] (no `unwrap`, no panic
+//!   crosses into Python); the class of a Rust error follows from its [`shmkit::ErrorKind`]
+//!   in one match, [`class_of`];
+//! - each class derives from `shmkit.Error` and also from the builtin a Python user expects
+//!   (`FileNotFoundError` for a missing store, ...). Classes that derive from `OSError` get
+//!   `(errno, message, path)` from the variant ([`Classified::os_detail`]) so `e.errno` and
+//!   `e.filename` work.
+//!
+//! Why not `pyo3::create_exception!`: it gives a class exactly one base, and these classes
+//! have two (`shmkit.Error` and a builtin). [`exceptions!`] does what it does — a unit type
+//! per class whose Python type is built once, on first use, and cached — but builds the
+//! type with `type(name, bases, namespace)`, through the safe API.
 //!
 //! ```python
 //! try:
@@ -14,31 +24,183 @@
 //!     print(e.filename)
 //! ```
 
-use crate::map_api::MapError;
+use pyo3::exceptions::{
+    PyException, PyFileExistsError, PyFileNotFoundError, PyKeyError, PyMemoryError, PyOSError,
+    PyPermissionError, PyTimeoutError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyType;
+use pyo3::types::{PyDict, PyTuple, PyType};
 use shmkit::store::name::NameError;
 use shmkit::sync::LockError;
 use shmkit::{
-    AllocError, CreateError, DirectoryError, ErrorKind, FreeError, OpenError, VerifyError,
+    AllocError, CreateError, DirectoryError, ErrorKind, FreeError, MapError, OpenError, VerifyError,
 };
 use std::path::Path;
 
-static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+/// The module the classes say they belong to (where users import them from).
+const MODULE: &str = "shmkit.errors";
 
-/// The exception class `shmkit.errors.<name>`.
-pub fn class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
-    let module = ERRORS.get_or_try_init(py, || py.import("shmkit.errors").map(Bound::unbind))?;
-    Ok(module.bind(py).getattr(name)?.cast_into::<PyType>()?)
+/// One shmkit exception class.
+pub trait ExceptionClass {
+    /// Its Python name.
+    const NAME: &'static str;
+
+    /// The class (built on first use).
+    fn class(py: Python<'_>) -> PyResult<Bound<'_, PyType>>;
+
+    /// An instance to raise, built from `args` (the error that building the class raised,
+    /// should it fail).
+    fn new_err<A>(py: Python<'_>, args: A) -> PyErr
+    where
+        A: for<'py> IntoPyObject<'py> + Send + Sync + 'static,
+    {
+        match Self::class(py) {
+            Ok(cls) => PyErr::from_type(cls, args),
+            Err(e) => e,
+        }
+    }
 }
 
-/// A `shmkit.errors.<name>` built from one message.
-pub fn err(py: Python<'_>, name: &str, message: impl Into<String>) -> PyErr {
-    match class(py, name) {
-        Ok(cls) => PyErr::from_type(cls, (message.into(),)),
-        Err(e) => e,
+/// Builds the class `name` with `bases` and `doc`, through `type(...)`.
+fn build_class<'py>(
+    py: Python<'py>,
+    name: &str,
+    bases: Bound<'py, PyTuple>,
+    doc: &str,
+) -> PyResult<Py<PyType>> {
+    let namespace = PyDict::new(py);
+    namespace.set_item("__module__", MODULE)?;
+    namespace.set_item("__doc__", doc)?;
+    let cls = py
+        .get_type::<PyType>()
+        .call1((name, bases, namespace))?
+        .cast_into::<PyType>()?;
+    Ok(cls.unbind())
+}
+
+/// Declares the exception classes: `Name(Parent[, Builtin]) "doc";`.
+macro_rules! exceptions {
+    ($($name:ident($parent:ty $(, $builtin:ty)?) $doc:literal;)*) => {
+        $(
+            #[doc = $doc]
+            pub struct $name;
+
+            impl ExceptionClass for $name {
+                const NAME: &'static str = stringify!($name);
+
+                fn class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+                    static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+                    let cls = CLASS.get_or_try_init(py, || {
+                        let bases = PyTuple::new(
+                            py,
+                            [<$parent as ExceptionClass>::class(py)?
+                                $(, py.get_type::<$builtin>())?],
+                        )?;
+                        build_class(py, Self::NAME, bases, $doc)
+                    })?;
+                    Ok(cls.bind(py).clone())
+                }
+            }
+        )*
+
+        /// Adds every class to the module `m`.
+        pub fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            let py = m.py();
+            m.add(Error::NAME, Error::class(py)?)?;
+            $(m.add($name::NAME, $name::class(py)?)?;)*
+            Ok(())
+        }
+    };
+}
+
+/// Base class of every shmkit error.
+pub struct Error;
+
+impl ExceptionClass for Error {
+    const NAME: &'static str = "Error";
+
+    fn class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+        static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let cls = CLASS.get_or_try_init(py, || {
+            let bases = PyTuple::new(py, [py.get_type::<PyException>()])?;
+            build_class(py, Self::NAME, bases, "Base class of every shmkit error.")
+        })?;
+        Ok(cls.bind(py).clone())
     }
+}
+
+exceptions! {
+    StoreNotFoundError(Error, PyFileNotFoundError)
+        "No store exists under that name or path.";
+    StoreExistsError(Error, PyFileExistsError)
+        "A store (or another file) already has that name and creation was exclusive.";
+    PermissionDeniedError(Error, PyPermissionError)
+        "The store file may not be opened or created by this process.";
+    InvalidNameError(Error, PyValueError)
+        "A store or object name that cannot be used.";
+    InvalidOptionsError(Error, PyValueError)
+        "Store options that contradict each other or are out of range.";
+    NotAStoreError(Error, PyValueError)
+        "The file exists but is not a complete shmkit store (empty, foreign or truncated).";
+    UnsupportedVersionError(Error, PyValueError)
+        "The store was written in a format version this build does not read.";
+    CorruptError(Error)
+        "Shared state is damaged (bad checksum, offsets out of bounds, broken links).";
+    StoreFullError(Error, PyMemoryError)
+        "The store cannot grow any more (file system full or reserved size reached).";
+    RegistryFullError(Error)
+        "All process slots of the store are held by live processes.";
+    ObjectNotFoundError(Error, PyKeyError)
+        "No structure of that name exists in the store.";
+    WrongKindError(Error, PyTypeError)
+        "The name belongs to a structure of another kind.";
+    KeyNotFoundError(Error, PyKeyError)
+        "The key is not in the map (raised by ``m[key]``, ``del m[key]``, ``pop``).";
+    KeyTooLargeError(Error, PyValueError)
+        "The encoded key is larger than the map accepts.";
+    ValueTooLargeError(Error, PyValueError)
+        "The encoded value is larger than the map accepts.";
+    NotAnIntegerError(Error, PyTypeError)
+        "``incr`` on a value that is not a number of the expected type.";
+    DecodeError(Error, PyValueError)
+        "Stored bytes that are not a value this build can decode.";
+    LockTimeoutError(Error, PyTimeoutError)
+        "A lock was held by a live process for longer than the timeout.";
+    ClosedError(Error, PyValueError)
+        "The handle was closed.";
+    StoreIOError(Error, PyOSError)
+        "A system error not covered by a more specific class.";
+}
+
+/// The class of each [`ErrorKind`]: the one place a Rust error's class is chosen (only
+/// [`MapError`] refines `InvalidArgument` into the key and value size classes).
+pub fn class_of(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> {
+    match kind {
+        ErrorKind::StoreNotFound => StoreNotFoundError::class(py),
+        ErrorKind::ObjectNotFound => ObjectNotFoundError::class(py),
+        ErrorKind::StoreExists => StoreExistsError::class(py),
+        ErrorKind::PermissionDenied => PermissionDeniedError::class(py),
+        ErrorKind::InvalidName => InvalidNameError::class(py),
+        ErrorKind::InvalidArgument => InvalidOptionsError::class(py),
+        ErrorKind::WrongType => NotAnIntegerError::class(py),
+        ErrorKind::WrongKind => WrongKindError::class(py),
+        ErrorKind::InvalidValue => DecodeError::class(py),
+        ErrorKind::NotAStore => NotAStoreError::class(py),
+        ErrorKind::UnsupportedVersion => UnsupportedVersionError::class(py),
+        ErrorKind::Corrupt => CorruptError::class(py),
+        ErrorKind::StoreFull => StoreFullError::class(py),
+        ErrorKind::RegistryFull => RegistryFullError::class(py),
+        ErrorKind::Busy => LockTimeoutError::class(py),
+        ErrorKind::Io => StoreIOError::class(py),
+        // Kinds added to the library later.
+        _ => Error::class(py),
+    }
+}
+
+/// `shmkit.ClosedError` for an operation on a closed `what` ("Store", "HashMap", ...).
+pub fn closed(py: Python<'_>, what: &str) -> PyErr {
+    ClosedError::new_err(py, (format!("operation on a closed {what}"),))
 }
 
 /// errno for an I/O error without an OS code.
@@ -49,11 +211,6 @@ const ENOENT: i32 = 2;
 const EACCES: i32 = 13;
 /// errno of a taken store name (`FileExistsError`).
 const EEXIST: i32 = 17;
-
-/// `shmkit.ClosedError`.
-pub fn closed(py: Python<'_>, what: &str) -> PyErr {
-    err(py, "ClosedError", format!("operation on a closed {what}"))
-}
 
 /// Conversion of a Rust error into the matching Python exception.
 pub trait IntoPyErr {
@@ -70,31 +227,6 @@ pub trait ResultExt<T> {
 impl<T, E: IntoPyErr> ResultExt<T> for Result<T, E> {
     fn py_err(self, py: Python<'_>) -> PyResult<T> {
         self.map_err(|e| e.into_py_err(py))
-    }
-}
-
-/// The `shmkit.errors` class of each [`ErrorKind`]: the one place a Rust error's class is
-/// chosen (only [`MapError`] refines `InvalidArgument` into the key and value size classes).
-pub fn class_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::StoreNotFound => "StoreNotFoundError",
-        ErrorKind::ObjectNotFound => "ObjectNotFoundError",
-        ErrorKind::StoreExists => "StoreExistsError",
-        ErrorKind::PermissionDenied => "PermissionDeniedError",
-        ErrorKind::InvalidName => "InvalidNameError",
-        ErrorKind::InvalidArgument => "InvalidOptionsError",
-        ErrorKind::WrongType => "NotAnIntegerError",
-        ErrorKind::WrongKind => "WrongKindError",
-        ErrorKind::InvalidValue => "DecodeError",
-        ErrorKind::NotAStore => "NotAStoreError",
-        ErrorKind::UnsupportedVersion => "UnsupportedVersionError",
-        ErrorKind::Corrupt => "CorruptError",
-        ErrorKind::StoreFull => "StoreFullError",
-        ErrorKind::RegistryFull => "RegistryFullError",
-        ErrorKind::Busy => "LockTimeoutError",
-        ErrorKind::Io => "StoreIOError",
-        // Kinds added to the library later.
-        _ => "Error",
     }
 }
 
@@ -121,7 +253,7 @@ impl<'a> OsDetail<'a> {
     }
 }
 
-/// A shmkit error as the bindings raise it: its kind picks the class ([`class_name`]); the
+/// A shmkit error as the bindings raise it: its kind picks the class ([`class_of`]); the
 /// variant adds only the OS detail of `OSError`-derived classes.
 pub trait Classified: std::fmt::Display {
     /// The library's classification.
@@ -132,15 +264,15 @@ pub trait Classified: std::fmt::Display {
         None
     }
 
-    /// The `shmkit.errors` class name.
-    fn class_name(&self) -> &'static str {
-        class_name(self.kind())
+    /// Its class.
+    fn class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyType>> {
+        class_of(py, self.kind())
     }
 }
 
 impl<E: Classified> IntoPyErr for E {
     fn into_py_err(self, py: Python<'_>) -> PyErr {
-        let cls = match class(py, self.class_name()) {
+        let cls = match self.class(py) {
             Ok(cls) => cls,
             Err(e) => return e,
         };
@@ -172,7 +304,8 @@ classified!(
     FreeError,
     VerifyError,
     LockError,
-    shmkit::raw::OutOfBounds
+    shmkit::raw::OutOfBounds,
+    shmkit::value::DecodeError
 );
 
 impl Classified for OpenError {
@@ -250,11 +383,38 @@ impl Classified for MapError {
     }
 
     /// Python tells an oversize key from an oversize value (both `InvalidArgument`).
-    fn class_name(&self) -> &'static str {
+    fn class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyType>> {
         match self {
-            MapError::KeyTooLarge { .. } => "KeyTooLargeError",
-            MapError::ValueTooLarge { .. } => "ValueTooLargeError",
-            e => class_name(e.kind()),
+            MapError::KeyTooLarge { .. } => KeyTooLargeError::class(py),
+            MapError::ValueTooLarge { .. } => ValueTooLargeError::class(py),
+            e => class_of(py, e.kind()),
+        }
+    }
+}
+
+/// The umbrella error, as generic code (a [`shmkit::collections::object::SharedObject`])
+/// returns it: the wrapped error decides.
+impl Classified for shmkit::Error {
+    fn kind(&self) -> ErrorKind {
+        shmkit::Error::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
+        match self {
+            shmkit::Error::Open(e) => e.os_detail(),
+            shmkit::Error::Create(e) => e.os_detail(),
+            shmkit::Error::Alloc(e) => e.os_detail(),
+            shmkit::Error::Directory(e) => e.os_detail(),
+            shmkit::Error::Map(e) => e.os_detail(),
+            shmkit::Error::Io(source) => Some(OsDetail::io(source, None)),
+            _ => None,
+        }
+    }
+
+    fn class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyType>> {
+        match self {
+            shmkit::Error::Map(e) => e.class(py),
+            e => class_of(py, e.kind()),
         }
     }
 }

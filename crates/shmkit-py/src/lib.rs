@@ -1,9 +1,22 @@
 //! Python bindings of shmkit (the `shmkit._shmkit` extension module, built by maturin; the
-//! Python package around it is in `python-src/shmkit`).
+//! Python package around it is in `python-src/shmkit`). No `unsafe` here: everything goes
+//! through PyO3's safe API, and no value logic either: encodings and arithmetic on values
+//! are the core's (`shmkit::value`), shared with C and the CLI.
 //!
-//! Layers: [`codec`] converts Python objects to the shared value encoding and back;
-//! [`errors`] maps every Rust error onto the `shmkit.errors` hierarchy; [`store`] and
-//! [`hash_map`] are the classes. No `unsafe` here: everything goes through PyO3's safe API.
+//! Layers (each module uses only those below it; no cycles):
+//!
+//! ```text
+//! lib        the module: registers the classes and functions
+//! store      shmkit.Store, which opens objects through their kind's module
+//! kinds      the one match over kinds (unpickling a handle)
+//! hash_map/  shmkit.HashMap: the map's own operations (read, incr, bulk, iter)
+//! handle     shmkit.SharedObject, the base class of every object class: name, close,
+//!            context manager, pickling by name, verify/repair/stats
+//! reports    core reports and statistics as dicts
+//! codec      Python objects <-> the shared value encoding
+//! errors     the exception classes and Rust error -> Python exception
+//! missing, buffers
+//! ```
 //!
 //! ```python
 //! import shmkit
@@ -14,12 +27,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod bigint;
 mod buffers;
 mod codec;
 mod errors;
+mod handle;
 mod hash_map;
-mod map_api;
+mod kinds;
+mod missing;
+mod reports;
 mod store;
 
 use pyo3::prelude::*;
@@ -27,16 +42,18 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    errors::add_classes(m)?;
     m.add_class::<store::PyStore>()?;
+    m.add_class::<handle::PySharedObject>()?;
     m.add_class::<hash_map::PyHashMap>()?;
     m.add_class::<hash_map::MapIter>()?;
-    m.add_class::<hash_map::Missing>()?;
-    m.add("MISSING", hash_map::missing(py)?.clone_ref(py))?;
+    m.add_class::<missing::Missing>()?;
+    m.add("MISSING", missing::missing(py)?.clone_ref(py))?;
     m.add("PICKLE_PROTOCOL", codec::PICKLE_PROTOCOL)?;
     m.add_function(wrap_pyfunction!(store::remove, m)?)?;
     m.add_function(wrap_pyfunction!(store::remove_if_unused, m)?)?;
     m.add_function(wrap_pyfunction!(store::_open_store, m)?)?;
-    m.add_function(wrap_pyfunction!(hash_map::_open_map, m)?)?;
+    m.add_function(wrap_pyfunction!(kinds::_reopen, m)?)?;
     m.add_function(wrap_pyfunction!(hash_map::_set_reads_release_gil, m)?)?;
     Ok(())
 }

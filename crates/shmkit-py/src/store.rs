@@ -14,11 +14,10 @@
 //! ```
 
 use crate::errors::{self, ResultExt};
-use crate::hash_map::PyHashMap;
-use crate::map_api;
+use crate::hash_map::{self, PyHashMap};
+use crate::reports;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
-use shmkit::maintenance::check::StoreReport;
+use pyo3::types::{PyDict, PyTuple};
 use shmkit::store::remove::Removed;
 use shmkit::{OpenOptions, Store, StoreOptions};
 use std::sync::Mutex;
@@ -45,25 +44,6 @@ impl PyStore {
             inner: Mutex::new(Some(store)),
         })
     }
-}
-
-fn report_dict<'py>(
-    py: Python<'py>,
-    clean: bool,
-    problems: impl Iterator<Item = (u64, String)>,
-    repaired: &[String],
-    busy: &[String],
-) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("clean", clean)?;
-    let list = PyList::empty(py);
-    for (offset, what) in problems {
-        list.append((offset, what))?;
-    }
-    d.set_item("problems", list)?;
-    d.set_item("repaired", repaired.to_vec())?;
-    d.set_item("busy", busy.to_vec())?;
-    Ok(d)
 }
 
 #[pymethods]
@@ -160,12 +140,9 @@ impl PyStore {
         raw: bool,
         create: bool,
         exact_keys: bool,
-    ) -> PyResult<PyHashMap> {
+    ) -> PyResult<Py<PyHashMap>> {
         let store = self.store(py)?;
-        let map = py
-            .detach(|| map_api::open(&store, name, create))
-            .py_err(py)?;
-        Ok(PyHashMap::new(map, raw, exact_keys, self.name.clone()))
+        hash_map::open(py, &store, self.name.clone(), name, create, raw, exact_keys)
     }
 
     /// Names of the structures in the store.
@@ -197,13 +174,7 @@ impl PyStore {
     fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let store = self.store(py)?;
         let r = py.detach(|| store.verify_allocator()).py_err(py)?;
-        report_dict(
-            py,
-            r.is_clean(),
-            r.problems.iter().map(|p| (p.offset, p.what.clone())),
-            &r.repaired,
-            &r.busy,
-        )
+        reports::verify_report(py, &r)
     }
 
     /// Checks the whole store — allocator, every object, every lock, blocks no structure
@@ -213,7 +184,7 @@ impl PyStore {
     fn check<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let store = self.store(py)?;
         let report = py.detach(|| store.check());
-        store_report(py, &report)
+        reports::store_report(py, &report)
     }
 
     /// Repairs what can be repaired (what killed processes left: locks, half-done writes,
@@ -233,7 +204,7 @@ impl PyStore {
                 .map(|n| n.to_string())
                 .collect::<Vec<_>>(),
         )?;
-        d.set_item("after", store_report(py, &r.after)?)?;
+        d.set_item("after", reports::store_report(py, &r.after)?)?;
         Ok(d)
     }
 
@@ -307,44 +278,4 @@ pub fn remove(py: Python<'_>, name: &str) -> PyResult<()> {
 pub fn remove_if_unused(py: Python<'_>, name: &str) -> PyResult<bool> {
     py.detach(|| Store::remove_if_unused(name).map(|r| r == Removed::Yes))
         .py_err(py)
-}
-
-/// The dict of a whole-store check (`Store.check()`; the CLI's `check --json` words the
-/// same report).
-fn store_report<'py>(py: Python<'py>, r: &StoreReport) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("clean", r.is_clean())?;
-    let findings: Vec<(&str, String)> = r
-        .findings
-        .iter()
-        .map(|f| (f.severity().name(), f.to_string()))
-        .collect();
-    d.set_item("findings", findings)?;
-    let objects: Vec<(String, String, &str, Option<u64>)> = r
-        .objects
-        .iter()
-        .map(|o| {
-            (
-                o.info.name.clone(),
-                o.info.kind.name(),
-                o.state(),
-                o.item_count(),
-            )
-        })
-        .collect();
-    d.set_item("objects", objects)?;
-    Ok(d)
-}
-
-/// Report dict for map checks (shared with `HashMap.verify`).
-pub fn map_report<'py>(py: Python<'py>, r: &map_api::MapReport) -> PyResult<Bound<'py, PyDict>> {
-    let d = report_dict(
-        py,
-        r.is_clean(),
-        r.problems.iter().map(|p| (p.offset, p.what.clone())),
-        &r.repaired,
-        &r.busy,
-    )?;
-    d.set_item("entries", r.entries)?;
-    Ok(d)
 }

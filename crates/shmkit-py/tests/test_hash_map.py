@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections.abc
+import pickle
 
 import pytest
 
@@ -202,3 +203,16 @@ def test_many_keys_grow(m):
     assert len(m) == n
     assert all(m[f"key-{i}"] == i for i in range(0, n, 97))
     assert m.verify()["clean"]
+
+
+def test_every_object_class_shares_the_handle_base(store):
+    m = store.hash_map("base", raw=True, exact_keys=True)
+    assert isinstance(m, shmkit.SharedObject)
+    assert m.kind == "hash_map" and m.name == "base" and m.store_name == store.name
+    assert repr(m) == f'shmkit.HashMap("base", store="{store.name}", raw=True, exact_keys=True)'
+    again = pickle.loads(pickle.dumps(m))
+    assert (again.raw, again.exact_keys, again.name) == (True, True, "base")
+    m.close()
+    for op in (m.verify, m.repair, m.stats, lambda: len(m), lambda: m[b"k"]):
+        with pytest.raises(shmkit.ClosedError):
+            op()

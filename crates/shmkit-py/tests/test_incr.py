@@ -40,6 +40,25 @@ def test_incr_big_int_plus_float(m):
     assert m.incr("n", 0.5) == float(2**70) + 0.5
     m["f"] = 1.0
     assert m.incr("f", 2**70) == 1.0 + 2**70
+    # Rounded like Python's int + float: 2**53 + 1 is a tie, even wins.
+    m["t"] = 2**80 + 2**27 + 1
+    assert m.incr("t", 0.0) == float(2**80 + 2**27 + 1)
+
+
+def test_incr_big_int_too_large_for_a_float_is_overflow_and_changes_nothing(m):
+    m["n"] = 2**1024
+    with pytest.raises(OverflowError):
+        m.incr("n", 1.0)
+    assert m["n"] == 2**1024
+    m["f"] = 0.5
+    with pytest.raises(OverflowError):
+        m.incr("f", 2**1024)
+    assert m["f"] == 0.5
+    # Just below 2**1024, but rounding up to it: an overflow in Python too.
+    with pytest.raises(OverflowError):
+        0.5 + (2**1024 - 1)
+    with pytest.raises(OverflowError):
+        m.incr("f", 2**1024 - 1)
 
 
 @pytest.mark.parametrize("value", ["text", b"bytes", None, [1], True])

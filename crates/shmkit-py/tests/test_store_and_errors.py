@@ -272,3 +272,13 @@ def test_a_store_with_a_wider_mode_than_asked_for_is_refused(store_name):
         shmkit.Store(store_name)
     shmkit.Store(store_name, mode=0o640).close()
     shmkit.Store(store_name, create=False).close()
+
+
+def test_error_classes_are_declared_once_in_the_extension():
+    from shmkit import _shmkit
+
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert cls is getattr(_shmkit, name) and cls is getattr(shmkit, name)
+        assert cls.__module__ == "shmkit.errors" and cls.__name__ == name
+        assert cls.__doc__

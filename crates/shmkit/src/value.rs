@@ -22,6 +22,12 @@
 //! assert_eq!(decode(&bytes).unwrap(), Value::Str("héllo".into()));
 //! assert_eq!(encode(&Value::Int(-2)), [3, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 //! ```
+//!
+//! Submodules: [`int`] (the canonical form of integers of any size, two's complement
+//! arithmetic), [`arith`] (adding a number to an encoded value, for atomic `incr`).
+
+pub mod arith;
+pub mod int;
 
 /// Tag of null.
 pub const TAG_NULL: u8 = 0x00;

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 
 from . import errors
-from ._shmkit import MISSING, PICKLE_PROTOCOL, HashMap, Store, remove, remove_if_unused
+from ._shmkit import MISSING, PICKLE_PROTOCOL, HashMap, SharedObject, Store, remove, remove_if_unused
 from .errors import (
     ClosedError,
     CorruptError,
@@ -60,6 +60,7 @@ __all__ = [
     "MISSING",
     "PICKLE_PROTOCOL",
     "HashMap",
+    "SharedObject",
     "Store",
     "remove",
     "remove_if_unused",

@@ -1,0 +1,439 @@
+//! `shmkit.HashMap`: a shared hash map that behaves like a `dict`. What every handle has
+//! (name, close, context manager, pickling, verify/repair/stats) comes from its base class
+//! [`PySharedObject`]; this class adds the map's own operations.
+//!
+//! Files: this one holds the class, how it is opened, how keys and values are converted,
+//! and its one `#[pymethods]` block (PyO3 allows one per class), whose longer bodies live
+//! in [`read`] (the GIL policy of lookups), [`incr`], [`bulk`] (`update`, `popitem`,
+//! `to_dict`, `==`) and [`iter`] (iterators and views).
+//!
+//! Invariants:
+//! - keys and values are converted by [`crate::codec`] before any store operation, and
+//!   decoded after it: no Python code ever runs while a shard lock is held;
+//! - writes (which wait for a shard lock) run with the GIL released; lookups keep it while
+//!   they are lock-free and release it before waiting for the lock ([`read`]);
+//! - the hot paths encode into reused per-thread buffers and read with `get_into`, building
+//!   the Python result straight from the bytes;
+//! - every operation first checks that the handle is open.
+//!
+//! ```python
+//! m = store.hash_map("counters")
+//! m["hits"] = 0
+//! m.incr("hits")                     # atomic across processes -> 1
+//! m.compare_and_set("owner", shmkit.MISSING, "me")   # claim if absent
+//! ```
+
+mod bulk;
+mod incr;
+mod iter;
+mod read;
+
+pub use iter::MapIter;
+pub use read::_set_reads_release_gil;
+
+use crate::buffers::with_scratch;
+use crate::codec::{self, decode, encode_key, encode_value};
+use crate::errors::{ExceptionClass, KeyNotFoundError, ResultExt};
+use crate::handle::PySharedObject;
+use crate::missing::is_missing;
+use bulk::PopCursor;
+use incr::DeltaArg;
+use iter::IterKind;
+use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
+use pyo3::types::{PyBytes, PyDict, PyTuple};
+use shmkit::{HashMap, Store, UpdateAction};
+
+/// A hash map handle (see the module documentation).
+#[pyclass(module = "shmkit", name = "HashMap", extends = PySharedObject, frozen, mapping)]
+pub struct PyHashMap {
+    map: HashMap,
+    raw: bool,
+    exact_keys: bool,
+    pop_cursor: PopCursor,
+}
+
+/// Opens the hash map `name` of `store` (opened by `store_name`), creating it if `create`.
+pub fn open(
+    py: Python<'_>,
+    store: &Store,
+    store_name: String,
+    name: &str,
+    create: bool,
+    raw: bool,
+    exact_keys: bool,
+) -> PyResult<Py<PyHashMap>> {
+    let map = py
+        .detach(|| {
+            if create {
+                store.hash_map(name)
+            } else {
+                store.open_hash_map(name)
+            }
+        })
+        .py_err(py)?;
+    let options = PyDict::new(py);
+    options.set_item("raw", raw)?;
+    options.set_item("exact_keys", exact_keys)?;
+    let base = PySharedObject::new(Box::new(map.clone()), store, store_name, options, "entries");
+    let this = PyHashMap {
+        map,
+        raw,
+        exact_keys,
+        pop_cursor: PopCursor::default(),
+    };
+    Py::new(py, PyClassInitializer::from(base).add_subclass(this))
+}
+
+/// Re-attaches a pickled handle: the options its base recorded, the map opened (never
+/// created).
+pub fn reopen(
+    py: Python<'_>,
+    store: &Store,
+    store_name: String,
+    name: &str,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<Py<PyHashMap>> {
+    let flag = |key: &str| -> PyResult<bool> {
+        Ok(match options.get_item(key)? {
+            Some(v) => v.extract()?,
+            None => false,
+        })
+    };
+    open(
+        py,
+        store,
+        store_name,
+        name,
+        false,
+        flag("raw")?,
+        flag("exact_keys")?,
+    )
+}
+
+impl PyHashMap {
+    /// The handle and its map, or `ClosedError`.
+    #[inline]
+    fn open<'a>(slf: &'a Bound<'_, Self>) -> PyResult<(&'a PyHashMap, &'a HashMap)> {
+        slf.as_super().get().check_open(slf.py(), "HashMap")?;
+        let this = slf.get();
+        Ok((this, &this.map))
+    }
+
+    /// Appends the stored form of `key` to `out`.
+    #[inline]
+    fn key_into(&self, key: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        if self.raw {
+            codec::raw_bytes(key, out)
+        } else if self.exact_keys {
+            encode_value(key, out)
+        } else {
+            encode_key(key, out)
+        }
+    }
+
+    /// Appends the stored form of `value` to `out`.
+    #[inline]
+    fn value_into(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        if self.raw {
+            codec::raw_bytes(value, out)
+        } else {
+            encode_value(value, out)
+        }
+    }
+
+    /// The stored form of `key` in a new buffer (paths that are not hot).
+    fn key(&self, key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.key_into(key, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// The stored form of `value` in a new buffer.
+    fn value(&self, value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.value_into(value, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Encodes a value, or `None` for `MISSING`.
+    fn optional_value(&self, value: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
+        if is_missing(value)? {
+            return Ok(None);
+        }
+        self.value(value).map(Some)
+    }
+
+    #[inline]
+    fn decode_value<'py>(&self, py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        if self.raw {
+            Ok(PyBytes::new(py, bytes).into_any())
+        } else {
+            decode(py, bytes)
+        }
+    }
+
+    fn missing_key(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyErr {
+        KeyNotFoundError::new_err(py, (key.clone().unbind(),))
+    }
+
+    /// `m[key] = value`.
+    fn set(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let (this, map) = Self::open(slf)?;
+        with_scratch(|k, v| {
+            this.key_into(key, k)?;
+            this.value_into(value, v)?;
+            py.detach(|| map.set(k, v)).py_err(py)
+        })
+    }
+
+    /// The decoded value of `key`, if present.
+    fn lookup<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = slf.py();
+        let (this, map) = Self::open(slf)?;
+        with_scratch(|k, v| {
+            this.key_into(key, k)?;
+            if read::read_into(py, map, k, v).py_err(py)? {
+                this.decode_value(py, v).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+    }
+}
+
+#[pymethods]
+impl PyHashMap {
+    fn __getitem__<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Self::lookup(slf, key)?.ok_or_else(|| Self::missing_key(slf.py(), key))
+    }
+
+    fn __setitem__(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        Self::set(slf, key, value)
+    }
+
+    fn __delitem__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let (this, map) = Self::open(slf)?;
+        let deleted = with_scratch(|k, _| {
+            this.key_into(key, k)?;
+            py.detach(|| map.delete(k)).py_err(py)
+        })?;
+        if deleted {
+            Ok(())
+        } else {
+            Err(Self::missing_key(py, key))
+        }
+    }
+
+    fn __contains__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = slf.py();
+        let (this, map) = Self::open(slf)?;
+        // Unhashable keys raise TypeError, as `[] in d` does for a dict.
+        with_scratch(|k, _| {
+            this.key_into(key, k)?;
+            read::contains(py, map, k).py_err(py)
+        })
+    }
+
+    fn __len__(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        Ok(Self::open(slf)?.1.len() as usize)
+    }
+
+    fn __iter__(slf: &Bound<'_, Self>) -> PyResult<MapIter> {
+        Self::iterator(slf, IterKind::Keys)
+    }
+
+    fn _iter_values(slf: &Bound<'_, Self>) -> PyResult<MapIter> {
+        Self::iterator(slf, IterKind::Values)
+    }
+
+    fn _iter_items(slf: &Bound<'_, Self>) -> PyResult<MapIter> {
+        Self::iterator(slf, IterKind::Items)
+    }
+
+    /// `m[key]` if present, else `default`.
+    #[pyo3(signature = (key, default = None))]
+    fn get<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        Ok(Self::lookup(slf, key)?
+            .or(default)
+            .unwrap_or_else(|| py.None().into_bound(py)))
+    }
+
+    /// A view of the keys (like `dict.keys()`; iterates shard by shard, weakly consistent).
+    fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::view(slf, "KeysView")
+    }
+
+    /// A view of the values.
+    fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::view(slf, "ValuesView")
+    }
+
+    /// A view of the `(key, value)` pairs.
+    fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::view(slf, "ItemsView")
+    }
+
+    /// Removes `key` and returns its value; `default` (if given) when absent, else KeyError.
+    #[pyo3(signature = (key, *default))]
+    fn pop<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+        default: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if default.len() > 1 {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "pop expected at most 2 arguments, got {}",
+                default.len() + 1
+            )));
+        }
+        let (this, map) = Self::open(slf)?;
+        let k = this.key(key)?;
+        match py.detach(|| map.remove(&k)).py_err(py)? {
+            Some(v) => this.decode_value(py, &v),
+            None if default.len() == 1 => default.get_item(0),
+            None => Err(Self::missing_key(py, key)),
+        }
+    }
+
+    /// Removes `key` if present; True if it was (like `set.discard`, never raises KeyError).
+    fn discard(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = slf.py();
+        let (this, map) = Self::open(slf)?;
+        let k = this.key(key)?;
+        py.detach(|| map.delete(&k)).py_err(py)
+    }
+
+    /// Removes and returns some `(key, value)` pair; KeyError if the map is empty.
+    ///
+    /// Pops from a copy of one shard at a time (kept between calls), removing each entry
+    /// only if it still holds the copied value, so draining a map costs one shard copy per
+    /// shard, and another process's concurrent change is never lost.
+    fn popitem<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        Self::popitem_impl(slf)
+    }
+
+    /// `m[key]` if present; else stores `default` and returns it (atomically).
+    #[pyo3(signature = (key, default = None))]
+    fn setdefault<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let (this, map) = Self::open(slf)?;
+        let default = default.unwrap_or_else(|| py.None().into_bound(py));
+        let k = this.key(key)?;
+        let d = this.value(&default)?;
+        let after = py
+            .detach(|| {
+                map.update(&k, |cur| match cur {
+                    Some(_) => UpdateAction::Keep,
+                    None => UpdateAction::Set(d.to_vec()),
+                })
+            })
+            .py_err(py)?;
+        match after {
+            Some(v) => this.decode_value(py, &v),
+            None => Ok(default),
+        }
+    }
+
+    /// Like `dict.update`: from a mapping (anything with `keys()`), an iterable of pairs,
+    /// and keyword arguments. Each pair is one atomic write; the batch is not atomic.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn update(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        Self::update_impl(slf, args, kwargs)
+    }
+
+    /// Removes every item.
+    fn clear(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let (_, map) = Self::open(slf)?;
+        py.detach(|| map.clear()).py_err(py)
+    }
+
+    /// One atomic conditional write. `expected` is the value the key must hold, or
+    /// `shmkit.MISSING` for "must be absent"; `new` is the value to store, or `shmkit.MISSING`
+    /// to delete. Values are compared by their encoding (so `1 != 1.0` here). Returns True if
+    /// the condition held and the write happened.
+    fn compare_and_set(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        expected: &Bound<'_, PyAny>,
+        new: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let py = slf.py();
+        let (this, map) = Self::open(slf)?;
+        let k = this.key(key)?;
+        let expected = this.optional_value(expected)?;
+        let new = this.optional_value(new)?;
+        py.detach(|| map.compare_and_set(&k, expected.as_deref(), new.as_deref()))
+            .py_err(py)
+    }
+
+    /// Atomically adds `delta` (int or float) to the number at `key` (missing counts as 0)
+    /// and returns the new value. Ints never overflow (they grow into big ints); int + float
+    /// gives a float. A non-numeric value raises `NotAnIntegerError` (a TypeError) and is
+    /// left unchanged. On a raw map the value is an 8-byte little-endian i64 (int delta) or
+    /// f64 (float delta), wrapping on overflow.
+    #[pyo3(signature = (key, delta = DeltaArg::One))]
+    fn incr<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+        delta: DeltaArg<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Self::incr_impl(slf, key, delta)
+    }
+
+    /// A `dict` copy of the current items.
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        Self::to_dict_impl(slf)
+    }
+
+    /// True if keys match by exact type (`True`, `1` and `1.0` are three keys).
+    #[getter]
+    fn exact_keys(&self) -> bool {
+        self.exact_keys
+    }
+
+    /// True for a handle taking and returning plain bytes.
+    #[getter]
+    fn raw(&self) -> bool {
+        self.raw
+    }
+
+    fn __richcmp__<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Self::richcmp_impl(slf, other, op)
+    }
+}
