@@ -10,9 +10,7 @@ use std::sync::OnceLock;
 /// The scratch directory of this fuzzing process.
 pub fn scratch() -> &'static TempDir {
     static DIR: OnceLock<TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        TempDir::at(format!("/dev/shm/shmkit-fuzz-{}", std::process::id()).into())
-    })
+    DIR.get_or_init(|| TempDir::at(format!("/dev/shm/shmkit-fuzz-{}", std::process::id()).into()))
 }
 
 /// Writes `bytes` as the file `name` in the scratch directory, with a store's mode

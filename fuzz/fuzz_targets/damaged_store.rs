@@ -5,10 +5,10 @@
 //! that were written (`Expect::Written`).
 #![no_main]
 
+mod common;
 #[path = "../../crates/shmkit/tests/common/exercise.rs"]
 #[allow(dead_code)]
 mod exercise;
-mod common;
 
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;

@@ -3,10 +3,10 @@
 //! be a store whose entries are whatever the input says).
 #![no_main]
 
+mod common;
 #[path = "../../crates/shmkit/tests/common/exercise.rs"]
 #[allow(dead_code)]
 mod exercise;
-mod common;
 
 use libfuzzer_sys::fuzz_target;
 
