@@ -41,7 +41,7 @@ cargo test --workspace --doc
 
 echo "== loom model checks"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-    cargo test -p shmkit --release --test loom_seqlock
+    cargo test -p shmkit --release --test loom_seqlock --test loom_hash_map
 
 if [ -f scripts/test-python.sh ]; then
     echo "== Python tests"

@@ -29,37 +29,24 @@ pub struct ReadmeDoctests;
 #[cfg(target_endian = "big")]
 compile_error!("shmkit's store format is little-endian; big-endian targets are not supported");
 
-// Under `cfg(loom)` only the lock-free cores that loom can model are built (see
-// `tests/loom_*.rs`); everything that touches real shared memory needs real atomics.
-#[cfg(not(loom))]
+// Under `cfg(loom)` the whole crate is built: its atomics and racy copies are then
+// model-checked by loom inside a model execution (see `sync::atomic` and `sync::model`).
 pub mod collections;
-#[cfg(not(loom))]
 pub mod error;
-#[cfg(not(loom))]
 pub mod maintenance;
-#[cfg(not(loom))]
 pub mod raw;
-#[cfg(not(loom))]
 pub mod store;
 pub mod sync;
-#[cfg(not(loom))]
 pub mod sys;
-#[cfg(not(loom))]
 pub mod value;
 
-#[cfg(not(loom))]
 pub use collections::hash_map::{
     HashMap, HashMapOptions, MapError, MapReport, MapStats, UpdateAction,
 };
-#[cfg(not(loom))]
 pub use error::{Error, ErrorKind};
-#[cfg(not(loom))]
 pub use store::directory::{ObjectInfo, ObjectKind};
-#[cfg(not(loom))]
 pub use store::error::{
     AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError,
 };
-#[cfg(not(loom))]
 pub use store::verify::{Problem, VerifyReport};
-#[cfg(not(loom))]
 pub use store::{OpenOptions, Store, StoreOptions};

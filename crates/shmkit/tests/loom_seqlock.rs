@@ -1,6 +1,10 @@
 //! loom model check of the seqlock protocol: a reader that validates never sees a torn
 //! pair of values, and a reader retrying after a failed validation eventually succeeds.
 //!
+//! The seqlock's counter is a facade atomic, so the models run through
+//! `shmkit::sync::model::check` (which routes it to loom); each model touches the counter on
+//! its main thread before spawning, so its loom shadow exists before any thread uses it.
+//!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p shmkit --release --test loom_seqlock`
 #![cfg(loom)]
 
@@ -16,14 +20,27 @@ struct Guarded {
     b: AtomicU64,
 }
 
+/// Runs `f` as a loom model over the facade's atomics (nothing to reset or discover: the
+/// seqlock lives in the model's own memory).
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    shmkit::sync::model::check(&loom::model::Builder::new(), || {}, || {}, f);
+}
+
+/// A fresh guarded pair, its counter touched on the current (main) thread.
+fn guarded() -> Arc<Guarded> {
+    let g = Arc::new(Guarded {
+        seq: SeqLock::new(),
+        a: AtomicU64::new(0),
+        b: AtomicU64::new(0),
+    });
+    assert_eq!(g.seq.value(), 0);
+    g
+}
+
 #[test]
 fn validated_reads_are_never_torn() {
-    loom::model(|| {
-        let g = Arc::new(Guarded {
-            seq: SeqLock::new(),
-            a: AtomicU64::new(0),
-            b: AtomicU64::new(0),
-        });
+    model(|| {
+        let g = guarded();
         let writer = {
             let g = g.clone();
             loom::thread::spawn(move || {
@@ -84,12 +101,8 @@ fn read_consistent(g: &Guarded, tries: u32) -> Option<u64> {
 
 #[test]
 fn a_dead_writers_half_write_stays_hidden_until_repaired() {
-    loom::model(|| {
-        let g = Arc::new(Guarded {
-            seq: SeqLock::new(),
-            a: AtomicU64::new(0),
-            b: AtomicU64::new(0),
-        });
+    model(|| {
+        let g = guarded();
         // A writer dies half-way through a write: `a` changed, `b` not, the sequence odd.
         let writer = {
             let g = g.clone();

@@ -12,6 +12,9 @@
 //! - byte payloads (keys, values) are copied in and out with [`Region::read_bytes`] and
 //!   [`Region::write_bytes`], never borrowed as `&[u8]`, because another process may write
 //!   them at any time; callers validate what they copied (seqlock, checksum or lock).
+//! - under `cfg(loom)`, inside a model execution, those copies go word by word through loom
+//!   shadows of the mapping (`shadow`), so a model sees their races; otherwise they are the
+//!   plain copies below.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -23,6 +26,8 @@
 #![allow(unsafe_code)]
 
 mod layouts;
+#[cfg(loom)]
+pub(crate) mod shadow;
 
 use crate::sys::SharedMapping;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,6 +75,8 @@ impl Region {
     pub fn new(mapping: SharedMapping, committed_field: u64, initial_committed: u64) -> Region {
         let initial = initial_committed.min(mapping.len());
         assert!(committed_field % 8 == 0 && committed_field + 8 <= initial);
+        #[cfg(loom)]
+        shadow::register_mapping(mapping.base().as_ptr() as usize, mapping.len() as usize);
         Region {
             mapping,
             local_committed: AtomicU64::new(initial),
@@ -199,6 +206,11 @@ impl Region {
     #[inline]
     pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
         self.check(offset, out.len() as u64, 1)?;
+        #[cfg(loom)]
+        if shadow::copies_routed(self.addr(offset), out.len(), false) {
+            shadow::read_bytes(self.addr(offset), out);
+            return Ok(());
+        }
         // SAFETY: the source range is inside the committed mapping (checked above); `out` is
         // a distinct, writable buffer of the same length. A concurrent writer can only make
         // the bytes wrong, never invalid (u8 has no invalid values); callers validate.
@@ -216,6 +228,10 @@ impl Region {
     #[inline]
     pub fn bytes_equal(&self, offset: u64, expected: &[u8]) -> Result<bool, OutOfBounds> {
         self.check(offset, expected.len() as u64, 1)?;
+        #[cfg(loom)]
+        if shadow::copies_routed(self.addr(offset), expected.len(), false) {
+            return Ok(shadow::bytes_equal(self.addr(offset), expected));
+        }
         // SAFETY: the range is committed (checked above). The bytes are viewed through a
         // raw-pointer slice only for the comparison and not kept; a concurrent writer can make
         // the answer wrong (callers validate with a seqlock), never undefined for plain u8.
@@ -233,6 +249,11 @@ impl Region {
     #[inline]
     pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<(), OutOfBounds> {
         self.check(offset, data.len() as u64, 1)?;
+        #[cfg(loom)]
+        if shadow::copies_routed(self.addr(offset), data.len(), true) {
+            shadow::write_bytes(self.addr(offset), data);
+            return Ok(());
+        }
         // SAFETY: the destination range is inside the committed, writable mapping (checked
         // above) and cannot overlap `data`, which is process-private memory.
         unsafe {
@@ -248,6 +269,11 @@ impl Region {
     /// Fills `len` bytes at `offset` with `value`.
     pub fn fill_bytes(&self, offset: u64, len: u64, value: u8) -> Result<(), OutOfBounds> {
         self.check(offset, len, 1)?;
+        #[cfg(loom)]
+        if shadow::copies_routed(self.addr(offset), len as usize, true) {
+            shadow::fill_bytes(self.addr(offset), len as usize, value);
+            return Ok(());
+        }
         // SAFETY: the destination range is inside the committed, writable mapping.
         unsafe {
             std::ptr::write_bytes(
@@ -257,5 +283,18 @@ impl Region {
             );
         }
         Ok(())
+    }
+
+    /// The address of `offset` in this process (for the shadow memory of loom builds).
+    #[cfg(loom)]
+    fn addr(&self, offset: u64) -> usize {
+        self.mapping.base().as_ptr() as usize + offset as usize
+    }
+}
+
+#[cfg(loom)]
+impl Drop for Region {
+    fn drop(&mut self) {
+        shadow::unregister_mapping(self.mapping.base().as_ptr() as usize);
     }
 }

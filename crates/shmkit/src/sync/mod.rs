@@ -6,7 +6,8 @@
 //!   store and works from any process that maps it, at any address;
 //! - nothing here ever blocks without a timeout: waits wake periodically to check whether the
 //!   lock owner is still alive, so a killed process can never wedge another;
-//! - all atomics come from [`atomic`], the single facade that swaps in loom under `cfg(loom)`.
+//! - all atomics come from [`atomic`], the single facade that loom model-checks under
+//!   `cfg(loom)` (see [`atomic`]).
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -18,12 +19,11 @@
 //! ```
 
 pub mod atomic;
-#[cfg(not(loom))]
 pub mod futex;
-#[cfg(not(loom))]
+#[cfg(loom)]
+pub mod model;
 mod mutex;
 mod seqlock;
 
-#[cfg(not(loom))]
 pub use mutex::{LockError, MutexGuard, OwnerId, OwnerRegistry, RobustMutex};
 pub use seqlock::SeqLock;

@@ -28,16 +28,7 @@ const _: () = assert!(size_of::<SeqLock>() == 8);
 
 impl SeqLock {
     /// A new seqlock (counter 0).
-    #[cfg(not(loom))]
     pub const fn new() -> SeqLock {
-        SeqLock {
-            seq: AtomicU64::new(0),
-        }
-    }
-
-    /// A new seqlock (counter 0).
-    #[cfg(loom)]
-    pub fn new() -> SeqLock {
         SeqLock {
             seq: AtomicU64::new(0),
         }

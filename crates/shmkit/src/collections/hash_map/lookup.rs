@@ -26,11 +26,12 @@ use super::layout::{
     TOMBSTONE, TableHeader, record_checksum, tag_of, value_offset,
 };
 use super::{Fault, MapError, MapInner};
-use crate::sync::atomic::{Ordering, spin_hint};
+use crate::sync::atomic::{Ordering, spin_hint, yield_now};
 use crate::sync::{MutexGuard, SeqLock};
 
-/// Optimistic tries before a reader takes the shard lock.
-const OPTIMISTIC_TRIES: u32 = 24;
+/// Optimistic tries before a reader takes the shard lock (fewer in a loom model, where every
+/// try multiplies the executions to explore).
+const OPTIMISTIC_TRIES: u32 = if cfg!(loom) { 3 } else { 24 };
 /// Values at least this long get only two optimistic copies before the lock.
 const LARGE_VALUE: u64 = 1 << 20;
 /// Probes between sequence checks while reading optimistically (bounds work on garbage).
@@ -387,12 +388,12 @@ fn size_buffer(buf: &mut Vec<u8>, len: usize) {
 /// Waiting for a writer to finish: spin briefly, then let others run.
 #[inline]
 fn backoff(tries: u32) {
-    if tries < 8 {
+    if tries < 8 && !cfg!(loom) {
         for _ in 0..(1u32 << tries) {
             spin_hint();
         }
     } else {
-        std::thread::yield_now();
+        yield_now();
     }
 }
 
