@@ -76,12 +76,17 @@ impl shmkit_hash_map {
         let key = self.key(key)?;
         SCRATCH.with(|scratch| {
             let mut buf = scratch.borrow_mut();
-            let found = self.map.get_into(&key, &mut buf)?;
-            let result = if found { Some(f(&buf)?) } else { None };
+            let result = match self.map.get_into(&key, &mut buf) {
+                Ok(true) => f(&buf).map(Some),
+                Ok(false) => Ok(None),
+                Err(e) => Err(e.into()),
+            };
+            // A large value's copy is not kept for the thread's lifetime, also on errors
+            // (a caller buffer too small for it).
             if buf.capacity() > SCRATCH_KEEP {
                 *buf = Vec::new();
             }
-            Ok(result)
+            result
         })
     }
 
