@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the project: Rust (unit, integration, doc) and Python, after the style
+# Runs every test of the project: Rust (unit, integration, doc), C and Python, after the style
 # checks (rustfmt and clippy with warnings as errors), which fail the run like a test does.
-# Works on a fresh machine with the Rust toolchain, Python 3.11, pip, maturin and pytest.
+# Works on a fresh machine with the Rust toolchain, a C compiler (cc), Python 3.11, pip, maturin
+# and pytest.
 #
 # Stores the tests leave behind when a run is interrupted (or a test leaks one) are removed
 # before the run and when it ends, however it ends (scripts/clean-test-stores.sh: only test
@@ -42,6 +43,9 @@ cargo test --workspace --doc
 echo "== loom model checks"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
     cargo test -p shmkit --release --test loom_seqlock --test loom_hash_map
+
+echo "== C API: the C example against the header and the library"
+bash scripts/test-c.sh
 
 if [ -f scripts/test-python.sh ]; then
     echo "== Python tests"

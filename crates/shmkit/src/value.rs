@@ -188,6 +188,102 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
     })
 }
 
+/// A value borrowing its payload from the bytes it was decoded from ([`decode_ref`]), or
+/// from the caller ([`ValueRef::encode_into`]): what a binding that hands out views into its
+/// caller's buffers (the C API) uses instead of copying into a [`Value`]. The same encoding as
+/// [`decode`] and [`encode_into`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// null / None.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A 64-bit signed integer.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// Bytes.
+    Bytes(&'a [u8]),
+    /// Text.
+    Str(&'a str),
+    /// An integer beyond 64 bits: two's complement, little-endian.
+    BigInt(&'a [u8]),
+    /// A language-specific object.
+    Foreign {
+        /// Language id ([`LANG_PYTHON_PICKLE`]).
+        lang: u8,
+        /// The serialized object.
+        data: &'a [u8],
+    },
+}
+
+impl ValueRef<'_> {
+    /// Appends the encoding of the value to `out` (the bytes [`encode_into`] writes for the
+    /// owned value).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let (tag, payload): (u8, &[u8]) = match *self {
+            ValueRef::Null => (TAG_NULL, &[]),
+            ValueRef::Bool(false) => (TAG_FALSE, &[]),
+            ValueRef::Bool(true) => (TAG_TRUE, &[]),
+            ValueRef::Int(i) => return encode_fixed(TAG_INT, i.to_le_bytes(), out),
+            ValueRef::Float(f) => return encode_fixed(TAG_FLOAT, f.to_le_bytes(), out),
+            ValueRef::Bytes(b) => (TAG_BYTES, b),
+            ValueRef::Str(s) => (TAG_STR, s.as_bytes()),
+            ValueRef::BigInt(b) => (TAG_BIG_INT, b),
+            ValueRef::Foreign { lang, data } => {
+                out.reserve(2 + data.len());
+                out.extend_from_slice(&[TAG_FOREIGN, lang]);
+                out.extend_from_slice(data);
+                return;
+            }
+        };
+        out.reserve(1 + payload.len());
+        out.push(tag);
+        out.extend_from_slice(payload);
+    }
+}
+
+fn encode_fixed(tag: u8, payload: [u8; 8], out: &mut Vec<u8>) {
+    out.push(tag);
+    out.extend_from_slice(&payload);
+}
+
+/// Decodes one value occupying all of `bytes` without copying its payload (what [`decode`]
+/// accepts and refuses, as a view).
+pub fn decode_ref(bytes: &[u8]) -> Result<ValueRef<'_>, DecodeError> {
+    let (&tag, payload) = bytes.split_first().ok_or(DecodeError::Empty)?;
+    let bad_length = || DecodeError::BadLength {
+        tag,
+        len: payload.len(),
+    };
+    let empty = |v: ValueRef<'static>| {
+        if payload.is_empty() {
+            Ok(v)
+        } else {
+            Err(bad_length())
+        }
+    };
+    let eight = || <[u8; 8]>::try_from(payload).map_err(|_| bad_length());
+    match tag {
+        TAG_NULL => empty(ValueRef::Null),
+        TAG_FALSE => empty(ValueRef::Bool(false)),
+        TAG_TRUE => empty(ValueRef::Bool(true)),
+        TAG_INT => Ok(ValueRef::Int(i64::from_le_bytes(eight()?))),
+        TAG_FLOAT => Ok(ValueRef::Float(f64::from_le_bytes(eight()?))),
+        TAG_BYTES => Ok(ValueRef::Bytes(payload)),
+        TAG_STR => std::str::from_utf8(payload)
+            .map(ValueRef::Str)
+            .map_err(|_| DecodeError::BadUtf8),
+        TAG_BIG_INT if payload.is_empty() => Err(bad_length()),
+        TAG_BIG_INT => Ok(ValueRef::BigInt(payload)),
+        TAG_FOREIGN => match payload.split_first() {
+            Some((&lang, data)) => Ok(ValueRef::Foreign { lang, data }),
+            None => Err(bad_length()),
+        },
+        other => Err(DecodeError::UnknownTag(other)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +309,45 @@ mod tests {
         ];
         for v in values {
             assert_eq!(decode(&encode(&v)).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn borrowed_forms_agree_with_the_owned_ones() {
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(-7),
+            Value::Float(2.5),
+            Value::Bytes(vec![0, 255]),
+            Value::Str("ünïcode".into()),
+            Value::BigInt(vec![1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            Value::Foreign {
+                lang: LANG_PYTHON_PICKLE,
+                data: vec![0x80, 4],
+            },
+        ];
+        for v in values {
+            let bytes = encode(&v);
+            let view = decode_ref(&bytes).unwrap();
+            let mut again = Vec::new();
+            view.encode_into(&mut again);
+            assert_eq!(again, bytes, "{v:?}");
+        }
+        let malformed: [&[u8]; 8] = [
+            &[],
+            &[0x99],
+            &[TAG_INT, 1, 2],
+            &[TAG_FLOAT],
+            &[TAG_STR, 0xff],
+            &[TAG_NULL, 0],
+            &[TAG_BIG_INT],
+            &[TAG_FOREIGN],
+        ];
+        for bytes in malformed {
+            assert_eq!(decode_ref(bytes).err(), decode(bytes).err(), "{bytes:?}");
+            assert!(decode_ref(bytes).is_err());
         }
     }
 

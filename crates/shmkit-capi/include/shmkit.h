@@ -1,0 +1,853 @@
+/*
+ * shmkit: data structures in named shared memory, for C.
+ *
+ * Generated from crates/shmkit-capi by cbindgen: do not edit. To regenerate:
+ *   SHMKIT_BLESS=1 cargo test -p shmkit-capi --test header_is_current
+ * See docs/C.md.
+ */
+
+#ifndef SHMKIT_H
+#define SHMKIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * Flag of `shmkit_map_options.flags`: open an existing map only
+ * (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing map is created.
+ */
+#define SHMKIT_MAP_OPEN_EXISTING 1
+
+/**
+ * Flag of `shmkit_map_options.flags`: keys passed to and returned by this handle are UTF-8
+ * text, stored as typed strings (as Python stores `str` keys). Without it keys are stored
+ * as the bytes given (Python's `hash_map(name, raw=True)`, Rust's `HashMap`).
+ */
+#define SHMKIT_MAP_STR_KEYS 2
+
+/**
+ * Flag of `shmkit_store_options.flags`: accept an existing store owned by another user.
+ * Without it such a store is refused with `SHMKIT_STATUS_FOREIGN_OWNER`.
+ */
+#define SHMKIT_ALLOW_FOREIGN_OWNER 1
+
+/**
+ * Flag of `shmkit_store_options.flags`: a new store removes its name when the last process
+ * detaches cleanly.
+ */
+#define SHMKIT_REMOVE_WHEN_UNUSED 2
+
+/**
+ * What a C function reports. `SHMKIT_STATUS_OK` and the other non-negative codes are outcomes;
+ * every negative code is an error, whose message `shmkit_last_error_message()` returns.
+ * Numbers are stable: never changed or reused once released.
+ */
+enum shmkit_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Success.
+   */
+  SHMKIT_STATUS_OK = 0,
+  /**
+   * The key is not in the map (`get` and its typed forms). Not an error.
+   */
+  SHMKIT_STATUS_NOT_FOUND = 1,
+  /**
+   * The iterator has no more entries. Not an error.
+   */
+  SHMKIT_STATUS_END = 2,
+  /**
+   * No store under that name or path.
+   */
+  SHMKIT_STATUS_STORE_NOT_FOUND = -1,
+  /**
+   * No object of that name in the store.
+   */
+  SHMKIT_STATUS_OBJECT_NOT_FOUND = -2,
+  /**
+   * A store already has that name, and creation was exclusive.
+   */
+  SHMKIT_STATUS_STORE_EXISTS = -3,
+  /**
+   * The store file may not be opened or created by this process (see also
+   * `SHMKIT_STATUS_FOREIGN_OWNER` and `SHMKIT_STATUS_MODE_TOO_WIDE`).
+   */
+  SHMKIT_STATUS_PERMISSION_DENIED = -4,
+  /**
+   * A store or object name that cannot be used (also: not UTF-8).
+   */
+  SHMKIT_STATUS_INVALID_NAME = -5,
+  /**
+   * An argument the operation does not accept (options out of range, a key or value too
+   * long, text that is not UTF-8).
+   */
+  SHMKIT_STATUS_INVALID_ARGUMENT = -6,
+  /**
+   * A stored value of another type than the operation needs.
+   */
+  SHMKIT_STATUS_WRONG_TYPE = -7,
+  /**
+   * The name belongs to an object of another kind.
+   */
+  SHMKIT_STATUS_WRONG_KIND = -8,
+  /**
+   * Stored bytes that are not a value this build can decode.
+   */
+  SHMKIT_STATUS_INVALID_VALUE = -9,
+  /**
+   * The file is not a complete shmkit store.
+   */
+  SHMKIT_STATUS_NOT_A_STORE = -10,
+  /**
+   * A store of a format version this build does not read.
+   */
+  SHMKIT_STATUS_UNSUPPORTED_VERSION = -11,
+  /**
+   * Shared state is damaged.
+   */
+  SHMKIT_STATUS_CORRUPT = -12,
+  /**
+   * The store cannot provide the memory.
+   */
+  SHMKIT_STATUS_STORE_FULL = -13,
+  /**
+   * All process slots of the store are held by live processes.
+   */
+  SHMKIT_STATUS_REGISTRY_FULL = -14,
+  /**
+   * A live process held a lock for longer than the operation waits.
+   */
+  SHMKIT_STATUS_BUSY = -15,
+  /**
+   * Another system error.
+   */
+  SHMKIT_STATUS_IO = -16,
+  /**
+   * The existing store is owned by another user and `SHMKIT_ALLOW_FOREIGN_OWNER` was not
+   * given.
+   */
+  SHMKIT_STATUS_FOREIGN_OWNER = -17,
+  /**
+   * The existing store's permission bits grant more than the mode asked for.
+   */
+  SHMKIT_STATUS_MODE_TOO_WIDE = -18,
+  /**
+   * A required pointer was null (or a buffer pointer was null with a nonzero length).
+   */
+  SHMKIT_STATUS_NULL_POINTER = -100,
+  /**
+   * The caller's buffer is too small; the needed length was reported, nothing copied.
+   */
+  SHMKIT_STATUS_BUFFER_TOO_SMALL = -101,
+  /**
+   * A number does not fit the C type (an int past `int64_t`, which Python keeps as a big
+   * int); nothing was changed.
+   */
+  SHMKIT_STATUS_OVERFLOW = -102,
+  /**
+   * A bug in shmkit: a panic was caught at the boundary. The handle stays usable.
+   */
+  SHMKIT_STATUS_PANIC = -103,
+  /**
+   * An error of a kind added to the library after this binding.
+   */
+  SHMKIT_STATUS_UNKNOWN = -104,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum shmkit_status shmkit_status;
+#else
+typedef int32_t shmkit_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The type of a `shmkit_value`.
+ */
+enum shmkit_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * null (Python's None).
+   */
+  SHMKIT_TYPE_NULL = 0,
+  /**
+   * A boolean: `boolean`.
+   */
+  SHMKIT_TYPE_BOOL = 1,
+  /**
+   * A 64-bit signed integer: `int64`.
+   */
+  SHMKIT_TYPE_INT = 2,
+  /**
+   * A 64-bit float: `float64`.
+   */
+  SHMKIT_TYPE_FLOAT = 3,
+  /**
+   * Bytes: `data`, `len`.
+   */
+  SHMKIT_TYPE_BYTES = 4,
+  /**
+   * UTF-8 text, not NUL-terminated: `data`, `len`.
+   */
+  SHMKIT_TYPE_STR = 5,
+  /**
+   * An integer beyond 64 bits (Python writes them): two's complement little-endian in
+   * `data`, `len`.
+   */
+  SHMKIT_TYPE_BIG_INT = 6,
+  /**
+   * A language-specific object (a Python pickle: `lang` 1): `lang`, `data`, `len`.
+   */
+  SHMKIT_TYPE_FOREIGN = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum shmkit_type shmkit_type;
+#else
+typedef uint32_t shmkit_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A hash map handle (opaque). Made by `shmkit_hash_map_open`, freed by
+ * `shmkit_hash_map_close`. It keeps its store attached, so the store handle may be closed
+ * first. Usable from any thread, also from several at once.
+ */
+typedef struct shmkit_hash_map shmkit_hash_map;
+
+/**
+ * An iterator over a map's entries (opaque). Made by `shmkit_hash_map_iter_new`, freed by
+ * `shmkit_hash_map_iter_free`. It keeps its map (and store) attached. Use it from one
+ * thread at a time.
+ */
+typedef struct shmkit_hash_map_iter shmkit_hash_map_iter;
+
+/**
+ * An open store (opaque). Made by `shmkit_store_open`, `shmkit_store_create` or
+ * `shmkit_store_open_or_create`; freed by `shmkit_store_close`. Usable from any thread.
+ */
+typedef struct shmkit_store shmkit_store;
+
+/**
+ * Options of `shmkit_hash_map_open`. All zero (or a NULL pointer) means: create if missing,
+ * byte keys, default shape.
+ */
+typedef struct shmkit_map_options {
+  /**
+   * `SHMKIT_MAP_OPEN_EXISTING`, `SHMKIT_MAP_STR_KEYS`, or'ed.
+   */
+  uint32_t flags;
+  /**
+   * Shards of a new map: a power of two up to 65536 (0: 64). An existing map keeps its own.
+   */
+  uint32_t shards;
+  /**
+   * Entries a new map should hold before its first resize (0: a small start).
+   */
+  uint64_t initial_capacity;
+} shmkit_map_options;
+
+/**
+ * One decoded value. Which fields mean something depends on `kind`; `data` points into the
+ * buffer the value was decoded from (valid as long as that buffer is), NULL when there is
+ * no payload.
+ */
+typedef struct shmkit_value {
+  /**
+   * The type.
+   */
+  shmkit_type kind;
+  /**
+   * `SHMKIT_TYPE_FOREIGN`: the language id (1: a Python pickle).
+   */
+  uint8_t lang;
+  /**
+   * `SHMKIT_TYPE_BOOL`: the value.
+   */
+  bool boolean;
+  /**
+   * `SHMKIT_TYPE_INT`: the value.
+   */
+  int64_t int64;
+  /**
+   * `SHMKIT_TYPE_FLOAT`: the value.
+   */
+  double float64;
+  /**
+   * `SHMKIT_TYPE_BYTES`, `_STR`, `_BIG_INT`, `_FOREIGN`: the payload.
+   */
+  const uint8_t *data;
+  /**
+   * Length of `data` in bytes.
+   */
+  size_t len;
+} shmkit_value;
+
+/**
+ * Options of opening and creating a store. All zero (`{0}`) means the defaults; a NULL
+ * pointer to options means the same.
+ */
+typedef struct shmkit_store_options {
+  /**
+   * `SHMKIT_ALLOW_FOREIGN_OWNER`, `SHMKIT_REMOVE_WHEN_UNUSED`, or'ed.
+   */
+  uint32_t flags;
+  /**
+   * Permission bits. Creating: the new file's mode (0: 0600). Opening an existing store
+   * (`shmkit_store_open_or_create`, or `shmkit_store_open` with a nonzero mode): a store
+   * whose mode grants more is refused with `SHMKIT_STATUS_MODE_TOO_WIDE`.
+   */
+  uint32_t mode;
+  /**
+   * Most processes attached at once, 1..=1024 (0: 1024). Creating only.
+   */
+  uint32_t max_processes;
+  /**
+   * Unused; set to 0.
+   */
+  uint32_t reserved;
+  /**
+   * Largest size the store may grow to, in bytes (0: 64 GiB of address space). Creating
+   * only.
+   */
+  uint64_t reserve;
+  /**
+   * Initial file length in bytes (0: 1 MiB). Creating only.
+   */
+  uint64_t initial_len;
+} shmkit_store_options;
+
+/**
+ * What `shmkit_store_check` found, counted by severity.
+ */
+typedef struct shmkit_check_summary {
+  /**
+   * True when everything was checked and nothing needs a repair (only notes).
+   */
+  bool clean;
+  /**
+   * Damage: part of the store is unusable or wrong.
+   */
+  uint64_t problems;
+  /**
+   * State a killed process left, which `shmkit_store_repair` fixes.
+   */
+  uint64_t needs_repair;
+  /**
+   * Parts not checked because a live process held a lock too long.
+   */
+  uint64_t busy;
+  /**
+   * Worth knowing, not wrong.
+   */
+  uint64_t notes;
+} shmkit_check_summary;
+
+/**
+ * What `shmkit_store_repair` did.
+ */
+typedef struct shmkit_repair_summary {
+  /**
+   * Parts repaired.
+   */
+  uint64_t repaired;
+  /**
+   * Parts left as they were (busy, in use by others, or beyond repair).
+   */
+  uint64_t not_repaired;
+  /**
+   * The check after the repair.
+   */
+  struct shmkit_check_summary after;
+} shmkit_repair_summary;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * The message of this thread's last error (an empty string if there was none). The text
+ * stays valid until this thread's next shmkit call that fails; copy it to keep it. Never
+ * NULL.
+ */
+const char *shmkit_last_error_message(void);
+
+/**
+ * The stable snake_case name of a status code (`"store_not_found"`, ...; the names of
+ * `shmkit::ErrorKind` and of the other front ends), or `"unknown"` for a number that is
+ * not a code. A static string; never NULL.
+ */
+const char *shmkit_status_name(int32_t code);
+
+/**
+ * The version of the library (`"0.1.0"`), a static string.
+ */
+const char *shmkit_version(void);
+
+/**
+ * Opens the hash map `name` of `store`, creating it unless `SHMKIT_MAP_OPEN_EXISTING`.
+ * `options` may be NULL. `SHMKIT_STATUS_WRONG_KIND` if the name belongs to another kind of
+ * object. On success `*out` is a new handle, to free with `shmkit_hash_map_close`.
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `name` is NULL or a NUL-terminated string;
+ * `options` is NULL or points to a `shmkit_map_options`; `out` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_open(const struct shmkit_store *store,
+                                   const char *name,
+                                   const struct shmkit_map_options *options,
+                                   struct shmkit_hash_map **out);
+
+/**
+ * Frees a map handle; NULL is a no-op.
+ *
+ * # Safety
+ * `map` is NULL or a map handle not yet closed; it is not used again (iterators made from
+ * it stay valid).
+ */
+void shmkit_hash_map_close(struct shmkit_hash_map *map);
+
+/**
+ * Copies the value of `key` (the stored bytes; for a map of typed values their encoding,
+ * see `shmkit_value_decode`) into `buf` and sets `*len` to its length.
+ * `SHMKIT_STATUS_NOT_FOUND` if the key is absent. `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the
+ * value is longer than `cap`: `*len` is the length needed and nothing is copied (the value
+ * may change before the next call). `buf` may be NULL with `cap` 0 to ask for the length.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `buf` is valid for writes of `cap` bytes (or NULL with 0); `len` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_get(const struct shmkit_hash_map *map,
+                                  const uint8_t *key,
+                                  size_t key_len,
+                                  uint8_t *buf,
+                                  size_t cap,
+                                  size_t *len);
+
+/**
+ * Like `shmkit_hash_map_get`, and decodes the value into `*value`, whose `data` points
+ * into `buf`. `SHMKIT_STATUS_INVALID_VALUE` if the stored bytes are not a typed value.
+ *
+ * # Safety
+ * As `shmkit_hash_map_get`; `value` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_get_value(const struct shmkit_hash_map *map,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t *len,
+                                        struct shmkit_value *value);
+
+/**
+ * Reads a typed int (Python `int` within `int64_t`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `out` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_get_i64(const struct shmkit_hash_map *map,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      int64_t *out);
+
+/**
+ * Reads a typed float (Python `float`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `out` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_get_f64(const struct shmkit_hash_map *map,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      double *out);
+
+/**
+ * Reads a typed bool (Python `bool`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `out` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_get_bool(const struct shmkit_hash_map *map,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       bool *out);
+
+/**
+ * Reads a typed str (Python `str`) into `buf` as UTF-8, not NUL-terminated; `*len` is its
+ * length in bytes. Buffers as `shmkit_hash_map_get`; `SHMKIT_STATUS_WRONG_TYPE` if the
+ * value is not a str.
+ *
+ * # Safety
+ * As `shmkit_hash_map_get`.
+ */
+shmkit_status shmkit_hash_map_get_str(const struct shmkit_hash_map *map,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      char *buf,
+                                      size_t cap,
+                                      size_t *len);
+
+/**
+ * Reads typed bytes (Python `bytes`) into `buf`. Buffers as `shmkit_hash_map_get`;
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value is not bytes.
+ *
+ * # Safety
+ * As `shmkit_hash_map_get`.
+ */
+shmkit_status shmkit_hash_map_get_bytes(const struct shmkit_hash_map *map,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t *len);
+
+/**
+ * Sets `key` to the `value_len` bytes at `value`, stored as given (raw).
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` and `value` are valid for their lengths (or
+ * NULL with 0).
+ */
+shmkit_status shmkit_hash_map_set(const struct shmkit_hash_map *map,
+                                  const uint8_t *key,
+                                  size_t key_len,
+                                  const uint8_t *value,
+                                  size_t value_len);
+
+/**
+ * Sets `key` to null (Python `None`).
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0).
+ */
+shmkit_status shmkit_hash_map_set_null(const struct shmkit_hash_map *map,
+                                       const uint8_t *key,
+                                       size_t key_len);
+
+/**
+ * Sets `key` to a typed bool (Python `bool`).
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0).
+ */
+shmkit_status shmkit_hash_map_set_bool(const struct shmkit_hash_map *map,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       bool value);
+
+/**
+ * Sets `key` to a typed int (Python `int`).
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0).
+ */
+shmkit_status shmkit_hash_map_set_i64(const struct shmkit_hash_map *map,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      int64_t value);
+
+/**
+ * Sets `key` to a typed float (Python `float`).
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0).
+ */
+shmkit_status shmkit_hash_map_set_f64(const struct shmkit_hash_map *map,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      double value);
+
+/**
+ * Sets `key` to a typed str (Python `str`): the `len` bytes of UTF-8 at `text` (no NUL
+ * needed). `SHMKIT_STATUS_INVALID_ARGUMENT` if they are not UTF-8.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` and `text` are valid for their lengths (or
+ * NULL with 0).
+ */
+shmkit_status shmkit_hash_map_set_str(const struct shmkit_hash_map *map,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      const char *text,
+                                      size_t len);
+
+/**
+ * Sets `key` to typed bytes (Python `bytes`).
+ *
+ * # Safety
+ * As `shmkit_hash_map_set`.
+ */
+shmkit_status shmkit_hash_map_set_bytes(const struct shmkit_hash_map *map,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        const uint8_t *value,
+                                        size_t value_len);
+
+/**
+ * Sets `key` to the raw bytes `value` only if it is absent; `*inserted` (may be NULL) says
+ * whether it was.
+ *
+ * # Safety
+ * As `shmkit_hash_map_set`; `inserted` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_insert_if_absent(const struct shmkit_hash_map *map,
+                                               const uint8_t *key,
+                                               size_t key_len,
+                                               const uint8_t *value,
+                                               size_t value_len,
+                                               bool *inserted);
+
+/**
+ * One conditional write of raw bytes, atomic across processes: if the value of `key` is
+ * `expected` (NULL `expected`: if `key` is absent), set it to `new_value` (NULL
+ * `new_value`: remove `key`). `*swapped` (may be NULL) says whether the condition held and
+ * the write happened. An empty value is a non-NULL pointer with length 0. For a map of
+ * typed values, compare with the bytes `shmkit_hash_map_get` returned.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key`, `expected` and `new_value` are each NULL or
+ * valid for their lengths; `swapped` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_compare_and_set(const struct shmkit_hash_map *map,
+                                              const uint8_t *key,
+                                              size_t key_len,
+                                              const uint8_t *expected,
+                                              size_t expected_len,
+                                              const uint8_t *new_value,
+                                              size_t new_len,
+                                              bool *swapped);
+
+/**
+ * Removes `key`; `*removed` (may be NULL) says whether it was present.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `removed` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_remove(const struct shmkit_hash_map *map,
+                                     const uint8_t *key,
+                                     size_t key_len,
+                                     bool *removed);
+
+/**
+ * Atomically adds `delta` to the typed int at `key` (a missing key counts as 0) and sets
+ * `*out` (may be NULL) to the result: Python's `m.incr(key, delta)`.
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int; `SHMKIT_STATUS_OVERFLOW` if the
+ * sum (or the stored int) does not fit in `int64_t` (Python would store a big int); the
+ * value is unchanged then.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `out` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_incr_int(const struct shmkit_hash_map *map,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       int64_t delta,
+                                       int64_t *out);
+
+/**
+ * Atomically adds `delta` to the typed number at `key` (a missing key counts as 0.0) and
+ * sets `*out` (may be NULL) to the result, stored as a float: an int becomes a float, as
+ * in Python. `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int or a float.
+ *
+ * # Safety
+ * As `shmkit_hash_map_incr_int`.
+ */
+shmkit_status shmkit_hash_map_incr_float(const struct shmkit_hash_map *map,
+                                         const uint8_t *key,
+                                         size_t key_len,
+                                         double delta,
+                                         double *out);
+
+/**
+ * Atomically adds `delta` to the raw 8-byte little-endian `int64_t` at `key` (created as
+ * `delta` if missing; wraps on overflow) and sets `*out` (may be NULL) to the result.
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value is not 8 bytes long. For raw maps (Rust's
+ * `incr_i64`, Python's raw maps); typed maps use `shmkit_hash_map_incr_int`.
+ *
+ * # Safety
+ * As `shmkit_hash_map_incr_int`.
+ */
+shmkit_status shmkit_hash_map_incr_i64(const struct shmkit_hash_map *map,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       int64_t delta,
+                                       int64_t *out);
+
+/**
+ * The raw 8-byte little-endian `double` form of `shmkit_hash_map_incr_i64`.
+ *
+ * # Safety
+ * As `shmkit_hash_map_incr_int`.
+ */
+shmkit_status shmkit_hash_map_incr_f64(const struct shmkit_hash_map *map,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       double delta,
+                                       double *out);
+
+/**
+ * Sets `*out` to the number of entries (exact when no write is in flight).
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_len(const struct shmkit_hash_map *map, uint64_t *out);
+
+/**
+ * Starts an iteration over `map`'s entries; `*out` is a new iterator handle.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_iter_new(const struct shmkit_hash_map *map,
+                                       struct shmkit_hash_map_iter **out);
+
+/**
+ * Copies the next entry's key into `key_buf` and its value (the stored bytes, as
+ * `shmkit_hash_map_get` returns them) into `value_buf`, and sets `*key_len` and
+ * `*value_len`. `SHMKIT_STATUS_END` when there are no more entries.
+ * `SHMKIT_STATUS_BUFFER_TOO_SMALL` if either does not fit: both lengths are set to what
+ * is needed, nothing is copied, and the next call returns the same entry. Through a
+ * handle opened with `SHMKIT_MAP_STR_KEYS` the key is the text of a str key;
+ * `SHMKIT_STATUS_WRONG_TYPE` for an entry with a key of another type (that entry is
+ * skipped: call again for the next).
+ *
+ * # Safety
+ * `iter` is NULL or a live iterator handle, used by no other thread during the call; each
+ * buffer is valid for writes of its capacity (or NULL with 0); `key_len` and `value_len`
+ * are NULL or writable.
+ */
+shmkit_status shmkit_hash_map_iter_next(struct shmkit_hash_map_iter *iter,
+                                        uint8_t *key_buf,
+                                        size_t key_cap,
+                                        size_t *key_len,
+                                        uint8_t *value_buf,
+                                        size_t value_cap,
+                                        size_t *value_len);
+
+/**
+ * Frees an iterator; NULL is a no-op.
+ *
+ * # Safety
+ * `iter` is NULL or an iterator handle not yet freed; it is not used again.
+ */
+void shmkit_hash_map_iter_free(struct shmkit_hash_map_iter *iter);
+
+/**
+ * Opens an existing store. `options` may be NULL; only its `SHMKIT_ALLOW_FOREIGN_OWNER`
+ * flag and `mode` (when nonzero: refuse a store whose mode grants more) are used. On
+ * success `*out` is a new handle, to free with `shmkit_store_close`.
+ *
+ * Errors: `SHMKIT_STATUS_STORE_NOT_FOUND`, `SHMKIT_STATUS_FOREIGN_OWNER`,
+ * `SHMKIT_STATUS_MODE_TOO_WIDE`, `SHMKIT_STATUS_INVALID_NAME`, `SHMKIT_STATUS_NOT_A_STORE`,
+ * ...
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string; `options` is NULL or points to a
+ * `shmkit_store_options`; `out` is NULL or writable.
+ */
+shmkit_status shmkit_store_open(const char *name,
+                                const struct shmkit_store_options *options,
+                                struct shmkit_store **out);
+
+/**
+ * Creates a new store; `SHMKIT_STATUS_STORE_EXISTS` if the name is taken. `options` may
+ * be NULL (defaults). On success `*out` is a new handle.
+ *
+ * # Safety
+ * As `shmkit_store_open`.
+ */
+shmkit_status shmkit_store_create(const char *name,
+                                  const struct shmkit_store_options *options,
+                                  struct shmkit_store **out);
+
+/**
+ * Opens the store, creating it if it does not exist (race-free: processes calling this at
+ * once end up on one store). An existing store must belong to the caller (unless
+ * `SHMKIT_ALLOW_FOREIGN_OWNER`) and grant no permission beyond `options.mode` (0: 0600).
+ *
+ * # Safety
+ * As `shmkit_store_open`.
+ */
+shmkit_status shmkit_store_open_or_create(const char *name,
+                                          const struct shmkit_store_options *options,
+                                          struct shmkit_store **out);
+
+/**
+ * Frees a store handle; NULL is a no-op. Map handles made from it stay valid (each keeps
+ * the store attached); the process detaches when the last handle is gone.
+ *
+ * # Safety
+ * `store` is NULL or a handle from this library not yet closed; it is not used again.
+ */
+void shmkit_store_close(struct shmkit_store *store);
+
+/**
+ * Removes a store's name, even while other processes are attached (they keep working on
+ * it). `SHMKIT_STATUS_NOT_A_STORE` for a file that is not a store.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string.
+ */
+shmkit_status shmkit_store_remove(const char *name);
+
+/**
+ * Removes a store's name only if no other process is attached; `*removed` (may be NULL)
+ * says whether it was.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string; `removed` is NULL or writable.
+ */
+shmkit_status shmkit_store_remove_if_unused(const char *name, bool *removed);
+
+/**
+ * Checks the whole store (allocator, every object, leaked blocks) and counts what it found
+ * into `*out`. A store that is not clean is still `SHMKIT_STATUS_OK`: read `out->clean`.
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_store_check(const struct shmkit_store *store,
+                                 struct shmkit_check_summary *out);
+
+/**
+ * Repairs what killed processes left (locks, half-done writes, leaked blocks when no other
+ * process is attached) and checks again; `*out` (may be NULL) says what was done.
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_store_repair(const struct shmkit_store *store,
+                                  struct shmkit_repair_summary *out);
+
+/**
+ * Decodes the `len` encoded bytes at `bytes` (a value as `shmkit_hash_map_get` or the
+ * iterator return it from a map of typed values) into `*out`, whose `data` then points into
+ * `bytes`. `SHMKIT_STATUS_INVALID_VALUE` for bytes that are not a value.
+ *
+ * # Safety
+ * `bytes` is NULL (with `len` 0) or valid for `len` bytes; `out` is NULL or writable.
+ */
+shmkit_status shmkit_value_decode(const uint8_t *bytes, size_t len, struct shmkit_value *out);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* SHMKIT_H */

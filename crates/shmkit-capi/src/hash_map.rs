@@ -1,0 +1,959 @@
+//! Hash maps: open, close, raw byte get/set, typed values, conditional writes, counters,
+//! length. Iteration is in `iter.rs`.
+//!
+//! Keys are bytes; a map handle opened with `SHMKIT_MAP_STR_KEYS` takes them as UTF-8 text
+//! stored as typed strings, the keys Python's `m["name"]` uses. Values are bytes
+//! (`shmkit_hash_map_get`/`_set`) or typed values of the shared encoding
+//! (`shmkit_hash_map_set_i64`, `_get_value`, ...), which Python reads and writes as `int`,
+//! `float`, `str`, `bytes`, `bool` and `None`.
+#![allow(unsafe_code)] // `#[unsafe(no_mangle)]`, and each function's one argument conversion
+
+use crate::ffi_ptr::{self, OutBuf, into_handle};
+use crate::status::{CError, Status, entry};
+use crate::store::shmkit_store;
+use crate::value::shmkit_value;
+use shmkit::value::{ValueRef, decode_ref};
+use shmkit::{HashMap, HashMapOptions, UpdateAction};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::ffi::c_char;
+
+/// A hash map handle (opaque). Made by `shmkit_hash_map_open`, freed by
+/// `shmkit_hash_map_close`. It keeps its store attached, so the store handle may be closed
+/// first. Usable from any thread, also from several at once.
+pub struct shmkit_hash_map {
+    pub(crate) map: HashMap,
+    pub(crate) str_keys: bool,
+}
+
+/// Flag of `shmkit_map_options.flags`: open an existing map only
+/// (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing map is created.
+pub const SHMKIT_MAP_OPEN_EXISTING: u32 = 1;
+/// Flag of `shmkit_map_options.flags`: keys passed to and returned by this handle are UTF-8
+/// text, stored as typed strings (as Python stores `str` keys). Without it keys are stored
+/// as the bytes given (Python's `hash_map(name, raw=True)`, Rust's `HashMap`).
+pub const SHMKIT_MAP_STR_KEYS: u32 = 2;
+
+/// Options of `shmkit_hash_map_open`. All zero (or a NULL pointer) means: create if missing,
+/// byte keys, default shape.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct shmkit_map_options {
+    /// `SHMKIT_MAP_OPEN_EXISTING`, `SHMKIT_MAP_STR_KEYS`, or'ed.
+    pub flags: u32,
+    /// Shards of a new map: a power of two up to 65536 (0: 64). An existing map keeps its own.
+    pub shards: u32,
+    /// Entries a new map should hold before its first resize (0: a small start).
+    pub initial_capacity: u64,
+}
+
+const KNOWN_MAP_FLAGS: u32 = SHMKIT_MAP_OPEN_EXISTING | SHMKIT_MAP_STR_KEYS;
+
+impl shmkit_hash_map {
+    /// The stored form of a key given by C.
+    fn key<'a>(&self, key: &'a [u8]) -> Result<Cow<'a, [u8]>, CError> {
+        if !self.str_keys {
+            return Ok(Cow::Borrowed(key));
+        }
+        let text = std::str::from_utf8(key).map_err(|_| {
+            CError::new(
+                Status::InvalidArgument,
+                "a key of a map opened with SHMKIT_MAP_STR_KEYS is not valid UTF-8",
+            )
+        })?;
+        let mut encoded = Vec::with_capacity(1 + key.len());
+        ValueRef::Str(text).encode_into(&mut encoded);
+        Ok(Cow::Owned(encoded))
+    }
+
+    /// Copies the value of `key` into this thread's scratch buffer and hands it to `f`;
+    /// `Status::NotFound` if the key is absent.
+    fn with_value<T>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> Result<T, CError>,
+    ) -> Result<Option<T>, CError> {
+        let key = self.key(key)?;
+        SCRATCH.with(|scratch| {
+            let mut buf = scratch.borrow_mut();
+            let result = match self.map.get_into(&key, &mut buf) {
+                Ok(true) => f(&buf).map(Some),
+                Ok(false) => Ok(None),
+                Err(e) => Err(e.into()),
+            };
+            // A large value's copy is not kept for the thread's lifetime, also on errors
+            // (a caller buffer too small for it).
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = Vec::new();
+            }
+            result
+        })
+    }
+
+    fn set_typed(&self, key: &[u8], value: ValueRef<'_>) -> Result<Status, CError> {
+        let key = self.key(key)?;
+        let mut encoded = Vec::new();
+        value.encode_into(&mut encoded);
+        self.map.set(&key, &encoded)?;
+        Ok(Status::Ok)
+    }
+}
+
+thread_local! {
+    /// Where lookups copy a value before it goes to the caller's buffer.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Largest scratch buffer a thread keeps between calls.
+const SCRATCH_KEEP: usize = 1 << 20;
+
+/// Copies `data` into `buf` and reports its length in `len`; `BufferTooSmall` (with the
+/// needed length reported, nothing copied) if it does not fit.
+fn deliver(data: &[u8], buf: &mut OutBuf<'_>, len: ffi_ptr::Out<'_, usize>) -> Result<(), CError> {
+    len.write(data.len());
+    if buf.fill(data) {
+        Ok(())
+    } else {
+        Err(too_small(data.len(), buf.capacity()))
+    }
+}
+
+fn too_small(needed: usize, capacity: usize) -> CError {
+    CError::new(
+        Status::BufferTooSmall,
+        format!("the value needs {needed} bytes, the buffer holds {capacity}"),
+    )
+}
+
+fn wrong_type(want: &str, found: ValueRef<'_>) -> CError {
+    let found = match found {
+        ValueRef::Null => "null",
+        ValueRef::Bool(_) => "a bool",
+        ValueRef::Int(_) => "an int",
+        ValueRef::Float(_) => "a float",
+        ValueRef::Bytes(_) => "bytes",
+        ValueRef::Str(_) => "a str",
+        ValueRef::BigInt(_) => "an int beyond int64_t",
+        ValueRef::Foreign { .. } => "a language-specific object",
+    };
+    CError::new(
+        Status::WrongType,
+        format!("the value is {found}, not {want}"),
+    )
+}
+
+fn found(v: Option<()>) -> Status {
+    match v {
+        Some(()) => Status::Ok,
+        None => Status::NotFound,
+    }
+}
+
+/// Opens the hash map `name` of `store`, creating it unless `SHMKIT_MAP_OPEN_EXISTING`.
+/// `options` may be NULL. `SHMKIT_STATUS_WRONG_KIND` if the name belongs to another kind of
+/// object. On success `*out` is a new handle, to free with `shmkit_hash_map_close`.
+///
+/// # Safety
+/// `store` is NULL or a live store handle; `name` is NULL or a NUL-terminated string;
+/// `options` is NULL or points to a `shmkit_map_options`; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_open(
+    store: *const shmkit_store,
+    name: *const c_char,
+    options: *const shmkit_map_options,
+    out: *mut *mut shmkit_hash_map,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `c_str`, `input` and `out`.
+        let (store, name, options, out) = unsafe {
+            (
+                ffi_ptr::handle(store, "the store")?,
+                ffi_ptr::c_str(name, "the map name")?,
+                ffi_ptr::input(options),
+                ffi_ptr::out(out, "the map handle out-parameter")?,
+            )
+        };
+        let o = options.copied().unwrap_or_default();
+        if o.flags & !KNOWN_MAP_FLAGS != 0 {
+            return Err(CError::new(
+                Status::InvalidArgument,
+                format!("unknown map flags {:#x}", o.flags & !KNOWN_MAP_FLAGS),
+            ));
+        }
+        let map = if o.flags & SHMKIT_MAP_OPEN_EXISTING != 0 {
+            store.store.open_hash_map(name)?
+        } else {
+            let create = HashMapOptions {
+                shards: o.shards,
+                initial_capacity: o.initial_capacity,
+            };
+            store.store.hash_map_with(name, &create)?
+        };
+        out.write(into_handle(shmkit_hash_map {
+            map,
+            str_keys: o.flags & SHMKIT_MAP_STR_KEYS != 0,
+        }));
+        Ok(Status::Ok)
+    })
+}
+
+/// Frees a map handle; NULL is a no-op.
+///
+/// # Safety
+/// `map` is NULL or a map handle not yet closed; it is not used again (iterators made from
+/// it stay valid).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_close(map: *mut shmkit_hash_map) {
+    let _ = entry(|| {
+        // SAFETY: this function's contract is `free_handle`'s.
+        unsafe { ffi_ptr::free_handle(map) };
+        Ok(Status::Ok)
+    });
+}
+
+/// Copies the value of `key` (the stored bytes; for a map of typed values their encoding,
+/// see `shmkit_value_decode`) into `buf` and sets `*len` to its length.
+/// `SHMKIT_STATUS_NOT_FOUND` if the key is absent. `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the
+/// value is longer than `cap`: `*len` is the length needed and nothing is copied (the value
+/// may change before the next call). `buf` may be NULL with `cap` 0 to ask for the length.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `buf` is valid for writes of `cap` bytes (or NULL with 0); `len` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_get(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`.
+        let (map, key, mut buf, len) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out_buf(buf, cap)?,
+                ffi_ptr::out(len, "the length out-parameter")?,
+            )
+        };
+        Ok(found(map.with_value(key, |v| deliver(v, &mut buf, len))?))
+    })
+}
+
+/// Like `shmkit_hash_map_get`, and decodes the value into `*value`, whose `data` points
+/// into `buf`. `SHMKIT_STATUS_INVALID_VALUE` if the stored bytes are not a typed value.
+///
+/// # Safety
+/// As `shmkit_hash_map_get`; `value` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_get_value(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+    value: *mut shmkit_value,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`.
+        let (map, key, mut out_buf, len, value) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out_buf(buf, cap)?,
+                ffi_ptr::out(len, "the length out-parameter")?,
+                ffi_ptr::out(value, "the value out-parameter")?,
+            )
+        };
+        let got = map.with_value(key, |v| {
+            let decoded = decode_ref(v)?;
+            deliver(v, &mut out_buf, len)?;
+            value.write(shmkit_value::of(decoded, v, out_buf.ptr_at(0)));
+            Ok(())
+        })?;
+        Ok(found(got))
+    })
+}
+
+/// Reads a typed scalar: `want` names it in errors, `pick` takes it out of the value.
+fn get_scalar<T>(
+    map: &shmkit_hash_map,
+    key: &[u8],
+    want: &str,
+    pick: impl FnOnce(ValueRef<'_>) -> Option<T>,
+    out: ffi_ptr::Out<'_, T>,
+) -> Result<Status, CError>
+where
+    T: Copy,
+{
+    let got = map.with_value(key, |v| {
+        let decoded = decode_ref(v)?;
+        pick(decoded).ok_or_else(|| wrong_type(want, decoded))
+    })?;
+    Ok(match got {
+        Some(v) => {
+            out.write(v);
+            Status::Ok
+        }
+        None => Status::NotFound,
+    })
+}
+
+/// Reads a typed int (Python `int` within `int64_t`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_get_i64(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    out: *mut i64,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out`.
+        let (map, key, out) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out(out, "the value out-parameter")?,
+            )
+        };
+        let pick = |v: ValueRef<'_>| match v {
+            ValueRef::Int(v) => Some(v),
+            _ => None,
+        };
+        get_scalar(map, key, "an int", pick, out)
+    })
+}
+
+/// Reads a typed float (Python `float`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_get_f64(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    out: *mut f64,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out`.
+        let (map, key, out) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out(out, "the value out-parameter")?,
+            )
+        };
+        let pick = |v: ValueRef<'_>| match v {
+            ValueRef::Float(v) => Some(v),
+            _ => None,
+        };
+        get_scalar(map, key, "a float", pick, out)
+    })
+}
+
+/// Reads a typed bool (Python `bool`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_get_bool(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    out: *mut bool,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out`.
+        let (map, key, out) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out(out, "the value out-parameter")?,
+            )
+        };
+        let pick = |v: ValueRef<'_>| match v {
+            ValueRef::Bool(v) => Some(v),
+            _ => None,
+        };
+        get_scalar(map, key, "a bool", pick, out)
+    })
+}
+
+/// Reads a typed payload (str or bytes) into `buf`, as `shmkit_hash_map_get` does.
+fn get_payload(
+    map: &shmkit_hash_map,
+    key: &[u8],
+    want: &str,
+    pick: for<'v> fn(ValueRef<'v>) -> Option<&'v [u8]>,
+    buf: &mut OutBuf<'_>,
+    len: ffi_ptr::Out<'_, usize>,
+) -> Result<Status, CError> {
+    let got = map.with_value(key, |v| {
+        let decoded = decode_ref(v)?;
+        let payload = pick(decoded).ok_or_else(|| wrong_type(want, decoded))?;
+        deliver(payload, buf, len)
+    })?;
+    Ok(found(got))
+}
+
+fn str_payload(v: ValueRef<'_>) -> Option<&[u8]> {
+    match v {
+        ValueRef::Str(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+fn bytes_payload(v: ValueRef<'_>) -> Option<&[u8]> {
+    match v {
+        ValueRef::Bytes(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// Reads a typed str (Python `str`) into `buf` as UTF-8, not NUL-terminated; `*len` is its
+/// length in bytes. Buffers as `shmkit_hash_map_get`; `SHMKIT_STATUS_WRONG_TYPE` if the
+/// value is not a str.
+///
+/// # Safety
+/// As `shmkit_hash_map_get`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_get_str(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`.
+        let (map, key, mut buf, len) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out_buf(buf.cast(), cap)?,
+                ffi_ptr::out(len, "the length out-parameter")?,
+            )
+        };
+        get_payload(map, key, "a str", str_payload, &mut buf, len)
+    })
+}
+
+/// Reads typed bytes (Python `bytes`) into `buf`. Buffers as `shmkit_hash_map_get`;
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value is not bytes.
+///
+/// # Safety
+/// As `shmkit_hash_map_get`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_get_bytes(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`.
+        let (map, key, mut buf, len) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out_buf(buf, cap)?,
+                ffi_ptr::out(len, "the length out-parameter")?,
+            )
+        };
+        get_payload(map, key, "bytes", bytes_payload, &mut buf, len)
+    })
+}
+
+/// Sets `key` to the `value_len` bytes at `value`, stored as given (raw).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` and `value` are valid for their lengths (or
+/// NULL with 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_set(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle` and `bytes` (twice).
+        let (map, key, value) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::bytes(value, value_len)?,
+            )
+        };
+        map.map.set(&map.key(key)?, value)?;
+        Ok(Status::Ok)
+    })
+}
+
+/// Sets `key` to null (Python `None`).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_set_null(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle` and `bytes`.
+        let (map, key) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+            )
+        };
+        map.set_typed(key, ValueRef::Null)
+    })
+}
+
+/// Sets `key` to a typed bool (Python `bool`).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_set_bool(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    value: bool,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle` and `bytes`.
+        let (map, key) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+            )
+        };
+        map.set_typed(key, ValueRef::Bool(value))
+    })
+}
+
+/// Sets `key` to a typed int (Python `int`).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_set_i64(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    value: i64,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle` and `bytes`.
+        let (map, key) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+            )
+        };
+        map.set_typed(key, ValueRef::Int(value))
+    })
+}
+
+/// Sets `key` to a typed float (Python `float`).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_set_f64(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    value: f64,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle` and `bytes`.
+        let (map, key) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+            )
+        };
+        map.set_typed(key, ValueRef::Float(value))
+    })
+}
+
+/// Sets `key` to a typed str (Python `str`): the `len` bytes of UTF-8 at `text` (no NUL
+/// needed). `SHMKIT_STATUS_INVALID_ARGUMENT` if they are not UTF-8.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` and `text` are valid for their lengths (or
+/// NULL with 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_set_str(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    text: *const c_char,
+    len: usize,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle` and `bytes` (twice).
+        let (map, key, text) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::bytes(text.cast(), len)?,
+            )
+        };
+        let text = std::str::from_utf8(text).map_err(|_| {
+            CError::new(Status::InvalidArgument, "the str value is not valid UTF-8")
+        })?;
+        map.set_typed(key, ValueRef::Str(text))
+    })
+}
+
+/// Sets `key` to typed bytes (Python `bytes`).
+///
+/// # Safety
+/// As `shmkit_hash_map_set`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_set_bytes(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle` and `bytes` (twice).
+        let (map, key, value) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::bytes(value, value_len)?,
+            )
+        };
+        map.set_typed(key, ValueRef::Bytes(value))
+    })
+}
+
+/// Sets `key` to the raw bytes `value` only if it is absent; `*inserted` (may be NULL) says
+/// whether it was.
+///
+/// # Safety
+/// As `shmkit_hash_map_set`; `inserted` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_insert_if_absent(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    inserted: *mut bool,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` (twice) and
+        // `out_opt`.
+        let (map, key, value, inserted) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::bytes(value, value_len)?,
+                ffi_ptr::out_opt(inserted),
+            )
+        };
+        let done = map.map.insert_if_absent(&map.key(key)?, value)?;
+        if let Some(out) = inserted {
+            out.write(done);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// One conditional write of raw bytes, atomic across processes: if the value of `key` is
+/// `expected` (NULL `expected`: if `key` is absent), set it to `new_value` (NULL
+/// `new_value`: remove `key`). `*swapped` (may be NULL) says whether the condition held and
+/// the write happened. An empty value is a non-NULL pointer with length 0. For a map of
+/// typed values, compare with the bytes `shmkit_hash_map_get` returned.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key`, `expected` and `new_value` are each NULL or
+/// valid for their lengths; `swapped` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_compare_and_set(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    expected: *const u8,
+    expected_len: usize,
+    new_value: *const u8,
+    new_len: usize,
+    swapped: *mut bool,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` (three times, only
+        // for non-NULL `expected` and `new_value`) and `out_opt`.
+        let (map, key, expected, new_value, swapped) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                match expected.is_null() {
+                    true => None,
+                    false => Some(ffi_ptr::bytes(expected, expected_len)?),
+                },
+                match new_value.is_null() {
+                    true => None,
+                    false => Some(ffi_ptr::bytes(new_value, new_len)?),
+                },
+                ffi_ptr::out_opt(swapped),
+            )
+        };
+        let done = map
+            .map
+            .compare_and_set(&map.key(key)?, expected, new_value)?;
+        if let Some(out) = swapped {
+            out.write(done);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// Removes `key`; `*removed` (may be NULL) says whether it was present.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `removed` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_remove(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    removed: *mut bool,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        let (map, key, removed) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out_opt(removed),
+            )
+        };
+        let was = map.map.delete(&map.key(key)?)?;
+        if let Some(out) = removed {
+            out.write(was);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// The typed sum for `incr`: `add` combines the stored number with the delta, `None` when
+/// the stored value is not a number it accepts; the result is stored and returned.
+fn incr_typed<T: Copy>(
+    map: &shmkit_hash_map,
+    key: &[u8],
+    missing: T,
+    add: impl FnOnce(ValueRef<'_>) -> Result<T, CError>,
+    encode: impl Fn(T) -> ValueRef<'static>,
+) -> Result<T, CError> {
+    let key = map.key(key)?;
+    let mut outcome: Result<T, CError> = Ok(missing);
+    map.map.update(&key, |current| {
+        outcome = match current {
+            None => Ok(missing),
+            Some(bytes) => decode_ref(bytes).map_err(CError::from).and_then(add),
+        };
+        match &outcome {
+            Ok(sum) => {
+                let mut encoded = Vec::with_capacity(9);
+                encode(*sum).encode_into(&mut encoded);
+                UpdateAction::Set(encoded)
+            }
+            Err(_) => UpdateAction::Keep,
+        }
+    })?;
+    outcome
+}
+
+/// Atomically adds `delta` to the typed int at `key` (a missing key counts as 0) and sets
+/// `*out` (may be NULL) to the result: Python's `m.incr(key, delta)`.
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int; `SHMKIT_STATUS_OVERFLOW` if the
+/// sum (or the stored int) does not fit in `int64_t` (Python would store a big int); the
+/// value is unchanged then.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_incr_int(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    delta: i64,
+    out: *mut i64,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        let (map, key, out) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out_opt(out),
+            )
+        };
+        let overflow = || CError::new(Status::Overflow, "the int does not fit in int64_t");
+        let sum = incr_typed(
+            map,
+            key,
+            delta,
+            |v| match v {
+                ValueRef::Int(i) => i.checked_add(delta).ok_or_else(overflow),
+                ValueRef::BigInt(_) => Err(overflow()),
+                other => Err(wrong_type("an int", other)),
+            },
+            ValueRef::Int,
+        )?;
+        if let Some(out) = out {
+            out.write(sum);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// Atomically adds `delta` to the typed number at `key` (a missing key counts as 0.0) and
+/// sets `*out` (may be NULL) to the result, stored as a float: an int becomes a float, as
+/// in Python. `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int or a float.
+///
+/// # Safety
+/// As `shmkit_hash_map_incr_int`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_incr_float(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    delta: f64,
+    out: *mut f64,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        let (map, key, out) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out_opt(out),
+            )
+        };
+        let sum = incr_typed(
+            map,
+            key,
+            delta,
+            |v| match v {
+                ValueRef::Float(f) => Ok(f + delta),
+                ValueRef::Int(i) => Ok(i as f64 + delta),
+                other => Err(wrong_type("a number", other)),
+            },
+            ValueRef::Float,
+        )?;
+        if let Some(out) = out {
+            out.write(sum);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// Atomically adds `delta` to the raw 8-byte little-endian `int64_t` at `key` (created as
+/// `delta` if missing; wraps on overflow) and sets `*out` (may be NULL) to the result.
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value is not 8 bytes long. For raw maps (Rust's
+/// `incr_i64`, Python's raw maps); typed maps use `shmkit_hash_map_incr_int`.
+///
+/// # Safety
+/// As `shmkit_hash_map_incr_int`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_incr_i64(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    delta: i64,
+    out: *mut i64,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        let (map, key, out) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out_opt(out),
+            )
+        };
+        let sum = map.map.incr_i64(&map.key(key)?, delta)?;
+        if let Some(out) = out {
+            out.write(sum);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// The raw 8-byte little-endian `double` form of `shmkit_hash_map_incr_i64`.
+///
+/// # Safety
+/// As `shmkit_hash_map_incr_int`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_incr_f64(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    delta: f64,
+    out: *mut f64,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        let (map, key, out) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+                ffi_ptr::out_opt(out),
+            )
+        };
+        let sum = map.map.incr_f64(&map.key(key)?, delta)?;
+        if let Some(out) = out {
+            out.write(sum);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// Sets `*out` to the number of entries (exact when no write is in flight).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_len(map: *const shmkit_hash_map, out: *mut u64) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle` and `out`.
+        let (map, out) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::out(out, "the length out-parameter")?,
+            )
+        };
+        out.write(map.map.len());
+        Ok(Status::Ok)
+    })
+}

@@ -1,0 +1,140 @@
+//! Typed values as C sees them: `shmkit_value`, a view of one value of the shared encoding
+//! (`shmkit::value`), which Python and Rust read and write too.
+#![allow(unsafe_code)] // `#[unsafe(no_mangle)]`, and `shmkit_value_decode`'s argument conversion
+
+use crate::ffi_ptr;
+use crate::status::{CError, Status, entry};
+use shmkit::value::{ValueRef, decode_ref};
+
+/// The type of a `shmkit_value`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum shmkit_type {
+    /// null (Python's None).
+    Null = 0,
+    /// A boolean: `boolean`.
+    Bool = 1,
+    /// A 64-bit signed integer: `int64`.
+    Int = 2,
+    /// A 64-bit float: `float64`.
+    Float = 3,
+    /// Bytes: `data`, `len`.
+    Bytes = 4,
+    /// UTF-8 text, not NUL-terminated: `data`, `len`.
+    Str = 5,
+    /// An integer beyond 64 bits (Python writes them): two's complement little-endian in
+    /// `data`, `len`.
+    BigInt = 6,
+    /// A language-specific object (a Python pickle: `lang` 1): `lang`, `data`, `len`.
+    Foreign = 7,
+}
+
+/// One decoded value. Which fields mean something depends on `kind`; `data` points into the
+/// buffer the value was decoded from (valid as long as that buffer is), NULL when there is
+/// no payload.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct shmkit_value {
+    /// The type.
+    pub kind: shmkit_type,
+    /// `SHMKIT_TYPE_FOREIGN`: the language id (1: a Python pickle).
+    pub lang: u8,
+    /// `SHMKIT_TYPE_BOOL`: the value.
+    pub boolean: bool,
+    /// `SHMKIT_TYPE_INT`: the value.
+    pub int64: i64,
+    /// `SHMKIT_TYPE_FLOAT`: the value.
+    pub float64: f64,
+    /// `SHMKIT_TYPE_BYTES`, `_STR`, `_BIG_INT`, `_FOREIGN`: the payload.
+    pub data: *const u8,
+    /// Length of `data` in bytes.
+    pub len: usize,
+}
+
+impl shmkit_value {
+    /// The C view of a decoded value whose payload lies at `base + (payload - start)`:
+    /// `start` is the decoded slice, `base` where the caller sees the same bytes.
+    pub(crate) fn of(v: ValueRef<'_>, start: &[u8], base: *const u8) -> shmkit_value {
+        let mut out = shmkit_value {
+            kind: shmkit_type::Null,
+            lang: 0,
+            boolean: false,
+            int64: 0,
+            float64: 0.0,
+            data: std::ptr::null(),
+            len: 0,
+        };
+        let payload: &[u8] = match v {
+            ValueRef::Null => &[],
+            ValueRef::Bool(b) => {
+                out.kind = shmkit_type::Bool;
+                out.boolean = b;
+                &[]
+            }
+            ValueRef::Int(i) => {
+                out.kind = shmkit_type::Int;
+                out.int64 = i;
+                &[]
+            }
+            ValueRef::Float(f) => {
+                out.kind = shmkit_type::Float;
+                out.float64 = f;
+                &[]
+            }
+            ValueRef::Bytes(b) => {
+                out.kind = shmkit_type::Bytes;
+                b
+            }
+            ValueRef::Str(s) => {
+                out.kind = shmkit_type::Str;
+                s.as_bytes()
+            }
+            ValueRef::BigInt(b) => {
+                out.kind = shmkit_type::BigInt;
+                b
+            }
+            ValueRef::Foreign { lang, data } => {
+                out.kind = shmkit_type::Foreign;
+                out.lang = lang;
+                data
+            }
+        };
+        if matches!(
+            out.kind,
+            shmkit_type::Bytes | shmkit_type::Str | shmkit_type::BigInt | shmkit_type::Foreign
+        ) {
+            // The payload is a subslice of `start` (decoded from it), so the offset is in
+            // range; `base` shows the same bytes to C.
+            let offset = payload.as_ptr() as usize - start.as_ptr() as usize;
+            out.data = base.wrapping_add(offset);
+            out.len = payload.len();
+        }
+        out
+    }
+}
+
+/// Decodes the `len` encoded bytes at `bytes` (a value as `shmkit_hash_map_get` or the
+/// iterator return it from a map of typed values) into `*out`, whose `data` then points into
+/// `bytes`. `SHMKIT_STATUS_INVALID_VALUE` for bytes that are not a value.
+///
+/// # Safety
+/// `bytes` is NULL (with `len` 0) or valid for `len` bytes; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_value_decode(
+    bytes: *const u8,
+    len: usize,
+    out: *mut shmkit_value,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `bytes` and `out`.
+        let (data, out) = unsafe {
+            (
+                ffi_ptr::bytes(bytes, len)?,
+                ffi_ptr::out(out, "the value out-parameter")?,
+            )
+        };
+        let v = decode_ref(data).map_err(CError::from)?;
+        out.write(shmkit_value::of(v, data, bytes));
+        Ok(Status::Ok)
+    })
+}

@@ -1,0 +1,81 @@
+"""C and Python share one store: the C example (examples/c/hash_map_demo.c, linked to the C
+API of crates/shmkit-capi) runs as a separate process and writes typed values that Python
+reads, then reads and checks the values Python wrote, through real shared memory.
+
+The C program is built by ``scripts/test-c.sh --build-only`` (cargo and a C compiler), or
+taken from $SHMKIT_C_DEMO. Without a C compiler the test is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+import shmkit
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+BUILD_TIMEOUT = 900  # a cold debug build of the C API on a slow shared machine
+RUN_TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def c_demo() -> str:
+    given = os.environ.get("SHMKIT_C_DEMO")
+    if given:
+        return given
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        pytest.skip(f"no C compiler ({cc}) to build examples/c/hash_map_demo.c")
+    built = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "test-c.sh"), "--build-only"],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+    )
+    assert built.returncode == 0, f"building the C example failed:\n{built.stderr}"
+    return built.stdout.strip().splitlines()[-1]
+
+
+def run_c(binary: str, mode: str, store: str, map_name: str) -> None:
+    proc = subprocess.run(
+        [binary, mode, store, map_name], capture_output=True, text=True, timeout=RUN_TIMEOUT
+    )
+    assert proc.returncode == 0, f"C {mode} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
+
+
+def test_c_writes_typed_values_python_reads_and_back(c_demo, store_name):
+    with shmkit.Store(store_name) as store:
+        m = store.hash_map("shared")
+
+        run_c(c_demo, "write", store_name, "shared")
+        got = {k: m[k] for k in ("c_int", "c_float", "c_str", "c_bytes", "c_true", "c_false", "c_none")}
+        assert got == {
+            "c_int": -1234567890123,
+            "c_float": 0.125,
+            "c_str": "héllo from C",
+            "c_bytes": b"\x00\x01\xfe\xff",
+            "c_true": True,
+            "c_false": False,
+            "c_none": None,
+        }
+        assert [type(got[k]) for k in ("c_int", "c_float", "c_str", "c_bytes", "c_true")] == [
+            int, float, str, bytes, bool,
+        ]
+        assert "c_none" in m
+        assert m["count"] == 10
+
+        m["py_int"] = 123456789012
+        m["py_float"] = -0.25
+        m["py_str"] = "snake ✓"
+        m["py_bytes"] = b"\x00\x07\xff"
+        m["py_true"] = True
+        m["py_none"] = None
+        m["py_big"] = 2**64  # beyond int64_t: C sees a big int it can decode but not narrow
+        assert m.incr("count", 5) == 15
+
+        run_c(c_demo, "read", store_name, "shared")  # checks every value, then count += 1
+        assert m["count"] == 16

@@ -1,0 +1,232 @@
+/*
+ * shmkit from C: a store, a hash map of typed values, iteration, errors.
+ *
+ *   hash_map_demo demo  STORE        the whole tour on a new store, removed at the end
+ *   hash_map_demo write STORE MAP    writes typed values for another process (Python) to read
+ *   hash_map_demo read  STORE MAP    reads and checks the values another process wrote
+ *
+ * Built and run by scripts/test-c.sh; the write/read modes are driven by the Python test
+ * crates/shmkit-py/tests/test_c_api.py. Exit status 0 when every check passed.
+ */
+#include "shmkit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+/* Reports a failed call with its status name and message; returns nonzero on failure. */
+static int check(shmkit_status s, shmkit_status want, const char *what) {
+    if (s == want) {
+        return 0;
+    }
+    fprintf(stderr, "FAIL %s: got %s (%d), wanted %s: %s\n", what, shmkit_status_name(s), (int)s,
+            shmkit_status_name(want), shmkit_last_error_message());
+    failures++;
+    return 1;
+}
+
+static void expect(int ok, const char *what) {
+    if (!ok) {
+        fprintf(stderr, "FAIL %s\n", what);
+        failures++;
+    }
+}
+
+#define KEY(s) (const uint8_t *)(s), strlen(s)
+
+static shmkit_hash_map *open_map(shmkit_store *store, const char *name) {
+    shmkit_map_options options = {0};
+    options.flags = SHMKIT_MAP_STR_KEYS; /* str keys, as Python's m["name"] */
+    shmkit_hash_map *map = NULL;
+    if (check(shmkit_hash_map_open(store, name, &options, &map), SHMKIT_STATUS_OK, "open map")) {
+        exit(2);
+    }
+    return map;
+}
+
+static shmkit_store *open_store(const char *name) {
+    shmkit_store *store = NULL;
+    if (check(shmkit_store_open_or_create(name, NULL, &store), SHMKIT_STATUS_OK, "open store")) {
+        exit(2);
+    }
+    return store;
+}
+
+/* Typed values for Python: int, float, str, bytes, bool, None, and a shared counter. */
+static void write_values(shmkit_hash_map *map) {
+    static const uint8_t raw[] = {0x00, 0x01, 0xfe, 0xff};
+    const char *text = "h\xc3\xa9llo from C"; /* "héllo from C" */
+    check(shmkit_hash_map_set_i64(map, KEY("c_int"), -1234567890123LL), SHMKIT_STATUS_OK, "set int");
+    check(shmkit_hash_map_set_f64(map, KEY("c_float"), 0.125), SHMKIT_STATUS_OK, "set float");
+    check(shmkit_hash_map_set_str(map, KEY("c_str"), text, strlen(text)), SHMKIT_STATUS_OK, "set str");
+    check(shmkit_hash_map_set_bytes(map, KEY("c_bytes"), raw, sizeof raw), SHMKIT_STATUS_OK, "set bytes");
+    check(shmkit_hash_map_set_bool(map, KEY("c_true"), true), SHMKIT_STATUS_OK, "set bool");
+    check(shmkit_hash_map_set_bool(map, KEY("c_false"), false), SHMKIT_STATUS_OK, "set bool");
+    check(shmkit_hash_map_set_null(map, KEY("c_none")), SHMKIT_STATUS_OK, "set null");
+    int64_t count = 0;
+    check(shmkit_hash_map_incr_int(map, KEY("count"), 10, &count), SHMKIT_STATUS_OK, "incr");
+}
+
+/* Checks what the Python side of the test wrote (crates/shmkit-py/tests/test_c_api.py). */
+static void read_values(shmkit_hash_map *map) {
+    int64_t i = 0;
+    if (!check(shmkit_hash_map_get_i64(map, KEY("py_int"), &i), SHMKIT_STATUS_OK, "get py_int")) {
+        expect(i == 123456789012LL, "py_int == 123456789012");
+    }
+    double f = 0;
+    if (!check(shmkit_hash_map_get_f64(map, KEY("py_float"), &f), SHMKIT_STATUS_OK, "get py_float")) {
+        expect(f == -0.25, "py_float == -0.25");
+    }
+    bool b = false;
+    if (!check(shmkit_hash_map_get_bool(map, KEY("py_true"), &b), SHMKIT_STATUS_OK, "get py_true")) {
+        expect(b, "py_true is true");
+    }
+    char text[64];
+    size_t len = 0;
+    if (!check(shmkit_hash_map_get_str(map, KEY("py_str"), text, sizeof text, &len), SHMKIT_STATUS_OK,
+               "get py_str")) {
+        const char *want = "snake \xe2\x9c\x93"; /* "snake ✓" */
+        expect(len == strlen(want) && memcmp(text, want, len) == 0, "py_str == 'snake ✓'");
+    }
+    uint8_t bytes[16];
+    if (!check(shmkit_hash_map_get_bytes(map, KEY("py_bytes"), bytes, sizeof bytes, &len), SHMKIT_STATUS_OK,
+               "get py_bytes")) {
+        expect(len == 3 && bytes[0] == 0 && bytes[1] == 7 && bytes[2] == 0xff, "py_bytes == b'\\x00\\x07\\xff'");
+    }
+    uint8_t buf[16];
+    shmkit_value v;
+    if (!check(shmkit_hash_map_get_value(map, KEY("py_none"), buf, sizeof buf, &len, &v), SHMKIT_STATUS_OK,
+               "get py_none")) {
+        expect(v.kind == SHMKIT_TYPE_NULL, "py_none is None");
+    }
+    /* A Python int beyond int64_t is a big int: readable as a value, not as an int64_t. */
+    check(shmkit_hash_map_get_i64(map, KEY("py_big"), &i), SHMKIT_STATUS_WRONG_TYPE, "get py_big as int64");
+    if (!check(shmkit_hash_map_get_value(map, KEY("py_big"), buf, sizeof buf, &len, &v), SHMKIT_STATUS_OK,
+               "get py_big")) {
+        expect(v.kind == SHMKIT_TYPE_BIG_INT && v.len == 9 && v.data[8] == 0x01, "py_big == 2**64");
+    }
+    /* The counter both sides incremented: 10 from C, 5 from Python, now 1 more. */
+    int64_t count = 0;
+    if (!check(shmkit_hash_map_incr_int(map, KEY("count"), 1, &count), SHMKIT_STATUS_OK, "incr count")) {
+        expect(count == 16, "count == 16");
+    }
+}
+
+static void demo(shmkit_store *store) {
+    shmkit_hash_map *map = open_map(store, "demo");
+    write_values(map);
+
+    /* Read back: a buffer too small reports the length needed, then a big enough one. */
+    char small[4];
+    size_t len = 0;
+    check(shmkit_hash_map_get_str(map, KEY("c_str"), small, sizeof small, &len), SHMKIT_STATUS_BUFFER_TOO_SMALL,
+          "get str into a small buffer");
+    expect(len == strlen("h\xc3\xa9llo from C"), "the needed length is reported");
+    char *text = malloc(len);
+    if (!check(shmkit_hash_map_get_str(map, KEY("c_str"), text, len, &len), SHMKIT_STATUS_OK, "get str")) {
+        printf("c_str = \"%.*s\"\n", (int)len, text);
+    }
+    free(text);
+    int64_t i = 0;
+    check(shmkit_hash_map_get_i64(map, KEY("c_int"), &i), SHMKIT_STATUS_OK, "get int");
+    expect(i == -1234567890123LL, "c_int round trip");
+    check(shmkit_hash_map_get_i64(map, KEY("c_str"), &i), SHMKIT_STATUS_WRONG_TYPE, "get str as int");
+    check(shmkit_hash_map_get_i64(map, KEY("absent"), &i), SHMKIT_STATUS_NOT_FOUND, "get absent");
+
+    /* Conditional writes and counters. */
+    bool done = false;
+    check(shmkit_hash_map_insert_if_absent(map, KEY("once"), (const uint8_t *)"1", 1, &done), SHMKIT_STATUS_OK,
+          "insert if absent");
+    expect(done, "inserted");
+    check(shmkit_hash_map_insert_if_absent(map, KEY("once"), (const uint8_t *)"2", 1, &done), SHMKIT_STATUS_OK,
+          "insert if absent again");
+    expect(!done, "not inserted twice");
+    check(shmkit_hash_map_compare_and_set(map, KEY("once"), (const uint8_t *)"1", 1, (const uint8_t *)"3", 1, &done),
+          SHMKIT_STATUS_OK, "compare and set");
+    expect(done, "swapped");
+    int64_t count = 0;
+    check(shmkit_hash_map_incr_int(map, KEY("count"), 5, &count), SHMKIT_STATUS_OK, "incr");
+    expect(count == 15, "count == 15");
+    check(shmkit_hash_map_remove(map, KEY("once"), &done), SHMKIT_STATUS_OK, "remove");
+    expect(done, "removed");
+
+    /* Iterate: key text and the value's encoding, decoded with shmkit_value_decode. */
+    uint64_t n = 0;
+    check(shmkit_hash_map_len(map, &n), SHMKIT_STATUS_OK, "len");
+    shmkit_hash_map_iter *it = NULL;
+    check(shmkit_hash_map_iter_new(map, &it), SHMKIT_STATUS_OK, "iter");
+    size_t key_cap = 2, value_cap = 2, key_len = 0, value_len = 0;
+    uint8_t *key = malloc(key_cap), *value = malloc(value_cap);
+    uint64_t seen = 0;
+    for (;;) {
+        shmkit_status s = shmkit_hash_map_iter_next(it, key, key_cap, &key_len, value, value_cap, &value_len);
+        if (s == SHMKIT_STATUS_END) {
+            break;
+        }
+        if (s == SHMKIT_STATUS_BUFFER_TOO_SMALL) { /* grow and ask again for the same entry */
+            key = realloc(key, key_cap = key_len);
+            value = realloc(value, value_cap = value_len);
+            continue;
+        }
+        if (check(s, SHMKIT_STATUS_OK, "iter next")) {
+            break;
+        }
+        shmkit_value v;
+        if (!check(shmkit_value_decode(value, value_len, &v), SHMKIT_STATUS_OK, "decode")) {
+            printf("  %.*s: type %u\n", (int)key_len, (const char *)key, (unsigned)v.kind);
+        }
+        seen++;
+    }
+    free(key);
+    free(value);
+    shmkit_hash_map_iter_free(it);
+    expect(seen == n, "iteration saw every entry");
+    printf("%llu entries\n", (unsigned long long)n);
+
+    /* Errors: codes and messages, never a crash. */
+    check(shmkit_hash_map_get_i64(NULL, KEY("x"), &i), SHMKIT_STATUS_NULL_POINTER, "NULL map");
+    shmkit_store *missing = NULL;
+    check(shmkit_store_open("no-such-store-for-the-c-demo", NULL, &missing), SHMKIT_STATUS_STORE_NOT_FOUND,
+          "open a missing store");
+    printf("a missing store: %s: %s\n", shmkit_status_name(SHMKIT_STATUS_STORE_NOT_FOUND),
+           shmkit_last_error_message());
+
+    shmkit_check_summary summary;
+    check(shmkit_store_check(store, &summary), SHMKIT_STATUS_OK, "check");
+    expect(summary.clean, "the store checks clean");
+    shmkit_hash_map_close(map);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s demo STORE | write STORE MAP | read STORE MAP\n", argv[0]);
+        return 2;
+    }
+    const char *mode = argv[1];
+    shmkit_store *store = open_store(argv[2]);
+    if (strcmp(mode, "demo") == 0) {
+        demo(store);
+        shmkit_store_close(store);
+        check(shmkit_store_remove(argv[2]), SHMKIT_STATUS_OK, "remove the store");
+    } else if (argc == 4 && (strcmp(mode, "write") == 0 || strcmp(mode, "read") == 0)) {
+        shmkit_hash_map *map = open_map(store, argv[3]);
+        shmkit_store_close(store); /* the map keeps the store attached */
+        if (mode[0] == 'w') {
+            write_values(map);
+        } else {
+            read_values(map);
+        }
+        shmkit_hash_map_close(map);
+    } else {
+        fprintf(stderr, "unknown mode %s\n", mode);
+        return 2;
+    }
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("hash_map_demo %s: ok (shmkit %s)\n", mode, shmkit_version());
+    return 0;
+}
