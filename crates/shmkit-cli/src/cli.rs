@@ -9,7 +9,7 @@
 //! shmkit check STORE [--repair] [--json]
 //! shmkit gc [--remove-unused] [--dry-run] [--json]
 //! shmkit rm STORE... [--force]
-//! shmkit bench [--keys N] [--value-size B] [--processes P] [--duration S] [--json]
+//! shmkit bench [--kind K]... [--keys N] [--value-size B] [--processes P] [--duration S] [--json]
 //! ```
 
 use crate::typed::ArgType;
@@ -61,11 +61,11 @@ pub enum Command {
     Gc(GcArgs),
     /// Remove stores (refuses a store in use unless --force).
     Rm(RmArgs),
-    /// Benchmark the hash map with several processes against std's HashMap.
+    /// Benchmark each kind of object with several processes against its std counterpart.
     Bench(crate::bench::BenchArgs),
     /// One process of `shmkit bench` (started by it).
     #[command(hide = true)]
-    BenchWorker(crate::bench::worker::WorkerArgs),
+    BenchWorker(crate::bench::WorkerArgs),
 }
 
 /// `shmkit ls`.

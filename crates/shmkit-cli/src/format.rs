@@ -1,7 +1,7 @@
 //! Human-readable numbers and aligned text tables.
 //!
 //! ```text
-//! bytes(1536) == "1.5 KiB";  rate(2_500_000.0) == "2.50 M/s";  ago(90 s) == "1m30s ago"
+//! bytes(1536) == "1.5 KiB";  ago(90 s) == "1m30s ago"
 //! ```
 
 use std::time::Duration;
@@ -24,19 +24,6 @@ pub fn bytes(n: u64) -> String {
         unit += 1;
     }
     format!("{v:.1} {}", UNITS[unit])
-}
-
-/// Operations per second with a metric prefix.
-pub fn rate(ops_per_sec: f64) -> String {
-    if ops_per_sec >= 1e9 {
-        format!("{:.2} G/s", ops_per_sec / 1e9)
-    } else if ops_per_sec >= 1e6 {
-        format!("{:.2} M/s", ops_per_sec / 1e6)
-    } else if ops_per_sec >= 1e3 {
-        format!("{:.1} k/s", ops_per_sec / 1e3)
-    } else {
-        format!("{ops_per_sec:.0} /s")
-    }
 }
 
 /// A short duration like `3h12m`, `4m05s`, `12s`.
@@ -148,7 +135,6 @@ mod tests {
         assert_eq!(bytes(10), "10 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(64 << 30), "64.0 GiB");
-        assert_eq!(rate(2_500_000.0), "2.50 M/s");
         assert_eq!(duration(Duration::from_secs(90)), "1m30s");
     }
 

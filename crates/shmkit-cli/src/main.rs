@@ -46,7 +46,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Gc(a) => cmd::gc::run(a, &mut out),
         Command::Rm(a) => cmd::rm::run(a, &mut out, &mut std::io::stderr()),
         Command::Bench(a) => bench::run(a, &mut out),
-        Command::BenchWorker(a) => bench::worker::run(a),
+        Command::BenchWorker(a) => bench::worker(a),
     }?;
     out.flush()?;
     Ok(code)

@@ -1,5 +1,6 @@
-//! `shmkit bench` with tiny parameters: it runs every phase for each process count and the
-//! std baseline, checks every value, reports, and removes its store — also when interrupted.
+//! `shmkit bench` with tiny parameters: it runs every phase of each kind's section for each
+//! process count and the std baseline, checks every value, reports, and removes its store —
+//! also when interrupted.
 
 mod common;
 
@@ -12,6 +13,8 @@ fn bench_runs_every_phase_and_cleans_up() {
     let d = StoreDir::new("bench-json");
     let run = d.shmkit(&[
         "bench",
+        "--kind",
+        "hash_map",
         "--keys",
         "3000",
         "--value-size",
@@ -27,6 +30,12 @@ fn bench_runs_every_phase_and_cleans_up() {
     assert_eq!(doc["ok"], true);
     assert_eq!(doc["wrong_values"], 0);
     assert_eq!(doc["processes"], serde_json::json!([1, 2]));
+    assert_eq!(doc["kinds"], serde_json::json!(["hash_map"]));
+    let section = &doc["sections"][0];
+    assert_eq!(section["kind"], "hash_map");
+    assert_eq!(section["key_size"], 16);
+    assert_eq!(section["values_checked"], doc["values_checked"]);
+    assert!(section["seconds"].as_f64().unwrap() > 0.0, "{section}");
     let rows = doc["results"].as_array().unwrap();
     assert_eq!(rows.len(), 12, "{rows:?}");
     for phase in ["load", "read", "mixed", "delete"] {
@@ -35,6 +44,7 @@ fn bench_runs_every_phase_and_cleans_up() {
                 .iter()
                 .find(|r| r["phase"] == phase && r["processes"] == procs)
                 .unwrap_or_else(|| panic!("no row {phase}/{procs}"));
+            assert_eq!(row["kind"], "hash_map");
             assert!(row["ops"].as_u64().unwrap() > 0, "{row}");
             assert!(row["ops_per_sec"].as_f64().unwrap() > 0.0, "{row}");
             assert!(row["vs_std"].as_f64().unwrap() > 0.0, "{row}");
@@ -71,6 +81,8 @@ fn bench_prints_a_table() {
         "{out}"
     );
     assert!(out.contains("VS STD HASHMAP"), "{out}");
+    // Every kind's section by default, each under its title line.
+    assert!(out.lines().any(|l| l.starts_with("hash_map: ")), "{out}");
     assert!(
         out.lines()
             .any(|l| l.starts_with("read") && l.contains("std (1 thread)") && l.contains("1.00x")),
@@ -93,6 +105,9 @@ fn bench_refuses_bad_options() {
     d.shmkit(&["bench", "--keys", "0"]).expect_code(2);
     d.shmkit(&["bench", "--duration", "-1"]).expect_code(2);
     d.shmkit(&["bench", "--processes", "0"]).expect_code(2);
+    let run = d.shmkit(&["bench", "--kind", "nosuch"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("hash_map"), "{}", run.stderr);
     drop(d.create("taken"));
     let run = d.shmkit(&[
         "bench",

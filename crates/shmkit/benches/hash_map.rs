@@ -2,7 +2,8 @@
 //! `std::collections::HashMap<Vec<u8>, Vec<u8>>` so the ratio comes from one run.
 //!
 //! Run: `cargo bench -p shmkit --bench hash_map` (the store lives in `/dev/shm`).
-//! For the 1M-key table and the multi-process figures see `examples/bench_hash_map.rs`.
+//! For the 1M-key table and the multi-process figures see `crates/shmkit-bench`
+//! (`src/bin/bench_hash_map.rs`, and `shmkit bench`).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use shmkit::{Store, StoreOptions};

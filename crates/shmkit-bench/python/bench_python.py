@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Python benchmark: shmkit.HashMap against a dict and the libraries users migrate from.
 
-    pip install -r crates/shmkit-py/bench/requirements-bench.txt   # optional competitors
-    python crates/shmkit-py/bench/bench_python.py
+    pip install -r crates/shmkit-bench/python/requirements-bench.txt   # optional competitors
+    python crates/shmkit-bench/python/bench_python.py
 
 Workload (defaults): 100,000 keys of 10 characters (str), values of 32 characters (str);
 set (insert), get, contains and delete of every key, each in its own Python loop, keys read

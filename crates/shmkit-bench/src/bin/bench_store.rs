@@ -3,7 +3,7 @@
 //! the same run.
 //!
 //! ```text
-//! cargo run --release -p shmkit --example bench_store
+//! cargo run --release -p shmkit-bench --bin bench_store
 //! ```
 
 use shmkit::{Store, StoreOptions};

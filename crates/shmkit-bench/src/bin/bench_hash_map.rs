@@ -1,7 +1,9 @@
 //! Benchmark: shmkit `HashMap` against `std::collections::HashMap<Vec<u8>, Vec<u8>>`, measured
 //! in the same run, then reads and mixed reads/writes from two processes at once.
 //!
-//! Run: `cargo run --release -p shmkit --example bench_hash_map`
+//! Run: `cargo run --release -p shmkit-bench --bin bench_hash_map` (until the benchmark crate
+//! existed: `cargo run --release -p shmkit --example bench_hash_map`, same program).
+//! `shmkit bench` is the shorter, multi-process run of the same comparison.
 //!
 //! 1M keys of 16 bytes, 32-byte values, store in `/dev/shm`. Every figure is the best of a
 //! few repetitions (the machine may be shared); ratios compare numbers from this same run.

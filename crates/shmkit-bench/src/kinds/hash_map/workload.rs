@@ -1,9 +1,9 @@
-//! The benchmark's workload, shared by the worker processes (on a shmkit `HashMap`) and the
-//! in-process baseline (on a `std::collections::HashMap`), so both run the very same loop.
+//! The hash map section's workload, shared by the worker processes (on a shmkit `HashMap`)
+//! and the in-process baseline (on a `std::collections::HashMap`), so both run the very same
+//! loop.
 //!
-//! Keys are 16 bytes (`key:` and 12 decimal digits of the key index); the value of key `i`
-//! in variant `v` is `value_size` bytes: `i` little-endian, then `v`, then a fill byte, so a
-//! value read back tells exactly which key and which write it came from. Worker `w` of `W`
+//! Keys and values are [`crate::data`]'s: a value read back tells exactly which key and which
+//! write it came from. Worker `w` of `W`
 //! owns keys `w, w + W, w + 2W, ...`: it loads and deletes only those, and in the mixed phase
 //! overwrites them in order with variant 1, so after the phase the expected value of every
 //! key is known exactly.
@@ -13,18 +13,16 @@
 //! must find its key.
 //!
 //! ```text
-//! key_of(42)             == b"key:000000000042"
-//! fill_value(.., 42, 1, 16) == [42,0,0,0,0,0,0,0, 1, f, f, f, f, f, f, f]
+//! load(map, spec)  read(map, spec, 2 s, seed)  mixed(map, spec, 2 s, seed)
+//! verify_all(map, keys, value_size, written)  delete(map, spec)
 //! ```
 
+use crate::data::{KEY_LEN, Rng, fill_value, key_of};
+use crate::harness::{CHECK_EVERY, Outcome, Progress};
 use std::time::{Duration, Instant};
 
-/// Length of every key.
-pub const KEY_LEN: usize = 16;
 /// Share of writes in the mixed phase, in percent.
 pub const MIXED_WRITE_PERCENT: u64 = 10;
-/// How often (in operations) loops look at the clock and report progress.
-const CHECK_EVERY: u64 = 1024;
 
 /// A map the workload runs on.
 pub trait Target {
@@ -115,85 +113,6 @@ impl Spec {
     }
 }
 
-/// What one run of a phase did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
-    /// Operations done.
-    pub ops: u64,
-    /// Wrong values read, or deletes that found nothing.
-    pub errors: u64,
-    /// Mixed phase: how many of its own keys (from the first) this worker overwrote.
-    pub written: u64,
-    /// Wall time of the phase in this process.
-    pub nanos: u64,
-    /// The first error, described.
-    pub first_error: Option<String>,
-}
-
-impl Outcome {
-    fn error(&mut self, what: impl FnOnce() -> String) {
-        self.errors += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(what());
-        }
-    }
-}
-
-/// Progress callback: called with the operations done so far; returns false to stop early.
-pub type Progress<'a> = &'a mut dyn FnMut(u64) -> bool;
-
-/// Writes the key of index `i`.
-#[inline]
-pub fn key_of(i: u64, out: &mut [u8; KEY_LEN]) {
-    out[..4].copy_from_slice(b"key:");
-    let mut n = i;
-    for d in out[4..].iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-}
-
-/// Fills `buf` with the value of key `i` in `variant`.
-#[inline]
-pub fn fill_value(buf: &mut Vec<u8>, i: u64, variant: u8, size: usize) {
-    buf.clear();
-    buf.resize(size, (i as u8) ^ variant.wrapping_mul(0x5b) ^ 0xa5);
-    let head = i.to_le_bytes();
-    let n = size.min(8);
-    buf[..n].copy_from_slice(&head[..n]);
-    if size > 8 {
-        buf[8] = variant;
-    }
-}
-
-/// xorshift64*: a fast, good-enough generator for picking keys.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed (any value).
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    /// The next number.
-    #[inline]
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number below `n` (> 0).
-    #[inline]
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
-    }
-}
-
 /// Inserts this worker's keys (variant 0).
 pub fn load(t: &mut impl Target, spec: &Spec, progress: Progress<'_>) -> Result<Outcome, String> {
     let start = Instant::now();
@@ -259,7 +178,7 @@ pub fn mixed(
     let mut cursor = 0u64;
     let (mut key, mut buf, mut expected) = ([0u8; KEY_LEN], Vec::new(), Vec::new());
     loop {
-        let r = rng.next();
+        let r = rng.next_u64();
         if r % 100 < MIXED_WRITE_PERCENT && own > 0 {
             let i = spec.own_key(cursor % own);
             key_of(i, &mut key);
@@ -343,18 +262,6 @@ pub fn verify_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_and_values_identify_themselves() {
-        let mut k = [0u8; KEY_LEN];
-        key_of(42, &mut k);
-        assert_eq!(&k, b"key:000000000042");
-        let mut v = Vec::new();
-        fill_value(&mut v, 42, 1, 12);
-        assert_eq!(&v[..9], &[42, 0, 0, 0, 0, 0, 0, 0, 1]);
-        fill_value(&mut v, 42, 0, 3);
-        assert_eq!(v, vec![42, 0, 0]);
-    }
 
     #[test]
     fn workers_partition_the_keys() {

@@ -1,22 +1,26 @@
-//! The benchmark's worker processes: spawned by re-executing this binary with the hidden
-//! `bench-worker` subcommand, driven over their stdin, heard over their stdout (one reader
-//! thread per worker feeding one channel).
+//! The benchmark's worker processes: started through the [`WorkerCommand`] (the `shmkit`
+//! binary again, with its hidden `bench-worker` subcommand), driven over their stdin, heard
+//! over their stdout (one reader thread per worker feeding one channel); the protocol is in
+//! [`crate::worker`].
 //!
 //! Invariants: a [`Workers`] value owns its processes; dropping it kills and reaps every
 //! one still running, so no worker outlives a failed or interrupted benchmark. A worker
 //! that closes its stdout is reported as [`Msg::Gone`], never waited for forever.
 //!
 //! ```text
-//! let mut w = Workers::spawn(&store_path, "bench-2p", 2, keys, value_size)?;
+//! let mut w = Workers::spawn(&command, &args, 2)?;
 //! w.wait_ready(Duration::from_secs(30))?;
-//! w.send_all("load")?;
-//! while let Some(ev) = w.recv(Duration::from_millis(50)) { ... }
+//! let outcomes = w.run_phase("load 2 1001", &bar, false, &stop)?;
+//! w.finish();
 //! ```
 
-use super::workload::Outcome;
-use crate::error::CliError;
+use crate::BenchError;
+use crate::harness::{Outcome, STALL_TIMEOUT, WorkerCommand};
+use crate::worker::WorkerArgs;
+use indicatif::ProgressBar;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -78,19 +82,12 @@ fn parse(line: &str) -> Msg {
 }
 
 impl Workers {
-    /// Starts `count` workers on map `map` of the store at `store_path`.
+    /// Starts `count` workers with `args` (each with its own index) through `command`.
     pub fn spawn(
-        store_path: &str,
-        map: &str,
+        command: &WorkerCommand,
+        args: &WorkerArgs,
         count: usize,
-        keys: u64,
-        value_size: usize,
-    ) -> Result<Workers, CliError> {
-        let exe = std::env::current_exe().map_err(|e| {
-            CliError::failure(format!(
-                "cannot find the shmkit binary to start workers: {e}"
-            ))
-        })?;
+    ) -> Result<Workers, BenchError> {
         let (tx, rx) = channel();
         let mut workers = Workers {
             children: Vec::new(),
@@ -98,23 +95,26 @@ impl Workers {
             rx,
         };
         for w in 0..count {
-            let mut child = Command::new(&exe)
-                .args(["bench-worker", "--store", store_path, "--map", map])
-                .args(["--worker", &w.to_string(), "--workers", &count.to_string()])
-                .args([
-                    "--keys",
-                    &keys.to_string(),
-                    "--value-size",
-                    &value_size.to_string(),
-                ])
+            let own = WorkerArgs {
+                worker: w as u64,
+                ..args.clone()
+            };
+            let mut child = Command::new(&command.program)
+                .args(&command.args)
+                .args(own.to_args())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
-                .map_err(|e| CliError::failure(format!("cannot start a worker process: {e}")))?;
+                .map_err(|e| {
+                    BenchError::failed(format!(
+                        "cannot start a worker process ({}): {e}",
+                        command.program.display()
+                    ))
+                })?;
             let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
                 workers.children.push(child);
-                return Err(CliError::failure("worker process has no pipes"));
+                return Err(BenchError::failed("worker process has no pipes"));
             };
             workers.children.push(child);
             workers.stdins.push(stdin);
@@ -142,12 +142,12 @@ impl Workers {
     }
 
     /// Number of workers.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.children.len()
     }
 
     /// Waits until every worker said `ready`.
-    pub fn wait_ready(&self, timeout: Duration) -> Result<(), CliError> {
+    pub fn wait_ready(&self, timeout: Duration) -> Result<(), BenchError> {
         let deadline = Instant::now() + timeout;
         let mut ready = 0;
         while ready < self.len() {
@@ -157,22 +157,22 @@ impl Workers {
                     msg: Msg::Ready, ..
                 }) => ready += 1,
                 Ok(Event { worker, msg }) => {
-                    return Err(CliError::failure(format!(
+                    return Err(BenchError::failed(format!(
                         "worker {worker} failed to start: {msg:?}"
                     )));
                 }
-                Err(_) => return Err(CliError::failure("workers did not start in time")),
+                Err(_) => return Err(BenchError::failed("workers did not start in time")),
             }
         }
         Ok(())
     }
 
     /// Sends one command line to every worker.
-    pub fn send_all(&mut self, command: &str) -> Result<(), CliError> {
+    pub fn send_all(&mut self, command: &str) -> Result<(), BenchError> {
         for (w, stdin) in self.stdins.iter_mut().enumerate() {
             writeln!(stdin, "{command}")
                 .and_then(|_| stdin.flush())
-                .map_err(|e| CliError::failure(format!("worker {w} is gone: {e}")))?;
+                .map_err(|e| BenchError::failed(format!("worker {w} is gone: {e}")))?;
         }
         Ok(())
     }
@@ -180,6 +180,73 @@ impl Workers {
     /// The next message, if one arrives within `timeout`.
     pub fn recv(&self, timeout: Duration) -> Option<Event> {
         self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// Sends `command` to every worker and collects their outcomes (in worker order),
+    /// driving the progress bar `b` (time for a timed phase, else operations).
+    pub fn run_phase(
+        &mut self,
+        command: &str,
+        b: &ProgressBar,
+        timed: bool,
+        stop: &AtomicBool,
+    ) -> Result<Vec<Outcome>, BenchError> {
+        let n = self.len();
+        let mut done: Vec<Option<Outcome>> = vec![None; n];
+        let mut notes: Vec<Option<String>> = vec![None; n];
+        let mut progress = vec![0u64; n];
+        let start = Instant::now();
+        let mut last_heard = Instant::now();
+        self.send_all(command)?;
+        while done.iter().any(Option::is_none) {
+            if stop.load(Ordering::Relaxed) {
+                return Err(BenchError::Interrupted); // dropping `self` kills the workers
+            }
+            if let Some(ev) = self.recv(Duration::from_millis(50)) {
+                last_heard = Instant::now();
+                match ev.msg {
+                    Msg::Progress(ops) => progress[ev.worker] = ops,
+                    Msg::Note(text) => notes[ev.worker] = Some(text),
+                    Msg::Done(mut o) => {
+                        o.first_error = notes[ev.worker].take();
+                        progress[ev.worker] = o.ops;
+                        done[ev.worker] = Some(o);
+                    }
+                    Msg::Fatal(text) => {
+                        return Err(BenchError::failed(format!(
+                            "worker {} failed: {text}",
+                            ev.worker
+                        )));
+                    }
+                    Msg::Gone => {
+                        // Ctrl-C on a terminal reaches the workers too, and they may die
+                        // before this process notices its own signal: give the flag a moment.
+                        std::thread::sleep(Duration::from_millis(200));
+                        if stop.load(Ordering::Relaxed) {
+                            return Err(BenchError::Interrupted);
+                        }
+                        return Err(BenchError::failed(format!(
+                            "worker {} exited unexpectedly",
+                            ev.worker
+                        )));
+                    }
+                    Msg::Ready => {}
+                }
+            } else if last_heard.elapsed() > STALL_TIMEOUT {
+                return Err(BenchError::failed(format!(
+                    "no word from the workers for {} s",
+                    STALL_TIMEOUT.as_secs()
+                )));
+            }
+            let total: u64 = progress.iter().sum();
+            if timed {
+                b.set_position(start.elapsed().as_millis() as u64);
+                b.set_message(format!("{total} ops"));
+            } else {
+                b.set_position(total);
+            }
+        }
+        Ok(done.into_iter().flatten().collect())
     }
 
     /// Asks every worker to quit and reaps them (killing any that do not leave in time).
