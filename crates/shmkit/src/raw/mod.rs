@@ -5,9 +5,9 @@
 //! - shared memory is addressed by `u64` offsets from the start of the store file; an offset
 //!   read from shared memory is never trusted: [`Region::get`] and friends check alignment and
 //!   that the whole object lies below the store's committed length before making a reference;
-//! - references into shared memory are only ever to types implementing [`Shared`]: plain
-//!   integers and their atomics, and `#[repr(C)]` structs made of them, for which every bit
-//!   pattern is valid — so a corrupt or concurrently written store cannot produce an invalid
+//! - references into shared memory are only ever to types implementing [`Shared`] (zerocopy's
+//!   `FromBytes` and `KnownLayout`, derived beside each layout): plain integers and their
+//!   atomics, and `#[repr(C)]` structs made of them, for which every bit pattern is valid — so a corrupt or concurrently written store cannot produce an invalid
 //!   value, only wrong numbers that later checks reject;
 //! - byte payloads (keys, values) are copied in and out with [`Region::read_bytes`] and
 //!   [`Region::write_bytes`], never borrowed as `&[u8]`, because another process may write
@@ -25,21 +25,28 @@
 //! ```
 #![allow(unsafe_code)]
 
-mod layouts;
 #[cfg(loom)]
 pub(crate) mod shadow;
 
 use crate::sys::SharedMapping;
 use std::sync::atomic::{AtomicU64, Ordering};
+use zerocopy::{FromBytes, KnownLayout};
 
-/// Marker for types that may be viewed in shared memory.
+/// Types that may be viewed in shared memory: a blanket rule, not a list, so this module
+/// knows nothing of the layouts above it. A type qualifies when
+/// - every bit pattern is a valid value and it holds no pointers or references: zerocopy's
+///   `FromBytes`, which its derive proves field by field beside each layout's definition
+///   (integers, their atomics, byte arrays and `#[repr(C)]` structs of them);
+/// - its size and alignment are known (`KnownLayout`), for the bounds and alignment checks;
+/// - it may be shared between threads (`Sync`).
 ///
-/// # Safety
-///
-/// Implementors must be `#[repr(C)]` (or a primitive), contain no padding that is read,
-/// no pointers, references, `bool`, `char`, enums or `usize`, and every bit pattern must be
-/// a valid value. Fields that other processes may change must be atomics.
-pub unsafe trait Shared: Sync + Sized {}
+/// What zerocopy cannot see is the convention each layout's module states and keeps: a field
+/// that changes after its object is published is an atomic; plain fields (the immutable
+/// header, a record's bytes behind its length) are written only before publication or
+/// copied racily with [`Region::read_bytes`] and validated.
+pub trait Shared: FromBytes + KnownLayout + Sync + Sized {}
+
+impl<T: FromBytes + KnownLayout + Sync> Shared for T {}
 
 /// An offset or length that does not lie inside the committed part of the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -176,7 +183,8 @@ impl Region {
         self.check(offset, size_of::<T>() as u64, align_of::<T>() as u64)?;
         // SAFETY: `check` proved `[offset, offset + size_of T)` lies inside the committed
         // (file-backed) part of the mapping and is aligned for `T`; the base is page aligned.
-        // `T: Shared` makes every bit pattern valid and all mutation go through atomics, so a
+        // `T: Shared` (zerocopy's `FromBytes`) makes every bit pattern valid, and the layouts
+        // change only through atomics once published (the convention `Shared` states), so a
         // shared reference is sound even while other processes write. The reference borrows
         // `self`, so it cannot outlive the mapping; the committed length never shrinks.
         Ok(unsafe { &*(self.mapping.base().as_ptr().add(offset as usize) as *const T) })

@@ -35,6 +35,7 @@ use super::error::{AllocError, FreeError};
 use crate::raw::OutOfBounds;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::sync::{LockError, RobustMutex};
+use zerocopy::{FromBytes, KnownLayout};
 
 /// Tag of a block on (or meant for) a free list.
 pub const TAG_FREE: u32 = 0xF4EE_B10C;
@@ -43,7 +44,7 @@ pub const TAG_USED: u32 = 0xA110_CA7E;
 
 /// The 16 bytes before every payload.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct BlockHeader {
     /// Size class; the block's length is `block_len_of(class)`.
     pub class: AtomicU32,
@@ -58,7 +59,7 @@ const _: () = assert!(size_of::<BlockHeader>() as u64 == BLOCK_HEADER_LEN);
 
 /// One size class's shared state (64 bytes).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct SizeClass {
     /// Guards this class's list and counters.
     pub lock: RobustMutex,

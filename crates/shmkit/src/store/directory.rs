@@ -21,6 +21,7 @@ use super::attach::Attachment;
 use super::error::{AllocError, DirectoryError};
 use crate::raw::OutOfBounds;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use zerocopy::{FromBytes, KnownLayout};
 
 /// Longest object name in bytes.
 pub const MAX_OBJECT_NAME: usize = 96;
@@ -106,7 +107,7 @@ impl ObjectKind {
 
 /// One directory entry (128 bytes, shared).
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Debug, FromBytes, KnownLayout)]
 pub struct DirectoryEntry {
     /// 0 = empty, 1 = ready.
     pub state: AtomicU32,
@@ -126,7 +127,7 @@ pub struct DirectoryEntry {
 
 /// A directory page header (16 bytes), followed by the entries.
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Debug, FromBytes, KnownLayout)]
 pub struct DirectoryPage {
     /// Offset of the next page, 0 at the end.
     pub next: AtomicU64,

@@ -13,6 +13,7 @@
 
 use crate::sync::RobustMutex;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// Bytes 0..8 of every store file.
 pub const MAGIC: [u8; 8] = *b"SHMKIT\0\x01";
@@ -35,12 +36,14 @@ pub const COMMITTED_LEN_OFFSET: u64 = 128;
 /// A 128-byte-aligned wrapper: keeps a group of hot fields on its own cache line pair
 /// (adjacent-line prefetch makes 128 the right unit on x86). Same size on every target.
 #[repr(C, align(128))]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct Line<T>(pub T);
 
 /// Immutable fields, written once at creation (80 bytes, checksummed).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 pub struct ImmutableHeader {
     /// [`MAGIC`].
     pub magic: [u8; 8],
@@ -74,7 +77,7 @@ const _: () = assert!(size_of::<ImmutableHeader>() == CHECKSUMMED_LEN);
 
 /// Growth state: the committed length and the lock serialising growth.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct GrowthState {
     /// Bytes of the file that exist and may be touched. Only grows.
     pub committed_len: AtomicU64,
@@ -86,7 +89,7 @@ pub struct GrowthState {
 
 /// Heap state: the bump pointer and its lock.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct HeapState {
     /// Serialises carving new blocks from the end of the heap.
     pub lock: RobustMutex,
@@ -98,7 +101,7 @@ pub struct HeapState {
 
 /// Directory state: its lock and the first directory page.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct DirectoryState {
     /// Serialises directory changes.
     pub lock: RobustMutex,
@@ -112,7 +115,7 @@ pub struct DirectoryState {
 
 /// Registry state: counters for display.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct RegistryState {
     /// Total attaches over the store's life.
     pub attach_count: AtomicU64,
@@ -128,7 +131,7 @@ pub struct RegistryState {
 
 /// The whole header page.
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Debug, FromBytes, KnownLayout)]
 pub struct StoreHeader {
     /// Immutable, checksummed fields.
     pub fixed: ImmutableHeader,
@@ -152,46 +155,15 @@ const _: () = assert!(size_of::<StoreHeader>() as u64 == HEADER_LEN);
 const _: () = assert!(std::mem::offset_of!(StoreHeader, growth) as u64 == COMMITTED_LEN_OFFSET);
 
 impl ImmutableHeader {
-    /// The bytes covered by the checksum, in file order (little-endian, as stored).
+    /// The bytes covered by the checksum, in file order (little-endian, as stored: the
+    /// crate refuses to build for big-endian targets).
     pub fn to_bytes(&self) -> [u8; CHECKSUMMED_LEN] {
-        let mut out = [0u8; CHECKSUMMED_LEN];
-        out[0..8].copy_from_slice(&self.magic);
-        out[8..12].copy_from_slice(&self.format_version.to_le_bytes());
-        out[12..16].copy_from_slice(&self.hash_algorithm.to_le_bytes());
-        out[16..24].copy_from_slice(&self.hash_seed.to_le_bytes());
-        out[24..32].copy_from_slice(&self.reserved_len.to_le_bytes());
-        out[32..40].copy_from_slice(&self.registry_offset.to_le_bytes());
-        out[40..44].copy_from_slice(&self.registry_slots.to_le_bytes());
-        out[44..48].copy_from_slice(&self.class_count.to_le_bytes());
-        out[48..56].copy_from_slice(&self.class_table_offset.to_le_bytes());
-        out[56..64].copy_from_slice(&self.heap_offset.to_le_bytes());
-        out[64..72].copy_from_slice(&self.created_unix_ns.to_le_bytes());
-        out[72..76].copy_from_slice(&self.page_size.to_le_bytes());
-        out[76..80].copy_from_slice(&self.flags.to_le_bytes());
-        out
+        zerocopy::transmute!(*self)
     }
 
     /// Parses the first [`CHECKSUMMED_LEN`] bytes of a file.
     pub fn from_bytes(b: &[u8; CHECKSUMMED_LEN]) -> ImmutableHeader {
-        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or_default());
-        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
-        let mut magic = [0u8; 8];
-        magic.copy_from_slice(&b[0..8]);
-        ImmutableHeader {
-            magic,
-            format_version: u32_at(8),
-            hash_algorithm: u32_at(12),
-            hash_seed: u64_at(16),
-            reserved_len: u64_at(24),
-            registry_offset: u64_at(32),
-            registry_slots: u32_at(40),
-            class_count: u32_at(44),
-            class_table_offset: u64_at(48),
-            heap_offset: u64_at(56),
-            created_unix_ns: u64_at(64),
-            page_size: u32_at(72),
-            flags: u32_at(76),
-        }
+        zerocopy::transmute!(*b)
     }
 
     /// XXH3-64 of the immutable bytes.

@@ -29,9 +29,11 @@ use super::attach::{io_err, read_header, starts_with_magic};
 use super::error::OpenError;
 use super::header::ImmutableHeader;
 use super::registry::{ATTACH_LOCK_BYTE, RegistrySlot, SLOT_ACTIVE, liveness_byte};
+use crate::sync::atomic::{AtomicU32, Ordering};
 use crate::sys::{self, ByteLock, OpenMode};
-use std::mem::{offset_of, size_of};
+use std::mem::size_of;
 use std::path::Path;
+use zerocopy::FromBytes;
 
 /// A registry slot marked active.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,20 +95,6 @@ impl Inspection {
     }
 }
 
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    b.get(i..i + 4)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_le_bytes)
-        .unwrap_or(0)
-}
-
-fn u64_at(b: &[u8], i: usize) -> u64 {
-    b.get(i..i + 8)
-        .and_then(|s| s.try_into().ok())
-        .map(u64::from_le_bytes)
-        .unwrap_or(0)
-}
-
 /// Inspects the file at `path` (see the module docs).
 pub fn inspect(path: &Path) -> Inspection {
     let mut p = Inspection::default();
@@ -155,9 +143,12 @@ pub fn inspect(path: &Path) -> Inspection {
         p.header_error = Some(io_err(path, e));
         return p;
     }
-    for slot in 0..fixed.registry_slots {
-        let b = &table[slot as usize * slot_len..(slot as usize + 1) * slot_len];
-        if u32_at(b, offset_of!(RegistrySlot, state)) != SLOT_ACTIVE {
+    let slots = table
+        .chunks_exact(slot_len)
+        .filter_map(|b| RegistrySlot::read_from_bytes(b).ok());
+    for (slot, facts) in (0..fixed.registry_slots).zip(slots) {
+        let word = |a: &AtomicU32| a.load(Ordering::Relaxed);
+        if word(&facts.state) != SLOT_ACTIVE {
             continue;
         }
         // On error, say "alive": never call a live process dead.
@@ -165,10 +156,10 @@ pub fn inspect(path: &Path) -> Inspection {
             .unwrap_or(true);
         p.slots.push(SlotFacts {
             slot,
-            generation: u32_at(b, offset_of!(RegistrySlot, generation)),
-            pid: u32_at(b, offset_of!(RegistrySlot, pid)),
-            attached_unix_ns: u64_at(b, offset_of!(RegistrySlot, attached_unix_ns)),
-            start_time: u64_at(b, offset_of!(RegistrySlot, start_time)),
+            generation: word(&facts.generation),
+            pid: word(&facts.pid),
+            attached_unix_ns: facts.attached_unix_ns.load(Ordering::Relaxed),
+            start_time: facts.start_time.load(Ordering::Relaxed),
             alive,
         });
     }

@@ -21,6 +21,7 @@
 
 use crate::sync::OwnerId;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
+use zerocopy::{FromBytes, KnownLayout};
 
 /// Registry slots per store (the maximum number of processes attached at once).
 pub const DEFAULT_SLOTS: u32 = 1024;
@@ -45,7 +46,7 @@ pub fn liveness_byte(slot: u32) -> u64 {
 
 /// One registry slot (64 bytes, shared).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct RegistrySlot {
     /// [`SLOT_FREE`] or [`SLOT_ACTIVE`].
     pub state: AtomicU32,

@@ -77,7 +77,7 @@ mod shadowed {
         ($name:ident, $int:ty) => {
             #[doc = concat!("`std::sync::atomic::", stringify!($name), "`, model-checked by loom inside a model execution.")]
             #[repr(transparent)]
-            #[derive(Debug, Default)]
+            #[derive(Debug, Default, zerocopy::FromBytes, zerocopy::KnownLayout)]
             pub struct $name(std::sync::atomic::$name);
 
             impl $name {
@@ -243,7 +243,7 @@ mod shadowed {
 
     /// `std::sync::atomic::AtomicBool`, model-checked by loom inside a model execution.
     #[repr(transparent)]
-    #[derive(Debug, Default)]
+    #[derive(Debug, Default, zerocopy::TryFromBytes, zerocopy::KnownLayout)]
     pub struct AtomicBool(std::sync::atomic::AtomicBool);
 
     impl AtomicBool {

@@ -33,6 +33,7 @@
 use super::atomic::{AtomicU32, Ordering, spin_hint};
 use super::futex;
 use std::time::{Duration, Instant};
+use zerocopy::{FromBytes, KnownLayout};
 
 /// Identity of an attached process in a store: registry slot (low 10 bits) and the slot's
 /// generation (bits 10..=30). Never 0.
@@ -68,7 +69,7 @@ pub enum LockError {
 
 /// The shared layout of a robust mutex (8 bytes, in shared memory).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct RobustMutex {
     word: AtomicU32,
     state: AtomicU32,

@@ -16,10 +16,11 @@
 //! ```
 
 use super::atomic::{AtomicU64, Ordering, fence};
+use zerocopy::{FromBytes, KnownLayout};
 
 /// The shared layout of a seqlock (one 64-bit counter).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct SeqLock {
     seq: AtomicU64,
 }

@@ -36,6 +36,7 @@
 use crate::store::header::Line;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 use crate::sync::{RobustMutex, SeqLock};
+use zerocopy::{FromBytes, KnownLayout};
 
 /// `MapRoot::magic`.
 pub const MAP_MAGIC: u64 = u64::from_le_bytes(*b"SHMKMAP\0");
@@ -114,7 +115,7 @@ pub const fn value_offset(rec: u64, key_len: u64) -> u64 {
 
 /// The map's root block header (64 bytes); written once before the map is published.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct MapRoot {
     /// [`MAP_MAGIC`].
     pub magic: AtomicU64,
@@ -141,7 +142,7 @@ const _: () = assert!(size_of::<MapRoot>() as u64 == ROOT_LEN);
 /// `>= migrate_cursor` of the old table may still be live there; lookups check `table` first,
 /// then `old_table`.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct ShardHeader {
     /// Writers' robust lock.
     pub lock: RobustMutex,
@@ -180,7 +181,7 @@ const _: () = assert!(size_of::<Line<ShardHeader>>() as u64 == SHARD_STRIDE);
 
 /// Header of a bucket table (16 bytes).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct TableHeader {
     /// [`TABLE_MAGIC`].
     pub magic: AtomicU32,
@@ -194,7 +195,7 @@ const _: () = assert!(size_of::<TableHeader>() as u64 == TABLE_HEADER_LEN);
 
 /// One bucket (16 bytes, so four share a cache line and none straddles two).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct Slot {
     /// [`EMPTY`], [`TOMBSTONE`] or `hash | LIVE_BIT`.
     pub tag: AtomicU64,
@@ -206,7 +207,7 @@ const _: () = assert!(size_of::<Slot>() == 16);
 
 /// Header of a record block (16 bytes), followed by the key, padding to 8, and the value.
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct RecordHeader {
     /// Key length in bytes.
     pub key_len: AtomicU32,
