@@ -36,6 +36,30 @@ static void expect(int ok, const char *what) {
 
 #define KEY(s) (const uint8_t *)(s), strlen(s)
 
+/* malloc that exits on failure (a demo has nothing better to do). */
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* Grows *buf to at least `need` bytes (never shrinks it); exits if memory runs out. */
+static void grow(uint8_t **buf, size_t *cap, size_t need) {
+    if (need <= *cap) {
+        return;
+    }
+    uint8_t *bigger = realloc(*buf, need);
+    if (bigger == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    *buf = bigger;
+    *cap = need;
+}
+
 static shmkit_hash_map *open_map(shmkit_store *store, const char *name) {
     shmkit_map_options options = {0};
     options.flags = SHMKIT_MAP_STR_KEYS; /* str keys, as Python's m["name"] */
@@ -105,7 +129,12 @@ static void read_values(shmkit_hash_map *map) {
     check(shmkit_hash_map_get_i64(map, KEY("py_big"), &i), SHMKIT_STATUS_WRONG_TYPE, "get py_big as int64");
     if (!check(shmkit_hash_map_get_value(map, KEY("py_big"), buf, sizeof buf, &len, &v), SHMKIT_STATUS_OK,
                "get py_big")) {
-        expect(v.kind == SHMKIT_TYPE_BIG_INT && v.len == 9 && v.data[8] == 0x01, "py_big == 2**64");
+        /* 2**64: tag 0x07 (big int), then two's complement little-endian, minimal length. */
+        static const uint8_t encoded[] = {0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+        expect(len == sizeof encoded && memcmp(buf, encoded, sizeof encoded) == 0, "py_big is encoded as 2**64");
+        expect(v.kind == SHMKIT_TYPE_BIG_INT && v.len == sizeof encoded - 1 && v.data == buf + 1 &&
+                   memcmp(v.data, encoded + 1, v.len) == 0,
+               "py_big == 2**64");
     }
     /* The counter both sides incremented: 10 from C, 5 from Python, now 1 more. */
     int64_t count = 0;
@@ -124,9 +153,11 @@ static void demo(shmkit_store *store) {
     check(shmkit_hash_map_get_str(map, KEY("c_str"), small, sizeof small, &len), SHMKIT_STATUS_BUFFER_TOO_SMALL,
           "get str into a small buffer");
     expect(len == strlen("h\xc3\xa9llo from C"), "the needed length is reported");
-    char *text = malloc(len);
-    if (!check(shmkit_hash_map_get_str(map, KEY("c_str"), text, len, &len), SHMKIT_STATUS_OK, "get str")) {
-        printf("c_str = \"%.*s\"\n", (int)len, text);
+    /* The text is not NUL-terminated: one byte more for the NUL, to print it as a C string. */
+    char *text = xmalloc(len + 1);
+    if (!check(shmkit_hash_map_get_str(map, KEY("c_str"), text, len + 1, &len), SHMKIT_STATUS_OK, "get str")) {
+        text[len] = '\0';
+        printf("c_str = \"%s\"\n", text);
     }
     free(text);
     int64_t i = 0;
@@ -134,6 +165,10 @@ static void demo(shmkit_store *store) {
     expect(i == -1234567890123LL, "c_int round trip");
     check(shmkit_hash_map_get_i64(map, KEY("c_str"), &i), SHMKIT_STATUS_WRONG_TYPE, "get str as int");
     check(shmkit_hash_map_get_i64(map, KEY("absent"), &i), SHMKIT_STATUS_NOT_FOUND, "get absent");
+    /* The key in the buffer the value is read into is refused, not undefined behaviour. */
+    uint8_t same[32] = "c_str";
+    check(shmkit_hash_map_get_str(map, same, 5, (char *)same, sizeof same, &len), SHMKIT_STATUS_INVALID_ARGUMENT,
+          "a key overlapping the output buffer");
 
     /* Conditional writes and counters. */
     bool done = false;
@@ -158,7 +193,7 @@ static void demo(shmkit_store *store) {
     shmkit_hash_map_iter *it = NULL;
     check(shmkit_hash_map_iter_new(map, &it), SHMKIT_STATUS_OK, "iter");
     size_t key_cap = 2, value_cap = 2, key_len = 0, value_len = 0;
-    uint8_t *key = malloc(key_cap), *value = malloc(value_cap);
+    uint8_t *key = xmalloc(key_cap), *value = xmalloc(value_cap);
     uint64_t seen = 0;
     for (;;) {
         shmkit_status s = shmkit_hash_map_iter_next(it, key, key_cap, &key_len, value, value_cap, &value_len);
@@ -166,8 +201,8 @@ static void demo(shmkit_store *store) {
             break;
         }
         if (s == SHMKIT_STATUS_BUFFER_TOO_SMALL) { /* grow and ask again for the same entry */
-            key = realloc(key, key_cap = key_len);
-            value = realloc(value, value_cap = value_len);
+            grow(&key, &key_cap, key_len);
+            grow(&value, &value_cap, value_len);
             continue;
         }
         if (check(s, SHMKIT_STATUS_OK, "iter next")) {
@@ -187,9 +222,10 @@ static void demo(shmkit_store *store) {
 
     /* Errors: codes and messages, never a crash. */
     check(shmkit_hash_map_get_i64(NULL, KEY("x"), &i), SHMKIT_STATUS_NULL_POINTER, "NULL map");
-    shmkit_store *missing = NULL;
+    shmkit_store *missing = store; /* not NULL: a failed open sets it to NULL */
     check(shmkit_store_open("no-such-store-for-the-c-demo", NULL, &missing), SHMKIT_STATUS_STORE_NOT_FOUND,
           "open a missing store");
+    expect(missing == NULL, "a failed open leaves NULL in the out-parameter");
     printf("a missing store: %s: %s\n", shmkit_status_name(SHMKIT_STATUS_STORE_NOT_FOUND),
            shmkit_last_error_message());
 

@@ -119,7 +119,8 @@ enum shmkit_status
    */
   SHMKIT_STATUS_REGISTRY_FULL = -14,
   /**
-   * A live process held a lock for longer than the operation waits.
+   * A live process held a lock for longer than the operation waits; or another thread is
+   * inside a call on the same iterator (an iterator is for one thread at a time).
    */
   SHMKIT_STATUS_BUSY = -15,
   /**
@@ -224,8 +225,9 @@ typedef struct shmkit_hash_map shmkit_hash_map;
 
 /**
  * An iterator over a map's entries (opaque). Made by `shmkit_hash_map_iter_new`, freed by
- * `shmkit_hash_map_iter_free`. It keeps its map (and store) attached. Use it from one
- * thread at a time.
+ * `shmkit_hash_map_iter_free`. It keeps its map (and store) attached. One cursor: meant for
+ * one thread at a time; a call while another thread is inside a call on the same iterator
+ * returns `SHMKIT_STATUS_BUSY` (no entry is lost: call again).
  */
 typedef struct shmkit_hash_map_iter shmkit_hash_map_iter;
 
@@ -255,9 +257,12 @@ typedef struct shmkit_map_options {
 } shmkit_map_options;
 
 /**
- * One decoded value. Which fields mean something depends on `kind`; `data` points into the
- * buffer the value was decoded from (valid as long as that buffer is), NULL when there is
- * no payload.
+ * One decoded value. Which fields mean something depends on `kind`. For bytes, str, big
+ * int and foreign values `data` points to the `len` payload bytes inside the buffer the
+ * value was decoded from (valid as long as that buffer is); it is never NULL for them, also
+ * when `len` is 0 (it then points just past the type byte, still inside that buffer, so
+ * it may be passed to `memcpy`). For null, bool, int and float `data` is NULL and `len` 0.
+ * A str payload is not NUL-terminated.
  */
 typedef struct shmkit_value {
   /**
@@ -281,7 +286,8 @@ typedef struct shmkit_value {
    */
   double float64;
   /**
-   * `SHMKIT_TYPE_BYTES`, `_STR`, `_BIG_INT`, `_FOREIGN`: the payload.
+   * `SHMKIT_TYPE_BYTES`, `_STR`, `_BIG_INT`, `_FOREIGN`: the payload (not NULL, also when
+   * empty); NULL for the other types.
    */
   const uint8_t *data;
   /**
@@ -310,16 +316,19 @@ typedef struct shmkit_store_options {
    */
   uint32_t max_processes;
   /**
-   * Unused; set to 0.
+   * Unused; must be 0 (anything else is `SHMKIT_STATUS_INVALID_ARGUMENT`, so that a
+   * later version can give it a meaning).
    */
   uint32_t reserved;
   /**
-   * Largest size the store may grow to, in bytes (0: 64 GiB of address space). Creating
-   * only.
+   * Largest size the store may grow to, in bytes (0: 64 GiB of address space), rounded up
+   * to whole pages; once rounded at most `INT64_MAX` (a file's largest size), else
+   * `SHMKIT_STATUS_INVALID_ARGUMENT`. Creating only.
    */
   uint64_t reserve;
   /**
-   * Initial file length in bytes (0: 1 MiB). Creating only.
+   * Initial file length in bytes (0: 1 MiB), rounded up to whole pages; at most
+   * `reserve`. Creating only.
    */
   uint64_t initial_len;
 } shmkit_store_options;
@@ -394,7 +403,8 @@ const char *shmkit_version(void);
 /**
  * Opens the hash map `name` of `store`, creating it unless `SHMKIT_MAP_OPEN_EXISTING`.
  * `options` may be NULL. `SHMKIT_STATUS_WRONG_KIND` if the name belongs to another kind of
- * object. On success `*out` is a new handle, to free with `shmkit_hash_map_close`.
+ * object. On success `*out` is a new handle, to free with `shmkit_hash_map_close`; on
+ * failure `*out` is set to NULL (unless `out` itself is NULL).
  *
  * # Safety
  * `store` is NULL or a live store handle; `name` is NULL or a NUL-terminated string;
@@ -420,6 +430,8 @@ void shmkit_hash_map_close(struct shmkit_hash_map *map);
  * `SHMKIT_STATUS_NOT_FOUND` if the key is absent. `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the
  * value is longer than `cap`: `*len` is the length needed and nothing is copied (the value
  * may change before the next call). `buf` may be NULL with `cap` 0 to ask for the length.
+ * The outputs must not overlap the key: `buf` and `len` overlapping it are
+ * `SHMKIT_STATUS_INVALID_ARGUMENT` (nothing written), never undefined behaviour.
  *
  * # Safety
  * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -435,6 +447,7 @@ shmkit_status shmkit_hash_map_get(const struct shmkit_hash_map *map,
 /**
  * Like `shmkit_hash_map_get`, and decodes the value into `*value`, whose `data` points
  * into `buf`. `SHMKIT_STATUS_INVALID_VALUE` if the stored bytes are not a typed value.
+ * `buf`, `len` and `value` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * As `shmkit_hash_map_get`; `value` is NULL or writable.
@@ -449,7 +462,8 @@ shmkit_status shmkit_hash_map_get_value(const struct shmkit_hash_map *map,
 
 /**
  * Reads a typed int (Python `int` within `int64_t`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
- * `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value has another type. `out` must not overlap the
+ * key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -462,7 +476,8 @@ shmkit_status shmkit_hash_map_get_i64(const struct shmkit_hash_map *map,
 
 /**
  * Reads a typed float (Python `float`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
- * `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value has another type. `out` must not overlap the
+ * key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -475,7 +490,8 @@ shmkit_status shmkit_hash_map_get_f64(const struct shmkit_hash_map *map,
 
 /**
  * Reads a typed bool (Python `bool`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
- * `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value has another type. `out` must not overlap the
+ * key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -488,8 +504,10 @@ shmkit_status shmkit_hash_map_get_bool(const struct shmkit_hash_map *map,
 
 /**
  * Reads a typed str (Python `str`) into `buf` as UTF-8, not NUL-terminated; `*len` is its
- * length in bytes. Buffers as `shmkit_hash_map_get`; `SHMKIT_STATUS_WRONG_TYPE` if the
- * value is not a str.
+ * length in bytes. Buffers as `shmkit_hash_map_get` (to use the text as a C string, pass
+ * a buffer of at least `*len + 1` bytes and set `buf[*len] = 0`; the text itself may
+ * contain NUL bytes); `SHMKIT_STATUS_WRONG_TYPE` if the value is not a str. `buf` and
+ * `len` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * As `shmkit_hash_map_get`.
@@ -503,7 +521,8 @@ shmkit_status shmkit_hash_map_get_str(const struct shmkit_hash_map *map,
 
 /**
  * Reads typed bytes (Python `bytes`) into `buf`. Buffers as `shmkit_hash_map_get`;
- * `SHMKIT_STATUS_WRONG_TYPE` if the value is not bytes.
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value is not bytes. `buf` and `len` must not overlap
+ * the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * As `shmkit_hash_map_get`.
@@ -599,7 +618,8 @@ shmkit_status shmkit_hash_map_set_bytes(const struct shmkit_hash_map *map,
 
 /**
  * Sets `key` to the raw bytes `value` only if it is absent; `*inserted` (may be NULL) says
- * whether it was.
+ * whether it was. `inserted` must not overlap the key or the value
+ * (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * As `shmkit_hash_map_set`; `inserted` is NULL or writable.
@@ -616,7 +636,8 @@ shmkit_status shmkit_hash_map_insert_if_absent(const struct shmkit_hash_map *map
  * `expected` (NULL `expected`: if `key` is absent), set it to `new_value` (NULL
  * `new_value`: remove `key`). `*swapped` (may be NULL) says whether the condition held and
  * the write happened. An empty value is a non-NULL pointer with length 0. For a map of
- * typed values, compare with the bytes `shmkit_hash_map_get` returned.
+ * typed values, compare with the bytes `shmkit_hash_map_get` returned. `swapped` must not
+ * overlap the key, `expected` or `new_value` (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `map` is NULL or a live map handle; `key`, `expected` and `new_value` are each NULL or
@@ -632,7 +653,8 @@ shmkit_status shmkit_hash_map_compare_and_set(const struct shmkit_hash_map *map,
                                               bool *swapped);
 
 /**
- * Removes `key`; `*removed` (may be NULL) says whether it was present.
+ * Removes `key`; `*removed` (may be NULL) says whether it was present. `removed` must not
+ * overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -648,7 +670,8 @@ shmkit_status shmkit_hash_map_remove(const struct shmkit_hash_map *map,
  * `*out` (may be NULL) to the result: Python's `m.incr(key, delta)`.
  * `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int; `SHMKIT_STATUS_OVERFLOW` if the
  * sum (or the stored int) does not fit in `int64_t` (Python would store a big int); the
- * value is unchanged then.
+ * value is unchanged then. `out` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`;
+ * the same for the other `incr` functions).
  *
  * # Safety
  * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -710,7 +733,8 @@ shmkit_status shmkit_hash_map_incr_f64(const struct shmkit_hash_map *map,
 shmkit_status shmkit_hash_map_len(const struct shmkit_hash_map *map, uint64_t *out);
 
 /**
- * Starts an iteration over `map`'s entries; `*out` is a new iterator handle.
+ * Starts an iteration over `map`'s entries; `*out` is a new iterator handle. On failure
+ * `*out` is set to NULL (unless `out` itself is NULL).
  *
  * # Safety
  * `map` is NULL or a live map handle; `out` is NULL or writable.
@@ -726,14 +750,18 @@ shmkit_status shmkit_hash_map_iter_new(const struct shmkit_hash_map *map,
  * is needed, nothing is copied, and the next call returns the same entry. Through a
  * handle opened with `SHMKIT_MAP_STR_KEYS` the key is the text of a str key;
  * `SHMKIT_STATUS_WRONG_TYPE` for an entry with a key of another type (that entry is
- * skipped: call again for the next).
+ * skipped: call again for the next). `SHMKIT_STATUS_BUSY` if another thread is inside a
+ * call on the same iterator (nothing happened: call again).
+ *
+ * The key is not NUL-terminated (pass a buffer one byte longer and add the NUL to use it
+ * as a C string).
  *
  * # Safety
- * `iter` is NULL or a live iterator handle, used by no other thread during the call; each
+ * `iter` is NULL or a live iterator handle (not being freed by another thread); each
  * buffer is valid for writes of its capacity (or NULL with 0); `key_len` and `value_len`
  * are NULL or writable.
  */
-shmkit_status shmkit_hash_map_iter_next(struct shmkit_hash_map_iter *iter,
+shmkit_status shmkit_hash_map_iter_next(const struct shmkit_hash_map_iter *iter,
                                         uint8_t *key_buf,
                                         size_t key_cap,
                                         size_t *key_len,
@@ -751,8 +779,9 @@ void shmkit_hash_map_iter_free(struct shmkit_hash_map_iter *iter);
 
 /**
  * Opens an existing store. `options` may be NULL; only its `SHMKIT_ALLOW_FOREIGN_OWNER`
- * flag and `mode` (when nonzero: refuse a store whose mode grants more) are used. On
- * success `*out` is a new handle, to free with `shmkit_store_close`.
+ * flag and `mode` (when nonzero: refuse a store whose mode grants more) are used; its
+ * `reserved` field must be 0. On success `*out` is a new handle, to free with
+ * `shmkit_store_close`; on failure `*out` is set to NULL (unless `out` itself is NULL).
  *
  * Errors: `SHMKIT_STATUS_STORE_NOT_FOUND`, `SHMKIT_STATUS_FOREIGN_OWNER`,
  * `SHMKIT_STATUS_MODE_TOO_WIDE`, `SHMKIT_STATUS_INVALID_NAME`, `SHMKIT_STATUS_NOT_A_STORE`,
@@ -768,7 +797,10 @@ shmkit_status shmkit_store_open(const char *name,
 
 /**
  * Creates a new store; `SHMKIT_STATUS_STORE_EXISTS` if the name is taken. `options` may
- * be NULL (defaults). On success `*out` is a new handle.
+ * be NULL (defaults). On success `*out` is a new handle; on failure `*out` is set to NULL
+ * (unless `out` itself is NULL). Sizes past what a store can be (`reserve` or `initial_len`
+ * that round up to whole pages beyond `INT64_MAX` bytes) are
+ * `SHMKIT_STATUS_INVALID_ARGUMENT`.
  *
  * # Safety
  * As `shmkit_store_open`.
@@ -781,6 +813,8 @@ shmkit_status shmkit_store_create(const char *name,
  * Opens the store, creating it if it does not exist (race-free: processes calling this at
  * once end up on one store). An existing store must belong to the caller (unless
  * `SHMKIT_ALLOW_FOREIGN_OWNER`) and grant no permission beyond `options.mode` (0: 0600).
+ * On success `*out` is a new handle; on failure `*out` is set to NULL (unless `out` itself
+ * is NULL).
  *
  * # Safety
  * As `shmkit_store_open`.
@@ -839,7 +873,8 @@ shmkit_status shmkit_store_repair(const struct shmkit_store *store,
 /**
  * Decodes the `len` encoded bytes at `bytes` (a value as `shmkit_hash_map_get` or the
  * iterator return it from a map of typed values) into `*out`, whose `data` then points into
- * `bytes`. `SHMKIT_STATUS_INVALID_VALUE` for bytes that are not a value.
+ * `bytes`. `SHMKIT_STATUS_INVALID_VALUE` for bytes that are not a value. `out` must not
+ * overlap `bytes` (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
  * # Safety
  * `bytes` is NULL (with `len` 0) or valid for `len` bytes; `out` is NULL or writable.

@@ -5,11 +5,26 @@
 //! promises each public C function's own `# Safety` section asks of its caller, so a call
 //! site's `// SAFETY:` only has to point at its contract. Checked here (and so not required
 //! of the caller): null pointers, a null buffer with a zero length (an empty slice), lengths
-//! beyond `isize::MAX`, names that are not UTF-8.
+//! beyond `isize::MAX`, names that are not UTF-8, and outputs that overlap inputs.
+//!
+//! **Outputs never overlap inputs.** A key, value or name the caller passes is read through
+//! a shared reference while the call writes its outputs; were an output buffer or
+//! out-parameter the same memory (`get(map, buf, klen, buf, cap, &len)`), that write would
+//! change memory behind a shared reference: undefined behaviour. So every maker of an output
+//! ([`out`], [`out_opt`], [`out_handle`], [`out_buf`]) takes the call's inputs ([`Input`])
+//! and refuses an output that overlaps one with [`Status::InvalidArgument`], before anything
+//! is written. Checking is cheaper than copying every key, and an overlap is a caller's
+//! mistake either way (the key would be overwritten by the value). Handles are not inputs
+//! in this sense: they are the library's memory, which no output may point into (outputs
+//! must be the caller's own writable memory, each function's contract).
 //!
 //! ```ignore
-//! // SAFETY: `key` is valid for `key_len` bytes (this function's contract).
-//! let key = unsafe { ffi_ptr::bytes(key, key_len) }?;
+//! // SAFETY: `key` is valid for `key_len` bytes and `len` for writes (this function's
+//! // contract); the key is the only input.
+//! let (key, len) = unsafe {
+//!     let key = ffi_ptr::bytes(key, key_len)?;
+//!     (key, ffi_ptr::out(len, "the length out-parameter", &[Input::of(key)])?)
+//! };
 //! ```
 #![allow(unsafe_code)]
 
@@ -23,7 +38,8 @@ use std::ptr::NonNull;
 ///
 /// # Safety
 /// If `ptr` is not null, it must point to `len` initialised bytes that stay valid and
-/// unchanged by others for `'a`.
+/// unchanged by others for `'a`. (Outputs of the same call are checked not to overlap it
+/// when their makers are given [`Input::of`] the slice.)
 pub unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], CError> {
     if ptr.is_null() {
         return if len == 0 {
@@ -86,18 +102,6 @@ pub unsafe fn handle<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, CError> 
     unsafe { ptr.as_ref() }.ok_or_else(|| CError::null(what))
 }
 
-/// A handle the library gave out, borrowed mutably for `'a` (the iterator, which C code
-/// must not use from two threads at once).
-///
-/// # Safety
-/// As [`handle`], and no other reference to the handle may exist during `'a` (the handle is
-/// not used by another thread at the same time).
-pub unsafe fn handle_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T, CError> {
-    // SAFETY: a non-null `ptr` is a live `Box<T>` allocation by the contract, used by no one
-    // else during `'a`, so a unique reference is sound.
-    unsafe { ptr.as_mut() }.ok_or_else(|| CError::null(what))
-}
-
 /// Hands `value` to C as a handle (freed by [`free_handle`]).
 pub fn into_handle<T>(value: T) -> *mut T {
     Box::into_raw(Box::new(value))
@@ -116,8 +120,44 @@ pub unsafe fn free_handle<T>(ptr: *mut T) {
     }
 }
 
-/// A place to write one `T` into (an out-parameter). Made only by [`out`] and [`out_opt`],
-/// which establish that the pointer is writable; the write itself is then safe.
+/// The caller's memory an input covers (a slice from [`bytes`], a name from [`c_str`], a
+/// struct from [`input`]): what the makers of outputs check for overlap.
+/// The default covers no memory (for an absent input, such as NULL options).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Input {
+    start: usize,
+    len: usize,
+}
+
+impl Input {
+    /// The bytes `r` covers.
+    pub fn of<T: ?Sized>(r: &T) -> Input {
+        Input {
+            start: (r as *const T).cast::<u8>() as usize,
+            len: size_of_val(r),
+        }
+    }
+}
+
+/// An [`Status::InvalidArgument`] error if the `len` bytes at `start` overlap an input.
+/// Empty ranges overlap nothing. Pure address arithmetic: nothing is read.
+fn disjoint(what: &str, start: usize, len: usize, inputs: &[Input]) -> Result<(), CError> {
+    let end = start.saturating_add(len);
+    let hit = inputs
+        .iter()
+        .any(|i| len != 0 && i.len != 0 && start < i.start.saturating_add(i.len) && i.start < end);
+    if hit {
+        return Err(CError::new(
+            Status::InvalidArgument,
+            format!("{what} overlaps an input of the same call (a key, value or name)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A place to write one `T` into (an out-parameter). Made only by [`out`], [`out_opt`] and
+/// [`out_handle`], which establish that the pointer is writable and overlaps no input; the
+/// write itself is then safe.
 pub struct Out<'a, T> {
     ptr: NonNull<T>,
     _life: PhantomData<&'a mut T>,
@@ -127,33 +167,78 @@ impl<T: Copy> Out<'_, T> {
     /// Stores `value` (the old contents, possibly uninitialised, are not read or dropped).
     pub fn write(self, value: T) {
         // SAFETY: `Out` is made only from a pointer its maker's caller promised to be valid
-        // for writes of one aligned `T` for `'a`; `T: Copy`, so nothing is dropped.
+        // for writes of one aligned `T` for `'a`, and which was checked to overlap none of the
+        // inputs the call reads through references (by `out` and `out_opt` against the
+        // inputs their contract makes the caller list; after `out_handle`, by
+        // `disjoint_from`, as its contract requires); `T: Copy`, so nothing is dropped.
         unsafe { self.ptr.as_ptr().write(value) }
     }
 }
 
-/// A required out-parameter: null is an error naming `what`.
-///
-/// # Safety
-/// If `ptr` is not null, it must be valid for writes of one `T` (aligned) for `'a`.
-pub unsafe fn out<'a, T>(ptr: *mut T, what: &str) -> Result<Out<'a, T>, CError> {
-    NonNull::new(ptr)
-        .map(|ptr| Out {
-            ptr,
-            _life: PhantomData,
-        })
-        .ok_or_else(|| CError::null(what))
+impl<'a, T> Out<'a, T> {
+    /// The same out-parameter, or an [`Status::InvalidArgument`] error if it overlaps an
+    /// input (for [`out_handle`], whose inputs are read after it is made).
+    pub fn disjoint_from(self, inputs: &[Input]) -> Result<Out<'a, T>, CError> {
+        disjoint(
+            "an out-parameter",
+            self.ptr.as_ptr() as usize,
+            size_of::<T>(),
+            inputs,
+        )?;
+        Ok(self)
+    }
 }
 
-/// An optional out-parameter: null means the caller does not want the value.
+/// A required out-parameter: null is an error naming `what`, and so is one that overlaps
+/// an input ([`Status::InvalidArgument`]).
 ///
 /// # Safety
-/// As [`out`].
-pub unsafe fn out_opt<'a, T>(ptr: *mut T) -> Option<Out<'a, T>> {
-    NonNull::new(ptr).map(|ptr| Out {
+/// - If `ptr` is not null, it must be valid for writes of one `T` (aligned) for `'a`, and
+///   not be read or written by others during `'a`.
+/// - `inputs` must list every reference to the caller's memory that the call holds while it
+///   may write the out-parameter (its keys, values, names, option structs).
+pub unsafe fn out<'a, T>(ptr: *mut T, what: &str, inputs: &[Input]) -> Result<Out<'a, T>, CError> {
+    let ptr = NonNull::new(ptr).ok_or_else(|| CError::null(what))?;
+    disjoint(what, ptr.as_ptr() as usize, size_of::<T>(), inputs)?;
+    Ok(Out {
         ptr,
         _life: PhantomData,
     })
+}
+
+/// An optional out-parameter: null means the caller does not want the value. One that
+/// overlaps an input is an error.
+///
+/// # Safety
+/// As [`out`].
+pub unsafe fn out_opt<'a, T>(ptr: *mut T, inputs: &[Input]) -> Result<Option<Out<'a, T>>, CError> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: this function's contract is `out`'s.
+    unsafe { out(ptr, "an optional out-parameter", inputs) }.map(Some)
+}
+
+/// A required out-parameter for a new handle. Made first, before the call reads its inputs:
+/// once it is known to be writable it is set to NULL, so a call that fails afterwards (or
+/// panics) leaves NULL there, never a stale value the caller might free. The inputs, read
+/// after this, are checked with [`Out::disjoint_from`].
+///
+/// # Safety
+/// - If `ptr` is not null, it must be valid for writes of one pointer (aligned) for `'a`,
+///   and not be read or written by others during `'a`.
+/// - The caller passes the result through [`Out::disjoint_from`] with every reference to
+///   the caller's memory it makes afterwards, before it writes the handle.
+pub unsafe fn out_handle<'a, T>(ptr: *mut *mut T, what: &str) -> Result<Out<'a, *mut T>, CError> {
+    // SAFETY: this function's contract is `out`'s, with no inputs yet: the call has not made
+    // a reference to the caller's memory, and checks the ones it makes later.
+    let slot = unsafe { out(ptr, what, &[]) }?;
+    let again = Out {
+        ptr: slot.ptr,
+        _life: PhantomData,
+    };
+    slot.write(std::ptr::null_mut());
+    Ok(again)
 }
 
 /// A caller's buffer to copy bytes into: `cap` bytes at `ptr`, possibly uninitialised.
@@ -179,7 +264,9 @@ impl OutBuf<'_> {
         if !data.is_empty() {
             // SAFETY: `data.len() <= cap`, and a non-empty copy means `cap > 0`, so `ptr` is
             // not null and valid for `cap` bytes of writes (the maker's contract); `data` is
-            // a Rust slice, which cannot overlap a buffer the caller lent us for writing.
+            // Rust's own memory (a copy out of the map), which cannot overlap a buffer the
+            // caller lent us for writing, and the maker checked that the buffer overlaps none
+            // of the caller's inputs the call still reads.
             unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr, data.len()) }
         }
         true
@@ -192,15 +279,23 @@ impl OutBuf<'_> {
 }
 
 /// A buffer to copy into. Null with `cap == 0` is an empty buffer (a length query); null
-/// with a capacity is an error.
+/// with a capacity is an error, and so is a buffer that overlaps an input
+/// ([`Status::InvalidArgument`]).
 ///
 /// # Safety
-/// If `ptr` is not null, it must be valid for writes of `cap` bytes for `'a` (the bytes need
-/// not be initialised) and not be read or written by others during `'a`.
-pub unsafe fn out_buf<'a>(ptr: *mut u8, cap: usize) -> Result<OutBuf<'a>, CError> {
+/// - If `ptr` is not null, it must be valid for writes of `cap` bytes for `'a` (the bytes
+///   need not be initialised) and not be read or written by others during `'a`.
+/// - `inputs` must list every reference to the caller's memory that the call holds while it
+///   may write the buffer (its keys, values, names, option structs).
+pub unsafe fn out_buf<'a>(
+    ptr: *mut u8,
+    cap: usize,
+    inputs: &[Input],
+) -> Result<OutBuf<'a>, CError> {
     if ptr.is_null() && cap != 0 {
         return Err(CError::null("a buffer pointer with a nonzero capacity"));
     }
+    disjoint("an output buffer", ptr as usize, cap, inputs)?;
     Ok(OutBuf {
         ptr,
         cap,

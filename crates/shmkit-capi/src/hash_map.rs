@@ -8,14 +8,14 @@
 //! `float`, `str`, `bytes`, `bool` and `None`.
 #![allow(unsafe_code)] // `#[unsafe(no_mangle)]`, and each function's one argument conversion
 
-use crate::ffi_ptr::{self, OutBuf, into_handle};
+use crate::ffi_ptr::{self, Input, OutBuf, into_handle};
 use crate::status::{CError, Status, entry};
 use crate::store::shmkit_store;
 use crate::value::shmkit_value;
 use shmkit::value::{ValueRef, decode_ref};
 use shmkit::{HashMap, HashMapOptions, UpdateAction};
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ffi::c_char;
 
 /// A hash map handle (opaque). Made by `shmkit_hash_map_open`, freed by
@@ -74,20 +74,21 @@ impl shmkit_hash_map {
         f: impl FnOnce(&[u8]) -> Result<T, CError>,
     ) -> Result<Option<T>, CError> {
         let key = self.key(key)?;
-        SCRATCH.with(|scratch| {
-            let mut buf = scratch.borrow_mut();
-            let result = match self.map.get_into(&key, &mut buf) {
-                Ok(true) => f(&buf).map(Some),
-                Ok(false) => Ok(None),
-                Err(e) => Err(e.into()),
-            };
-            // A large value's copy is not kept for the thread's lifetime, also on errors
-            // (a caller buffer too small for it).
-            if buf.capacity() > SCRATCH_KEEP {
-                *buf = Vec::new();
-            }
-            result
-        })
+        // Taken out of the thread's slot for the call and put back after; during thread
+        // teardown (a call from a thread-local destructor) the slot may be gone, and the
+        // call uses a buffer of its own.
+        let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        let result = match self.map.get_into(&key, &mut buf) {
+            Ok(true) => f(&buf).map(Some),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e.into()),
+        };
+        // A large value's copy is not kept for the thread's lifetime, also on errors (a
+        // caller buffer too small for it).
+        if buf.capacity() <= SCRATCH_KEEP {
+            let _ = SCRATCH.try_with(|slot| slot.set(buf));
+        }
+        result
     }
 
     fn set_typed(&self, key: &[u8], value: ValueRef<'_>) -> Result<Status, CError> {
@@ -101,7 +102,7 @@ impl shmkit_hash_map {
 
 thread_local! {
     /// Where lookups copy a value before it goes to the caller's buffer.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// Largest scratch buffer a thread keeps between calls.
@@ -151,7 +152,8 @@ fn found(v: Option<()>) -> Status {
 
 /// Opens the hash map `name` of `store`, creating it unless `SHMKIT_MAP_OPEN_EXISTING`.
 /// `options` may be NULL. `SHMKIT_STATUS_WRONG_KIND` if the name belongs to another kind of
-/// object. On success `*out` is a new handle, to free with `shmkit_hash_map_close`.
+/// object. On success `*out` is a new handle, to free with `shmkit_hash_map_close`; on
+/// failure `*out` is set to NULL (unless `out` itself is NULL).
 ///
 /// # Safety
 /// `store` is NULL or a live store handle; `name` is NULL or a NUL-terminated string;
@@ -164,14 +166,15 @@ pub unsafe extern "C" fn shmkit_hash_map_open(
     out: *mut *mut shmkit_hash_map,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `c_str`, `input` and `out`.
-        let (store, name, options, out) = unsafe {
-            (
-                ffi_ptr::handle(store, "the store")?,
-                ffi_ptr::c_str(name, "the map name")?,
-                ffi_ptr::input(options),
-                ffi_ptr::out(out, "the map handle out-parameter")?,
-            )
+        // SAFETY: this function's contract is that of `out_handle`, `handle`, `c_str` and
+        // `input`; the name and the options are checked against the out-parameter.
+        let (out, store, name, options) = unsafe {
+            let out = ffi_ptr::out_handle(out, "the map handle out-parameter")?;
+            let store = ffi_ptr::handle(store, "the store")?;
+            let name = ffi_ptr::c_str(name, "the map name")?;
+            let options = ffi_ptr::input(options);
+            let inputs = [Input::of(name), options.map(Input::of).unwrap_or_default()];
+            (out.disjoint_from(&inputs)?, store, name, options)
         };
         let o = options.copied().unwrap_or_default();
         if o.flags & !KNOWN_MAP_FLAGS != 0 {
@@ -216,6 +219,8 @@ pub unsafe extern "C" fn shmkit_hash_map_close(map: *mut shmkit_hash_map) {
 /// `SHMKIT_STATUS_NOT_FOUND` if the key is absent. `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the
 /// value is longer than `cap`: `*len` is the length needed and nothing is copied (the value
 /// may change before the next call). `buf` may be NULL with `cap` 0 to ask for the length.
+/// The outputs must not overlap the key: `buf` and `len` overlapping it are
+/// `SHMKIT_STATUS_INVALID_ARGUMENT` (nothing written), never undefined behaviour.
 ///
 /// # Safety
 /// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -230,13 +235,16 @@ pub unsafe extern "C" fn shmkit_hash_map_get(
     len: *mut usize,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`.
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`;
+        // the key is the only input.
         let (map, key, mut buf, len) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let inputs = [Input::of(key)];
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out_buf(buf, cap)?,
-                ffi_ptr::out(len, "the length out-parameter")?,
+                key,
+                ffi_ptr::out_buf(buf, cap, &inputs)?,
+                ffi_ptr::out(len, "the length out-parameter", &inputs)?,
             )
         };
         Ok(found(map.with_value(key, |v| deliver(v, &mut buf, len))?))
@@ -245,6 +253,7 @@ pub unsafe extern "C" fn shmkit_hash_map_get(
 
 /// Like `shmkit_hash_map_get`, and decodes the value into `*value`, whose `data` points
 /// into `buf`. `SHMKIT_STATUS_INVALID_VALUE` if the stored bytes are not a typed value.
+/// `buf`, `len` and `value` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// As `shmkit_hash_map_get`; `value` is NULL or writable.
@@ -259,14 +268,17 @@ pub unsafe extern "C" fn shmkit_hash_map_get_value(
     value: *mut shmkit_value,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`.
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`
+        // (twice); the key is the only input.
         let (map, key, mut out_buf, len, value) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let inputs = [Input::of(key)];
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out_buf(buf, cap)?,
-                ffi_ptr::out(len, "the length out-parameter")?,
-                ffi_ptr::out(value, "the value out-parameter")?,
+                key,
+                ffi_ptr::out_buf(buf, cap, &inputs)?,
+                ffi_ptr::out(len, "the length out-parameter", &inputs)?,
+                ffi_ptr::out(value, "the value out-parameter", &inputs)?,
             )
         };
         let got = map.with_value(key, |v| {
@@ -304,7 +316,8 @@ where
 }
 
 /// Reads a typed int (Python `int` within `int64_t`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
-/// `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value has another type. `out` must not overlap the
+/// key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -317,12 +330,14 @@ pub unsafe extern "C" fn shmkit_hash_map_get_i64(
     out: *mut i64,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes` and `out`.
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out`; the key is
+        // the only input.
         let (map, key, out) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out(out, "the value out-parameter")?,
+                key,
+                ffi_ptr::out(out, "the value out-parameter", &[Input::of(key)])?,
             )
         };
         let pick = |v: ValueRef<'_>| match v {
@@ -334,7 +349,8 @@ pub unsafe extern "C" fn shmkit_hash_map_get_i64(
 }
 
 /// Reads a typed float (Python `float`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
-/// `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value has another type. `out` must not overlap the
+/// key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -347,12 +363,14 @@ pub unsafe extern "C" fn shmkit_hash_map_get_f64(
     out: *mut f64,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes` and `out`.
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out`; the key is
+        // the only input.
         let (map, key, out) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out(out, "the value out-parameter")?,
+                key,
+                ffi_ptr::out(out, "the value out-parameter", &[Input::of(key)])?,
             )
         };
         let pick = |v: ValueRef<'_>| match v {
@@ -364,7 +382,8 @@ pub unsafe extern "C" fn shmkit_hash_map_get_f64(
 }
 
 /// Reads a typed bool (Python `bool`). `SHMKIT_STATUS_NOT_FOUND` if the key is absent,
-/// `SHMKIT_STATUS_WRONG_TYPE` if the value has another type.
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value has another type. `out` must not overlap the
+/// key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -377,12 +396,14 @@ pub unsafe extern "C" fn shmkit_hash_map_get_bool(
     out: *mut bool,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes` and `out`.
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out`; the key is
+        // the only input.
         let (map, key, out) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out(out, "the value out-parameter")?,
+                key,
+                ffi_ptr::out(out, "the value out-parameter", &[Input::of(key)])?,
             )
         };
         let pick = |v: ValueRef<'_>| match v {
@@ -425,8 +446,10 @@ fn bytes_payload(v: ValueRef<'_>) -> Option<&[u8]> {
 }
 
 /// Reads a typed str (Python `str`) into `buf` as UTF-8, not NUL-terminated; `*len` is its
-/// length in bytes. Buffers as `shmkit_hash_map_get`; `SHMKIT_STATUS_WRONG_TYPE` if the
-/// value is not a str.
+/// length in bytes. Buffers as `shmkit_hash_map_get` (to use the text as a C string, pass
+/// a buffer of at least `*len + 1` bytes and set `buf[*len] = 0`; the text itself may
+/// contain NUL bytes); `SHMKIT_STATUS_WRONG_TYPE` if the value is not a str. `buf` and
+/// `len` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// As `shmkit_hash_map_get`.
@@ -440,13 +463,16 @@ pub unsafe extern "C" fn shmkit_hash_map_get_str(
     len: *mut usize,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`.
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`;
+        // the key is the only input.
         let (map, key, mut buf, len) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let inputs = [Input::of(key)];
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out_buf(buf.cast(), cap)?,
-                ffi_ptr::out(len, "the length out-parameter")?,
+                key,
+                ffi_ptr::out_buf(buf.cast(), cap, &inputs)?,
+                ffi_ptr::out(len, "the length out-parameter", &inputs)?,
             )
         };
         get_payload(map, key, "a str", str_payload, &mut buf, len)
@@ -454,7 +480,8 @@ pub unsafe extern "C" fn shmkit_hash_map_get_str(
 }
 
 /// Reads typed bytes (Python `bytes`) into `buf`. Buffers as `shmkit_hash_map_get`;
-/// `SHMKIT_STATUS_WRONG_TYPE` if the value is not bytes.
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value is not bytes. `buf` and `len` must not overlap
+/// the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// As `shmkit_hash_map_get`.
@@ -468,13 +495,16 @@ pub unsafe extern "C" fn shmkit_hash_map_get_bytes(
     len: *mut usize,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`.
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `out_buf` and `out`;
+        // the key is the only input.
         let (map, key, mut buf, len) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let inputs = [Input::of(key)];
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out_buf(buf, cap)?,
-                ffi_ptr::out(len, "the length out-parameter")?,
+                key,
+                ffi_ptr::out_buf(buf, cap, &inputs)?,
+                ffi_ptr::out(len, "the length out-parameter", &inputs)?,
             )
         };
         get_payload(map, key, "bytes", bytes_payload, &mut buf, len)
@@ -655,7 +685,8 @@ pub unsafe extern "C" fn shmkit_hash_map_set_bytes(
 }
 
 /// Sets `key` to the raw bytes `value` only if it is absent; `*inserted` (may be NULL) says
-/// whether it was.
+/// whether it was. `inserted` must not overlap the key or the value
+/// (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// As `shmkit_hash_map_set`; `inserted` is NULL or writable.
@@ -670,13 +701,15 @@ pub unsafe extern "C" fn shmkit_hash_map_insert_if_absent(
 ) -> Status {
     entry(|| {
         // SAFETY: this function's contract is that of `handle`, `bytes` (twice) and
-        // `out_opt`.
+        // `out_opt`; the key and the value are the inputs.
         let (map, key, value, inserted) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let value = ffi_ptr::bytes(value, value_len)?;
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::bytes(value, value_len)?,
-                ffi_ptr::out_opt(inserted),
+                key,
+                value,
+                ffi_ptr::out_opt(inserted, &[Input::of(key), Input::of(value)])?,
             )
         };
         let done = map.map.insert_if_absent(&map.key(key)?, value)?;
@@ -691,7 +724,8 @@ pub unsafe extern "C" fn shmkit_hash_map_insert_if_absent(
 /// `expected` (NULL `expected`: if `key` is absent), set it to `new_value` (NULL
 /// `new_value`: remove `key`). `*swapped` (may be NULL) says whether the condition held and
 /// the write happened. An empty value is a non-NULL pointer with length 0. For a map of
-/// typed values, compare with the bytes `shmkit_hash_map_get` returned.
+/// typed values, compare with the bytes `shmkit_hash_map_get` returned. `swapped` must not
+/// overlap the key, `expected` or `new_value` (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// `map` is NULL or a live map handle; `key`, `expected` and `new_value` are each NULL or
@@ -709,20 +743,29 @@ pub unsafe extern "C" fn shmkit_hash_map_compare_and_set(
 ) -> Status {
     entry(|| {
         // SAFETY: this function's contract is that of `handle`, `bytes` (three times, only
-        // for non-NULL `expected` and `new_value`) and `out_opt`.
+        // for non-NULL `expected` and `new_value`) and `out_opt`; the key, `expected` and
+        // `new_value` are the inputs.
         let (map, key, expected, new_value, swapped) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let expected = match expected.is_null() {
+                true => None,
+                false => Some(ffi_ptr::bytes(expected, expected_len)?),
+            };
+            let new_value = match new_value.is_null() {
+                true => None,
+                false => Some(ffi_ptr::bytes(new_value, new_len)?),
+            };
+            let inputs = [
+                Input::of(key),
+                expected.map(Input::of).unwrap_or_default(),
+                new_value.map(Input::of).unwrap_or_default(),
+            ];
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                match expected.is_null() {
-                    true => None,
-                    false => Some(ffi_ptr::bytes(expected, expected_len)?),
-                },
-                match new_value.is_null() {
-                    true => None,
-                    false => Some(ffi_ptr::bytes(new_value, new_len)?),
-                },
-                ffi_ptr::out_opt(swapped),
+                key,
+                expected,
+                new_value,
+                ffi_ptr::out_opt(swapped, &inputs)?,
             )
         };
         let done = map
@@ -735,7 +778,8 @@ pub unsafe extern "C" fn shmkit_hash_map_compare_and_set(
     })
 }
 
-/// Removes `key`; `*removed` (may be NULL) says whether it was present.
+/// Removes `key`; `*removed` (may be NULL) says whether it was present. `removed` must not
+/// overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -748,12 +792,14 @@ pub unsafe extern "C" fn shmkit_hash_map_remove(
     removed: *mut bool,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`; the
+        // key is the only input.
         let (map, key, removed) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out_opt(removed),
+                key,
+                ffi_ptr::out_opt(removed, &[Input::of(key)])?,
             )
         };
         let was = map.map.delete(&map.key(key)?)?;
@@ -796,7 +842,8 @@ fn incr_typed<T: Copy>(
 /// `*out` (may be NULL) to the result: Python's `m.incr(key, delta)`.
 /// `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int; `SHMKIT_STATUS_OVERFLOW` if the
 /// sum (or the stored int) does not fit in `int64_t` (Python would store a big int); the
-/// value is unchanged then.
+/// value is unchanged then. `out` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`;
+/// the same for the other `incr` functions).
 ///
 /// # Safety
 /// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -810,12 +857,14 @@ pub unsafe extern "C" fn shmkit_hash_map_incr_int(
     out: *mut i64,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`; the
+        // key is the only input.
         let (map, key, out) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out_opt(out),
+                key,
+                ffi_ptr::out_opt(out, &[Input::of(key)])?,
             )
         };
         let overflow = || CError::new(Status::Overflow, "the int does not fit in int64_t");
@@ -852,12 +901,14 @@ pub unsafe extern "C" fn shmkit_hash_map_incr_float(
     out: *mut f64,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`; the
+        // key is the only input.
         let (map, key, out) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out_opt(out),
+                key,
+                ffi_ptr::out_opt(out, &[Input::of(key)])?,
             )
         };
         let sum = incr_typed(
@@ -894,12 +945,14 @@ pub unsafe extern "C" fn shmkit_hash_map_incr_i64(
     out: *mut i64,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`; the
+        // key is the only input.
         let (map, key, out) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out_opt(out),
+                key,
+                ffi_ptr::out_opt(out, &[Input::of(key)])?,
             )
         };
         let sum = map.map.incr_i64(&map.key(key)?, delta)?;
@@ -923,12 +976,14 @@ pub unsafe extern "C" fn shmkit_hash_map_incr_f64(
     out: *mut f64,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`.
+        // SAFETY: this function's contract is that of `handle`, `bytes` and `out_opt`; the
+        // key is the only input.
         let (map, key, out) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-                ffi_ptr::out_opt(out),
+                key,
+                ffi_ptr::out_opt(out, &[Input::of(key)])?,
             )
         };
         let sum = map.map.incr_f64(&map.key(key)?, delta)?;
@@ -946,11 +1001,12 @@ pub unsafe extern "C" fn shmkit_hash_map_incr_f64(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_hash_map_len(map: *const shmkit_hash_map, out: *mut u64) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle` and `out`.
+        // SAFETY: this function's contract is that of `handle` and `out` (no inputs: the map
+        // handle is the library's memory).
         let (map, out) = unsafe {
             (
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::out(out, "the length out-parameter")?,
+                ffi_ptr::out(out, "the length out-parameter", &[])?,
             )
         };
         out.write(map.map.len());

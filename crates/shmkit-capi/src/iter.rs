@@ -12,22 +12,31 @@ use crate::status::{CError, Status, entry};
 use shmkit::HashMap;
 use shmkit::collections::hash_map::Entry;
 use shmkit::value::{ValueRef, decode_ref};
+use std::sync::{Mutex, TryLockError};
 
 /// An iterator over a map's entries (opaque). Made by `shmkit_hash_map_iter_new`, freed by
-/// `shmkit_hash_map_iter_free`. It keeps its map (and store) attached. Use it from one
-/// thread at a time.
+/// `shmkit_hash_map_iter_free`. It keeps its map (and store) attached. One cursor: meant for
+/// one thread at a time; a call while another thread is inside a call on the same iterator
+/// returns `SHMKIT_STATUS_BUSY` (no entry is lost: call again).
 pub struct shmkit_hash_map_iter {
     map: HashMap,
     str_keys: bool,
+    /// The cursor, which each `shmkit_hash_map_iter_next` changes: behind a lock so that
+    /// calls from two threads at once are an error code, not a data race.
+    cursor: Mutex<Cursor>,
+}
+
+/// Where an iteration is.
+struct Cursor {
     next_shard: u32,
     entries: std::vec::IntoIter<Entry>,
     /// The entry the caller's buffers were too small for, kept for the next call.
     pending: Option<Entry>,
 }
 
-impl shmkit_hash_map_iter {
-    /// The next entry, copying the next shard when the current one is used up.
-    fn next_entry(&mut self) -> Result<Option<Entry>, CError> {
+impl Cursor {
+    /// The next entry of `map`, copying the next shard when the current one is used up.
+    fn next_entry(&mut self, map: &HashMap) -> Result<Option<Entry>, CError> {
         if let Some(e) = self.pending.take() {
             return Ok(Some(e));
         }
@@ -35,17 +44,18 @@ impl shmkit_hash_map_iter {
             if let Some(e) = self.entries.next() {
                 return Ok(Some(e));
             }
-            if self.next_shard >= self.map.shard_count() {
+            if self.next_shard >= map.shard_count() {
                 return Ok(None);
             }
-            let shard = self.map.shard_entries(self.next_shard, false)?;
+            let shard = map.shard_entries(self.next_shard, false)?;
             self.next_shard += 1;
             self.entries = shard.into_iter();
         }
     }
 }
 
-/// Starts an iteration over `map`'s entries; `*out` is a new iterator handle.
+/// Starts an iteration over `map`'s entries; `*out` is a new iterator handle. On failure
+/// `*out` is set to NULL (unless `out` itself is NULL).
 ///
 /// # Safety
 /// `map` is NULL or a live map handle; `out` is NULL or writable.
@@ -55,19 +65,22 @@ pub unsafe extern "C" fn shmkit_hash_map_iter_new(
     out: *mut *mut shmkit_hash_map_iter,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle` and `out`.
-        let (map, out) = unsafe {
+        // SAFETY: this function's contract is that of `out_handle` (no inputs: the map
+        // handle is the library's memory, not the caller's) and `handle`.
+        let (out, map) = unsafe {
             (
+                ffi_ptr::out_handle(out, "the iterator out-parameter")?,
                 ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::out(out, "the iterator out-parameter")?,
             )
         };
         out.write(into_handle(shmkit_hash_map_iter {
             map: map.map.clone(),
             str_keys: map.str_keys,
-            next_shard: 0,
-            entries: Vec::new().into_iter(),
-            pending: None,
+            cursor: Mutex::new(Cursor {
+                next_shard: 0,
+                entries: Vec::new().into_iter(),
+                pending: None,
+            }),
         }));
         Ok(Status::Ok)
     })
@@ -80,15 +93,19 @@ pub unsafe extern "C" fn shmkit_hash_map_iter_new(
 /// is needed, nothing is copied, and the next call returns the same entry. Through a
 /// handle opened with `SHMKIT_MAP_STR_KEYS` the key is the text of a str key;
 /// `SHMKIT_STATUS_WRONG_TYPE` for an entry with a key of another type (that entry is
-/// skipped: call again for the next).
+/// skipped: call again for the next). `SHMKIT_STATUS_BUSY` if another thread is inside a
+/// call on the same iterator (nothing happened: call again).
+///
+/// The key is not NUL-terminated (pass a buffer one byte longer and add the NUL to use it
+/// as a C string).
 ///
 /// # Safety
-/// `iter` is NULL or a live iterator handle, used by no other thread during the call; each
+/// `iter` is NULL or a live iterator handle (not being freed by another thread); each
 /// buffer is valid for writes of its capacity (or NULL with 0); `key_len` and `value_len`
 /// are NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_hash_map_iter_next(
-    iter: *mut shmkit_hash_map_iter,
+    iter: *const shmkit_hash_map_iter,
     key_buf: *mut u8,
     key_cap: usize,
     key_len: *mut usize,
@@ -97,18 +114,31 @@ pub unsafe extern "C" fn shmkit_hash_map_iter_next(
     value_len: *mut usize,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle_mut`, `out_buf` (twice) and
-        // `out` (twice).
+        // SAFETY: this function's contract is that of `handle`, `out_buf` (twice) and `out`
+        // (twice); no inputs (what is copied out is the library's own memory).
         let (iter, mut key_buf, key_len, mut value_buf, value_len) = unsafe {
             (
-                ffi_ptr::handle_mut(iter, "the iterator")?,
-                ffi_ptr::out_buf(key_buf, key_cap)?,
-                ffi_ptr::out(key_len, "the key length out-parameter")?,
-                ffi_ptr::out_buf(value_buf, value_cap)?,
-                ffi_ptr::out(value_len, "the value length out-parameter")?,
+                ffi_ptr::handle(iter, "the iterator")?,
+                ffi_ptr::out_buf(key_buf, key_cap, &[])?,
+                ffi_ptr::out(key_len, "the key length out-parameter", &[])?,
+                ffi_ptr::out_buf(value_buf, value_cap, &[])?,
+                ffi_ptr::out(value_len, "the value length out-parameter", &[])?,
             )
         };
-        let Some((key, value)) = iter.next_entry()? else {
+        let mut cursor = match iter.cursor.try_lock() {
+            Ok(cursor) => cursor,
+            // A panic inside an earlier call (caught: `SHMKIT_STATUS_PANIC`) left a valid
+            // cursor (each field is changed by one assignment); at worst the entry that call
+            // was handing out is skipped.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(CError::new(
+                    Status::Busy,
+                    "another thread is inside a call on this iterator; an iterator is for one thread at a time",
+                ));
+            }
+        };
+        let Some((key, value)) = cursor.next_entry(&iter.map)? else {
             return Ok(Status::End);
         };
         let shown: &[u8] = if iter.str_keys {
@@ -134,7 +164,7 @@ pub unsafe extern "C" fn shmkit_hash_map_iter_next(
                 key_buf.capacity(),
                 value_buf.capacity()
             );
-            iter.pending = Some((key, value));
+            cursor.pending = Some((key, value));
             return Err(CError::new(Status::BufferTooSmall, message));
         }
         key_buf.fill(shown);
@@ -154,4 +184,56 @@ pub unsafe extern "C" fn shmkit_hash_map_iter_free(iter: *mut shmkit_hash_map_it
         unsafe { ffi_ptr::free_handle(iter) };
         Ok(Status::Ok)
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_while_another_thread_is_inside_is_busy_and_loses_nothing() {
+        let name = shmkit_testkit::unique_name("test", "capi-iter-busy");
+        let store = shmkit::Store::open_or_create(&name, &Default::default()).unwrap();
+        let map = store.hash_map("m").unwrap();
+        map.set(b"k", b"v").unwrap();
+        let it = shmkit_hash_map_iter {
+            map,
+            str_keys: false,
+            cursor: Mutex::new(Cursor {
+                next_shard: 0,
+                entries: Vec::new().into_iter(),
+                pending: None,
+            }),
+        };
+        let (mut key, mut value) = ([0u8; 4], [0u8; 4]);
+        let (mut key_len, mut value_len) = (0, 0);
+        let mut next = || {
+            // SAFETY: a live iterator; buffers valid for their capacities; out-pointers
+            // valid.
+            unsafe {
+                shmkit_hash_map_iter_next(
+                    &it,
+                    key.as_mut_ptr(),
+                    4,
+                    &mut key_len,
+                    value.as_mut_ptr(),
+                    4,
+                    &mut value_len,
+                )
+            }
+        };
+        // Another thread inside a call: it holds the cursor.
+        std::thread::scope(|s| {
+            let inside = it.cursor.lock().unwrap();
+            s.spawn(|| assert_eq!(next(), Status::Busy)).join().unwrap();
+            drop(inside);
+        });
+        assert_eq!(next(), Status::Ok, "the entry was not lost");
+        assert_eq!(next(), Status::End);
+        assert_eq!(
+            (&key[..key_len], &value[..value_len]),
+            (&b"k"[..], &b"v"[..])
+        );
+        shmkit::Store::remove(&name).unwrap();
+    }
 }

@@ -9,14 +9,20 @@
 //!   the message of an error stays readable through `shmkit_last_error_message()` on the
 //!   calling thread. The codes are chosen in one place ([`Status::of_kind`]).
 //! - **No panic crosses the boundary**: every function body runs in `catch_unwind`
-//!   ([`status::entry`]); a panic is `SHMKIT_STATUS_PANIC`.
+//!   ([`status::entry`]); a panic is `SHMKIT_STATUS_PANIC`. This needs `panic = "unwind"`
+//!   (a build with `panic = "abort"` does not compile). Rust's default panic hook still
+//!   prints the panic's message to stderr; the library does not replace the process's hook.
 //! - **No UB on bad input**: null pointers, null buffers with lengths, names and text that
-//!   are not UTF-8 are errors. Raw pointers are turned into references and slices only in
-//!   [`ffi_ptr`]; each C function converts its arguments in one `unsafe` block that relies
-//!   on its own `# Safety` contract (valid pointers for the lengths given, live handles).
+//!   are not UTF-8 are errors, and so are outputs that overlap inputs. Raw pointers are
+//!   turned into references and slices only in [`ffi_ptr`]; each C function converts its
+//!   arguments in one `unsafe` block that relies on its own `# Safety` contract (valid
+//!   pointers for the lengths given, live handles).
 //! - **Opaque handles** (`shmkit_store`, `shmkit_hash_map`, `shmkit_hash_map_iter`) own
 //!   clones of the core's handles, so closing them in any order is safe: a map keeps its
-//!   store attached, an iterator its map.
+//!   store attached, an iterator its map. All three are `Send + Sync` (checked at compile
+//!   time below): store and map handles are for any number of threads at once, and the
+//!   iterator's cursor is behind a lock, so a second thread gets `SHMKIT_STATUS_BUSY`, not a
+//!   data race. A handle out-parameter is set to NULL when its call fails.
 //! - **Typed values** are the shared encoding of [`shmkit::value`]; this crate encodes and
 //!   decodes only through it.
 //!
@@ -56,6 +62,22 @@ pub use store::*;
 pub use value::*;
 
 use std::ffi::c_char;
+
+#[cfg(panic = "abort")]
+compile_error!(
+    "shmkit-capi must be built with panic=unwind: every C function catches panics at the \
+     boundary and returns SHMKIT_STATUS_PANIC, which an aborting build cannot do"
+);
+
+/// What C may do with handles from several threads, checked at compile time: store and map
+/// handles are used from any number of threads at once; an iterator may be used and freed
+/// from any thread, and two threads calling it at once is an error code, not a data race.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<shmkit_store>();
+    send_sync::<shmkit_hash_map>();
+    send_sync::<shmkit_hash_map_iter>();
+};
 
 /// The message of this thread's last error (an empty string if there was none). The text
 /// stays valid until this thread's next shmkit call that fails; copy it to keep it. Never

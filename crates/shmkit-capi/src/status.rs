@@ -67,7 +67,8 @@ pub enum Status {
     StoreFull = -13,
     /// All process slots of the store are held by live processes.
     RegistryFull = -14,
-    /// A live process held a lock for longer than the operation waits.
+    /// A live process held a lock for longer than the operation waits; or another thread is
+    /// inside a call on the same iterator (an iterator is for one thread at a time).
     Busy = -15,
     /// Another system error.
     Io = -16,
@@ -143,6 +144,8 @@ impl Status {
             ErrorKind::RegistryFull => Status::RegistryFull,
             ErrorKind::Busy => Status::Busy,
             ErrorKind::Io => Status::Io,
+            // `ErrorKind` is `#[non_exhaustive]`, so this arm must exist; a test checks that
+            // no kind of `ErrorKind::ALL` lands here.
             _ => Status::Unknown,
         }
     }

@@ -1,7 +1,7 @@
 //! Stores: open, create, close, remove, check, repair.
 #![allow(unsafe_code)] // `#[unsafe(no_mangle)]`, and each function's one argument conversion
 
-use crate::ffi_ptr::{self, into_handle};
+use crate::ffi_ptr::{self, Input, into_handle};
 use crate::status::{CError, Status, entry};
 use shmkit::maintenance::check::{Severity, StoreReport};
 use shmkit::store::remove::Removed;
@@ -34,12 +34,15 @@ pub struct shmkit_store_options {
     pub mode: u32,
     /// Most processes attached at once, 1..=1024 (0: 1024). Creating only.
     pub max_processes: u32,
-    /// Unused; set to 0.
+    /// Unused; must be 0 (anything else is `SHMKIT_STATUS_INVALID_ARGUMENT`, so that a
+    /// later version can give it a meaning).
     pub reserved: u32,
-    /// Largest size the store may grow to, in bytes (0: 64 GiB of address space). Creating
-    /// only.
+    /// Largest size the store may grow to, in bytes (0: 64 GiB of address space), rounded up
+    /// to whole pages; once rounded at most `INT64_MAX` (a file's largest size), else
+    /// `SHMKIT_STATUS_INVALID_ARGUMENT`. Creating only.
     pub reserve: u64,
-    /// Initial file length in bytes (0: 1 MiB). Creating only.
+    /// Initial file length in bytes (0: 1 MiB), rounded up to whole pages; at most
+    /// `reserve`. Creating only.
     pub initial_len: u64,
 }
 
@@ -47,6 +50,15 @@ const KNOWN_STORE_FLAGS: u32 = SHMKIT_ALLOW_FOREIGN_OWNER | SHMKIT_REMOVE_WHEN_U
 
 fn checked(o: Option<&shmkit_store_options>) -> Result<shmkit_store_options, CError> {
     let o = o.copied().unwrap_or_default();
+    if o.reserved != 0 {
+        return Err(CError::new(
+            Status::InvalidArgument,
+            format!(
+                "shmkit_store_options.reserved must be 0, not {}",
+                o.reserved
+            ),
+        ));
+    }
     if o.flags & !KNOWN_STORE_FLAGS != 0 {
         return Err(CError::new(
             Status::InvalidArgument,
@@ -125,8 +137,9 @@ pub struct shmkit_repair_summary {
 }
 
 /// Opens an existing store. `options` may be NULL; only its `SHMKIT_ALLOW_FOREIGN_OWNER`
-/// flag and `mode` (when nonzero: refuse a store whose mode grants more) are used. On
-/// success `*out` is a new handle, to free with `shmkit_store_close`.
+/// flag and `mode` (when nonzero: refuse a store whose mode grants more) are used; its
+/// `reserved` field must be 0. On success `*out` is a new handle, to free with
+/// `shmkit_store_close`; on failure `*out` is set to NULL (unless `out` itself is NULL).
 ///
 /// Errors: `SHMKIT_STATUS_STORE_NOT_FOUND`, `SHMKIT_STATUS_FOREIGN_OWNER`,
 /// `SHMKIT_STATUS_MODE_TOO_WIDE`, `SHMKIT_STATUS_INVALID_NAME`, `SHMKIT_STATUS_NOT_A_STORE`,
@@ -142,13 +155,14 @@ pub unsafe extern "C" fn shmkit_store_open(
     out: *mut *mut shmkit_store,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `c_str`, `input` and `out`.
-        let (name, options, out) = unsafe {
-            (
-                ffi_ptr::c_str(name, "the store name")?,
-                ffi_ptr::input(options),
-                ffi_ptr::out(out, "the store handle out-parameter")?,
-            )
+        // SAFETY: this function's contract is that of `out_handle`, `c_str` and `input`; the
+        // name and the options are checked against the out-parameter.
+        let (out, name, options) = unsafe {
+            let out = ffi_ptr::out_handle(out, "the store handle out-parameter")?;
+            let name = ffi_ptr::c_str(name, "the store name")?;
+            let options = ffi_ptr::input(options);
+            let inputs = [Input::of(name), options.map(Input::of).unwrap_or_default()];
+            (out.disjoint_from(&inputs)?, name, options)
         };
         let store = Store::open_with(name, &open_options(options)?)?;
         out.write(into_handle(shmkit_store { store }));
@@ -157,7 +171,10 @@ pub unsafe extern "C" fn shmkit_store_open(
 }
 
 /// Creates a new store; `SHMKIT_STATUS_STORE_EXISTS` if the name is taken. `options` may
-/// be NULL (defaults). On success `*out` is a new handle.
+/// be NULL (defaults). On success `*out` is a new handle; on failure `*out` is set to NULL
+/// (unless `out` itself is NULL). Sizes past what a store can be (`reserve` or `initial_len`
+/// that round up to whole pages beyond `INT64_MAX` bytes) are
+/// `SHMKIT_STATUS_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// As `shmkit_store_open`.
@@ -168,13 +185,14 @@ pub unsafe extern "C" fn shmkit_store_create(
     out: *mut *mut shmkit_store,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `c_str`, `input` and `out`.
-        let (name, options, out) = unsafe {
-            (
-                ffi_ptr::c_str(name, "the store name")?,
-                ffi_ptr::input(options),
-                ffi_ptr::out(out, "the store handle out-parameter")?,
-            )
+        // SAFETY: this function's contract is that of `out_handle`, `c_str` and `input`; the
+        // name and the options are checked against the out-parameter.
+        let (out, name, options) = unsafe {
+            let out = ffi_ptr::out_handle(out, "the store handle out-parameter")?;
+            let name = ffi_ptr::c_str(name, "the store name")?;
+            let options = ffi_ptr::input(options);
+            let inputs = [Input::of(name), options.map(Input::of).unwrap_or_default()];
+            (out.disjoint_from(&inputs)?, name, options)
         };
         let store = Store::create(name, &store_options(options)?)?;
         out.write(into_handle(shmkit_store { store }));
@@ -185,6 +203,8 @@ pub unsafe extern "C" fn shmkit_store_create(
 /// Opens the store, creating it if it does not exist (race-free: processes calling this at
 /// once end up on one store). An existing store must belong to the caller (unless
 /// `SHMKIT_ALLOW_FOREIGN_OWNER`) and grant no permission beyond `options.mode` (0: 0600).
+/// On success `*out` is a new handle; on failure `*out` is set to NULL (unless `out` itself
+/// is NULL).
 ///
 /// # Safety
 /// As `shmkit_store_open`.
@@ -195,13 +215,14 @@ pub unsafe extern "C" fn shmkit_store_open_or_create(
     out: *mut *mut shmkit_store,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `c_str`, `input` and `out`.
-        let (name, options, out) = unsafe {
-            (
-                ffi_ptr::c_str(name, "the store name")?,
-                ffi_ptr::input(options),
-                ffi_ptr::out(out, "the store handle out-parameter")?,
-            )
+        // SAFETY: this function's contract is that of `out_handle`, `c_str` and `input`; the
+        // name and the options are checked against the out-parameter.
+        let (out, name, options) = unsafe {
+            let out = ffi_ptr::out_handle(out, "the store handle out-parameter")?;
+            let name = ffi_ptr::c_str(name, "the store name")?;
+            let options = ffi_ptr::input(options);
+            let inputs = [Input::of(name), options.map(Input::of).unwrap_or_default()];
+            (out.disjoint_from(&inputs)?, name, options)
         };
         let store = Store::open_or_create(name, &store_options(options)?)?;
         out.write(into_handle(shmkit_store { store }));
@@ -249,12 +270,11 @@ pub unsafe extern "C" fn shmkit_store_remove_if_unused(
     removed: *mut bool,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `c_str` and `out_opt`.
+        // SAFETY: this function's contract is that of `c_str` and `out_opt`; the name is
+        // the only input.
         let (name, removed) = unsafe {
-            (
-                ffi_ptr::c_str(name, "the store name")?,
-                ffi_ptr::out_opt(removed),
-            )
+            let name = ffi_ptr::c_str(name, "the store name")?;
+            (name, ffi_ptr::out_opt(removed, &[Input::of(name)])?)
         };
         let r = Store::remove_if_unused(name)?;
         if let Some(out) = removed {
@@ -275,11 +295,12 @@ pub unsafe extern "C" fn shmkit_store_check(
     out: *mut shmkit_check_summary,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle` and `out`.
+        // SAFETY: this function's contract is that of `handle` and `out` (no inputs: the
+        // store handle is the library's memory).
         let (store, out) = unsafe {
             (
                 ffi_ptr::handle(store, "the store")?,
-                ffi_ptr::out(out, "the summary out-parameter")?,
+                ffi_ptr::out(out, "the summary out-parameter", &[])?,
             )
         };
         out.write(shmkit_check_summary::of(&store.store.check()));
@@ -298,8 +319,14 @@ pub unsafe extern "C" fn shmkit_store_repair(
     out: *mut shmkit_repair_summary,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `handle` and `out_opt`.
-        let (store, out) = unsafe { (ffi_ptr::handle(store, "the store")?, ffi_ptr::out_opt(out)) };
+        // SAFETY: this function's contract is that of `handle` and `out_opt` (no inputs: the
+        // store handle is the library's memory).
+        let (store, out) = unsafe {
+            (
+                ffi_ptr::handle(store, "the store")?,
+                ffi_ptr::out_opt(out, &[])?,
+            )
+        };
         let report = store.store.repair();
         if let Some(out) = out {
             out.write(shmkit_repair_summary {

@@ -29,9 +29,12 @@ pub enum shmkit_type {
     Foreign = 7,
 }
 
-/// One decoded value. Which fields mean something depends on `kind`; `data` points into the
-/// buffer the value was decoded from (valid as long as that buffer is), NULL when there is
-/// no payload.
+/// One decoded value. Which fields mean something depends on `kind`. For bytes, str, big
+/// int and foreign values `data` points to the `len` payload bytes inside the buffer the
+/// value was decoded from (valid as long as that buffer is); it is never NULL for them, also
+/// when `len` is 0 (it then points just past the type byte, still inside that buffer, so
+/// it may be passed to `memcpy`). For null, bool, int and float `data` is NULL and `len` 0.
+/// A str payload is not NUL-terminated.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct shmkit_value {
@@ -45,7 +48,8 @@ pub struct shmkit_value {
     pub int64: i64,
     /// `SHMKIT_TYPE_FLOAT`: the value.
     pub float64: f64,
-    /// `SHMKIT_TYPE_BYTES`, `_STR`, `_BIG_INT`, `_FOREIGN`: the payload.
+    /// `SHMKIT_TYPE_BYTES`, `_STR`, `_BIG_INT`, `_FOREIGN`: the payload (not NULL, also when
+    /// empty); NULL for the other types.
     pub data: *const u8,
     /// Length of `data` in bytes.
     pub len: usize,
@@ -104,7 +108,8 @@ impl shmkit_value {
             shmkit_type::Bytes | shmkit_type::Str | shmkit_type::BigInt | shmkit_type::Foreign
         ) {
             // The payload is a subslice of `start` (decoded from it), so the offset is in
-            // range; `base` shows the same bytes to C.
+            // range, also for an empty payload (`decode_ref` gives `&start[1..]` or a part of
+            // it, not a dangling slice); `base` shows the same bytes to C.
             let offset = payload.as_ptr() as usize - start.as_ptr() as usize;
             out.data = base.wrapping_add(offset);
             out.len = payload.len();
@@ -115,7 +120,8 @@ impl shmkit_value {
 
 /// Decodes the `len` encoded bytes at `bytes` (a value as `shmkit_hash_map_get` or the
 /// iterator return it from a map of typed values) into `*out`, whose `data` then points into
-/// `bytes`. `SHMKIT_STATUS_INVALID_VALUE` for bytes that are not a value.
+/// `bytes`. `SHMKIT_STATUS_INVALID_VALUE` for bytes that are not a value. `out` must not
+/// overlap `bytes` (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// `bytes` is NULL (with `len` 0) or valid for `len` bytes; `out` is NULL or writable.
@@ -126,11 +132,13 @@ pub unsafe extern "C" fn shmkit_value_decode(
     out: *mut shmkit_value,
 ) -> Status {
     entry(|| {
-        // SAFETY: this function's contract is that of `bytes` and `out`.
+        // SAFETY: this function's contract is that of `bytes` and `out`; the encoded bytes
+        // are the only input.
         let (data, out) = unsafe {
+            let data = ffi_ptr::bytes(bytes, len)?;
             (
-                ffi_ptr::bytes(bytes, len)?,
-                ffi_ptr::out(out, "the value out-parameter")?,
+                data,
+                ffi_ptr::out(out, "the value out-parameter", &[ffi_ptr::Input::of(data)])?,
             )
         };
         let v = decode_ref(data).map_err(CError::from)?;

@@ -369,15 +369,17 @@ fn iteration_returns_every_entry_once_and_reports_needed_lengths() {
                 }
                 Status::Ok => {
                     let key = String::from_utf8(kbuf[..klen].to_vec()).unwrap();
-                    assert!(seen.insert(key, vlen).is_none(), "an entry came twice");
+                    let value = vbuf[..vlen].to_vec();
+                    assert!(seen.insert(key, value).is_none(), "an entry came twice");
                 }
                 other => panic!("{other:?}: {}", last_error()),
             }
         }
         assert!(too_small > 0);
         assert_eq!(seen.len(), 100);
-        for (k, len) in seen {
-            assert_eq!(format!("key-{len}"), k);
+        for (k, value) in seen {
+            let i: usize = k.strip_prefix("key-").unwrap().parse().unwrap();
+            assert_eq!(value, vec![b'v'; i], "the value of {k}");
         }
         assert_eq!(
             shmkit_hash_map_iter_next(it, null_mut(), 0, &mut klen, null_mut(), 0, &mut vlen),
@@ -686,27 +688,17 @@ fn check_and_repair_summaries() {
 #[test]
 fn every_code_has_the_name_of_its_kind_and_unknown_numbers_are_named_unknown() {
     use shmkit::ErrorKind;
-    let kinds = [
-        ErrorKind::StoreNotFound,
-        ErrorKind::ObjectNotFound,
-        ErrorKind::StoreExists,
-        ErrorKind::PermissionDenied,
-        ErrorKind::InvalidName,
-        ErrorKind::InvalidArgument,
-        ErrorKind::WrongType,
-        ErrorKind::WrongKind,
-        ErrorKind::InvalidValue,
-        ErrorKind::NotAStore,
-        ErrorKind::UnsupportedVersion,
-        ErrorKind::Corrupt,
-        ErrorKind::StoreFull,
-        ErrorKind::RegistryFull,
-        ErrorKind::Busy,
-        ErrorKind::Io,
-    ];
+    // Every kind the core has (a kind added later is in `ErrorKind::ALL`, and fails here
+    // until it has a code of its own instead of falling into `Unknown`).
     let mut codes = std::collections::HashSet::new();
-    for kind in kinds {
+    assert!(!ErrorKind::ALL.is_empty());
+    for &kind in ErrorKind::ALL {
         let status = Status::of_kind(kind);
+        assert_ne!(
+            status,
+            Status::Unknown,
+            "{kind:?} has no status code of its own"
+        );
         assert!((status as i32) < 0, "{kind:?} is an error");
         assert!(
             codes.insert(status as i32),
@@ -738,4 +730,430 @@ fn a_panic_inside_is_a_status_not_an_abort() {
     let s = shmkit_c::status::entry(|| panic!("boom"));
     assert_eq!(s, Status::Panic);
     assert!(last_error().contains("boom"), "{}", last_error());
+}
+
+#[test]
+fn store_sizes_past_the_largest_file_are_invalid_argument_not_a_panic() {
+    let name = Name::new("capi-huge");
+    // SAFETY: a valid name, options and out-pointer; nothing is opened.
+    unsafe {
+        for (reserve, initial_len) in [(u64::MAX, 0), (0, u64::MAX), (u64::MAX, u64::MAX)] {
+            let options = shmkit_store_options {
+                reserve,
+                initial_len,
+                ..Default::default()
+            };
+            for f in [shmkit_store_create, shmkit_store_open_or_create] {
+                let mut store = std::ptr::dangling_mut::<shmkit_store>();
+                assert_eq!(
+                    f(name.0.as_ptr(), &options, &mut store),
+                    Status::InvalidArgument,
+                    "{options:?}: {}",
+                    last_error()
+                );
+                assert!(
+                    last_error().contains("larger than a store can be"),
+                    "{}",
+                    last_error()
+                );
+                assert!(store.is_null());
+            }
+        }
+        // `reserved` must be 0, so that it can get a meaning later.
+        let reserved = shmkit_store_options {
+            reserved: 1,
+            ..Default::default()
+        };
+        let mut store = null_mut();
+        for f in [
+            shmkit_store_create,
+            shmkit_store_open_or_create,
+            shmkit_store_open,
+        ] {
+            assert_eq!(
+                f(name.0.as_ptr(), &reserved, &mut store),
+                Status::InvalidArgument
+            );
+            assert!(last_error().contains("reserved"), "{}", last_error());
+        }
+    }
+}
+
+#[test]
+fn a_failed_open_sets_the_handle_out_parameter_to_null() {
+    let name = Name::new("capi-null-out");
+    let missing = Name::new("capi-null-out-missing");
+    // A non-null value the caller might otherwise take for a handle (never dereferenced).
+    fn garbage<T>() -> *mut T {
+        std::ptr::dangling_mut()
+    }
+    // SAFETY: valid names, options and out-pointers; handles closed once.
+    unsafe {
+        let mut store = garbage();
+        assert_eq!(
+            shmkit_store_open(missing.0.as_ptr(), null(), &mut store),
+            Status::StoreNotFound
+        );
+        assert!(store.is_null(), "NULL after STORE_NOT_FOUND");
+        store = garbage();
+        assert_eq!(
+            shmkit_store_open(null(), null(), &mut store),
+            Status::NullPointer
+        );
+        assert!(store.is_null(), "NULL after a NULL name");
+        store = garbage();
+        assert_eq!(
+            shmkit_store_open_or_create(c"a b".as_ptr(), null(), &mut store),
+            Status::InvalidName
+        );
+        assert!(store.is_null());
+
+        let real = open_or_create(&name);
+        store = garbage();
+        assert_eq!(
+            shmkit_store_create(name.0.as_ptr(), null(), &mut store),
+            Status::StoreExists
+        );
+        assert!(store.is_null(), "NULL after STORE_EXISTS");
+
+        let existing_only = shmkit_map_options {
+            flags: SHMKIT_MAP_OPEN_EXISTING,
+            ..Default::default()
+        };
+        let mut map = garbage();
+        assert_eq!(
+            shmkit_hash_map_open(real, c"nope".as_ptr(), &existing_only, &mut map),
+            Status::ObjectNotFound
+        );
+        assert!(map.is_null(), "NULL after OBJECT_NOT_FOUND");
+        map = garbage();
+        assert_eq!(
+            shmkit_hash_map_open(null(), c"m".as_ptr(), null(), &mut map),
+            Status::NullPointer
+        );
+        assert!(map.is_null(), "NULL after a NULL store");
+
+        let mut it = garbage();
+        assert_eq!(
+            shmkit_hash_map_iter_new(null(), &mut it),
+            Status::NullPointer
+        );
+        assert!(it.is_null(), "NULL after a NULL map");
+        shmkit_store_close(real);
+    }
+}
+
+#[test]
+fn outputs_overlapping_inputs_are_invalid_argument() {
+    let name = Name::new("capi-overlap");
+    let store = open_or_create(&name);
+    let map = open_map(store, 0);
+    // SAFETY: live handles; every pointer is valid for its length (the overlaps are what the
+    // functions must refuse, before writing anything).
+    unsafe {
+        assert_eq!(
+            shmkit_hash_map_set(map, b"key1".as_ptr(), 4, b"value".as_ptr(), 5),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_hash_map_set_i64(map, b"int1".as_ptr(), 4, 7),
+            Status::Ok
+        );
+        // The common C pattern: the key in the buffer the value is read into.
+        let mut buf = *b"key1\0\0\0\0\0\0\0\0\0\0\0\0";
+        let p = buf.as_mut_ptr();
+        let mut len = 99usize;
+        assert_eq!(
+            shmkit_hash_map_get(map, p, 4, p, buf.len(), &mut len),
+            Status::InvalidArgument
+        );
+        assert!(last_error().contains("overlaps"), "{}", last_error());
+        assert_eq!(std::slice::from_raw_parts(p, 4), b"key1", "nothing written");
+        assert_eq!(len, 99, "nothing written");
+        // Overlapping by one byte only.
+        assert_eq!(
+            shmkit_hash_map_get(map, p, 4, p.add(3), 8, &mut len),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_hash_map_get_str(map, p, 4, p.add(2).cast(), 8, &mut len),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_hash_map_get_bytes(map, p, 4, p.add(2), 8, &mut len),
+            Status::InvalidArgument
+        );
+        let mut v = std::mem::zeroed::<shmkit_value>();
+        assert_eq!(
+            shmkit_hash_map_get_value(map, p, 4, p, buf.len(), &mut len, &mut v),
+            Status::InvalidArgument
+        );
+        // Adjacent is not overlapping: the key in bytes 0..4, the value from byte 4.
+        assert_eq!(
+            shmkit_hash_map_get(map, p, 4, p.add(4), 12, &mut len),
+            Status::Ok,
+            "{}",
+            last_error()
+        );
+        assert_eq!(std::slice::from_raw_parts(p, 9), b"key1value");
+
+        // A length or scalar out-parameter inside the key.
+        let mut words = [u64::from_ne_bytes(*b"int1\0\0\0\0"), 0];
+        // One pointer for every use below, so that each is derived from the same borrow.
+        let w = words.as_mut_ptr();
+        let key = w.cast::<u8>();
+        let mut big = [0u8; 16];
+        assert_eq!(
+            shmkit_hash_map_get(map, key, 4, big.as_mut_ptr(), 16, w.cast()),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_hash_map_get_i64(map, key, 4, w.cast()),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, key, 4, 1, w.cast()),
+            Status::InvalidArgument
+        );
+        let mut n = 0i64;
+        assert_eq!(shmkit_hash_map_get_i64(map, key, 4, &mut n), Status::Ok);
+        assert_eq!(n, 7, "the refused incr changed nothing");
+        assert_eq!(
+            shmkit_hash_map_get_i64(map, key, 4, w.add(1).cast()),
+            Status::Ok,
+            "the word after the key is not the key"
+        );
+        assert_eq!(*w.add(1), 7);
+        let flag = w.cast::<bool>();
+        assert_eq!(
+            shmkit_hash_map_remove(map, key, 4, flag),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_hash_map_insert_if_absent(map, b"k".as_ptr(), 1, key, 4, flag),
+            Status::InvalidArgument,
+            "inside the value"
+        );
+        assert_eq!(
+            shmkit_hash_map_compare_and_set(map, b"k".as_ptr(), 1, null(), 0, key, 4, flag),
+            Status::InvalidArgument,
+            "inside the new value"
+        );
+        assert_eq!(
+            shmkit_hash_map_get_i64(map, b"k".as_ptr(), 1, &mut n),
+            Status::NotFound
+        );
+
+        // A decoded value's out-parameter over the bytes it decodes.
+        let mut encoded = [std::mem::zeroed::<shmkit_value>(); 2];
+        let bytes = encoded.as_mut_ptr().cast::<u8>();
+        *bytes = 0x03; // an int, then 8 bytes
+        assert_eq!(
+            shmkit_value_decode(bytes, 9, encoded.as_mut_ptr()),
+            Status::InvalidArgument
+        );
+
+        // A store handle out-parameter over the options.
+        let mut options = shmkit_store_options::default();
+        let o = &raw mut options;
+        let out = o.cast::<*mut shmkit_store>();
+        assert_eq!(
+            shmkit_store_open_or_create(name.0.as_ptr(), o, out),
+            Status::InvalidArgument
+        );
+        assert!((*out).is_null(), "the out-parameter was set to NULL first");
+        shmkit_hash_map_close(map);
+        shmkit_store_close(store);
+    }
+}
+
+#[test]
+fn a_decoded_empty_payload_points_into_the_buffer() {
+    let name = Name::new("capi-empty");
+    let store = open_or_create(&name);
+    let map = open_map(store, 0);
+    // SAFETY: live handles; buffers valid for their capacities; out-pointers valid.
+    unsafe {
+        assert_eq!(
+            shmkit_hash_map_set_str(map, b"s".as_ptr(), 1, c"".as_ptr(), 0),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_hash_map_set_bytes(map, b"b".as_ptr(), 1, null(), 0),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_hash_map_set_i64(map, b"i".as_ptr(), 1, 1),
+            Status::Ok
+        );
+        let mut buf = [0u8; 16];
+        let mut len = 0;
+        let mut v = std::mem::zeroed::<shmkit_value>();
+        for (key, kind) in [(b"s", shmkit_type::Str), (b"b", shmkit_type::Bytes)] {
+            assert_eq!(
+                shmkit_hash_map_get_value(
+                    map,
+                    key.as_ptr(),
+                    1,
+                    buf.as_mut_ptr(),
+                    16,
+                    &mut len,
+                    &mut v
+                ),
+                Status::Ok
+            );
+            assert_eq!((v.kind, v.len, len), (kind, 0, 1));
+            assert_eq!(
+                v.data,
+                buf.as_ptr().add(1),
+                "not NULL: just past the type byte"
+            );
+        }
+        assert_eq!(
+            shmkit_hash_map_get_value(
+                map,
+                b"i".as_ptr(),
+                1,
+                buf.as_mut_ptr(),
+                16,
+                &mut len,
+                &mut v
+            ),
+            Status::Ok
+        );
+        assert!(v.data.is_null(), "no payload: NULL");
+        shmkit_hash_map_close(map);
+        shmkit_store_close(store);
+    }
+}
+
+/// An iterator handle as a number, to hand to other threads (C hands out the pointer).
+#[derive(Clone, Copy)]
+struct IterAddr(usize);
+
+#[test]
+fn an_iterator_used_from_several_threads_at_once_is_busy_never_a_race() {
+    let name = Name::new("capi-iter-threads");
+    let store = open_or_create(&name);
+    let map = open_map(store, 0);
+    let mut it = null_mut();
+    // SAFETY: live handles; keys and values valid for their lengths; out-pointer valid.
+    unsafe {
+        for i in 0..2000u32 {
+            let key = format!("k{i}");
+            assert_eq!(
+                shmkit_hash_map_set(map, key.as_ptr(), key.len(), key.as_ptr(), key.len()),
+                Status::Ok
+            );
+        }
+        assert_eq!(shmkit_hash_map_iter_new(map, &mut it), Status::Ok);
+        shmkit_hash_map_close(map);
+        shmkit_store_close(store);
+    }
+    let addr = IterAddr(it as usize);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let it = addr.0 as *const shmkit_hash_map_iter;
+                let (mut got, mut busy) = (Vec::new(), 0u64);
+                let (mut kbuf, mut vbuf) = ([0u8; 16], [0u8; 16]);
+                let (mut klen, mut vlen) = (0, 0);
+                loop {
+                    // SAFETY: the iterator is live until every thread is joined; buffers and
+                    // out-pointers are this thread's own.
+                    let s = unsafe {
+                        shmkit_hash_map_iter_next(
+                            it,
+                            kbuf.as_mut_ptr(),
+                            16,
+                            &mut klen,
+                            vbuf.as_mut_ptr(),
+                            16,
+                            &mut vlen,
+                        )
+                    };
+                    match s {
+                        Status::Ok => {
+                            assert_eq!(kbuf[..klen], vbuf[..vlen]);
+                            got.push(String::from_utf8(kbuf[..klen].to_vec()).unwrap());
+                        }
+                        Status::Busy => {
+                            busy += 1;
+                            std::thread::yield_now();
+                        }
+                        Status::End => return (got, busy),
+                        other => panic!("{other:?}: {}", last_error()),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all = std::collections::HashSet::new();
+    let mut busy = 0;
+    for t in threads {
+        let (got, b) = t.join().unwrap();
+        busy += b;
+        for key in got {
+            assert!(all.insert(key), "an entry came twice");
+        }
+    }
+    assert_eq!(all.len(), 2000, "every entry once ({busy} busy answers)");
+    // SAFETY: freed once, after every thread is done with it.
+    unsafe { shmkit_hash_map_iter_free(it) };
+}
+
+#[test]
+fn a_lookup_from_a_thread_local_destructor_still_works() {
+    use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};
+    static MAP: AtomicUsize = AtomicUsize::new(0);
+    static STATUS: AtomicI32 = AtomicI32::new(i32::MIN);
+    static VALUE: AtomicI64 = AtomicI64::new(0);
+    struct LookUpOnExit;
+    impl Drop for LookUpOnExit {
+        fn drop(&mut self) {
+            let map = MAP.load(Ordering::SeqCst) as *const shmkit_hash_map;
+            let mut n = 0i64;
+            // SAFETY: the map is live until the test closes it after the join; valid key and
+            // out-pointer.
+            let s = unsafe { shmkit_hash_map_get_i64(map, b"n".as_ptr(), 1, &mut n) };
+            VALUE.store(n, Ordering::SeqCst);
+            STATUS.store(s as i32, Ordering::SeqCst);
+        }
+    }
+    thread_local! {
+        static GUARD: LookUpOnExit = const { LookUpOnExit };
+    }
+    let name = Name::new("capi-tls");
+    let store = open_or_create(&name);
+    let map = open_map(store, 0);
+    // SAFETY: a live map; valid key.
+    let s = unsafe { shmkit_hash_map_set_i64(map, b"n".as_ptr(), 1, 41) };
+    assert_eq!(s, Status::Ok);
+    MAP.store(map as usize, Ordering::SeqCst);
+    std::thread::spawn(|| {
+        // The guard's destructor is registered before the library's scratch buffer's, so
+        // it runs after that buffer is gone (destructors run in reverse order).
+        GUARD.with(|_| ());
+        let mut n = 0i64;
+        // SAFETY: as in the destructor.
+        let s = unsafe { shmkit_hash_map_get_i64(map_of(), b"n".as_ptr(), 1, &mut n) };
+        assert_eq!((s, n), (Status::Ok, 41));
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        STATUS.load(Ordering::SeqCst),
+        Status::Ok as i32,
+        "not a panic"
+    );
+    assert_eq!(VALUE.load(Ordering::SeqCst), 41);
+    // SAFETY: closed once, after the thread is done.
+    unsafe {
+        shmkit_hash_map_close(map);
+        shmkit_store_close(store);
+    }
+
+    fn map_of() -> *const shmkit_hash_map {
+        MAP.load(std::sync::atomic::Ordering::SeqCst) as *const shmkit_hash_map
+    }
 }

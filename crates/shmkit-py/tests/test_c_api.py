@@ -62,10 +62,23 @@ def test_c_writes_typed_values_python_reads_and_back(c_demo, store_name):
             "c_false": False,
             "c_none": None,
         }
-        assert [type(got[k]) for k in ("c_int", "c_float", "c_str", "c_bytes", "c_true")] == [
-            int, float, str, bytes, bool,
-        ]
+        # Equality alone would let C's false pass as the int 0 (0 == False) and an int as a
+        # float: every value must have exactly its Python type.
+        types = {k: type(v) for k, v in got.items()}
+        assert types == {
+            "c_int": int,
+            "c_float": float,
+            "c_str": str,
+            "c_bytes": bytes,
+            "c_true": bool,
+            "c_false": bool,
+            "c_none": type(None),
+        }
+        assert got["c_true"] is True
+        assert got["c_false"] is False
+        assert got["c_none"] is None
         assert "c_none" in m
+        assert type(m["count"]) is int
         assert m["count"] == 10
 
         m["py_int"] = 123456789012

@@ -85,6 +85,29 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order. Front ends that map kinds to codes of their own
+    /// (the C API's status codes, exit codes, exception classes) test against it, so a kind
+    /// added later without a code of its own fails their tests instead of falling into a
+    /// wildcard arm unnoticed. A test of this crate keeps it complete.
+    pub const ALL: &[ErrorKind] = &[
+        ErrorKind::StoreNotFound,
+        ErrorKind::ObjectNotFound,
+        ErrorKind::StoreExists,
+        ErrorKind::PermissionDenied,
+        ErrorKind::InvalidName,
+        ErrorKind::InvalidArgument,
+        ErrorKind::WrongType,
+        ErrorKind::WrongKind,
+        ErrorKind::InvalidValue,
+        ErrorKind::NotAStore,
+        ErrorKind::UnsupportedVersion,
+        ErrorKind::Corrupt,
+        ErrorKind::StoreFull,
+        ErrorKind::RegistryFull,
+        ErrorKind::Busy,
+        ErrorKind::Io,
+    ];
+
     /// A stable snake_case name (`"store_not_found"`, ...), for machine-readable output.
     /// Names are never changed or reused once released.
     pub fn name(&self) -> &'static str {
@@ -861,28 +884,9 @@ mod tests {
         check(cases, Error::kind, variant, 11);
     }
 
-    const ALL: [ErrorKind; 16] = [
-        ErrorKind::StoreNotFound,
-        ErrorKind::ObjectNotFound,
-        ErrorKind::StoreExists,
-        ErrorKind::PermissionDenied,
-        ErrorKind::InvalidName,
-        ErrorKind::InvalidArgument,
-        ErrorKind::WrongType,
-        ErrorKind::WrongKind,
-        ErrorKind::InvalidValue,
-        ErrorKind::NotAStore,
-        ErrorKind::UnsupportedVersion,
-        ErrorKind::Corrupt,
-        ErrorKind::StoreFull,
-        ErrorKind::RegistryFull,
-        ErrorKind::Busy,
-        ErrorKind::Io,
-    ];
-
     #[test]
     fn kind_names_are_unique_snake_case() {
-        // Exhaustive: a new kind does not compile until it is added to ALL.
+        // Exhaustive: a new kind does not compile until it is added to `ErrorKind::ALL`.
         let _ = |k: ErrorKind| match k {
             ErrorKind::StoreNotFound
             | ErrorKind::ObjectNotFound
@@ -901,8 +905,8 @@ mod tests {
             | ErrorKind::Busy
             | ErrorKind::Io => (),
         };
-        let names: HashSet<&str> = ALL.iter().map(ErrorKind::name).collect();
-        assert_eq!(names.len(), ALL.len());
+        let names: HashSet<&str> = ErrorKind::ALL.iter().map(ErrorKind::name).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
         for name in names {
             assert!(
                 !name.is_empty()
@@ -912,7 +916,7 @@ mod tests {
                 "{name}"
             );
         }
-        let texts: HashSet<String> = ALL.iter().map(ErrorKind::to_string).collect();
-        assert_eq!(texts.len(), ALL.len());
+        let texts: HashSet<String> = ErrorKind::ALL.iter().map(ErrorKind::to_string).collect();
+        assert_eq!(texts.len(), ErrorKind::ALL.len());
     }
 }

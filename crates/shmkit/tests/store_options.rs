@@ -82,6 +82,65 @@ fn invalid_options_are_refused() {
     ));
 }
 
+#[test]
+fn sizes_past_the_largest_file_are_invalid_options_not_an_overflow() {
+    // Near `u64::MAX` rounding up to a whole page overflows: this was a panic in debug
+    // builds and a wrong error ("reserve (0 bytes) is smaller ...") in release builds.
+    let guard = StoreGuard::new("options-huge");
+    let huge = [
+        u64::MAX,
+        u64::MAX - 1,
+        u64::MAX - 4095,
+        1 << 63,
+        i64::MAX as u64,
+    ];
+    let mut cases = Vec::new();
+    for len in huge {
+        cases.push((
+            "reserve",
+            StoreOptions {
+                reserve: len,
+                ..StoreOptions::default()
+            },
+        ));
+        cases.push((
+            "initial_len",
+            StoreOptions {
+                initial_len: len,
+                ..StoreOptions::default()
+            },
+        ));
+        cases.push((
+            "initial_len",
+            StoreOptions {
+                initial_len: len,
+                reserve: len,
+                ..StoreOptions::default()
+            },
+        ));
+    }
+    for (what, opts) in cases {
+        for result in [
+            Store::create(guard.name(), &opts),
+            Store::open_or_create(guard.name(), &opts),
+        ] {
+            match result {
+                Err(CreateError::InvalidOptions(message)) => {
+                    assert!(
+                        message.contains(what) && message.contains("larger than a store can be"),
+                        "{opts:?}: {message}"
+                    );
+                }
+                other => panic!("{opts:?}: {other:?}"),
+            }
+        }
+    }
+    assert!(matches!(
+        Store::open(guard.name()),
+        Err(shmkit::OpenError::NotFound { .. })
+    ));
+}
+
 /// Moves this (forked, single-threaded) process into a mount namespace of its own. Without
 /// CAP_SYS_ADMIN (not root), it first enters a user namespace of its own, which gives it that
 /// capability there, where the kernel allows unprivileged user namespaces; the user and group

@@ -155,11 +155,19 @@ impl Store {
             )));
         }
         let layout = Layout::new(slots);
-        let initial = options
-            .initial_len
-            .max(layout.heap_offset + 64 * 1024)
-            .next_multiple_of(page);
-        let reserve = options.reserve.next_multiple_of(page);
+        // Sizes are file offsets (`off_t`), so at most `i64::MAX`; checked arithmetic, as a
+        // size near `u64::MAX` does not round up to a whole page.
+        let max_len = i64::MAX as u64 / page * page;
+        let whole_pages = |what: &str, len: u64| match len.checked_next_multiple_of(page) {
+            Some(rounded) if rounded <= max_len => Ok(rounded),
+            _ => Err(CreateError::InvalidOptions(format!(
+                "{what} ({len} bytes) is larger than a store can be ({max_len} bytes)"
+            ))),
+        };
+        // `heap_offset` is a few MiB at most (`slots <= MAX_SLOTS`): no overflow.
+        let heap_min = layout.heap_offset + 64 * 1024;
+        let initial = whole_pages("initial_len", options.initial_len.max(heap_min))?;
+        let reserve = whole_pages("reserve", options.reserve)?;
         if reserve < initial {
             return Err(CreateError::InvalidOptions(format!(
                 "reserve ({reserve} bytes) is smaller than the initial length ({initial} bytes)"
