@@ -3,13 +3,15 @@
 //! paths on a real store: an overwrite that reuses the block the reader may be copying, an
 //! insert into the reader's probe chain (into a tombstone), a removal of the key read and of
 //! a neighbour before it in the chain, and a migration step that moves the key read from the
-//! old table to the new one (then frees the old table).
+//! old table to the new one (then frees the old table). The removal is also checked with a
+//! value the lookup treats as large (a copy that loses the race gets at most one more try).
 //!
 //! What is checked: a lookup racing the write returns only a value that key held (before,
 //! after, or in between), or "absent" where the key was absent at some point; never a mix of
 //! bytes, another key's value, a checksum or bounds error. A lookup that gives up (writers
-//! kept interfering; a real caller would then take the lock) is allowed and counted, and at
-//! least one execution must have validated a read.
+//! kept interfering; a real caller would then take the lock) is allowed and counted, and
+//! every result a model allows must be returned by some execution (so a model that stopped
+//! exploring the interleavings that give one of them fails).
 //!
 //! How: `shmkit::sync::model::check` runs each model over the real code, the store's
 //! atomics and racy copies shadowed by loom atomics (see `sync::model`); the store's bytes
@@ -23,8 +25,9 @@
 use shmkit::collections::hash_map::layout::key_hash;
 use shmkit::{HashMap, HashMapOptions, Store, StoreOptions};
 use shmkit_testkit::{unique_name, watchdog};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 const SEED: u64 = 0x6c6f_6f6d;
 
@@ -76,7 +79,8 @@ impl Drop for Fixture {
 
 /// One model: the pre-state is in `fx`; the writer thread runs `write`; the reader looks
 /// `key` up once while it runs. `allowed` are the results a racing lookup may give (`None`:
-/// absent), `after` the result once the writer is done.
+/// absent), each of which some execution must give; `after` the result once the writer is
+/// done.
 fn check(
     fx: Fixture,
     write: impl Fn(&HashMap) + Send + Sync + 'static,
@@ -125,10 +129,15 @@ fn check(
     let executions = Arc::new(AtomicUsize::new(0));
     let validated = Arc::new(AtomicUsize::new(0));
     let gave_up = Arc::new(AtomicUsize::new(0));
+    // How many times each result was returned (loom runs every model thread on this OS
+    // thread, so a std mutex is uncontended here).
+    let seen = Arc::new(Mutex::new(BTreeMap::<Option<Vec<u8>>, usize>::new()));
     let body = {
         let map = fx.map.clone();
         let (executions, validated, gave_up) =
             (executions.clone(), validated.clone(), gave_up.clone());
+        let seen = seen.clone();
+        let allowed = allowed.clone();
         move || {
             executions.fetch_add(1, Ordering::Relaxed);
             let writer = {
@@ -143,6 +152,7 @@ fn check(
                         "a lookup racing the write returned {found:?}, not one of {allowed:?}"
                     );
                     validated.fetch_add(1, Ordering::Relaxed);
+                    *seen.lock().unwrap().entry(found).or_default() += 1;
                 }
                 None => {
                     gave_up.fetch_add(1, Ordering::Relaxed);
@@ -167,12 +177,23 @@ fn check(
         validated.load(Ordering::Relaxed),
         gave_up.load(Ordering::Relaxed),
     );
+    let seen = seen.lock().unwrap().clone();
     eprintln!(
-        "{}: {executions} executions in {:.1?}: {validated} lookups validated, {gave_up} gave up",
+        "{}: {executions} executions in {:.1?}: {validated} lookups validated ({}), \
+         {gave_up} gave up",
         fx.name,
-        started.elapsed()
+        started.elapsed(),
+        seen.iter()
+            .map(|(found, n)| format!("{:?}: {n}", found.as_deref().map(String::from_utf8_lossy)))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    assert!(validated > 0, "no lookup validated in any execution");
+    for result in &allowed {
+        assert!(
+            seen.contains_key(result),
+            "no execution returned {result:?} (the model no longer reaches it)"
+        );
+    }
     assert!(fx.map.verify().unwrap().is_clean());
 }
 
@@ -233,6 +254,18 @@ fn lookup_against_removal_of_the_key() {
     let k = key.clone();
     let write = move |map: &HashMap| assert!(map.delete(&k).unwrap());
     check(fx, write, key, vec![some(b"1"), None], None);
+}
+
+/// As above, with a value the lookup treats as large (in loom builds, 4 bytes or more): a
+/// validated find whose copy then fails validation gets one more try at most.
+#[test]
+fn lookup_of_a_large_value_against_removal_of_the_key() {
+    let fx = Fixture::new("remove-large", 0);
+    let key = b"k".to_vec();
+    fx.map.set(&key, b"long").unwrap();
+    let k = key.clone();
+    let write = move |map: &HashMap| assert!(map.delete(&k).unwrap());
+    check(fx, write, key, vec![some(b"long"), None], None);
 }
 
 /// Removal of the key before the one read in its probe chain: it leaves a tombstone, and

@@ -19,7 +19,9 @@
 //!   shadowed location: every store is written through, in the same step. A shadow is
 //!   trusted only while the real memory still holds the last value written through it; if it
 //!   does not (memory reinitialised outside the model, e.g. a new process-local atomic at a
-//!   reused address), a fresh shadow is made from the real memory;
+//!   reused address), a fresh shadow is made from the real memory. For a word of a mapping
+//!   this cannot happen while a model runs (every store to mapped memory goes through its
+//!   shadow), so a stale mapped shadow there panics instead of being silently replaced;
 //! - a shadow made by one model thread must not be used by another one unless loom sees the
 //!   creation happen before the use (else loom reports a causality violation). So the words
 //!   a model touches from more than one thread are *discovered* first (a sequential run with
@@ -27,17 +29,32 @@
 //!   at the start of every execution, before any thread is spawned;
 //! - a word only the model's writer thread stores (found by the discovery run: the words
 //!   stored inside [`crate::sync::model::writer`]) is loaded by that thread from the real
-//!   memory, without a loom operation: with one storing thread, its own load can only return
-//!   the latest value, so nothing is lost; and loom's partial-order reduction, which
-//!   remembers only the last access of each object, then still sees a reader's load as the
-//!   access before the writer's store (a loom load by the writer in between would hide it,
-//!   and loom would never try the store before the reader's load);
+//!   memory, without a loom operation (the *writer bypass*). Why: loom 0.7's partial-order
+//!   reduction keeps only the last access of each object (`last_access` of an atomic) and
+//!   backtracks a store only against that one access; a reader's load followed by a loom
+//!   load of the same word by the writer and then the writer's store would show loom the
+//!   writer's own load as the store's dependency, so it would never try the store before
+//!   the reader's load. Without the writer's loom load, the reader's load stays the last
+//!   access and the reordering is explored. This needs exactly one storing thread per owned
+//!   word: then the writer's bypassed load can only return its own latest store (no other
+//!   thread's store can be newer), so it loses nothing and needs no synchronisation that
+//!   loom would otherwise model. Checked while a model runs: a successful store of an owned
+//!   word by any other thread panics, and so does a store by the writer of a word the
+//!   discovery run did not see it store (the writer's path then differs from the discovered
+//!   one, so the owned set cannot be trusted). The writer is the thread that first entered
+//!   `writer` in the execution, for the rest of the execution;
 //! - outside a model execution (before and after `loom::model`, and while an execution is
 //!   being reset) every operation goes to the real memory only, as in a normal build.
 //!
 //! Known weakening: a store to part of a word is modelled as a read-modify-write, which (unlike
 //! a plain store) continues a release sequence; and a load of a word sees the word's stores as
-//! a whole (a byte cannot come from an older store than its neighbours in the same load).
+//! a whole (a byte cannot come from an older store than its neighbours in the same load). The
+//! same merging makes two fields that share a word (two 4-byte atomics, or an atomic and the
+//! bytes of a copy) coherent with each other, as if they were one location: a load of one
+//! field never returns a value older than the last store to its neighbour that the loading
+//! thread has already seen, which hardware does not promise for distinct locations. A model
+//! that relied on two such fields being ordered only through their word could pass here and
+//! fail on hardware.
 //!
 //! ```ignore
 //! // Only in loom builds: see tests/loom_hash_map.rs for a model over a real map.
@@ -81,9 +98,10 @@ struct State {
     recorded: BTreeSet<usize>,
     /// Words stored by the writer (while recording: so far; in a model: as discovered).
     owned: HashSet<usize>,
-    /// In a model: the writer thread while it runs [`crate::sync::model::writer`]; while
-    /// recording: whether the writer's part runs.
+    /// In a model: the thread that entered [`crate::sync::model::writer`], from then to the
+    /// end of the execution (cleared by [`enter_model`]).
     writer: Option<loom::thread::ThreadId>,
+    /// While recording: whether the writer's part runs.
     recording_writer: bool,
     shadows: HashMap<Key, Shadow>,
 }
@@ -154,10 +172,12 @@ pub(crate) fn stop_recording() -> Vec<usize> {
 }
 
 /// Runs `f` as the model's one writer thread (see the module docs); returns its result.
+/// In a model the thread stays the writer until the execution ends: a second thread
+/// entering `writer` later in the same execution panics.
 pub(crate) fn as_writer<R>(f: impl FnOnce() -> R) -> R {
     let saved = STATE.with(|s| {
         let mut s = s.borrow_mut();
-        let saved = (s.recording_writer, s.writer);
+        let saved = s.recording_writer;
         match s.mode {
             Mode::Off => {}
             Mode::Recording => s.recording_writer = true,
@@ -173,10 +193,7 @@ pub(crate) fn as_writer<R>(f: impl FnOnce() -> R) -> R {
         saved
     });
     let result = f();
-    STATE.with(|s| {
-        let mut s = s.borrow_mut();
-        (s.recording_writer, s.writer) = saved;
-    });
+    STATE.with(|s| s.borrow_mut().recording_writer = saved);
     result
 }
 
@@ -188,6 +205,33 @@ fn note_store(s: &mut State, addr: usize, len: usize) {
             s.owned.insert(word);
         }
     }
+}
+
+/// A successful store to the mapped word `word` in a model execution: only the writer
+/// stores an owned word, and the writer stores only words the discovery run saw it store
+/// (see the module docs). Called only for stores that happen, not for failed exchanges.
+fn check_store(word: usize) {
+    STATE.with(|s| {
+        let s = s.borrow();
+        if s.mode != Mode::Model {
+            return;
+        }
+        let is_writer = s.writer == Some(loom::thread::current().id());
+        if s.owned.contains(&word) {
+            assert!(
+                is_writer,
+                "a thread other than the model's writer stored the word at {word:#x}, which \
+                 only the writer stored in the discovery run (the writer bypass needs one \
+                 storing thread)"
+            );
+        } else {
+            assert!(
+                !is_writer,
+                "the model's writer stored the word at {word:#x}, which the discovery run never \
+                 saw it store (the writer's path differs from the discovered one)"
+            );
+        }
+    });
 }
 
 /// True if the current model thread is the writer and only it stores `word` (so its load
@@ -220,6 +264,10 @@ pub(crate) fn enter_model(words: &[usize]) {
         s.writer = None;
         s.recording_writer = false;
         for &addr in words {
+            assert!(
+                addr % 8 == 0 && in_mapping(addr),
+                "a word discovered at {addr:#x} is no longer in a store mapping"
+            );
             let real = real_word(addr);
             s.shadows.insert(
                 Key { addr, size: 8 },
@@ -235,27 +283,47 @@ pub(crate) fn enter_model(words: &[usize]) {
 
 /// The real value of the mapped word at `addr`.
 fn real_word(addr: usize) -> u64 {
-    debug_assert!(addr % 8 == 0 && in_mapping(addr));
-    // SAFETY: `addr` is an 8-aligned word of a registered store mapping (words are only
-    // formed from the address of a facade atomic or a bounds-checked copy inside a mapping,
-    // rounded down to 8; a mapping's committed part is page-granular, so the whole word is
-    // backed). Mapped store memory is only ever accessed atomically or by racy copies, so an
-    // atomic view of it is sound while the mapping lives (it is unregistered before unmap).
+    assert!(
+        addr % 8 == 0 && in_mapping(addr),
+        "{addr:#x} is not a word of a store mapping"
+    );
+    // SAFETY: every word this module produces is `a & !7` for an address `a` of a byte that
+    // was bounds-checked: a byte of a facade atomic the caller holds a reference to, or of a
+    // copy `Region` checked against its committed length (or, in `enter_model`, a word
+    // recorded that way in the discovery run, of a mapping still registered). The word and
+    // that byte lie in one page (pages are 8-aligned), and a page with a committed byte has
+    // file content, so the 8 bytes are readable and writable. `a & !7` is 8-aligned, as
+    // `AtomicU64` needs. The mapping is still mapped: the assert above found it registered,
+    // and `Region::drop` unregisters it before the mapping is unmapped. The 8-byte view may
+    // overlap `AtomicU32`s or bytes of racy copies (mixed-size access, which Rust's model
+    // does not define across threads): harmless here because loom runs every thread of a
+    // model on one OS thread, one at a time, and no other process maps a test's store.
     unsafe { &*(addr as *const AtomicU64) }.load(Ordering::Relaxed)
 }
 
 fn write_real_word(addr: usize, value: u64) {
-    debug_assert!(addr % 8 == 0 && in_mapping(addr));
+    assert!(
+        addr % 8 == 0 && in_mapping(addr),
+        "{addr:#x} is not a word of a store mapping"
+    );
     // SAFETY: as in `real_word`.
     unsafe { &*(addr as *const AtomicU64) }.store(value, Ordering::Relaxed);
 }
 
-/// The shadow of `key` (whose real memory holds `real`), made if missing or stale.
+/// The shadow of `key` (whose real memory holds `real`), made if missing or stale (stale only
+/// outside a mapping: a stale mapped shadow in a model panics, see the module docs).
 fn shadow(key: Key, real: u64) -> Rc<LoomU64> {
     STATE.with(|s| {
         let mut s = s.borrow_mut();
         match s.shadows.get(&key) {
             Some(found) if found.latest == real => found.atomic.clone(),
+            Some(found) if s.mode == Mode::Model && key.size == 8 && in_mapping(key.addr) => {
+                panic!(
+                    "the mapped word at {:#x} holds {real:#x}, not {:#x} as last written \
+                     through its shadow: it changed outside the model during an execution",
+                    key.addr, found.latest
+                )
+            }
             _ => {
                 let atomic = Rc::new(LoomU64::new(real));
                 s.shadows.insert(
@@ -438,6 +506,9 @@ pub(crate) fn store<R: Real>(real: &R, value: u64, order: Ordering) {
     let place = Place::of(real.addr(), R::SIZE);
     if place.whole() {
         let atomic = shadow(place.key, real_value(real, &place));
+        if place.mapped {
+            check_store(place.key.addr);
+        }
         atomic.store(value, order);
         set_latest(place.key, value);
         real.set(value);
@@ -472,6 +543,9 @@ pub(crate) fn rmw<R: Real>(
                     .compare_exchange(current, word, success, failure)
                     .is_ok()
                 {
+                    if place.mapped {
+                        check_store(place.key.addr);
+                    }
                     set_latest(place.key, word);
                     real.set(new & place.mask);
                     return Ok(old);
@@ -480,9 +554,16 @@ pub(crate) fn rmw<R: Real>(
             }
             None => {
                 // A failed exchange: loom reads the latest value with `failure` ordering.
+                // (`Err` with another value: a thread stored between the read above and
+                // this exchange; read again. `Ok` would need that store to be exactly
+                // `!current`, which no model does: treated as a broken assumption.)
                 match atomic.compare_exchange(!current, !current, success, failure) {
                     Err(seen) if seen == current => return Err(old),
-                    Ok(_) => set_latest(place.key, !current),
+                    Ok(_) => unreachable!(
+                        "a failed exchange of the word at {:#x} succeeded: another thread \
+                         stored {:#x}, the complement of the value {current:#x} just read",
+                        place.key.addr, !current
+                    ),
                     Err(_) => {}
                 }
             }
@@ -565,7 +646,9 @@ pub(crate) fn write_bytes(addr: usize, data: &[u8]) {
         };
         if n == 8 {
             let value = u64::from_le_bytes(data[from..from + 8].try_into().expect("8 bytes"));
-            shadow(key, real_word(word)).store(value, Ordering::Relaxed);
+            let atomic = shadow(key, real_word(word));
+            check_store(word);
+            atomic.store(value, Ordering::Relaxed);
             set_latest(key, value);
             write_real_word(word, value);
             continue;
@@ -580,6 +663,7 @@ pub(crate) fn write_bytes(addr: usize, data: &[u8]) {
                 .compare_exchange(current, value, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
+                check_store(word);
                 set_latest(key, value);
                 write_real_word(word, value);
                 break;

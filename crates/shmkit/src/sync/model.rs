@@ -36,7 +36,10 @@ impl Drop for Leave {
 /// Runs `f` as the model's one writer thread: in `discover`, around the writer's part; in
 /// the model, inside the writer thread. The words it stores are then loaded by that thread
 /// without a loom operation (see `raw::shadow`: this keeps loom's reduction from hiding a
-/// reader's load behind the writer's own load of the same word).
+/// reader's load behind the writer's own load of the same word). In an execution the thread
+/// stays the writer until the execution ends, and the scheme's assumptions are checked as it
+/// runs: a store by another thread to a word the writer stores, a store by the writer to a
+/// word `discover` did not see it store, or a second writer thread, panics.
 pub fn writer<R>(f: impl FnOnce() -> R) -> R {
     shadow::as_writer(f)
 }
