@@ -31,6 +31,9 @@
 //! Store::remove(&name).unwrap();
 //! ```
 #![deny(unsafe_code)]
+// The loom harness (`sync::model`, the shadows' recording) serves only the loom tests, which
+// see it through the `internals` feature: a loom build of the library alone leaves it unused.
+#![cfg_attr(all(loom, not(feature = "internals")), allow(dead_code))]
 #![warn(missing_docs)]
 
 /// The README's examples, compiled and run as doc tests.
