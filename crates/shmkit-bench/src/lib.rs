@@ -1,9 +1,9 @@
 //! shmkit's benchmarks, in one place: the sections `shmkit bench` runs (one per kind of
 //! object, [`kinds`]), the harness they share ([`harness`]: worker processes, phases,
 //! progress, interruption), and the report ([`report`]: one table per section, each row's
-//! ratio to a baseline measured in the same run). The standalone programs in `src/bin`
-//! (`bench_hash_map`, `bench_store`) and `python/bench_python.py` give the figures of
-//! `docs/BENCHMARKS.md` that take longer than a `shmkit bench` run.
+//! ratio to a baseline measured in the same run). The standalone programs
+//! (`src/bin/bench_hash_map.rs`, `examples/bench_store.rs`) and `python/bench_python.py` give
+//! the figures of `docs/BENCHMARKS.md` that take longer than a `shmkit bench` run.
 //!
 //! This crate is not published and the library never depends on it: comparisons with other
 //! libraries belong here, so their dependencies stay out of `shmkit`.

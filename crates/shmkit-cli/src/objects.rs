@@ -8,8 +8,8 @@
 //! for o in list(&store, true)? { println!("{} {} {:?}", o.name, o.kind, o.entries) }
 //! ```
 
+use shmkit::OutOfBounds;
 use shmkit::collections::any::open_any;
-use shmkit::raw::OutOfBounds;
 use shmkit::{ObjectKind, Store};
 
 /// One object of a store.

@@ -19,7 +19,7 @@ pub fn probe(path: &std::path::Path) -> Probe {
 /// is the same process (its start time matches; otherwise the PID was reused or belongs to
 /// another namespace).
 pub fn process_name(slot: &SlotFacts) -> Option<String> {
-    let start = shmkit::store::registry::process_start_time(slot.pid);
+    let start = shmkit::store::process_start_time(slot.pid);
     if start == 0 || (slot.start_time != 0 && start != slot.start_time) {
         return None;
     }

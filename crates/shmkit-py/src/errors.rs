@@ -31,8 +31,8 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
+use shmkit::LockError;
 use shmkit::store::name::NameError;
-use shmkit::sync::LockError;
 use shmkit::{
     AllocError, CreateError, DirectoryError, ErrorKind, FreeError, MapError, OpenError, VerifyError,
 };
@@ -304,7 +304,7 @@ classified!(
     FreeError,
     VerifyError,
     LockError,
-    shmkit::raw::OutOfBounds,
+    shmkit::OutOfBounds,
     shmkit::value::DecodeError
 );
 

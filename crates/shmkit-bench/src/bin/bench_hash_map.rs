@@ -122,6 +122,53 @@ fn fork(f: impl FnOnce()) -> libc::pid_t {
     pid
 }
 
+/// Words shared with the forked workers (the start gate and each worker's CPU time): an
+/// anonymous shared mapping, inherited across `fork`, so the coordination stays out of the
+/// store being measured.
+struct SharedWords {
+    base: *mut AtomicU64,
+    len: usize,
+}
+
+impl SharedWords {
+    fn new(len: usize) -> SharedWords {
+        // SAFETY: a new anonymous mapping at an address of the kernel's choice; nothing else
+        // is touched, and the result is checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len * size_of::<AtomicU64>(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert!(base != libc::MAP_FAILED, "mmap of the gate words failed");
+        SharedWords {
+            base: base.cast(),
+            len,
+        }
+    }
+
+    fn word(&self, i: u64) -> &AtomicU64 {
+        let i = usize::try_from(i).expect("word index");
+        assert!(i < self.len, "word {i} of {}", self.len);
+        // SAFETY: 1. `i` is within the mapping (checked above), which lives as long as
+        // `self`; 2. the base is page aligned, so every word is 8-aligned; 3. the kernel
+        // zero-fills the mapping, and zero is a valid `AtomicU64`.
+        unsafe { &*self.base.add(i) }
+    }
+}
+
+impl Drop for SharedWords {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; no reference from `word`
+        // outlives `self`.
+        unsafe { libc::munmap(self.base.cast(), self.len * size_of::<AtomicU64>()) };
+    }
+}
+
 fn wait(pid: libc::pid_t) {
     let mut status = 0;
     // SAFETY: waiting for our own child.
@@ -156,13 +203,9 @@ struct Rate {
 
 /// Runs `procs` processes, each calling `op(process, n)` for `n` in `0..ops`, all started
 /// together.
-fn concurrent(store: &Store, procs: u64, ops: u64, op: &dyn Fn(&mut Worker, u64)) -> Rate {
-    let words = 2 + procs;
-    let gate = store.alloc(8 * words).expect("alloc");
-    store
-        .write_bytes(gate, &vec![0u8; 8 * words as usize])
-        .expect("write");
-    let word = |i: u64| store.get::<AtomicU64>(gate + 8 * i).expect("gate");
+fn concurrent(procs: u64, ops: u64, op: &dyn Fn(&mut Worker, u64)) -> Rate {
+    let gate = SharedWords::new(2 + procs as usize);
+    let word = |i: u64| gate.word(i);
     let children: Vec<_> = (0..procs)
         .map(|p| {
             fork(|| {
@@ -192,7 +235,6 @@ fn concurrent(store: &Store, procs: u64, ops: u64, op: &dyn Fn(&mut Worker, u64)
     }
     let secs = t.elapsed().as_secs_f64();
     let cpu_ns: u64 = (0..procs).map(|p| word(2 + p).load(Ordering::SeqCst)).sum();
-    let _ = store.free(gate);
     let total = (procs * ops) as f64;
     Rate {
         wall: total / secs,
@@ -355,7 +397,7 @@ fn main() {
     );
     let best = |procs: u64, op: &dyn Fn(&mut Worker, u64)| {
         (0..PROC_REPS)
-            .map(|_| concurrent(&store, procs, READS_PER_PROC, op))
+            .map(|_| concurrent(procs, READS_PER_PROC, op))
             .fold(Rate::default(), |a, b| Rate {
                 wall: a.wall.max(b.wall),
                 cpu: a.cpu.max(b.cpu),

@@ -25,7 +25,6 @@ use crate::remove::{Removed, remove_store};
 use serde_json::json;
 use shmkit::maintenance::check::NotRepairedBecause;
 use shmkit::store::files::remove_stale_temp_file;
-use shmkit::store::header::FLAG_REMOVE_WHEN_UNUSED;
 use std::io::Write;
 
 /// What gc did (or would do) with one file.
@@ -128,9 +127,7 @@ fn gc_store(file: &StoreFile, args: &GcArgs) -> Result<Option<String>, CliError>
     }
     // A store created to be removed when unused whose last process died (or exited without
     // detaching) is removed like --remove-unused would.
-    let wants_removal = p
-        .header
-        .is_some_and(|h| h.flags & FLAG_REMOVE_WHEN_UNUSED != 0);
+    let wants_removal = p.header.is_some_and(|h| h.removes_when_unused());
     if (args.remove_unused || wants_removal) && !p.in_use {
         let why = if wants_removal {
             "no process attached; created to be removed when unused"

@@ -19,7 +19,7 @@ use crate::json::{self, Json};
 use crate::objects::{self, ObjectListing};
 use crate::probe::{Probe, probe, process_json, process_name};
 use shmkit::Store;
-use shmkit::store::alloc::AllocStats;
+use shmkit::store::AllocStats;
 use std::io::Write;
 
 /// Opens the store named on the command line, with the probe taken before attaching.

@@ -1,5 +1,5 @@
 //! Collections that live in a store: safe code only, built on [`crate::store`] and
-//! [`crate::sync`].
+//! the crate's robust locks and seqlocks (`sync`).
 //!
 //! Every kind of object implements [`object::Collection`]; [`any::open_any`] opens any
 //! object found in a store's directory as an [`object::SharedObject`].

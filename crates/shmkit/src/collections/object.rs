@@ -109,8 +109,8 @@ pub struct ObjectLock<'a> {
     pub index: Option<u64>,
     /// How it is recovered after its owner died.
     pub role: LockRole,
-    /// The lock.
-    pub mutex: &'a RobustMutex,
+    /// The lock (the crate's own: maintenance reads and recovers it).
+    pub(crate) mutex: &'a RobustMutex,
 }
 
 /// One item of an object, as generic code (a dump) sees it.

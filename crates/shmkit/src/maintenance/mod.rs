@@ -20,5 +20,7 @@
 //! ```
 
 pub mod check;
-pub mod locks;
-pub mod reach;
+mod locks;
+mod reach;
+
+pub use reach::LeakReport;

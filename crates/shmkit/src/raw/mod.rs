@@ -98,11 +98,6 @@ impl Region {
         self.mapping.faulted_at()
     }
 
-    /// Length of the reserved virtual range.
-    pub fn reserved_len(&self) -> u64 {
-        self.mapping.len()
-    }
-
     fn shared_committed(&self) -> &AtomicU64 {
         // SAFETY: `committed_field` was checked in `new` to be 8-aligned and inside the
         // initial committed length, which never shrinks; the base is page aligned, so the

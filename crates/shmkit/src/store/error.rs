@@ -242,7 +242,7 @@ pub enum FreeError {
     #[error("this process has no registry slot in the store (all process slots are in use)")]
     NotAttached,
     /// A live process held the size-class lock for longer than the caller would wait
-    /// ([`crate::Store::free_within`]); the block was not freed.
+    /// (maintenance frees with a time limit); the block was not freed.
     #[error("block at offset {0} not freed: its size class is locked by a live process")]
     Busy(u64),
 }

@@ -45,11 +45,11 @@ pub struct Line<T>(pub T);
     Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, KnownLayout, Immutable,
 )]
 pub struct ImmutableHeader {
-    /// [`MAGIC`].
+    /// The file's magic, `SHMKIT\0\x01` (see `docs/FORMAT.md`).
     pub magic: [u8; 8],
-    /// [`FORMAT_VERSION`].
+    /// The format version (1).
     pub format_version: u32,
-    /// [`HASH_XXH3_64`].
+    /// The key-hash algorithm (1: XXH3-64).
     pub hash_algorithm: u32,
     /// Seed for key hashing in this store.
     pub hash_seed: u64,
@@ -69,7 +69,8 @@ pub struct ImmutableHeader {
     pub created_unix_ns: u64,
     /// Page size the store was laid out with.
     pub page_size: u32,
-    /// Options of the store as bits ([`FLAG_REMOVE_WHEN_UNUSED`]); other bits are zero.
+    /// Options of the store as bits (1: remove when unused, see
+    /// [`ImmutableHeader::removes_when_unused`]); other bits are zero.
     pub flags: u32,
 }
 
@@ -155,20 +156,32 @@ const _: () = assert!(size_of::<StoreHeader>() as u64 == HEADER_LEN);
 const _: () = assert!(std::mem::offset_of!(StoreHeader, growth) as u64 == COMMITTED_LEN_OFFSET);
 
 impl ImmutableHeader {
-    /// The bytes covered by the checksum, in file order (little-endian, as stored: the
-    /// crate refuses to build for big-endian targets).
-    pub fn to_bytes(&self) -> [u8; CHECKSUMMED_LEN] {
-        zerocopy::transmute!(*self)
+    internal! {
+        /// The bytes covered by the checksum, in file order (little-endian, as stored: the
+        /// crate refuses to build for big-endian targets).
+        fn to_bytes(self) -> [u8; CHECKSUMMED_LEN] {
+            zerocopy::transmute!(self)
+        }
     }
 
-    /// Parses the first [`CHECKSUMMED_LEN`] bytes of a file.
-    pub fn from_bytes(b: &[u8; CHECKSUMMED_LEN]) -> ImmutableHeader {
-        zerocopy::transmute!(*b)
+    internal! {
+        /// Parses the first [`CHECKSUMMED_LEN`] bytes of a file.
+        fn from_bytes(b: &[u8; CHECKSUMMED_LEN]) -> ImmutableHeader {
+            zerocopy::transmute!(*b)
+        }
     }
 
-    /// XXH3-64 of the immutable bytes.
-    pub fn checksum(&self) -> u64 {
-        xxhash_rust::xxh3::xxh3_64(&self.to_bytes())
+    /// True if the store was created to be removed by the last process to detach (see
+    /// [`crate::StoreOptions::remove_when_unused`]).
+    pub fn removes_when_unused(&self) -> bool {
+        self.flags & FLAG_REMOVE_WHEN_UNUSED != 0
+    }
+
+    internal! {
+        /// XXH3-64 of the immutable bytes.
+        fn checksum(&self) -> u64 {
+            xxhash_rust::xxh3::xxh3_64(&self.to_bytes())
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The store-level locks — growth, heap, directory, test mutex, one per allocator size
 //! class — with their names and roles, and the state of a lock: held by a dead process, or
 //! still marked "needs repair". The report over every lock of a store and of its objects,
-//! and the recovery of abandoned locks, are [`crate::maintenance::locks`].
+//! and the recovery of abandoned locks, are [`Store::lock_states`] and
+//! [`Store::recover_abandoned_locks`].
 //!
 //! Invariants: [`Store::lock_states`] only reads lock words (a racy snapshot, for
 //! reporting). An owner is called dead by the rule the robust mutex itself uses

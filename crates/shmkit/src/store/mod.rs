@@ -12,43 +12,46 @@
 //! use shmkit::{Store, StoreOptions};
 //! let name = format!("doc-store-{}", std::process::id()); // unique to this process
 //! let store = Store::open_or_create(&name, &StoreOptions::default()).unwrap();
-//! let block = store.alloc(1000).unwrap();
-//! store.write_bytes(block, b"shared").unwrap();
-//! let again = Store::open(&name).unwrap();
-//! let mut buf = [0u8; 6];
-//! again.read_bytes(block, &mut buf).unwrap();
-//! assert_eq!(&buf, b"shared");
+//! store.hash_map("m").unwrap().set(b"k", b"shared").unwrap();
+//! let again = Store::open(&name).unwrap(); // in this process: the same attachment
+//! assert!(again.same_attachment(&store));
+//! let map = again.open_hash_map("m").unwrap();
+//! assert_eq!(map.get(b"k").unwrap().as_deref(), Some(&b"shared"[..]));
+//! assert_eq!(again.objects().unwrap().len(), 1);
 //! Store::remove(&name).unwrap();
 //! ```
 
-pub mod alloc;
-pub mod alloc_classes;
+internal! { mod alloc; }
+internal! { mod alloc_classes; }
 mod attach;
-pub mod directory;
+internal! { mod directory; }
 pub mod error;
 pub mod files;
-pub mod header;
+internal! { mod header; }
 pub mod inspect;
 pub mod locks;
 pub mod name;
-pub mod registry;
+internal! { mod registry; }
 pub mod remove;
 mod reopen;
 mod sweep_gate;
 pub mod verify;
 
-use self::alloc::AllocStats;
 use self::attach::{Attachment, Layout, find_attached, init_header, io_err, read_header};
-use self::directory::{ObjectInfo, ObjectKind};
 use self::error::{AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError};
-use self::header::{FORMAT_VERSION, HASH_XXH3_64, ImmutableHeader, MAGIC};
-use self::registry::{DEFAULT_SLOTS, MAX_SLOTS, ProcessInfo};
+use self::header::{FORMAT_VERSION, HASH_XXH3_64, MAGIC};
+use self::registry::{DEFAULT_SLOTS, MAX_SLOTS};
 use self::verify::VerifyReport;
 use crate::raw::{OutOfBounds, Region};
 use crate::sync::{MutexGuard, RobustMutex};
 use crate::sys::{self, OpenMode, SharedMapping};
 use std::path::Path;
 use std::sync::Arc;
+
+pub use self::alloc::{AllocStats, ClassStats};
+pub use self::directory::{MAX_OBJECT_NAME, ObjectInfo, ObjectKind};
+pub use self::header::ImmutableHeader;
+pub use self::registry::{ProcessInfo, process_start_time};
 
 pub(crate) use self::attach::ExclusiveUse;
 pub use self::attach::STORE_MAGIC;
@@ -363,7 +366,7 @@ impl Store {
     /// True if the last process to detach removes the store (see
     /// [`StoreOptions::remove_when_unused`]).
     pub fn removes_when_unused(&self) -> bool {
-        self.inner.fixed.flags & header::FLAG_REMOVE_WHEN_UNUSED != 0
+        self.inner.fixed.removes_when_unused()
     }
 
     /// Seed for key hashing in this store (XXH3-64).
@@ -381,32 +384,41 @@ impl Store {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Makes sure the first `len` bytes of the store exist, growing the file if needed.
-    pub fn grow_to(&self, len: u64) -> Result<(), AllocError> {
-        self.inner.ensure_committed(len)
-    }
-
-    /// Allocates `size` bytes; returns the offset of the first byte.
-    pub fn alloc(&self, size: u64) -> Result<u64, AllocError> {
-        let result = self.inner.alloc(size);
-        match self.faulted_at() {
-            None => result,
-            Some(offset) => Err(AllocError::Corrupt {
-                offset,
-                reason: SHRUNK,
-            }),
+    internal! {
+        /// Makes sure the first `len` bytes of the store exist, growing the file if needed.
+        #[cfg(any(test, feature = "internals"))]
+        fn grow_to(&self, len: u64) -> Result<(), AllocError> {
+            self.inner.ensure_committed(len)
         }
     }
 
-    /// Frees a block returned by [`Store::alloc`].
-    pub fn free(&self, offset: u64) -> Result<(), FreeError> {
-        self.inner.free(offset)
+    internal! {
+        /// Allocates `size` bytes; returns the offset of the first byte.
+        fn alloc(&self, size: u64) -> Result<u64, AllocError> {
+            let result = self.inner.alloc(size);
+            match self.faulted_at() {
+                None => result,
+                Some(offset) => Err(AllocError::Corrupt {
+                    offset,
+                    reason: SHRUNK,
+                }),
+            }
+        }
     }
 
-    /// [`Store::free`] that gives up with [`FreeError::Busy`] after `wait` while a live
-    /// process holds the block's size-class lock (for maintenance, which must not hang).
-    pub fn free_within(&self, offset: u64, wait: std::time::Duration) -> Result<(), FreeError> {
-        self.inner.free_within(offset, Some(wait))
+    internal! {
+        /// Frees a block returned by [`Store::alloc`].
+        fn free(&self, offset: u64) -> Result<(), FreeError> {
+            self.inner.free(offset)
+        }
+    }
+
+    internal! {
+        /// [`Store::free`] that gives up with [`FreeError::Busy`] after `wait` while a live
+        /// process holds the block's size-class lock (for maintenance, which must not hang).
+        fn free_within(&self, offset: u64, wait: std::time::Duration) -> Result<(), FreeError> {
+            self.inner.free_within(offset, Some(wait))
+        }
     }
 
     /// Usable bytes of the block at `offset` (at least what was asked for).
@@ -431,52 +443,67 @@ impl Store {
         self.inner.alloc_stats()
     }
 
-    /// Copies bytes out of the store (bounds-checked; may race with writers).
-    pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
-        self.inner.region.read_bytes(offset, out)?;
-        match self.faulted_at() {
-            None => Ok(()),
-            Some(fault) => Err(OutOfBounds {
-                offset: fault,
-                len: out.len() as u64,
-                committed: self.committed_len(),
-            }),
+    internal! {
+        /// Copies bytes out of the store (bounds-checked; may race with writers).
+        #[cfg(any(test, feature = "internals"))]
+        fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
+            self.inner.region.read_bytes(offset, out)?;
+            match self.faulted_at() {
+                None => Ok(()),
+                Some(fault) => Err(OutOfBounds {
+                    offset: fault,
+                    len: out.len() as u64,
+                    committed: self.committed_len(),
+                }),
+            }
         }
     }
 
-    /// Copies bytes into the store (bounds-checked). Write only memory you allocated.
-    pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<(), OutOfBounds> {
-        self.inner.region.write_bytes(offset, data)
+    internal! {
+        /// Copies bytes into the store (bounds-checked). Write only memory you allocated.
+        #[cfg(any(test, feature = "internals"))]
+        fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<(), OutOfBounds> {
+            self.inner.region.write_bytes(offset, data)
+        }
     }
 
-    /// A typed reference into the store (bounds- and alignment-checked).
-    pub fn get<T: crate::raw::Shared>(&self, offset: u64) -> Result<&T, OutOfBounds> {
-        self.inner.region.get(offset)
+    internal! {
+        /// A typed reference into the store (bounds- and alignment-checked).
+        fn get<T: crate::raw::Shared>(&self, offset: u64) -> Result<&T, OutOfBounds> {
+            self.inner.region.get(offset)
+        }
     }
 
-    /// Takes a robust mutex living in this store.
-    pub fn lock<'a>(
-        &self,
-        mutex: &'a RobustMutex,
-    ) -> Result<MutexGuard<'a>, crate::sync::LockError> {
-        self.inner.lock(mutex)
+    internal! {
+        /// Takes a robust mutex living in this store.
+        fn lock<'a>(
+            &self,
+            mutex: &'a RobustMutex,
+        ) -> Result<MutexGuard<'a>, crate::sync::LockError> {
+            self.inner.lock(mutex)
+        }
     }
 
-    /// Takes a robust mutex, giving up after `timeout` while a live process holds it.
-    pub fn lock_timeout<'a>(
-        &self,
-        mutex: &'a RobustMutex,
-        timeout: std::time::Duration,
-    ) -> Result<MutexGuard<'a>, crate::sync::LockError> {
-        mutex.try_lock_for(&*self.inner, timeout)
+    internal! {
+        /// Takes a robust mutex, giving up after `timeout` while a live process holds it.
+        fn lock_timeout<'a>(
+            &self,
+            mutex: &'a RobustMutex,
+            timeout: std::time::Duration,
+        ) -> Result<MutexGuard<'a>, crate::sync::LockError> {
+            mutex.try_lock_for(&*self.inner, timeout)
+        }
     }
 
-    /// A spare mutex in the header, for tests and examples of lock behaviour.
-    pub fn test_mutex(&self) -> Result<TestMutex<'_>, OutOfBounds> {
-        Ok(TestMutex {
-            store: self,
-            mutex: &self.inner.registry_state().test_mutex,
-        })
+    internal! {
+        /// A spare mutex in the header, for tests and examples of lock behaviour.
+        #[cfg(any(test, feature = "internals"))]
+        fn test_mutex(&self) -> Result<TestMutex<'_>, OutOfBounds> {
+            Ok(TestMutex {
+                store: self,
+                mutex: &self.inner.registry_state().test_mutex,
+            })
+        }
     }
 
     /// This process's lock-owner id in the store.
@@ -499,9 +526,12 @@ impl Store {
         self.inner.sweep_dead()
     }
 
-    /// The registry slot of the process with owner id `owner`, if any (diagnostics).
-    pub fn registry_slot(&self, slot: u32) -> Result<&registry::RegistrySlot, OutOfBounds> {
-        attach::registry_slot(&self.inner.region, &self.inner.fixed, slot)
+    internal! {
+        /// The registry slot of the process with owner id `owner`, if any (diagnostics).
+        #[cfg(any(test, feature = "internals"))]
+        fn registry_slot(&self, slot: u32) -> Result<&registry::RegistrySlot, OutOfBounds> {
+            attach::registry_slot(&self.inner.region, &self.inner.fixed, slot)
+        }
     }
 
     /// Published objects.
@@ -514,18 +544,20 @@ impl Store {
         self.inner.object(name, kind)
     }
 
-    /// Root offset of object `name`, created by `init` if missing. Exactly one creator's
-    /// root is published per name, even when processes race.
-    pub fn object_or_create(
-        &self,
-        name: &str,
-        kind: ObjectKind,
-        init: impl FnOnce(&Store) -> Result<u64, AllocError>,
-    ) -> Result<u64, DirectoryError> {
-        // The root and whatever `init` allocates are unpublished until the entry is: a leak
-        // sweep of this process must wait (see `sweep_gate`).
-        let _writing = self.inner.enter_write();
-        self.inner.object_or_create(name, kind, || init(self))
+    internal! {
+        /// Root offset of object `name`, created by `init` if missing. Exactly one creator's
+        /// root is published per name, even when processes race.
+        fn object_or_create(
+            &self,
+            name: &str,
+            kind: ObjectKind,
+            init: impl FnOnce(&Store) -> Result<u64, AllocError>,
+        ) -> Result<u64, DirectoryError> {
+            // The root and whatever `init` allocates are unpublished until the entry is: a leak
+            // sweep of this process must wait (see `sweep_gate`).
+            let _writing = self.inner.enter_write();
+            self.inner.object_or_create(name, kind, || init(self))
+        }
     }
 
     /// Checks the store layer (allocator, directory) without changing anything. The check
@@ -577,13 +609,17 @@ fn check_owner_and_mode(
     Ok(())
 }
 
+internal! {
 /// A mutex in the store header reserved for tests and demonstrations.
+#[cfg(any(test, feature = "internals"))]
 #[derive(Debug)]
-pub struct TestMutex<'a> {
+struct TestMutex<'a> {
     store: &'a Store,
     mutex: &'a RobustMutex,
 }
+}
 
+#[cfg(any(test, feature = "internals"))]
 impl<'a> TestMutex<'a> {
     /// Takes the lock.
     pub fn lock(&self) -> Result<MutexGuard<'a>, crate::sync::LockError> {

@@ -54,7 +54,7 @@ pub trait OwnerRegistry {
     fn is_owner_alive(&self, owner: OwnerId) -> bool;
 }
 
-/// Errors from taking a [`RobustMutex`].
+/// Errors from taking one of a store's robust locks.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LockError {
@@ -84,6 +84,7 @@ const SPIN_LIMIT: u32 = 64;
 
 impl RobustMutex {
     /// A new, unlocked mutex value (for initialising fresh shared memory).
+    #[cfg(any(test, feature = "internals"))]
     pub const fn new() -> RobustMutex {
         RobustMutex {
             word: AtomicU32::new(0),
@@ -122,6 +123,7 @@ impl RobustMutex {
     }
 
     /// Takes the lock only if it is free right now.
+    #[cfg(any(test, feature = "internals"))]
     pub fn try_lock<'a, R: OwnerRegistry + ?Sized>(
         &'a self,
         registry: &R,

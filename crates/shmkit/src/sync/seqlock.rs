@@ -29,6 +29,7 @@ const _: () = assert!(size_of::<SeqLock>() == 8);
 
 impl SeqLock {
     /// A new seqlock (counter 0).
+    #[cfg(any(test, feature = "internals"))]
     pub const fn new() -> SeqLock {
         SeqLock {
             seq: AtomicU64::new(0),

@@ -91,6 +91,7 @@ impl SharedMapping {
     }
 
     /// True if the mapping is empty (never, by construction).
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -56,7 +56,7 @@
 
 mod error;
 mod iter;
-pub mod layout;
+internal! { mod layout; }
 mod lookup;
 mod object;
 mod resize;

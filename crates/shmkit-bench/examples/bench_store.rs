@@ -3,8 +3,12 @@
 //! the same run.
 //!
 //! ```text
-//! cargo run --release -p shmkit-bench --bin bench_store
+//! cargo run --release -p shmkit-bench --example bench_store
 //! ```
+//!
+//! An example rather than a program in `src/bin`: the mutex and the allocator are internals,
+//! reached through the core's `internals` feature, which only this crate's dev-dependency
+//! enables (until the public API was narrowed it was `--bin bench_store`, same program).
 
 use shmkit::{Store, StoreOptions};
 use std::hint::black_box;
