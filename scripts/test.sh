@@ -25,9 +25,16 @@ trap 'exit 143' TERM
 cargo build --quiet -p shmkit-cli
 clean_test_stores
 
-echo "== style: cargo fmt --check, cargo clippy -D warnings"
+echo "== style: cargo fmt --check, cargo clippy -D warnings, the public API alone"
 cargo fmt --all --check
 cargo clippy --quiet --workspace --all-targets -- -D warnings
+# A workspace-wide build turns on every feature any crate asks for, including the core's
+# `internals` (its tests' hooks): check each front end alone, so one reaching for an
+# internal item fails here instead of compiling only in the workspace.
+for front in shmkit-cli shmkit-py shmkit-capi; do
+    cargo check --quiet -p "$front"
+done
+cargo check --quiet -p shmkit-bench --lib --bins
 
 echo "== Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
