@@ -110,7 +110,11 @@ const SCRATCH_KEEP: usize = 1 << 20;
 
 /// Copies `data` into `buf` and reports its length in `len`; `BufferTooSmall` (with the
 /// needed length reported, nothing copied) if it does not fit.
-fn deliver(data: &[u8], buf: &mut OutBuf<'_>, len: ffi_ptr::Out<'_, usize>) -> Result<(), CError> {
+pub(crate) fn deliver(
+    data: &[u8],
+    buf: &mut OutBuf<'_>,
+    len: ffi_ptr::Out<'_, usize>,
+) -> Result<(), CError> {
     len.write(data.len());
     if buf.fill(data) {
         Ok(())
@@ -771,6 +775,104 @@ pub unsafe extern "C" fn shmkit_hash_map_compare_and_set(
         let done = map
             .map
             .compare_and_set(&map.key(key)?, expected, new_value)?;
+        if let Some(out) = swapped {
+            out.write(done);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// The encoding of a typed value C passed (`ffi_ptr::value`), `None` for an absent one.
+fn encoded(value: Option<ffi_ptr::ValueIn<'_>>) -> Option<Vec<u8>> {
+    value.map(|v| {
+        let mut out = Vec::new();
+        v.value.encode_into(&mut out);
+        out
+    })
+}
+
+/// Sets `key` to the typed value `*value` (encoded as `shmkit_value_encode` does) only if
+/// `key` is absent; `*inserted` (may be NULL) says whether it was. `value` may not be NULL.
+/// `inserted` must not overlap the key, `*value` or its payload
+/// (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `value` is NULL or as `shmkit_value_encode` needs it; `inserted` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_insert_if_absent_value(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    value: *const shmkit_value,
+    inserted: *mut bool,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `value` and
+        // `out_opt`; the key, the value and its payload are the inputs.
+        let (map, key, value, inserted) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let value = ffi_ptr::value(value)?.ok_or_else(|| CError::null("the value"))?;
+            let [s, p] = value.inputs;
+            (
+                ffi_ptr::handle(map, "the map")?,
+                key,
+                value,
+                ffi_ptr::out_opt(inserted, &[Input::of(key), s, p])?,
+            )
+        };
+        let value = encoded(Some(value)).unwrap_or_default();
+        let done = map.map.insert_if_absent(&map.key(key)?, &value)?;
+        if let Some(out) = inserted {
+            out.write(done);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// The typed form of `shmkit_hash_map_compare_and_set`, atomic across processes: if the
+/// value of `key` is `*expected` (NULL `expected`: if `key` is absent), set it to
+/// `*new_value` (NULL `new_value`: remove `key`). Both are encoded as
+/// `shmkit_value_encode` does, and the stored value matches when its encoding is the same:
+/// so the type counts (the int 1, the float 1.0 and the str "1" are three values), and an int
+/// matches whether it was written as an int or as a big int. `*swapped` (may be NULL) says
+/// whether the condition held and the write happened. `swapped` must not overlap the key or
+/// either value (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `expected` and `new_value` are each NULL or as `shmkit_value_encode` needs them;
+/// `swapped` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_compare_and_set_value(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    expected: *const shmkit_value,
+    new_value: *const shmkit_value,
+    swapped: *mut bool,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `value` (twice) and
+        // `out_opt`; the key and both values with their payloads are the inputs.
+        let (map, key, expected, new_value, swapped) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let expected = ffi_ptr::value(expected)?;
+            let new_value = ffi_ptr::value(new_value)?;
+            let [es, ep] = expected.map(|v| v.inputs).unwrap_or_default();
+            let [ns, np] = new_value.map(|v| v.inputs).unwrap_or_default();
+            (
+                ffi_ptr::handle(map, "the map")?,
+                key,
+                expected,
+                new_value,
+                ffi_ptr::out_opt(swapped, &[Input::of(key), es, ep, ns, np])?,
+            )
+        };
+        let (expected, new_value) = (encoded(expected), encoded(new_value));
+        let done =
+            map.map
+                .compare_and_set(&map.key(key)?, expected.as_deref(), new_value.as_deref())?;
         if let Some(out) = swapped {
             out.write(done);
         }
