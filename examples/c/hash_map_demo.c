@@ -91,6 +91,9 @@ static void write_values(shmkit_hash_map *map) {
     check(shmkit_hash_map_set_null(map, KEY("c_none")), SHMKIT_STATUS_OK, "set null");
     int64_t count = 0;
     check(shmkit_hash_map_incr_int(map, KEY("count"), 10, &count), SHMKIT_STATUS_OK, "incr");
+    /* A counter past int64_t keeps counting as a big int, as Python's incr does. */
+    check(shmkit_hash_map_set_i64(map, KEY("c_big"), INT64_MAX), SHMKIT_STATUS_OK, "set INT64_MAX");
+    check(shmkit_hash_map_incr_int(map, KEY("c_big"), 1, &count), SHMKIT_STATUS_BIG_INT, "incr past int64_t");
 }
 
 /* Checks what the Python side of the test wrote (crates/shmkit-py/tests/test_c_api.py). */
@@ -141,6 +144,8 @@ static void read_values(shmkit_hash_map *map) {
     if (!check(shmkit_hash_map_incr_int(map, KEY("count"), 1, &count), SHMKIT_STATUS_OK, "incr count")) {
         expect(count == 16, "count == 16");
     }
+    /* Python's 2**64 counts on from C. */
+    check(shmkit_hash_map_incr_int(map, KEY("py_big"), 1, &count), SHMKIT_STATUS_BIG_INT, "incr py_big");
 }
 
 static void demo(shmkit_store *store) {

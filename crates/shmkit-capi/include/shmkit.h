@@ -61,6 +61,11 @@ enum shmkit_status
    */
   SHMKIT_STATUS_END = 2,
   /**
+   * `shmkit_hash_map_incr_int` stored a sum beyond `int64_t` as a big int (as Python's
+   * `incr` does) and did not write `*out`. Not an error: the increment happened.
+   */
+  SHMKIT_STATUS_BIG_INT = 3,
+  /**
    * No store under that name or path.
    */
   SHMKIT_STATUS_STORE_NOT_FOUND = -1,
@@ -145,8 +150,8 @@ enum shmkit_status
    */
   SHMKIT_STATUS_BUFFER_TOO_SMALL = -101,
   /**
-   * A number does not fit the C type (an int past `int64_t`, which Python keeps as a big
-   * int); nothing was changed.
+   * A number does not fit the type it must become (an int too large for a `double`);
+   * nothing was changed.
    */
   SHMKIT_STATUS_OVERFLOW = -102,
   /**
@@ -708,12 +713,16 @@ shmkit_status shmkit_hash_map_remove(const struct shmkit_hash_map *map,
                                      bool *removed);
 
 /**
- * Atomically adds `delta` to the typed int at `key` (a missing key counts as 0) and sets
- * `*out` (may be NULL) to the result: Python's `m.incr(key, delta)`.
- * `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int; `SHMKIT_STATUS_OVERFLOW` if the
- * sum (or the stored int) does not fit in `int64_t` (Python would store a big int); the
- * value is unchanged then. `out` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`;
- * the same for the other `incr` functions).
+ * Atomically adds `delta` to the typed int at `key` (a missing key counts as 0), as
+ * Python's `m.incr(key, delta)` does (the same code in the library), and sets `*out` (may
+ * be NULL) to the result. The stored value may be an int or a big int (an int beyond
+ * `int64_t`, which Python writes); `SHMKIT_STATUS_WRONG_TYPE` if it is anything else, and
+ * the value is unchanged then. The sum is exact: when it no longer fits in `int64_t` it is
+ * stored as a big int (Python reads it as its `int`), the function returns
+ * `SHMKIT_STATUS_BIG_INT` (an outcome, not an error) and `*out` is not written; read the
+ * value with `shmkit_hash_map_get_value`. A later increment that brings it back into
+ * `int64_t` stores an int again and returns `SHMKIT_STATUS_OK`. `out` must not overlap the
+ * key (`SHMKIT_STATUS_INVALID_ARGUMENT`; the same for the other `incr` functions).
  *
  * # Safety
  * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -727,8 +736,11 @@ shmkit_status shmkit_hash_map_incr_int(const struct shmkit_hash_map *map,
 
 /**
  * Atomically adds `delta` to the typed number at `key` (a missing key counts as 0.0) and
- * sets `*out` (may be NULL) to the result, stored as a float: an int becomes a float, as
- * in Python. `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int or a float.
+ * sets `*out` (may be NULL) to the result, stored as a float: an int (also a big int)
+ * becomes a float, as in Python's `m.incr(key, delta)` (the same code in the library).
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value is not a number; `SHMKIT_STATUS_OVERFLOW` if it is
+ * a big int too large for a `double` (Python's `OverflowError`). The value is unchanged
+ * after an error.
  *
  * # Safety
  * As `shmkit_hash_map_incr_int`.

@@ -296,16 +296,97 @@ fn conditional_writes_counters_and_removal() {
             Status::Ok
         );
         assert_eq!(n, 8);
+        // Past int64_t the counter keeps counting, as a big int (Python's rules).
         assert_eq!(
             shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, i64::MAX, &mut n),
-            Status::Overflow
+            Status::BigInt
         );
+        assert_eq!(n, 8, "*out is not written for a big int");
         assert_eq!(
             shmkit_hash_map_get_i64(map, b"t".as_ptr(), 1, &mut n),
+            Status::WrongType
+        );
+        let mut buf = [0u8; 16];
+        let mut len = 0;
+        let mut v = std::mem::zeroed::<shmkit_value>();
+        assert_eq!(
+            shmkit_hash_map_get_value(
+                map,
+                b"t".as_ptr(),
+                1,
+                buf.as_mut_ptr(),
+                16,
+                &mut len,
+                &mut v
+            ),
             Status::Ok
         );
-        assert_eq!(n, 8, "an overflowing incr changes nothing");
+        let big = (i64::MAX as i128 + 8).to_le_bytes();
+        assert_eq!(v.kind, shmkit_type::BigInt);
+        assert_eq!(std::slice::from_raw_parts(v.data, v.len), &big[..9]);
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, i64::MAX, null_mut()),
+            Status::BigInt,
+            "a big int counter keeps counting"
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, i64::MIN, &mut n),
+            Status::BigInt
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, -i64::MAX, &mut n),
+            Status::Ok
+        );
+        assert_eq!(n, 7, "back in int64_t: an int again");
+        assert_eq!(
+            shmkit_hash_map_get_value(
+                map,
+                b"t".as_ptr(),
+                1,
+                buf.as_mut_ptr(),
+                16,
+                &mut len,
+                &mut v
+            ),
+            Status::Ok
+        );
+        assert_eq!((v.kind, len), (shmkit_type::Int, 9), "stored canonically");
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, 1, &mut n),
+            Status::Ok
+        );
+        assert_eq!(n, 8);
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"u".as_ptr(), 1, i64::MIN, &mut n),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"u".as_ptr(), 1, -1, &mut n),
+            Status::BigInt,
+            "past int64_t downwards too"
+        );
         let mut f = 0.0;
+        assert_eq!(
+            shmkit_hash_map_incr_float(map, b"u".as_ptr(), 1, 0.5, &mut f),
+            Status::Ok
+        );
+        assert_eq!(f, -9223372036854775808.0 + 0.5, "a big int becomes a float");
+        let mut encoded = vec![0x07; 1]; // 2**1024, a big int
+        encoded.extend_from_slice(&[0; 128]);
+        encoded.push(1);
+        assert_eq!(
+            shmkit_hash_map_set(map, b"h".as_ptr(), 1, encoded.as_ptr(), encoded.len()),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_float(map, b"h".as_ptr(), 1, 0.5, &mut f),
+            Status::Overflow,
+            "2**1024 has no double"
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"h".as_ptr(), 1, 1, &mut n),
+            Status::BigInt
+        );
         assert_eq!(
             shmkit_hash_map_incr_float(map, b"t".as_ptr(), 1, 0.5, &mut f),
             Status::Ok
