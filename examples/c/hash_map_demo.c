@@ -91,6 +91,9 @@ static void write_values(shmkit_hash_map *map) {
     check(shmkit_hash_map_set_null(map, KEY("c_none")), SHMKIT_STATUS_OK, "set null");
     int64_t count = 0;
     check(shmkit_hash_map_incr_int(map, KEY("count"), 10, &count), SHMKIT_STATUS_OK, "incr");
+    /* A counter past int64_t keeps counting as a big int, as Python's incr does. */
+    check(shmkit_hash_map_set_i64(map, KEY("c_big"), INT64_MAX), SHMKIT_STATUS_OK, "set INT64_MAX");
+    check(shmkit_hash_map_incr_int(map, KEY("c_big"), 1, &count), SHMKIT_STATUS_BIG_INT, "incr past int64_t");
 }
 
 /* Checks what the Python side of the test wrote (crates/shmkit-py/tests/test_c_api.py). */
@@ -141,6 +144,8 @@ static void read_values(shmkit_hash_map *map) {
     if (!check(shmkit_hash_map_incr_int(map, KEY("count"), 1, &count), SHMKIT_STATUS_OK, "incr count")) {
         expect(count == 16, "count == 16");
     }
+    /* Python's 2**64 counts on from C. */
+    check(shmkit_hash_map_incr_int(map, KEY("py_big"), 1, &count), SHMKIT_STATUS_BIG_INT, "incr py_big");
 }
 
 static void demo(shmkit_store *store) {
@@ -186,6 +191,38 @@ static void demo(shmkit_store *store) {
     expect(count == 15, "count == 15");
     check(shmkit_hash_map_remove(map, KEY("once"), &done), SHMKIT_STATUS_OK, "remove");
     expect(done, "removed");
+
+    /* Typed conditional writes: values as shmkit_value, no buffers. */
+    shmkit_value owner = {0};
+    owner.kind = SHMKIT_TYPE_STR;
+    owner.data = (const uint8_t *)"c";
+    owner.len = 1;
+    check(shmkit_hash_map_insert_if_absent_value(map, KEY("owner"), &owner, &done), SHMKIT_STATUS_OK,
+          "insert a typed value if absent");
+    expect(done, "owner claimed");
+    shmkit_value ten = {0};
+    ten.kind = SHMKIT_TYPE_INT;
+    ten.int64 = 10;
+    check(shmkit_hash_map_compare_and_set_value(map, KEY("owner"), &ten, NULL, &done), SHMKIT_STATUS_OK,
+          "compare and set, typed");
+    expect(!done, "the str \"c\" is not the int 10");
+    check(shmkit_hash_map_compare_and_set_value(map, KEY("owner"), &owner, NULL, &done), SHMKIT_STATUS_OK,
+          "compare and remove, typed");
+    expect(done, "owner released");
+
+    /* An int key (Python's m[10]): encode it, then use a handle that takes keys as given. */
+    uint8_t int_key[16];
+    size_t int_key_len = 0;
+    check(shmkit_value_encode(&ten, NULL, 0, &int_key_len), SHMKIT_STATUS_BUFFER_TOO_SMALL, "encoded length");
+    expect(int_key_len == 9, "an int encodes in 9 bytes");
+    check(shmkit_value_encode(&ten, int_key, sizeof int_key, &int_key_len), SHMKIT_STATUS_OK, "encode");
+    shmkit_map_options raw_keys = {0};
+    shmkit_hash_map *by_value = NULL;
+    check(shmkit_hash_map_open(store, "demo", &raw_keys, &by_value), SHMKIT_STATUS_OK, "open with raw keys");
+    check(shmkit_hash_map_set_str(by_value, int_key, int_key_len, "ten", 3), SHMKIT_STATUS_OK, "set m[10]");
+    check(shmkit_hash_map_remove(by_value, int_key, int_key_len, &done), SHMKIT_STATUS_OK, "remove m[10]");
+    expect(done, "m[10] removed");
+    shmkit_hash_map_close(by_value);
 
     /* Iterate: key text and the value's encoding, decoded with shmkit_value_decode. */
     uint64_t n = 0;

@@ -61,6 +61,11 @@ enum shmkit_status
    */
   SHMKIT_STATUS_END = 2,
   /**
+   * `shmkit_hash_map_incr_int` stored a sum beyond `int64_t` as a big int (as Python's
+   * `incr` does) and did not write `*out`. Not an error: the increment happened.
+   */
+  SHMKIT_STATUS_BIG_INT = 3,
+  /**
    * No store under that name or path.
    */
   SHMKIT_STATUS_STORE_NOT_FOUND = -1,
@@ -145,8 +150,8 @@ enum shmkit_status
    */
   SHMKIT_STATUS_BUFFER_TOO_SMALL = -101,
   /**
-   * A number does not fit the C type (an int past `int64_t`, which Python keeps as a big
-   * int); nothing was changed.
+   * A number does not fit the type it must become (an int too large for a `double`);
+   * nothing was changed.
    */
   SHMKIT_STATUS_OVERFLOW = -102,
   /**
@@ -263,6 +268,10 @@ typedef struct shmkit_map_options {
  * when `len` is 0 (it then points just past the type byte, still inside that buffer, so
  * it may be passed to `memcpy`). For null, bool, int and float `data` is NULL and `len` 0.
  * A str payload is not NUL-terminated.
+ *
+ * C also passes values in (`shmkit_value_encode`, `shmkit_hash_map_compare_and_set_value`,
+ * `_insert_if_absent_value`): set `kind` and the fields it uses (`data` may then be NULL
+ * with `len` 0); the other fields are not read.
  */
 typedef struct shmkit_value {
   /**
@@ -653,6 +662,44 @@ shmkit_status shmkit_hash_map_compare_and_set(const struct shmkit_hash_map *map,
                                               bool *swapped);
 
 /**
+ * Sets `key` to the typed value `*value` (encoded as `shmkit_value_encode` does) only if
+ * `key` is absent; `*inserted` (may be NULL) says whether it was. `value` may not be NULL.
+ * `inserted` must not overlap the key, `*value` or its payload
+ * (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `value` is NULL or as `shmkit_value_encode` needs it; `inserted` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_insert_if_absent_value(const struct shmkit_hash_map *map,
+                                                     const uint8_t *key,
+                                                     size_t key_len,
+                                                     const struct shmkit_value *value,
+                                                     bool *inserted);
+
+/**
+ * The typed form of `shmkit_hash_map_compare_and_set`, atomic across processes: if the
+ * value of `key` is `*expected` (NULL `expected`: if `key` is absent), set it to
+ * `*new_value` (NULL `new_value`: remove `key`). Both are encoded as
+ * `shmkit_value_encode` does, and the stored value matches when its encoding is the same:
+ * so the type counts (the int 1, the float 1.0 and the str "1" are three values), and an int
+ * matches whether it was written as an int or as a big int. `*swapped` (may be NULL) says
+ * whether the condition held and the write happened. `swapped` must not overlap the key or
+ * either value (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `expected` and `new_value` are each NULL or as `shmkit_value_encode` needs them;
+ * `swapped` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_compare_and_set_value(const struct shmkit_hash_map *map,
+                                                    const uint8_t *key,
+                                                    size_t key_len,
+                                                    const struct shmkit_value *expected,
+                                                    const struct shmkit_value *new_value,
+                                                    bool *swapped);
+
+/**
  * Removes `key`; `*removed` (may be NULL) says whether it was present. `removed` must not
  * overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
  *
@@ -666,12 +713,16 @@ shmkit_status shmkit_hash_map_remove(const struct shmkit_hash_map *map,
                                      bool *removed);
 
 /**
- * Atomically adds `delta` to the typed int at `key` (a missing key counts as 0) and sets
- * `*out` (may be NULL) to the result: Python's `m.incr(key, delta)`.
- * `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int; `SHMKIT_STATUS_OVERFLOW` if the
- * sum (or the stored int) does not fit in `int64_t` (Python would store a big int); the
- * value is unchanged then. `out` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`;
- * the same for the other `incr` functions).
+ * Atomically adds `delta` to the typed int at `key` (a missing key counts as 0), as
+ * Python's `m.incr(key, delta)` does (the same code in the library), and sets `*out` (may
+ * be NULL) to the result. The stored value may be an int or a big int (an int beyond
+ * `int64_t`, which Python writes); `SHMKIT_STATUS_WRONG_TYPE` if it is anything else, and
+ * the value is unchanged then. The sum is exact: when it no longer fits in `int64_t` it is
+ * stored as a big int (Python reads it as its `int`), the function returns
+ * `SHMKIT_STATUS_BIG_INT` (an outcome, not an error) and `*out` is not written; read the
+ * value with `shmkit_hash_map_get_value`. A later increment that brings it back into
+ * `int64_t` stores an int again and returns `SHMKIT_STATUS_OK`. `out` must not overlap the
+ * key (`SHMKIT_STATUS_INVALID_ARGUMENT`; the same for the other `incr` functions).
  *
  * # Safety
  * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -685,8 +736,11 @@ shmkit_status shmkit_hash_map_incr_int(const struct shmkit_hash_map *map,
 
 /**
  * Atomically adds `delta` to the typed number at `key` (a missing key counts as 0.0) and
- * sets `*out` (may be NULL) to the result, stored as a float: an int becomes a float, as
- * in Python. `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int or a float.
+ * sets `*out` (may be NULL) to the result, stored as a float: an int (also a big int)
+ * becomes a float, as in Python's `m.incr(key, delta)` (the same code in the library).
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value is not a number; `SHMKIT_STATUS_OVERFLOW` if it is
+ * a big int too large for a `double` (Python's `OverflowError`). The value is unchanged
+ * after an error.
  *
  * # Safety
  * As `shmkit_hash_map_incr_int`.
@@ -880,6 +934,29 @@ shmkit_status shmkit_store_repair(const struct shmkit_store *store,
  * `bytes` is NULL (with `len` 0) or valid for `len` bytes; `out` is NULL or writable.
  */
 shmkit_status shmkit_value_decode(const uint8_t *bytes, size_t len, struct shmkit_value *out);
+
+/**
+ * Encodes `*value` into `buf` (capacity `cap`) in the shared encoding and sets `*len` to
+ * the length of the encoding: the bytes Python writes for the same value, to pass as a key
+ * (to a map handle opened without `SHMKIT_MAP_STR_KEYS`, for an int or bytes key of a map
+ * Python uses) or as a value to the raw functions. Buffers as `shmkit_hash_map_get`:
+ * `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the encoding is longer than `cap`, with `*len` the
+ * length needed and nothing copied; `buf` may be NULL with `cap` 0 to ask for the length.
+ * Every type may be given: a big int (`data`/`len`, two's complement little-endian, any
+ * length) is written in its one canonical form, so one that fits in `int64_t` becomes an
+ * int; a str must be UTF-8 and a `kind` must be a `shmkit_type`
+ * (`SHMKIT_STATUS_INVALID_ARGUMENT` otherwise). `buf` and `len` must not overlap `*value`
+ * or its payload (`SHMKIT_STATUS_INVALID_ARGUMENT`, nothing written).
+ *
+ * # Safety
+ * `value` is NULL or points to a `shmkit_value` whose `kind` and the fields that kind uses
+ * are set (its `data` valid for `len` bytes, or NULL with `len` 0); `buf` is valid for
+ * writes of `cap` bytes (or NULL with 0); `len` is NULL or writable.
+ */
+shmkit_status shmkit_value_encode(const struct shmkit_value *value,
+                                  uint8_t *buf,
+                                  size_t cap,
+                                  size_t *len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -29,6 +29,8 @@
 #![allow(unsafe_code)]
 
 use crate::status::{CError, Status};
+use crate::value::{shmkit_type, shmkit_value};
+use shmkit::value::ValueRef;
 use std::ffi::{CStr, c_char};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -89,6 +91,106 @@ pub unsafe fn c_str<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, CErro
 pub unsafe fn input<'a, T>(ptr: *const T) -> Option<&'a T> {
     // SAFETY: a non-null `ptr` points to a valid `T` for `'a` by the contract.
     unsafe { ptr.as_ref() }
+}
+
+/// A typed value the caller passes by pointer (`const shmkit_value *`), as a [`ValueRef`]
+/// borrowing its payload from the caller, with the caller's memory it covers (the struct
+/// and the payload, for the overlap checks of outputs). NULL is `None`: no value (for the
+/// functions where NULL means "absent"). The struct is read field by field as plain
+/// integers, never as a `shmkit_value` reference: a `kind` that names no type is an
+/// [`Status::InvalidArgument`] error and any nonzero `boolean` is true, never undefined
+/// behaviour; only `kind` and the fields that kind uses are read. A str payload that is not
+/// UTF-8 is an [`Status::InvalidArgument`] error; a payload pointer is checked as [`bytes`]
+/// checks it (NULL with `len` 0 is empty).
+///
+/// # Safety
+/// If `ptr` is not null, it must point to an aligned `shmkit_value` whose `kind` and the
+/// fields that kind uses are initialised and stay unchanged for `'a`; for bytes, str, big
+/// int and foreign values its `data` must be NULL with `len` 0 or point to `len`
+/// initialised bytes that stay valid and unchanged by others for `'a`.
+pub unsafe fn value<'a>(ptr: *const shmkit_value) -> Result<Option<ValueIn<'a>>, CError> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: `ptr` is not null (checked) and, by this function's contract, points to an
+    // aligned `shmkit_value` whose `kind` is initialised; the field is read through a raw
+    // place (`&raw const`, no reference to the whole struct) as a `u32`, the type
+    // `shmkit_type` is `repr` of, so any bit pattern is a valid read.
+    let code = unsafe { (&raw const (*ptr).kind).cast::<u32>().read() };
+    let kind = shmkit_type::from_code(code).ok_or_else(|| {
+        CError::new(
+            Status::InvalidArgument,
+            format!("shmkit_value.kind {code} is not a shmkit_type"),
+        )
+    })?;
+    // Each field below is read as in the block above: `ptr` is a non-null aligned
+    // `shmkit_value`, the contract makes the fields `kind` uses initialised, and each is read
+    // through a raw place as a type every bit pattern of which is valid (a `bool` as its
+    // `u8`; pointers, integers and floats as themselves).
+    let payload = || -> Result<&'a [u8], CError> {
+        // SAFETY: as said above; `data` and `len` are the fields of the payload kinds.
+        let (data, len) = unsafe {
+            (
+                (&raw const (*ptr).data).read(),
+                (&raw const (*ptr).len).read(),
+            )
+        };
+        // SAFETY: the contract makes `data` NULL with `len` 0 or valid for `len` bytes for
+        // `'a`, which is `bytes`'s contract.
+        unsafe { bytes(data, len) }
+    };
+    let value = match kind {
+        shmkit_type::Null => ValueRef::Null,
+        shmkit_type::Bool => {
+            // SAFETY: as said above; `boolean` is the field of a bool, read as a `u8`.
+            let byte = unsafe { (&raw const (*ptr).boolean).cast::<u8>().read() };
+            ValueRef::Bool(byte != 0)
+        }
+        shmkit_type::Int => {
+            // SAFETY: as said above; `int64` is the field of an int.
+            ValueRef::Int(unsafe { (&raw const (*ptr).int64).read() })
+        }
+        shmkit_type::Float => {
+            // SAFETY: as said above; `float64` is the field of a float.
+            ValueRef::Float(unsafe { (&raw const (*ptr).float64).read() })
+        }
+        shmkit_type::Bytes => ValueRef::Bytes(payload()?),
+        shmkit_type::Str => ValueRef::Str(std::str::from_utf8(payload()?).map_err(|_| {
+            CError::new(Status::InvalidArgument, "the str value is not valid UTF-8")
+        })?),
+        shmkit_type::BigInt => ValueRef::BigInt(payload()?),
+        shmkit_type::Foreign => ValueRef::Foreign {
+            // SAFETY: as said above; `lang` is a field of a foreign value.
+            lang: unsafe { (&raw const (*ptr).lang).read() },
+            data: payload()?,
+        },
+    };
+    let payload = match value {
+        ValueRef::Bytes(b) | ValueRef::BigInt(b) | ValueRef::Foreign { data: b, .. } => {
+            Input::of(b)
+        }
+        ValueRef::Str(s) => Input::of(s),
+        _ => Input::default(),
+    };
+    Ok(Some(ValueIn {
+        value,
+        inputs: [
+            Input {
+                start: ptr as usize,
+                len: size_of::<shmkit_value>(),
+            },
+            payload,
+        ],
+    }))
+}
+
+/// A value read by [`value`]: the value, and the caller's memory it covers.
+#[derive(Clone, Copy, Debug)]
+pub struct ValueIn<'a> {
+    /// The value, borrowing its payload from the caller.
+    pub value: ValueRef<'a>,
+    /// The `shmkit_value` struct and the payload it points to.
+    pub inputs: [Input; 2],
 }
 
 /// A handle the library gave out, borrowed for `'a`.

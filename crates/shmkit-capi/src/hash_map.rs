@@ -12,7 +12,8 @@ use crate::ffi_ptr::{self, Input, OutBuf, into_handle};
 use crate::status::{CError, Status, entry};
 use crate::store::shmkit_store;
 use crate::value::shmkit_value;
-use shmkit::value::{ValueRef, decode_ref};
+use shmkit::value::arith::{AddError, Addend, add_to};
+use shmkit::value::{ValueRef, decode_ref, int};
 use shmkit::{HashMap, HashMapOptions, UpdateAction};
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -110,7 +111,11 @@ const SCRATCH_KEEP: usize = 1 << 20;
 
 /// Copies `data` into `buf` and reports its length in `len`; `BufferTooSmall` (with the
 /// needed length reported, nothing copied) if it does not fit.
-fn deliver(data: &[u8], buf: &mut OutBuf<'_>, len: ffi_ptr::Out<'_, usize>) -> Result<(), CError> {
+pub(crate) fn deliver(
+    data: &[u8],
+    buf: &mut OutBuf<'_>,
+    len: ffi_ptr::Out<'_, usize>,
+) -> Result<(), CError> {
     len.write(data.len());
     if buf.fill(data) {
         Ok(())
@@ -778,6 +783,104 @@ pub unsafe extern "C" fn shmkit_hash_map_compare_and_set(
     })
 }
 
+/// The encoding of a typed value C passed (`ffi_ptr::value`), `None` for an absent one.
+fn encoded(value: Option<ffi_ptr::ValueIn<'_>>) -> Option<Vec<u8>> {
+    value.map(|v| {
+        let mut out = Vec::new();
+        v.value.encode_into(&mut out);
+        out
+    })
+}
+
+/// Sets `key` to the typed value `*value` (encoded as `shmkit_value_encode` does) only if
+/// `key` is absent; `*inserted` (may be NULL) says whether it was. `value` may not be NULL.
+/// `inserted` must not overlap the key, `*value` or its payload
+/// (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `value` is NULL or as `shmkit_value_encode` needs it; `inserted` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_insert_if_absent_value(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    value: *const shmkit_value,
+    inserted: *mut bool,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `value` and
+        // `out_opt`; the key, the value and its payload are the inputs.
+        let (map, key, value, inserted) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let value = ffi_ptr::value(value)?.ok_or_else(|| CError::null("the value"))?;
+            let [s, p] = value.inputs;
+            (
+                ffi_ptr::handle(map, "the map")?,
+                key,
+                value,
+                ffi_ptr::out_opt(inserted, &[Input::of(key), s, p])?,
+            )
+        };
+        let value = encoded(Some(value)).unwrap_or_default();
+        let done = map.map.insert_if_absent(&map.key(key)?, &value)?;
+        if let Some(out) = inserted {
+            out.write(done);
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// The typed form of `shmkit_hash_map_compare_and_set`, atomic across processes: if the
+/// value of `key` is `*expected` (NULL `expected`: if `key` is absent), set it to
+/// `*new_value` (NULL `new_value`: remove `key`). Both are encoded as
+/// `shmkit_value_encode` does, and the stored value matches when its encoding is the same:
+/// so the type counts (the int 1, the float 1.0 and the str "1" are three values), and an int
+/// matches whether it was written as an int or as a big int. `*swapped` (may be NULL) says
+/// whether the condition held and the write happened. `swapped` must not overlap the key or
+/// either value (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+/// `expected` and `new_value` are each NULL or as `shmkit_value_encode` needs them;
+/// `swapped` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_compare_and_set_value(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    expected: *const shmkit_value,
+    new_value: *const shmkit_value,
+    swapped: *mut bool,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle`, `bytes`, `value` (twice) and
+        // `out_opt`; the key and both values with their payloads are the inputs.
+        let (map, key, expected, new_value, swapped) = unsafe {
+            let key = ffi_ptr::bytes(key, key_len)?;
+            let expected = ffi_ptr::value(expected)?;
+            let new_value = ffi_ptr::value(new_value)?;
+            let [es, ep] = expected.map(|v| v.inputs).unwrap_or_default();
+            let [ns, np] = new_value.map(|v| v.inputs).unwrap_or_default();
+            (
+                ffi_ptr::handle(map, "the map")?,
+                key,
+                expected,
+                new_value,
+                ffi_ptr::out_opt(swapped, &[Input::of(key), es, ep, ns, np])?,
+            )
+        };
+        let (expected, new_value) = (encoded(expected), encoded(new_value));
+        let done =
+            map.map
+                .compare_and_set(&map.key(key)?, expected.as_deref(), new_value.as_deref())?;
+        if let Some(out) = swapped {
+            out.write(done);
+        }
+        Ok(Status::Ok)
+    })
+}
+
 /// Removes `key`; `*removed` (may be NULL) says whether it was present. `removed` must not
 /// overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
 ///
@@ -810,40 +913,65 @@ pub unsafe extern "C" fn shmkit_hash_map_remove(
     })
 }
 
-/// The typed sum for `incr`: `add` combines the stored number with the delta, `None` when
-/// the stored value is not a number it accepts; the result is stored and returned.
-fn incr_typed<T: Copy>(
-    map: &shmkit_hash_map,
-    key: &[u8],
-    missing: T,
-    add: impl FnOnce(ValueRef<'_>) -> Result<T, CError>,
-    encode: impl Fn(T) -> ValueRef<'static>,
-) -> Result<T, CError> {
-    let key = map.key(key)?;
-    let mut outcome: Result<T, CError> = Ok(missing);
-    map.map.update(&key, |current| {
-        outcome = match current {
-            None => Ok(missing),
-            Some(bytes) => decode_ref(bytes).map_err(CError::from).and_then(add),
-        };
-        match &outcome {
-            Ok(sum) => {
-                let mut encoded = Vec::with_capacity(9);
-                encode(*sum).encode_into(&mut encoded);
-                UpdateAction::Set(encoded)
-            }
-            Err(_) => UpdateAction::Keep,
-        }
-    })?;
-    outcome
+/// Why a typed `incr` left the stored value `current` alone: `want` names what it needed.
+fn not_a_number(current: &[u8], want: &str) -> CError {
+    match decode_ref(current) {
+        Ok(v) => wrong_type(want, v),
+        Err(e) => e.into(),
+    }
 }
 
-/// Atomically adds `delta` to the typed int at `key` (a missing key counts as 0) and sets
-/// `*out` (may be NULL) to the result: Python's `m.incr(key, delta)`.
-/// `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int; `SHMKIT_STATUS_OVERFLOW` if the
-/// sum (or the stored int) does not fit in `int64_t` (Python would store a big int); the
-/// value is unchanged then. `out` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`;
-/// the same for the other `incr` functions).
+/// Python's `incr` for C: adds `addend` to the typed number at `key` with the core's
+/// [`add_to`], inside `HashMap::update` under the shard lock, the path Python's
+/// `HashMap.incr` takes, so both compute the same sums (an int past i64 becomes a big int).
+/// `accept` says which stored values the C function takes (`want` names them in errors);
+/// any other is left unchanged. Returns the encoded value stored.
+fn incr_typed(
+    map: &shmkit_hash_map,
+    key: &[u8],
+    addend: Addend<'_>,
+    accept: fn(&[u8]) -> bool,
+    want: &str,
+) -> Result<Vec<u8>, CError> {
+    let key = map.key(key)?;
+    let mut failure = None;
+    let after = map.map.update(&key, |current| {
+        let sum = match current {
+            Some(c) if !accept(c) => Err(not_a_number(c, want)),
+            _ => add_to(current, addend).map_err(|e| match e {
+                AddError::NotANumber { .. } => not_a_number(current.unwrap_or_default(), want),
+                AddError::FloatOverflow => CError::new(Status::Overflow, e.to_string()),
+                other => CError::new(Status::Unknown, format!("incr: {other}")),
+            }),
+        };
+        match sum {
+            Ok(sum) => UpdateAction::Set(sum),
+            Err(e) => {
+                failure = Some(e);
+                UpdateAction::Keep
+            }
+        }
+    })?;
+    match (failure, after) {
+        (Some(e), _) => Err(e),
+        (None, Some(sum)) => Ok(sum),
+        (None, None) => Err(CError::new(
+            Status::Corrupt,
+            "incr: the value vanished during the update",
+        )),
+    }
+}
+
+/// Atomically adds `delta` to the typed int at `key` (a missing key counts as 0), as
+/// Python's `m.incr(key, delta)` does (the same code in the library), and sets `*out` (may
+/// be NULL) to the result. The stored value may be an int or a big int (an int beyond
+/// `int64_t`, which Python writes); `SHMKIT_STATUS_WRONG_TYPE` if it is anything else, and
+/// the value is unchanged then. The sum is exact: when it no longer fits in `int64_t` it is
+/// stored as a big int (Python reads it as its `int`), the function returns
+/// `SHMKIT_STATUS_BIG_INT` (an outcome, not an error) and `*out` is not written; read the
+/// value with `shmkit_hash_map_get_value`. A later increment that brings it back into
+/// `int64_t` stores an int again and returns `SHMKIT_STATUS_OK`. `out` must not overlap the
+/// key (`SHMKIT_STATUS_INVALID_ARGUMENT`; the same for the other `incr` functions).
 ///
 /// # Safety
 /// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
@@ -867,28 +995,28 @@ pub unsafe extern "C" fn shmkit_hash_map_incr_int(
                 ffi_ptr::out_opt(out, &[Input::of(key)])?,
             )
         };
-        let overflow = || CError::new(Status::Overflow, "the int does not fit in int64_t");
-        let sum = incr_typed(
-            map,
-            key,
-            delta,
-            |v| match v {
-                ValueRef::Int(i) => i.checked_add(delta).ok_or_else(overflow),
-                ValueRef::BigInt(_) => Err(overflow()),
-                other => Err(wrong_type("an int", other)),
-            },
-            ValueRef::Int,
-        )?;
-        if let Some(out) = out {
-            out.write(sum);
+        let is_int = |stored: &[u8]| int::decode_le(stored).is_some();
+        let delta = delta.to_le_bytes();
+        let sum = incr_typed(map, key, Addend::Int(&delta), is_int, "an int")?;
+        match decode_ref(&sum)? {
+            ValueRef::Int(sum) => {
+                if let Some(out) = out {
+                    out.write(sum);
+                }
+                Ok(Status::Ok)
+            }
+            ValueRef::BigInt(_) => Ok(Status::BigInt),
+            other => Err(wrong_type("an int", other)),
         }
-        Ok(Status::Ok)
     })
 }
 
 /// Atomically adds `delta` to the typed number at `key` (a missing key counts as 0.0) and
-/// sets `*out` (may be NULL) to the result, stored as a float: an int becomes a float, as
-/// in Python. `SHMKIT_STATUS_WRONG_TYPE` if the value is not an int or a float.
+/// sets `*out` (may be NULL) to the result, stored as a float: an int (also a big int)
+/// becomes a float, as in Python's `m.incr(key, delta)` (the same code in the library).
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value is not a number; `SHMKIT_STATUS_OVERFLOW` if it is
+/// a big int too large for a `double` (Python's `OverflowError`). The value is unchanged
+/// after an error.
 ///
 /// # Safety
 /// As `shmkit_hash_map_incr_int`.
@@ -911,21 +1039,16 @@ pub unsafe extern "C" fn shmkit_hash_map_incr_float(
                 ffi_ptr::out_opt(out, &[Input::of(key)])?,
             )
         };
-        let sum = incr_typed(
-            map,
-            key,
-            delta,
-            |v| match v {
-                ValueRef::Float(f) => Ok(f + delta),
-                ValueRef::Int(i) => Ok(i as f64 + delta),
-                other => Err(wrong_type("a number", other)),
-            },
-            ValueRef::Float,
-        )?;
-        if let Some(out) = out {
-            out.write(sum);
+        let sum = incr_typed(map, key, Addend::Float(delta), |_| true, "a number")?;
+        match decode_ref(&sum)? {
+            ValueRef::Float(sum) => {
+                if let Some(out) = out {
+                    out.write(sum);
+                }
+                Ok(Status::Ok)
+            }
+            other => Err(wrong_type("a float", other)),
         }
-        Ok(Status::Ok)
     })
 }
 

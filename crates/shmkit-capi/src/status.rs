@@ -35,6 +35,9 @@ pub enum Status {
     NotFound = 1,
     /// The iterator has no more entries. Not an error.
     End = 2,
+    /// `shmkit_hash_map_incr_int` stored a sum beyond `int64_t` as a big int (as Python's
+    /// `incr` does) and did not write `*out`. Not an error: the increment happened.
+    BigInt = 3,
 
     // One code per `shmkit::ErrorKind` (`shmkit_status_name` gives the kind's name).
     /// No store under that name or path.
@@ -85,8 +88,8 @@ pub enum Status {
     NullPointer = -100,
     /// The caller's buffer is too small; the needed length was reported, nothing copied.
     BufferTooSmall = -101,
-    /// A number does not fit the C type (an int past `int64_t`, which Python keeps as a big
-    /// int); nothing was changed.
+    /// A number does not fit the type it must become (an int too large for a `double`);
+    /// nothing was changed.
     Overflow = -102,
     /// A bug in shmkit: a panic was caught at the boundary. The handle stays usable.
     Panic = -103,
@@ -95,10 +98,11 @@ pub enum Status {
 }
 
 /// Every status, for the name table and the tests.
-pub const ALL_STATUSES: [Status; 26] = [
+pub const ALL_STATUSES: [Status; 27] = [
     Status::Ok,
     Status::NotFound,
     Status::End,
+    Status::BigInt,
     Status::StoreNotFound,
     Status::ObjectNotFound,
     Status::StoreExists,
@@ -157,6 +161,7 @@ impl Status {
             Status::Ok => c"ok",
             Status::NotFound => c"not_found",
             Status::End => c"end",
+            Status::BigInt => c"big_int",
             Status::StoreNotFound => c"store_not_found",
             Status::ObjectNotFound => c"object_not_found",
             Status::StoreExists => c"store_exists",

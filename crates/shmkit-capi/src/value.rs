@@ -1,8 +1,9 @@
 //! Typed values as C sees them: `shmkit_value`, a view of one value of the shared encoding
 //! (`shmkit::value`), which Python and Rust read and write too.
-#![allow(unsafe_code)] // `#[unsafe(no_mangle)]`, and `shmkit_value_decode`'s argument conversion
+#![allow(unsafe_code)] // `#[unsafe(no_mangle)]`, and each function's one argument conversion
 
-use crate::ffi_ptr;
+use crate::ffi_ptr::{self, Input};
+use crate::hash_map::deliver;
 use crate::status::{CError, Status, entry};
 use shmkit::value::{ValueRef, decode_ref};
 
@@ -29,12 +30,35 @@ pub enum shmkit_type {
     Foreign = 7,
 }
 
+impl shmkit_type {
+    /// Every type, in code order.
+    const ALL: [shmkit_type; 8] = [
+        shmkit_type::Null,
+        shmkit_type::Bool,
+        shmkit_type::Int,
+        shmkit_type::Float,
+        shmkit_type::Bytes,
+        shmkit_type::Str,
+        shmkit_type::BigInt,
+        shmkit_type::Foreign,
+    ];
+
+    /// The type with this code, if there is one (C passes plain integers).
+    pub(crate) fn from_code(code: u32) -> Option<shmkit_type> {
+        Self::ALL.into_iter().find(|t| *t as u32 == code)
+    }
+}
+
 /// One decoded value. Which fields mean something depends on `kind`. For bytes, str, big
 /// int and foreign values `data` points to the `len` payload bytes inside the buffer the
 /// value was decoded from (valid as long as that buffer is); it is never NULL for them, also
 /// when `len` is 0 (it then points just past the type byte, still inside that buffer, so
 /// it may be passed to `memcpy`). For null, bool, int and float `data` is NULL and `len` 0.
 /// A str payload is not NUL-terminated.
+///
+/// C also passes values in (`shmkit_value_encode`, `shmkit_hash_map_compare_and_set_value`,
+/// `_insert_if_absent_value`): set `kind` and the fields it uses (`data` may then be NULL
+/// with `len` 0); the other fields are not read.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct shmkit_value {
@@ -138,11 +162,52 @@ pub unsafe extern "C" fn shmkit_value_decode(
             let data = ffi_ptr::bytes(bytes, len)?;
             (
                 data,
-                ffi_ptr::out(out, "the value out-parameter", &[ffi_ptr::Input::of(data)])?,
+                ffi_ptr::out(out, "the value out-parameter", &[Input::of(data)])?,
             )
         };
         let v = decode_ref(data).map_err(CError::from)?;
         out.write(shmkit_value::of(v, data, bytes));
+        Ok(Status::Ok)
+    })
+}
+
+/// Encodes `*value` into `buf` (capacity `cap`) in the shared encoding and sets `*len` to
+/// the length of the encoding: the bytes Python writes for the same value, to pass as a key
+/// (to a map handle opened without `SHMKIT_MAP_STR_KEYS`, for an int or bytes key of a map
+/// Python uses) or as a value to the raw functions. Buffers as `shmkit_hash_map_get`:
+/// `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the encoding is longer than `cap`, with `*len` the
+/// length needed and nothing copied; `buf` may be NULL with `cap` 0 to ask for the length.
+/// Every type may be given: a big int (`data`/`len`, two's complement little-endian, any
+/// length) is written in its one canonical form, so one that fits in `int64_t` becomes an
+/// int; a str must be UTF-8 and a `kind` must be a `shmkit_type`
+/// (`SHMKIT_STATUS_INVALID_ARGUMENT` otherwise). `buf` and `len` must not overlap `*value`
+/// or its payload (`SHMKIT_STATUS_INVALID_ARGUMENT`, nothing written).
+///
+/// # Safety
+/// `value` is NULL or points to a `shmkit_value` whose `kind` and the fields that kind uses
+/// are set (its `data` valid for `len` bytes, or NULL with `len` 0); `buf` is valid for
+/// writes of `cap` bytes (or NULL with 0); `len` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_value_encode(
+    value: *const shmkit_value,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `value`, `out_buf` and `out`; the
+        // value and its payload are the inputs.
+        let (value, mut buf, len) = unsafe {
+            let value = ffi_ptr::value(value)?.ok_or_else(|| CError::null("the value"))?;
+            (
+                value.value,
+                ffi_ptr::out_buf(buf, cap, &value.inputs)?,
+                ffi_ptr::out(len, "the length out-parameter", &value.inputs)?,
+            )
+        };
+        let mut encoded = Vec::new();
+        value.encode_into(&mut encoded);
+        deliver(&encoded, &mut buf, len)?;
         Ok(Status::Ok)
     })
 }

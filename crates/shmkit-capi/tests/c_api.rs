@@ -296,16 +296,97 @@ fn conditional_writes_counters_and_removal() {
             Status::Ok
         );
         assert_eq!(n, 8);
+        // Past int64_t the counter keeps counting, as a big int (Python's rules).
         assert_eq!(
             shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, i64::MAX, &mut n),
-            Status::Overflow
+            Status::BigInt
         );
+        assert_eq!(n, 8, "*out is not written for a big int");
         assert_eq!(
             shmkit_hash_map_get_i64(map, b"t".as_ptr(), 1, &mut n),
+            Status::WrongType
+        );
+        let mut buf = [0u8; 16];
+        let mut len = 0;
+        let mut v = std::mem::zeroed::<shmkit_value>();
+        assert_eq!(
+            shmkit_hash_map_get_value(
+                map,
+                b"t".as_ptr(),
+                1,
+                buf.as_mut_ptr(),
+                16,
+                &mut len,
+                &mut v
+            ),
             Status::Ok
         );
-        assert_eq!(n, 8, "an overflowing incr changes nothing");
+        let big = (i64::MAX as i128 + 8).to_le_bytes();
+        assert_eq!(v.kind, shmkit_type::BigInt);
+        assert_eq!(std::slice::from_raw_parts(v.data, v.len), &big[..9]);
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, i64::MAX, null_mut()),
+            Status::BigInt,
+            "a big int counter keeps counting"
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, i64::MIN, &mut n),
+            Status::BigInt
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, -i64::MAX, &mut n),
+            Status::Ok
+        );
+        assert_eq!(n, 7, "back in int64_t: an int again");
+        assert_eq!(
+            shmkit_hash_map_get_value(
+                map,
+                b"t".as_ptr(),
+                1,
+                buf.as_mut_ptr(),
+                16,
+                &mut len,
+                &mut v
+            ),
+            Status::Ok
+        );
+        assert_eq!((v.kind, len), (shmkit_type::Int, 9), "stored canonically");
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"t".as_ptr(), 1, 1, &mut n),
+            Status::Ok
+        );
+        assert_eq!(n, 8);
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"u".as_ptr(), 1, i64::MIN, &mut n),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"u".as_ptr(), 1, -1, &mut n),
+            Status::BigInt,
+            "past int64_t downwards too"
+        );
         let mut f = 0.0;
+        assert_eq!(
+            shmkit_hash_map_incr_float(map, b"u".as_ptr(), 1, 0.5, &mut f),
+            Status::Ok
+        );
+        assert_eq!(f, -9223372036854775808.0 + 0.5, "a big int becomes a float");
+        let mut encoded = vec![0x07; 1]; // 2**1024, a big int
+        encoded.extend_from_slice(&[0; 128]);
+        encoded.push(1);
+        assert_eq!(
+            shmkit_hash_map_set(map, b"h".as_ptr(), 1, encoded.as_ptr(), encoded.len()),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_float(map, b"h".as_ptr(), 1, 0.5, &mut f),
+            Status::Overflow,
+            "2**1024 has no double"
+        );
+        assert_eq!(
+            shmkit_hash_map_incr_int(map, b"h".as_ptr(), 1, 1, &mut n),
+            Status::BigInt
+        );
         assert_eq!(
             shmkit_hash_map_incr_float(map, b"t".as_ptr(), 1, 0.5, &mut f),
             Status::Ok
@@ -1155,5 +1236,285 @@ fn a_lookup_from_a_thread_local_destructor_still_works() {
 
     fn map_of() -> *const shmkit_hash_map {
         MAP.load(std::sync::atomic::Ordering::SeqCst) as *const shmkit_hash_map
+    }
+}
+
+/// A `shmkit_value` of `kind` with everything else zero.
+fn typed(kind: shmkit_type) -> shmkit_value {
+    shmkit_value {
+        kind,
+        lang: 0,
+        boolean: false,
+        int64: 0,
+        float64: 0.0,
+        data: null(),
+        len: 0,
+    }
+}
+
+fn int(i: i64) -> shmkit_value {
+    shmkit_value {
+        int64: i,
+        ..typed(shmkit_type::Int)
+    }
+}
+
+fn with_payload(kind: shmkit_type, payload: &[u8]) -> shmkit_value {
+    shmkit_value {
+        data: payload.as_ptr(),
+        len: payload.len(),
+        ..typed(kind)
+    }
+}
+
+/// `shmkit_value_encode` into a fresh buffer, asking for the length first.
+fn encode(v: &shmkit_value) -> Vec<u8> {
+    let mut len = 0;
+    // SAFETY: a valid value; a length query (NULL, 0) and a buffer of the length reported.
+    unsafe {
+        assert_eq!(
+            shmkit_value_encode(v, null_mut(), 0, &mut len),
+            Status::BufferTooSmall
+        );
+        let mut buf = vec![0u8; len];
+        assert_eq!(
+            shmkit_value_encode(v, buf.as_mut_ptr(), len, &mut len),
+            Status::Ok,
+            "{}",
+            last_error()
+        );
+        assert_eq!(len, buf.len());
+        buf
+    }
+}
+
+#[test]
+fn encoded_values_are_the_shared_encoding() {
+    use shmkit::value::Value;
+    let cases: [(shmkit_value, Value); 9] = [
+        (typed(shmkit_type::Null), Value::Null),
+        (
+            shmkit_value {
+                boolean: true,
+                ..typed(shmkit_type::Bool)
+            },
+            Value::Bool(true),
+        ),
+        (int(-7), Value::Int(-7)),
+        (
+            shmkit_value {
+                float64: 2.5,
+                ..typed(shmkit_type::Float)
+            },
+            Value::Float(2.5),
+        ),
+        (
+            with_payload(shmkit_type::Bytes, b"\0k"),
+            Value::Bytes(b"\0k".to_vec()),
+        ),
+        (
+            with_payload(shmkit_type::Str, "é".as_bytes()),
+            Value::Str("é".into()),
+        ),
+        (typed(shmkit_type::Str), Value::Str(String::new())),
+        // A big int that fits in int64_t is written as the int Python would write.
+        (
+            with_payload(shmkit_type::BigInt, &[0xfe, 0xff, 0xff]),
+            Value::Int(-2),
+        ),
+        (
+            shmkit_value {
+                lang: 1,
+                ..with_payload(shmkit_type::Foreign, &[0x80, 5])
+            },
+            Value::Foreign {
+                lang: 1,
+                data: vec![0x80, 5],
+            },
+        ),
+    ];
+    for (v, want) in cases {
+        assert_eq!(encode(&v), shmkit::value::encode(&want), "{want:?}");
+    }
+    let big = [0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0];
+    assert_eq!(
+        encode(&with_payload(shmkit_type::BigInt, &big)),
+        [7, 0, 0, 0, 0, 0, 0, 0, 0x80, 0],
+        "a big int in its minimal form"
+    );
+
+    // SAFETY: values and buffers valid for their lengths, except where a test says.
+    unsafe {
+        let seven = int(7);
+        let mut buf = [0u8; 4];
+        let mut len = 0;
+        assert_eq!(
+            shmkit_value_encode(&seven, buf.as_mut_ptr(), buf.len(), &mut len),
+            Status::BufferTooSmall
+        );
+        assert_eq!(len, 9, "the needed length, nothing copied");
+        assert_eq!(buf, [0; 4]);
+        assert_eq!(
+            shmkit_value_encode(null(), buf.as_mut_ptr(), 4, &mut len),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_value_encode(&seven, buf.as_mut_ptr(), 4, null_mut()),
+            Status::NullPointer
+        );
+        let not_utf8 = with_payload(shmkit_type::Str, &[0xff]);
+        assert_eq!(
+            shmkit_value_encode(&not_utf8, null_mut(), 0, &mut len),
+            Status::InvalidArgument
+        );
+        assert!(last_error().contains("UTF-8"), "{}", last_error());
+        let dangling = shmkit_value {
+            len: 3,
+            ..typed(shmkit_type::Bytes)
+        };
+        assert_eq!(
+            shmkit_value_encode(&dangling, null_mut(), 0, &mut len),
+            Status::NullPointer
+        );
+        // A kind C may write that names no type: refused, never read as a Rust enum.
+        let mut bad = std::mem::MaybeUninit::<shmkit_value>::zeroed();
+        (&raw mut (*bad.as_mut_ptr()).kind).cast::<u32>().write(99);
+        assert_eq!(
+            shmkit_value_encode(bad.as_ptr(), null_mut(), 0, &mut len),
+            Status::InvalidArgument
+        );
+        assert!(last_error().contains("99"), "{}", last_error());
+
+        // Outputs overlapping the value or its payload.
+        let mut payload = [0u8; 16];
+        let in_place = with_payload(shmkit_type::Bytes, &payload[..4]);
+        assert_eq!(
+            shmkit_value_encode(&in_place, payload.as_mut_ptr().add(2), 8, &mut len),
+            Status::InvalidArgument
+        );
+        // Touching is fine: the payload is bytes 0..4, the encoding goes to 4..9.
+        assert_eq!(
+            shmkit_value_encode(&in_place, payload.as_mut_ptr().add(4), 8, &mut len),
+            Status::Ok
+        );
+        assert_eq!(&payload[4..9], [5, 0, 0, 0, 0]);
+        let mut holder = [int(1)];
+        let len_in_value = (&raw mut holder[0].int64).cast::<usize>();
+        assert_eq!(
+            shmkit_value_encode(holder.as_ptr(), null_mut(), 0, len_in_value),
+            Status::InvalidArgument
+        );
+    }
+}
+
+#[test]
+fn typed_conditional_writes_and_typed_keys() {
+    let name = Name::new("capi-typed-cas");
+    let store = open_or_create(&name);
+    let map = open_map(store, SHMKIT_MAP_STR_KEYS);
+    let raw = open_map(store, 0);
+    // SAFETY: live handles; keys, values and out-pointers valid.
+    unsafe {
+        let (k, n) = (b"n".as_ptr(), 1);
+        let mut done = false;
+        let one = int(1);
+        let word = with_payload(shmkit_type::Str, b"one");
+        assert_eq!(
+            shmkit_hash_map_insert_if_absent_value(map, k, n, &one, &mut done),
+            Status::Ok
+        );
+        assert!(done);
+        assert_eq!(
+            shmkit_hash_map_insert_if_absent_value(map, k, n, &word, &mut done),
+            Status::Ok
+        );
+        assert!(!done, "present: nothing inserted");
+        assert_eq!(
+            shmkit_hash_map_insert_if_absent_value(map, k, n, null(), &mut done),
+            Status::NullPointer
+        );
+        let mut i = 0;
+        assert_eq!(shmkit_hash_map_get_i64(map, k, n, &mut i), Status::Ok);
+        assert_eq!(i, 1);
+
+        // The type counts: the float 1.0 is not the int 1.
+        let one_float = shmkit_value {
+            float64: 1.0,
+            ..typed(shmkit_type::Float)
+        };
+        assert_eq!(
+            shmkit_hash_map_compare_and_set_value(map, k, n, &one_float, &word, &mut done),
+            Status::Ok
+        );
+        assert!(!done);
+        // An int written as a big int is the same int.
+        let one_big = with_payload(shmkit_type::BigInt, &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            shmkit_hash_map_compare_and_set_value(map, k, n, &one_big, &word, &mut done),
+            Status::Ok
+        );
+        assert!(done);
+        let mut buf = [0u8; 8];
+        let mut len = 0;
+        assert_eq!(
+            shmkit_hash_map_get_str(map, k, n, buf.as_mut_ptr().cast(), 8, &mut len),
+            Status::Ok
+        );
+        assert_eq!(&buf[..len], b"one");
+        // NULL new value: remove; NULL expected: only if absent.
+        assert_eq!(
+            shmkit_hash_map_compare_and_set_value(map, k, n, &word, null(), &mut done),
+            Status::Ok
+        );
+        assert!(done);
+        assert_eq!(shmkit_hash_map_get_i64(map, k, n, &mut i), Status::NotFound);
+        assert_eq!(
+            shmkit_hash_map_compare_and_set_value(map, k, n, null(), &one, null_mut()),
+            Status::Ok
+        );
+        assert_eq!(shmkit_hash_map_get_i64(map, k, n, &mut i), Status::Ok);
+        // An out-parameter inside an input is refused before anything is written.
+        let mut holder = [int(1)];
+        let inside = (&raw mut holder[0].int64).cast::<bool>();
+        assert_eq!(
+            shmkit_hash_map_compare_and_set_value(map, k, n, holder.as_ptr(), &word, inside),
+            Status::InvalidArgument
+        );
+        assert_eq!(shmkit_hash_map_get_i64(map, k, n, &mut i), Status::Ok);
+
+        // An int key, as Python's m[5], through a handle that takes keys as given.
+        let key = encode(&int(5));
+        assert_eq!(
+            shmkit_hash_map_insert_if_absent_value(raw, key.as_ptr(), key.len(), &word, null_mut()),
+            Status::Ok
+        );
+        let mut it = null_mut();
+        assert_eq!(shmkit_hash_map_iter_new(raw, &mut it), Status::Ok);
+        let mut keys = Vec::new();
+        loop {
+            let (mut kb, mut vb) = ([0u8; 32], [0u8; 32]);
+            let (mut kl, mut vl) = (0, 0);
+            let s = shmkit_hash_map_iter_next(
+                it,
+                kb.as_mut_ptr(),
+                32,
+                &mut kl,
+                vb.as_mut_ptr(),
+                32,
+                &mut vl,
+            );
+            if s == Status::End {
+                break;
+            }
+            assert_eq!(s, Status::Ok);
+            keys.push(shmkit::value::decode(&kb[..kl]).unwrap());
+        }
+        shmkit_hash_map_iter_free(it);
+        keys.sort_by_key(|k| format!("{k:?}"));
+        use shmkit::value::Value;
+        assert_eq!(keys, [Value::Int(5), Value::Str("n".into())]);
+        shmkit_hash_map_close(raw);
+        shmkit_hash_map_close(map);
+        shmkit_store_close(store);
     }
 }

@@ -9,6 +9,9 @@
 //!   are stored as ints, so they read back as `int`); subclasses of `str`/`bytes`/`int` are
 //!   stored as their base type; `1`, `"1"` and `b"1"` are three keys. Other keys must be
 //!   hashable and are matched by their pickle bytes.
+//! - The bytes are the core's business: values are written through [`ValueRef::encode_into`]
+//!   and read through [`value::decode_ref`] (one match on its kinds), so no tag or payload
+//!   layout is known here, and malformed bytes get the core's error messages.
 //! - Integers get their canonical encoding from the core ([`shmkit::value::int`]: i64 when
 //!   they fit, else minimal two's complement under tag `0x07`); this module only moves the
 //!   bytes of a Python `int` (or of an integral `float` key) in and out.
@@ -22,11 +25,7 @@ use crate::errors::{DecodeError, ExceptionClass, IntoPyErr};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
-use shmkit::value::{self, int};
-use shmkit::value::{
-    LANG_PYTHON_PICKLE, TAG_BIG_INT, TAG_BYTES, TAG_FALSE, TAG_FLOAT, TAG_FOREIGN, TAG_INT,
-    TAG_NULL, TAG_STR, TAG_TRUE,
-};
+use shmkit::value::{self, LANG_PYTHON_PICKLE, ValueRef, int};
 
 /// Pickle protocol used for stored objects (fixed, so a key's bytes do not depend on the
 /// Python version that wrote it).
@@ -46,14 +45,16 @@ fn pickle_fn<'py>(
     Ok(f.bind(py).clone())
 }
 
-/// Appends `[TAG_FOREIGN, LANG_PYTHON_PICKLE, pickle...]`.
+/// Appends the pickle of `obj` as a foreign value of language [`LANG_PYTHON_PICKLE`].
 fn encode_pickle(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     let py = obj.py();
     let data = pickle_fn(py, &PICKLE_DUMPS, "dumps")?.call1((obj, PICKLE_PROTOCOL))?;
     let data = data.cast::<PyBytes>()?;
-    out.push(TAG_FOREIGN);
-    out.push(LANG_PYTHON_PICKLE);
-    out.extend_from_slice(data.as_bytes());
+    ValueRef::Foreign {
+        lang: LANG_PYTHON_PICKLE,
+        data: data.as_bytes(),
+    }
+    .encode_into(out);
     Ok(())
 }
 
@@ -85,8 +86,7 @@ pub fn encode_value(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     if let Ok(s) = obj.cast_exact::<PyString>() {
         match s.to_str() {
             Ok(text) => {
-                out.push(TAG_STR);
-                out.extend_from_slice(text.as_bytes());
+                ValueRef::Str(text).encode_into(out);
                 return Ok(());
             }
             // Lone surrogates have no UTF-8 form: keep them through pickle.
@@ -97,21 +97,19 @@ pub fn encode_value(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         return encode_int(obj, out);
     }
     if let Ok(b) = obj.cast_exact::<PyBytes>() {
-        out.push(TAG_BYTES);
-        out.extend_from_slice(b.as_bytes());
+        ValueRef::Bytes(b.as_bytes()).encode_into(out);
         return Ok(());
     }
     if let Ok(f) = obj.cast_exact::<PyFloat>() {
-        out.push(TAG_FLOAT);
-        out.extend_from_slice(&f.value().to_le_bytes());
+        ValueRef::Float(f.value()).encode_into(out);
         return Ok(());
     }
     if obj.is_none() {
-        out.push(TAG_NULL);
+        ValueRef::Null.encode_into(out);
         return Ok(());
     }
     if let Ok(b) = obj.cast_exact::<PyBool>() {
-        out.push(if b.is_true() { TAG_TRUE } else { TAG_FALSE });
+        ValueRef::Bool(b.is_true()).encode_into(out);
         return Ok(());
     }
     encode_pickle(obj, out)
@@ -121,8 +119,7 @@ pub fn encode_value(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
 pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     if let Ok(s) = obj.cast_exact::<PyString>() {
         if let Ok(text) = s.to_str() {
-            out.push(TAG_STR);
-            out.extend_from_slice(text.as_bytes());
+            ValueRef::Str(text).encode_into(out);
             return Ok(());
         }
         return encode_pickle(obj, out);
@@ -135,16 +132,14 @@ pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         return encode_int(obj, out);
     }
     if obj.is_instance_of::<PyBytes>() {
-        out.push(TAG_BYTES);
-        out.extend_from_slice(obj.cast::<PyBytes>()?.as_bytes());
+        ValueRef::Bytes(obj.cast::<PyBytes>()?.as_bytes()).encode_into(out);
         return Ok(());
     }
     if obj.is_instance_of::<PyString>() {
         // A str subclass: stored as the str it equals.
         let text = obj.cast::<PyString>()?.to_str().map(str::to_owned);
         if let Ok(text) = text {
-            out.push(TAG_STR);
-            out.extend_from_slice(text.as_bytes());
+            ValueRef::Str(&text).encode_into(out);
             return Ok(());
         }
         return encode_pickle(obj, out);
@@ -156,12 +151,11 @@ pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
             int::encode_le_into(&n, out);
             return Ok(());
         }
-        out.push(TAG_FLOAT);
-        out.extend_from_slice(&f.to_le_bytes());
+        ValueRef::Float(f).encode_into(out);
         return Ok(());
     }
     if obj.is_none() {
-        out.push(TAG_NULL);
+        ValueRef::Null.encode_into(out);
         return Ok(());
     }
     // Like a dict, refuse unhashable keys (a list, a dict, ...).
@@ -169,50 +163,33 @@ pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     encode_pickle(obj, out)
 }
 
-/// Builds the Python object for an encoded value.
+/// Builds the Python object for an encoded value. The core classifies the bytes
+/// ([`value::decode_ref`], a view: the payload is not copied before Python copies it into its
+/// object) and describes malformed ones, as every other reader describes them; this only
+/// maps each kind of value to its Python type.
 pub fn decode<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    // Malformed bytes are described by the core, as every other reader describes them.
-    let malformed = |e: value::DecodeError| e.into_py_err(py);
-    let Some((&tag, payload)) = bytes.split_first() else {
-        return Err(malformed(value::DecodeError::Empty));
-    };
-    let bad_length = || {
-        malformed(value::DecodeError::BadLength {
-            tag,
-            len: payload.len(),
-        })
-    };
-    let fixed8 =
-        |payload: &[u8]| -> PyResult<[u8; 8]> { payload.try_into().map_err(|_| bad_length()) };
-    match tag {
-        TAG_STR => match PyString::from_bytes(py, payload) {
-            Ok(s) => Ok(s.into_any()),
-            Err(_) => Err(malformed(value::DecodeError::BadUtf8)),
-        },
-        TAG_INT => Ok(i64::from_le_bytes(fixed8(payload)?)
-            .into_pyobject(py)?
-            .into_any()),
-        TAG_BYTES => Ok(PyBytes::new(py, payload).into_any()),
-        TAG_FLOAT => Ok(PyFloat::new(py, f64::from_le_bytes(fixed8(payload)?)).into_any()),
-        TAG_NULL if payload.is_empty() => Ok(py.None().into_bound(py)),
-        TAG_FALSE if payload.is_empty() => Ok(PyBool::new(py, false).to_owned().into_any()),
-        TAG_TRUE if payload.is_empty() => Ok(PyBool::new(py, true).to_owned().into_any()),
-        TAG_BIG_INT if !payload.is_empty() => decode_big_int(py, payload),
-        TAG_FOREIGN => match payload.split_first() {
-            Some((&LANG_PYTHON_PICKLE, data)) => {
-                pickle_fn(py, &PICKLE_LOADS, "loads")?.call1((PyBytes::new(py, data),))
-            }
-            Some((&lang, _)) => Err(DecodeError::new_err(
+    let value = value::decode_ref(bytes).map_err(|e| e.into_py_err(py))?;
+    Ok(match value {
+        ValueRef::Null => py.None().into_bound(py),
+        ValueRef::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+        ValueRef::Int(i) => i.into_pyobject(py)?.into_any(),
+        ValueRef::Float(f) => PyFloat::new(py, f).into_any(),
+        ValueRef::Bytes(b) => PyBytes::new(py, b).into_any(),
+        ValueRef::Str(s) => PyString::new(py, s).into_any(),
+        ValueRef::BigInt(n) => decode_big_int(py, n)?,
+        ValueRef::Foreign {
+            lang: LANG_PYTHON_PICKLE,
+            data,
+        } => pickle_fn(py, &PICKLE_LOADS, "loads")?.call1((PyBytes::new(py, data),))?,
+        ValueRef::Foreign { lang, .. } => {
+            return Err(DecodeError::new_err(
                 py,
                 (format!(
                     "value was written by another language (language id {lang}) and has no Python form"
                 ),),
-            )),
-            None => Err(bad_length()),
-        },
-        TAG_NULL | TAG_FALSE | TAG_TRUE | TAG_BIG_INT => Err(bad_length()),
-        other => Err(malformed(value::DecodeError::UnknownTag(other))),
-    }
+            ));
+        }
+    })
 }
 
 /// `int.from_bytes(payload, "little", signed=True)`.

@@ -80,6 +80,8 @@ def test_c_writes_typed_values_python_reads_and_back(c_demo, store_name):
         assert "c_none" in m
         assert type(m["count"]) is int
         assert m["count"] == 10
+        assert m["c_big"] == 2**63  # C's incr past int64_t stored a big int
+        assert m.incr("c_big", -1) == 2**63 - 1
 
         m["py_int"] = 123456789012
         m["py_float"] = -0.25
@@ -92,3 +94,4 @@ def test_c_writes_typed_values_python_reads_and_back(c_demo, store_name):
 
         run_c(c_demo, "read", store_name, "shared")  # checks every value, then count += 1
         assert m["count"] == 16
+        assert m["py_big"] == 2**64 + 1

@@ -99,7 +99,9 @@ pub enum DecodeError {
     BadUtf8,
 }
 
-/// Appends the encoding of `value` to `out`.
+/// Appends the encoding of `value` to `out`. A [`Value::BigInt`] is written in the one
+/// canonical form of integers ([`int::encode_le_into`]: an int if it fits in i64, else its
+/// minimal bytes), so equal integers always encode (and match as keys) alike.
 pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.push(TAG_NULL),
@@ -121,10 +123,7 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
             out.push(TAG_STR);
             out.extend_from_slice(s.as_bytes());
         }
-        Value::BigInt(b) => {
-            out.push(TAG_BIG_INT);
-            out.extend_from_slice(b);
-        }
+        Value::BigInt(b) => int::encode_le_into(b, out),
         Value::Foreign { lang, data } => {
             out.push(TAG_FOREIGN);
             out.push(*lang);
@@ -219,7 +218,7 @@ pub enum ValueRef<'a> {
 
 impl ValueRef<'_> {
     /// Appends the encoding of the value to `out` (the bytes [`encode_into`] writes for the
-    /// owned value).
+    /// owned value; a big int in its canonical form, so one that fits in i64 is an int).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let (tag, payload): (u8, &[u8]) = match *self {
             ValueRef::Null => (TAG_NULL, &[]),
@@ -229,7 +228,7 @@ impl ValueRef<'_> {
             ValueRef::Float(f) => return encode_fixed(TAG_FLOAT, f.to_le_bytes(), out),
             ValueRef::Bytes(b) => (TAG_BYTES, b),
             ValueRef::Str(s) => (TAG_STR, s.as_bytes()),
-            ValueRef::BigInt(b) => (TAG_BIG_INT, b),
+            ValueRef::BigInt(b) => return int::encode_le_into(b, out),
             ValueRef::Foreign { lang, data } => {
                 out.reserve(2 + data.len());
                 out.extend_from_slice(&[TAG_FOREIGN, lang]);
@@ -335,6 +334,14 @@ mod tests {
             view.encode_into(&mut again);
             assert_eq!(again, bytes, "{v:?}");
         }
+        // Integers have one encoding, whichever form they come in.
+        let mut padded = Vec::new();
+        ValueRef::BigInt(&[0xfe, 0xff, 0xff]).encode_into(&mut padded);
+        assert_eq!(padded, encode(&Value::Int(-2)));
+        assert_eq!(encode(&Value::BigInt(vec![0xfe, 0xff, 0xff])), padded);
+        let mut wide = Vec::new();
+        ValueRef::BigInt(&[1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]).encode_into(&mut wide);
+        assert_eq!(wide, [TAG_BIG_INT, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
         let malformed: [&[u8]; 8] = [
             &[],
             &[0x99],
