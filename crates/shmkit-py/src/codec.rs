@@ -168,6 +168,18 @@ pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
 /// object) and describes malformed ones, as every other reader describes them; this only
 /// maps each kind of value to its Python type.
 pub fn decode<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    // The most common value: Python's own decoder validates the UTF-8 as it builds the
+    // string, so it is not validated a second time here (measured: +290 instructions a `get`
+    // of a 32-character value when it was).
+    if let Some(utf8) = value::str_payload_unvalidated(bytes) {
+        return match PyString::from_bytes(py, utf8) {
+            Ok(s) => Ok(s.into_any()),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyUnicodeDecodeError>(py) => {
+                Err(value::DecodeError::BadUtf8.into_py_err(py))
+            }
+            Err(e) => Err(e),
+        };
+    }
     let value = value::decode_ref(bytes).map_err(|e| e.into_py_err(py))?;
     Ok(match value {
         ValueRef::Null => py.None().into_bound(py),

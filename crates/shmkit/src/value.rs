@@ -247,6 +247,24 @@ fn encode_fixed(tag: u8, payload: [u8; 8], out: &mut Vec<u8>) {
     out.extend_from_slice(&payload);
 }
 
+/// The payload of an encoded `str`, its UTF-8 **not yet validated**: for a front end whose
+/// own string constructor validates as it decodes (Python's does), so the bytes are checked
+/// once, not twice. `None` when `bytes` is not a `str` (then use [`decode_ref`]). A caller
+/// that needs a `&str` must validate it (or use [`decode_ref`], which does).
+///
+/// ```
+/// use shmkit::value::{encode, str_payload_unvalidated, Value};
+/// assert_eq!(str_payload_unvalidated(&encode(&Value::Str("hé".into()))), Some("hé".as_bytes()));
+/// assert_eq!(str_payload_unvalidated(&encode(&Value::Int(1))), None);
+/// ```
+#[inline]
+pub fn str_payload_unvalidated(bytes: &[u8]) -> Option<&[u8]> {
+    match bytes.split_first() {
+        Some((&TAG_STR, payload)) => Some(payload),
+        _ => None,
+    }
+}
+
 /// Decodes one value occupying all of `bytes` without copying its payload (what [`decode`]
 /// accepts and refuses, as a view).
 pub fn decode_ref(bytes: &[u8]) -> Result<ValueRef<'_>, DecodeError> {
