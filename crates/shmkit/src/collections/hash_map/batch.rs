@@ -62,6 +62,40 @@ struct Planned {
     index: usize,
 }
 
+/// Items of one shard written under one hold of its lock, at most: a batch never keeps a
+/// shard's readers (those that fell back to the lock) and writers waiting longer than this
+/// many single writes would.
+const MAX_ITEMS_PER_HOLD: usize = 64;
+/// Bytes of values built before one hold of a lock, at most (a single value larger than
+/// this goes alone): a batch needs little more free store than the same writes one by one.
+const MAX_BYTES_PER_HOLD: u64 = 4 << 20;
+
+/// `plan` (sorted by shard) cut into runs of one shard, each within the limits above;
+/// `weight` is the bytes an item builds before the lock.
+fn lock_holds(
+    plan: &[Planned],
+    weight: impl Fn(&Planned) -> u64,
+) -> impl Iterator<Item = &[Planned]> {
+    let mut rest = plan;
+    std::iter::from_fn(move || {
+        let first = rest.first()?;
+        let mut bytes = 0u64;
+        let mut end = 0;
+        while let Some(p) = rest.get(end) {
+            let w = weight(p);
+            let full = end == MAX_ITEMS_PER_HOLD || (end > 0 && bytes + w > MAX_BYTES_PER_HOLD);
+            if p.shard != first.shard || full {
+                break;
+            }
+            bytes += w;
+            end += 1;
+        }
+        let (hold, after) = rest.split_at(end);
+        rest = after;
+        Some(hold)
+    })
+}
+
 impl MapInner {
     /// Prefetch hint for the home slot of `hash`; returns that slot's offset (0 if the
     /// shard or table looks wrong: the real lookup will say why).
@@ -78,7 +112,15 @@ impl MapInner {
         if !buckets.is_power_of_two() {
             return 0;
         }
-        let slot = table + TABLE_HEADER_LEN + (hash & (buckets - 1)) * 16;
+        // Unvalidated numbers (a table freed and reused, or damage): checked arithmetic, so
+        // a glance at garbage costs nothing and never overflows.
+        let Some(slot) = (hash & (buckets - 1))
+            .checked_mul(16)
+            .and_then(|o| o.checked_add(TABLE_HEADER_LEN))
+            .and_then(|o| o.checked_add(table))
+        else {
+            return 0;
+        };
         self.region().prefetch(slot);
         slot
     }
@@ -94,7 +136,7 @@ impl MapInner {
             let rec = s.rec.load(Ordering::Relaxed);
             if rec != 0 {
                 self.region().prefetch(rec);
-                self.region().prefetch(rec + 64);
+                self.region().prefetch(rec.wrapping_add(64));
             }
         }
     }
@@ -201,7 +243,7 @@ impl MapInner {
         plan: &[Planned],
         mut op: impl FnMut(&mut Writer<'_>, &Planned) -> Result<(), MapError>,
     ) -> Result<(), MapError> {
-        for group in plan.chunk_by(|a, b| a.shard == b.shard) {
+        for group in lock_holds(plan, |_| 0) {
             let shard = self.shard_at(group[0].shard)?;
             self.write_locked(shard, |w| {
                 for p in group {
@@ -213,14 +255,14 @@ impl MapInner {
         Ok(())
     }
 
-    fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, items: &[(K, V)]) -> Result<(), MapError> {
-        let plan = self.plan(items.len(), |i| items[i].0.as_ref());
-        for group in plan.chunk_by(|a, b| a.shard == b.shard) {
+    fn set_many(&self, items: &[(&[u8], &[u8])]) -> Result<(), MapError> {
+        let plan = self.plan(items.len(), |i| items[i].0);
+        for group in lock_holds(&plan, |p| items[p.index].1.len() as u64) {
             // Large records are built before the lock, as a single write does.
             let mut sources = Vec::with_capacity(group.len());
             for p in group {
-                let (k, v) = &items[p.index];
-                match self.prepare(p.hash, k.as_ref(), v.as_ref()) {
+                let (k, v) = items[p.index];
+                match self.prepare(p.hash, k, v) {
                     Ok(s) => sources.push(s),
                     Err(e) => {
                         sources.iter().for_each(|s| self.unused(s));
@@ -230,7 +272,7 @@ impl MapInner {
             }
             let mut published = 0;
             let result = self.write_planned(group, |w, p| {
-                let key = items[p.index].0.as_ref();
+                let key = items[p.index].0;
                 w.put_one(p.hash, key, &sources[published], PutMode::Overwrite)?;
                 published += 1;
                 Ok(())
@@ -243,13 +285,11 @@ impl MapInner {
         Ok(())
     }
 
-    fn remove_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64, MapError> {
-        let plan = self.plan(keys.len(), |i| keys[i].as_ref());
+    fn remove_many(&self, keys: &[&[u8]]) -> Result<u64, MapError> {
+        let plan = self.plan(keys.len(), |i| keys[i]);
         let mut removed = 0;
         self.write_planned(&plan, |w, p| {
-            if w.remove_one(p.hash, keys[p.index].as_ref(), false)?
-                .is_some()
-            {
+            if w.remove_one(p.hash, keys[p.index], false)?.is_some() {
                 removed += 1;
             }
             Ok(())
@@ -283,7 +323,9 @@ impl HashMap {
 
     /// Zero-allocation [`HashMap::get_many`]: clears `out` and `spans`, appends every found
     /// value to `out` and pushes, for each key in order, its value's range in `out` (`None`
-    /// if missing). Once the two buffers are large enough, nothing is allocated.
+    /// if missing). Once the two buffers are large enough, nothing is allocated. On an error
+    /// (a damaged record for one key) the call stops there: `out` and `spans` then hold the
+    /// keys before it.
     pub fn get_many_into<K: AsRef<[u8]>>(
         &self,
         keys: &[K],
@@ -334,18 +376,64 @@ impl HashMap {
         &self,
         items: &[(K, V)],
     ) -> Result<(), MapError> {
-        let _writing = self.inner.store.inner.enter_write();
-        items
+        // The caller's `as_ref` is asked once: every later step (size check, hash, sort,
+        // build, publish) works on the same bytes.
+        let items: Vec<(&[u8], &[u8])> = items
             .iter()
-            .try_for_each(|(k, v)| check_value(k.as_ref(), v.as_ref()))?;
-        self.inner.unfaulted(self.inner.set_many(items))
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        let _writing = self.inner.store.inner.enter_write();
+        items.iter().try_for_each(|(k, v)| check_value(k, v))?;
+        self.inner.unfaulted(self.inner.set_many(&items))
     }
 
     /// Removes every key of `keys`, taking each shard's lock once; returns how many were
     /// present (a key given twice counts once, as two removals one after the other would).
     pub fn remove_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64, MapError> {
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
         let _writing = self.inner.store.inner.enter_write();
-        check_keys(keys)?;
-        self.inner.unfaulted(self.inner.remove_many(keys))
+        check_keys(&keys)?;
+        self.inner.unfaulted(self.inner.remove_many(&keys))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_BYTES_PER_HOLD, MAX_ITEMS_PER_HOLD, Planned, lock_holds};
+
+    fn plan(shards: &[u64]) -> Vec<Planned> {
+        shards
+            .iter()
+            .enumerate()
+            .map(|(index, &shard)| Planned {
+                shard,
+                hash: index as u64,
+                index,
+            })
+            .collect()
+    }
+
+    fn sizes<'p>(holds: impl Iterator<Item = &'p [Planned]>) -> Vec<usize> {
+        holds.map(<[Planned]>::len).collect()
+    }
+
+    #[test]
+    fn a_hold_is_one_shard_and_within_the_limits() {
+        let mut shards = vec![0; 2 * MAX_ITEMS_PER_HOLD + 8];
+        shards.extend([1, 1, 2]);
+        let p = plan(&shards);
+        assert_eq!(
+            sizes(lock_holds(&p, |_| 0)),
+            vec![MAX_ITEMS_PER_HOLD, MAX_ITEMS_PER_HOLD, 8, 2, 1]
+        );
+        // Large values: as many as fit the byte limit, and a value over it alone.
+        let p = plan(&[0, 0, 0, 0]);
+        let half = MAX_BYTES_PER_HOLD / 2;
+        assert_eq!(sizes(lock_holds(&p, |_| half)), vec![2, 2]);
+        assert_eq!(
+            sizes(lock_holds(&p, |_| 2 * MAX_BYTES_PER_HOLD)),
+            vec![1, 1, 1, 1]
+        );
+        assert_eq!(sizes(lock_holds(&[], |_| 0)), Vec::<usize>::new());
     }
 }
