@@ -16,6 +16,12 @@ lmdb (one transaction per operation, sync off, writemap, in /dev/shm), UltraDict
 (shared_lock=True, so it is process-safe), multiprocessing.Manager().dict(). Slow backends
 run each chunk once, on as many keys as fit in a time budget (10 s) per operation (column "keys"),
 in lockstep with a dict of their own.
+
+    python crates/shmkit-bench/python/bench_python.py --batch 200
+
+compares batched reads instead: for each chunk of N shuffled keys, a dict comprehension
+`[d[k] for k in chunk]`, the same over shmkit (N single gets) and one `m.get_many(chunk)`,
+in turn, each timed --repeats times keeping the fastest; prints ns per key and the ratios.
 """
 
 from __future__ import annotations
@@ -278,12 +284,50 @@ def keys_within_budget(backend, keys, values, budget):
     return max(probe, min(len(keys), int(budget / max(per_op.values()))))
 
 
+def batch_comparison(keys, values, order, batch, repeats) -> None:
+    """Per-key cost of `get_many` against single gets and a dict (see the module docstring)."""
+    d = dict(zip(keys, values))
+    name = f"bench-batch-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    store = shmkit.Store(name)
+    try:
+        m = store.hash_map("m")
+        m.set_many(d)
+        chunks = [order[i : i + batch] for i in range(0, len(order) - batch + 1, batch)]
+        total = {"dict": 0.0, "single": 0.0, "get_many": 0.0}
+        for chunk in chunks:
+            best = dict.fromkeys(total, float("inf"))
+            for _ in range(repeats):
+                t = time.perf_counter()
+                a = [d[k] for k in chunk]
+                best["dict"] = min(best["dict"], time.perf_counter() - t)
+                t = time.perf_counter()
+                b = [m[k] for k in chunk]
+                best["single"] = min(best["single"], time.perf_counter() - t)
+                t = time.perf_counter()
+                c = m.get_many(chunk)
+                best["get_many"] = min(best["get_many"], time.perf_counter() - t)
+                assert a == b == c
+            for k in total:
+                total[k] += best[k]
+        n = len(chunks) * batch
+        ns = {k: v / n * 1e9 for k, v in total.items()}
+        print(f"| keys per call | dict comprehension | shmkit single gets | get_many | single / get_many | get_many / dict |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        print(f"| {batch:,} | {ns['dict']:.0f} ns | {ns['single']:.0f} ns | {ns['get_many']:.0f} ns | "
+              f"{ns['single'] / ns['get_many']:.2f}x | {ns['get_many'] / ns['dict']:.2f}x |")
+        m.close()
+    finally:
+        store.close()
+        shmkit.remove(name)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--keys", type=int, default=100_000)
     p.add_argument("--repeats", type=int, default=3, help="timings of each chunk (fastest kept)")
     p.add_argument("--chunk", type=int, default=1000, help="keys per lockstep chunk")
     p.add_argument("--budget", type=float, default=10.0, help="seconds per operation for slow backends")
+    p.add_argument("--batch", type=int, default=0, help="compare get_many of this many keys per call instead")
     args = p.parse_args()
 
     n = args.keys
@@ -294,6 +338,9 @@ def main() -> int:
 
     print(f"# Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; {n:,} keys (10-char str), 32-char str values")
+    if args.batch:
+        batch_comparison(keys, values, order, args.batch, args.repeats)
+        return 0
     competitors = [OriginalSharedHashMap(), Lmdb(), Ultra(), Manager()]
     skipped = [b.name for b in competitors if not installed(b)]
     for name in skipped:

@@ -84,3 +84,20 @@ def compat_worker(name: str, start: int, count: int) -> int:
         hm.set(f"key-{i}", {"i": i})
     hm.close()
     return count
+
+
+def write_versions(m, keys: int) -> int:
+    """Sets key k to (k, v) for ever growing v, with `set_many` (repeated keys included) and
+    single sets, until "stop" appears (or the parent is gone); returns the last version."""
+    parent = os.getppid()
+    v = 1
+    while "stop" not in m and os.getppid() == parent:
+        v += 1
+        batch = [(k, (k, v)) for k in range((v * 7) % keys, keys, 3)]
+        batch += batch[:5]
+        if v % 4 == 0:
+            for k, value in batch[:20]:
+                m[k] = value
+        else:
+            m.set_many(batch)
+    return v

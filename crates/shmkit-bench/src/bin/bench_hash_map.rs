@@ -4,6 +4,8 @@
 //! Run: `cargo run --release -p shmkit-bench --bin bench_hash_map` (until the benchmark crate
 //! existed: `cargo run --release -p shmkit --example bench_hash_map`, same program).
 //! `shmkit bench` is the shorter, multi-process run of the same comparison.
+//! `... --bin bench_hash_map batch` runs only the batched-read comparison (`get_many_into`
+//! of 200 and 1,000 random keys per call against a loop of `get_into` and std gets).
 //!
 //! 1M keys of 16 bytes, 32-byte values, store in `/dev/shm`. Every figure is the best of a
 //! few repetitions (the machine may be shared); ratios compare numbers from this same run.
@@ -261,9 +263,74 @@ fn map_op(map: &HashMap, write_pct: u64) -> impl Fn(&mut Worker, u64) + '_ {
     }
 }
 
+/// Batched reads: per-key ns of `get_many_into` over `batch` random keys per call against
+/// a loop of `get_into` over the same keys and std gets (every value checked).
+fn batch_rows(store: &Store, round: &mut u64) {
+    println!("batched reads, {N} keys, random keys per call; best of {REPS}, ns per key\n");
+    println!("| keys per call | std get | shmkit get loop | get_many_into | loop / batch |");
+    println!("|---------------|---------|-----------------|---------------|--------------|");
+    let std_map = filled_std();
+    let map = fresh_map(store, round);
+    fill(&map);
+    let order = shuffled(N, 7);
+    let keys: Vec<[u8; 16]> = order.iter().map(|&i| key(i)).collect();
+    for batch in [200usize, 1000] {
+        let calls = keys.len() / batch;
+        let (mut std_ns, mut loop_ns, mut many_ns) = (f64::MAX, f64::MAX, f64::MAX);
+        let (mut out, mut spans) = (Vec::with_capacity(batch * 32), Vec::with_capacity(batch));
+        let mut buf = Vec::with_capacity(64);
+        for _ in 0..REPS {
+            let t = Instant::now();
+            for chunk in keys.chunks_exact(batch) {
+                for k in chunk {
+                    let v = std_map.get(&k[..]).expect("hit");
+                    buf.clear();
+                    buf.extend_from_slice(v);
+                }
+            }
+            std_ns = std_ns.min(ns_per_op(t.elapsed(), (calls * batch) as u64));
+            let t = Instant::now();
+            for chunk in keys.chunks_exact(batch) {
+                for k in chunk {
+                    assert!(map.get_into(k, &mut buf).expect("get"));
+                }
+            }
+            loop_ns = loop_ns.min(ns_per_op(t.elapsed(), (calls * batch) as u64));
+            let t = Instant::now();
+            for chunk in keys.chunks_exact(batch) {
+                map.get_many_into(chunk, &mut out, &mut spans)
+                    .expect("get_many");
+                assert!(
+                    spans
+                        .iter()
+                        .all(|s| s.as_ref().is_some_and(|r| r.len() == 32))
+                );
+            }
+            many_ns = many_ns.min(ns_per_op(t.elapsed(), (calls * batch) as u64));
+        }
+        // Every value once more, outside the timing.
+        map.get_many_into(&keys[..batch], &mut out, &mut spans)
+            .expect("get_many");
+        for (i, s) in order[..batch].iter().zip(&spans) {
+            assert_eq!(&out[s.clone().expect("hit")], &value(*i, 0)[..]);
+        }
+        println!(
+            "| {batch:>13} | {std_ns:>7.1} | {loop_ns:>15.1} | {many_ns:>13.1} | {:>11.2}x |",
+            loop_ns / many_ns
+        );
+    }
+}
+
 fn main() {
     let name = format!("bench-hash-map-{}", std::process::id());
     let store = Store::create(&name, &StoreOptions::default()).expect("create store");
+    if std::env::args().nth(1).as_deref() == Some("batch") {
+        let mut round = 0;
+        batch_rows(&store, &mut round);
+        drop(store);
+        Store::remove(&name).expect("remove store");
+        return;
+    }
     println!("shmkit HashMap vs std::collections::HashMap<Vec<u8>, Vec<u8>>");
     println!(
         "{N} keys of 16 bytes, 32-byte values; store {}",

@@ -5,7 +5,8 @@
 //! Files: this one holds the class, how it is opened, how keys and values are converted,
 //! and its one `#[pymethods]` block (PyO3 allows one per class), whose longer bodies live
 //! in [`read`] (the GIL policy of lookups), [`incr`], [`bulk`] (`update`, `popitem`,
-//! `to_dict`, `==`) and [`iter`] (iterators and views).
+//! `to_dict`, `==`), [`batch`] (`get_many` and the other batched calls) and [`iter`]
+//! (iterators and views).
 //!
 //! Invariants:
 //! - keys and values are converted by [`crate::codec`] before any store operation, and
@@ -23,6 +24,7 @@
 //! m.compare_and_set("owner", shmkit.MISSING, "me")   # claim if absent
 //! ```
 
+mod batch;
 mod bulk;
 mod incr;
 mod iter;
@@ -41,7 +43,7 @@ use incr::DeltaArg;
 use iter::IterKind;
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
-use pyo3::types::{PyBytes, PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use shmkit::{HashMap, Store, UpdateAction};
 
 /// A hash map handle (see the module documentation).
@@ -370,6 +372,39 @@ impl PyHashMap {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         Self::update_impl(slf, args, kwargs)
+    }
+
+    /// The values of `keys` (any iterable), in order, `default` for a missing key: one call
+    /// into the core with the GIL released once. Each value is one that key held at some
+    /// moment during the call (no atomicity across keys).
+    #[pyo3(signature = (keys, default = None))]
+    fn get_many<'py>(
+        slf: &Bound<'py, Self>,
+        keys: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        Self::get_many_impl(slf, keys, default)
+    }
+
+    /// For each of `keys`, in order, whether it is present (one call, like `get_many`).
+    fn contains_many<'py>(
+        slf: &Bound<'py, Self>,
+        keys: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        Self::contains_many_impl(slf, keys)
+    }
+
+    /// Sets every pair of `items` (a mapping or an iterable of pairs), taking each shard's
+    /// lock once; a repeated key ends with its last value. Everything is encoded before
+    /// anything is written; the batch is not atomic (other processes see it land key by key).
+    fn set_many(slf: &Bound<'_, Self>, items: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::set_many_impl(slf, items)
+    }
+
+    /// Removes every key of `keys` that is present; returns how many were (a repeated key
+    /// counts once).
+    fn remove_many(slf: &Bound<'_, Self>, keys: &Bound<'_, PyAny>) -> PyResult<u64> {
+        Self::remove_many_impl(slf, keys)
     }
 
     /// Removes every item.

@@ -54,6 +54,7 @@
 //! Store::remove(&name).unwrap();
 //! ```
 
+mod batch;
 mod error;
 mod iter;
 internal! { mod layout; }

@@ -141,7 +141,18 @@ impl MapInner {
         hash: u64,
         f: impl FnOnce(&mut Writer<'_>) -> Result<R, MapError>,
     ) -> Result<R, MapError> {
-        let shard = self.shard(hash)?;
+        self.write_locked(self.shard(hash)?, |w| w.step(f))
+    }
+
+    /// Runs `f` on `shard` under its lock, then releases the lock and frees what was
+    /// unlinked. `f` makes each change through [`Writer::step`] (one operation of a batch
+    /// per step, all under this one lock hold).
+    #[inline]
+    pub(crate) fn write_locked<R>(
+        &self,
+        shard: &ShardHeader,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R, MapError>,
+    ) -> Result<R, MapError> {
         let guard = self.lock_shard(shard)?;
         let mut w = Writer {
             map: self,
@@ -149,12 +160,7 @@ impl MapInner {
             writing: false,
             deferred: Deferred::default(),
         };
-        // The batch gets its own odd window, so `f` (a user closure for `update`) never runs
-        // while readers of the shard are held off.
-        let result = w.migrate(super::resize::MIGRATE_BATCH).and_then(|()| {
-            w.end();
-            f(&mut w)
-        });
+        let result = f(&mut w);
         w.end();
         drop(guard);
         w.release();
@@ -164,7 +170,12 @@ impl MapInner {
     /// Where a write's new record comes from: a large one is built before the lock is taken
     /// (its copy does not hold up the shard), a small one under the lock, in a spare block of
     /// the shard when there is one.
-    fn prepare<'v>(&self, hash: u64, key: &[u8], value: &'v [u8]) -> Result<Source<'v>, MapError> {
+    pub(crate) fn prepare<'v>(
+        &self,
+        hash: u64,
+        key: &[u8],
+        value: &'v [u8],
+    ) -> Result<Source<'v>, MapError> {
         if record_len(key.len() as u64, value.len() as u64) > SPARE_MAX_BYTES {
             Ok(Source::Built(self.build_record(hash, key, value)?))
         } else {
@@ -173,7 +184,7 @@ impl MapInner {
     }
 
     /// Frees a record built by [`MapInner::prepare`] that no slot received.
-    fn unused(&self, source: &Source<'_>) {
+    pub(crate) fn unused(&self, source: &Source<'_>) {
         if let Source::Built(r) = source {
             self.free_quietly(r.offset);
         }
@@ -187,26 +198,7 @@ impl MapInner {
     ) -> Result<Option<Vec<u8>>, MapError> {
         let hash = self.hash(key);
         let source = self.prepare(hash, key, value)?;
-        let result = self.write_with(hash, |w| match w.find(hash, key)? {
-            Some(hit) => {
-                if mode == PutMode::IfAbsent {
-                    return Ok((None, false));
-                }
-                let old = match mode {
-                    PutMode::ReturnOld => Some(w.map.read_value(&hit, hash)?),
-                    _ => None,
-                };
-                let record = w.take(hash, key, &source)?;
-                w.replace(&hit, record);
-                Ok((old, true))
-            }
-            None => {
-                let record = w.take(hash, key, &source)?;
-                w.insert_new_or_discard(hash, record, &source)?;
-                let inserted = (mode == PutMode::IfAbsent).then(Vec::new);
-                Ok((inserted, true))
-            }
-        });
+        let result = self.write_with(hash, |w| w.put_one(hash, key, &source, mode));
         match result {
             Ok((out, true)) => Ok(out),
             Ok((out, false)) => {
@@ -222,18 +214,7 @@ impl MapInner {
 
     pub(crate) fn remove(&self, key: &[u8], want_value: bool) -> Result<Option<Vec<u8>>, MapError> {
         let hash = self.hash(key);
-        self.write_with(hash, |w| {
-            let Some(hit) = w.find(hash, key)? else {
-                return Ok(None);
-            };
-            let old = if want_value {
-                w.map.read_value(&hit, hash)?
-            } else {
-                Vec::new()
-            };
-            w.remove_hit(&hit)?;
-            Ok(Some(old))
-        })
+        self.write_with(hash, |w| w.remove_one(hash, key, want_value))
     }
 
     pub(crate) fn compare_and_set(
@@ -407,6 +388,23 @@ impl MapInner {
 }
 
 impl<'a> Writer<'a> {
+    /// One operation under the held lock: a migration batch in its own odd window (so `f`, a
+    /// user closure for `update`, never runs while readers of the shard are held off), then
+    /// `f` in its own. A batch of writes to one shard is a sequence of steps, each exactly
+    /// what a single write does after taking the lock.
+    #[inline]
+    pub(crate) fn step<R>(
+        &mut self,
+        f: impl FnOnce(&mut Writer<'a>) -> Result<R, MapError>,
+    ) -> Result<R, MapError> {
+        let result = self.migrate(super::resize::MIGRATE_BATCH).and_then(|()| {
+            self.end();
+            f(self)
+        });
+        self.end();
+        result
+    }
+
     /// Makes the shard's sequence odd (once per operation) before the first change.
     #[inline]
     pub(crate) fn begin(&mut self) {
@@ -441,6 +439,58 @@ impl<'a> Writer<'a> {
             self.map.free_quietly(block);
         }
         self.deferred.count = 0;
+    }
+
+    /// `put`'s work under the lock: `(what the mode returns, whether `source` was used)`.
+    /// When it was not used (or on an error) a record built before the lock is the caller's
+    /// to free ([`MapInner::unused`]).
+    pub(crate) fn put_one(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        source: &Source<'_>,
+        mode: PutMode,
+    ) -> Result<(Option<Vec<u8>>, bool), MapError> {
+        match self.find(hash, key)? {
+            Some(hit) => {
+                if mode == PutMode::IfAbsent {
+                    return Ok((None, false));
+                }
+                let old = match mode {
+                    PutMode::ReturnOld => Some(self.map.read_value(&hit, hash)?),
+                    _ => None,
+                };
+                let record = self.take(hash, key, source)?;
+                self.replace(&hit, record);
+                Ok((old, true))
+            }
+            None => {
+                let record = self.take(hash, key, source)?;
+                self.insert_new_or_discard(hash, record, source)?;
+                let inserted = (mode == PutMode::IfAbsent).then(Vec::new);
+                Ok((inserted, true))
+            }
+        }
+    }
+
+    /// `remove`'s work under the lock: `Some(old value)` (empty unless `want_value`) if the
+    /// key was present.
+    pub(crate) fn remove_one(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        want_value: bool,
+    ) -> Result<Option<Vec<u8>>, MapError> {
+        let Some(hit) = self.find(hash, key)? else {
+            return Ok(None);
+        };
+        let old = if want_value {
+            self.map.read_value(&hit, hash)?
+        } else {
+            Vec::new()
+        };
+        self.remove_hit(&hit)?;
+        Ok(Some(old))
     }
 
     /// Looks `key` up under the lock.
