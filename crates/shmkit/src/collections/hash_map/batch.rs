@@ -40,7 +40,7 @@
 //! let (mut out, mut spans) = (Vec::new(), Vec::new());
 //! map.get_many_into(&[b"b", b"a"], &mut out, &mut spans).unwrap();
 //! assert_eq!(spans.iter().map(|s| &out[s.clone().unwrap()]).collect::<Vec<_>>(), [b"2", b"3"]);
-//! assert_eq!(map.remove_many(&[b"a", b"a", b"nope"]).unwrap(), 1);
+//! assert_eq!(map.remove_many(&[&b"a"[..], b"a", b"nope"]).unwrap(), 1);
 //! Store::remove(&name).unwrap();
 //! ```
 
