@@ -458,10 +458,11 @@ impl HashMap {
     /// Number of entries (the sum of the shards' counts: exact when no write is in flight).
     pub fn len(&self) -> u64 {
         let inner = &self.inner;
+        // Saturating: the counters are shared memory, and damage must not panic a reader.
         (0..=inner.shard_mask)
             .filter_map(|i| inner.shard_at(i).ok())
             .map(|s| s.len.load(Ordering::Relaxed))
-            .sum()
+            .fold(0, u64::saturating_add)
     }
 
     /// True if the map has no entries.

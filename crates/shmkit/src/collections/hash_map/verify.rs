@@ -635,19 +635,28 @@ impl MapInner {
         stats.bytes_used = ROOT_LEN + SHARD_STRIDE * (self.shard_mask + 2);
         for index in 0..=self.shard_mask {
             let shard = self.shard_at(index)?;
-            stats.entries += shard.len.load(Ordering::Relaxed);
-            stats.bytes_used += shard.bytes.load(Ordering::Relaxed);
-            stats.resizes += shard.resizes.load(Ordering::Relaxed);
+            // Saturating: shared counters a damaged store may hold anything in (verify says
+            // which are wrong; stats must not panic while showing them).
+            let add = |total: &mut u64, counter: &crate::sync::atomic::AtomicU64| {
+                *total = total.saturating_add(counter.load(Ordering::Relaxed));
+            };
+            add(&mut stats.entries, &shard.len);
+            add(&mut stats.bytes_used, &shard.bytes);
+            add(&mut stats.resizes, &shard.resizes);
             // Racy: a table may be replaced while we look; the header check keeps it harmless.
             if let Ok(t) = self.table(shard.table.load(Ordering::Acquire)) {
-                stats.buckets += t.buckets();
-                stats.bytes_used += TABLE_HEADER_LEN + t.buckets() * 16;
+                stats.buckets = stats.buckets.saturating_add(t.buckets());
+                stats.bytes_used = stats
+                    .bytes_used
+                    .saturating_add(TABLE_HEADER_LEN + t.buckets() * 16);
             }
             let old = shard.old_table.load(Ordering::Acquire);
             if old != 0 {
                 stats.resizing_shards += 1;
                 if let Ok(t) = self.table(old) {
-                    stats.bytes_used += TABLE_HEADER_LEN + t.buckets() * 16;
+                    stats.bytes_used = stats
+                        .bytes_used
+                        .saturating_add(TABLE_HEADER_LEN + t.buckets() * 16);
                 }
             }
         }
