@@ -19,7 +19,7 @@ mod common;
 use common::{Rng, TestStore, fork_child, wait_until, watchdog};
 use shmkit::collections::object::{CheckMode, Collection, SharedObject};
 use shmkit::maintenance::check::{Finding, Severity, Unreachable};
-use shmkit::{ErrorKind, HashMap, HashMapOptions, ObjectKind, Store};
+use shmkit::{AtomicVector, ErrorKind, HashMap, HashMapOptions, ObjectKind, Store};
 use std::time::Duration;
 
 /// What the suite needs to know about a kind.
@@ -62,6 +62,34 @@ impl Subject for HashMap {
             huge_zeros(shmkit::collections::hash_map::MAX_KEY_LEN + 1),
             b"",
         )
+    }
+}
+
+impl Subject for AtomicVector {
+    fn create_small(store: &Store, name: &str) -> AtomicVector {
+        store.atomic_vector(name, 8).unwrap()
+    }
+
+    fn random_write(&self, rng: &mut Rng, step: u64) {
+        // Growth is the vector's only multi-step write (and the only one that allocates or
+        // locks), so it is a large share of the mix: kills land inside `expand`.
+        let len = self.len();
+        let i = rng.below(len);
+        match rng.below(10) {
+            0..=3 => self.expand(len + 1 + rng.below(8)),
+            4 => self.fetch_add(i, 1).map(drop),
+            5 => self.store(i, step as i64),
+            6 => self.compare_exchange(i, 0, step as i64).map(drop),
+            7 => self.set_bit(rng.below(len * 64)).map(drop),
+            8 => self.flip_bit(rng.below(len * 64)).map(drop),
+            _ => self.fetch_xor(i, rng.next() as i64).map(drop),
+        }
+        .unwrap();
+    }
+
+    fn oversized_write(&self) -> Result<(), shmkit::VectorError> {
+        // A length past the maximum is refused before anything is locked or allocated.
+        self.expand(shmkit::collections::atomic_vector::MAX_LEN + 1)
     }
 }
 
@@ -299,3 +327,4 @@ macro_rules! conformance {
 }
 
 conformance!(shmkit::HashMap, hash_map);
+conformance!(shmkit::AtomicVector, atomic_vector);
