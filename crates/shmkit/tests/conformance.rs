@@ -76,7 +76,7 @@ impl Subject for AtomicVector {
         let len = self.len();
         let i = rng.below(len);
         match rng.below(10) {
-            0..=3 => self.expand(len + 1 + rng.below(8)),
+            0..=3 => self.expand(len + 1 + rng.below(32)),
             4 => self.fetch_add(i, 1).map(drop),
             5 => self.store(i, step as i64),
             6 => self.compare_exchange(i, 0, step as i64).map(drop),
