@@ -11,7 +11,7 @@
 //! let name = format!("doc-vector-object-{}", std::process::id()); // unique to this process
 //! let store = Store::create(&name, &StoreOptions::default()).unwrap();
 //! let v = AtomicVector::open_or_create(&store, "v", &AtomicVectorOptions { len: 3 }).unwrap();
-//! assert_eq!(v.locks().len(), 1);
+//! assert_eq!(Collection::locks(&v).len(), 1);
 //! assert_eq!(SharedObject::item_count(&v), Some(3));
 //! let stats = SharedObject::stats(&v).unwrap();
 //! assert_eq!(stats.get("elements"), Some(StatValue::Count(3)));
