@@ -30,6 +30,13 @@ trait Subject: Collection {
     fn random_write(&self, rng: &mut Rng, step: u64);
     /// A write too large for the object; must fail.
     fn oversized_write(&self) -> Result<(), Self::Error>;
+    /// Whether 200 kills of a writer must leave at least one leaked block: true for a kind
+    /// whose writes allocate all the time (a map's records), false for one that allocates
+    /// rarely (a vector allocates only when growth adds a segment, some twenty times in the
+    /// whole test), where a kill lands in that window by chance only. Such a kind's kills
+    /// are still repaired and checked leak-free after each one; the sweep itself is the
+    /// store's and is exercised by the kinds that must leak.
+    const KILLS_MUST_LEAK: bool = true;
 }
 
 impl Subject for HashMap {
@@ -66,6 +73,8 @@ impl Subject for HashMap {
 }
 
 impl Subject for AtomicVector {
+    const KILLS_MUST_LEAK: bool = false;
+
     fn create_small(store: &Store, name: &str) -> AtomicVector {
         store.atomic_vector(name, 8).unwrap()
     }
@@ -241,7 +250,7 @@ fn repair_after_kills<T: Subject>() {
         );
     }
     assert!(
-        leaked_after_kill > 0,
+        leaked_after_kill > 0 || !T::KILLS_MUST_LEAK,
         "no kill left a leaked block: the sweep was not exercised"
     );
     assert!(
