@@ -207,6 +207,21 @@ fn kills_during_expand_keep_every_acknowledged_write() {
         if repair.repaired.iter().any(|r| r.contains("leaked block")) {
             leaked += 1;
         }
+        // A kill leaves leaked blocks and locks of dead holders, never damage: no length
+        // lowered, no segment cleared or cut.
+        for r in &repair.repaired {
+            assert!(
+                [
+                    "leaked block",
+                    "leaked free block",
+                    "dead process",
+                    "dead owner"
+                ]
+                .iter()
+                .any(|ok| r.contains(ok)),
+                "kill {kill}: a repair that is not a leak or a lock takeover: {r}"
+            );
+        }
         assert!(
             repair.after.is_clean(),
             "kill {kill}: {:#?}",
@@ -267,6 +282,141 @@ fn bad_indices_and_lengths_get_typed_errors() {
     assert_eq!(wrong.kind(), ErrorKind::WrongKind);
     assert_eq!(v.load_range(0, 10).unwrap(), vec![0; 10]);
     assert!(v.load_range(5, 11).is_err());
+}
+
+/// Offsets inside the root block (see `layout::VecRoot`).
+const ROOT_LEN_AT: u64 = 16;
+const ROOT_SEGMENTS_AT: u64 = 64;
+
+fn put_u64(t: &TestStore, offset: u64, value: u64) {
+    t.write_bytes(offset, &value.to_le_bytes()).unwrap();
+}
+
+fn get_u64(t: &TestStore, offset: u64) -> u64 {
+    let mut b = [0; 8];
+    t.read_bytes(offset, &mut b).unwrap();
+    u64::from_le_bytes(b)
+}
+
+fn is_corrupt<T: std::fmt::Debug>(r: Result<T, VectorError>) -> bool {
+    matches!(r, Err(VectorError::Corrupt { .. }))
+}
+
+#[test]
+fn a_damaged_length_is_an_error_never_a_crash() {
+    let t = TestStore::new("vec-bad-len");
+    let v = t.atomic_vector("v", 20).unwrap(); // segments of 32
+    let root = v.root_offset();
+    for bad in [u64::MAX, MAX_LEN + 5, 1 << 50, 33] {
+        put_u64(&t, root + ROOT_LEN_AT, bad);
+        assert!(is_corrupt(v.load_range(0, bad)), "len {bad}");
+        assert!(is_corrupt(v.load_range(0, 1)), "len {bad}");
+        assert!(is_corrupt(v.load(bad - 1)), "len {bad}");
+        assert!(is_corrupt(v.fetch_add(bad - 1, 1)), "len {bad}");
+        assert!(!v.verify().unwrap().is_clean());
+        let _ = v.stats().unwrap();
+        let r = v.repair().unwrap();
+        assert_eq!(r.len, 32, "{r:?}");
+        assert!(v.verify().unwrap().is_clean());
+        assert_eq!(v.load_range(0, 32).unwrap(), vec![0; 32]);
+    }
+    assert!(t.check().is_clean());
+}
+
+#[test]
+fn damaged_segment_entries_are_errors_and_repair_cuts_them() {
+    let t = TestStore::new("vec-bad-seg");
+    let v = t.atomic_vector("v", 8).unwrap();
+    v.expand(8 + 16 + 32 + 1).unwrap(); // segments 0..4
+    for i in 0..v.len() {
+        v.store(i, i as i64 + 1).unwrap();
+    }
+    let root = v.root_offset();
+    let seg = |i: u64| root + ROOT_SEGMENTS_AT + 8 * i;
+    // Entries past the segments MAX_LEN needs (38 for base 8), with sizes that overflow.
+    put_u64(&t, seg(39), u64::MAX);
+    put_u64(&t, seg(38), 1 << 40);
+    assert_eq!(v.capacity(), 8 + 16 + 32 + 64);
+    assert!(!v.verify().unwrap().is_clean());
+    let _ = v.stats().unwrap();
+    let r = v.repair().unwrap();
+    assert_eq!(r.repaired.len(), 2, "{r:?}");
+    assert!(v.verify().unwrap().is_clean());
+    // An offset that overflows when rounded up to its elements' alignment.
+    let saved = get_u64(&t, seg(2));
+    put_u64(&t, seg(2), u64::MAX - 3);
+    assert!(is_corrupt(v.load(30)));
+    assert!(is_corrupt(v.load_range(0, v.len())));
+    assert_eq!(v.load(23).unwrap(), 24);
+    assert!(!v.verify().unwrap().is_clean());
+    put_u64(&t, seg(2), saved);
+    assert!(v.verify().unwrap().is_clean());
+    // A segment that is not an allocated block: repair cuts the table there and lowers the
+    // length, so the leak sweep sees only real blocks and frees the cut-off segment 3.
+    put_u64(&t, seg(2), saved + 8);
+    let r = v.repair().unwrap();
+    assert_eq!(r.len, 24, "{r:?}");
+    assert_eq!(v.capacity(), 24);
+    assert!(v.verify().unwrap().is_clean());
+    let store_repair = t.repair();
+    assert!(
+        store_repair
+            .repaired
+            .iter()
+            .any(|r| r.contains("leaked block")),
+        "{store_repair:#?}"
+    );
+    assert!(store_repair.after.is_clean(), "{store_repair:#?}");
+    let want: Vec<i64> = (1..=24).collect();
+    assert_eq!(v.load_range(0, 24).unwrap(), want);
+    // Grows again, with new elements 0.
+    v.expand(100).unwrap();
+    assert_eq!(v.load_range(24, 100).unwrap(), vec![0; 76]);
+    assert!(t.check().is_clean());
+    // A damaged base (segment 0 of 2^40 elements) and a full table: the sizes of segments
+    // past the first would overflow; only segment 0 counts (and is too small).
+    let w = t.atomic_vector("w", 8).unwrap();
+    let root = w.root_offset();
+    let block = get_u64(&t, root + ROOT_SEGMENTS_AT);
+    t.write_bytes(root + 12, &40u32.to_le_bytes()).unwrap();
+    for i in 0..40 {
+        put_u64(&t, root + ROOT_SEGMENTS_AT + 8 * i, block);
+    }
+    let w = t.open_atomic_vector("w").unwrap();
+    let _ = w.stats().unwrap();
+    assert_eq!(w.capacity(), MAX_LEN);
+    assert!(!w.verify().unwrap().is_clean());
+    let r = w.repair().unwrap();
+    assert_eq!(r.len, 0, "{r:?}");
+    assert!(w.verify().unwrap().is_clean(), "{r:?}");
+    assert!(t.repair().after.is_clean());
+}
+
+#[test]
+fn new_elements_read_zero_even_in_reused_dirty_blocks() {
+    let t = TestStore::new("vec-dirty");
+    // Blocks of every size the vector's segments take, filled with ones and freed: the
+    // allocator hands them to the vector's segments, which must zero them.
+    let mut bytes = 8 * 8 + 48;
+    for _ in 0..8 {
+        for _ in 0..2 {
+            let block = t.alloc(bytes).unwrap();
+            let cap = t.block_capacity(block).unwrap();
+            t.write_bytes(block, &vec![0xFF; cap as usize]).unwrap();
+            t.free(block).unwrap();
+        }
+        bytes = (bytes - 48) * 2 + 48;
+    }
+    let v = t.atomic_vector("v", 8).unwrap();
+    assert_eq!(v.load_range(0, 8).unwrap(), vec![0; 8]);
+    for len in [9, 24, 100, 300, 1000, 2040] {
+        v.expand(len).unwrap();
+        assert_eq!(
+            v.load_range(0, len).unwrap(),
+            vec![0; len as usize],
+            "{len}"
+        );
+    }
 }
 
 #[derive(Clone, Debug)]

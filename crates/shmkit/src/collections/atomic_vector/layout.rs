@@ -60,10 +60,17 @@ pub const fn locate(base_shift: u32, index: u64) -> (usize, u64) {
     ((top - base_shift) as usize, x - (1 << top))
 }
 
-/// Elements in segment `segment`.
+/// Elements in segment `segment` (`base_shift + segment < 64`; see [`max_segments`]).
 #[inline]
 pub const fn segment_len(base_shift: u32, segment: usize) -> u64 {
     1 << (base_shift + segment as u32)
+}
+
+/// Segments a vector of [`MAX_LEN`] elements uses: entries of the table past them are never
+/// published (a nonzero one is damage).
+#[inline]
+pub const fn max_segments(base_shift: u32) -> usize {
+    locate(base_shift, MAX_LEN - 1).0 + 1
 }
 
 /// Elements in the first `segments` segments (saturating).
@@ -77,16 +84,24 @@ pub const fn capacity(base_shift: u32, segments: usize) -> u64 {
 }
 
 /// Bytes to allocate for segment `segment`: its elements plus room to align them to 64
-/// (allocator payloads are 16-aligned).
+/// (allocator payloads are 16-aligned). `None` if that overflows (only for a segment past
+/// [`max_segments`], which a damaged table can name).
 #[inline]
-pub const fn segment_block_len(base_shift: u32, segment: usize) -> u64 {
-    segment_len(base_shift, segment) * ELEMENT_BYTES + SEGMENT_ALIGN - 16
+pub const fn segment_block_len(base_shift: u32, segment: usize) -> Option<u64> {
+    let Some(elements) = 1u64.checked_shl(base_shift + segment as u32) else {
+        return None;
+    };
+    let Some(bytes) = elements.checked_mul(ELEMENT_BYTES) else {
+        return None;
+    };
+    bytes.checked_add(SEGMENT_ALIGN - 16)
 }
 
-/// Offset of the first element of the segment whose block is at `block`.
+/// Offset of the first element of the segment whose block is at `block` (`None` if rounding
+/// up overflows: a damaged offset).
 #[inline]
-pub const fn segment_data(block: u64) -> u64 {
-    block.next_multiple_of(SEGMENT_ALIGN)
+pub const fn segment_data(block: u64) -> Option<u64> {
+    block.checked_next_multiple_of(SEGMENT_ALIGN)
 }
 
 /// The `base_shift` of a vector created with `len` elements: segment 0 holds `len` rounded
@@ -133,6 +148,7 @@ const _: () = assert!(std::mem::offset_of!(VecRoot, expands) == 48);
 const _: () = assert!(std::mem::offset_of!(VecRoot, segments) == 64);
 // The largest vector fits in the segment table with the smallest base.
 const _: () = assert!(capacity(MIN_BASE_SHIFT, SEGMENTS) >= MAX_LEN);
+const _: () = assert!(max_segments(MIN_BASE_SHIFT) <= SEGMENTS);
 
 #[cfg(test)]
 mod tests {
@@ -160,7 +176,13 @@ mod tests {
         assert_eq!(base_shift_for(8), 3);
         assert_eq!(base_shift_for(9), 4);
         assert_eq!(base_shift_for(MAX_LEN), 40);
-        assert_eq!(segment_data(4096 + 16), 4096 + 64);
-        assert!(segment_block_len(3, 0) >= 64 + (segment_data(16) - 16));
+        assert_eq!(segment_data(4096 + 16), Some(4096 + 64));
+        assert_eq!(segment_data(u64::MAX - 8), None);
+        assert!(segment_block_len(3, 0).unwrap() >= 64 + (segment_data(16).unwrap() - 16));
+        assert_eq!(max_segments(3), 38);
+        assert_eq!(max_segments(40), 1);
+        assert!(segment_block_len(3, max_segments(3) - 1).is_some());
+        assert_eq!(segment_block_len(3, 58), None);
+        assert_eq!(segment_block_len(40, 39), None);
     }
 }

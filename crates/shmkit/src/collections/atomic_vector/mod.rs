@@ -161,7 +161,14 @@ impl VecInner {
 
     #[inline]
     fn offset_below_len(&self, root: &VecRoot, index: u64) -> Result<u64, VectorError> {
-        let (segment, pos) = locate(self.base_shift, index.min(MAX_LEN - 1));
+        if index >= MAX_LEN {
+            // Only a damaged `len` lets an index this large through.
+            return Err(VectorError::corrupt(
+                self.root,
+                format!("element {index} is below the length, which is past the maximum"),
+            ));
+        }
+        let (segment, pos) = locate(self.base_shift, index);
         let block = root
             .segments
             .get(segment)
@@ -172,7 +179,14 @@ impl VecInner {
                 format!("element {index} is below the length but segment {segment} is missing"),
             ));
         }
-        Ok(segment_data(block) + pos * ELEMENT_BYTES)
+        segment_data(block)
+            .and_then(|data| data.checked_add(pos * ELEMENT_BYTES))
+            .ok_or_else(|| {
+                VectorError::corrupt(
+                    self.root,
+                    format!("segment {segment} offset {block} is out of range"),
+                )
+            })
     }
 
     #[inline]
@@ -279,10 +293,18 @@ impl VecInner {
             if entry.load(Ordering::Acquire) != 0 {
                 continue;
             }
-            let bytes = segment_block_len(self.base_shift, segment);
+            // `segment <= last < max_segments`: neither overflows.
+            let (Some(bytes), Some(data_bytes)) = (
+                segment_block_len(self.base_shift, segment),
+                layout::segment_len(self.base_shift, segment).checked_mul(ELEMENT_BYTES),
+            ) else {
+                return Err(VectorError::corrupt(self.root, "segment size overflows"));
+            };
             let block = self.store.alloc(bytes)?;
-            let data = segment_data(block);
-            let data_bytes = layout::segment_len(self.base_shift, segment) * ELEMENT_BYTES;
+            let Some(data) = segment_data(block) else {
+                let _ = self.store.free(block);
+                return Err(VectorError::corrupt(block, "segment offset out of range"));
+            };
             if let Err(e) = self.region().fill_bytes(data, data_bytes, 0) {
                 let _ = self.store.free(block);
                 return Err(e.into());
@@ -397,15 +419,7 @@ impl AtomicVector {
 
     /// Elements the published segments hold (`len` can grow to it without allocating).
     pub fn capacity(&self) -> u64 {
-        let Ok(root) = self.inner.root_ref() else {
-            return 0;
-        };
-        let published = root
-            .segments
-            .iter()
-            .take_while(|s| s.load(Ordering::Acquire) != 0)
-            .count();
-        capacity(self.inner.base_shift, published)
+        capacity(self.inner.base_shift, self.inner.published().unwrap_or(0))
     }
 
     /// Grows the vector to `new_len` elements (nothing if it is that long already); the new
@@ -434,8 +448,16 @@ impl AtomicVector {
                 len,
             });
         }
+        let capacity = self.capacity();
+        if len > capacity {
+            return Err(VectorError::corrupt(
+                self.inner.root,
+                format!("length {len} is more than the segments hold ({capacity})"),
+            ));
+        }
         let root = self.inner.root_ref()?;
-        let mut out = Vec::with_capacity((end - start) as usize);
+        // Reserve a bounded amount up front; a long range grows as it is read.
+        let mut out = Vec::with_capacity((end - start).min(1 << 16) as usize);
         for index in start..end {
             let offset = self.inner.offset_below_len(root, index)?;
             let e: &AtomicU64 = self.inner.region().get(offset)?;
@@ -568,8 +590,9 @@ impl AtomicVector {
         let inner = &self.inner;
         let offset = inner.element_offset(index)?;
         let element: &AtomicU64 = inner.region().get(offset)?;
-        // The futex word is the element's low 32 bits (little-endian). It is only handed to
-        // the kernel, never read as a 32-bit atomic by this code.
+        // The futex word is the element's low 32 bits, which sit at the element's offset only
+        // on a little-endian machine (lib.rs refuses to build for big-endian targets). It is
+        // only handed to the kernel, never read as a 32-bit atomic by this code.
         let word: &AtomicU32 = inner.region().get(offset)?;
         let value = element.load(Ordering::SeqCst) as i64;
         if value != expected {
@@ -581,7 +604,10 @@ impl AtomicVector {
         struct Registered<'a>(&'a AtomicU64);
         impl Drop for Registered<'_> {
             fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
+                // Saturating: a damaged count must not wrap to "always waiting".
+                let _ = self
+                    .0
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
             }
         }
         let _registered = Registered(&root.waiters);
