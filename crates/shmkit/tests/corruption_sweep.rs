@@ -28,9 +28,10 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
-/// Bytes from each vector's root offset that [`damage`] aims at a quarter of the time (the
-/// root block and the first segment's padding).
-const ROOT_SPAN: u64 = 448;
+/// Bytes from each vector's root offset that [`damage`] aims at a quarter of the time: the
+/// root's header (length, base, lock, counters) and the first eight segment entries, where
+/// the sweep store's vector has its five segments (the rest of the table is zeros).
+const ROOT_SPAN: u64 = 128;
 
 /// The root offsets of the atomic vectors of the store file `pristine` (opened from a
 /// copy): the header and the maps' roots already sit in the first 16 KiB.

@@ -15,9 +15,10 @@
 //!   operations (load, load_range, store, fetch_add, expand, verify);
 //! - every element value a vector hands out is one written (`i + 1` for element `i` of the
 //!   written prefix, 0 past it, or one of the exercise's own [`VEC_MARK`] writes) or the
-//!   8 bytes the file held, before it was opened, at the element's address as the file's
-//!   root block gives it: elements carry no checksum, so damage to element storage is handed
-//!   out as it is, but an element is never read from anywhere else.
+//!   8 bytes the file held, when the exercise began reading vectors, at the element's address
+//!   as the file's root block gives it: elements carry no checksum, so damage to element
+//!   storage (or a damaged segment offset that names another block) is handed out as it is,
+//!   but an element is never read from anywhere else.
 //!
 //! ```ignore
 //! let written = Expect::Written { keys: 200 };
@@ -166,10 +167,8 @@ pub fn exercise_store(path: &str, expect: &Expect) {
             return;
         }
     };
-    // The file as it was before anything touched it (the vector values' oracle).
-    let snapshot = std::fs::read(path).unwrap_or_default();
     read_everything(&store, expect, "before repair");
-    exercise_vectors(&store, expect, &snapshot, "before repair");
+    exercise_vectors(&store, path, expect, "before repair");
     let report = store.check();
     let _ = (report.is_clean(), format!("{report:?}"));
     let _ = store.lock_states();
@@ -178,7 +177,7 @@ pub fn exercise_store(path: &str, expect: &Expect) {
     let repaired = store.repair();
     let _ = format!("{repaired:?}");
     read_everything(&store, expect, "after repair");
-    exercise_vectors(&store, expect, &snapshot, "after repair");
+    exercise_vectors(&store, path, expect, "after repair");
     let _ = store.check();
 }
 
@@ -211,10 +210,14 @@ fn file_element(file: &[u8], root: u64, index: u64) -> Option<i64> {
 
 /// Every atomic vector: its length, every element, a range, a store and a fetch_add, a
 /// little growth, and its check and repair.
-fn exercise_vectors(store: &Store, expect: &Expect, snapshot: &[u8], when: &str) {
+fn exercise_vectors(store: &Store, path: &str, expect: &Expect, when: &str) {
     let Ok(objects) = store.objects() else {
         return;
     };
+    // The file as it is now (the store's bytes: the file is mapped shared), the oracle of
+    // the values read below. Taken again after the store's repair, which may rewrite memory
+    // that a damaged segment offset aliases (another object's block).
+    let snapshot = std::fs::read(path).unwrap_or_default();
     for info in objects
         .iter()
         .filter(|i| i.kind == ObjectKind::AtomicVector)
@@ -237,7 +240,7 @@ fn exercise_vectors(store: &Store, expect: &Expect, snapshot: &[u8], when: &str)
                     || value == 0
                     || value == VEC_MARK
                     || value == VEC_MARK + 1
-                    || Some(value) == file_element(snapshot, v.root_offset(), index),
+                    || Some(value) == file_element(&snapshot, v.root_offset(), index),
                 "{what}: element {index} holds {value}, never written"
             );
         };
