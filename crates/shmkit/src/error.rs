@@ -24,6 +24,7 @@
 //! assert_eq!(shmkit::Error::from(bad).kind(), ErrorKind::InvalidName);
 //! ```
 
+use crate::collections::atomic_vector::VectorError;
 use crate::collections::hash_map::MapError;
 use crate::raw::OutOfBounds;
 use crate::store::error::{
@@ -185,6 +186,9 @@ pub enum Error {
     /// See [`MapError`].
     #[error(transparent)]
     Map(#[from] MapError),
+    /// See [`VectorError`].
+    #[error(transparent)]
+    Vector(#[from] VectorError),
     /// See [`LockError`].
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -212,6 +216,7 @@ impl Error {
             Error::Directory(e) => e.kind(),
             Error::Verify(e) => e.kind(),
             Error::Map(e) => e.kind(),
+            Error::Vector(e) => e.kind(),
             Error::Lock(e) => e.kind(),
             Error::Name(e) => e.kind(),
             Error::OutOfBounds(e) => e.kind(),
@@ -321,6 +326,22 @@ impl MapError {
             | MapError::InvalidOptions(_) => ErrorKind::InvalidArgument,
             MapError::NotAnInteger { .. } => ErrorKind::WrongType,
             MapError::Corrupt { .. } => ErrorKind::Corrupt,
+        }
+    }
+}
+
+impl VectorError {
+    /// What kind of failure this is (an index out of range is an
+    /// [`ErrorKind::InvalidArgument`]; bindings refine it, e.g. Python's `IndexError`).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            VectorError::Directory(e) => e.kind(),
+            VectorError::Alloc(e) => e.kind(),
+            VectorError::Lock(e) => e.kind(),
+            VectorError::IndexOutOfRange { .. }
+            | VectorError::BitOutOfRange { .. }
+            | VectorError::TooLong { .. } => ErrorKind::InvalidArgument,
+            VectorError::Corrupt { .. } => ErrorKind::Corrupt,
         }
     }
 }
@@ -656,6 +677,45 @@ mod tests {
         }
     }
 
+    fn vector_variant(e: &VectorError) -> usize {
+        match e {
+            VectorError::Directory(_) => 0,
+            VectorError::Alloc(_) => 1,
+            VectorError::Lock(_) => 2,
+            VectorError::IndexOutOfRange { .. } => 3,
+            VectorError::BitOutOfRange { .. } => 4,
+            VectorError::TooLong { .. } => 5,
+            VectorError::Corrupt { .. } => 6,
+        }
+    }
+
+    #[test]
+    fn vector_errors() {
+        let mut cases = vec![
+            (
+                LockError::Timeout(Duration::from_millis(1)).into(),
+                ErrorKind::Busy,
+            ),
+            (
+                VectorError::IndexOutOfRange { index: 4, len: 4 },
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                VectorError::BitOutOfRange { bit: 64, bits: 64 },
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                VectorError::TooLong { len: 2, max: 1 },
+                ErrorKind::InvalidArgument,
+            ),
+            (VectorError::corrupt(8, "x"), ErrorKind::Corrupt),
+            (oob().into(), ErrorKind::Corrupt),
+        ];
+        cases.extend(directory_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        check(cases, VectorError::kind, vector_variant, 7);
+    }
+
     fn lock_variant(e: &LockError) -> usize {
         match e {
             LockError::Timeout(_) => 0,
@@ -864,6 +924,10 @@ mod tests {
                 ErrorKind::WrongType,
             ),
             (io_error().into(), ErrorKind::Io),
+            (
+                VectorError::IndexOutOfRange { index: 1, len: 1 }.into(),
+                ErrorKind::InvalidArgument,
+            ),
         ];
         cases.extend(open_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
@@ -880,8 +944,9 @@ mod tests {
             Error::Name(_) => 8,
             Error::OutOfBounds(_) => 9,
             Error::Io(_) => 10,
+            Error::Vector(_) => 11,
         };
-        check(cases, Error::kind, variant, 11);
+        check(cases, Error::kind, variant, 12);
     }
 
     #[test]

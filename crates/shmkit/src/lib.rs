@@ -89,6 +89,9 @@ internal! { mod sync; }
 internal! { mod sys; }
 pub mod value;
 
+pub use collections::atomic_vector::{
+    AtomicVector, AtomicVectorOptions, VectorError, VectorReport, VectorStats, WaitOutcome,
+};
 pub use collections::hash_map::{
     HashMap, HashMapOptions, MapError, MapReport, MapStats, UpdateAction,
 };

@@ -19,7 +19,7 @@ mod common;
 use common::{Rng, TestStore, fork_child, wait_until, watchdog};
 use shmkit::collections::object::{CheckMode, Collection, SharedObject};
 use shmkit::maintenance::check::{Finding, Severity, Unreachable};
-use shmkit::{ErrorKind, HashMap, HashMapOptions, ObjectKind, Store};
+use shmkit::{AtomicVector, ErrorKind, HashMap, HashMapOptions, ObjectKind, Store};
 use std::time::Duration;
 
 /// What the suite needs to know about a kind.
@@ -30,6 +30,13 @@ trait Subject: Collection {
     fn random_write(&self, rng: &mut Rng, step: u64);
     /// A write too large for the object; must fail.
     fn oversized_write(&self) -> Result<(), Self::Error>;
+    /// Whether 200 kills of a writer must leave at least one leaked block: true for a kind
+    /// whose writes allocate all the time (a map's records), false for one that allocates
+    /// rarely (a vector allocates only when growth adds a segment, some twenty times in the
+    /// whole test), where a kill lands in that window by chance only. Such a kind's kills
+    /// are still repaired and checked leak-free after each one; the sweep itself is the
+    /// store's and is exercised by the kinds that must leak.
+    const KILLS_MUST_LEAK: bool = true;
 }
 
 impl Subject for HashMap {
@@ -62,6 +69,36 @@ impl Subject for HashMap {
             huge_zeros(shmkit::collections::hash_map::MAX_KEY_LEN + 1),
             b"",
         )
+    }
+}
+
+impl Subject for AtomicVector {
+    const KILLS_MUST_LEAK: bool = false;
+
+    fn create_small(store: &Store, name: &str) -> AtomicVector {
+        store.atomic_vector(name, 8).unwrap()
+    }
+
+    fn random_write(&self, rng: &mut Rng, step: u64) {
+        // Growth is the vector's only multi-step write (and the only one that allocates or
+        // locks), so it is a large share of the mix: kills land inside `expand`.
+        let len = self.len();
+        let i = rng.below(len);
+        match rng.below(10) {
+            0..=3 => self.expand(len + 1 + rng.below(32)),
+            4 => self.fetch_add(i, 1).map(drop),
+            5 => self.store(i, step as i64),
+            6 => self.compare_exchange(i, 0, step as i64).map(drop),
+            7 => self.set_bit(rng.below(len * 64)).map(drop),
+            8 => self.flip_bit(rng.below(len * 64)).map(drop),
+            _ => self.fetch_xor(i, rng.next() as i64).map(drop),
+        }
+        .unwrap();
+    }
+
+    fn oversized_write(&self) -> Result<(), shmkit::VectorError> {
+        // A length past the maximum is refused before anything is locked or allocated.
+        self.expand(shmkit::collections::atomic_vector::MAX_LEN + 1)
     }
 }
 
@@ -213,7 +250,7 @@ fn repair_after_kills<T: Subject>() {
         );
     }
     assert!(
-        leaked_after_kill > 0,
+        leaked_after_kill > 0 || !T::KILLS_MUST_LEAK,
         "no kill left a leaked block: the sweep was not exercised"
     );
     assert!(
@@ -299,3 +336,4 @@ macro_rules! conformance {
 }
 
 conformance!(shmkit::HashMap, hash_map);
+conformance!(shmkit::AtomicVector, atomic_vector);

@@ -1,4 +1,5 @@
-//! The corruption sweep: thousands of damaged copies of one store file — bits flipped,
+//! The corruption sweep: thousands of damaged copies of one store file (two hash maps and an
+//! atomic vector; a quarter of the damage aimed at the vector's root) — bits flipped,
 //! words overwritten with lengths and offsets that point past the end, runs zeroed, the
 //! file cut short — each opened from scratch and put through every public read, check,
 //! repair and a few writes (`common/exercise.rs`). A case passes when nothing panics, no
@@ -27,17 +28,44 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
+/// Bytes from each vector's root offset that [`damage`] aims at a quarter of the time: the
+/// root's header (length, base, lock, counters) and the first eight segment entries, where
+/// the sweep store's vector has its five segments (the rest of the table is zeros).
+const ROOT_SPAN: u64 = 128;
+
+/// The root offsets of the atomic vectors of the store file `pristine` (opened from a
+/// copy): the header and the maps' roots already sit in the first 16 KiB.
+fn object_roots(dir: &TempDir, pristine: &[u8]) -> Vec<u64> {
+    let path = dir.store_path("roots");
+    write_store_file(&path, pristine);
+    let roots = {
+        let store = shmkit::Store::open_with(&path, &shmkit::OpenOptions::default())
+            .expect("open the pristine store");
+        let objects = store.objects().expect("list the pristine store's objects");
+        objects
+            .iter()
+            .filter(|o| o.kind == shmkit::ObjectKind::AtomicVector)
+            .map(|o| o.root)
+            .collect()
+    };
+    shmkit::Store::remove(&path).expect("remove the copy");
+    roots
+}
+
 /// One kind of damage, chosen and applied by a seeded generator.
-fn damage(bytes: &mut Vec<u8>, used: usize, rng: &mut Rng) -> String {
+fn damage(bytes: &mut Vec<u8>, used: usize, roots: &[u64], rng: &mut Rng) -> String {
     let len = bytes.len() as u64;
-    // Half the damage lands in the first 16 KiB (header, registry, directory, roots).
+    // A quarter of the damage lands on vectors' roots, three eighths in the first 16 KiB
+    // (header, registry, directory), the rest anywhere in use.
     let offset = |rng: &mut Rng, align: u64| {
-        let span = if rng.below(2) == 0 {
-            16 << 10
-        } else {
-            used as u64
+        let at = match rng.below(8) {
+            0 | 1 if !roots.is_empty() => {
+                roots[rng.below(roots.len() as u64) as usize] + rng.below(ROOT_SPAN)
+            }
+            0..=4 => rng.below((16 << 10).min(len) - 8),
+            _ => rng.below((used as u64).min(len) - 8),
         };
-        (rng.below(span.min(len) - 8) / align) * align
+        (at.min(len - 8) / align) * align
     };
     match rng.below(10) {
         0..=3 => {
@@ -113,14 +141,22 @@ fn write_store_file(path: &str, bytes: &[u8]) {
 
 /// Runs cases `first..first + count` in a forked child; panics naming the case that crashed,
 /// failed or hung.
-fn run_batch(dir: &TempDir, pristine: &[u8], used: usize, base_seed: u64, first: u64, count: u64) {
+fn run_batch(
+    dir: &TempDir,
+    pristine: &[u8],
+    used: usize,
+    roots: &[u64],
+    base_seed: u64,
+    first: u64,
+    count: u64,
+) {
     let mut progress = Pipe::new();
     let mut child = fork_child(|| {
         for case in first..first + count {
             progress.send(&case.to_le_bytes());
             let mut rng = Rng::new(base_seed.wrapping_add(case));
             let mut bytes = pristine.to_vec();
-            let _what = damage(&mut bytes, used, &mut rng);
+            let _what = damage(&mut bytes, used, roots, &mut rng);
             let path = dir.store_path(&format!("case-{case}"));
             write_store_file(&path, &bytes);
             exercise_store(&path, &Expect::Written { keys: SWEEP_KEYS });
@@ -142,7 +178,7 @@ fn run_batch(dir: &TempDir, pristine: &[u8], used: usize, base_seed: u64, first:
     let seed = base_seed.wrapping_add(case);
     let mut rng = Rng::new(seed);
     let mut bytes = pristine.to_vec();
-    let what = damage(&mut bytes, used, &mut rng);
+    let what = damage(&mut bytes, used, roots, &mut rng);
     let _ = std::fs::remove_file(dir.store_path(&format!("case-{case}")));
     panic!(
         "case {case} ({what}) ended as {exit:?} (a panic exits 101; see the output above); \
@@ -160,12 +196,13 @@ fn damaged_store_files_never_crash_hang_or_hand_out_wrong_entries() {
         .iter()
         .rposition(|b| *b != 0)
         .map_or(pristine.len(), |p| (p + 64).min(pristine.len()));
+    let roots = object_roots(&dir, &pristine);
     let base_seed = env_u64("SHMKIT_SWEEP_SEED").unwrap_or(0x5eed_0000);
     let cases = env_u64("SHMKIT_SWEEP_CASES").unwrap_or(1500);
     let mut first = 0;
     while first < cases {
         let count = CASES_PER_CHILD.min(cases - first);
-        run_batch(&dir, &pristine, used, base_seed, first, count);
+        run_batch(&dir, &pristine, used, &roots, base_seed, first, count);
         first += count;
     }
 }

@@ -19,6 +19,7 @@
 //! Store::remove(&name).unwrap();
 //! ```
 
+use super::atomic_vector::AtomicVector;
 use super::hash_map::HashMap;
 use super::object::{Collection, SharedObject};
 use crate::error::Error;
@@ -35,6 +36,7 @@ pub fn open_any(store: &Store, info: &ObjectInfo) -> Result<Option<Box<dyn Share
     }
     match info.kind {
         ObjectKind::HashMap => boxed::<HashMap>(store, &info.name).map(Some),
+        ObjectKind::AtomicVector => boxed::<AtomicVector>(store, &info.name).map(Some),
         _ => Ok(None),
     }
 }

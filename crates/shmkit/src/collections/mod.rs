@@ -21,5 +21,6 @@
 //! ```
 
 pub mod any;
+pub mod atomic_vector;
 pub mod hash_map;
 pub mod object;

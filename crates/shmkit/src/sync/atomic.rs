@@ -218,6 +218,15 @@ mod shadowed {
                 }
 
                 /// See std.
+                pub fn fetch_xor(&self, v: $int, order: Ordering) -> $int {
+                    if shadow::routed_write(&self.0) {
+                        self.always(order, |old| old ^ v)
+                    } else {
+                        self.0.fetch_xor(v, order)
+                    }
+                }
+
+                /// See std.
                 pub fn fetch_max(&self, v: $int, order: Ordering) -> $int {
                     if shadow::routed_write(&self.0) {
                         self.always(order, |old| old.max(v))

@@ -28,7 +28,6 @@ pub fn wake_one(word: &AtomicU32) -> u32 {
 }
 
 /// Wakes every waiter in every process.
-#[cfg(any(test, feature = "internals"))]
 pub fn wake_all(word: &AtomicU32) -> u32 {
     sys::futex_wake(as_std_u32(word), i32::MAX as u32)
 }

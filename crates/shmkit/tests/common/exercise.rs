@@ -11,7 +11,14 @@
 //!   a checksum);
 //! - nothing here knows the kinds of object: objects are reached through `open_any`, so a
 //!   new kind is exercised as soon as `open_any` knows it. Hash maps get their key-wise
-//!   operations (get, contains, set, remove) on top.
+//!   operations (get, contains, set, remove) on top, atomic vectors their element
+//!   operations (load, load_range, store, fetch_add, expand, verify);
+//! - every element value a vector hands out is one written (`i + 1` for element `i` of the
+//!   written prefix, 0 past it, or one of the exercise's own [`VEC_MARK`] writes) or the
+//!   8 bytes the file held, when the exercise began reading vectors, at the element's address
+//!   as the file's root block gives it: elements carry no checksum, so damage to element
+//!   storage (or a damaged segment offset that names another block) is handed out as it is,
+//!   but an element is never read from anywhere else.
 //!
 //! ```ignore
 //! let written = Expect::Written { keys: 200 };
@@ -20,7 +27,7 @@
 
 use shmkit::collections::any::open_any;
 use shmkit::collections::object::{CheckMode, Item};
-use shmkit::{HashMap, HashMapOptions, ObjectKind, OpenOptions, Store, StoreOptions};
+use shmkit::{AtomicVector, HashMap, HashMapOptions, ObjectKind, OpenOptions, Store, StoreOptions};
 
 /// The keys a sweep store's maps are filled with: `k0`, `k1`, …
 pub fn sweep_key(i: u32) -> Vec<u8> {
@@ -39,9 +46,16 @@ pub fn sweep_value(i: u32) -> Vec<u8> {
 /// Keys in each map of a sweep store.
 pub const SWEEP_KEYS: u32 = 100;
 
+/// Elements of the sweep store's vector "vec" written with `i + 1` (the rest read 0).
+pub const SWEEP_VEC_WRITTEN: u64 = 200;
+/// Length of the sweep store's vector: five segments (8, 16, 32, 64, 128 elements).
+pub const SWEEP_VEC_LEN: u64 = 230;
+/// The value the exercise stores in a vector element (and adds 1 to).
+pub const VEC_MARK: i64 = 0x5eed_0000_0000;
+
 /// The pristine store: two hash maps (eight shards; one shard grown through resizes) filled
-/// with the sweep's keys, created at `path` (a path: it contains a '/'), read back and
-/// removed. Returns the file's bytes.
+/// with the sweep's keys and an atomic vector grown through five segments, created at `path`
+/// (a path: it contains a '/'), read back and removed. Returns the file's bytes.
 pub fn build_sweep_store(path: &str) -> Vec<u8> {
     let options = StoreOptions {
         initial_len: 0, // the smallest store; it grows as the maps fill
@@ -76,7 +90,25 @@ pub fn build_sweep_store(path: &str) -> Vec<u8> {
         for i in (0..SWEEP_KEYS).step_by(7) {
             wide.remove(&sweep_key(i)).unwrap(); // tombstones in probe chains
         }
+        let vec = store.atomic_vector("vec", 8).expect("create vector");
+        for len in [8, 24, 56, 120, SWEEP_VEC_WRITTEN] {
+            vec.expand(len).unwrap();
+        }
+        for i in 0..SWEEP_VEC_WRITTEN {
+            vec.store(i, i as i64 + 1).unwrap();
+        }
+        vec.expand(SWEEP_VEC_LEN).unwrap();
         assert!(store.check().is_clean(), "the pristine store is clean");
+        // The file's bytes are the store's: the oracle of `read_vector` reads elements there.
+        let bytes = std::fs::read(path).expect("read the pristine store");
+        for i in 0..SWEEP_VEC_LEN {
+            let want = if i < SWEEP_VEC_WRITTEN {
+                i as i64 + 1
+            } else {
+                0
+            };
+            assert_eq!(file_element(&bytes, vec.root_offset(), i), Some(want));
+        }
     }
     let bytes = std::fs::read(path).expect("read the pristine store");
     Store::remove(path).expect("remove the pristine store");
@@ -136,6 +168,7 @@ pub fn exercise_store(path: &str, expect: &Expect) {
         }
     };
     read_everything(&store, expect, "before repair");
+    exercise_vectors(&store, path, expect, "before repair");
     let report = store.check();
     let _ = (report.is_clean(), format!("{report:?}"));
     let _ = store.lock_states();
@@ -144,7 +177,119 @@ pub fn exercise_store(path: &str, expect: &Expect) {
     let repaired = store.repair();
     let _ = format!("{repaired:?}");
     read_everything(&store, expect, "after repair");
+    exercise_vectors(&store, path, expect, "after repair");
     let _ = store.check();
+}
+
+/// The 8 bytes at `offset` of `file`, if it has them.
+fn file_u64(file: &[u8], offset: u64) -> Option<u64> {
+    let at = usize::try_from(offset).ok()?;
+    let bytes = file.get(at..at.checked_add(8)?)?;
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
+/// Element `index` of the vector whose root is at `root`, decoded from the file's bytes
+/// independently of the library (the layout of FORMAT.md: `base_shift` at root + 12, the
+/// segment table at root + 64, segment `s` holding `2^(base_shift + s)` elements from its
+/// block offset rounded up to 64).
+fn file_element(file: &[u8], root: u64, index: u64) -> Option<i64> {
+    let base_shift = (file_u64(file, root.checked_add(8)?)? >> 32) as u32;
+    if !(3..=40).contains(&base_shift) || index >= 1 << 40 {
+        return None;
+    }
+    let x = index + (1 << base_shift);
+    let top = 63 - x.leading_zeros();
+    let (segment, pos) = ((top - base_shift) as u64, x - (1 << top));
+    if segment >= 40 {
+        return None;
+    }
+    let block = file_u64(file, root.checked_add(64 + 8 * segment)?)?;
+    let data = block.checked_next_multiple_of(64)?.checked_add(pos * 8)?;
+    file_u64(file, data).map(|v| v as i64)
+}
+
+/// Every atomic vector: its length, every element, a range, a store and a fetch_add, a
+/// little growth, and its check and repair.
+fn exercise_vectors(store: &Store, path: &str, expect: &Expect, when: &str) {
+    let Ok(objects) = store.objects() else {
+        return;
+    };
+    // The file as it is now (the store's bytes: the file is mapped shared), the oracle of
+    // the values read below. Taken again after the store's repair, which may rewrite memory
+    // that a damaged segment offset aliases (another object's block).
+    let snapshot = std::fs::read(path).unwrap_or_default();
+    for info in objects
+        .iter()
+        .filter(|i| i.kind == ObjectKind::AtomicVector)
+    {
+        let Ok(v) = store.open_object::<AtomicVector>(&info.name) else {
+            continue;
+        };
+        let what = format!("{when}: vector {}", info.name);
+        let check = |index: u64, value: i64| {
+            if !matches!(expect, Expect::Written { .. }) {
+                return;
+            }
+            let written = if index < SWEEP_VEC_WRITTEN {
+                index as i64 + 1
+            } else {
+                0
+            };
+            assert!(
+                value == written
+                    || value == 0
+                    || value == VEC_MARK
+                    || value == VEC_MARK + 1
+                    || Some(value) == file_element(&snapshot, v.root_offset(), index),
+                "{what}: element {index} holds {value}, never written"
+            );
+        };
+        let read_all = |v: &AtomicVector| {
+            let len = v.len();
+            let _ = (v.is_empty(), v.capacity(), v.bit_len());
+            let _ = v.stats().map(|s| format!("{s:?}"));
+            for index in 0..len.min(4096) {
+                if let Ok(value) = v.load(index) {
+                    check(index, value);
+                }
+                let _ = v.get_bit(index * 64 + 1);
+            }
+            let _ = v.load(len);
+            let _ = v.load(len.saturating_sub(1));
+            let _ = v.load(u64::MAX);
+            // The whole range when it is small or beyond what the segments hold (then an
+            // error at once); a prefix otherwise.
+            let end = if len <= 1 << 16 || len > v.capacity() {
+                len
+            } else {
+                1 << 16
+            };
+            if let Ok(values) = v.load_range(0, end) {
+                for (index, value) in values.into_iter().enumerate() {
+                    check(index as u64, value);
+                }
+            }
+            let _ = v.load_range(len.saturating_sub(3), len);
+        };
+        read_all(&v);
+        let len = v.len();
+        if len > 0 && len <= 1 << 20 {
+            let last = len - 1;
+            if v.store(last, VEC_MARK).is_ok() {
+                if let Ok(old) = v.fetch_add(last, 1) {
+                    check(last, old);
+                }
+            }
+        }
+        if len < 1 << 20 {
+            let _ = v.expand(len + 3);
+            let _ = v.expand(len + 100);
+        }
+        let _ = v.verify().map(|r| format!("{r:?}"));
+        read_all(&v);
+        let _ = v.repair().map(|r| format!("{r:?}"));
+        read_all(&v);
+    }
 }
 
 /// Every object through the generic interface, and every hash map key by key.
