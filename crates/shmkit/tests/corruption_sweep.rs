@@ -1,5 +1,5 @@
 //! The corruption sweep: thousands of damaged copies of one store file (two hash maps and an
-//! atomic vector; a quarter of the damage aimed at the vector's root) — bits flipped,
+//! atomic vector; a quarter of the damage aimed at the objects' roots) — bits flipped,
 //! words overwritten with lengths and offsets that point past the end, runs zeroed, the
 //! file cut short — each opened from scratch and put through every public read, check,
 //! repair and a few writes (`common/exercise.rs`). A case passes when nothing panics, no
@@ -28,13 +28,12 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
-/// Bytes from each vector's root offset that [`damage`] aims at a quarter of the time: the
-/// root's header (length, base, lock, counters) and the first eight segment entries, where
-/// the sweep store's vector has its five segments (the rest of the table is zeros).
+/// Bytes from each object's root offset that [`damage`] aims at a quarter of the time: a
+/// vector's header (length, base, lock, counters) and first eight segment entries (where the
+/// sweep store's vector has its five segments); a map's root and its first shard header.
 const ROOT_SPAN: u64 = 128;
 
-/// The root offsets of the atomic vectors of the store file `pristine` (opened from a
-/// copy): the header and the maps' roots already sit in the first 16 KiB.
+/// The root offsets of the objects of the store file `pristine` (opened from a copy).
 fn object_roots(dir: &TempDir, pristine: &[u8]) -> Vec<u64> {
     let path = dir.store_path("roots");
     write_store_file(&path, pristine);
@@ -42,11 +41,7 @@ fn object_roots(dir: &TempDir, pristine: &[u8]) -> Vec<u64> {
         let store = shmkit::Store::open_with(&path, &shmkit::OpenOptions::default())
             .expect("open the pristine store");
         let objects = store.objects().expect("list the pristine store's objects");
-        objects
-            .iter()
-            .filter(|o| o.kind == shmkit::ObjectKind::AtomicVector)
-            .map(|o| o.root)
-            .collect()
+        objects.iter().map(|o| o.root).collect()
     };
     shmkit::Store::remove(&path).expect("remove the copy");
     roots
@@ -55,7 +50,7 @@ fn object_roots(dir: &TempDir, pristine: &[u8]) -> Vec<u64> {
 /// One kind of damage, chosen and applied by a seeded generator.
 fn damage(bytes: &mut Vec<u8>, used: usize, roots: &[u64], rng: &mut Rng) -> String {
     let len = bytes.len() as u64;
-    // A quarter of the damage lands on vectors' roots, three eighths in the first 16 KiB
+    // A quarter of the damage lands on objects' roots, three eighths in the first 16 KiB
     // (header, registry, directory), the rest anywhere in use.
     let offset = |rng: &mut Rng, align: u64| {
         let at = match rng.below(8) {

@@ -66,3 +66,30 @@ fn a_table_whose_bucket_count_is_not_a_power_of_two_is_corrupt() {
     );
     assert!(!map.verify().unwrap().is_clean());
 }
+
+#[test]
+fn shard_counters_at_their_maximum_do_not_panic_len_or_stats() {
+    use shmkit::collections::hash_map::layout::{ROOT_LEN, SHARD_STRIDE, ShardHeader};
+    use shmkit::store::header::Line;
+    let _watchdog = watchdog(60);
+    let t = TestStore::new("corrupt-shard-counters");
+    let map = t.map(2);
+    map.set(b"key", b"value").unwrap();
+    let shards_offset = (map.root_offset() + ROOT_LEN).next_multiple_of(SHARD_STRIDE);
+    for s in 0..2 {
+        let shard: &Line<ShardHeader> = t.get(shards_offset + s * SHARD_STRIDE).unwrap();
+        shard.0.len.store(u64::MAX, Ordering::Relaxed);
+        shard.0.bytes.store(u64::MAX, Ordering::Relaxed);
+        shard.0.resizes.store(u64::MAX, Ordering::Relaxed);
+    }
+    // Two counters at their maximum would overflow a plain sum (a panic in test builds).
+    let len = catch_unwind(AssertUnwindSafe(|| map.len()));
+    assert_eq!(len.ok(), Some(u64::MAX), "len saturates");
+    let stats = catch_unwind(AssertUnwindSafe(|| map.stats()));
+    let stats = stats.expect("stats must not panic").unwrap();
+    assert_eq!(stats.entries, u64::MAX);
+    assert!(
+        !map.verify().unwrap().is_clean(),
+        "verify reports the counters"
+    );
+}
