@@ -25,8 +25,8 @@
 //! ```
 
 use pyo3::exceptions::{
-    PyException, PyFileExistsError, PyFileNotFoundError, PyKeyError, PyMemoryError, PyOSError,
-    PyPermissionError, PyTimeoutError, PyTypeError, PyValueError,
+    PyException, PyFileExistsError, PyFileNotFoundError, PyIndexError, PyKeyError, PyMemoryError,
+    PyOSError, PyPermissionError, PyTimeoutError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -34,7 +34,8 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 use shmkit::LockError;
 use shmkit::store::name::NameError;
 use shmkit::{
-    AllocError, CreateError, DirectoryError, ErrorKind, FreeError, MapError, OpenError, VerifyError,
+    AllocError, CreateError, DirectoryError, ErrorKind, FreeError, MapError, OpenError,
+    VectorError, VerifyError,
 };
 use std::path::Path;
 
@@ -157,6 +158,8 @@ exceptions! {
         "The name belongs to a structure of another kind.";
     KeyNotFoundError(Error, PyKeyError)
         "The key is not in the map (raised by ``m[key]``, ``del m[key]``, ``pop``).";
+    IndexOutOfRangeError(Error, PyIndexError)
+        "An element or bit index out of range of an atomic vector (``v[i]`` and the others).";
     KeyTooLargeError(Error, PyValueError)
         "The encoded key is larger than the map accepts.";
     ValueTooLargeError(Error, PyValueError)
@@ -174,7 +177,8 @@ exceptions! {
 }
 
 /// The class of each [`ErrorKind`]: the one place a Rust error's class is chosen (only
-/// [`MapError`] refines `InvalidArgument` into the key and value size classes).
+/// [`MapError`] refines `InvalidArgument` into the key and value size classes, and
+/// [`VectorError`] an index out of range into `IndexOutOfRangeError`).
 pub fn class_of(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> {
     match kind {
         ErrorKind::StoreNotFound => StoreNotFoundError::class(py),
@@ -392,6 +396,30 @@ impl Classified for MapError {
     }
 }
 
+impl Classified for VectorError {
+    fn kind(&self) -> ErrorKind {
+        VectorError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
+        match self {
+            VectorError::Directory(e) => e.os_detail(),
+            VectorError::Alloc(e) => e.os_detail(),
+            _ => None,
+        }
+    }
+
+    /// Python raises an `IndexError` for an index out of range (`InvalidArgument` in Rust).
+    fn class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyType>> {
+        match self {
+            VectorError::IndexOutOfRange { .. } | VectorError::BitOutOfRange { .. } => {
+                IndexOutOfRangeError::class(py)
+            }
+            e => class_of(py, e.kind()),
+        }
+    }
+}
+
 /// The umbrella error, as generic code (a [`shmkit::collections::object::SharedObject`])
 /// returns it: the wrapped error decides.
 impl Classified for shmkit::Error {
@@ -406,6 +434,7 @@ impl Classified for shmkit::Error {
             shmkit::Error::Alloc(e) => e.os_detail(),
             shmkit::Error::Directory(e) => e.os_detail(),
             shmkit::Error::Map(e) => e.os_detail(),
+            shmkit::Error::Vector(e) => e.os_detail(),
             shmkit::Error::Io(source) => Some(OsDetail::io(source, None)),
             _ => None,
         }
@@ -414,6 +443,7 @@ impl Classified for shmkit::Error {
     fn class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyType>> {
         match self {
             shmkit::Error::Map(e) => e.class(py),
+            shmkit::Error::Vector(e) => e.class(py),
             e => class_of(py, e.kind()),
         }
     }

@@ -10,6 +10,7 @@
 //! store      shmkit.Store, which opens objects through their kind's module
 //! kinds      the one match over kinds (unpickling a handle)
 //! hash_map/  shmkit.HashMap: the map's own operations (read, incr, bulk, iter)
+//! atomic_vector  shmkit.AtomicVector: the vector's element, bit and wait operations
 //! handle     shmkit.SharedObject, the base class of every object class: name, close,
 //!            context manager, pickling by name, verify/repair/stats
 //! reports    core reports and statistics as dicts
@@ -27,6 +28,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod atomic_vector;
 mod buffers;
 mod codec;
 mod errors;
@@ -47,6 +49,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::PySharedObject>()?;
     m.add_class::<hash_map::PyHashMap>()?;
     m.add_class::<hash_map::MapIter>()?;
+    m.add_class::<atomic_vector::PyAtomicVector>()?;
     m.add_class::<missing::Missing>()?;
     m.add("MISSING", missing::missing(py)?.clone_ref(py))?;
     m.add("PICKLE_PROTOCOL", codec::PICKLE_PROTOCOL)?;

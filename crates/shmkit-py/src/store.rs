@@ -13,6 +13,7 @@
 //! shmkit.remove("demo")
 //! ```
 
+use crate::atomic_vector::{self, PyAtomicVector};
 use crate::errors::{self, ResultExt};
 use crate::hash_map::{self, PyHashMap};
 use crate::reports;
@@ -143,6 +144,21 @@ impl PyStore {
     ) -> PyResult<Py<PyHashMap>> {
         let store = self.store(py)?;
         hash_map::open(py, &store, self.name.clone(), name, create, raw, exact_keys)
+    }
+
+    /// The atomic vector `name` in this store: created with `len` elements (all 0) if
+    /// missing (unless `create=False`, which raises `ObjectNotFoundError`); `len` is a
+    /// minimum, so an existing shorter vector is expanded to it and a longer one left as is.
+    #[pyo3(signature = (name, len = 0, *, create = true))]
+    fn atomic_vector(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        len: u64,
+        create: bool,
+    ) -> PyResult<Py<PyAtomicVector>> {
+        let store = self.store(py)?;
+        atomic_vector::open(py, &store, self.name.clone(), name, len, create)
     }
 
     /// Names of the structures in the store.

@@ -101,3 +101,25 @@ def write_versions(m, keys: int) -> int:
         else:
             m.set_many(batch)
     return v
+
+
+def vector_add_many(v, index: int, times: int) -> int:
+    """Adds 1 to element `index` of an atomic vector `times` times; returns the last
+    previous value seen."""
+    last = 0
+    for _ in range(times):
+        last = v.add(index, 1)
+    return last
+
+
+def vector_read(v, index: int) -> tuple[int, int]:
+    """(len(v), v[index]) through a pickled atomic vector handle."""
+    return (len(v), v[index])
+
+
+def vector_wait(v, index: int, expected: int, timeout: float) -> tuple[str, int]:
+    """Announces itself by setting element `index + 1` to 1, then waits on element `index`
+    while it holds `expected`; returns the outcome and the value seen after."""
+    v.store(index + 1, 1)
+    outcome = v.wait(index, expected, timeout)
+    return (outcome, v.load(index))

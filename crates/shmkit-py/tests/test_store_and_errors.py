@@ -208,6 +208,7 @@ def test_hierarchy():
         errors.ObjectNotFoundError: KeyError,
         errors.WrongKindError: TypeError,
         errors.KeyNotFoundError: KeyError,
+        errors.IndexOutOfRangeError: IndexError,
         errors.KeyTooLargeError: ValueError,
         errors.ValueTooLargeError: ValueError,
         errors.NotAnIntegerError: TypeError,

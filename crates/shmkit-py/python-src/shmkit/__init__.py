@@ -16,6 +16,9 @@ shared with Rust and C; anything else is pickled. Keys follow dict equality for 
 (``True``, ``1`` and ``1.0`` are one key, read back as ``1``), while ``1``, ``"1"`` and
 ``b"1"`` are three keys. ``raw=True`` maps take and return plain ``bytes``.
 
+An ``AtomicVector`` (``store.atomic_vector("v", 8)``) is a growable list of 64-bit integers
+with atomic operations (``add``, ``compare_exchange``, bit operations, ``wait``/``notify``).
+
 Handles pickle by name, so they can be passed to ``multiprocessing`` and
 ``concurrent.futures`` workers (``spawn`` and ``fork``). No process ever deletes a store by
 merely attaching and exiting: only ``Store.unlink()`` / ``shmkit.remove()`` do.
@@ -29,12 +32,13 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 
 from . import errors
-from ._shmkit import MISSING, PICKLE_PROTOCOL, HashMap, SharedObject, Store, remove, remove_if_unused
+from ._shmkit import MISSING, PICKLE_PROTOCOL, AtomicVector, HashMap, SharedObject, Store, remove, remove_if_unused
 from .errors import (
     ClosedError,
     CorruptError,
     DecodeError,
     Error,
+    IndexOutOfRangeError,
     InvalidNameError,
     InvalidOptionsError,
     KeyNotFoundError,
@@ -59,6 +63,7 @@ MutableMapping.register(HashMap)
 __all__ = [
     "MISSING",
     "PICKLE_PROTOCOL",
+    "AtomicVector",
     "HashMap",
     "SharedObject",
     "Store",

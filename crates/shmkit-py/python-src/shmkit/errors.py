@@ -25,6 +25,7 @@ RegistryFullError         --                                  all process slots 
 ObjectNotFoundError       KeyError                            no structure of that name in the store
 WrongKindError            TypeError                           the name holds another kind of structure
 KeyNotFoundError          KeyError                            ``m[key]`` / ``del m[key]`` on a missing key
+IndexOutOfRangeError      IndexError                          an atomic vector index (or bit) out of range
 KeyTooLargeError          ValueError                          a key beyond the map's limit
 ValueTooLargeError        ValueError                          a value beyond the map's limit
 NotAnIntegerError         TypeError                           ``incr`` on a value of another type
@@ -42,6 +43,7 @@ from ._shmkit import (
     CorruptError,
     DecodeError,
     Error,
+    IndexOutOfRangeError,
     InvalidNameError,
     InvalidOptionsError,
     KeyNotFoundError,
@@ -76,6 +78,7 @@ __all__ = [
     "ObjectNotFoundError",
     "WrongKindError",
     "KeyNotFoundError",
+    "IndexOutOfRangeError",
     "KeyTooLargeError",
     "ValueTooLargeError",
     "NotAnIntegerError",
