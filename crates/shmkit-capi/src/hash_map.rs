@@ -543,6 +543,30 @@ pub unsafe extern "C" fn shmkit_hash_map_set(
     })
 }
 
+/// The body shared by the typed setters whose value needs no pointer (null, bool, int,
+/// float): converts the map and the key, then stores `value` in the typed encoding.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0):
+/// the contracts of `handle` and `bytes`.
+unsafe fn set_fixed(
+    map: *const shmkit_hash_map,
+    key: *const u8,
+    key_len: usize,
+    value: ValueRef<'static>,
+) -> Status {
+    entry(|| {
+        // SAFETY: the caller's contract is that of `handle` and `bytes`.
+        let (map, key) = unsafe {
+            (
+                ffi_ptr::handle(map, "the map")?,
+                ffi_ptr::bytes(key, key_len)?,
+            )
+        };
+        map.set_typed(key, value)
+    })
+}
+
 /// Sets `key` to null (Python `None`).
 ///
 /// # Safety
@@ -553,16 +577,8 @@ pub unsafe extern "C" fn shmkit_hash_map_set_null(
     key: *const u8,
     key_len: usize,
 ) -> Status {
-    entry(|| {
-        // SAFETY: this function's contract is that of `handle` and `bytes`.
-        let (map, key) = unsafe {
-            (
-                ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-            )
-        };
-        map.set_typed(key, ValueRef::Null)
-    })
+    // SAFETY: this function's contract is `set_fixed`'s.
+    unsafe { set_fixed(map, key, key_len, ValueRef::Null) }
 }
 
 /// Sets `key` to a typed bool (Python `bool`).
@@ -576,16 +592,8 @@ pub unsafe extern "C" fn shmkit_hash_map_set_bool(
     key_len: usize,
     value: bool,
 ) -> Status {
-    entry(|| {
-        // SAFETY: this function's contract is that of `handle` and `bytes`.
-        let (map, key) = unsafe {
-            (
-                ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-            )
-        };
-        map.set_typed(key, ValueRef::Bool(value))
-    })
+    // SAFETY: this function's contract is `set_fixed`'s.
+    unsafe { set_fixed(map, key, key_len, ValueRef::Bool(value)) }
 }
 
 /// Sets `key` to a typed int (Python `int`).
@@ -599,16 +607,8 @@ pub unsafe extern "C" fn shmkit_hash_map_set_i64(
     key_len: usize,
     value: i64,
 ) -> Status {
-    entry(|| {
-        // SAFETY: this function's contract is that of `handle` and `bytes`.
-        let (map, key) = unsafe {
-            (
-                ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-            )
-        };
-        map.set_typed(key, ValueRef::Int(value))
-    })
+    // SAFETY: this function's contract is `set_fixed`'s.
+    unsafe { set_fixed(map, key, key_len, ValueRef::Int(value)) }
 }
 
 /// Sets `key` to a typed float (Python `float`).
@@ -622,16 +622,8 @@ pub unsafe extern "C" fn shmkit_hash_map_set_f64(
     key_len: usize,
     value: f64,
 ) -> Status {
-    entry(|| {
-        // SAFETY: this function's contract is that of `handle` and `bytes`.
-        let (map, key) = unsafe {
-            (
-                ffi_ptr::handle(map, "the map")?,
-                ffi_ptr::bytes(key, key_len)?,
-            )
-        };
-        map.set_typed(key, ValueRef::Float(value))
-    })
+    // SAFETY: this function's contract is `set_fixed`'s.
+    unsafe { set_fixed(map, key, key_len, ValueRef::Float(value)) }
 }
 
 /// Sets `key` to a typed str (Python `str`): the `len` bytes of UTF-8 at `text` (no NUL

@@ -95,6 +95,36 @@ fn store_options(o: Option<&shmkit_store_options>) -> Result<StoreOptions, CErro
     })
 }
 
+/// The body shared by the three store openers: converts the arguments (the name and the
+/// options checked against the out-parameter, which is NULL from the start), runs `open` and
+/// hands out the new store.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string; `options` is NULL or points to a
+/// `shmkit_store_options`; `out` is NULL or writable (the contracts of `c_str`, `input` and
+/// `out_handle`).
+unsafe fn open_handle(
+    name: *const c_char,
+    options: *const shmkit_store_options,
+    out: *mut *mut shmkit_store,
+    open: impl FnOnce(&str, Option<&shmkit_store_options>) -> Result<Store, CError>,
+) -> Status {
+    entry(|| {
+        // SAFETY: the caller's contract is that of `out_handle`, `c_str` and `input`; the
+        // name and the options are checked against the out-parameter.
+        let (out, name, options) = unsafe {
+            let out = ffi_ptr::out_handle(out, "the store handle out-parameter")?;
+            let name = ffi_ptr::c_str(name, "the store name")?;
+            let options = ffi_ptr::input(options);
+            let inputs = [Input::of(name), options.map(Input::of).unwrap_or_default()];
+            (out.disjoint_from(&inputs)?, name, options)
+        };
+        let store = open(name, options)?;
+        out.write(into_handle(shmkit_store { store }));
+        Ok(Status::Ok)
+    })
+}
+
 /// What `shmkit_store_check` found, counted by severity.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -154,20 +184,12 @@ pub unsafe extern "C" fn shmkit_store_open(
     options: *const shmkit_store_options,
     out: *mut *mut shmkit_store,
 ) -> Status {
-    entry(|| {
-        // SAFETY: this function's contract is that of `out_handle`, `c_str` and `input`; the
-        // name and the options are checked against the out-parameter.
-        let (out, name, options) = unsafe {
-            let out = ffi_ptr::out_handle(out, "the store handle out-parameter")?;
-            let name = ffi_ptr::c_str(name, "the store name")?;
-            let options = ffi_ptr::input(options);
-            let inputs = [Input::of(name), options.map(Input::of).unwrap_or_default()];
-            (out.disjoint_from(&inputs)?, name, options)
-        };
-        let store = Store::open_with(name, &open_options(options)?)?;
-        out.write(into_handle(shmkit_store { store }));
-        Ok(Status::Ok)
-    })
+    // SAFETY: this function's contract is `open_handle`'s.
+    unsafe {
+        open_handle(name, options, out, |name, options| {
+            Ok(Store::open_with(name, &open_options(options)?)?)
+        })
+    }
 }
 
 /// Creates a new store; `SHMKIT_STATUS_STORE_EXISTS` if the name is taken. `options` may
@@ -184,20 +206,12 @@ pub unsafe extern "C" fn shmkit_store_create(
     options: *const shmkit_store_options,
     out: *mut *mut shmkit_store,
 ) -> Status {
-    entry(|| {
-        // SAFETY: this function's contract is that of `out_handle`, `c_str` and `input`; the
-        // name and the options are checked against the out-parameter.
-        let (out, name, options) = unsafe {
-            let out = ffi_ptr::out_handle(out, "the store handle out-parameter")?;
-            let name = ffi_ptr::c_str(name, "the store name")?;
-            let options = ffi_ptr::input(options);
-            let inputs = [Input::of(name), options.map(Input::of).unwrap_or_default()];
-            (out.disjoint_from(&inputs)?, name, options)
-        };
-        let store = Store::create(name, &store_options(options)?)?;
-        out.write(into_handle(shmkit_store { store }));
-        Ok(Status::Ok)
-    })
+    // SAFETY: this function's contract is `open_handle`'s.
+    unsafe {
+        open_handle(name, options, out, |name, options| {
+            Ok(Store::create(name, &store_options(options)?)?)
+        })
+    }
 }
 
 /// Opens the store, creating it if it does not exist (race-free: processes calling this at
@@ -214,20 +228,12 @@ pub unsafe extern "C" fn shmkit_store_open_or_create(
     options: *const shmkit_store_options,
     out: *mut *mut shmkit_store,
 ) -> Status {
-    entry(|| {
-        // SAFETY: this function's contract is that of `out_handle`, `c_str` and `input`; the
-        // name and the options are checked against the out-parameter.
-        let (out, name, options) = unsafe {
-            let out = ffi_ptr::out_handle(out, "the store handle out-parameter")?;
-            let name = ffi_ptr::c_str(name, "the store name")?;
-            let options = ffi_ptr::input(options);
-            let inputs = [Input::of(name), options.map(Input::of).unwrap_or_default()];
-            (out.disjoint_from(&inputs)?, name, options)
-        };
-        let store = Store::open_or_create(name, &store_options(options)?)?;
-        out.write(into_handle(shmkit_store { store }));
-        Ok(Status::Ok)
-    })
+    // SAFETY: this function's contract is `open_handle`'s.
+    unsafe {
+        open_handle(name, options, out, |name, options| {
+            Ok(Store::open_or_create(name, &store_options(options)?)?)
+        })
+    }
 }
 
 /// Frees a store handle; NULL is a no-op. Map handles made from it stay valid (each keeps
