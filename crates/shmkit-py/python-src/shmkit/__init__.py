@@ -33,30 +33,8 @@ from collections.abc import MutableMapping
 
 from . import errors
 from ._shmkit import MISSING, PICKLE_PROTOCOL, AtomicVector, HashMap, SharedObject, Store, remove, remove_if_unused
-from .errors import (
-    ClosedError,
-    CorruptError,
-    DecodeError,
-    Error,
-    IndexOutOfRangeError,
-    InvalidNameError,
-    InvalidOptionsError,
-    KeyNotFoundError,
-    KeyTooLargeError,
-    LockTimeoutError,
-    NotAnIntegerError,
-    NotAStoreError,
-    ObjectNotFoundError,
-    PermissionDeniedError,
-    RegistryFullError,
-    StoreExistsError,
-    StoreFullError,
-    StoreIOError,
-    StoreNotFoundError,
-    UnsupportedVersionError,
-    ValueTooLargeError,
-    WrongKindError,
-)
+# Every exception class, as `shmkit.<Name>` too (the list is errors.__all__).
+from .errors import *  # noqa: F403
 
 MutableMapping.register(HashMap)
 
