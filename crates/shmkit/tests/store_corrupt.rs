@@ -665,7 +665,12 @@ fn directory_entry<'a>(t: &'a TestStore, name: &str) -> &'a DirectoryEntry {
         let at = page + 16 + i * 128;
         let e = t.get::<DirectoryEntry>(at).unwrap();
         let len = e.name_len.load(Ordering::Relaxed) as usize;
-        if e.state.load(Ordering::Acquire) == 1 && &e.name[..len] == name.as_bytes() {
+        let stored: Vec<u8> = e
+            .name
+            .iter()
+            .flat_map(|w| w.load(Ordering::Relaxed).to_le_bytes())
+            .collect();
+        if e.state.load(Ordering::Acquire) == 1 && &stored[..len] == name.as_bytes() {
             return e;
         }
     }

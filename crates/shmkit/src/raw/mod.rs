@@ -43,7 +43,10 @@ use zerocopy::{FromBytes, KnownLayout};
 /// What zerocopy cannot see is the convention each layout's module states and keeps: a field
 /// that changes after its object is published is an atomic; plain fields (the immutable
 /// header, a record's bytes behind its length) are written only before publication or
-/// copied racily with [`Region::read_bytes`] and validated.
+/// copied racily with [`Region::read_bytes`] and validated. The blanket rule also admits
+/// plain types (`u64`, byte arrays): viewing one where another process may write is a data
+/// race, so [`Region::get`] is called only with the layouts (and their atomics), and the
+/// store's raw `get` is a test hook behind the `internals` feature, not public API.
 pub trait Shared: FromBytes + KnownLayout + Sync + Sized {}
 
 impl<T: FromBytes + KnownLayout + Sync> Shared for T {}

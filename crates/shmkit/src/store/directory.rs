@@ -121,8 +121,11 @@ pub struct DirectoryEntry {
     pub root: AtomicU64,
     /// Creation time, ns since the Unix epoch.
     pub created_unix_ns: AtomicU64,
-    /// UTF-8 name, `name_len` bytes.
-    pub name: [u8; MAX_OBJECT_NAME],
+    /// UTF-8 name, `name_len` bytes, little-endian in these words. Only ever copied in and
+    /// out racily by offset (`Region::read_bytes`/`write_bytes`); atomics, not plain bytes,
+    /// because an entry slot is reused and its name rewritten while other processes hold
+    /// references to the entry.
+    pub name: [AtomicU64; MAX_OBJECT_NAME / 8],
 }
 
 /// A directory page header (16 bytes), followed by the entries.
@@ -136,6 +139,8 @@ pub struct DirectoryPage {
 }
 
 const _: () = assert!(size_of::<DirectoryEntry>() == 128);
+const _: () = assert!(std::mem::offset_of!(DirectoryEntry, name) == 32);
+const _: () = assert!(MAX_OBJECT_NAME % 8 == 0);
 const PAGE_BYTES: u64 = 16 + ENTRIES_PER_PAGE * 128;
 
 /// A published object.
