@@ -22,6 +22,16 @@ in lockstep with a dict of their own.
 compares batched reads instead: for each chunk of N shuffled keys, a dict comprehension
 `[d[k] for k in chunk]`, the same over shmkit (N single gets) and one `m.get_many(chunk)`,
 in turn, each timed --repeats times keeping the fastest; prints ns per key and the ratios.
+
+    python crates/shmkit-bench/python/bench_python.py --atomic-vector
+
+compares shmkit.AtomicVector with multiprocessing.Value('q') instead: `v.add(0, 1)` against
+`with val.get_lock(): val.value += 1`, and reads `v[0]` against `val.value` (which takes the
+value's lock too), with a process-local list element (`c[0] += 1`, `c[0]`) as the floor of
+the interpreter loop. Chunks of --chunk calls run on each side in turn, each timed --repeats
+times keeping the fastest; prints ns per call, calls per second and the ratios. After every
+timed add loop each counter must hold exactly the number of adds made so far, and every read
+loop's last value must be that count.
 """
 
 from __future__ import annotations
@@ -321,6 +331,99 @@ def batch_comparison(keys, values, order, batch, repeats) -> None:
         shmkit.remove(name)
 
 
+def vector_add(v, n):
+    for _ in range(n):
+        v.add(0, 1)
+
+
+def vector_read(v, n):
+    x = None
+    for _ in range(n):
+        x = v[0]
+    return x
+
+
+def value_add(val, n):
+    for _ in range(n):
+        with val.get_lock():
+            val.value += 1
+
+
+def value_read(val, n):
+    x = None
+    for _ in range(n):
+        x = val.value
+    return x
+
+
+def list_add(c, n):
+    for _ in range(n):
+        c[0] += 1
+
+
+def list_read(c, n):
+    x = None
+    for _ in range(n):
+        x = c[0]
+    return x
+
+
+def counter_comparison(calls, chunk, repeats) -> int:
+    """shmkit.AtomicVector against multiprocessing.Value (see the module docstring)."""
+    name = f"bench-vector-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    store = shmkit.Store(name)
+    try:
+        v = store.atomic_vector("v", 1)
+        val = multiprocessing.Value("q", 0)
+        c = [0]
+        # side: (object, timed add loop, timed read loop, its value now)
+        sides = {
+            "shmkit.AtomicVector": (v, vector_add, vector_read, lambda: v[0]),
+            "multiprocessing.Value('q')": (val, value_add, value_read, lambda: val.value),
+            "list element (process-local)": (c, list_add, list_read, lambda: c[0]),
+        }
+        best_total = {side: {"add": 0.0, "read": 0.0} for side in sides}
+        count = {side: 0 for side in sides}
+        wrong = 0
+        chunks = max(1, calls // chunk)
+        for _ in range(chunks):
+            for side, (obj, add, read, current) in sides.items():
+                best = {"add": float("inf"), "read": float("inf")}
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    add(obj, chunk)
+                    best["add"] = min(best["add"], time.perf_counter() - t)
+                    count[side] += chunk
+                    wrong += current() != count[side]
+                    t = time.perf_counter()
+                    last = read(obj, chunk)
+                    best["read"] = min(best["read"], time.perf_counter() - t)
+                    wrong += last != count[side]
+                for op in best:
+                    best_total[side][op] += best[op]
+        n = chunks * chunk
+        ns = {side: {op: t / n * 1e9 for op, t in ops.items()} for side, ops in best_total.items()}
+        shm, mpv = ns["shmkit.AtomicVector"], ns["multiprocessing.Value('q')"]
+        print(f"# {n:,} calls per operation and side, chunks of {chunk:,}, fastest of {repeats} per chunk")
+        print()
+        print("| side | add: ns per call | add: calls/s | read: ns per call | read: calls/s |")
+        print("|---|---:|---:|---:|---:|")
+        for side, o in ns.items():
+            print(f"| {side} | {o['add']:.1f} | {1e9 / o['add']:,.0f} | {o['read']:.1f} | {1e9 / o['read']:,.0f} |")
+        print()
+        print(f"shmkit over multiprocessing.Value: add {mpv['add'] / shm['add']:.1f}x the calls/s "
+              f"(target: at least 10x), read {mpv['read'] / shm['read']:.1f}x")
+        lst = ns["list element (process-local)"]
+        print(f"shmkit over a list element: add {shm['add'] / lst['add']:.2f}x the time, "
+              f"read {shm['read'] / lst['read']:.2f}x")
+        print(f"checked {2 * len(sides) * chunks * repeats} counts (after every timed loop): {wrong} wrong")
+        v.close()
+        return 1 if wrong else 0
+    finally:
+        store.close()
+        shmkit.remove(name)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--keys", type=int, default=100_000)
@@ -328,7 +431,14 @@ def main() -> int:
     p.add_argument("--chunk", type=int, default=1000, help="keys per lockstep chunk")
     p.add_argument("--budget", type=float, default=10.0, help="seconds per operation for slow backends")
     p.add_argument("--batch", type=int, default=0, help="compare get_many of this many keys per call instead")
+    p.add_argument("--atomic-vector", action="store_true",
+                   help="compare AtomicVector add and reads with multiprocessing.Value instead")
+    p.add_argument("--calls", type=int, default=1_000_000, help="calls per operation with --atomic-vector")
     args = p.parse_args()
+    if args.atomic_vector:
+        print(f"# Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        return counter_comparison(args.calls, args.chunk, args.repeats)
 
     n = args.keys
     keys = [f"k{i:09d}" for i in range(n)]

@@ -54,6 +54,9 @@ pub struct Section {
     pub checks: &'static str,
     /// Kind-specific parameters, added to the section's JSON summary (`key_size`).
     pub info: Vec<(&'static str, Json)>,
+    /// Derived figures, one line each, printed under the table and listed in the JSON
+    /// summary (`fetch_add: 2 processes 1.95x the ops/s of 1`).
+    pub notes: Vec<String>,
     /// Measured rows, in run order.
     pub rows: Vec<Row>,
     /// Values compared with what they must be.
@@ -82,6 +85,7 @@ impl Section {
             phases,
             checks,
             info: Vec::new(),
+            notes: Vec::new(),
             rows: Vec::new(),
             values_checked: 0,
             wrong: 0,
@@ -100,11 +104,16 @@ impl Section {
         }
     }
 
-    fn baseline_rate(&self, phase: &str) -> Option<f64> {
+    /// Ops/s of `phase` with `processes` worker processes (`None`: the baseline).
+    pub fn rate_of(&self, phase: &str, processes: Option<usize>) -> Option<f64> {
         self.rows
             .iter()
-            .find(|r| r.phase == phase && r.processes.is_none())
+            .find(|r| r.phase == phase && r.processes == processes)
             .map(Row::rate)
+    }
+
+    fn baseline_rate(&self, phase: &str) -> Option<f64> {
+        self.rate_of(phase, None)
     }
 
     /// A row's ops/s over the baseline's for the same phase.
@@ -139,8 +148,9 @@ impl Section {
                 ]);
             }
         }
+        let notes: String = self.notes.iter().map(|n| format!("{n}\n")).collect();
         format!(
-            "{}: {} ({:.1} s)\n{}\nchecked {} values ({}): {} wrong\n",
+            "{}: {} ({:.1} s)\n{}\n{notes}checked {} values ({}): {} wrong\n",
             self.kind,
             self.about,
             self.seconds,
@@ -181,6 +191,9 @@ impl Section {
         o.insert("baseline".into(), Json::from(self.baseline));
         for (k, v) in &self.info {
             o.insert((*k).into(), v.clone());
+        }
+        if !self.notes.is_empty() {
+            o.insert("notes".into(), Json::from(self.notes.clone()));
         }
         o.insert("seconds".into(), Json::from(self.seconds));
         o.insert("values_checked".into(), Json::from(self.values_checked));
@@ -268,6 +281,15 @@ mod tests {
             text.ends_with("checked 0 values (all): 0 wrong\n"),
             "{text}"
         );
+        s.notes.push("load: 3x".into());
+        assert!(
+            s.text()
+                .ends_with("\nload: 3x\nchecked 0 values (all): 0 wrong\n"),
+            "{}",
+            s.text()
+        );
+        assert_eq!(s.summary_json()["notes"][0], "load: 3x");
+        assert_eq!(s.rate_of("load", Some(2)), Some(300.0));
         assert_eq!(s.rows_json()[1]["vs_std"], 3.0);
         assert_eq!(rate(2_500_000.0), "2.50 M/s");
     }

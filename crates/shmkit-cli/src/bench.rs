@@ -26,6 +26,10 @@ process, the baseline of the 'vs std' ratios; every value read is checked.
 hash_map: four phases, load (insert every key), read (random keys), mixed (90% reads, 10%
 overwrites), delete; after the mixed phase every value is verified. Keys are 16 bytes.
 
+atomic_vector: two phases, fetch_add and load, each process on its own element (128 bytes
+apart), against std::sync::atomic::AtomicI64; every returned value and, after each phase,
+every element is checked. --keys and --value-size do not apply.
+
 The benchmark store is created in the store directory and removed at the end, also on
 failure or Ctrl-C. Progress bars are shown only when stderr is a terminal.")]
 pub struct BenchArgs {
@@ -41,7 +45,7 @@ pub struct BenchArgs {
     /// Most worker processes (default: the number of cores).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub processes: Option<u64>,
-    /// Seconds each timed phase (read, mixed) runs.
+    /// Seconds each timed phase (hash_map: read, mixed; atomic_vector: all) runs.
     #[arg(long, default_value_t = 2.0)]
     pub duration: f64,
     /// Name of the benchmark store (default: bench-PID); it must not exist.

@@ -62,6 +62,63 @@ fn bench_runs_every_phase_and_cleans_up() {
 }
 
 #[test]
+fn bench_atomic_vector_checks_every_count() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("bench-vector");
+    let run = d.shmkit(&[
+        "bench",
+        "--kind",
+        "atomic_vector",
+        "--processes",
+        "2",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    run.expect_code(0);
+    let doc = run.json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["kinds"], serde_json::json!(["atomic_vector"]));
+    let section = &doc["sections"][0];
+    assert_eq!(section["element_stride_bytes"], 128);
+    let notes: Vec<&str> = section["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("fetch_add: 1 process") && n.contains("std's time")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("load: 2 processes") && n.contains("the ops/s of 1")),
+        "{notes:?}"
+    );
+    let rows = doc["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    let mut ops = 0;
+    for phase in ["fetch_add", "load"] {
+        for procs in [serde_json::json!("std"), 1.into(), 2.into()] {
+            let row = rows
+                .iter()
+                .find(|r| r["phase"] == phase && r["processes"] == procs)
+                .unwrap_or_else(|| panic!("no row {phase}/{procs}"));
+            assert!(row["ops_per_sec"].as_f64().unwrap() > 0.0, "{row}");
+            ops += row["ops"].as_u64().unwrap();
+        }
+    }
+    // Every returned value, plus the elements after each phase (16 of the baseline's, 16
+    // and 32 of the workers' vectors, twice each).
+    assert_eq!(doc["values_checked"], ops + 2 * (16 + 16 + 32));
+    assert!(std::fs::read_dir(&d.dir).unwrap().next().is_none());
+}
+
+#[test]
 fn bench_prints_a_table() {
     let _w = watchdog(120);
     let d = StoreDir::new("bench-table");
@@ -83,6 +140,10 @@ fn bench_prints_a_table() {
     assert!(out.contains("VS STD HASHMAP"), "{out}");
     // Every kind's section by default, each under its title line.
     assert!(out.lines().any(|l| l.starts_with("hash_map: ")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("atomic_vector: ")),
+        "{out}"
+    );
     assert!(
         out.lines()
             .any(|l| l.starts_with("read") && l.contains("std (1 thread)") && l.contains("1.00x")),

@@ -36,7 +36,7 @@ fn run_in_processes(t: &TestStore, n: u64, work: impl Fn(u64) -> i32) {
 #[test]
 fn four_processes_fetch_add_one_element_exactly() {
     let _dog = watchdog(300);
-    const PER: i64 = 100_000;
+    const PER: i64 = 1_000_000;
     let t = TestStore::new("vec-add");
     let v = t.atomic_vector("v", 4).unwrap();
     run_in_processes(&t, 4, |_| {

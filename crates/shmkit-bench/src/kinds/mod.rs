@@ -8,9 +8,10 @@
 //!
 //! ```
 //! let names: Vec<&str> = shmkit_bench::KINDS.iter().map(|k| k.name()).collect();
-//! assert_eq!(names, ["hash_map"]);
+//! assert_eq!(names, ["hash_map", "atomic_vector"]);
 //! ```
 
+pub mod atomic_vector;
 pub mod hash_map;
 
 use crate::BenchError;
@@ -36,7 +37,7 @@ pub trait Kind: Sync {
 }
 
 /// Every kind's section, in the order `shmkit bench` runs them.
-pub static KINDS: &[&dyn Kind] = &[&hash_map::HashMapKind];
+pub static KINDS: &[&dyn Kind] = &[&hash_map::HashMapKind, &atomic_vector::AtomicVectorKind];
 
 /// The kind named `name`.
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
