@@ -4,7 +4,7 @@
 #
 # Needs: Rust (cargo), Python >= 3.11 with pip (and venv). The virtualenv sees the system's
 # site-packages, so an installed maturin and pytest are used as they are; whichever is
-# missing is installed into the virtualenv from PyPI. Extra arguments are passed to pytest.
+# missing is installed into the virtualenv from PyPI (also NumPy, which the Array tests use). Extra arguments are passed to pytest.
 # Exit status: pytest's; non-zero also when pytest collected no test.
 set -euo pipefail
 
@@ -39,6 +39,9 @@ fi
 missing=()
 [ -n "$maturin" ] || missing+=("maturin>=1.9.4,<2")
 "$py" -c "import pytest" >/dev/null 2>&1 || missing+=("pytest>=7")
+# NumPy: the Array tests check zero-copy views and dtypes against it (shmkit itself runs
+# without it).
+"$py" -c "import numpy" >/dev/null 2>&1 || missing+=("numpy>=1.26")
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test-python.sh: installing ${missing[*]} into $venv"
     "$py" -m pip install --quiet "${missing[@]}"

@@ -160,6 +160,12 @@ exceptions! {
         "The key is not in the map (raised by ``m[key]``, ``del m[key]``, ``pop``).";
     IndexOutOfRangeError(Error, PyIndexError)
         "An element or bit index out of range of an atomic vector (``v[i]`` and the others).";
+    DtypeError(Error, PyTypeError)
+        "An element type an array cannot hold (object fields, zero bytes, unparsable), or \
+         another than the existing array's.";
+    ShapeError(Error, PyValueError)
+        "A shape an array cannot have, another than the existing array's, or an array \
+         created without a dtype and shape.";
     KeyTooLargeError(Error, PyValueError)
         "The encoded key is larger than the map accepts.";
     ValueTooLargeError(Error, PyValueError)
@@ -420,6 +426,32 @@ impl Classified for VectorError {
     }
 }
 
+impl Classified for shmkit::ArrayError {
+    fn kind(&self) -> ErrorKind {
+        shmkit::ArrayError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
+        match self {
+            shmkit::ArrayError::Directory(e) => e.os_detail(),
+            shmkit::ArrayError::Alloc(e) => e.os_detail(),
+            _ => None,
+        }
+    }
+
+    /// Python tells a bad or other element type (`TypeError`), a bad or other shape
+    /// (`ValueError`) and an index out of range (`IndexError`) apart.
+    fn class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyType>> {
+        use shmkit::ArrayError as E;
+        match self {
+            E::Dtype(_) | E::TypeMismatch { .. } => DtypeError::class(py),
+            E::BadShape { .. } | E::ShapeMismatch { .. } | E::NeedsType(_) => ShapeError::class(py),
+            E::IndexOutOfRange { .. } => IndexOutOfRangeError::class(py),
+            e => class_of(py, e.kind()),
+        }
+    }
+}
+
 /// The umbrella error, as generic code (a [`shmkit::collections::object::SharedObject`])
 /// returns it: the wrapped error decides.
 impl Classified for shmkit::Error {
@@ -435,6 +467,7 @@ impl Classified for shmkit::Error {
             shmkit::Error::Directory(e) => e.os_detail(),
             shmkit::Error::Map(e) => e.os_detail(),
             shmkit::Error::Vector(e) => e.os_detail(),
+            shmkit::Error::Array(e) => e.os_detail(),
             shmkit::Error::Io(source) => Some(OsDetail::io(source, None)),
             _ => None,
         }
@@ -444,6 +477,7 @@ impl Classified for shmkit::Error {
         match self {
             shmkit::Error::Map(e) => e.class(py),
             shmkit::Error::Vector(e) => e.class(py),
+            shmkit::Error::Array(e) => e.class(py),
             e => class_of(py, e.kind()),
         }
     }

@@ -10,6 +10,7 @@
 //! m2 = pickle.loads(pickle.dumps(m))   # shmkit._shmkit._reopen("hash_map", path, "m", ...)
 //! ```
 
+use crate::array;
 use crate::atomic_vector;
 use crate::errors::{ExceptionClass, ResultExt, WrongKindError};
 use crate::hash_map;
@@ -32,6 +33,7 @@ pub fn _reopen(
     match kind {
         "hash_map" => Ok(hash_map::reopen(py, &store, store_name, name, options)?.into_any()),
         "atomic_vector" => Ok(atomic_vector::reopen(py, &store, store_name, name)?.into_any()),
+        "array" => Ok(array::reopen(py, &store, store_name, name)?.into_any()),
         other => Err(WrongKindError::new_err(
             py,
             (format!("this build cannot open a {other} from Python"),),

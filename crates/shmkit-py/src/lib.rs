@@ -1,6 +1,6 @@
 //! Python bindings of shmkit (the `shmkit._shmkit` extension module, built by maturin; the
-//! Python package around it is in `python-src/shmkit`). No `unsafe` here: everything goes
-//! through PyO3's safe API, and no value logic either: encodings and arithmetic on values
+//! Python package around it is in `python-src/shmkit`). No `unsafe` here but in `array`'s
+//! buffer protocol slots: everything else goes through PyO3's safe API, and no value logic either: encodings and arithmetic on values
 //! are the core's (`shmkit::value`), shared with C and the CLI.
 //!
 //! Layers (each module uses only those below it; no cycles):
@@ -11,6 +11,7 @@
 //! kinds      the one match over kinds (unpickling a handle)
 //! hash_map/  shmkit.HashMap: the map's own operations (read, incr, bulk, iter)
 //! atomic_vector  shmkit.AtomicVector: the vector's element, bit and wait operations
+//! array      shmkit.Array: a fixed-size record array exported to NumPy (buffer protocol)
 //! handle     shmkit.SharedObject, the base class of every object class: name, close,
 //!            context manager, pickling by name, verify/repair/stats
 //! reports    core reports and statistics as dicts
@@ -26,8 +27,9 @@
 //!     m["k"] = [1, 2]
 //! shmkit.remove("demo")
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // allowed in `array` alone, for the buffer protocol
 
+mod array;
 mod atomic_vector;
 mod buffers;
 mod codec;
@@ -50,6 +52,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hash_map::PyHashMap>()?;
     m.add_class::<hash_map::MapIter>()?;
     m.add_class::<atomic_vector::PyAtomicVector>()?;
+    m.add_class::<array::PyArray>()?;
     m.add_class::<missing::Missing>()?;
     m.add("MISSING", missing::missing(py)?.clone_ref(py))?;
     m.add("PICKLE_PROTOCOL", codec::PICKLE_PROTOCOL)?;

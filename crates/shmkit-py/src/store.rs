@@ -13,6 +13,7 @@
 //! shmkit.remove("demo")
 //! ```
 
+use crate::array;
 use crate::atomic_vector::{self, PyAtomicVector};
 use crate::errors::{self, ResultExt};
 use crate::hash_map::{self, PyHashMap};
@@ -159,6 +160,36 @@ impl PyStore {
     ) -> PyResult<Py<PyAtomicVector>> {
         let store = self.store(py)?;
         atomic_vector::open(py, &store, self.name.clone(), name, len, create)
+    }
+
+    /// The array `name` in this store: created with elements of type `dtype` (a NumPy dtype,
+    /// or a buffer format string such as ``"d"`` without NumPy) and `shape` (an int or a
+    /// tuple), all zero, if missing and `create`; an existing array must have the `dtype`
+    /// and `shape` given (``DtypeError``, ``ShapeError`` if not), and is adopted as it is
+    /// when they are omitted. Returns a ``numpy.ndarray`` on the shared memory when `numpy`
+    /// is true (default: when NumPy is importable), else the ``shmkit.Array`` handle.
+    #[pyo3(signature = (name, dtype = None, shape = None, *, create = true, numpy = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn array(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        dtype: Option<&Bound<'_, PyAny>>,
+        shape: Option<&Bound<'_, PyAny>>,
+        create: bool,
+        numpy: Option<bool>,
+    ) -> PyResult<Py<PyAny>> {
+        let store = self.store(py)?;
+        array::open(
+            py,
+            &store,
+            self.name.clone(),
+            name,
+            dtype,
+            shape,
+            create,
+            numpy,
+        )
     }
 
     /// Names of the structures in the store.

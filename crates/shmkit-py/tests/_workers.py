@@ -123,3 +123,23 @@ def vector_wait(v, index: int, expected: int, timeout: float) -> tuple[str, int]
     v.store(index + 1, 1)
     outcome = v.wait(index, expected, timeout)
     return (outcome, v.load(index))
+
+
+def array_write(store_name: str, name: str) -> list:
+    """Opens the array `name` (adopting its dtype and shape), writes element by element and
+    with a vectorised operation; returns what it sees afterwards."""
+    import numpy as np
+
+    with shmkit.Store(store_name) as store:
+        arr = store.array(name)
+        arr[0] = 42
+        arr[1:] += np.arange(1, len(arr), dtype=arr.dtype)
+        return arr.tolist()
+
+
+def array_read(handle) -> tuple:
+    """Reads a pickled Array handle's elements through NumPy: (shape, values)."""
+    import numpy as np
+
+    arr = np.asarray(handle)
+    return arr.shape, arr.tolist()

@@ -24,6 +24,7 @@
 //! assert_eq!(shmkit::Error::from(bad).kind(), ErrorKind::InvalidName);
 //! ```
 
+use crate::collections::array::ArrayError;
 use crate::collections::atomic_vector::VectorError;
 use crate::collections::hash_map::MapError;
 use crate::raw::OutOfBounds;
@@ -189,6 +190,9 @@ pub enum Error {
     /// See [`VectorError`].
     #[error(transparent)]
     Vector(#[from] VectorError),
+    /// See [`ArrayError`].
+    #[error(transparent)]
+    Array(#[from] ArrayError),
     /// See [`LockError`].
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -217,6 +221,7 @@ impl Error {
             Error::Verify(e) => e.kind(),
             Error::Map(e) => e.kind(),
             Error::Vector(e) => e.kind(),
+            Error::Array(e) => e.kind(),
             Error::Lock(e) => e.kind(),
             Error::Name(e) => e.kind(),
             Error::OutOfBounds(e) => e.kind(),
@@ -342,6 +347,26 @@ impl VectorError {
             | VectorError::BitOutOfRange { .. }
             | VectorError::TooLong { .. } => ErrorKind::InvalidArgument,
             VectorError::Corrupt { .. } => ErrorKind::Corrupt,
+        }
+    }
+}
+
+impl ArrayError {
+    /// What kind of failure this is: another element type is [`ErrorKind::WrongType`];
+    /// an element type refused, a bad shape or index, another shape, a wrong buffer length
+    /// are [`ErrorKind::InvalidArgument`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ArrayError::Directory(e) => e.kind(),
+            ArrayError::Alloc(e) => e.kind(),
+            ArrayError::TypeMismatch { .. } => ErrorKind::WrongType,
+            ArrayError::Dtype(_)
+            | ArrayError::BadShape { .. }
+            | ArrayError::ShapeMismatch { .. }
+            | ArrayError::NeedsType(_)
+            | ArrayError::IndexOutOfRange { .. }
+            | ArrayError::BufferLength { .. } => ErrorKind::InvalidArgument,
+            ArrayError::Corrupt { .. } => ErrorKind::Corrupt,
         }
     }
 }
@@ -716,6 +741,71 @@ mod tests {
         check(cases, VectorError::kind, vector_variant, 7);
     }
 
+    fn array_variant(e: &ArrayError) -> usize {
+        match e {
+            ArrayError::Directory(_) => 0,
+            ArrayError::Alloc(_) => 1,
+            ArrayError::Dtype(_) => 2,
+            ArrayError::BadShape { .. } => 3,
+            ArrayError::TypeMismatch { .. } => 4,
+            ArrayError::ShapeMismatch { .. } => 5,
+            ArrayError::NeedsType(_) => 6,
+            ArrayError::IndexOutOfRange { .. } => 7,
+            ArrayError::BufferLength { .. } => 8,
+            ArrayError::Corrupt { .. } => 9,
+        }
+    }
+
+    #[test]
+    fn array_errors() {
+        let dtype = crate::collections::array::dtype::ElementType::parse("O").unwrap_err();
+        let mut cases = vec![
+            (dtype.into(), ErrorKind::InvalidArgument),
+            (
+                ArrayError::BadShape {
+                    shape: vec![],
+                    reason: "x".into(),
+                },
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                ArrayError::TypeMismatch {
+                    name: "a".into(),
+                    found: "<d".into(),
+                    asked: "<f".into(),
+                },
+                ErrorKind::WrongType,
+            ),
+            (
+                ArrayError::ShapeMismatch {
+                    name: "a".into(),
+                    found: vec![1],
+                    asked: vec![2],
+                },
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                ArrayError::NeedsType("a".into()),
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                ArrayError::IndexOutOfRange { index: 4, len: 4 },
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                ArrayError::BufferLength {
+                    given: 1,
+                    needed: 8,
+                },
+                ErrorKind::InvalidArgument,
+            ),
+            (ArrayError::corrupt(8, "x"), ErrorKind::Corrupt),
+        ];
+        cases.extend(directory_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        check(cases, ArrayError::kind, array_variant, 10);
+    }
+
     fn lock_variant(e: &LockError) -> usize {
         match e {
             LockError::Timeout(_) => 0,
@@ -928,6 +1018,10 @@ mod tests {
                 VectorError::IndexOutOfRange { index: 1, len: 1 }.into(),
                 ErrorKind::InvalidArgument,
             ),
+            (
+                ArrayError::NeedsType("a".into()).into(),
+                ErrorKind::InvalidArgument,
+            ),
         ];
         cases.extend(open_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
@@ -945,8 +1039,9 @@ mod tests {
             Error::OutOfBounds(_) => 9,
             Error::Io(_) => 10,
             Error::Vector(_) => 11,
+            Error::Array(_) => 12,
         };
-        check(cases, Error::kind, variant, 12);
+        check(cases, Error::kind, variant, 13);
     }
 
     #[test]

@@ -89,6 +89,9 @@ internal! { mod sync; }
 internal! { mod sys; }
 pub mod value;
 
+pub use collections::array::{
+    Array, ArrayError, ArrayOptions, ArrayStats, AtomicElement, Element, TypedArray,
+};
 pub use collections::atomic_vector::{
     AtomicVector, AtomicVectorOptions, VectorError, VectorReport, VectorStats, WaitOutcome,
 };

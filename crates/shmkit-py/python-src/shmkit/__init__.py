@@ -19,6 +19,10 @@ shared with Rust and C; anything else is pickled. Keys follow dict equality for 
 An ``AtomicVector`` (``store.atomic_vector("v", 8)``) is a growable list of 64-bit integers
 with atomic operations (``add``, ``compare_exchange``, bit operations, ``wait``/``notify``).
 
+An ``Array`` (``store.array("grid", "f8", (100, 100))``) is a fixed-size array of plain
+records whose dtype and shape live in the store; ``store.array`` returns a NumPy array on the
+shared memory (zero-copy, through the buffer protocol), ``numpy=False`` the handle.
+
 Handles pickle by name, so they can be passed to ``multiprocessing`` and
 ``concurrent.futures`` workers (``spawn`` and ``fork``). No process ever deletes a store by
 merely attaching and exiting: only ``Store.unlink()`` / ``shmkit.remove()`` do.
@@ -32,7 +36,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 
 from . import errors
-from ._shmkit import MISSING, PICKLE_PROTOCOL, AtomicVector, HashMap, SharedObject, Store, remove, remove_if_unused
+from ._shmkit import MISSING, PICKLE_PROTOCOL, Array, AtomicVector, HashMap, SharedObject, Store, remove, remove_if_unused
 # Every exception class, as `shmkit.<Name>` too (the list is errors.__all__).
 from .errors import *  # noqa: F403
 
@@ -41,6 +45,7 @@ MutableMapping.register(HashMap)
 __all__ = [
     "MISSING",
     "PICKLE_PROTOCOL",
+    "Array",
     "AtomicVector",
     "HashMap",
     "SharedObject",

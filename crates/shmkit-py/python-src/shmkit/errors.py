@@ -26,6 +26,8 @@ ObjectNotFoundError       KeyError                            no structure of th
 WrongKindError            TypeError                           the name holds another kind of structure
 KeyNotFoundError          KeyError                            ``m[key]`` / ``del m[key]`` on a missing key
 IndexOutOfRangeError      IndexError                          an atomic vector index (or bit) out of range
+DtypeError                TypeError                           an array dtype refused, or not the stored one
+ShapeError                ValueError                          an array shape refused, or not the stored one
 KeyTooLargeError          ValueError                          a key beyond the map's limit
 ValueTooLargeError        ValueError                          a value beyond the map's limit
 NotAnIntegerError         TypeError                           ``incr`` on a value of another type
@@ -42,6 +44,7 @@ from ._shmkit import (
     ClosedError,
     CorruptError,
     DecodeError,
+    DtypeError,
     Error,
     IndexOutOfRangeError,
     InvalidNameError,
@@ -54,6 +57,7 @@ from ._shmkit import (
     ObjectNotFoundError,
     PermissionDeniedError,
     RegistryFullError,
+    ShapeError,
     StoreExistsError,
     StoreFullError,
     StoreIOError,
@@ -78,6 +82,8 @@ __all__ = [
     "ObjectNotFoundError",
     "WrongKindError",
     "KeyNotFoundError",
+    "DtypeError",
+    "ShapeError",
     "IndexOutOfRangeError",
     "KeyTooLargeError",
     "ValueTooLargeError",

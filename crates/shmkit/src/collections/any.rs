@@ -19,6 +19,7 @@
 //! Store::remove(&name).unwrap();
 //! ```
 
+use super::array::Array;
 use super::atomic_vector::AtomicVector;
 use super::hash_map::HashMap;
 use super::object::{Collection, SharedObject};
@@ -37,6 +38,7 @@ pub fn open_any(store: &Store, info: &ObjectInfo) -> Result<Option<Box<dyn Share
     match info.kind {
         ObjectKind::HashMap => boxed::<HashMap>(store, &info.name).map(Some),
         ObjectKind::AtomicVector => boxed::<AtomicVector>(store, &info.name).map(Some),
+        ObjectKind::Array => boxed::<Array>(store, &info.name).map(Some),
         _ => Ok(None),
     }
 }

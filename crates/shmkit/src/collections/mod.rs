@@ -21,6 +21,7 @@
 //! ```
 
 pub mod any;
+pub mod array;
 pub mod atomic_vector;
 pub mod hash_map;
 pub mod object;

@@ -29,6 +29,7 @@
 pub(crate) mod shadow;
 
 use crate::sys::SharedMapping;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use zerocopy::{FromBytes, KnownLayout};
 
@@ -289,6 +290,17 @@ impl Region {
             );
         }
         Ok(())
+    }
+
+    /// The address in this process of `[offset, offset + len)`, after checking that it lies
+    /// inside the committed store: for front ends that hand shared memory to foreign code (a
+    /// NumPy array, a C pointer). Nothing is read or written here; the address stays valid
+    /// while this region lives (the mapping never moves).
+    pub fn address(&self, offset: u64, len: u64) -> Result<NonNull<u8>, OutOfBounds> {
+        self.check(offset, len, 1)?;
+        // SAFETY: `check` proved `offset` lies inside the mapping (at most at its end), so
+        // the result is inside (or one past) the same allocation and is not null.
+        Ok(unsafe { NonNull::new_unchecked(self.mapping.base().as_ptr().add(offset as usize)) })
     }
 
     /// Asks the CPU to start loading the cache line at `offset` (a hint: nothing is read,

@@ -49,6 +49,8 @@ pub enum ObjectKind {
     Pool,
     /// Shared log.
     Log,
+    /// Fixed-size array of plain records ([`crate::Array`]).
+    Array,
     /// Raw block for tests and experiments.
     Raw,
     /// A kind this build does not know (written by a newer version).
@@ -67,6 +69,7 @@ impl ObjectKind {
             ObjectKind::Ring => 6,
             ObjectKind::Pool => 7,
             ObjectKind::Log => 8,
+            ObjectKind::Array => 9,
             ObjectKind::Raw => 100,
             ObjectKind::Unknown(c) => c,
         }
@@ -83,6 +86,7 @@ impl ObjectKind {
             6 => ObjectKind::Ring,
             7 => ObjectKind::Pool,
             8 => ObjectKind::Log,
+            9 => ObjectKind::Array,
             100 => ObjectKind::Raw,
             c => ObjectKind::Unknown(c),
         }
@@ -99,6 +103,7 @@ impl ObjectKind {
             ObjectKind::Ring => "ring".into(),
             ObjectKind::Pool => "pool".into(),
             ObjectKind::Log => "log".into(),
+            ObjectKind::Array => "array".into(),
             ObjectKind::Raw => "raw".into(),
             ObjectKind::Unknown(c) => format!("unknown({c})"),
         }
