@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the C API (crates/shmkit-capi), compiles examples/c/hash_map_demo.c against its
-# header with `cc -Wall -Wextra -Werror` twice (linked to the shared library with an rpath,
-# and to the static library), and runs both. Fails if anything fails: the build, a compiler
-# warning, or a check of the demo.
+# Builds the C API (crates/shmkit-capi), compiles the C examples (examples/c/*.c:
+# hash_map_demo, atomic_vector_demo) against its header with `cc -Wall -Wextra -Werror`
+# twice (linked to the shared library with an rpath, and to the static library), and runs
+# each. Fails if anything fails: the build, a compiler warning, or a check of a demo.
 #
 # Usage: scripts/test-c.sh [--build-only]
-#   --build-only  builds and prints the path of the shared-library binary (for the Python
-#                 test that runs it next to a Python process), without running anything.
+#   --build-only  builds the shared-library binaries and prints the directory holding them
+#                 (for the Python test that runs them next to a Python process), without
+#                 running anything.
 # Needs: cargo and a C compiler (`cc`, or $CC).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,17 +33,26 @@ static_libs="$(cargo rustc --quiet -p shmkit-capi --lib --crate-type staticlib -
     --print native-static-libs 2>&1 | sed -n 's/.*native-static-libs: //p' | tail -n 1)"
 
 flags=(-std=c11 -Wall -Wextra -Werror -Icrates/shmkit-capi/include)
-"$cc" "${flags[@]}" examples/c/hash_map_demo.c -o "$out_dir/hash_map_demo" \
-    -L"$lib_dir" -lshmkit_c -Wl,-rpath,"$lib_dir"
+demos=(hash_map_demo atomic_vector_demo)
+for demo in "${demos[@]}"; do
+    "$cc" "${flags[@]}" "examples/c/$demo.c" -o "$out_dir/$demo" \
+        -L"$lib_dir" -lshmkit_c -Wl,-rpath,"$lib_dir"
+done
 if [ "$build_only" -eq 1 ]; then
-    echo "$out_dir/hash_map_demo"
+    echo "$out_dir"
     exit 0
 fi
-# shellcheck disable=SC2086 # the library list is words
-"$cc" "${flags[@]}" examples/c/hash_map_demo.c -o "$out_dir/hash_map_demo_static" \
-    "$lib_dir/libshmkit_c.a" $static_libs
+for demo in "${demos[@]}"; do
+    # shellcheck disable=SC2086 # the library list is words
+    "$cc" "${flags[@]}" "examples/c/$demo.c" -o "$out_dir/${demo}_static" \
+        "$lib_dir/libshmkit_c.a" $static_libs
+done
 
 # Store names of the form the cleanup script recognises (test-<name>-<pid>-<n>).
-"$out_dir/hash_map_demo" demo "test-c-demo-$$-0"
-"$out_dir/hash_map_demo_static" demo "test-c-demo-static-$$-0"
-echo "test-c.sh: the C example passed (shared and static)"
+for demo in "${demos[@]}"; do
+    tag="${demo%_demo}"
+    tag="${tag//_/-}"
+    "$out_dir/$demo" demo "test-c-$tag-$$-0"
+    "$out_dir/${demo}_static" demo "test-c-$tag-static-$$-0"
+done
+echo "test-c.sh: the C examples passed (shared and static)"

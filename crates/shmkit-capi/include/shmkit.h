@@ -14,6 +14,13 @@
 #include <stdint.h>
 
 /**
+ * Flag of `shmkit_atomic_vector_open`: open an existing vector only
+ * (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing vector is
+ * created.
+ */
+#define SHMKIT_VECTOR_OPEN_EXISTING 1
+
+/**
  * Flag of `shmkit_map_options.flags`: open an existing map only
  * (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing map is created.
  */
@@ -65,6 +72,11 @@ enum shmkit_status
    * `incr` does) and did not write `*out`. Not an error: the increment happened.
    */
   SHMKIT_STATUS_BIG_INT = 3,
+  /**
+   * `shmkit_atomic_vector_compare_exchange` found another value than the expected one
+   * and stored nothing (the value found is in its out-parameter). Not an error.
+   */
+  SHMKIT_STATUS_MISMATCH = 4,
   /**
    * No store under that name or path.
    */
@@ -141,6 +153,11 @@ enum shmkit_status
    * The existing store's permission bits grant more than the mode asked for.
    */
   SHMKIT_STATUS_MODE_TOO_WIDE = -18,
+  /**
+   * An element or bit index at or past the atomic vector's length (Python's
+   * `IndexOutOfRangeError`, an `IndexError`).
+   */
+  SHMKIT_STATUS_INDEX_OUT_OF_RANGE = -19,
   /**
    * A required pointer was null (or a buffer pointer was null with a nonzero length).
    */
@@ -220,6 +237,13 @@ typedef enum shmkit_type shmkit_type;
 typedef uint32_t shmkit_type;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * An atomic vector handle (opaque). Made by `shmkit_atomic_vector_open`, freed by
+ * `shmkit_atomic_vector_close`. It keeps its store attached, so the store handle may be
+ * closed first. Usable from any thread, also from several at once.
+ */
+typedef struct shmkit_atomic_vector shmkit_atomic_vector;
 
 /**
  * A hash map handle (opaque). Made by `shmkit_hash_map_open`, freed by
@@ -408,6 +432,235 @@ const char *shmkit_status_name(int32_t code);
  * The version of the library (`"0.1.0"`), a static string.
  */
 const char *shmkit_version(void);
+
+/**
+ * Opens the atomic vector `name` of `store`, creating it with `len` elements (all 0) unless
+ * `flags` has `SHMKIT_VECTOR_OPEN_EXISTING`. `len` is a minimum in both cases: an existing
+ * vector shorter than `len` is expanded to it (its new elements read 0), a longer one is
+ * left as it is; pass 0 to open one as it is. `SHMKIT_STATUS_WRONG_KIND` if the name
+ * belongs to another kind of object; `SHMKIT_STATUS_INVALID_ARGUMENT` for unknown flags or a
+ * length past the largest vector. On success `*out` is a new handle, to free with
+ * `shmkit_atomic_vector_close`; on failure `*out` is set to NULL (unless `out` itself is
+ * NULL).
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `name` is NULL or a NUL-terminated string; `out`
+ * is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_open(const struct shmkit_store *store,
+                                        const char *name,
+                                        uint64_t len,
+                                        uint32_t flags,
+                                        struct shmkit_atomic_vector **out);
+
+/**
+ * Frees a vector handle; NULL is a no-op.
+ *
+ * # Safety
+ * `vec` is NULL or a vector handle not yet closed; it is not used again.
+ */
+void shmkit_atomic_vector_close(struct shmkit_atomic_vector *vec);
+
+/**
+ * Sets `*out` to the number of elements (a vector only grows, so another process may have
+ * made it longer by the time the caller looks).
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_len(const struct shmkit_atomic_vector *vec, uint64_t *out);
+
+/**
+ * Grows the vector to `new_len` elements (nothing if it is that long already); the new
+ * elements read 0. No element moves: other processes keep using the vector meanwhile.
+ * `SHMKIT_STATUS_INVALID_ARGUMENT` past the largest vector, `SHMKIT_STATUS_STORE_FULL` if
+ * the store cannot provide the memory (the length is then unchanged).
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle.
+ */
+shmkit_status shmkit_atomic_vector_expand(const struct shmkit_atomic_vector *vec, uint64_t new_len);
+
+/**
+ * Sets `*out` to the value of element `index`.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_load(const struct shmkit_atomic_vector *vec,
+                                        uint64_t index,
+                                        int64_t *out);
+
+/**
+ * Stores `value` in element `index`.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle.
+ */
+shmkit_status shmkit_atomic_vector_store(const struct shmkit_atomic_vector *vec,
+                                         uint64_t index,
+                                         int64_t value);
+
+/**
+ * Stores `desired` in element `index` if it holds `expected`, as one atomic step.
+ * Returns `SHMKIT_STATUS_OK` if it did (the element held `expected` and now holds
+ * `desired`), `SHMKIT_STATUS_MISMATCH` (an outcome, not an error) if the element held
+ * another value and nothing was stored. In both cases `*found` (may be NULL) is the value
+ * the element held at that moment: `expected` after `SHMKIT_STATUS_OK`, the differing value
+ * after `SHMKIT_STATUS_MISMATCH` (the next `expected` of a retry loop). After an error
+ * `*found` is not written.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `found` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_compare_exchange(const struct shmkit_atomic_vector *vec,
+                                                    uint64_t index,
+                                                    int64_t expected,
+                                                    int64_t desired,
+                                                    int64_t *found);
+
+/**
+ * Stores `value` in element `index` and sets `*previous` (may be NULL) to the value it
+ * replaced.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `previous` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_swap(const struct shmkit_atomic_vector *vec,
+                                        uint64_t index,
+                                        int64_t value,
+                                        int64_t *previous);
+
+/**
+ * Adds `delta` to element `index` (wrapping on overflow) and sets `*previous` (may be
+ * NULL) to the value before the addition.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `previous` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_fetch_add(const struct shmkit_atomic_vector *vec,
+                                             uint64_t index,
+                                             int64_t delta,
+                                             int64_t *previous);
+
+/**
+ * Subtracts `delta` from element `index` (wrapping on overflow) and sets `*previous` (may
+ * be NULL) to the value before the subtraction.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `previous` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_fetch_sub(const struct shmkit_atomic_vector *vec,
+                                             uint64_t index,
+                                             int64_t delta,
+                                             int64_t *previous);
+
+/**
+ * Bitwise and of element `index` with `bits`; `*previous` (may be NULL) is the value
+ * before.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `previous` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_fetch_and(const struct shmkit_atomic_vector *vec,
+                                             uint64_t index,
+                                             int64_t bits,
+                                             int64_t *previous);
+
+/**
+ * Bitwise or of element `index` with `bits`; `*previous` (may be NULL) is the value
+ * before.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `previous` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_fetch_or(const struct shmkit_atomic_vector *vec,
+                                            uint64_t index,
+                                            int64_t bits,
+                                            int64_t *previous);
+
+/**
+ * Bitwise exclusive or of element `index` with `bits`; `*previous` (may be NULL) is the
+ * value before.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `previous` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_fetch_xor(const struct shmkit_atomic_vector *vec,
+                                             uint64_t index,
+                                             int64_t bits,
+                                             int64_t *previous);
+
+/**
+ * Sets `*out` to bit `bit` of the vector: bit `bit % 64` of element `bit / 64` (the vector
+ * holds `64 × len` bits). `SHMKIT_STATUS_INDEX_OUT_OF_RANGE` at or past `64 × len`.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_get_bit(const struct shmkit_atomic_vector *vec,
+                                           uint64_t bit,
+                                           bool *out);
+
+/**
+ * Sets bit `bit` (see `shmkit_atomic_vector_get_bit`) and sets `*previous` (may be NULL)
+ * to its value before: a test-and-set across processes. Bits of one element set at once by
+ * different processes are never lost.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `previous` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_set_bit(const struct shmkit_atomic_vector *vec,
+                                           uint64_t bit,
+                                           bool *previous);
+
+/**
+ * Clears bit `bit`; `*previous` (may be NULL) is its value before.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `previous` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_clear_bit(const struct shmkit_atomic_vector *vec,
+                                             uint64_t bit,
+                                             bool *previous);
+
+/**
+ * Flips bit `bit`; `*previous` (may be NULL) is its value before.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `previous` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_flip_bit(const struct shmkit_atomic_vector *vec,
+                                            uint64_t bit,
+                                            bool *previous);
+
+/**
+ * Sleeps until element `index` holds something other than `expected`, for at most
+ * `timeout_ms` milliseconds (a negative `timeout_ms`: no limit; 0: only look). Any write
+ * to the element from any process wakes it, and so does `shmkit_atomic_vector_notify`.
+ * `*changed` (may be NULL) is true if the element differed from `expected` (at once or
+ * after sleeping), false if the timeout passed while it still held `expected`; a timeout
+ * is `SHMKIT_STATUS_OK` too. Read the new value with `shmkit_atomic_vector_load`.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle; `changed` is NULL or writable.
+ */
+shmkit_status shmkit_atomic_vector_wait(const struct shmkit_atomic_vector *vec,
+                                        uint64_t index,
+                                        int64_t expected,
+                                        int64_t timeout_ms,
+                                        bool *changed);
+
+/**
+ * Wakes every process and thread sleeping in `shmkit_atomic_vector_wait` on element
+ * `index` (each re-reads the element and sleeps on if it still holds its expected value).
+ * Every write to the element (from C, Rust or Python) wakes them already, so a program
+ * that only changes elements through shmkit does not need this.
+ *
+ * # Safety
+ * `vec` is NULL or a live vector handle.
+ */
+shmkit_status shmkit_atomic_vector_notify(const struct shmkit_atomic_vector *vec, uint64_t index);
 
 /**
  * Opens the hash map `name` of `store`, creating it unless `SHMKIT_MAP_OPEN_EXISTING`.

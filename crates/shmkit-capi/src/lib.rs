@@ -1,4 +1,4 @@
-//! The C API of shmkit: stores and hash maps in named shared memory for C programs (and
+//! The C API of shmkit: stores, hash maps and atomic vectors in named shared memory for C programs (and
 //! anything that calls C), sharing the same stores, maps and typed values as Rust and
 //! Python. The header is `include/shmkit.h` (generated from this crate by cbindgen and
 //! checked in); C programs link `libshmkit_c.so` or `libshmkit_c.a`. See `docs/C.md`.
@@ -17,12 +17,12 @@
 //!   turned into references and slices only in [`ffi_ptr`]; each C function converts its
 //!   arguments in one `unsafe` block that relies on its own `# Safety` contract (valid
 //!   pointers for the lengths given, live handles).
-//! - **Opaque handles** (`shmkit_store`, `shmkit_hash_map`, `shmkit_hash_map_iter`) own
-//!   clones of the core's handles, so closing them in any order is safe: a map keeps its
-//!   store attached, an iterator its map. All three are `Send + Sync` (checked at compile
-//!   time below): store and map handles are for any number of threads at once, and the
-//!   iterator's cursor is behind a lock, so a second thread gets `SHMKIT_STATUS_BUSY`, not a
-//!   data race. A handle out-parameter is set to NULL when its call fails.
+//! - **Opaque handles** (`shmkit_store`, `shmkit_hash_map`, `shmkit_hash_map_iter`,
+//!   `shmkit_atomic_vector`) own clones of the core's handles, so closing them in any order
+//!   is safe: a map or vector keeps its store attached, an iterator its map. All are
+//!   `Send + Sync` (checked at compile time below): store, map and vector handles are for
+//!   any number of threads at once, and the iterator's cursor is behind a lock, so a second
+//!   thread gets `SHMKIT_STATUS_BUSY`, not a data race. A handle out-parameter is set to NULL when its call fails.
 //! - **Typed values** are the shared encoding of [`shmkit::value`]; this crate encodes and
 //!   decodes only through it.
 //!
@@ -48,6 +48,7 @@
 #![allow(non_camel_case_types)] // C type names: `shmkit_store`, ...
 #![warn(missing_docs)]
 
+pub mod atomic_vector;
 pub mod ffi_ptr;
 pub mod hash_map;
 pub mod iter;
@@ -55,6 +56,7 @@ pub mod status;
 pub mod store;
 pub mod value;
 
+pub use atomic_vector::*;
 pub use hash_map::*;
 pub use iter::*;
 pub use status::Status;
@@ -69,14 +71,15 @@ compile_error!(
      boundary and returns SHMKIT_STATUS_PANIC, which an aborting build cannot do"
 );
 
-/// What C may do with handles from several threads, checked at compile time: store and map
-/// handles are used from any number of threads at once; an iterator may be used and freed
+/// What C may do with handles from several threads, checked at compile time: store, map and
+/// vector handles are used from any number of threads at once; an iterator may be used and freed
 /// from any thread, and two threads calling it at once is an error code, not a data race.
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<shmkit_store>();
     send_sync::<shmkit_hash_map>();
     send_sync::<shmkit_hash_map_iter>();
+    send_sync::<shmkit_atomic_vector>();
 };
 
 /// The message of this thread's last error (an empty string if there was none). The text

@@ -3,9 +3,10 @@
 //!
 //! Invariants:
 //! - every failure of the core reaches C through [`CError::from`]: its code follows from its
-//!   [`ErrorKind`] in one place, [`Status::of_kind`] (refined only where the hardening issue
-//!   asks C to tell cases apart: a foreign owner and a too wide mode, both
-//!   `PermissionDenied`);
+//!   [`ErrorKind`] in one place, [`Status::of_kind`] (refined only where C must tell cases
+//!   apart: a foreign owner and a too wide mode, both `PermissionDenied`, as the hardening
+//!   issue asks; an index past an atomic vector's end, `InvalidArgument`, as Python's
+//!   `IndexOutOfRangeError` refines it);
 //! - no panic crosses into C: [`entry`] runs the body in `catch_unwind` and turns a panic
 //!   into [`Status::Panic`];
 //! - the message of a call's error is kept per thread until that thread's next failing call
@@ -18,7 +19,7 @@
 //! ```
 
 use shmkit::value::DecodeError;
-use shmkit::{CreateError, Error, ErrorKind, MapError, OpenError};
+use shmkit::{CreateError, Error, ErrorKind, MapError, OpenError, VectorError};
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -38,6 +39,9 @@ pub enum Status {
     /// `shmkit_hash_map_incr_int` stored a sum beyond `int64_t` as a big int (as Python's
     /// `incr` does) and did not write `*out`. Not an error: the increment happened.
     BigInt = 3,
+    /// `shmkit_atomic_vector_compare_exchange` found another value than the expected one
+    /// and stored nothing (the value found is in its out-parameter). Not an error.
+    Mismatch = 4,
 
     // One code per `shmkit::ErrorKind` (`shmkit_status_name` gives the kind's name).
     /// No store under that name or path.
@@ -83,6 +87,11 @@ pub enum Status {
     /// The existing store's permission bits grant more than the mode asked for.
     ModeTooWide = -18,
 
+    // A refinement of `InvalidArgument`.
+    /// An element or bit index at or past the atomic vector's length (Python's
+    /// `IndexOutOfRangeError`, an `IndexError`).
+    IndexOutOfRange = -19,
+
     // Errors of the C API itself.
     /// A required pointer was null (or a buffer pointer was null with a nonzero length).
     NullPointer = -100,
@@ -98,11 +107,12 @@ pub enum Status {
 }
 
 /// Every status, for the name table and the tests.
-pub const ALL_STATUSES: [Status; 27] = [
+pub const ALL_STATUSES: [Status; 29] = [
     Status::Ok,
     Status::NotFound,
     Status::End,
     Status::BigInt,
+    Status::Mismatch,
     Status::StoreNotFound,
     Status::ObjectNotFound,
     Status::StoreExists,
@@ -121,6 +131,7 @@ pub const ALL_STATUSES: [Status; 27] = [
     Status::Io,
     Status::ForeignOwner,
     Status::ModeTooWide,
+    Status::IndexOutOfRange,
     Status::NullPointer,
     Status::BufferTooSmall,
     Status::Overflow,
@@ -162,6 +173,7 @@ impl Status {
             Status::NotFound => c"not_found",
             Status::End => c"end",
             Status::BigInt => c"big_int",
+            Status::Mismatch => c"mismatch",
             Status::StoreNotFound => c"store_not_found",
             Status::ObjectNotFound => c"object_not_found",
             Status::StoreExists => c"store_exists",
@@ -180,6 +192,7 @@ impl Status {
             Status::Io => c"io",
             Status::ForeignOwner => c"foreign_owner",
             Status::ModeTooWide => c"mode_too_wide",
+            Status::IndexOutOfRange => c"index_out_of_range",
             Status::NullPointer => c"null_pointer",
             Status::BufferTooSmall => c"buffer_too_small",
             Status::Overflow => c"overflow",
@@ -252,6 +265,22 @@ impl From<MapError> for CError {
     }
 }
 
+/// The refinement of `InvalidArgument` C tells apart: an index past the vector's end.
+fn refine_vector(e: &VectorError) -> Status {
+    match e {
+        VectorError::IndexOutOfRange { .. } | VectorError::BitOutOfRange { .. } => {
+            Status::IndexOutOfRange
+        }
+        e => Status::of_kind(e.kind()),
+    }
+}
+
+impl From<VectorError> for CError {
+    fn from(e: VectorError) -> CError {
+        CError::new(refine_vector(&e), e.to_string())
+    }
+}
+
 impl From<DecodeError> for CError {
     fn from(e: DecodeError) -> CError {
         CError::of(e.kind(), &e)
@@ -263,6 +292,7 @@ impl From<Error> for CError {
         match e {
             Error::Open(e) => e.into(),
             Error::Create(e) => e.into(),
+            Error::Vector(e) => e.into(),
             e => CError::of(e.kind(), &e),
         }
     }

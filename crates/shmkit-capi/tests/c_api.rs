@@ -1518,3 +1518,428 @@ fn typed_conditional_writes_and_typed_keys() {
         shmkit_store_close(store);
     }
 }
+
+fn open_vector(store: *const shmkit_store, name: &CStr, len: u64) -> *mut shmkit_atomic_vector {
+    let mut vec = null_mut();
+    // SAFETY: a live store, a valid name and out-pointer.
+    let s = unsafe { shmkit_atomic_vector_open(store, name.as_ptr(), len, 0, &mut vec) };
+    assert_eq!(s, Status::Ok, "{}", last_error());
+    vec
+}
+
+#[test]
+fn atomic_vector_element_operations_return_previous_values() {
+    let name = Name::new("capi-vec-ops");
+    let store = open_or_create(&name);
+    let vec = open_vector(store, c"v", 4);
+    // The vector keeps the store attached.
+    // SAFETY: closed once.
+    unsafe { shmkit_store_close(store) };
+    // SAFETY: a live vector handle; out-pointers valid.
+    unsafe {
+        let mut len = 0;
+        assert_eq!(shmkit_atomic_vector_len(vec, &mut len), Status::Ok);
+        assert_eq!(len, 4);
+        let mut v = -1;
+        assert_eq!(shmkit_atomic_vector_load(vec, 3, &mut v), Status::Ok);
+        assert_eq!(v, 0, "new elements read 0");
+        assert_eq!(shmkit_atomic_vector_store(vec, 0, -7), Status::Ok);
+        assert_eq!(shmkit_atomic_vector_load(vec, 0, &mut v), Status::Ok);
+        assert_eq!(v, -7);
+
+        let mut prev = 0;
+        assert_eq!(shmkit_atomic_vector_swap(vec, 0, 10, &mut prev), Status::Ok);
+        assert_eq!(prev, -7);
+        assert_eq!(
+            shmkit_atomic_vector_fetch_add(vec, 0, 5, &mut prev),
+            Status::Ok
+        );
+        assert_eq!(prev, 10);
+        assert_eq!(
+            shmkit_atomic_vector_fetch_sub(vec, 0, 20, &mut prev),
+            Status::Ok
+        );
+        assert_eq!(prev, 15);
+        assert_eq!(shmkit_atomic_vector_load(vec, 0, &mut v), Status::Ok);
+        assert_eq!(v, -5);
+        // Wrapping, as C's unsigned arithmetic.
+        assert_eq!(shmkit_atomic_vector_store(vec, 1, i64::MAX), Status::Ok);
+        assert_eq!(
+            shmkit_atomic_vector_fetch_add(vec, 1, 1, null_mut()),
+            Status::Ok
+        );
+        assert_eq!(shmkit_atomic_vector_load(vec, 1, &mut v), Status::Ok);
+        assert_eq!(v, i64::MIN);
+
+        assert_eq!(shmkit_atomic_vector_store(vec, 2, 0b1100), Status::Ok);
+        assert_eq!(
+            shmkit_atomic_vector_fetch_and(vec, 2, 0b0110, &mut prev),
+            Status::Ok
+        );
+        assert_eq!(prev, 0b1100);
+        assert_eq!(
+            shmkit_atomic_vector_fetch_or(vec, 2, 0b0001, &mut prev),
+            Status::Ok
+        );
+        assert_eq!(prev, 0b0100);
+        assert_eq!(
+            shmkit_atomic_vector_fetch_xor(vec, 2, 0b0111, &mut prev),
+            Status::Ok
+        );
+        assert_eq!(prev, 0b0101);
+        assert_eq!(shmkit_atomic_vector_load(vec, 2, &mut v), Status::Ok);
+        assert_eq!(v, 0b0010);
+
+        // compare_exchange: OK with the expected value found, MISMATCH with the other one.
+        let mut found = 0;
+        assert_eq!(
+            shmkit_atomic_vector_compare_exchange(vec, 3, 0, 42, &mut found),
+            Status::Ok
+        );
+        assert_eq!(found, 0);
+        found = 0;
+        assert_eq!(
+            shmkit_atomic_vector_compare_exchange(vec, 3, 0, 43, &mut found),
+            Status::Mismatch
+        );
+        assert_eq!(found, 42, "the value found");
+        assert_eq!(shmkit_atomic_vector_load(vec, 3, &mut v), Status::Ok);
+        assert_eq!(v, 42, "a mismatch stores nothing");
+        assert_eq!(
+            shmkit_atomic_vector_compare_exchange(vec, 3, 42, 44, null_mut()),
+            Status::Ok
+        );
+        assert_eq!(shmkit_atomic_vector_load(vec, 3, &mut v), Status::Ok);
+        assert_eq!(v, 44);
+
+        // Bits: bit i is bit i % 64 of element i / 64; each returns the previous bit.
+        assert_eq!(shmkit_atomic_vector_store(vec, 1, 0), Status::Ok);
+        let mut bit = true;
+        assert_eq!(shmkit_atomic_vector_set_bit(vec, 65, &mut bit), Status::Ok);
+        assert!(!bit);
+        assert_eq!(shmkit_atomic_vector_set_bit(vec, 65, &mut bit), Status::Ok);
+        assert!(bit);
+        assert_eq!(shmkit_atomic_vector_load(vec, 1, &mut v), Status::Ok);
+        assert_eq!(v, 2);
+        assert_eq!(shmkit_atomic_vector_flip_bit(vec, 64, &mut bit), Status::Ok);
+        assert!(!bit);
+        assert_eq!(shmkit_atomic_vector_get_bit(vec, 64, &mut bit), Status::Ok);
+        assert!(bit);
+        assert_eq!(
+            shmkit_atomic_vector_clear_bit(vec, 65, &mut bit),
+            Status::Ok
+        );
+        assert!(bit);
+        assert_eq!(
+            shmkit_atomic_vector_clear_bit(vec, 65, null_mut()),
+            Status::Ok
+        );
+        assert_eq!(shmkit_atomic_vector_load(vec, 1, &mut v), Status::Ok);
+        assert_eq!(v, 1);
+
+        // Grows in place; new elements read 0.
+        assert_eq!(shmkit_atomic_vector_expand(vec, 1000), Status::Ok);
+        assert_eq!(shmkit_atomic_vector_len(vec, &mut len), Status::Ok);
+        assert_eq!(len, 1000);
+        assert_eq!(shmkit_atomic_vector_load(vec, 999, &mut v), Status::Ok);
+        assert_eq!(v, 0);
+        assert_eq!(shmkit_atomic_vector_load(vec, 3, &mut v), Status::Ok);
+        assert_eq!(v, 44, "elements keep their values when the vector grows");
+        assert_eq!(
+            shmkit_atomic_vector_expand(vec, u64::MAX),
+            Status::InvalidArgument
+        );
+        shmkit_atomic_vector_close(vec);
+    }
+    // Rust sees what C wrote.
+    let store = shmkit::Store::open(name.0.to_str().unwrap()).unwrap();
+    let v = store.open_atomic_vector("v").unwrap();
+    assert_eq!(v.load_range(0, 4).unwrap(), vec![-5, 1, 0b0010, 44]);
+}
+
+#[test]
+fn atomic_vector_indexes_past_the_end_are_index_out_of_range() {
+    let name = Name::new("capi-vec-range");
+    let store = open_or_create(&name);
+    let vec = open_vector(store, c"v", 4);
+    // SAFETY: a live vector handle; out-pointers valid.
+    unsafe {
+        let mut v = 99;
+        let mut b = false;
+        let mut len = 0;
+        assert_eq!(shmkit_atomic_vector_len(vec, &mut len), Status::Ok);
+        assert_eq!(
+            shmkit_atomic_vector_load(vec, len, &mut v),
+            Status::IndexOutOfRange
+        );
+        assert!(
+            last_error().contains("index 4 out of range"),
+            "{}",
+            last_error()
+        );
+        assert_eq!(v, 99, "nothing written after an error");
+        let mut found = 99;
+        let cases: [(&str, Status); 12] = [
+            ("store", shmkit_atomic_vector_store(vec, 4, 1)),
+            ("swap", shmkit_atomic_vector_swap(vec, 4, 1, &mut v)),
+            (
+                "cas",
+                shmkit_atomic_vector_compare_exchange(vec, u64::MAX, 0, 1, &mut found),
+            ),
+            ("add", shmkit_atomic_vector_fetch_add(vec, 4, 1, &mut v)),
+            ("sub", shmkit_atomic_vector_fetch_sub(vec, 4, 1, &mut v)),
+            ("and", shmkit_atomic_vector_fetch_and(vec, 4, 1, &mut v)),
+            ("or", shmkit_atomic_vector_fetch_or(vec, 4, 1, &mut v)),
+            ("xor", shmkit_atomic_vector_fetch_xor(vec, 4, 1, &mut v)),
+            ("get_bit", shmkit_atomic_vector_get_bit(vec, 256, &mut b)),
+            ("set_bit", shmkit_atomic_vector_set_bit(vec, 256, &mut b)),
+            ("wait", shmkit_atomic_vector_wait(vec, 4, 0, 0, &mut b)),
+            ("notify", shmkit_atomic_vector_notify(vec, 4)),
+        ];
+        for (what, s) in cases {
+            assert_eq!(s, Status::IndexOutOfRange, "{what}");
+        }
+        assert_eq!(v, 99);
+        assert_eq!(found, 99);
+        assert_eq!(
+            shmkit_atomic_vector_clear_bit(vec, 256, null_mut()),
+            Status::IndexOutOfRange
+        );
+        assert!(
+            last_error().contains("bit 256 out of range"),
+            "{}",
+            last_error()
+        );
+        assert_eq!(
+            shmkit_atomic_vector_flip_bit(vec, 256, null_mut()),
+            Status::IndexOutOfRange
+        );
+        // The last element and bit are in range; nothing above changed the vector.
+        assert_eq!(shmkit_atomic_vector_get_bit(vec, 255, &mut b), Status::Ok);
+        assert!(!b);
+        let name = shmkit_status_name(Status::IndexOutOfRange as i32);
+        assert_eq!(CStr::from_ptr(name), c"index_out_of_range");
+        assert_eq!(CStr::from_ptr(shmkit_status_name(4)), c"mismatch");
+        shmkit_atomic_vector_close(vec);
+        shmkit_store_close(store);
+    }
+}
+
+#[test]
+fn atomic_vector_open_flags_kinds_and_null_pointers() {
+    let name = Name::new("capi-vec-open");
+    let store = open_or_create(&name);
+    let garbage = std::ptr::dangling_mut::<shmkit_atomic_vector>;
+    // SAFETY: a live store; valid names and out-pointers (NULL where a test says so);
+    // handles closed once.
+    unsafe {
+        let mut vec = garbage();
+        assert_eq!(
+            shmkit_atomic_vector_open(
+                store,
+                c"v".as_ptr(),
+                4,
+                SHMKIT_VECTOR_OPEN_EXISTING,
+                &mut vec
+            ),
+            Status::ObjectNotFound
+        );
+        assert!(vec.is_null(), "NULL after OBJECT_NOT_FOUND");
+        vec = garbage();
+        assert_eq!(
+            shmkit_atomic_vector_open(store, c"v".as_ptr(), 4, 0x80, &mut vec),
+            Status::InvalidArgument
+        );
+        assert!(
+            last_error().contains("unknown vector flags 0x80"),
+            "{}",
+            last_error()
+        );
+        assert!(vec.is_null());
+        vec = garbage();
+        assert_eq!(
+            shmkit_atomic_vector_open(null(), c"v".as_ptr(), 4, 0, &mut vec),
+            Status::NullPointer
+        );
+        assert!(vec.is_null(), "NULL after a NULL store");
+        assert_eq!(
+            shmkit_atomic_vector_open(store, null(), 4, 0, &mut vec),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_atomic_vector_open(store, c"v".as_ptr(), 4, 0, null_mut()),
+            Status::NullPointer
+        );
+        vec = garbage();
+        assert_eq!(
+            shmkit_atomic_vector_open(store, c"v".as_ptr(), u64::MAX, 0, &mut vec),
+            Status::InvalidArgument
+        );
+        assert!(vec.is_null());
+
+        // Created with 4; opening with a larger length expands, a smaller one leaves it.
+        let a = open_vector(store, c"v", 4);
+        let mut b = null_mut();
+        assert_eq!(
+            shmkit_atomic_vector_open(store, c"v".as_ptr(), 2, SHMKIT_VECTOR_OPEN_EXISTING, &mut b),
+            Status::Ok
+        );
+        let mut len = 0;
+        assert_eq!(shmkit_atomic_vector_len(b, &mut len), Status::Ok);
+        assert_eq!(len, 4);
+        let c = open_vector(store, c"v", 20);
+        assert_eq!(shmkit_atomic_vector_len(a, &mut len), Status::Ok);
+        assert_eq!(len, 20, "every handle sees the new length");
+        // Two handles, one element.
+        assert_eq!(shmkit_atomic_vector_store(a, 19, 5), Status::Ok);
+        let mut v = 0;
+        assert_eq!(shmkit_atomic_vector_load(b, 19, &mut v), Status::Ok);
+        assert_eq!(v, 5);
+
+        // NULL handles and NULL required out-parameters.
+        assert_eq!(
+            shmkit_atomic_vector_load(null(), 0, &mut v),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_atomic_vector_load(a, 0, null_mut()),
+            Status::NullPointer
+        );
+        assert_eq!(shmkit_atomic_vector_len(a, null_mut()), Status::NullPointer);
+        assert_eq!(
+            shmkit_atomic_vector_get_bit(a, 0, null_mut()),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_atomic_vector_store(null(), 0, 1),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_atomic_vector_fetch_add(null(), 0, 1, &mut v),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_atomic_vector_set_bit(null(), 0, null_mut()),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_atomic_vector_wait(null(), 0, 0, 0, null_mut()),
+            Status::NullPointer
+        );
+        assert_eq!(shmkit_atomic_vector_expand(null(), 1), Status::NullPointer);
+        assert_eq!(shmkit_atomic_vector_notify(null(), 0), Status::NullPointer);
+        shmkit_atomic_vector_close(null_mut());
+
+        // A vector's name is not a map, and a map's name is not a vector.
+        let mut map = null_mut();
+        assert_eq!(
+            shmkit_hash_map_open(store, c"v".as_ptr(), null(), &mut map),
+            Status::WrongKind
+        );
+        let m = open_map(store, 0);
+        vec = garbage();
+        assert_eq!(
+            shmkit_atomic_vector_open(store, c"m".as_ptr(), 4, 0, &mut vec),
+            Status::WrongKind
+        );
+        assert!(vec.is_null());
+        shmkit_hash_map_close(m);
+        for h in [a, b, c] {
+            shmkit_atomic_vector_close(h);
+        }
+        shmkit_store_close(store);
+    }
+}
+
+/// A vector handle shared by threads (the handle is `Send + Sync`).
+#[derive(Clone, Copy)]
+struct SharedVec(*mut shmkit_atomic_vector);
+// SAFETY: `shmkit_atomic_vector` is `Send + Sync` (checked at compile time in the library);
+// the tests close it only after every thread that uses it has been joined.
+unsafe impl Send for SharedVec {}
+
+#[test]
+fn atomic_vector_fetch_add_from_threads_loses_no_increment() {
+    const THREADS: i64 = 4;
+    const EACH: i64 = 5_000;
+    let name = Name::new("capi-vec-threads");
+    let store = open_or_create(&name);
+    let vec = SharedVec(open_vector(store, c"v", 2));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let vec = vec;
+                for _ in 0..EACH {
+                    // SAFETY: a live handle (closed after the join).
+                    let s = unsafe { shmkit_atomic_vector_fetch_add(vec.0, 1, 1, null_mut()) };
+                    assert_eq!(s, Status::Ok);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut total = 0;
+    // SAFETY: a live handle, closed once; the threads are done.
+    unsafe {
+        assert_eq!(shmkit_atomic_vector_load(vec.0, 1, &mut total), Status::Ok);
+        shmkit_atomic_vector_close(vec.0);
+        shmkit_store_close(store);
+    }
+    assert_eq!(total, THREADS * EACH);
+}
+
+#[test]
+fn atomic_vector_wait_times_out_returns_at_once_or_wakes_on_a_write() {
+    let name = Name::new("capi-vec-wait");
+    let store = open_or_create(&name);
+    let vec = SharedVec(open_vector(store, c"v", 2));
+    // SAFETY: a live handle; out-pointers valid.
+    unsafe {
+        let mut changed = true;
+        assert_eq!(
+            shmkit_atomic_vector_wait(vec.0, 0, 0, 0, &mut changed),
+            Status::Ok
+        );
+        assert!(!changed, "a timeout of 0 only looks");
+        assert_eq!(
+            shmkit_atomic_vector_wait(vec.0, 0, 0, 20, &mut changed),
+            Status::Ok
+        );
+        assert!(!changed, "timed out");
+        assert_eq!(
+            shmkit_atomic_vector_wait(vec.0, 0, 7, -1, &mut changed),
+            Status::Ok
+        );
+        assert!(changed, "an element not holding the value returns at once");
+    }
+    // A writer through the core's own handle wakes a C waiter. The waiter keeps waiting
+    // while the element still holds 0, so the writer may write before or during the wait.
+    let writer = {
+        let store = shmkit::Store::open(name.0.to_str().unwrap()).unwrap();
+        std::thread::spawn(move || {
+            let v = store.open_atomic_vector("v").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            v.store(1, 3).unwrap();
+        })
+    };
+    let mut changed = false;
+    // SAFETY: as above. The 60 s limit is the watchdog: the writer stores long before.
+    unsafe {
+        assert_eq!(
+            shmkit_atomic_vector_wait(vec.0, 1, 0, 60_000, &mut changed),
+            Status::Ok
+        );
+    }
+    writer.join().unwrap();
+    assert!(changed, "woken by the write, not by the watchdog's timeout");
+    let mut v = 0;
+    // SAFETY: as above; closed once.
+    unsafe {
+        assert_eq!(shmkit_atomic_vector_load(vec.0, 1, &mut v), Status::Ok);
+        shmkit_atomic_vector_close(vec.0);
+        shmkit_store_close(store);
+    }
+    assert_eq!(v, 3);
+}

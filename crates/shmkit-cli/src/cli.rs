@@ -6,6 +6,7 @@
 //! shmkit stat STORE [OBJECT] [--json]
 //! shmkit dump STORE OBJECT [--raw] [--sort]
 //! shmkit get|set|del STORE MAP KEY [VALUE] [--type T] [--key-type T] [--raw] [--hex]
+//! shmkit get|set STORE VECTOR INDEX [VALUE]
 //! shmkit check STORE [--repair] [--json]
 //! shmkit gc [--remove-unused] [--dry-run] [--json]
 //! shmkit rm STORE... [--force]
@@ -47,11 +48,11 @@ pub enum Command {
     Ls(LsArgs),
     /// Show a store's header, allocator usage, processes and objects, or one object's statistics.
     Stat(StatArgs),
-    /// Print a hash map's entries as JSON lines.
+    /// Print an object's items as JSON lines (a map's entries, a vector's elements).
     Dump(DumpArgs),
-    /// Print the value of one key of a hash map.
+    /// Print the value of one key of a hash map, or one element of an atomic vector.
     Get(GetArgs),
-    /// Set one key of a hash map.
+    /// Set one key of a hash map, or one element of an atomic vector.
     Set(SetArgs),
     /// Delete one key of a hash map.
     Del(DelArgs),
@@ -167,7 +168,8 @@ Values are shown through the typed value encoding shared with Python and C: a st
 that decodes as a typed value is shown as that value, anything else as raw bytes. In JSON:
   str \"text\"   int 42   float 1.5 ({\"float\":\"nan\"|\"inf\"|\"-inf\"})   bool true   null null
   bytes {\"bytes\":\"<base64>\"}   big int {\"int\":\"<decimal>\"}   Python pickle {\"pickle\":\"<base64>\"}
-  other language {\"foreign\":<id>,\"data\":\"<base64>\"}   undecodable or --raw {\"raw\":\"<base64>\"}";
+  other language {\"foreign\":<id>,\"data\":\"<base64>\"}   undecodable or --raw {\"raw\":\"<base64>\"}
+An atomic vector's elements are int64 numbers, one {\"value\": N} line each, in index order.";
 
 const TYPING: &str = "\
 Keys and values on the command line are UTF-8 strings stored as typed str values (what a
@@ -184,7 +186,15 @@ Examples:
   shmkit get cache counters hits                # prints 0
   shmkit set cache blobs k 00ff10 --type raw --hex
   shmkit set cache blobs logo --type bytes --stdin < logo.png
-  shmkit del cache users alice";
+  shmkit del cache users alice
+
+On an atomic vector (the store's directory says which kind OBJECT is), KEY is an element
+index, negative counting from the end (-1 is the last element), and VALUE an int64:
+  shmkit set app counters 0 42
+  shmkit get app counters -1                    # the last element, a number
+An index outside the vector or a VALUE beyond int64 is an error (exit 2); --raw, --hex and
+types other than int do not apply; del refuses (a vector has no keys). set --create creates a
+hash map when OBJECT does not exist (vectors are made by programs, with their length).";
 
 /// `shmkit dump`.
 #[derive(Debug, Args)]
@@ -197,7 +207,8 @@ pub struct DumpArgs {
     /// Show keys and values as raw bytes (base64), without decoding.
     #[arg(long)]
     pub raw: bool,
-    /// Sort by key bytes (holds all entries in memory); default is the map's own order.
+    /// Sort by key bytes, an atomic vector's elements by number (holds all items in memory);
+    /// default is the object's own order (a vector's: by index).
     #[arg(long)]
     pub sort: bool,
     /// Whose stores may be used.
@@ -230,13 +241,13 @@ pub struct Typing {
 
 /// `shmkit get`.
 #[derive(Debug, Args)]
-#[command(after_help = TYPING)]
+#[command(after_help = TYPING, allow_negative_numbers = true)]
 pub struct GetArgs {
     /// Store name or path.
     pub store: String,
-    /// Hash map name.
+    /// Object name: a hash map, or an atomic vector.
     pub object: String,
-    /// The key.
+    /// The key (of an atomic vector: the element index, negative from the end).
     pub key: OsString,
     /// Key typing.
     #[command(flatten)]
@@ -251,15 +262,15 @@ pub struct GetArgs {
 
 /// `shmkit set`.
 #[derive(Debug, Args)]
-#[command(after_help = TYPING)]
+#[command(after_help = TYPING, allow_negative_numbers = true)]
 pub struct SetArgs {
     /// Store name or path.
     pub store: String,
-    /// Hash map name.
+    /// Object name: a hash map, or an atomic vector.
     pub object: String,
-    /// The key.
+    /// The key (of an atomic vector: the element index, negative from the end).
     pub key: OsString,
-    /// The value (may be omitted with --type null).
+    /// The value (may be omitted with --type null; of an atomic vector: an int64).
     pub value: Option<OsString>,
     /// Key typing.
     #[command(flatten)]
@@ -270,7 +281,8 @@ pub struct SetArgs {
     /// Read the value from standard input (all of it, exactly) instead of VALUE.
     #[arg(long, conflicts_with = "value")]
     pub stdin: bool,
-    /// Create the store and the map if they do not exist.
+    /// Create the store and the map if they do not exist (a missing OBJECT is always
+    /// created as a hash map).
     #[arg(long)]
     pub create: bool,
     /// Whose stores may be used.
@@ -280,7 +292,7 @@ pub struct SetArgs {
 
 /// `shmkit del`.
 #[derive(Debug, Args)]
-#[command(after_help = TYPING)]
+#[command(after_help = TYPING, allow_negative_numbers = true)]
 pub struct DelArgs {
     /// Store name or path.
     pub store: String,

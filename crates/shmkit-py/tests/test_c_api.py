@@ -1,9 +1,11 @@
-"""C and Python share one store: the C example (examples/c/hash_map_demo.c, linked to the C
-API of crates/shmkit-capi) runs as a separate process and writes typed values that Python
-reads, then reads and checks the values Python wrote, through real shared memory.
+"""C and Python share one store: the C examples (examples/c/hash_map_demo.c and
+examples/c/atomic_vector_demo.c, linked to the C API of crates/shmkit-capi) run as separate
+processes and write typed values and vector elements that Python reads, then read and check
+what Python wrote, through real shared memory.
 
-The C program is built by ``scripts/test-c.sh --build-only`` (cargo and a C compiler), or
-taken from $SHMKIT_C_DEMO. Without a C compiler the test is skipped, saying so.
+The C programs are built by ``scripts/test-c.sh --build-only`` (cargo and a C compiler), or
+taken from $SHMKIT_C_EXAMPLES (the directory holding both binaries). Without a C compiler
+the tests are skipped, saying so.
 """
 
 from __future__ import annotations
@@ -23,26 +25,36 @@ RUN_TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def c_demo() -> str:
-    given = os.environ.get("SHMKIT_C_DEMO")
+def c_examples() -> pathlib.Path:
+    given = os.environ.get("SHMKIT_C_EXAMPLES")
     if given:
-        return given
+        return pathlib.Path(given)
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
-        pytest.skip(f"no C compiler ({cc}) to build examples/c/hash_map_demo.c")
+        pytest.skip(f"no C compiler ({cc}) to build the examples of examples/c")
     built = subprocess.run(
         ["bash", str(ROOT / "scripts" / "test-c.sh"), "--build-only"],
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT,
     )
-    assert built.returncode == 0, f"building the C example failed:\n{built.stderr}"
-    return built.stdout.strip().splitlines()[-1]
+    assert built.returncode == 0, f"building the C examples failed:\n{built.stderr}"
+    return pathlib.Path(built.stdout.strip().splitlines()[-1])
 
 
-def run_c(binary: str, mode: str, store: str, map_name: str) -> None:
+@pytest.fixture(scope="module")
+def c_demo(c_examples) -> str:
+    return str(c_examples / "hash_map_demo")
+
+
+@pytest.fixture(scope="module")
+def c_vector_demo(c_examples) -> str:
+    return str(c_examples / "atomic_vector_demo")
+
+
+def run_c(binary: str, mode: str, store: str, object_name: str) -> None:
     proc = subprocess.run(
-        [binary, mode, store, map_name], capture_output=True, text=True, timeout=RUN_TIMEOUT
+        [binary, mode, store, object_name], capture_output=True, text=True, timeout=RUN_TIMEOUT
     )
     assert proc.returncode == 0, f"C {mode} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
 
@@ -95,3 +107,22 @@ def test_c_writes_typed_values_python_reads_and_back(c_demo, store_name):
         run_c(c_demo, "read", store_name, "shared")  # checks every value, then count += 1
         assert m["count"] == 16
         assert m["py_big"] == 2**64 + 1
+
+
+def test_c_and_python_read_each_others_vector_elements(c_vector_demo, store_name):
+    with shmkit.Store(store_name) as store:
+        v = store.atomic_vector("shared", 16)
+
+        run_c(c_vector_demo, "write", store_name, "shared")
+        assert v[0:4] == [-(2**63), 2**63 - 1, -1234567890123, 10]
+        assert v.get_bit(4 * 64 + 63)
+        assert v[4] == -(2**63), "the top bit is the sign bit"
+        assert list(v[5:]) == [0] * 11, "C wrote nothing else"
+
+        v[8] = 123456789012
+        v[9] = -5
+        v[-1] = -(2**63)
+        v.set_bit(10 * 64 + 3)
+        run_c(c_vector_demo, "read", store_name, "shared")  # checks them, then adds 1 to [8]
+        assert v[8] == 123456789013
+        assert len(v) == 16

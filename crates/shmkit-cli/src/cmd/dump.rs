@@ -1,44 +1,94 @@
 //! `shmkit dump STORE OBJECT`: every item of an object of any kind as one JSON line — a
 //! map's entries as `{"key": K, "value": V}`, a sequence's items as `{"value": V}` — keys and
-//! values shown as [`crate::typed::to_json`] documents.
+//! values shown as [`crate::typed::to_json`] documents, except an atomic vector's elements,
+//! which are `i64` numbers (`{"value": -3}`), in index order.
 //!
 //! Invariants: generic over the object's kind (the core's `open_any` and
-//! `SharedObject::for_each_item`); output is valid JSON lines whatever the bytes are
-//! (undecodable bytes are base64 with a `raw` marker); the iteration is the object's weakly
+//! `SharedObject::for_each_item`); the kind from the store's directory only chooses how an
+//! item's bytes are shown (an atomic vector's item is its element's 8 little-endian bytes);
+//! output is valid JSON lines whatever the bytes are (undecodable bytes are base64 with a
+//! `raw` marker, as is every item with `--raw`); the iteration is the object's weakly
 //! consistent one (an item present for the whole dump appears exactly once), streamed, unless
-//! `--sort` is given.
+//! `--sort` is given (by key bytes; a vector's elements by their numbers).
 //!
 //! ```text
 //! $ shmkit dump cache users
 //! {"key":"alice","value":"Alice Smith"}
 //! {"key":"bob","value":{"bytes":"AAEC"}}
+//! $ shmkit dump app counters
+//! {"value":42}
+//! {"value":-1}
 //! ```
 
 use crate::cli::DumpArgs;
 use crate::error::{CliError, CliResult, exit};
 use crate::json::{self, Json};
 use crate::typed::to_json;
-use shmkit::DirectoryError;
 use shmkit::collections::any::open_any;
 use shmkit::collections::object::Item;
+use shmkit::{DirectoryError, ObjectKind};
 use std::io::Write;
 
-fn line(item: &Item, raw: bool) -> Json {
-    match item {
-        Item::Entry { key, value } => {
-            json::obj([("key", to_json(key, raw)), ("value", to_json(value, raw))])
-        }
-        Item::Value(value) => json::obj([("value", to_json(value, raw))]),
-        _ => json::obj([("unknown_item", Json::Null)]),
-    }
+/// How the items of one object are shown: chosen from its kind, once.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// Items are the 8 little-endian bytes of an `i64` element (an atomic vector).
+    elements: bool,
+    /// `--raw`: bytes as they are, never decoded.
+    raw: bool,
 }
 
-/// The sort key of an item: its key bytes, else its value bytes.
-fn sort_key(item: &Item) -> &[u8] {
-    match item {
-        Item::Entry { key, .. } => key,
-        Item::Value(value) => value,
-        _ => &[],
+impl Shape {
+    fn of(kind: ObjectKind, raw: bool) -> Shape {
+        Shape {
+            elements: kind == ObjectKind::AtomicVector,
+            raw,
+        }
+    }
+
+    /// The number of an element's bytes (`None` for other objects, with `--raw`, or bytes
+    /// that are not 8 long).
+    fn element(self, value: &[u8]) -> Option<i64> {
+        match (self.elements && !self.raw, <[u8; 8]>::try_from(value)) {
+            (true, Ok(bytes)) => Some(i64::from_le_bytes(bytes)),
+            _ => None,
+        }
+    }
+
+    fn value(self, value: &[u8]) -> Json {
+        match self.element(value) {
+            Some(n) => Json::from(n),
+            None => to_json(value, self.raw),
+        }
+    }
+
+    fn line(self, item: &Item) -> Json {
+        match item {
+            Item::Entry { key, value } => json::obj([
+                ("key", to_json(key, self.raw)),
+                ("value", to_json(value, self.raw)),
+            ]),
+            Item::Value(value) => json::obj([("value", self.value(value))]),
+            _ => json::obj([("unknown_item", Json::Null)]),
+        }
+    }
+
+    /// Sorts items: by key bytes, else by value bytes, except elements, by their numbers.
+    fn sort(self, items: &mut [Item]) {
+        fn bytes(item: &Item) -> &[u8] {
+            match item {
+                Item::Entry { key, .. } => key,
+                Item::Value(value) => value,
+                _ => &[],
+            }
+        }
+        items.sort_by(|a, b| {
+            let (x, y) = (bytes(a), bytes(b));
+            match (self.element(x), self.element(y)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => x.cmp(y),
+            }
+        });
     }
 }
 
@@ -62,6 +112,7 @@ pub fn run(args: &DumpArgs, out: &mut impl Write) -> CliResult {
                 info.name
             ))
         })?;
+    let shape = Shape::of(info.kind, args.raw);
     let mut write_error: Option<std::io::Error> = None;
     let mut sorted = Vec::new();
     object
@@ -70,7 +121,7 @@ pub fn run(args: &DumpArgs, out: &mut impl Write) -> CliResult {
                 sorted.push(item);
                 return true;
             }
-            match writeln!(out, "{}", line(&item, args.raw)) {
+            match writeln!(out, "{}", shape.line(&item)) {
                 Ok(()) => true,
                 Err(e) => {
                     write_error = Some(e);
@@ -82,9 +133,9 @@ pub fn run(args: &DumpArgs, out: &mut impl Write) -> CliResult {
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    sorted.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
+    shape.sort(&mut sorted);
     for item in &sorted {
-        writeln!(out, "{}", line(item, args.raw))?;
+        writeln!(out, "{}", shape.line(item))?;
     }
     Ok(exit::OK)
 }

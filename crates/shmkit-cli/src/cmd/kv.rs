@@ -1,8 +1,13 @@
-//! `shmkit get/set/del STORE MAP KEY [VALUE]`: one key of a hash map, for shell scripts.
+//! `shmkit get/set/del STORE OBJECT KEY [VALUE]`: one key of a hash map, or one element of an
+//! atomic vector ([`super::element`]), for shell scripts.
 //!
-//! Invariants: keys and values are encoded exactly as [`crate::typed`] documents (default: a
-//! typed str, so Python sees `str`); `get` and `del` exit with 1 when the key is absent (like
-//! `grep`), with nothing on stdout; `set` never creates a store or map unless `--create`.
+//! Invariants: the command follows the kind of the object the store's directory names; for
+//! anything but an atomic vector it works on a hash map exactly as before vectors existed
+//! (the same checks in the same order, the same errors). Keys and values are encoded exactly
+//! as [`crate::typed`] documents (default: a typed str, so Python sees `str`); `get` and
+//! `del` exit with 1 when the key is absent (like `grep`), with nothing on stdout; `set`
+//! never creates a store or map unless `--create`, and `--create` creates a hash map (an
+//! existing vector of that name is set as a vector).
 //!
 //! ```text
 //! $ shmkit set cache counters hits 41 --type int
@@ -13,9 +18,10 @@
 //! ```
 
 use crate::cli::{Access, DelArgs, GetArgs, SetArgs, Typing};
+use crate::cmd::element;
 use crate::error::{CliError, CliResult, exit};
 use crate::typed::{ArgType, Plain, encode_arg, to_json, to_plain};
-use shmkit::{HashMap, OpenOptions, Store, StoreOptions};
+use shmkit::{HashMap, ObjectKind, OpenOptions, Store, StoreOptions};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStringExt;
@@ -39,18 +45,69 @@ pub fn open_store(store_arg: &str, access: &Access) -> Result<Store, CliError> {
     Store::open_with(store_arg, &options).map_err(|e| CliError::open(store_arg, e))
 }
 
-/// Opens an existing map of an existing store.
-fn open_map(store_arg: &str, map: &str, access: &Access) -> Result<HashMap, CliError> {
-    let store = open_store(store_arg, access)?;
+/// Opens an existing map: of `store` if the probe opened it, else of the store `store_arg`
+/// (which reports why it cannot be opened).
+fn open_map(
+    store: Option<Store>,
+    store_arg: &str,
+    map: &str,
+    access: &Access,
+) -> Result<HashMap, CliError> {
+    let store = match store {
+        Some(store) => store,
+        None => open_store(store_arg, access)?,
+    };
     store
         .open_hash_map(map)
         .map_err(|e| CliError::map(store_arg, e))
 }
 
+/// The kind of the object `name` of `store` (`None` if the store has none of that name).
+fn kind_of(store: &Store, store_arg: &str, name: &str) -> Result<Option<ObjectKind>, CliError> {
+    Ok(store
+        .objects()
+        .map_err(|e| CliError::corrupt(store_arg, e))?
+        .into_iter()
+        .find(|o| o.name == name)
+        .map(|o| o.kind))
+}
+
+/// What the commands learn before they choose their path: the store, if it opens, and
+/// whether `object` in it is an atomic vector.
+struct Probe {
+    store: Option<Store>,
+    vector: bool,
+}
+
+/// Opens the store to look up the kind of `object`. A failure is not an error here: the
+/// hash-map path then opens the store itself and reports every failure (a missing store, a
+/// bad key) as it always has, in its own order. With `create` the store is opened as
+/// `--create` opens an existing one (the same mode check), never created. The store opened
+/// here is the one the command goes on to use (opening it a second time could find it
+/// removed in between: a store that removes itself when unused goes at the probe's detach).
+fn probe(store_arg: &str, object: &str, access: &Access, create: bool) -> Probe {
+    let options = OpenOptions {
+        allow_foreign_owner: access.allow_foreign_owner,
+        mode: create.then_some(StoreOptions::default().mode),
+    };
+    let store = Store::open_with(store_arg, &options).ok();
+    let vector = store.as_ref().is_some_and(|s| {
+        matches!(
+            kind_of(s, store_arg, object),
+            Ok(Some(ObjectKind::AtomicVector))
+        )
+    });
+    Probe { store, vector }
+}
+
 /// Runs `shmkit get`.
 pub fn get(args: &GetArgs, out: &mut impl Write) -> CliResult {
+    let probe = probe(&args.store, &args.object, &args.access, false);
+    if let (Some(store), true) = (&probe.store, probe.vector) {
+        return element::get(store, args, out);
+    }
     let key = key_bytes(&args.key, &args.typing)?;
-    let map = open_map(&args.store, &args.object, &args.access)?;
+    let map = open_map(probe.store, &args.store, &args.object, &args.access)?;
     let Some(value) = map.get(&key).map_err(|e| CliError::map(&args.store, e))? else {
         return Err(CliError::new(exit::NEGATIVE, "no such key"));
     };
@@ -69,12 +126,6 @@ pub fn get(args: &GetArgs, out: &mut impl Write) -> CliResult {
 
 /// Runs `shmkit set`.
 pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
-    let key = key_bytes(&args.key, &args.typing)?;
-    let ty = if args.typing.raw {
-        ArgType::Raw
-    } else {
-        args.value_type
-    };
     let piped = if args.stdin {
         let mut data = Vec::new();
         std::io::stdin().lock().read_to_end(&mut data)?;
@@ -82,7 +133,18 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
     } else {
         None
     };
-    let value = match (piped.as_ref().or(args.value.as_ref()), ty) {
+    let given = piped.as_ref().or(args.value.as_ref());
+    let probe = probe(&args.store, &args.object, &args.access, args.create);
+    if let (Some(store), true) = (&probe.store, probe.vector) {
+        return element::set(store, args, given.map(OsString::as_os_str), out);
+    }
+    let key = key_bytes(&args.key, &args.typing)?;
+    let ty = if args.typing.raw {
+        ArgType::Raw
+    } else {
+        args.value_type
+    };
+    let value = match (given, ty) {
         (Some(v), _) => encode_arg(v, ty, args.typing.hex, "value")?,
         (None, ArgType::Null) => encode_arg(OsStr::new(""), ty, false, "value")?,
         (None, _) => {
@@ -92,19 +154,26 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
         }
     };
     let map = if args.create {
-        let options = StoreOptions {
-            allow_foreign_owner: args.access.allow_foreign_owner,
-            ..StoreOptions::default()
+        let store = match probe.store {
+            Some(store) => store,
+            None => {
+                let options = StoreOptions {
+                    allow_foreign_owner: args.access.allow_foreign_owner,
+                    ..StoreOptions::default()
+                };
+                Store::open_or_create(&args.store, &options)
+                    .map_err(|e| CliError::create(&args.store, e))?
+            }
         };
-        let store = Store::open_or_create(&args.store, &options)
-            .map_err(|e| CliError::create(&args.store, e))?;
         store
             .hash_map(&args.object)
             .map_err(|e| CliError::map(&args.store, e))?
     } else {
-        open_map(&args.store, &args.object, &args.access).map_err(|e| match e.code {
-            exit::NOT_FOUND => e.hint("add --create to create the store and the map"),
-            _ => e,
+        open_map(probe.store, &args.store, &args.object, &args.access).map_err(|e| {
+            match e.code {
+                exit::NOT_FOUND => e.hint("add --create to create the store and the map"),
+                _ => e,
+            }
         })?
     };
     map.set(&key, &value)
@@ -115,8 +184,19 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
 
 /// Runs `shmkit del`.
 pub fn del(args: &DelArgs, _out: &mut impl Write) -> CliResult {
+    let probe = probe(&args.store, &args.object, &args.access, false);
+    if probe.vector {
+        return Err(CliError::usage(format!(
+            "{:?} is an atomic_vector: an atomic_vector has no keys to delete",
+            args.object
+        ))
+        .hint(format!(
+            "set an element with `shmkit set {} {} INDEX 0`",
+            args.store, args.object
+        )));
+    }
     let key = key_bytes(&args.key, &args.typing)?;
-    let map = open_map(&args.store, &args.object, &args.access)?;
+    let map = open_map(probe.store, &args.store, &args.object, &args.access)?;
     if map
         .delete(&key)
         .map_err(|e| CliError::map(&args.store, e))?

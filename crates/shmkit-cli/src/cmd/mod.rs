@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod dump;
+pub mod element;
 pub mod gc;
 pub mod kv;
 pub mod ls;
