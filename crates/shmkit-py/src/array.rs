@@ -86,7 +86,7 @@ fn format_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<String> {
     let format: String = py
         .import("builtins")?
         .getattr("memoryview")?
-        .call1((empty,))
+        .call1((&empty,))
         .and_then(|view| view.getattr("format")?.extract())
         .map_err(|e| {
             DtypeError::new_err(
@@ -97,6 +97,22 @@ fn format_of(py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<String> {
                 ),),
             )
         })?;
+    // NumPy must read its own export back as the same dtype, or no process could use it.
+    let back = numpy
+        .getattr("asarray")?
+        .call1((py
+            .import("builtins")?
+            .getattr("memoryview")?
+            .call1((&empty,))?,))
+        .and_then(|a| a.getattr("dtype"));
+    if !back.and_then(|b| b.eq(&dt)).unwrap_or(false) {
+        return Err(DtypeError::new_err(
+            py,
+            (format!(
+                "NumPy cannot read its own buffer format {format:?} of this dtype back"
+            ),),
+        ));
+    }
     let parsed = shmkit::collections::array::dtype::ElementType::parse(&format)
         .map_err(|e| DtypeError::new_err(py, (e.to_string(),)))?;
     if parsed.itemsize() != itemsize {
@@ -194,6 +210,33 @@ pub fn open_handle(
             exports: AtomicUsize::new(0),
         }),
     )
+}
+
+/// The item size and fields `(name, offset, kind, size, big_endian, shape)` the core reads
+/// from a PEP 3118 format string (for tests that compare it with NumPy's own parser).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub fn _element_layout(
+    py: Python<'_>,
+    format: &str,
+) -> PyResult<(u64, Vec<(Option<String>, u64, String, u64, bool, Vec<u64>)>)> {
+    let parsed = shmkit::collections::array::dtype::ElementType::parse(format)
+        .map_err(|e| DtypeError::new_err(py, (e.to_string(),)))?;
+    let fields = parsed
+        .fields()
+        .iter()
+        .map(|f| {
+            (
+                f.name.clone(),
+                f.offset,
+                format!("{:?}", f.scalar.kind),
+                f.scalar.size,
+                f.scalar.big_endian,
+                f.shape.clone(),
+            )
+        })
+        .collect();
+    Ok((parsed.itemsize(), fields))
 }
 
 /// `Store.array(...)`: the NumPy array on the handle when `numpy` is true (or `None` and
@@ -296,8 +339,18 @@ impl PyArray {
         if view.is_null() {
             return Err(PyBufferError::new_err("a NULL Py_buffer"));
         }
+        // SAFETY: `view` is non-null and the caller's for this call; on failure `obj` must
+        // be NULL (the buffer protocol's rule), and nothing else is read from it.
+        unsafe { (*view).obj = std::ptr::null_mut() };
         let py = slf.py();
         slf.as_super().get().check_open(py, "Array")?;
+        if slf.get().array.store_handle().faulted_at().is_some() {
+            // The store file shrank under this process: its pages read as zeros here and
+            // writes to them are lost; hand out no new view of them.
+            return Err(PyBufferError::new_err(
+                "the store file was truncated by another process; its memory is gone here",
+            ));
+        }
         let this = slf.get();
         let ndim = this.shape.len();
         let wants = |f: c_int| flags & f == f;
@@ -356,6 +409,8 @@ impl PyArray {
     /// # Safety
     /// Called by Python once per successful `__getbuffer__`.
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
-        self.exports.fetch_sub(1, Ordering::Relaxed);
+        let _ = self
+            .exports
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 }

@@ -53,6 +53,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hash_map::MapIter>()?;
     m.add_class::<atomic_vector::PyAtomicVector>()?;
     m.add_class::<array::PyArray>()?;
+    m.add_function(wrap_pyfunction!(array::_element_layout, m)?)?;
     m.add_class::<missing::Missing>()?;
     m.add("MISSING", missing::missing(py)?.clone_ref(py))?;
     m.add("PICKLE_PROTOCOL", codec::PICKLE_PROTOCOL)?;

@@ -224,3 +224,108 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(store):
     assert sorted(store.names()) == ["a", "m"]
     assert store.array("a").shape == (2, 2)
     assert store.verify()["clean"]
+
+
+# --- The core's format parser agrees with NumPy's -------------------------------------------
+
+try:  # NumPy 2
+    from numpy._core._internal import _dtype_from_pep3118
+except ImportError:  # NumPy 1.x
+    from numpy.core._internal import _dtype_from_pep3118
+
+
+def _numpy_fields(dt, prefix="", base=0, out=None):
+    """(name, offset) of every leaf field, nested structures flattened as the core does."""
+    out = [] if out is None else out
+    for name in dt.names:
+        fdt, off = dt.fields[name][:2]
+        if fdt.subdtype is not None and fdt.subdtype[0].names is not None:
+            sub, shape = fdt.subdtype
+            for i in range(int(np.prod(shape))):
+                _numpy_fields(sub, f"{prefix}{name}[{i}].", base + off + i * sub.itemsize, out)
+        elif fdt.names is not None:
+            _numpy_fields(fdt, f"{prefix}{name}.", base + off, out)
+        else:
+            out.append((f"{prefix}{name}", base + off))
+    return out
+
+
+def _same_layout_as_numpy(fmt: str) -> None:
+    dt = _dtype_from_pep3118(fmt)
+    itemsize, fields = shmkit._shmkit._element_layout(fmt)
+    assert itemsize == dt.itemsize, fmt
+    ours = [(name, offset) for name, offset, *_ in fields]
+    if dt.names is None:
+        assert [(None, 0)] == ours, fmt
+    else:
+        assert _numpy_fields(dt) == ours, fmt
+
+
+def _random_format(rng, depth=0) -> str:
+    parts = []
+    for i in range(rng.integers(1, 5)):
+        item = ""
+        if rng.random() < 0.3:
+            item += rng.choice(["@", "=", "<", ">", "!", "^"])
+        if rng.random() < 0.2 and depth < 2:
+            body = _random_format(rng, depth + 1)
+            count = str(rng.integers(2, 4)) if rng.random() < 0.2 else ""
+            item += f"{count}T{{{body}}}"
+        else:
+            code = rng.choice(["b", "B", "h", "H", "i", "I", "l", "L", "q", "Q", "e", "f", "d", "?", "c", "s", "w", "x", "Zf", "Zd"])
+            count = str(rng.integers(1, 4)) if rng.random() < 0.3 else ""
+            item += count + code
+        if "x" not in item[-1:] or rng.random() < 0.3:
+            item += f":n{depth}_{i}:"
+        parts.append(item)
+    return "".join(parts)
+
+
+def test_the_core_places_fields_as_numpy_does_for_random_formats():
+    rng = np.random.default_rng(3118)
+    checked = 0
+    for _ in range(3000):
+        fmt = _random_format(rng)
+        try:
+            _dtype_from_pep3118(fmt)
+        except Exception:
+            continue  # NumPy refuses it; the core may too (it must not crash: below)
+        _same_layout_as_numpy(fmt)
+        checked += 1
+    assert checked > 1000
+    for fmt in ["i=b", "T{3T{i:a:=b:b:}:s:}", "T{T{i:a:=b:b:}:s:c:t:}", "T{i:a:>h:b:}", "T{d:f0:d}"]:
+        _same_layout_as_numpy(fmt)
+
+
+def _random_dtype(rng, depth=0):
+    if depth < 2 and rng.random() < 0.4:
+        n = int(rng.integers(1, 4))
+        fields = []
+        for i in range(n):
+            sub = _random_dtype(rng, depth + 1)
+            if rng.random() < 0.2:
+                fields.append((f"f{i}", sub, (int(rng.integers(1, 3)),)))
+            else:
+                fields.append((f"f{i}", sub))
+        return np.dtype(fields, align=bool(rng.random() < 0.5))
+    return np.dtype(rng.choice(["i1", "<i2", ">i2", "<i4", ">u4", "<i8", "f4", ">f8", "f2", "?", "S3", "U2", "c8", "<c16"]))
+
+
+def test_random_numpy_dtypes_round_trip_or_are_refused_clearly(store):
+    rng = np.random.default_rng(688)
+    created = 0
+    for i in range(400):
+        dt = _random_dtype(rng)
+        try:
+            a = store.array(f"a{i}", dt, 3)
+        except shmkit.DtypeError:
+            # Only when NumPy itself cannot read its export of the dtype back.
+            try:
+                numpy_reads_it = np.asarray(memoryview(np.zeros(2, dt))).dtype == dt
+            except Exception:
+                numpy_reads_it = False
+            assert not numpy_reads_it, f"{dt} refused, yet NumPy reads its export back"
+            continue
+        assert a.dtype == dt and a.dtype.itemsize == dt.itemsize, dt
+        created += 1
+    assert created > 300

@@ -115,7 +115,7 @@ fn records_written_by_one_process_are_read_by_another() {
         let batch: Vec<Tick> = (0..1000)
             .map(|i| Tick {
                 price: 100.0 + i as f64 / 4.0,
-                qty: -(i as i32),
+                qty: -i,
                 side: (i % 2) as u8,
                 _pad: [0; 3],
             })
@@ -271,12 +271,18 @@ fn the_element_block_must_be_allocated_and_large_enough() {
     )
     .unwrap();
     t.write_bytes(root + DATA_AT + 8, &block).unwrap();
-    let reopened = t.open_array("a").unwrap(); // in bounds of the store, so it opens
-    let report = reopened.verify().unwrap();
-    assert!(
-        report.problems.iter().any(|p| p.what.contains("needs")),
-        "{report:?}"
-    );
+    // In bounds of the store, but not a block large enough: refused at open, so writes
+    // through this array cannot land on "small" or beyond it.
+    let e = t.open_array("a").unwrap_err();
+    assert!(e.to_string().contains("needs"), "{e}");
+    let report = a.verify().unwrap(); // the handle opened before sees the damage
+    assert!(!report.problems.is_empty(), "{report:?}");
+    // Pointing at the store's header (not a block) is refused too.
+    t.write_bytes(root + DATA_AT, &0u64.to_le_bytes()).unwrap();
+    t.write_bytes(root + DATA_AT + 8, &0u64.to_le_bytes())
+        .unwrap();
+    let e = t.open_array("a").unwrap_err();
+    assert!(e.to_string().contains("not in an allocated block"), "{e}");
     t.write_bytes(root + DATA_AT, &original).unwrap();
     assert!(t.open_array("a").unwrap().verify().unwrap().is_clean());
 }

@@ -30,15 +30,18 @@ use crate::store::directory::{ObjectInfo, ObjectKind};
 /// Opens the object `info` describes as a [`SharedObject`]; `Ok(None)` for a kind this build
 /// does not implement.
 pub fn open_any(store: &Store, info: &ObjectInfo) -> Result<Option<Box<dyn SharedObject>>, Error> {
-    fn boxed<T: Collection>(store: &Store, name: &str) -> Result<Box<dyn SharedObject>, Error> {
-        T::open(store, name)
+    fn boxed<T: Collection>(
+        store: &Store,
+        info: &ObjectInfo,
+    ) -> Result<Box<dyn SharedObject>, Error> {
+        T::open_at(store, &info.name, info.root)
             .map(|o| Box::new(o) as Box<dyn SharedObject>)
             .map_err(Into::into)
     }
     match info.kind {
-        ObjectKind::HashMap => boxed::<HashMap>(store, &info.name).map(Some),
-        ObjectKind::AtomicVector => boxed::<AtomicVector>(store, &info.name).map(Some),
-        ObjectKind::Array => boxed::<Array>(store, &info.name).map(Some),
+        ObjectKind::HashMap => boxed::<HashMap>(store, info).map(Some),
+        ObjectKind::AtomicVector => boxed::<AtomicVector>(store, info).map(Some),
+        ObjectKind::Array => boxed::<Array>(store, info).map(Some),
         _ => Ok(None),
     }
 }

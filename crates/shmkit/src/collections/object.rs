@@ -144,6 +144,11 @@ pub trait Collection: Sized + Send + Sync + std::fmt::Debug + 'static {
     /// Opens the existing object `name` (`DirectoryError::NotFound` if missing,
     /// `DirectoryError::WrongKind` if the name holds another kind).
     fn open(store: &Store, name: &str) -> Result<Self, Self::Error>;
+    /// Opens the object a directory listing found (`name` with its root at `root`),
+    /// without looking the name up again: generic code that visits every object
+    /// ([`super::any::open_any`]) stays linear in the number of objects. The root is
+    /// checked as [`Collection::open`] checks it.
+    fn open_at(store: &Store, name: &str, root: u64) -> Result<Self, Self::Error>;
     /// Opens the object `name`, creating it with `options` if missing.
     fn open_or_create(
         store: &Store,

@@ -188,9 +188,12 @@ impl Attachment {
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }
 
-    /// Every published object, in creation order.
-    pub(crate) fn objects(&self) -> Result<Vec<ObjectInfo>, OutOfBounds> {
-        let mut out = Vec::new();
+    /// Calls `f` with every published entry (and its page and index), in creation order,
+    /// until it returns `Ok(false)`.
+    fn scan(
+        &self,
+        mut f: impl FnMut(&DirectoryEntry, u64, u64) -> Result<bool, OutOfBounds>,
+    ) -> Result<(), OutOfBounds> {
         let mut page = self.directory_state().first_page.load(Ordering::Acquire);
         let mut pages = 0u64;
         while page != 0 {
@@ -204,19 +207,56 @@ impl Attachment {
                 if e.state.load(Ordering::Acquire) != ENTRY_READY {
                     continue;
                 }
-                out.push(ObjectInfo {
-                    name: self.entry_name(e, page, i)?,
-                    kind: ObjectKind::from_code(e.kind.load(Ordering::Relaxed)),
-                    root: e.root.load(Ordering::Relaxed),
-                });
+                if !f(e, page, i)? {
+                    return Ok(());
+                }
             }
             page = p.next.load(Ordering::Acquire);
         }
+        Ok(())
+    }
+
+    fn info(&self, e: &DirectoryEntry, page: u64, i: u64) -> Result<ObjectInfo, OutOfBounds> {
+        Ok(ObjectInfo {
+            name: self.entry_name(e, page, i)?,
+            kind: ObjectKind::from_code(e.kind.load(Ordering::Relaxed)),
+            root: e.root.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Every published object, in creation order.
+    pub(crate) fn objects(&self) -> Result<Vec<ObjectInfo>, OutOfBounds> {
+        let mut out = Vec::new();
+        self.scan(|e, page, i| {
+            out.push(self.info(e, page, i)?);
+            Ok(true)
+        })?;
         Ok(out)
     }
 
+    /// The published object `name`: compares names in place (no copy of the others), so
+    /// opening an object costs one pass over the directory without allocating. The pass
+    /// goes on to the end after a match, so a damaged chain of pages is an error, never a
+    /// half-read directory.
     fn find_object(&self, name: &str) -> Result<Option<ObjectInfo>, OutOfBounds> {
-        Ok(self.objects()?.into_iter().find(|o| o.name == name))
+        let mut found = None;
+        self.scan(|e, page, i| {
+            let len = e.name_len.load(Ordering::Relaxed) as usize;
+            if found.is_some() || len != name.len()
+                || !self
+                    .region
+                    .bytes_equal(page + 16 + i * 128 + 32, name.as_bytes())?
+            {
+                return Ok(true);
+            }
+            // The full entry, re-read: the same name as the lossy decoding `objects` gives.
+            let info = self.info(e, page, i)?;
+            if info.name == name {
+                found = Some(info);
+            }
+            Ok(true)
+        })?;
+        Ok(found)
     }
 
     /// The root of object `name`, which must be of kind `kind`.

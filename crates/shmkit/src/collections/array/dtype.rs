@@ -71,6 +71,8 @@ pub enum ScalarKind {
     Bytes,
     /// A UCS-4 string of `size / 4` code points (`w`), NUL-padded.
     Ucs4,
+    /// Named padding (`Nx:name:`): `size` opaque bytes (NumPy's void fields).
+    Void,
 }
 
 /// One scalar: kind, size in bytes, byte order.
@@ -148,7 +150,6 @@ impl ElementType {
             text: pep3118.as_bytes(),
             pos: 0,
             order: Order::Native,
-            field_count: 0,
         };
         let parsed = parser.structure(false).map_err(error)?;
         if parsed.itemsize == 0 {
@@ -159,16 +160,40 @@ impl ElementType {
                 "an element of more than {MAX_ITEMSIZE} bytes"
             )));
         }
-        let mut fields = parsed.fields;
-        // A lone unnamed field at offset 0 is a plain scalar element (NumPy unwraps it too).
-        if let [only] = fields.as_mut_slice() {
-            if only.name.as_deref() == Some("f0") && !parsed.named && only.offset == 0 {
-                only.name = None;
+        let mut fields = Vec::new();
+        let itemsize = parsed.itemsize;
+        let mut members = parsed.members;
+        // One unnamed member at offset 0 filling the element is the element itself (NumPy
+        // unwraps it too): a plain scalar, or the structure's own fields.
+        let lone = matches!(members.as_slice(), [m] if m.name.is_none() && m.offset == 0);
+        match members.pop() {
+            Some(Member {
+                kind: MemberKind::Struct(inner, _),
+                shape,
+                ..
+            }) if lone && shape.is_empty() && inner.itemsize == itemsize => {
+                flatten(inner.members, "", 0, &mut fields);
+            }
+            Some(Member {
+                kind: MemberKind::Scalar(scalar),
+                shape,
+                ..
+            }) if lone && scalar.size * shape.iter().product::<u64>() == itemsize => {
+                fields.push(Field {
+                    name: None,
+                    offset: 0,
+                    scalar,
+                    shape,
+                });
+            }
+            last => {
+                members.extend(last);
+                flatten(members, "", 0, &mut fields);
             }
         }
         Ok(ElementType {
             format: pep3118,
-            itemsize: parsed.itemsize,
+            itemsize,
             fields,
         })
     }
@@ -265,27 +290,44 @@ impl Order {
     }
 }
 
+/// One member of a structure as parsed, before names are fixed and structures flattened.
+struct Member {
+    name: Option<String>,
+    offset: u64,
+    kind: MemberKind,
+    /// Sub-array shape (a repeat count is its last dimension).
+    shape: Vec<u64>,
+}
+
+enum MemberKind {
+    Scalar(Scalar),
+    /// A structure; `unit` is the bytes of one (its item size plus any padding NumPy adds
+    /// to each element of a repeated structure).
+    Struct(Parsed, u64),
+}
+
 struct Parsed {
     itemsize: u64,
-    fields: Vec<Field>,
-    /// Some field had an explicit name.
-    named: bool,
-    /// Alignment of the structure (1 unless fields were placed in `@` mode).
+    members: Vec<Member>,
+    /// Alignment of the structure: the lcm of the alignments of members placed in '@'
+    /// mode (1 if none).
     align: u64,
+    /// Fields it flattens to (bounded by [`MAX_FIELDS`] while parsing).
+    flat: u64,
 }
 
 struct Parser<'a> {
     text: &'a [u8],
     pos: usize,
     order: Order,
-    field_count: usize,
 }
 
-/// One parsed item before placement.
+/// One parsed item before placement: its scalar (or structure), its natural alignment,
+/// whether it is padding.
 enum Item {
     Scalar(Scalar, u64),
     Struct(Parsed),
-    Padding,
+    Padding(u64),
 }
 
 impl Parser<'_> {
@@ -333,15 +375,15 @@ impl Parser<'_> {
             let Some(n) = self.number()? else {
                 return Err("a sub-array shape needs numbers: (2,3)".into());
             };
+            if dims.len() == 32 {
+                return Err("a sub-array of more than 32 dimensions".into());
+            }
             dims.push(n);
             if self.eat(b')') {
                 return Ok(dims);
             }
             if !self.eat(b',') {
                 return Err("a sub-array shape is (d1,d2,...)".into());
-            }
-            if dims.len() > 32 {
-                return Err("a sub-array of more than 32 dimensions".into());
             }
         }
     }
@@ -365,8 +407,9 @@ impl Parser<'_> {
         Ok(name)
     }
 
-    /// The scalar of type code `code` (after any `Z`) in the current order.
-    fn scalar(&self, code: u8, complex: bool) -> Result<Scalar, String> {
+    /// The scalar of type code `code` (after any `Z`) in the current order, and its
+    /// natural alignment (NumPy's, for the '@' mode).
+    fn scalar(&self, code: u8, complex: bool) -> Result<(Scalar, u64), String> {
         let native = self.order.native_sizes();
         let (kind, size) = match code {
             b'?' => (ScalarKind::Bool, 1),
@@ -381,15 +424,11 @@ impl Parser<'_> {
             b'L' => (ScalarKind::UInt, if native { 8 } else { 4 }),
             b'q' => (ScalarKind::Int, 8),
             b'Q' => (ScalarKind::UInt, 8),
-            b'n' if native => (ScalarKind::Int, 8),
-            b'N' if native => (ScalarKind::UInt, 8),
             b'e' => (ScalarKind::Float, 2),
             b'f' => (ScalarKind::Float, 4),
             b'd' => (ScalarKind::Float, 8),
-            b'g' => (ScalarKind::Float, 16),
-            b'n' | b'N' => {
-                return Err(format!("'{}' exists only in native mode", code as char));
-            }
+            b'g' if native => (ScalarKind::Float, 16),
+            b'g' => return Err("'g' exists only in native mode ('@' or '^')".into()),
             b'O' => {
                 return Err(
                     "object fields ('O') cannot live in shared memory: a pointer into one \
@@ -397,7 +436,7 @@ impl Parser<'_> {
                         .into(),
                 );
             }
-            b'&' | b'p' | b'P' => {
+            b'n' | b'N' | b'&' | b'p' | b'P' | b'u' | b't' | b'X' => {
                 return Err(format!("'{}' is not supported", code as char));
             }
             other => {
@@ -407,32 +446,33 @@ impl Parser<'_> {
                 ));
             }
         };
+        let big_endian = self.order == Order::Big;
         if complex {
-            if !matches!(code, b'f' | b'd' | b'g') {
-                return Err(format!("'Z{}' is not a complex type", code as char));
+            if !(matches!(code, b'f' | b'd') || code == b'g' && native) {
+                return Err(format!("'Z{}' is not a complex type here", code as char));
             }
-            return Ok(Scalar {
+            let scalar = Scalar {
                 kind: ScalarKind::Complex,
                 size: size * 2,
-                big_endian: self.order == Order::Big,
-            });
+                big_endian,
+            };
+            return Ok((scalar, size));
         }
-        Ok(Scalar {
+        let scalar = Scalar {
             kind,
             size,
-            big_endian: self.order == Order::Big && size > 1,
-        })
+            big_endian: big_endian && size > 1,
+        };
+        let align = if kind == ScalarKind::Bytes { 1 } else { size };
+        Ok((scalar, align))
     }
 
-    /// Parses items until `}` (when `nested`) or the end.
+    /// Parses members until `}` (when `nested`) or the end, placing them as NumPy does.
     fn structure(&mut self, nested: bool) -> Result<Parsed, String> {
-        let mut fields = Vec::new();
+        let mut members: Vec<Member> = Vec::new();
         let mut offset = 0u64;
         let mut align = 1u64;
-        let mut named = false;
-        let mut unnamed = 0usize;
-        let mut items = 0usize;
-        let mut lone_struct = false;
+        let mut flat = 0u64;
         loop {
             self.skip_space();
             match self.peek() {
@@ -445,7 +485,7 @@ impl Parser<'_> {
                 Some(b'}') => return Err("'}' without 'T{'".into()),
                 _ => {}
             }
-            let shape = if self.eat(b'(') {
+            let mut shape = if self.eat(b'(') {
                 self.shape()?
             } else {
                 Vec::new()
@@ -469,61 +509,62 @@ impl Parser<'_> {
             }
             let count = self.number()?;
             self.skip_space();
-            let (item, string_len) = match self.peek() {
+            let item = match self.peek() {
                 Some(b'T') => {
                     self.pos += 1;
                     if !self.eat(b'{') {
                         return Err("'T' must be followed by '{'".into());
                     }
-                    (Item::Struct(self.structure(true)?), None)
+                    Item::Struct(self.structure(true)?)
                 }
                 Some(b'x') => {
                     self.pos += 1;
-                    (Item::Padding, None)
+                    Item::Padding(count.unwrap_or(1))
                 }
                 Some(b's') => {
                     self.pos += 1;
-                    let n = count.unwrap_or(1);
                     let s = Scalar {
                         kind: ScalarKind::Bytes,
-                        size: n,
+                        size: count.unwrap_or(1),
                         big_endian: false,
                     };
-                    (Item::Scalar(s, 1), Some(n))
+                    Item::Scalar(s, 1)
                 }
                 Some(b'w') => {
                     self.pos += 1;
-                    let n = count.unwrap_or(1);
                     let s = Scalar {
                         kind: ScalarKind::Ucs4,
-                        size: n * 4,
+                        size: count.unwrap_or(1) * 4,
                         big_endian: self.order == Order::Big,
                     };
-                    (Item::Scalar(s, 4), Some(n))
+                    Item::Scalar(s, 4)
                 }
                 Some(b'Z') => {
                     self.pos += 1;
                     let code = self.peek().ok_or("'Z' at the end")?;
-                    let s = self.scalar(code, true)?;
+                    let (s, a) = self.scalar(code, true)?;
                     self.pos += 1;
-                    (Item::Scalar(s, s.size / 2), None)
+                    Item::Scalar(s, a)
                 }
                 Some(code) => {
-                    let s = self.scalar(code, false)?;
+                    let (s, a) = self.scalar(code, false)?;
                     self.pos += 1;
-                    (Item::Scalar(s, s.size), None)
+                    Item::Scalar(s, a)
                 }
                 None => return Err("a count without a type".into()),
             };
-            // A repeat count of a string is its length; of anything else, a sub-array.
-            let mut shape = shape;
-            if string_len.is_none() {
+            // A count is the length of a string ('s', 'w') or of padding ('x'); for anything
+            // else (also 'c'), a sub-array.
+            let counted = matches!(self.text.get(self.pos - 1), Some(b's' | b'w' | b'x'));
+            if !counted {
                 if let Some(n) = count.filter(|n| *n != 1) {
+                    if shape.len() == 32 {
+                        return Err("a sub-array of more than 32 dimensions".into());
+                    }
                     shape.push(n);
                 }
             }
             let name = if self.eat(b':') {
-                named = true;
                 Some(self.name()?)
             } else {
                 None
@@ -533,99 +574,152 @@ impl Parser<'_> {
                 .try_fold(1u64, |a, d| a.checked_mul(*d))
                 .filter(|n| *n <= MAX_ITEMSIZE)
                 .ok_or("a sub-array too large")?;
-            let (unit, natural_align) = match &item {
+            let (mut unit, natural_align) = match &item {
                 Item::Scalar(s, a) => (s.size, *a),
                 Item::Struct(p) => (p.itemsize, p.align),
-                Item::Padding => (1, 1),
+                Item::Padding(n) => (*n, 1),
             };
-            if self.order.aligned() && !matches!(item, Item::Padding) {
+            // NumPy's placement in '@' mode: align the start; pad a repeated item to its
+            // alignment, or a single one by an offset after it.
+            let mut extra = 0;
+            if self.order.aligned() {
                 offset = offset
                     .checked_next_multiple_of(natural_align)
                     .ok_or("too large")?;
+                let intra = unit.next_multiple_of(natural_align) - unit;
+                if intra != 0 {
+                    if repeat > 1 {
+                        unit += intra;
+                    } else {
+                        extra = intra;
+                    }
+                }
                 align = lcm(align, natural_align);
             }
             let start = offset;
             let bytes = unit.checked_mul(repeat).ok_or("too large")?;
             offset = offset
                 .checked_add(bytes)
+                .and_then(|o| o.checked_add(extra))
                 .filter(|o| *o <= MAX_ITEMSIZE)
                 .ok_or("an element of more than 1 GiB")?;
-            items += 1;
-            lone_struct = matches!(item, Item::Struct(_)) && name.is_none() && shape.is_empty();
-            let name = match (name, &item) {
-                (_, Item::Padding) => continue,
-                (Some(n), _) => n,
-                (None, _) => {
-                    unnamed += 1;
-                    format!("f{}", unnamed - 1)
-                }
+            let kind = match item {
+                Item::Padding(n) => match &name {
+                    // Unnamed padding is not a field; named padding is a void field.
+                    None => continue,
+                    Some(_) => MemberKind::Scalar(Scalar {
+                        kind: ScalarKind::Void,
+                        size: n,
+                        big_endian: false,
+                    }),
+                },
+                Item::Scalar(s, _) => MemberKind::Scalar(s),
+                Item::Struct(p) => MemberKind::Struct(p, unit),
             };
-            match item {
-                Item::Scalar(scalar, _) => {
-                    self.push(
-                        &mut fields,
-                        Field {
-                            name: Some(name),
-                            offset: start,
-                            scalar,
-                            shape,
-                        },
-                    )?;
+            if let Some(n) = &name {
+                if members.iter().any(|m| m.name.as_ref() == Some(n)) {
+                    return Err(format!("duplicate field name {n:?}"));
                 }
-                Item::Struct(inner) => {
-                    for i in 0..repeat {
-                        let prefix = if shape.is_empty() {
-                            name.clone()
-                        } else {
-                            format!("{name}[{i}]")
-                        };
-                        for f in &inner.fields {
-                            let inner_name = f.name.as_deref().unwrap_or("");
-                            self.push(
-                                &mut fields,
-                                Field {
-                                    name: Some(format!("{prefix}.{inner_name}")),
-                                    offset: start + i * inner.itemsize + f.offset,
-                                    scalar: f.scalar,
-                                    shape: f.shape.clone(),
-                                },
-                            )?;
-                        }
-                    }
-                }
-                Item::Padding => unreachable!("padding continues above"),
             }
-        }
-        // A format that is one unnamed structure (`T{...}`) is that structure's fields.
-        if !nested && items == 1 && lone_struct {
-            for f in &mut fields {
-                f.name = f.name.take().map(|n| n["f0.".len()..].to_string());
+            let adds = match &kind {
+                MemberKind::Scalar(_) => 1,
+                MemberKind::Struct(p, _) => p.flat.saturating_mul(repeat),
+            };
+            flat = flat.saturating_add(adds);
+            if flat > MAX_FIELDS as u64 {
+                return Err(format!("more than {MAX_FIELDS} fields"));
             }
-            named = true;
+            members.push(Member {
+                name,
+                offset: start,
+                kind,
+                shape,
+            });
         }
-        // In '@' mode a structure is padded to its alignment (as NumPy and C do).
-        let itemsize = offset.checked_next_multiple_of(align).ok_or("too large")?;
+        // NumPy pads the end to the structure's alignment only when the order there is '@'.
+        let itemsize = if self.order.aligned() {
+            offset.checked_next_multiple_of(align).ok_or("too large")?
+        } else {
+            offset
+        };
         Ok(Parsed {
             itemsize,
-            fields,
-            named,
+            members,
             align,
+            flat,
         })
     }
+}
 
-    fn push(&mut self, fields: &mut Vec<Field>, field: Field) -> Result<(), String> {
-        self.field_count += 1;
-        if self.field_count > MAX_FIELDS {
-            return Err(format!("more than {MAX_FIELDS} fields"));
+/// Replaces missing names by the first unused `f0`, `f1`, ... (NumPy's rule).
+fn fix_names(members: &mut [Member]) {
+    for i in 0..members.len() {
+        if members[i].name.is_some() {
+            continue;
         }
-        if fields.iter().any(|f: &Field| f.name == field.name) {
-            return Err(format!(
-                "duplicate field name {:?}",
-                field.name.unwrap_or_default()
-            ));
+        let name = (0..)
+            .map(|j| format!("f{j}"))
+            .find(|n| !members.iter().any(|m| m.name.as_ref() == Some(n)))
+            .expect("fewer members than names");
+        members[i].name = Some(name);
+    }
+}
+
+/// Appends the fields of `members` (of a structure at `base`) to `out`, nested structures
+/// flattened to `outer.inner` and structure arrays to `outer[i].inner`.
+fn flatten(mut members: Vec<Member>, prefix: &str, base: u64, out: &mut Vec<Field>) {
+    fix_names(&mut members);
+    for m in members {
+        let name = format!("{prefix}{}", m.name.unwrap_or_default());
+        match m.kind {
+            MemberKind::Scalar(scalar) => out.push(Field {
+                name: Some(name),
+                offset: base + m.offset,
+                scalar,
+                shape: m.shape,
+            }),
+            MemberKind::Struct(inner, unit) => {
+                if inner.flat == 0 {
+                    continue;
+                }
+                let repeat: u64 = m.shape.iter().product();
+                for i in 0..repeat {
+                    let prefix = if m.shape.is_empty() {
+                        format!("{name}.")
+                    } else {
+                        format!("{name}[{i}].")
+                    };
+                    flatten(
+                        inner.members.iter().map(Member::clone_shallow).collect(),
+                        &prefix,
+                        base + m.offset + i * unit,
+                        out,
+                    );
+                }
+            }
         }
-        fields.push(field);
-        Ok(())
+    }
+}
+
+impl Member {
+    fn clone_shallow(&self) -> Member {
+        Member {
+            name: self.name.clone(),
+            offset: self.offset,
+            kind: match &self.kind {
+                MemberKind::Scalar(s) => MemberKind::Scalar(*s),
+                MemberKind::Struct(p, unit) => MemberKind::Struct(
+                    Parsed {
+                        itemsize: p.itemsize,
+                        members: p.members.iter().map(Member::clone_shallow).collect(),
+                        align: p.align,
+                        flat: p.flat,
+                    },
+                    *unit,
+                ),
+            },
+            shape: self.shape.clone(),
+        }
     }
 }
 

@@ -17,7 +17,9 @@
 //!   copy whole elements without a lock: a copy that overlaps another process's write of the
 //!   same element may mix old and new bytes. Elements that many processes update at once
 //!   should be 1, 2, 4 or 8-byte integers updated through [`Array::atomics`] (one atomic
-//!   instruction each), or an [`crate::AtomicVector`].
+//!   instruction each), or an [`crate::AtomicVector`]. Do not mix the two styles on the same
+//!   elements at the same time within one process: a plain copy racing an atomic update is
+//!   a data race in Rust's memory model (across processes it can only tear a value).
 //! - **Zero-copy for foreign code.** [`Array::data_ptr`] is the address of element 0 in this
 //!   process, valid while any handle to the array (or to its store) lives: the Python
 //!   binding exports it through the buffer protocol (a NumPy array on the shared memory), the
@@ -264,6 +266,22 @@ impl Array {
             )));
         }
         region.check_range(data, len * element.itemsize())?;
+        // The elements must lie in one allocated block of their own: a damaged offset must
+        // not let writes to this array land on other objects or the store's header.
+        let need = data - data_block + len * element.itemsize();
+        match store.block_capacity(data_block) {
+            Ok(have) if have >= need => {}
+            Ok(have) => {
+                return Err(corrupt(format!(
+                    "element block at {data_block} holds {have} bytes, needs {need}"
+                )));
+            }
+            Err(e) => {
+                return Err(corrupt(format!(
+                    "elements at {data_block} are not in an allocated block: {e}"
+                )));
+            }
+        }
         Ok(Array {
             inner: Arc::new(ArrayInner {
                 store: store.clone(),
@@ -327,9 +345,10 @@ impl Array {
             return Err(e);
         }
         let used = Cell::new(false);
-        let root = store.object_or_create(name, ObjectKind::Array, |s| {
+        // The attachment's own `object_or_create`: this call already holds the sweep gate.
+        let root = store.inner.object_or_create(name, ObjectKind::Array, || {
             used.set(true);
-            create_root(s, element, shape, len, block)
+            create_root(store, element, shape, len, block)
         });
         if !(root.is_ok() && used.get()) {
             // Another process created the array first, or nothing was published.
@@ -442,7 +461,7 @@ impl Array {
         for (i, d) in index.iter().zip(shape) {
             if i >= d {
                 return Err(ArrayError::IndexOutOfRange {
-                    index: flat * d + i,
+                    index: flat.saturating_mul(*d).saturating_add(*i),
                     len: self.inner.len,
                 });
             }

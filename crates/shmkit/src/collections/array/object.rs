@@ -67,7 +67,7 @@ impl Array {
         match Array::attach(&inner.store, &inner.name, inner.root) {
             Ok(now)
                 if now.inner.data_block == inner.data_block
-                    && now.inner.len == inner.len
+                    && now.shape() == self.shape()
                     && now.format() == self.format() => {}
             Ok(_) => report.problems.push(Problem {
                 offset: inner.root,
@@ -104,6 +104,10 @@ impl Collection for Array {
 
     fn open(store: &Store, name: &str) -> Result<Array, ArrayError> {
         let root = store.object(name, ObjectKind::Array)?;
+        Array::attach(store, name, root)
+    }
+
+    fn open_at(store: &Store, name: &str, root: u64) -> Result<Array, ArrayError> {
         Array::attach(store, name, root)
     }
 

@@ -39,6 +39,10 @@ impl Collection for AtomicVector {
         AtomicVector::attach(store, name, root)
     }
 
+    fn open_at(store: &Store, name: &str, root: u64) -> Result<AtomicVector, VectorError> {
+        AtomicVector::attach(store, name, root)
+    }
+
     fn open_or_create(
         store: &Store,
         name: &str,

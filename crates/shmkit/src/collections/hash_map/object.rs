@@ -39,6 +39,10 @@ impl Collection for HashMap {
         HashMap::attach(store, name, root)
     }
 
+    fn open_at(store: &Store, name: &str, root: u64) -> Result<HashMap, MapError> {
+        HashMap::attach(store, name, root)
+    }
+
     fn open_or_create(
         store: &Store,
         name: &str,
