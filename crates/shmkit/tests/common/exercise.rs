@@ -18,7 +18,10 @@
 //!   8 bytes the file held, when the exercise began reading vectors, at the element's address
 //!   as the file's root block gives it: elements carry no checksum, so damage to element
 //!   storage (or a damaged segment offset that names another block) is handed out as it is,
-//!   but an element is never read from anywhere else.
+//!   but an element is never read from anywhere else;
+//! - the same for arrays ([`SWEEP_ARRAY_FORMAT`] records): every element handed out is the
+//!   one written, zeros, the exercise's own [`ARRAY_MARK`] record, or the bytes the file
+//!   held at the element's address as the root gives it.
 //!
 //! ```ignore
 //! let written = Expect::Written { keys: 200 };
@@ -27,7 +30,9 @@
 
 use shmkit::collections::any::open_any;
 use shmkit::collections::object::{CheckMode, Item};
-use shmkit::{AtomicVector, HashMap, HashMapOptions, ObjectKind, OpenOptions, Store, StoreOptions};
+use shmkit::{
+    Array, AtomicVector, HashMap, HashMapOptions, ObjectKind, OpenOptions, Store, StoreOptions,
+};
 
 /// The keys a sweep store's maps are filled with: `k0`, `k1`, …
 pub fn sweep_key(i: u32) -> Vec<u8> {
@@ -52,6 +57,22 @@ pub const SWEEP_VEC_WRITTEN: u64 = 200;
 pub const SWEEP_VEC_LEN: u64 = 230;
 /// The value the exercise stores in a vector element (and adds 1 to).
 pub const VEC_MARK: i64 = 0x5eed_0000_0000;
+
+/// The element type of the sweep store's array "arr": an int64 and a float64.
+pub const SWEEP_ARRAY_FORMAT: &str = "T{q:a:d:b:}";
+/// Its shape.
+pub const SWEEP_ARRAY_SHAPE: [u64; 2] = [10, 7];
+
+/// Record `i` of the sweep store's array: `(i + 1, i + 0.5)`.
+pub fn sweep_record(i: u64) -> [u8; 16] {
+    let mut r = [0; 16];
+    r[..8].copy_from_slice(&(i as i64 + 1).to_le_bytes());
+    r[8..].copy_from_slice(&(i as f64 + 0.5).to_le_bytes());
+    r
+}
+
+/// The record the exercise writes into arrays.
+pub const ARRAY_MARK: [u8; 16] = [0x5e; 16];
 
 /// The pristine store: two hash maps (eight shards; one shard grown through resizes) filled
 /// with the sweep's keys and an atomic vector grown through five segments, created at `path`
@@ -98,6 +119,12 @@ pub fn build_sweep_store(path: &str) -> Vec<u8> {
             vec.store(i, i as i64 + 1).unwrap();
         }
         vec.expand(SWEEP_VEC_LEN).unwrap();
+        let arr = store
+            .array("arr", SWEEP_ARRAY_FORMAT, &SWEEP_ARRAY_SHAPE)
+            .expect("create array");
+        for i in 0..arr.len() {
+            arr.write(i, &sweep_record(i)).unwrap();
+        }
         assert!(store.check().is_clean(), "the pristine store is clean");
         // The file's bytes are the store's: the oracle of `read_vector` reads elements there.
         let bytes = std::fs::read(path).expect("read the pristine store");
@@ -169,6 +196,7 @@ pub fn exercise_store(path: &str, expect: &Expect) {
     };
     read_everything(&store, expect, "before repair");
     exercise_vectors(&store, path, expect, "before repair");
+    exercise_arrays(&store, path, expect, "before repair");
     let report = store.check();
     let _ = (report.is_clean(), format!("{report:?}"));
     let _ = store.lock_states();
@@ -178,6 +206,7 @@ pub fn exercise_store(path: &str, expect: &Expect) {
     let _ = format!("{repaired:?}");
     read_everything(&store, expect, "after repair");
     exercise_vectors(&store, path, expect, "after repair");
+    exercise_arrays(&store, path, expect, "after repair");
     let _ = store.check();
 }
 
@@ -289,6 +318,76 @@ fn exercise_vectors(store: &Store, path: &str, expect: &Expect, when: &str) {
         read_all(&v);
         let _ = v.repair().map(|r| format!("{r:?}"));
         read_all(&v);
+    }
+}
+
+/// Every array: every element (through copies and through its memory, as NumPy reads it),
+/// a write, typed views, its check.
+fn exercise_arrays(store: &Store, path: &str, expect: &Expect, when: &str) {
+    let Ok(objects) = store.objects() else {
+        return;
+    };
+    let snapshot = std::fs::read(path).unwrap_or_default();
+    for info in objects.iter().filter(|i| i.kind == ObjectKind::Array) {
+        let Ok(a) = store.open_object::<Array>(&info.name) else {
+            continue;
+        };
+        let what = format!("{when}: array {}", info.name);
+        let size = a.itemsize();
+        let data = file_u64(&snapshot, a.root_offset() + 32);
+        let check = |index: u64, element: &[u8]| {
+            if !matches!(expect, Expect::Written { .. }) || size != 16 {
+                return;
+            }
+            let in_file = data
+                .and_then(|d| d.checked_add(index.checked_mul(16)?))
+                .and_then(|at| {
+                    snapshot.get(usize::try_from(at).ok()?..usize::try_from(at + 16).ok()?)
+                });
+            assert!(
+                element == sweep_record(index)
+                    || element == [0; 16]
+                    || element == ARRAY_MARK
+                    || Some(element) == in_file,
+                "{what}: element {index} holds {element:?}, never written"
+            );
+        };
+        let _ = (
+            a.shape(),
+            a.format(),
+            a.nbytes(),
+            a.stats(),
+            a.element_type().fields().len(),
+        );
+        if a.nbytes() <= 1 << 20 {
+            let mut all = vec![0; a.nbytes() as usize];
+            if a.read_range(0, &mut all).is_ok() {
+                for (i, element) in all.chunks_exact(size as usize).enumerate() {
+                    check(i as u64, element);
+                }
+            }
+            // Through the memory itself, as NumPy and C read it: every byte `data_ptr` hands
+            // out must be inside the mapped file (a bad offset would raise SIGBUS here).
+            let p = a.data_ptr().as_ptr();
+            let mut sum = 0u64;
+            for i in 0..a.nbytes() as usize {
+                // SAFETY: `data_ptr` promises `nbytes` readable bytes while `a` lives; the
+                // read is volatile because other processes may write them.
+                sum += u64::from(unsafe { std::ptr::read_volatile(p.add(i)) });
+            }
+            std::hint::black_box(sum);
+        }
+        let _ = a.read(a.len(), &mut vec![0; size as usize]);
+        let _ = a.flat_index(&vec![u64::MAX; a.shape().len()]);
+        if !a.is_empty() && size == 16 {
+            let _ = a.write(a.len() - 1, &ARRAY_MARK);
+            let mut back = [0; 16];
+            if a.read(a.len() - 1, &mut back).is_ok() {
+                check(a.len() - 1, &back);
+            }
+        }
+        let _ = a.typed::<i64>();
+        let _ = a.verify().map(|r| format!("{r:?}"));
     }
 }
 
