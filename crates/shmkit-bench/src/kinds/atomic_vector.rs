@@ -3,7 +3,9 @@
 //! `Vec<std::sync::atomic::AtomicI64>` in one thread of the coordinator.
 //!
 //! Phases: fetch_add (each worker adds 1 to its own element, for the timed duration), load
-//! (each worker reads its own element, for the timed duration). Worker `w` owns element
+//! (each worker reads its own element, for the timed duration), and the same two through the
+//! element resolved once before the loop (`fetch_add_ref`, `load_ref`:
+//! `AtomicVector::element_ref`, the hot-loop form; on the std side the same reference). Worker `w` owns element
 //! `w × STRIDE`: 128 bytes apart, so no two workers' elements share a cache line (nor an
 //! adjacent-line prefetch pair), and the workers do not slow each other down through the
 //! memory system; what two processes add over one is the machine's second core.
@@ -33,7 +35,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The phases, in order.
-const PHASES: &[&str] = &["fetch_add", "load"];
+const PHASES: &[&str] = &["fetch_add", "load", "fetch_add_ref", "load_ref"];
 
 /// Elements between two workers' elements: 16 × 8 bytes = 128 bytes.
 pub const STRIDE: u64 = 16;
@@ -47,6 +49,25 @@ pub trait Counters {
     fn fetch_add(&self, index: u64, delta: i64) -> Result<i64, String>;
     /// The element's value.
     fn load(&self, index: u64) -> Result<i64, String>;
+    /// The element itself, resolved once (`AtomicVector::element_ref`).
+    fn resolve(&self, index: u64) -> Result<&AtomicI64, String>;
+}
+
+/// One element resolved before the loop: the `_ref` phases.
+struct Resolved<'a>(&'a AtomicI64);
+
+impl Counters for Resolved<'_> {
+    #[inline]
+    fn fetch_add(&self, _index: u64, delta: i64) -> Result<i64, String> {
+        Ok(black_box(self.0).fetch_add(delta, Ordering::SeqCst))
+    }
+    #[inline]
+    fn load(&self, _index: u64) -> Result<i64, String> {
+        Ok(black_box(self.0).load(Ordering::SeqCst))
+    }
+    fn resolve(&self, _index: u64) -> Result<&AtomicI64, String> {
+        Ok(self.0)
+    }
 }
 
 impl Counters for shmkit::AtomicVector {
@@ -57,6 +78,9 @@ impl Counters for shmkit::AtomicVector {
     #[inline]
     fn load(&self, index: u64) -> Result<i64, String> {
         shmkit::AtomicVector::load(self, index).map_err(|e| e.to_string())
+    }
+    fn resolve(&self, index: u64) -> Result<&AtomicI64, String> {
+        self.element_ref(index).map_err(|e| e.to_string())
     }
 }
 
@@ -75,6 +99,9 @@ impl Counters for StdCounters {
     fn load(&self, index: u64) -> Result<i64, String> {
         let e = self.0.get(index as usize).ok_or("index out of range")?;
         Ok(black_box(e).load(Ordering::SeqCst))
+    }
+    fn resolve(&self, index: u64) -> Result<&AtomicI64, String> {
+        Ok(self.0.get(index as usize).ok_or("index out of range")?)
     }
 }
 
@@ -171,6 +198,20 @@ fn run_phase(
     match phase {
         "fetch_add" => fetch_add(c, index, count, duration, progress),
         "load" => load(c, index, count, duration, progress),
+        "fetch_add_ref" => fetch_add(
+            &Resolved(c.resolve(index)?),
+            index,
+            count,
+            duration,
+            progress,
+        ),
+        "load_ref" => load(
+            &Resolved(c.resolve(index)?),
+            index,
+            count,
+            duration,
+            progress,
+        ),
         other => Err(format!("no phase {other:?} for atomic vectors")),
     }
 }

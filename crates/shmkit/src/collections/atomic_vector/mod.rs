@@ -439,6 +439,34 @@ impl AtomicVector {
         self.inner.unfaulted(Ok(v))
     }
 
+    /// Element `index` itself, as a `std` atomic, for hot loops: once resolved, a load or an
+    /// update through it costs what one on a process-local atomic does (no length check or
+    /// segment lookup per call). The reference stays valid while this handle lives (an
+    /// element never moves, and the vector never shrinks). Unlike the vector's own
+    /// operations, writes through it do not wake [`AtomicVector::wait`]ers (call
+    /// [`AtomicVector::notify`]), and if another process truncates the store file the
+    /// element reads 0 and writes to it are lost (the store's SIGBUS guard maps a zero page
+    /// there) where the checked operations return an error.
+    ///
+    /// ```
+    /// # use shmkit::{Store, StoreOptions};
+    /// # use std::sync::atomic::Ordering;
+    /// # let name = format!("doc-element-ref-{}", std::process::id());
+    /// # let store = Store::create(&name, &StoreOptions::default()).unwrap();
+    /// let v = store.atomic_vector("hits", 4).unwrap();
+    /// let hits = v.element_ref(2).unwrap();
+    /// for _ in 0..1000 {
+    ///     hits.fetch_add(1, Ordering::Relaxed);
+    /// }
+    /// assert_eq!(v.load(2).unwrap(), 1000);
+    /// # Store::remove(&name).unwrap();
+    /// ```
+    pub fn element_ref(&self, index: u64) -> Result<&std::sync::atomic::AtomicI64, VectorError> {
+        let offset = self.inner.element_offset(index)?;
+        let element = self.inner.region().get(offset)?;
+        self.inner.unfaulted(Ok(element))
+    }
+
     /// Copies elements `start..end` (each one atomic load; not one snapshot).
     pub fn load_range(&self, start: u64, end: u64) -> Result<Vec<i64>, VectorError> {
         let len = self.len();
