@@ -115,7 +115,7 @@ fn records_written_by_one_process_are_read_by_another() {
         let batch: Vec<Tick> = (0..1000)
             .map(|i| Tick {
                 price: 100.0 + i as f64 / 4.0,
-                qty: -(i as i32),
+                qty: -i,
                 side: (i % 2) as u8,
                 _pad: [0; 3],
             })
