@@ -14,6 +14,12 @@
 #include <stdint.h>
 
 /**
+ * Flag of `shmkit_array_open`: open an existing array only (`SHMKIT_STATUS_OBJECT_NOT_FOUND`
+ * if there is none); without it a missing array is created (which needs a format).
+ */
+#define SHMKIT_ARRAY_OPEN_EXISTING 1
+
+/**
  * Flag of `shmkit_atomic_vector_open`: open an existing vector only
  * (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing vector is
  * created.
@@ -154,10 +160,15 @@ enum shmkit_status
    */
   SHMKIT_STATUS_MODE_TOO_WIDE = -18,
   /**
-   * An element or bit index at or past the atomic vector's length (Python's
-   * `IndexOutOfRangeError`, an `IndexError`).
+   * An element or bit index at or past the atomic vector's length, or an element index
+   * at or past the array's (Python's `IndexOutOfRangeError`, an `IndexError`).
    */
   SHMKIT_STATUS_INDEX_OUT_OF_RANGE = -19,
+  /**
+   * The array exists with another shape than the one asked for (Python's `ShapeError`);
+   * nothing was created or changed.
+   */
+  SHMKIT_STATUS_SHAPE_MISMATCH = -20,
   /**
    * A required pointer was null (or a buffer pointer was null with a nonzero length).
    */
@@ -237,6 +248,13 @@ typedef enum shmkit_type shmkit_type;
 typedef uint32_t shmkit_type;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * An array handle (opaque). Made by `shmkit_array_open`, freed by `shmkit_array_close`. It
+ * keeps its store attached (so the store handle may be closed first) and with it the memory
+ * `shmkit_array_data` points to. Usable from any thread, also from several at once.
+ */
+typedef struct shmkit_array shmkit_array;
 
 /**
  * An atomic vector handle (opaque). Made by `shmkit_atomic_vector_open`, freed by
@@ -432,6 +450,151 @@ const char *shmkit_status_name(int32_t code);
  * The version of the library (`"0.1.0"`), a static string.
  */
 const char *shmkit_version(void);
+
+/**
+ * Opens the array `name` of `store`.
+ *
+ * - With a `format` (a PEP 3118 format string such as `"<d"` or `"T{<d:x:<d:y:<I:id:B:flag:3x}"`,
+ *   or a NumPy type string of one scalar such as `"<f8"`), the array has elements of that
+ *   type and the shape `shape[0..ndim]` (`ndim` 0: one element; `shape` may then be NULL).
+ *   A missing array is created with all bytes zero, unless `flags` has
+ *   `SHMKIT_ARRAY_OPEN_EXISTING` (`SHMKIT_STATUS_OBJECT_NOT_FOUND` then). An existing array
+ *   must have that element type (`SHMKIT_STATUS_WRONG_TYPE`; spellings of one layout such as
+ *   `"<q"` and `"q"` are the same type) and that shape (`SHMKIT_STATUS_SHAPE_MISMATCH`).
+ * - With `format` NULL the array must exist (`SHMKIT_STATUS_OBJECT_NOT_FOUND`) and the
+ *   handle adopts its stored element type and shape. If `shape` is not NULL the array must
+ *   also have the shape `shape[0..ndim]`.
+ *
+ * A format that is not a valid element type (`"O"`: pointers cannot be shared), a shape of
+ * too many dimensions or elements, and unknown flags are `SHMKIT_STATUS_INVALID_ARGUMENT`;
+ * a name that belongs to another kind of object is `SHMKIT_STATUS_WRONG_KIND`. On success
+ * `*out` is a new handle, to free with `shmkit_array_close`; on failure `*out` is set to
+ * NULL (unless `out` itself is NULL).
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `name` and `format` are NULL or NUL-terminated
+ * strings; `shape` is NULL (with `ndim` 0 unless `format` is NULL) or points to `ndim`
+ * `uint64_t`s; `out` is NULL or writable.
+ */
+shmkit_status shmkit_array_open(const struct shmkit_store *store,
+                                const char *name,
+                                const char *format,
+                                const uint64_t *shape,
+                                size_t ndim,
+                                uint32_t flags,
+                                struct shmkit_array **out);
+
+/**
+ * Frees an array handle; NULL is a no-op. Pointers from `shmkit_array_data` stay valid
+ * while another handle to the array or its store lives in this process.
+ *
+ * # Safety
+ * `array` is NULL or an array handle not yet closed; it is not used again.
+ */
+void shmkit_array_close(struct shmkit_array *array);
+
+/**
+ * Sets `*data` to the address of element 0 in this process and `*nbytes` (may be NULL) to
+ * the bytes of all elements (`len × itemsize`): the elements in C order, 64-byte aligned.
+ *
+ * The pointer stays valid while this handle, or another handle to the array or its store,
+ * lives in this process (the store's mapping never moves). Reading and writing through it is
+ * the caller's, racing with other processes and threads like any shared memory: a read may
+ * see a write of another process half done. Use C11 atomics on naturally aligned integer
+ * elements for updates many processes make at once.
+ *
+ * # Safety
+ * `array` is NULL or a live array handle; `data` is NULL or writable; `nbytes` is NULL or
+ * writable.
+ */
+shmkit_status shmkit_array_data(const struct shmkit_array *array, void **data, uint64_t *nbytes);
+
+/**
+ * Sets `*out` to the number of elements (the product of the shape; it never changes).
+ *
+ * # Safety
+ * `array` is NULL or a live array handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_array_len(const struct shmkit_array *array, uint64_t *out);
+
+/**
+ * Sets `*out` to the bytes of one element.
+ *
+ * # Safety
+ * `array` is NULL or a live array handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_array_itemsize(const struct shmkit_array *array, uint64_t *out);
+
+/**
+ * Sets `*out` to the number of dimensions (0 for an array of one element, at most 32).
+ *
+ * # Safety
+ * `array` is NULL or a live array handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_array_ndim(const struct shmkit_array *array, size_t *out);
+
+/**
+ * Copies the shape into `dims` (room for `cap` numbers) and sets `*ndim` to the number of
+ * dimensions. `SHMKIT_STATUS_BUFFER_TOO_SMALL` if `cap` is less: `*ndim` is the number
+ * needed and nothing is copied (`dims` may be NULL with `cap` 0 to ask).
+ *
+ * # Safety
+ * `array` is NULL or a live array handle; `dims` is valid for writes of `cap` `uint64_t`s
+ * (or NULL with 0); `ndim` is NULL or writable.
+ */
+shmkit_status shmkit_array_shape(const struct shmkit_array *array,
+                                 uint64_t *dims,
+                                 size_t cap,
+                                 size_t *ndim);
+
+/**
+ * Copies the element type's format string (PEP 3118, as stored: `"<d"`,
+ * `"T{<d:x:<d:y:}"`; not NUL-terminated) into `buf` and sets `*len` to its length.
+ * `SHMKIT_STATUS_BUFFER_TOO_SMALL` if it is longer than `cap`: `*len` is the length needed
+ * and nothing is copied (`buf` may be NULL with `cap` 0 to ask). Give `len + 1` bytes and
+ * set `buf[len] = 0` to use it as a C string.
+ *
+ * # Safety
+ * `array` is NULL or a live array handle; `buf` is valid for writes of `cap` bytes (or NULL
+ * with 0); `len` is NULL or writable.
+ */
+shmkit_status shmkit_array_format(const struct shmkit_array *array,
+                                  char *buf,
+                                  size_t cap,
+                                  size_t *len);
+
+/**
+ * Copies element `index` (flat, C order: element `(i, j)` of a `rows × cols` array is
+ * `i * cols + j`) into `buf`, `itemsize` bytes. `SHMKIT_STATUS_INDEX_OUT_OF_RANGE` at or past
+ * the length; `SHMKIT_STATUS_BUFFER_TOO_SMALL` if `cap` is less than `itemsize`. Either way
+ * nothing is copied; `*len` (may be NULL) is set to `itemsize` in both this case and success.
+ * The copy takes no lock (see `shmkit_array_data`).
+ *
+ * # Safety
+ * `array` is NULL or a live array handle; `buf` is valid for writes of `cap` bytes (or NULL
+ * with 0); `len` is NULL or writable.
+ */
+shmkit_status shmkit_array_read(const struct shmkit_array *array,
+                                uint64_t index,
+                                uint8_t *buf,
+                                size_t cap,
+                                size_t *len);
+
+/**
+ * Stores the `len` bytes at `data` as element `index` (flat, C order); `len` must be the
+ * item size (`SHMKIT_STATUS_INVALID_ARGUMENT` otherwise, nothing written).
+ * `SHMKIT_STATUS_INDEX_OUT_OF_RANGE` at or past the length. The copy takes no lock (see
+ * `shmkit_array_data`).
+ *
+ * # Safety
+ * `array` is NULL or a live array handle; `data` is valid for `len` bytes (or NULL with 0)
+ * that no one changes during the call (so not the array's own memory from
+ * `shmkit_array_data`: copy an element to a local buffer first).
+ */
+shmkit_status shmkit_array_write(const struct shmkit_array *array,
+                                 uint64_t index,
+                                 const uint8_t *data,
+                                 size_t len);
 
 /**
  * Opens the atomic vector `name` of `store`, creating it with `len` elements (all 0) unless

@@ -62,6 +62,39 @@ pub unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], CError> 
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// `len` `uint64_t`s at `ptr` as a slice (an array's shape). Null with `len == 0` is the
+/// empty slice; null with a length is an error, and so are a length no Rust slice can have
+/// and a pointer not aligned for `uint64_t` ([`Status::InvalidArgument`]).
+///
+/// # Safety
+/// If `ptr` is not null, it must point to `len` initialised `uint64_t`s that stay valid and
+/// unchanged by others for `'a`.
+pub unsafe fn u64s<'a>(ptr: *const u64, len: usize) -> Result<&'a [u64], CError> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(CError::null("an array pointer with a nonzero length"))
+        };
+    }
+    if len > isize::MAX as usize / size_of::<u64>() {
+        return Err(CError::new(
+            Status::InvalidArgument,
+            format!("array length {len} is larger than any array"),
+        ));
+    }
+    if !ptr.is_aligned() {
+        return Err(CError::new(
+            Status::InvalidArgument,
+            "an array of uint64_t at an address not aligned for uint64_t",
+        ));
+    }
+    // SAFETY: 1. `ptr` is not null and aligned (both checked) and, by this function's
+    // contract, points to `len` initialised `u64`s valid for `'a`; 2. `len * 8 <=
+    // isize::MAX` (checked).
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
 /// The NUL-terminated name at `ptr` (a store or object name) as UTF-8 text; `what` says
 /// which in errors. A name that is not UTF-8 is an [`Status::InvalidName`] error.
 ///

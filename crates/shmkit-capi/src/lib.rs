@@ -1,4 +1,4 @@
-//! The C API of shmkit: stores, hash maps and atomic vectors in named shared memory for C programs (and
+//! The C API of shmkit: stores, hash maps, atomic vectors and arrays in named shared memory for C programs (and
 //! anything that calls C), sharing the same stores, maps and typed values as Rust and
 //! Python. The header is `include/shmkit.h` (generated from this crate by cbindgen and
 //! checked in); C programs link `libshmkit_c.so` or `libshmkit_c.a`. See `docs/C.md`.
@@ -18,7 +18,7 @@
 //!   arguments in one `unsafe` block that relies on its own `# Safety` contract (valid
 //!   pointers for the lengths given, live handles).
 //! - **Opaque handles** (`shmkit_store`, `shmkit_hash_map`, `shmkit_hash_map_iter`,
-//!   `shmkit_atomic_vector`) own clones of the core's handles, so closing them in any order
+//!   `shmkit_atomic_vector`, `shmkit_array`) own clones of the core's handles, so closing them in any order
 //!   is safe: a map or vector keeps its store attached, an iterator its map. All are
 //!   `Send + Sync` (checked at compile time below): store, map and vector handles are for
 //!   any number of threads at once, and the iterator's cursor is behind a lock, so a second
@@ -48,6 +48,7 @@
 #![allow(non_camel_case_types)] // C type names: `shmkit_store`, ...
 #![warn(missing_docs)]
 
+pub mod array;
 pub mod atomic_vector;
 pub mod ffi_ptr;
 pub mod hash_map;
@@ -56,6 +57,7 @@ pub mod status;
 pub mod store;
 pub mod value;
 
+pub use array::*;
 pub use atomic_vector::*;
 pub use hash_map::*;
 pub use iter::*;
@@ -80,6 +82,7 @@ const _: () = {
     send_sync::<shmkit_hash_map>();
     send_sync::<shmkit_hash_map_iter>();
     send_sync::<shmkit_atomic_vector>();
+    send_sync::<shmkit_array>();
 };
 
 /// The message of this thread's last error (an empty string if there was none). The text

@@ -6,7 +6,8 @@
 //!   [`ErrorKind`] in one place, [`Status::of_kind`] (refined only where C must tell cases
 //!   apart: a foreign owner and a too wide mode, both `PermissionDenied`, as the hardening
 //!   issue asks; an index past an atomic vector's end, `InvalidArgument`, as Python's
-//!   `IndexOutOfRangeError` refines it);
+//!   `IndexOutOfRangeError` refines it, and an array's; an array of another shape, as
+//!   Python's `ShapeError` does);
 //! - no panic crosses into C: [`entry`] runs the body in `catch_unwind` and turns a panic
 //!   into [`Status::Panic`];
 //! - the message of a call's error is kept per thread until that thread's next failing call
@@ -19,7 +20,7 @@
 //! ```
 
 use shmkit::value::DecodeError;
-use shmkit::{CreateError, Error, ErrorKind, MapError, OpenError, VectorError};
+use shmkit::{ArrayError, CreateError, Error, ErrorKind, MapError, OpenError, VectorError};
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -88,9 +89,14 @@ pub enum Status {
     ModeTooWide = -18,
 
     // A refinement of `InvalidArgument`.
-    /// An element or bit index at or past the atomic vector's length (Python's
-    /// `IndexOutOfRangeError`, an `IndexError`).
+    /// An element or bit index at or past the atomic vector's length, or an element index
+    /// at or past the array's (Python's `IndexOutOfRangeError`, an `IndexError`).
     IndexOutOfRange = -19,
+
+    // A refinement of `InvalidArgument`.
+    /// The array exists with another shape than the one asked for (Python's `ShapeError`);
+    /// nothing was created or changed.
+    ShapeMismatch = -20,
 
     // Errors of the C API itself.
     /// A required pointer was null (or a buffer pointer was null with a nonzero length).
@@ -107,7 +113,7 @@ pub enum Status {
 }
 
 /// Every status, for the name table and the tests.
-pub const ALL_STATUSES: [Status; 29] = [
+pub const ALL_STATUSES: [Status; 30] = [
     Status::Ok,
     Status::NotFound,
     Status::End,
@@ -132,6 +138,7 @@ pub const ALL_STATUSES: [Status; 29] = [
     Status::ForeignOwner,
     Status::ModeTooWide,
     Status::IndexOutOfRange,
+    Status::ShapeMismatch,
     Status::NullPointer,
     Status::BufferTooSmall,
     Status::Overflow,
@@ -193,6 +200,7 @@ impl Status {
             Status::ForeignOwner => c"foreign_owner",
             Status::ModeTooWide => c"mode_too_wide",
             Status::IndexOutOfRange => c"index_out_of_range",
+            Status::ShapeMismatch => c"shape_mismatch",
             Status::NullPointer => c"null_pointer",
             Status::BufferTooSmall => c"buffer_too_small",
             Status::Overflow => c"overflow",
@@ -281,6 +289,24 @@ impl From<VectorError> for CError {
     }
 }
 
+/// The refinements of array errors C tells apart: an index past the end, another shape, a
+/// missing array opened without an element type and shape (not found, as for the other
+/// kinds; `TypeMismatch` keeps its kind, `WrongType`).
+fn refine_array(e: &ArrayError) -> Status {
+    match e {
+        ArrayError::IndexOutOfRange { .. } => Status::IndexOutOfRange,
+        ArrayError::ShapeMismatch { .. } => Status::ShapeMismatch,
+        ArrayError::NeedsType(_) => Status::ObjectNotFound,
+        e => Status::of_kind(e.kind()),
+    }
+}
+
+impl From<ArrayError> for CError {
+    fn from(e: ArrayError) -> CError {
+        CError::new(refine_array(&e), e.to_string())
+    }
+}
+
 impl From<DecodeError> for CError {
     fn from(e: DecodeError) -> CError {
         CError::of(e.kind(), &e)
@@ -293,6 +319,7 @@ impl From<Error> for CError {
             Error::Open(e) => e.into(),
             Error::Create(e) => e.into(),
             Error::Vector(e) => e.into(),
+            Error::Array(e) => e.into(),
             e => CError::of(e.kind(), &e),
         }
     }

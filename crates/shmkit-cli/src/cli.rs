@@ -50,9 +50,9 @@ pub enum Command {
     Stat(StatArgs),
     /// Print an object's items as JSON lines (a map's entries, a vector's elements).
     Dump(DumpArgs),
-    /// Print the value of one key of a hash map, or one element of an atomic vector.
+    /// Print the value of one key of a hash map, or one element of an atomic vector or array.
     Get(GetArgs),
-    /// Set one key of a hash map, or one element of an atomic vector.
+    /// Set one key of a hash map, or one element of an atomic vector or array.
     Set(SetArgs),
     /// Delete one key of a hash map.
     Del(DelArgs),
@@ -169,7 +169,9 @@ that decodes as a typed value is shown as that value, anything else as raw bytes
   str \"text\"   int 42   float 1.5 ({\"float\":\"nan\"|\"inf\"|\"-inf\"})   bool true   null null
   bytes {\"bytes\":\"<base64>\"}   big int {\"int\":\"<decimal>\"}   Python pickle {\"pickle\":\"<base64>\"}
   other language {\"foreign\":<id>,\"data\":\"<base64>\"}   undecodable or --raw {\"raw\":\"<base64>\"}
-An atomic vector's elements are int64 numbers, one {\"value\": N} line each, in index order.";
+An atomic vector's elements are int64 numbers, one {\"value\": N} line each, in index order.
+An array's elements are decoded by their element type: a number or text, a list for a
+sub-array, an object of the fields for a record ({\"value\": {\"x\": 1.5, \"id\": 7}}).";
 
 const TYPING: &str = "\
 Keys and values on the command line are UTF-8 strings stored as typed str values (what a
@@ -194,7 +196,17 @@ index, negative counting from the end (-1 is the last element), and VALUE an int
   shmkit get app counters -1                    # the last element, a number
 An index outside the vector or a VALUE beyond int64 is an error (exit 2); --raw, --hex and
 types other than int do not apply; del refuses (a vector has no keys). set --create creates a
-hash map when OBJECT does not exist (vectors are made by programs, with their length).";
+hash map when OBJECT does not exist (vectors are made by programs, with their length).
+
+On an array, KEY is a flat index (C order, negative from the end) or a multi-index i,j (one
+number per dimension; put `--` before one that starts with a minus), and VALUE a number or
+text for an array of scalars, a JSON object of the fields (or a list of their values) for an
+array of records:
+  shmkit set app grid 1,2 2.5
+  shmkit set app points -1 '{\"x\": 1.5, \"y\": -2, \"id\": 7, \"flag\": 1}'
+  shmkit get app points -1                      # {\"x\":1.5,\"y\":-2.0,\"id\":7,\"flag\":1}
+A bad index or a value the element cannot hold (wrong type, out of range, too long, a missing
+or unknown field) is an error (exit 2) and nothing is written; del refuses.";
 
 /// `shmkit dump`.
 #[derive(Debug, Args)]
@@ -245,9 +257,10 @@ pub struct Typing {
 pub struct GetArgs {
     /// Store name or path.
     pub store: String,
-    /// Object name: a hash map, or an atomic vector.
+    /// Object name: a hash map, an atomic vector or an array.
     pub object: String,
-    /// The key (of an atomic vector: the element index, negative from the end).
+    /// The key (of an atomic vector or array: the element index, negative from the end; of
+    /// an array also i,j,...).
     pub key: OsString,
     /// Key typing.
     #[command(flatten)]
@@ -266,11 +279,13 @@ pub struct GetArgs {
 pub struct SetArgs {
     /// Store name or path.
     pub store: String,
-    /// Object name: a hash map, or an atomic vector.
+    /// Object name: a hash map, an atomic vector or an array.
     pub object: String,
-    /// The key (of an atomic vector: the element index, negative from the end).
+    /// The key (of an atomic vector or array: the element index, negative from the end; of
+    /// an array also i,j,...).
     pub key: OsString,
-    /// The value (may be omitted with --type null; of an atomic vector: an int64).
+    /// The value (may be omitted with --type null; of an atomic vector: an int64; of an
+    /// array: a number, text, or a JSON object of the fields).
     pub value: Option<OsString>,
     /// Key typing.
     #[command(flatten)]

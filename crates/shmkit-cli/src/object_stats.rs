@@ -1,8 +1,9 @@
 //! `shmkit stat STORE OBJECT`: one object's statistics.
 //!
 //! Invariants: read-only; the statistics are the object's own (`SharedObject::stats`), shown
-//! field by field whatever the kind; kinds this build cannot open show their directory entry
-//! only.
+//! field by field whatever the kind; an array adds its element type and shape (the format
+//! string and dimensions it was created with); kinds this build cannot open show their
+//! directory entry only.
 //!
 //! ```text
 //! $ shmkit stat cache users
@@ -17,9 +18,9 @@ use crate::error::{CliError, CliResult, exit};
 use crate::format::{Align, Table};
 use crate::json::{self, Json};
 use crate::objects::ObjectListing;
-use shmkit::Store;
 use shmkit::collections::any::open_any;
 use shmkit::collections::object::StatValue;
+use shmkit::{ObjectKind, Store};
 use std::io::Write;
 
 /// Prints the statistics of `obj`.
@@ -65,6 +66,20 @@ pub fn run(
         }
     } else if let Some(n) = obj.entries {
         fields.push(("entries", Json::from(n), n.to_string()));
+    }
+    if obj.object_kind == ObjectKind::Array {
+        if let Ok(array) = store.open_array(&obj.name) {
+            fields.push((
+                "format",
+                Json::from(array.format()),
+                array.format().to_string(),
+            ));
+            fields.push((
+                "shape",
+                Json::from(array.shape().to_vec()),
+                crate::cmd::array::shape_text(array.shape()),
+            ));
+        }
     }
     if json {
         let mut j = json::obj([

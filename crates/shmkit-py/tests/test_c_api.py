@@ -1,7 +1,8 @@
-"""C and Python share one store: the C examples (examples/c/hash_map_demo.c and
-examples/c/atomic_vector_demo.c, linked to the C API of crates/shmkit-capi) run as separate
-processes and write typed values and vector elements that Python reads, then read and check
-what Python wrote, through real shared memory.
+"""C and Python share one store: the C examples (examples/c/hash_map_demo.c,
+examples/c/atomic_vector_demo.c and examples/c/array_demo.c, linked to the C API of
+crates/shmkit-capi) run as separate processes and write typed values, vector elements and
+array elements that Python (and NumPy) reads, then read and check what Python wrote, through
+real shared memory.
 
 The C programs are built by ``scripts/test-c.sh --build-only`` (cargo and a C compiler), or
 taken from $SHMKIT_C_EXAMPLES (the directory holding both binaries). Without a C compiler
@@ -52,9 +53,14 @@ def c_vector_demo(c_examples) -> str:
     return str(c_examples / "atomic_vector_demo")
 
 
-def run_c(binary: str, mode: str, store: str, object_name: str) -> None:
+@pytest.fixture(scope="module")
+def c_array_demo(c_examples) -> str:
+    return str(c_examples / "array_demo")
+
+
+def run_c(binary: str, mode: str, store: str, *object_name: str) -> None:
     proc = subprocess.run(
-        [binary, mode, store, object_name], capture_output=True, text=True, timeout=RUN_TIMEOUT
+        [binary, mode, store, *object_name], capture_output=True, text=True, timeout=RUN_TIMEOUT
     )
     assert proc.returncode == 0, f"C {mode} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
 
@@ -126,3 +132,47 @@ def test_c_and_python_read_each_others_vector_elements(c_vector_demo, store_name
         run_c(c_vector_demo, "read", store_name, "shared")  # checks them, then adds 1 to [8]
         assert v[8] == 123456789013
         assert len(v) == 16
+
+
+def test_numpy_and_c_read_each_others_arrays(c_array_demo, store_name):
+    np = pytest.importorskip("numpy")
+    # The record C declares as struct { double x, y; uint32_t id; uint8_t flag; }.
+    point = np.dtype([("x", "<f8"), ("y", "<f8"), ("id", "<u4"), ("flag", "u1")], align=True)
+    assert point.itemsize == 24
+    i = np.arange(50)
+    with shmkit.Store(store_name) as store:
+        grid = store.array("grid", np.float64, (100, 3))
+        grid[:] = np.arange(300, dtype=np.float64).reshape(100, 3) + 0.25
+        points = store.array("points", point, (50,))
+        points["x"] = i * 1.5
+        points["y"] = i * -2.0
+        points["id"] = i * 7
+        points["flag"] = i % 3 == 0
+
+        # C opens both with its own element types (NumPy's layout must be C's), checks every
+        # value, then writes grid[0][0] and points[49].id.
+        run_c(c_array_demo, "read", store_name)
+        assert grid[0, 0] == -1.0
+        assert grid[99, 2] == 299.25, "C changed nothing else"
+        assert points[49]["id"] == 4242
+        assert points[48]["id"] == 48 * 7
+
+        # C creates and fills arrays; NumPy adopts their stored dtype and shape.
+        run_c(c_array_demo, "write", store_name)
+        c_grid = store.array("c_grid")
+        assert c_grid.dtype == np.float64 and c_grid.shape == (100, 3)
+        np.testing.assert_array_equal(
+            c_grid, np.arange(300, dtype=np.float64).reshape(100, 3) * 2.0 + 0.25
+        )
+        c_points = store.array("c_points")
+        assert c_points.shape == (50,)
+        assert c_points.dtype.itemsize == 24
+        assert c_points.dtype.names == ("x", "y", "id", "flag")
+        assert c_points.dtype.fields["id"][1] == 16 and c_points.dtype.fields["flag"][1] == 20
+        np.testing.assert_array_equal(c_points["x"], i * 3.0)
+        np.testing.assert_array_equal(c_points["y"], i * -4.0)
+        np.testing.assert_array_equal(c_points["id"], i * 7)
+        np.testing.assert_array_equal(c_points["flag"], (i % 3 == 0).astype(np.uint8))
+        # The same memory as a structured array with NumPy's own dtype.
+        assert store.array("c_points", point, (50,))[10]["id"] == 70
+        del grid, points, c_grid, c_points

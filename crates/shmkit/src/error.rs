@@ -25,6 +25,7 @@
 //! ```
 
 use crate::collections::array::ArrayError;
+use crate::collections::array::values::ElementValueError;
 use crate::collections::atomic_vector::VectorError;
 use crate::collections::hash_map::MapError;
 use crate::raw::OutOfBounds;
@@ -368,6 +369,14 @@ impl ArrayError {
             | ArrayError::BufferLength { .. } => ErrorKind::InvalidArgument,
             ArrayError::Corrupt { .. } => ErrorKind::Corrupt,
         }
+    }
+}
+
+impl ElementValueError {
+    /// What kind of failure this is: values that do not fit an element (a wrong number of
+    /// them, a wrong type, out of range, too long) are [`ErrorKind::InvalidArgument`].
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidArgument
     }
 }
 

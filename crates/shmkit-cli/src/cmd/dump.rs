@@ -1,11 +1,14 @@
 //! `shmkit dump STORE OBJECT`: every item of an object of any kind as one JSON line — a
 //! map's entries as `{"key": K, "value": V}`, a sequence's items as `{"value": V}` — keys and
 //! values shown as [`crate::typed::to_json`] documents, except an atomic vector's elements,
-//! which are `i64` numbers (`{"value": -3}`), in index order.
+//! which are `i64` numbers (`{"value": -3}`), and an array's, decoded by their element type
+//! (`{"value": 2.5}`, `{"value": {"x": 1.5, "id": 7}}`; see [`crate::cmd::array`]), in index
+//! order.
 //!
 //! Invariants: generic over the object's kind (the core's `open_any` and
 //! `SharedObject::for_each_item`); the kind from the store's directory only chooses how an
-//! item's bytes are shown (an atomic vector's item is its element's 8 little-endian bytes);
+//! item's bytes are shown (an atomic vector's item is its element's 8 little-endian bytes, an
+//! array's the bytes of one element);
 //! output is valid JSON lines whatever the bytes are (undecodable bytes are base64 with a
 //! `raw` marker, as is every item with `--raw`); the iteration is the object's weakly
 //! consistent one (an item present for the whole dump appears exactly once), streamed, unless
@@ -25,44 +28,52 @@ use crate::error::{CliError, CliResult, exit};
 use crate::json::{self, Json};
 use crate::typed::to_json;
 use shmkit::collections::any::open_any;
+use shmkit::collections::array::dtype::ElementType;
 use shmkit::collections::object::Item;
 use shmkit::{DirectoryError, ObjectKind};
 use std::io::Write;
 
 /// How the items of one object are shown: chosen from its kind, once.
-#[derive(Clone, Copy)]
 struct Shape {
     /// Items are the 8 little-endian bytes of an `i64` element (an atomic vector).
     elements: bool,
+    /// Items are elements of this type (an array).
+    array: Option<ElementType>,
     /// `--raw`: bytes as they are, never decoded.
     raw: bool,
 }
 
 impl Shape {
-    fn of(kind: ObjectKind, raw: bool) -> Shape {
+    fn of(kind: ObjectKind, array: Option<ElementType>, raw: bool) -> Shape {
         Shape {
             elements: kind == ObjectKind::AtomicVector,
+            array,
             raw,
         }
     }
 
     /// The number of an element's bytes (`None` for other objects, with `--raw`, or bytes
     /// that are not 8 long).
-    fn element(self, value: &[u8]) -> Option<i64> {
+    fn element(&self, value: &[u8]) -> Option<i64> {
         match (self.elements && !self.raw, <[u8; 8]>::try_from(value)) {
             (true, Ok(bytes)) => Some(i64::from_le_bytes(bytes)),
             _ => None,
         }
     }
 
-    fn value(self, value: &[u8]) -> Json {
+    fn value(&self, value: &[u8]) -> Json {
+        if let (Some(ty), false) = (&self.array, self.raw) {
+            if let Some(j) = crate::cmd::array::element_json(ty, value) {
+                return j;
+            }
+        }
         match self.element(value) {
             Some(n) => Json::from(n),
             None => to_json(value, self.raw),
         }
     }
 
-    fn line(self, item: &Item) -> Json {
+    fn line(&self, item: &Item) -> Json {
         match item {
             Item::Entry { key, value } => json::obj([
                 ("key", to_json(key, self.raw)),
@@ -74,7 +85,7 @@ impl Shape {
     }
 
     /// Sorts items: by key bytes, else by value bytes, except elements, by their numbers.
-    fn sort(self, items: &mut [Item]) {
+    fn sort(&self, items: &mut [Item]) {
         fn bytes(item: &Item) -> &[u8] {
             match item {
                 Item::Entry { key, .. } => key,
@@ -112,7 +123,17 @@ pub fn run(args: &DumpArgs, out: &mut impl Write) -> CliResult {
                 info.name
             ))
         })?;
-    let shape = Shape::of(info.kind, args.raw);
+    let array = match info.kind {
+        ObjectKind::Array => Some(
+            store
+                .open_array(&info.name)
+                .map_err(|e| CliError::object(&args.store, e.into()))?
+                .element_type()
+                .clone(),
+        ),
+        _ => None,
+    };
+    let shape = Shape::of(info.kind, array, args.raw);
     let mut write_error: Option<std::io::Error> = None;
     let mut sorted = Vec::new();
     object

@@ -1,13 +1,13 @@
 //! `shmkit get/set/del STORE OBJECT KEY [VALUE]`: one key of a hash map, or one element of an
-//! atomic vector ([`super::element`]), for shell scripts.
+//! atomic vector ([`super::element`]) or of an array ([`super::array`]), for shell scripts.
 //!
 //! Invariants: the command follows the kind of the object the store's directory names; for
-//! anything but an atomic vector it works on a hash map exactly as before vectors existed
+//! anything but an atomic vector or an array it works on a hash map exactly as before vectors existed
 //! (the same checks in the same order, the same errors). Keys and values are encoded exactly
 //! as [`crate::typed`] documents (default: a typed str, so Python sees `str`); `get` and
 //! `del` exit with 1 when the key is absent (like `grep`), with nothing on stdout; `set`
 //! never creates a store or map unless `--create`, and `--create` creates a hash map (an
-//! existing vector of that name is set as a vector).
+//! existing vector or array of that name is set as a vector or an array).
 //!
 //! ```text
 //! $ shmkit set cache counters hits 41 --type int
@@ -18,7 +18,7 @@
 //! ```
 
 use crate::cli::{Access, DelArgs, GetArgs, SetArgs, Typing};
-use crate::cmd::element;
+use crate::cmd::{array, element};
 use crate::error::{CliError, CliResult, exit};
 use crate::typed::{ArgType, Plain, encode_arg, to_json, to_plain};
 use shmkit::{HashMap, ObjectKind, OpenOptions, Store, StoreOptions};
@@ -73,10 +73,17 @@ fn kind_of(store: &Store, store_arg: &str, name: &str) -> Result<Option<ObjectKi
 }
 
 /// What the commands learn before they choose their path: the store, if it opens, and
-/// whether `object` in it is an atomic vector.
+/// the kind of `object` in it.
 struct Probe {
     store: Option<Store>,
-    vector: bool,
+    kind: Option<ObjectKind>,
+}
+
+impl Probe {
+    /// The store, when `object` is of `kind` (an element path).
+    fn of_kind(&self, kind: ObjectKind) -> Option<&Store> {
+        self.store.as_ref().filter(|_| self.kind == Some(kind))
+    }
 }
 
 /// Opens the store to look up the kind of `object`. A failure is not an error here: the
@@ -91,20 +98,21 @@ fn probe(store_arg: &str, object: &str, access: &Access, create: bool) -> Probe 
         mode: create.then_some(StoreOptions::default().mode),
     };
     let store = Store::open_with(store_arg, &options).ok();
-    let vector = store.as_ref().is_some_and(|s| {
-        matches!(
-            kind_of(s, store_arg, object),
-            Ok(Some(ObjectKind::AtomicVector))
-        )
-    });
-    Probe { store, vector }
+    let kind = store
+        .as_ref()
+        .and_then(|s| kind_of(s, store_arg, object).ok().flatten())
+        .filter(|k| matches!(k, ObjectKind::AtomicVector | ObjectKind::Array));
+    Probe { store, kind }
 }
 
 /// Runs `shmkit get`.
 pub fn get(args: &GetArgs, out: &mut impl Write) -> CliResult {
     let probe = probe(&args.store, &args.object, &args.access, false);
-    if let (Some(store), true) = (&probe.store, probe.vector) {
+    if let Some(store) = probe.of_kind(ObjectKind::AtomicVector) {
         return element::get(store, args, out);
+    }
+    if let Some(store) = probe.of_kind(ObjectKind::Array) {
+        return array::get(store, args, out);
     }
     let key = key_bytes(&args.key, &args.typing)?;
     let map = open_map(probe.store, &args.store, &args.object, &args.access)?;
@@ -135,8 +143,11 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
     };
     let given = piped.as_ref().or(args.value.as_ref());
     let probe = probe(&args.store, &args.object, &args.access, args.create);
-    if let (Some(store), true) = (&probe.store, probe.vector) {
+    if let Some(store) = probe.of_kind(ObjectKind::AtomicVector) {
         return element::set(store, args, given.map(OsString::as_os_str), out);
+    }
+    if let Some(store) = probe.of_kind(ObjectKind::Array) {
+        return array::set(store, args, given.map(OsString::as_os_str), out);
     }
     let key = key_bytes(&args.key, &args.typing)?;
     let ty = if args.typing.raw {
@@ -185,9 +196,10 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
 /// Runs `shmkit del`.
 pub fn del(args: &DelArgs, _out: &mut impl Write) -> CliResult {
     let probe = probe(&args.store, &args.object, &args.access, false);
-    if probe.vector {
+    if let Some(kind) = probe.kind {
+        let kind = kind.name();
         return Err(CliError::usage(format!(
-            "{:?} is an atomic_vector: an atomic_vector has no keys to delete",
+            "{:?} is an {kind}: an {kind} has no keys to delete",
             args.object
         ))
         .hint(format!(

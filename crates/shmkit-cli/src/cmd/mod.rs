@@ -5,6 +5,7 @@
 //! shmkit ls | stat | dump | get | set | del | check | gc | rm | bench
 //! ```
 
+pub mod array;
 pub mod check;
 pub mod dump;
 pub mod element;

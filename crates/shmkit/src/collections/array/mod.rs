@@ -46,6 +46,7 @@ mod element;
 mod error;
 internal! { mod layout; }
 mod object;
+pub mod values;
 
 pub use element::{AtomicElement, Element, TypedArray};
 pub use error::ArrayError;
