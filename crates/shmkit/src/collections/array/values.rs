@@ -195,6 +195,7 @@ pub fn describe(scalar: &Scalar) -> String {
         ScalarKind::Complex => format!("{order}{size}-byte complex"),
         ScalarKind::Bytes => format!("{size}-byte string"),
         ScalarKind::Ucs4 => format!("{order}{}-character UCS-4 string", size / 4),
+        ScalarKind::Void => format!("{size} opaque bytes"),
     }
 }
 
@@ -421,6 +422,8 @@ fn decode_scalar(scalar: &Scalar, bytes: &[u8]) -> FieldValue {
                 None => FieldValue::Raw(bytes.to_vec()),
             }
         }
+        // Named padding: bytes without a meaning.
+        ScalarKind::Void => FieldValue::Raw(bytes.to_vec()),
     }
 }
 
@@ -450,6 +453,11 @@ fn encode_scalar(
         given: value.type_name(),
     };
     match scalar.kind {
+        // Named padding: written only as raw bytes of its size.
+        ScalarKind::Void => match value {
+            FieldValue::Raw(b) if b.len() == out.len() => out.copy_from_slice(b),
+            _ => return Err(wrong()),
+        },
         ScalarKind::Bool => match value {
             FieldValue::Bool(b) => out[0] = u8::from(*b),
             _ => return Err(wrong()),
@@ -934,6 +942,14 @@ mod tests {
                     .collect::<String>()
                     .trim_end_matches('\0')
                     .to_string(),
+            ),
+            ScalarKind::Void => FieldValue::Raw(
+                bits.to_le_bytes()
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(scalar.size as usize)
+                    .collect(),
             ),
         }
     }
