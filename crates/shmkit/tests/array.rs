@@ -344,3 +344,25 @@ fn a_view_of_the_memory_sees_other_processes_writes() {
         .load(Ordering::Acquire)
         == 77));
 }
+
+#[test]
+fn a_new_array_reads_zero_even_in_reused_dirty_blocks() {
+    let t = TestStore::new("array-dirty");
+    let m = t.hash_map("m").unwrap();
+    // Large values take blocks of their own; removing them leaves dirty free blocks.
+    for i in 0..64u32 {
+        m.set(&i.to_le_bytes(), &[0xAB; 4000]).unwrap();
+    }
+    for i in 0..64u32 {
+        m.remove(&i.to_le_bytes()).unwrap();
+    }
+    let used_before = t.verify_allocator().unwrap().used_blocks;
+    for n in 0..16 {
+        let a = t.array(&format!("a{n}"), "B", &[3900 + n]).unwrap();
+        let mut all = vec![0xFF; a.nbytes() as usize];
+        a.read_range(0, &mut all).unwrap();
+        assert!(all.iter().all(|b| *b == 0), "array {n} is not zeroed");
+    }
+    // The arrays reused freed blocks (the store did not just grow).
+    assert!(t.verify_allocator().unwrap().used_blocks < used_before + 2 * 16 + 64);
+}
