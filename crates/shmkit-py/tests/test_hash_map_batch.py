@@ -104,3 +104,36 @@ def test_batch_reads_see_only_values_each_key_held_while_a_spawned_process_write
         writer.join(JOIN_TIMEOUT)
     assert writer.exitcode == 0
     assert m.verify()["clean"]
+
+
+def test_get_many_over_a_million_keys_equals_a_loop_of_get(m):
+    n = 1_000_000
+    m.set_many((f"key-{i:010d}", f"{i:032d}") for i in range(n))
+    keys = [f"key-{i:010d}" for i in range(n + n // 2)]  # the last half million are absent
+    batch = m.get_many(keys)
+    assert batch == [m.get(k) for k in keys]
+    assert batch.count(None) == n // 2
+    assert m.contains_many(keys) == [v is not None for v in batch]
+
+
+def test_a_million_key_batch_sees_only_values_each_key_held_while_a_spawned_process_writes(m):
+    keys = 1_000_000
+    m.set_many((k, (k, 1)) for k in range(keys))
+    ctx = multiprocessing.get_context("spawn")
+    writer = ctx.Process(target=_workers.write_versions, args=(m, keys))
+    writer.start()
+    try:
+        sample = range(0, keys, 997)
+        wait_until(lambda: any(v[1] > 2 for v in m.get_many(sample)), "the writer has started")
+        seen = [1] * keys
+        for _ in range(3):
+            for k, (key, version) in enumerate(m.get_many(range(keys))):
+                assert key == k, f"key {k} handed out key {key}'s value"
+                assert version >= seen[k], f"key {k} went back from {seen[k]} to {version}"
+                seen[k] = version
+        assert max(seen) > 2
+    finally:
+        m["stop"] = True
+        writer.join(JOIN_TIMEOUT)
+    assert writer.exitcode == 0
+    assert m.verify()["clean"]

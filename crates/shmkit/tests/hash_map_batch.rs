@@ -362,3 +362,109 @@ fn writer_killed_inside_set_many_loops_leaves_a_map_that_repairs_clean() {
     assert!(report.is_clean(), "{report:?}");
     assert!(map.verify().unwrap().is_clean());
 }
+
+/// Key `i` of the million-key tests: 16 bytes.
+fn key16(i: u32) -> [u8; 16] {
+    let mut k = *b"million-key-\0\0\0\0";
+    k[12..].copy_from_slice(&i.to_le_bytes());
+    k
+}
+
+/// Value of key `i` at version `v`: 32 bytes naming both.
+fn value32(i: u32, v: u32) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[..4].copy_from_slice(&i.to_le_bytes());
+    out[4..8].copy_from_slice(&v.to_le_bytes());
+    for (j, b) in out[8..].iter_mut().enumerate() {
+        *b = (i as u8) ^ (v as u8) ^ j as u8;
+    }
+    out
+}
+
+#[test]
+fn get_many_over_a_million_keys_equals_a_loop_of_get_also_while_another_process_writes() {
+    let _watchdog = watchdog(600);
+    const N: u32 = 1_000_000;
+    let t = TestStore::new("batch-million");
+    let map = t.map(64);
+    let items: Vec<([u8; 16], [u8; 32])> = (0..N).map(|i| (key16(i), value32(i, 0))).collect();
+    for chunk in items.chunks(10_000) {
+        map.set_many(chunk).unwrap();
+    }
+    // Every third key of the request is absent.
+    let keys: Vec<[u8; 16]> = (0..N + N / 2)
+        .map(|i| {
+            if i % 3 == 2 {
+                key16(N + i)
+            } else {
+                key16(i % N)
+            }
+        })
+        .collect();
+    let batch = map.get_many(&keys).unwrap();
+    let looped: Vec<Option<Vec<u8>>> = keys.iter().map(|k| map.get(k).unwrap()).collect();
+    assert!(batch == looped, "get_many differs from a loop of get");
+    assert_eq!(
+        batch.iter().filter(|r| r.is_none()).count(),
+        (N / 2) as usize
+    );
+
+    // A writer process bumps versions of random keys; each result must be some version
+    // of that key (never another key's value, never torn), and never older than a version
+    // an earlier batch saw.
+    let writer = {
+        let map = map.clone();
+        fork_child(move || {
+            let mut rng = Rng::new(11);
+            for v in 1..u32::MAX {
+                if map.contains_key(b"stop").unwrap_or(true) {
+                    return 0;
+                }
+                let batch: Vec<([u8; 16], [u8; 32])> = (0..256)
+                    .map(|_| {
+                        let i = rng.below(u64::from(N)) as u32;
+                        (key16(i), value32(i, v))
+                    })
+                    .collect();
+                if map.set_many(&batch).is_err() {
+                    return 1;
+                }
+            }
+            0
+        })
+    };
+    let all: Vec<[u8; 16]> = (0..N).map(key16).collect();
+    let mut seen = vec![0u32; N as usize];
+    let (mut out, mut spans) = (Vec::new(), Vec::new());
+    for round in 0..3 {
+        map.get_many_into(&all, &mut out, &mut spans).unwrap();
+        for (i, span) in spans.iter().enumerate() {
+            let value = &out[span.clone().expect("no key is ever removed")];
+            let key_of = u32::from_le_bytes(value[..4].try_into().unwrap());
+            let v = u32::from_le_bytes(value[4..8].try_into().unwrap());
+            assert_eq!(
+                key_of, i as u32,
+                "round {round}: key {i} handed out another key's value"
+            );
+            assert_eq!(
+                value,
+                value32(i as u32, v),
+                "round {round}: key {i}: torn value"
+            );
+            assert!(
+                v >= seen[i],
+                "round {round}: key {i} went back from {} to {v}",
+                seen[i]
+            );
+            seen[i] = v;
+        }
+    }
+    assert!(
+        seen.iter().any(|v| *v > 0),
+        "the writer never ran during the batches"
+    );
+    map.set(b"stop", b"").unwrap();
+    let mut writer = writer;
+    assert_eq!(writer.wait_timeout(Duration::from_secs(60)), Exit::Code(0));
+    assert!(map.verify().unwrap().is_clean());
+}
