@@ -1,5 +1,5 @@
 /*
- * shmkit from C: a store, a hash map of typed values, iteration, errors.
+ * shmkit from C: a store, a hash map of typed values, batches, iteration, errors.
  *
  *   hash_map_demo demo  STORE        the whole tour on a new store, removed at the end
  *   hash_map_demo write STORE MAP    writes typed values for another process (Python) to read
@@ -60,6 +60,59 @@ static void grow(uint8_t **buf, size_t *cap, size_t need) {
     *cap = need;
 }
 
+/* Batches: up to BATCH keys as C passes them, an array of pointers and one of lengths. */
+#define BATCH 200
+typedef struct {
+    char text[BATCH][32];
+    const uint8_t *ptrs[BATCH];
+    size_t lens[BATCH];
+    size_t n;
+} key_batch;
+
+/* Fills `b` with the keys "<prefix><i>" for i in [0, n). */
+static void batch_keys(key_batch *b, const char *prefix, size_t n) {
+    b->n = n;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(b->text[i], sizeof b->text[i], "%s%zu", prefix, i);
+        b->ptrs[i] = (const uint8_t *)b->text[i];
+        b->lens[i] = strlen(b->text[i]);
+    }
+}
+
+/* The values of a batch read: one buffer, n + 1 offsets, n found flags. */
+typedef struct {
+    uint8_t *buf;
+    size_t cap;
+    size_t offsets[BATCH + 1];
+    bool found[BATCH];
+} batch_values;
+
+/* shmkit_hash_map_get_many, growing the buffer until the values fit (they may change
+ * between calls, so loop). Returns the final status. */
+static shmkit_status get_many(shmkit_hash_map *map, const key_batch *keys, batch_values *out) {
+    for (;;) {
+        size_t needed = 0;
+        shmkit_status s = shmkit_hash_map_get_many(map, keys->n, keys->ptrs, keys->lens, out->buf, out->cap,
+                                                   out->offsets, out->found, &needed);
+        if (s != SHMKIT_STATUS_BUFFER_TOO_SMALL) {
+            return s;
+        }
+        grow(&out->buf, &out->cap, needed);
+    }
+}
+
+/* Decodes value `i` of a batch read as an int; 0 and a failed check if it is not one. */
+static int64_t batch_int(const batch_values *v, size_t i) {
+    shmkit_value decoded;
+    if (check(shmkit_value_decode(v->buf + v->offsets[i], v->offsets[i + 1] - v->offsets[i], &decoded),
+              SHMKIT_STATUS_OK, "decode a batch value") ||
+        decoded.kind != SHMKIT_TYPE_INT) {
+        expect(0, "a batch value is an int");
+        return 0;
+    }
+    return decoded.int64;
+}
+
 static shmkit_hash_map *open_map(shmkit_store *store, const char *name) {
     shmkit_map_options options = {0};
     options.flags = SHMKIT_MAP_STR_KEYS; /* str keys, as Python's m["name"] */
@@ -94,6 +147,43 @@ static void write_values(shmkit_hash_map *map) {
     /* A counter past int64_t keeps counting as a big int, as Python's incr does. */
     check(shmkit_hash_map_set_i64(map, KEY("c_big"), INT64_MAX), SHMKIT_STATUS_OK, "set INT64_MAX");
     check(shmkit_hash_map_incr_int(map, KEY("c_big"), 1, &count), SHMKIT_STATUS_BIG_INT, "incr past int64_t");
+
+    /* c_batch_<i> = i * 3 for 50 keys in one call: values are encodings (shmkit_value_encode),
+     * so Python reads ints. */
+    static key_batch keys;
+    batch_keys(&keys, "c_batch_", 50);
+    static uint8_t encoded[50][16];
+    const uint8_t *values[50];
+    size_t value_lens[50];
+    for (size_t i = 0; i < keys.n; i++) {
+        shmkit_value v = {0};
+        v.kind = SHMKIT_TYPE_INT;
+        v.int64 = (int64_t)i * 3;
+        check(shmkit_value_encode(&v, encoded[i], sizeof encoded[i], &value_lens[i]), SHMKIT_STATUS_OK, "encode");
+        values[i] = encoded[i];
+    }
+    check(shmkit_hash_map_set_many(map, keys.n, keys.ptrs, keys.lens, values, value_lens), SHMKIT_STATUS_OK,
+          "set_many");
+}
+
+/* Checks what Python's m.set_many({f"py_batch_{i}": i * i for i in range(100)}) wrote, with
+ * one get_many of 120 keys (the last 20 absent). */
+static void read_batch(shmkit_hash_map *map) {
+    static key_batch keys;
+    batch_keys(&keys, "py_batch_", 120);
+    batch_values got = {0};
+    if (!check(get_many(map, &keys, &got), SHMKIT_STATUS_OK, "get_many py_batch_*")) {
+        int ok = 1;
+        for (size_t i = 0; i < keys.n; i++) {
+            if (i < 100) {
+                ok &= got.found[i] && batch_int(&got, i) == (int64_t)(i * i);
+            } else {
+                ok &= !got.found[i] && got.offsets[i] == got.offsets[i + 1];
+            }
+        }
+        expect(ok, "py_batch_<i> == i * i for i < 100, absent after");
+    }
+    free(got.buf);
 }
 
 /* Checks what the Python side of the test wrote (crates/shmkit-py/tests/test_c_api.py). */
@@ -146,6 +236,7 @@ static void read_values(shmkit_hash_map *map) {
     }
     /* Python's 2**64 counts on from C. */
     check(shmkit_hash_map_incr_int(map, KEY("py_big"), 1, &count), SHMKIT_STATUS_BIG_INT, "incr py_big");
+    read_batch(map);
 }
 
 static void demo(shmkit_store *store) {
@@ -223,6 +314,58 @@ static void demo(shmkit_store *store) {
     check(shmkit_hash_map_remove(by_value, int_key, int_key_len, &done), SHMKIT_STATUS_OK, "remove m[10]");
     expect(done, "m[10] removed");
     shmkit_hash_map_close(by_value);
+
+    /* Batches: one get_many of 200 keys (c_batch_0..49 present, the rest absent), compared
+     * with 200 single gets; a buffer too small says how much is needed and writes nothing
+     * else. */
+    static key_batch many;
+    batch_keys(&many, "c_batch_", BATCH);
+    batch_values got = {0};
+    size_t needed = 0;
+    got.offsets[0] = 77;
+    got.found[0] = true;
+    check(shmkit_hash_map_get_many(map, many.n, many.ptrs, many.lens, NULL, 0, got.offsets, got.found, &needed),
+          SHMKIT_STATUS_BUFFER_TOO_SMALL, "get_many size query");
+    expect(needed == 50 * 9, "50 ints of 9 encoded bytes each");
+    expect(got.found[0] && got.offsets[0] == 77, "a size query writes nothing but *needed");
+    if (!check(get_many(map, &many, &got), SHMKIT_STATUS_OK, "get_many")) {
+        uint8_t single[16];
+        size_t single_len = 0;
+        int same = 1;
+        size_t present = 0;
+        for (size_t i = 0; i < many.n; i++) {
+            shmkit_status s = shmkit_hash_map_get(map, many.ptrs[i], many.lens[i], single, sizeof single, &single_len);
+            size_t len = got.offsets[i + 1] - got.offsets[i];
+            if (s == SHMKIT_STATUS_OK) {
+                same &= got.found[i] && len == single_len && memcmp(got.buf + got.offsets[i], single, len) == 0;
+                same &= batch_int(&got, i) == (int64_t)i * 3;
+                present++;
+            } else {
+                same &= s == SHMKIT_STATUS_NOT_FOUND && !got.found[i] && len == 0;
+            }
+        }
+        expect(same, "get_many gives what 200 single gets give");
+        expect(present == 50, "50 of 200 present");
+        printf("get_many: %zu keys, %zu present, %zu bytes\n", many.n, present, got.offsets[many.n]);
+    }
+    free(got.buf);
+    bool have[3] = {false, false, false};
+    check(shmkit_hash_map_contains_many(map, 3, many.ptrs + 48, many.lens + 48, have), SHMKIT_STATUS_OK,
+          "contains_many");
+    expect(have[0] && have[1] && !have[2], "c_batch_48 and _49 present, _50 absent");
+    uint64_t removed = 0;
+    check(shmkit_hash_map_remove_many(map, many.n, many.ptrs, many.lens, &removed), SHMKIT_STATUS_OK,
+          "remove_many");
+    expect(removed == 50, "remove_many removed the 50 present keys");
+    /* A key that is not UTF-8 (this handle takes str keys) fails the batch before any write. */
+    const uint8_t *bad_keys[2] = {(const uint8_t *)"fine", (const uint8_t *)"\xff"};
+    size_t bad_lens[2] = {4, 1};
+    const uint8_t *bad_values[2] = {(const uint8_t *)"\x02", (const uint8_t *)"\x02"};
+    size_t bad_value_lens[2] = {1, 1};
+    check(shmkit_hash_map_set_many(map, 2, bad_keys, bad_lens, bad_values, bad_value_lens),
+          SHMKIT_STATUS_INVALID_ARGUMENT, "set_many with a key that is not UTF-8");
+    check(shmkit_hash_map_contains_many(map, 1, bad_keys, bad_lens, have), SHMKIT_STATUS_OK, "contains fine");
+    expect(!have[0], "nothing of the failed batch was written");
 
     /* Iterate: key text and the value's encoding, decoded with shmkit_value_decode. */
     uint64_t n = 0;

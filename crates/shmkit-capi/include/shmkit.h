@@ -826,6 +826,114 @@ shmkit_status shmkit_atomic_vector_wait(const struct shmkit_atomic_vector *vec,
 shmkit_status shmkit_atomic_vector_notify(const struct shmkit_atomic_vector *vec, uint64_t index);
 
 /**
+ * Looks up `n` keys in one call and copies their values, in key order, one after the other
+ * into the caller's buffer `buf` (capacity `cap`): the core's batched read, in which the
+ * memory fetches of neighbouring keys overlap. Key `i` is the `key_lens[i]` bytes at
+ * `keys[i]`; through a `SHMKIT_MAP_STR_KEYS` handle keys are UTF-8 text, as in the single
+ * calls.
+ *
+ * On `SHMKIT_STATUS_OK`, for each key `i` (duplicates included):
+ * - `found[i]` says whether the key was present;
+ * - its value is the `offsets[i + 1] - offsets[i]` bytes at `buf + offsets[i]` (the raw
+ *   bytes; for a map of typed values their encoding, see `shmkit_value_decode`): none for
+ *   an absent key (an empty value is present with 0 bytes: tell them apart by `found`).
+ *   `offsets` has `n + 1` entries: `offsets[0]` is 0 and `offsets[n]` the bytes used;
+ * - `*needed` is the bytes used (`offsets[n]`).
+ *
+ * `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the values together are longer than `cap`: `*needed`
+ * is the bytes they need, and nothing else is written: `buf`, `offsets` and `found` keep
+ * what they held, so no earlier contents can pass for results of this call. Grow the buffer
+ * and call again (the values may have changed meanwhile, so loop). `buf` may be NULL with
+ * `cap` 0 to ask for the size. After an error nothing at all is written.
+ *
+ * Each key's value is one a single `shmkit_hash_map_get` could have returned at some
+ * moment during the call; the keys are not read atomically together. With `n` 0, the
+ * arrays may be NULL (`offsets` may not: it gets its one entry, 0). `keys` and `key_lens`
+ * may be NULL only with `n` 0, a key pointer only with length 0 (an empty key). The arrays
+ * must be aligned for their types (`SHMKIT_STATUS_INVALID_ARGUMENT` otherwise). No output
+ * (`buf`, `offsets`, `found`, `needed`) may overlap a key, the key arrays or another output
+ * (`SHMKIT_STATUS_INVALID_ARGUMENT`, nothing written). A key longer than a map's keys may be
+ * is `SHMKIT_STATUS_INVALID_ARGUMENT`, before anything is read. Once a thread's scratch has
+ * grown to the batch, the call allocates nothing.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `keys` and `key_lens` are NULL or point to `n`
+ * pointers and `n` `size_t`s; each `keys[i]` is valid for `key_lens[i]` bytes (or NULL with
+ * 0); `buf` is valid for writes of `cap` bytes (or NULL with 0); `offsets` is NULL or valid
+ * for writes of `n + 1` `size_t`s; `found` is NULL or valid for writes of `n` `bool`s;
+ * `needed` is NULL or writable. None of the inputs changes during the call.
+ */
+shmkit_status shmkit_hash_map_get_many(const struct shmkit_hash_map *map,
+                                       size_t n,
+                                       const uint8_t *const *keys,
+                                       const size_t *key_lens,
+                                       uint8_t *buf,
+                                       size_t cap,
+                                       size_t *offsets,
+                                       bool *found,
+                                       size_t *needed);
+
+/**
+ * For each of `n` keys in order, whether it is present: `found[i]` for key `i` (the
+ * `key_lens[i]` bytes at `keys[i]`; text through a `SHMKIT_MAP_STR_KEYS` handle). Each
+ * answer is one a single lookup could have given during the call. The key arrays and
+ * `found` are as in `shmkit_hash_map_get_many` (NULL with `n` 0; aligned; `found` must not
+ * overlap a key or the key arrays). On an error `found` is left as it was.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `keys`, `key_lens` and the keys as in
+ * `shmkit_hash_map_get_many`; `found` is NULL or valid for writes of `n` `bool`s.
+ */
+shmkit_status shmkit_hash_map_contains_many(const struct shmkit_hash_map *map,
+                                            size_t n,
+                                            const uint8_t *const *keys,
+                                            const size_t *key_lens,
+                                            bool *found);
+
+/**
+ * Sets `n` keys to `n` raw values in one call, taking each shard's lock once: key `i` (the
+ * `key_lens[i]` bytes at `keys[i]`; text through a `SHMKIT_MAP_STR_KEYS` handle) gets the
+ * `value_lens[i]` bytes at `values[i]`, stored as given (for a map of typed values, give
+ * encodings: `shmkit_value_encode`). A key given more than once ends with its last value.
+ *
+ * All or nothing before the first write: NULL or misaligned arrays, a NULL key or value with
+ * a length, a key that is not UTF-8 (str keys), and a key or value too large for the map
+ * fail the whole batch, and nothing is written. An error met while writing (the store full,
+ * a lock held too long by a live process, damage) stops the batch part way: some items are
+ * written, the others not. Not atomic: other processes see the items land one by one.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `keys`, `key_lens` and the keys as in
+ * `shmkit_hash_map_get_many`; `values` and `value_lens` are NULL or point to `n` pointers
+ * and `n` `size_t`s, each `values[i]` valid for `value_lens[i]` bytes (or NULL with 0).
+ * None of them changes during the call.
+ */
+shmkit_status shmkit_hash_map_set_many(const struct shmkit_hash_map *map,
+                                       size_t n,
+                                       const uint8_t *const *keys,
+                                       const size_t *key_lens,
+                                       const uint8_t *const *values,
+                                       const size_t *value_lens);
+
+/**
+ * Removes `n` keys in one call, taking each shard's lock once; `*removed` (may be NULL) is
+ * how many were present (a key given twice counts once, as two removals one after the other
+ * would). The key arrays as in `shmkit_hash_map_get_many`; `removed` must not overlap a key
+ * or the key arrays (`SHMKIT_STATUS_INVALID_ARGUMENT`). A key that is too large or not UTF-8
+ * (str keys) fails the batch before anything is removed; an error met while removing stops
+ * it part way, and `*removed` is not written then.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `keys`, `key_lens` and the keys as in
+ * `shmkit_hash_map_get_many`; `removed` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_remove_many(const struct shmkit_hash_map *map,
+                                          size_t n,
+                                          const uint8_t *const *keys,
+                                          const size_t *key_lens,
+                                          uint64_t *removed);
+
+/**
  * Opens the hash map `name` of `store`, creating it unless `SHMKIT_MAP_OPEN_EXISTING`.
  * `options` may be NULL. `SHMKIT_STATUS_WRONG_KIND` if the name belongs to another kind of
  * object. On success `*out` is a new handle, to free with `shmkit_hash_map_close`; on

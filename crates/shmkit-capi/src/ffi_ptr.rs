@@ -11,9 +11,10 @@
 //! a shared reference while the call writes its outputs; were an output buffer or
 //! out-parameter the same memory (`get(map, buf, klen, buf, cap, &len)`), that write would
 //! change memory behind a shared reference: undefined behaviour. So every maker of an output
-//! ([`out`], [`out_opt`], [`out_handle`], [`out_buf`]) takes the call's inputs ([`Input`])
-//! and refuses an output that overlaps one with [`Status::InvalidArgument`], before anything
-//! is written. Checking is cheaper than copying every key, and an overlap is a caller's
+//! ([`out`], [`out_opt`], [`out_handle`], [`out_buf`], [`out_array`], and the `_among` forms
+//! that also take a batch's arrays of keys and values, [`ByteArrays`]) takes the call's
+//! inputs ([`Input`]) and refuses an output that overlaps one with
+//! [`Status::InvalidArgument`], before anything is written. Checking is cheaper than copying every key, and an overlap is a caller's
 //! mistake either way (the key would be overwritten by the value). Handles are not inputs
 //! in this sense: they are the library's memory, which no output may point into (outputs
 //! must be the caller's own writable memory, each function's contract).
@@ -277,10 +278,24 @@ impl Input {
 /// An [`Status::InvalidArgument`] error if the `len` bytes at `start` overlap an input.
 /// Empty ranges overlap nothing. Pure address arithmetic: nothing is read.
 fn disjoint(what: &str, start: usize, len: usize, inputs: &[Input]) -> Result<(), CError> {
+    disjoint_among(what, start, len, inputs, &[])
+}
+
+/// [`disjoint`] for a call that also reads arrays of byte strings (a batch's keys and
+/// values): the output must overlap neither the fixed inputs nor any array or string of
+/// `arrays`. Linear in the number of strings.
+fn disjoint_among(
+    what: &str,
+    start: usize,
+    len: usize,
+    inputs: &[Input],
+    arrays: &[&ByteArrays<'_>],
+) -> Result<(), CError> {
     let end = start.saturating_add(len);
-    let hit = inputs
-        .iter()
-        .any(|i| len != 0 && i.len != 0 && start < i.start.saturating_add(i.len) && i.start < end);
+    let overlaps =
+        |i: Input| len != 0 && i.len != 0 && start < i.start.saturating_add(i.len) && i.start < end;
+    let hit =
+        inputs.iter().copied().any(overlaps) || arrays.iter().any(|a| a.inputs().any(overlaps));
     if hit {
         return Err(CError::new(
             Status::InvalidArgument,
@@ -311,6 +326,15 @@ impl<T: Copy> Out<'_, T> {
 }
 
 impl<'a, T> Out<'a, T> {
+    /// The caller's memory this out-parameter covers, to keep later outputs of the same call
+    /// off it.
+    pub fn region(&self) -> Input {
+        Input {
+            start: self.ptr.as_ptr() as usize,
+            len: size_of::<T>(),
+        }
+    }
+
     /// The same out-parameter, or an [`Status::InvalidArgument`] error if it overlaps an
     /// input (for [`out_handle`], whose inputs are read after it is made).
     pub fn disjoint_from(self, inputs: &[Input]) -> Result<Out<'a, T>, CError> {
@@ -333,8 +357,24 @@ impl<'a, T> Out<'a, T> {
 /// - `inputs` must list every reference to the caller's memory that the call holds while it
 ///   may write the out-parameter (its keys, values, names, option structs).
 pub unsafe fn out<'a, T>(ptr: *mut T, what: &str, inputs: &[Input]) -> Result<Out<'a, T>, CError> {
+    // SAFETY: this function's contract is `out_among`'s with no arrays.
+    unsafe { out_among(ptr, what, inputs, &[]) }
+}
+
+/// [`out`] for a call that also reads arrays of byte strings (a batch): one that overlaps an
+/// input, an array or a string of `arrays` is an error.
+///
+/// # Safety
+/// As [`out`]; `inputs` and `arrays` together must list every reference to the caller's
+/// memory that the call holds while it may write the out-parameter.
+pub unsafe fn out_among<'a, T>(
+    ptr: *mut T,
+    what: &str,
+    inputs: &[Input],
+    arrays: &[&ByteArrays<'_>],
+) -> Result<Out<'a, T>, CError> {
     let ptr = NonNull::new(ptr).ok_or_else(|| CError::null(what))?;
-    disjoint(what, ptr.as_ptr() as usize, size_of::<T>(), inputs)?;
+    disjoint_among(what, ptr.as_ptr() as usize, size_of::<T>(), inputs, arrays)?;
     Ok(Out {
         ptr,
         _life: PhantomData,
@@ -352,6 +392,22 @@ pub unsafe fn out_opt<'a, T>(ptr: *mut T, inputs: &[Input]) -> Result<Option<Out
     }
     // SAFETY: this function's contract is `out`'s.
     unsafe { out(ptr, "an optional out-parameter", inputs) }.map(Some)
+}
+
+/// [`out_opt`] for a call that also reads arrays of byte strings (a batch).
+///
+/// # Safety
+/// As [`out_among`].
+pub unsafe fn out_opt_among<'a, T>(
+    ptr: *mut T,
+    inputs: &[Input],
+    arrays: &[&ByteArrays<'_>],
+) -> Result<Option<Out<'a, T>>, CError> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: this function's contract is `out_among`'s.
+    unsafe { out_among(ptr, "an optional out-parameter", inputs, arrays) }.map(Some)
 }
 
 /// A required out-parameter for a new handle. Made first, before the call reads its inputs:
@@ -411,6 +467,14 @@ impl OutBuf<'_> {
     pub fn ptr_at(&self, offset: usize) -> *const u8 {
         self.ptr.wrapping_add(offset)
     }
+
+    /// The caller's memory this buffer covers, to keep later outputs of the same call off it.
+    pub fn region(&self) -> Input {
+        Input {
+            start: self.ptr as usize,
+            len: self.cap,
+        }
+    }
 }
 
 /// A buffer to copy into. Null with `cap == 0` is an empty buffer (a length query); null
@@ -427,13 +491,239 @@ pub unsafe fn out_buf<'a>(
     cap: usize,
     inputs: &[Input],
 ) -> Result<OutBuf<'a>, CError> {
+    // SAFETY: this function's contract is `out_buf_among`'s with no arrays.
+    unsafe { out_buf_among(ptr, cap, inputs, &[]) }
+}
+
+/// [`out_buf`] for a call that also reads arrays of byte strings (a batch): a buffer that
+/// overlaps an input, an array or a string of `arrays` is an error.
+///
+/// # Safety
+/// As [`out_buf`]; `inputs` and `arrays` together must list every reference to the
+/// caller's memory that the call holds while it may write the buffer.
+pub unsafe fn out_buf_among<'a>(
+    ptr: *mut u8,
+    cap: usize,
+    inputs: &[Input],
+    arrays: &[&ByteArrays<'_>],
+) -> Result<OutBuf<'a>, CError> {
     if ptr.is_null() && cap != 0 {
         return Err(CError::null("a buffer pointer with a nonzero capacity"));
     }
-    disjoint("an output buffer", ptr as usize, cap, inputs)?;
+    disjoint_among("an output buffer", ptr as usize, cap, inputs, arrays)?;
     Ok(OutBuf {
         ptr,
         cap,
+        _life: PhantomData,
+    })
+}
+
+/// An array of `n` `T`s at `ptr` the caller passes (C's `const T *`, `n` elements), as a
+/// slice. NULL with `n == 0` is the empty slice; NULL with elements is a
+/// [`Status::NullPointer`] error naming it (`the {what} {part}`: "the key length array"),
+/// and a length no slice can have or a pointer not aligned for `T` are
+/// [`Status::InvalidArgument`] errors. Nothing is allocated unless it fails. Private: used
+/// only for pointers and integers, for which every initialised bit pattern is a valid value.
+///
+/// # Safety
+/// If `ptr` is not null, it must point to `n` initialised `T`s that stay valid and unchanged
+/// by others for `'a`.
+unsafe fn plain_array<'a, T: Copy>(
+    ptr: *const T,
+    n: usize,
+    what: &str,
+    part: &str,
+) -> Result<&'a [T], CError> {
+    if ptr.is_null() {
+        return if n == 0 {
+            Ok(&[])
+        } else {
+            Err(CError::null(&format!("the {what} {part} ({n} elements)")))
+        };
+    }
+    if n > isize::MAX as usize / size_of::<T>().max(1) {
+        return Err(CError::new(
+            Status::InvalidArgument,
+            format!("the {what} {part}: {n} elements are more than any array holds"),
+        ));
+    }
+    if !ptr.is_aligned() {
+        return Err(CError::new(
+            Status::InvalidArgument,
+            format!("the {what} {part} is at an address not aligned for its elements"),
+        ));
+    }
+    // SAFETY: 1. `ptr` is not null and aligned (both checked) and, by this function's
+    // contract, points to `n` initialised `T`s valid and unchanged for `'a`; 2. `n *
+    // size_of::<T>() <= isize::MAX` (checked).
+    Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
+}
+
+/// `n` byte strings the caller passes as two arrays, the C idiom `const uint8_t *const
+/// *ptrs, const size_t *lens` (a batch's keys or values): string `i` is the `lens[i]` bytes
+/// at `ptrs[i]`. Every string was checked when this was made (by [`byte_arrays`]), so
+/// reading one is safe.
+pub struct ByteArrays<'a> {
+    ptrs: &'a [*const u8],
+    lens: &'a [usize],
+}
+
+impl<'a> ByteArrays<'a> {
+    /// How many strings.
+    pub fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    /// String `i` (panics past the end, a bug of the caller in this crate).
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        let (ptr, len) = (self.ptrs[i], self.lens[i]);
+        if ptr.is_null() {
+            // `byte_arrays` refused a NULL string with a length.
+            return &[];
+        }
+        // SAFETY: `byte_arrays` checked that this non-null pointer has a length of at most
+        // `isize::MAX`, and its contract makes it point to `len` initialised bytes that stay
+        // valid and unchanged for `'a` (the arrays themselves are shared slices for `'a`, so
+        // the pointer and length read now are those checked); u8 has alignment 1.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+
+    /// The strings in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The caller's memory these cover, for the overlap checks of outputs: the two arrays and
+    /// every string.
+    pub fn inputs(&self) -> impl Iterator<Item = Input> + '_ {
+        [Input::of(self.ptrs), Input::of(self.lens)]
+            .into_iter()
+            .chain(self.iter().map(Input::of))
+    }
+}
+
+/// The `n` byte strings of `ptrs` and `lens` ([`ByteArrays`]); `what` names them in errors
+/// (`"key"`). Both arrays may be NULL when `n == 0`. Checked before anything is read through
+/// them, each as [`bytes`] checks one buffer: a NULL array with `n > 0` and a NULL string
+/// with a nonzero length are [`Status::NullPointer`] errors (naming the string's index); a
+/// misaligned array, a length no buffer can have and a count no array can have are
+/// [`Status::InvalidArgument`] errors. A NULL string with length 0 is empty.
+///
+/// # Safety
+/// - If `ptrs` is not null, it must point to `n` initialised pointers (aligned), and if
+///   `lens` is not null, to `n` initialised `size_t`s (aligned), both valid and unchanged by
+///   others for `'a`.
+/// - Each non-null `ptrs[i]` must point to `lens[i]` initialised bytes that stay valid and
+///   unchanged by others for `'a`.
+pub unsafe fn byte_arrays<'a>(
+    ptrs: *const *const u8,
+    lens: *const usize,
+    n: usize,
+    what: &str,
+) -> Result<ByteArrays<'a>, CError> {
+    // SAFETY: this function's contract covers the two arrays as `plain_array`'s.
+    let (ptrs, lens) = unsafe {
+        (
+            plain_array(ptrs, n, what, "pointer array")?,
+            plain_array(lens, n, what, "length array")?,
+        )
+    };
+    for (i, (&ptr, &len)) in ptrs.iter().zip(lens).enumerate() {
+        if ptr.is_null() && len != 0 {
+            return Err(CError::null(&format!("{what} {i} (length {len})")));
+        }
+        if len > isize::MAX as usize {
+            return Err(CError::new(
+                Status::InvalidArgument,
+                format!("{what} {i}: length {len} is larger than any buffer"),
+            ));
+        }
+    }
+    Ok(ByteArrays { ptrs, lens })
+}
+
+/// A caller's array to write `n` `T`s into (a batch's per-key results). Made only by
+/// [`out_array`], which checks it; writing is then safe.
+pub struct OutArray<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _life: PhantomData<&'a mut [T]>,
+}
+
+impl<T: Copy> OutArray<'_, T> {
+    /// Stores `value` as element `i` (panics past the end, a bug of the caller in this
+    /// crate; the old contents, possibly uninitialised, are not read or dropped).
+    pub fn set(&mut self, i: usize, value: T) {
+        assert!(
+            i < self.len,
+            "OutArray index {i} past its length {}",
+            self.len
+        );
+        // SAFETY: `i < len` (checked), so `len > 0` and `out_array` checked the pointer to be
+        // non-null and aligned; its caller promised it valid for writes of `len` `T`s for
+        // `'a` and not used by others, and it was checked to overlap no input the call reads
+        // through references; `T: Copy`, so nothing is dropped.
+        unsafe { self.ptr.add(i).write(value) }
+    }
+
+    /// The caller's memory this array covers, to keep later outputs of the same call off it.
+    pub fn region(&self) -> Input {
+        Input {
+            start: self.ptr as usize,
+            len: self.len * size_of::<T>(),
+        }
+    }
+}
+
+/// An output array of `n` `T`s (C's `T *`, `n` elements). NULL with `n == 0` is an empty
+/// array; NULL with elements is a [`Status::NullPointer`] error naming `what`; a pointer not
+/// aligned for `T`, a count no array can have, and an array that overlaps an input, an
+/// array or a string of `arrays` are [`Status::InvalidArgument`] errors.
+///
+/// # Safety
+/// - If `ptr` is not null, it must be valid for writes of `n` `T`s for `'a` (they need not
+///   be initialised) and not be read or written by others during `'a`.
+/// - `inputs` and `arrays` together must list every reference to the caller's memory that
+///   the call holds while it may write the array.
+pub unsafe fn out_array<'a, T: Copy>(
+    ptr: *mut T,
+    n: usize,
+    what: &str,
+    inputs: &[Input],
+    arrays: &[&ByteArrays<'_>],
+) -> Result<OutArray<'a, T>, CError> {
+    if ptr.is_null() {
+        return if n == 0 {
+            Ok(OutArray {
+                ptr,
+                len: 0,
+                _life: PhantomData,
+            })
+        } else {
+            Err(CError::null(&format!("{what} ({n} elements)")))
+        };
+    }
+    if n > isize::MAX as usize / size_of::<T>().max(1) {
+        return Err(CError::new(
+            Status::InvalidArgument,
+            format!("{what}: {n} elements are more than any array holds"),
+        ));
+    }
+    if !ptr.is_aligned() {
+        return Err(CError::new(
+            Status::InvalidArgument,
+            format!("{what} is at an address not aligned for its elements"),
+        ));
+    }
+    disjoint_among(what, ptr as usize, n * size_of::<T>(), inputs, arrays)?;
+    Ok(OutArray {
+        ptr,
+        len: n,
         _life: PhantomData,
     })
 }

@@ -50,6 +50,7 @@
 
 pub mod array;
 pub mod atomic_vector;
+pub mod batch;
 pub mod ffi_ptr;
 pub mod hash_map;
 pub mod iter;
@@ -59,6 +60,7 @@ pub mod value;
 
 pub use array::*;
 pub use atomic_vector::*;
+pub use batch::*;
 pub use hash_map::*;
 pub use iter::*;
 pub use status::Status;

@@ -100,6 +100,8 @@ def test_c_writes_typed_values_python_reads_and_back(c_demo, store_name):
         assert m["count"] == 10
         assert m["c_big"] == 2**63  # C's incr past int64_t stored a big int
         assert m.incr("c_big", -1) == 2**63 - 1
+        # C's set_many of encoded ints, read back in one batch.
+        assert m.get_many([f"c_batch_{i}" for i in range(51)]) == [i * 3 for i in range(50)] + [None]
 
         m["py_int"] = 123456789012
         m["py_float"] = -0.25
@@ -109,6 +111,7 @@ def test_c_writes_typed_values_python_reads_and_back(c_demo, store_name):
         m["py_none"] = None
         m["py_big"] = 2**64  # beyond int64_t: C sees a big int it can decode but not narrow
         assert m.incr("count", 5) == 15
+        m.set_many({f"py_batch_{i}": i * i for i in range(100)})  # C reads them with get_many
 
         run_c(c_demo, "read", store_name, "shared")  # checks every value, then count += 1
         assert m["count"] == 16
