@@ -172,8 +172,10 @@ pub struct ShardHeader {
     /// the value store, cleared after the checksum store, with the sequence odd); 0 when no
     /// such update is in flight. A repair after a dead writer reseals that one record.
     pub counter_intent: AtomicU64,
+    /// Resizes (counted in `resizes` too) whose new table was smaller than the old one.
+    pub shrinks: AtomicU64,
     /// Reserved, zero.
-    pub _reserved: [AtomicU64; 4],
+    pub _reserved: [AtomicU64; 3],
 }
 
 const _: () = assert!(size_of::<ShardHeader>() == 128);

@@ -18,10 +18,14 @@
 //!   `repair` drops the entries that fail: a value returned is one that was written. A value
 //!   damaged in place (a stray or hostile write) makes reads of that key fail with
 //!   [`MapError::Corrupt`] until `repair` drops it or a `set` replaces it.
-//! - **Incremental growth.** When a shard's table passes 3/4 load, a table of about twice the
-//!   size is published beside it with a migration cursor; every later write to the shard
-//!   moves a bounded batch of old buckets, and lookups check the new table, then the old.
-//!   No operation waits for more than one batch; tombstones are dropped by the move.
+//! - **Incremental growth and shrinking.** When a shard's table passes 3/4 load, a table of
+//!   about twice the size is published beside it with a migration cursor; every later write
+//!   to the shard moves a bounded batch of old buckets, and lookups check the new table, then
+//!   the old. No operation waits for more than one batch; tombstones are dropped by the move.
+//!   A removal that leaves the live entries below 1/4 of the buckets starts the same
+//!   migration into a smaller table (never below the map's initial size), so a map that
+//!   was emptied gives its tables back to the store's allocator; the sizes leave room on
+//!   both sides, so a shard does not go back and forth (see `resize`).
 //! - **Crash safety.** Every step leaves the shard in a state a repair understands: a writer
 //!   killed at any instruction leaves each key either with its old or its new value, never
 //!   torn, never duplicated; the next process to take the shard lock sees

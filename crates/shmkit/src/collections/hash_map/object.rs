@@ -120,7 +120,9 @@ impl From<MapStats> for ObjectStats {
                 ("buckets", StatValue::Count(s.buckets)),
                 ("load_factor", StatValue::Ratio(s.load_factor)),
                 ("bytes_used", StatValue::Bytes(s.bytes_used)),
+                ("table_bytes", StatValue::Bytes(s.table_bytes)),
                 ("resizes", StatValue::Count(s.resizes)),
+                ("shrinks", StatValue::Count(s.shrinks)),
                 (
                     "resizing_shards",
                     StatValue::Count(s.resizing_shards as u64),

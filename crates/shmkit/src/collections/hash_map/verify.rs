@@ -85,8 +85,14 @@ pub struct MapStats {
     pub bytes_used: u64,
     /// Resizes started over the map's life.
     pub resizes: u64,
+    /// Those of `resizes` whose new table was smaller than the old one (shrinks after
+    /// removals, or a resize that dropped many tombstones).
+    pub shrinks: u64,
     /// Shards migrating to a new table right now.
     pub resizing_shards: u32,
+    /// Bytes of the bucket tables (current and, while migrating, old; headers included):
+    /// the part of `bytes_used` that shrinking gives back.
+    pub table_bytes: u64,
 }
 
 /// Record blocks seen so far in a check, by the shard that referenced them.
@@ -643,23 +649,25 @@ impl MapInner {
             add(&mut stats.entries, &shard.len);
             add(&mut stats.bytes_used, &shard.bytes);
             add(&mut stats.resizes, &shard.resizes);
+            add(&mut stats.shrinks, &shard.shrinks);
             // Racy: a table may be replaced while we look; the header check keeps it harmless.
             if let Ok(t) = self.table(shard.table.load(Ordering::Acquire)) {
                 stats.buckets = stats.buckets.saturating_add(t.buckets());
-                stats.bytes_used = stats
-                    .bytes_used
+                stats.table_bytes = stats
+                    .table_bytes
                     .saturating_add(TABLE_HEADER_LEN + t.buckets() * 16);
             }
             let old = shard.old_table.load(Ordering::Acquire);
             if old != 0 {
                 stats.resizing_shards += 1;
                 if let Ok(t) = self.table(old) {
-                    stats.bytes_used = stats
-                        .bytes_used
+                    stats.table_bytes = stats
+                        .table_bytes
                         .saturating_add(TABLE_HEADER_LEN + t.buckets() * 16);
                 }
             }
         }
+        stats.bytes_used = stats.bytes_used.saturating_add(stats.table_bytes);
         if stats.buckets > 0 {
             stats.load_factor = stats.entries as f64 / stats.buckets as f64;
         }

@@ -87,6 +87,8 @@ pub(crate) struct Writer<'a> {
     pub(crate) map: &'a MapInner,
     pub(crate) shard: &'a ShardHeader,
     writing: bool,
+    /// An entry was removed since the last shrink check (see [`Writer::step`]).
+    removed: bool,
     deferred: Deferred,
 }
 
@@ -158,6 +160,7 @@ impl MapInner {
             map: self,
             shard,
             writing: false,
+            removed: false,
             deferred: Deferred::default(),
         };
         let result = f(&mut w);
@@ -347,6 +350,7 @@ impl MapInner {
             map: self,
             shard,
             writing: false,
+            removed: false,
             deferred: Deferred::default(),
         };
         let result = (|| -> Result<Vec<u64>, MapError> {
@@ -390,8 +394,10 @@ impl MapInner {
 impl<'a> Writer<'a> {
     /// One operation under the held lock: a migration batch in its own odd window (so `f`, a
     /// user closure for `update`, never runs while readers of the shard are held off), then
-    /// `f` in its own. A batch of writes to one shard is a sequence of steps, each exactly
-    /// what a single write does after taking the lock.
+    /// `f` in its own; then, if `f` removed an entry, the shrink check (which may start a
+    /// migration into a smaller table and move its first batch). A batch of writes to one
+    /// shard is a sequence of steps, each exactly what a single write does after taking the
+    /// lock.
     #[inline]
     pub(crate) fn step<R>(
         &mut self,
@@ -402,6 +408,12 @@ impl<'a> Writer<'a> {
             f(self)
         });
         self.end();
+        if std::mem::take(&mut self.removed) && result.is_ok() {
+            // The removal happened whatever this says: a table that cannot be allocated (or
+            // read) now is left as it is, to be shrunk by a later removal.
+            let _ = self.shrink_if_sparse();
+            self.end();
+        }
         result
     }
 
@@ -526,6 +538,7 @@ impl<'a> Writer<'a> {
             update_counter(&shard.used, |n| n.saturating_sub(1));
         }
         update_counter(&shard.len, |n| n.saturating_sub(1));
+        self.removed = true;
         let len = record_len(hit.key_len, hit.val_len);
         update_counter(&shard.bytes, |b| b.wrapping_sub(len));
         self.recycle(hit.rec);
