@@ -179,3 +179,13 @@ class StoreFile:
     def lock_owner(self, shard: int) -> int:
         """The owner id in the shard's lock word (0: unlocked)."""
         return self.u32(shard) & OWNER_MASK
+
+
+def rust_example(name: str) -> str:
+    """Builds the Rust example `name` of the core crate (cargo, debug) and returns its path."""
+    import subprocess
+
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    subprocess.run(["cargo", "build", "--quiet", "-p", "shmkit", "--example", name], cwd=root, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+    return os.path.join(target, "debug", "examples", name)

@@ -15,6 +15,7 @@ import pytest
 import shmkit
 
 import _workers
+from _support import rust_example
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
@@ -112,7 +113,7 @@ def test_another_process_sees_writes_and_writes_back(store, store_name):
 def test_a_structured_array_round_trips_with_rust(store, store_name):
     """The same records from NumPy (an aligned structured dtype) and from a Rust program's
     #[repr(C)] struct (crates/shmkit/examples/array_records.rs)."""
-    binary = _rust_example("array_records")
+    binary = rust_example("array_records")
     a = store.array("py", RECORD, 5)
     for i in range(5):
         a[i] = (0.25 * i, 10.0 + i, 1000 + i, i % 2)
@@ -136,16 +137,6 @@ def test_a_structured_array_round_trips_with_rust(store, store_name):
 def _fmt(x: float) -> str:
     """A float as Rust's Display prints it (no trailing `.0`)."""
     return str(int(x)) if x == int(x) else repr(x)
-
-
-def _rust_example(name: str) -> str:
-    subprocess.run(
-        ["cargo", "build", "--quiet", "-p", "shmkit", "--example", name],
-        cwd=ROOT,
-        check=True,
-    )
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "debug", "examples", name)
 
 
 def test_views_outlive_closed_handles_and_store(store_name):

@@ -27,7 +27,7 @@
 use crate::collections::array::ArrayError;
 use crate::collections::array::values::ElementValueError;
 use crate::collections::atomic_vector::VectorError;
-use crate::collections::hash_map::MapError;
+use crate::collections::hash_map::{MapError, TypedMapError};
 use crate::raw::OutOfBounds;
 use crate::store::error::{
     AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError,
@@ -35,6 +35,8 @@ use crate::store::error::{
 use crate::store::name::NameError;
 use crate::sync::LockError;
 use crate::value::DecodeError;
+use crate::value::arith::AddError;
+use crate::value::codec::CodecError;
 use std::fmt;
 
 /// What kind of failure an error is: the classification front ends map (exit codes, exception
@@ -188,6 +190,9 @@ pub enum Error {
     /// See [`MapError`].
     #[error(transparent)]
     Map(#[from] MapError),
+    /// See [`TypedMapError`].
+    #[error(transparent)]
+    TypedMap(#[from] TypedMapError),
     /// See [`VectorError`].
     #[error(transparent)]
     Vector(#[from] VectorError),
@@ -221,6 +226,7 @@ impl Error {
             Error::Directory(e) => e.kind(),
             Error::Verify(e) => e.kind(),
             Error::Map(e) => e.kind(),
+            Error::TypedMap(e) => e.kind(),
             Error::Vector(e) => e.kind(),
             Error::Array(e) => e.kind(),
             Error::Lock(e) => e.kind(),
@@ -332,6 +338,34 @@ impl MapError {
             | MapError::InvalidOptions(_) => ErrorKind::InvalidArgument,
             MapError::NotAnInteger { .. } => ErrorKind::WrongType,
             MapError::Corrupt { .. } => ErrorKind::Corrupt,
+        }
+    }
+}
+
+impl TypedMapError {
+    /// What kind of failure this is: the map's, or the codec's (see [`CodecError::kind`]);
+    /// `incr` on a value that is not a number is [`ErrorKind::WrongType`], an int too large
+    /// to add to a float [`ErrorKind::InvalidArgument`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            TypedMapError::Map(e) => e.kind(),
+            TypedMapError::Key(e) | TypedMapError::Value(e) => e.kind(),
+            TypedMapError::Incr(AddError::NotANumber { .. }) => ErrorKind::WrongType,
+            TypedMapError::Incr(AddError::FloatOverflow) => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+impl CodecError {
+    /// What kind of failure this is: bytes that are no value, or not what the codec wrote
+    /// ([`ErrorKind::InvalidValue`]); a value of another type or out of the type's range
+    /// ([`ErrorKind::WrongType`]); a value that cannot be encoded
+    /// ([`ErrorKind::InvalidArgument`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CodecError::Malformed(_) | CodecError::Invalid { .. } => ErrorKind::InvalidValue,
+            CodecError::WrongType { .. } | CodecError::OutOfRange { .. } => ErrorKind::WrongType,
+            CodecError::Unencodable { .. } => ErrorKind::InvalidArgument,
         }
     }
 }
@@ -1000,6 +1034,81 @@ mod tests {
         );
     }
 
+    fn codec_variant(e: &CodecError) -> usize {
+        match e {
+            CodecError::Malformed(_) => 0,
+            CodecError::WrongType { .. } => 1,
+            CodecError::OutOfRange { .. } => 2,
+            CodecError::Invalid { .. } => 3,
+            CodecError::Unencodable { .. } => 4,
+        }
+    }
+
+    fn codec_cases() -> Vec<(CodecError, ErrorKind)> {
+        vec![
+            (DecodeError::Empty.into(), ErrorKind::InvalidValue),
+            (
+                CodecError::WrongType {
+                    expected: "i64",
+                    found: "str",
+                },
+                ErrorKind::WrongType,
+            ),
+            (
+                CodecError::OutOfRange { expected: "u8" },
+                ErrorKind::WrongType,
+            ),
+            (
+                CodecError::Invalid {
+                    expected: "tuple",
+                    reason: "x".into(),
+                },
+                ErrorKind::InvalidValue,
+            ),
+            (
+                CodecError::Unencodable {
+                    type_name: "T",
+                    reason: "x".into(),
+                },
+                ErrorKind::InvalidArgument,
+            ),
+        ]
+    }
+
+    #[test]
+    fn codec_errors() {
+        check(codec_cases(), CodecError::kind, codec_variant, 5);
+    }
+
+    #[test]
+    fn typed_map_errors() {
+        let variant = |e: &TypedMapError| match e {
+            TypedMapError::Map(_) => 0,
+            TypedMapError::Key(_) => 1,
+            TypedMapError::Value(_) => 2,
+            TypedMapError::Incr(_) => 3,
+        };
+        let mut cases = vec![
+            (
+                MapError::NotAnInteger { len: 9 }.into(),
+                ErrorKind::WrongType,
+            ),
+            (
+                TypedMapError::Incr(AddError::NotANumber { tag: Some(6) }),
+                ErrorKind::WrongType,
+            ),
+            (
+                TypedMapError::Incr(AddError::FloatOverflow),
+                ErrorKind::InvalidArgument,
+            ),
+        ];
+        for (e, k) in codec_cases() {
+            cases.push((TypedMapError::Key(e.clone()), k));
+            cases.push((TypedMapError::Value(e), k));
+        }
+        check(cases, TypedMapError::kind, variant, 4);
+    }
+
     #[test]
     fn the_umbrella_has_the_kind_of_what_it_wraps() {
         let mut cases: Vec<(Error, ErrorKind)> = vec![
@@ -1031,6 +1140,10 @@ mod tests {
                 ArrayError::NeedsType("a".into()).into(),
                 ErrorKind::InvalidArgument,
             ),
+            (
+                TypedMapError::Incr(AddError::FloatOverflow).into(),
+                ErrorKind::InvalidArgument,
+            ),
         ];
         cases.extend(open_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
@@ -1049,8 +1162,9 @@ mod tests {
             Error::Io(_) => 10,
             Error::Vector(_) => 11,
             Error::Array(_) => 12,
+            Error::TypedMap(_) => 13,
         };
-        check(cases, Error::kind, variant, 13);
+        check(cases, Error::kind, variant, 14);
     }
 
     #[test]

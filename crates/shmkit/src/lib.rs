@@ -96,7 +96,7 @@ pub use collections::atomic_vector::{
     AtomicVector, AtomicVectorOptions, VectorError, VectorReport, VectorStats, WaitOutcome,
 };
 pub use collections::hash_map::{
-    HashMap, HashMapOptions, MapError, MapReport, MapStats, UpdateAction,
+    HashMap, HashMapOptions, MapError, MapReport, MapStats, TypedMap, TypedMapError, UpdateAction,
 };
 pub use error::{Error, ErrorKind};
 pub use raw::OutOfBounds;

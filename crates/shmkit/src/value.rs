@@ -13,7 +13,7 @@
 //! | `0x05` | bytes | the bytes |
 //! | `0x06` | str | UTF-8 |
 //! | `0x07` | big int | two's complement little-endian, minimal length, > 8 bytes |
-//! | `0x08` | language-specific | 1 byte language id (`1` = Python pickle), then the data |
+//! | `0x08` | language-specific | 1 byte language id (`1` = Python pickle, `2` = a Rust tuple: [`codec::LANG_RUST_TUPLE`]), then the data |
 //!
 //! ```
 //! use shmkit::value::{Value, decode, encode};
@@ -24,9 +24,11 @@
 //! ```
 //!
 //! Submodules: [`int`] (the canonical form of integers of any size, two's complement
-//! arithmetic), [`arith`] (adding a number to an encoded value, for atomic `incr`).
+//! arithmetic), [`arith`] (adding a number to an encoded value, for atomic `incr`), [`codec`]
+//! (Rust types ↔ this encoding: what typed maps use).
 
 pub mod arith;
+pub mod codec;
 pub mod int;
 
 /// Tag of null.

@@ -66,12 +66,14 @@ mod lookup;
 mod object;
 mod resize;
 mod spare;
+pub mod typed;
 mod verify;
 mod write;
 
 pub(crate) use error::Fault;
 pub use error::MapError;
 pub use iter::{Iter, Keys, Values};
+pub use typed::{TypedMap, TypedMapError};
 pub use verify::{MapReport, MapStats};
 
 /// A key and its value, as copied out of the map.
