@@ -5,7 +5,6 @@ same records, views that outlive their handle, and bad input."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import pickle
 import subprocess
 
@@ -16,8 +15,6 @@ import shmkit
 
 import _workers
 from _support import rust_example
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 RECORD = np.dtype([("x", "<f8"), ("y", "<f8"), ("id", "<u4"), ("flag", "u1")], align=True)
 
