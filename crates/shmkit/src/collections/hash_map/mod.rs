@@ -241,6 +241,18 @@ fn create_root(store: &Store, shards: u32, buckets: u64) -> Result<u64, AllocErr
     Ok(root)
 }
 
+/// The initial table size recorded in a map's root, if it is one a map can have (a power of
+/// two from [`MIN_BUCKETS`] to 2^40); otherwise [`MIN_BUCKETS`]. It is only a floor for
+/// `clear` and for shrinking, so a damaged word must not become a table size: a table whose
+/// header is not a power of two would make its shard unreadable.
+fn sane_initial_buckets(recorded: u64) -> u64 {
+    if recorded.is_power_of_two() && (MIN_BUCKETS..=1 << 40).contains(&recorded) {
+        recorded
+    } else {
+        MIN_BUCKETS
+    }
+}
+
 impl HashMap {
     pub(super) fn attach(store: &Store, name: &str, root: u64) -> Result<HashMap, MapError> {
         let region = &store.inner.region;
@@ -278,7 +290,7 @@ impl HashMap {
                 shards_offset,
                 shard_mask: shards as u64 - 1,
                 seed: store.hash_seed(),
-                initial_buckets: r.initial_buckets.load(Ordering::Relaxed).max(MIN_BUCKETS),
+                initial_buckets: sane_initial_buckets(r.initial_buckets.load(Ordering::Relaxed)),
             }),
         })
     }

@@ -14,7 +14,7 @@
 //! table above the map's initial size) asks [`shrunk_buckets`] for a table with room for the
 //! live entries plus one insert per batch at no more than 1/2 load; if that is smaller than
 //! the current one, it starts the migration and moves the first batch. The reserve for
-//! inserts is 1/32 of the old table, so one shrink divides a table by at most 16, and a
+//! inserts is 1/32 of the old table, so one shrink divides a table by at most 8, and a
 //! shard starts shrinking once its live entries are below about 7/32 of its buckets; a shard
 //! emptied from millions of entries shrinks through several migrations in a row, each
 //! started by the removals that follow the previous one. Only writes move a migration on: a
@@ -92,7 +92,10 @@ fn table_for(need: u64, num: u64, den: u64) -> Option<u64> {
 /// the migration's reserve, clear of the shrink trigger (1/4, and a shrink must also find a
 /// smaller table: see [`shrunk_buckets`]), so a grown shard is not shrunk right back.
 pub(crate) fn grown_buckets(live: u64, old_buckets: u64) -> Option<u64> {
-    table_for(migration_need(live, old_buckets), 5, 8)
+    // Also at most 1/2 load for the live entries alone: a rebuild forced by tombstones must
+    // leave a quarter of the table for new tombstones, or a shard under steady churn
+    // (insert new keys, delete old ones) rebuilds ten times as often.
+    Some(table_for(migration_need(live, old_buckets), 5, 8)?.max(table_for(live, 1, 2)?))
 }
 
 /// Buckets of the table a sparse shard (live entries below 1/4 of its buckets) of `live`
@@ -182,8 +185,9 @@ impl Writer<'_> {
                 continue;
             }
             let live = shard.len.load(Ordering::Relaxed);
-            let new_buckets =
-                grown_buckets(live, buckets).ok_or(AllocError::TooLarge { size: u64::MAX })?;
+            let new_buckets = grown_buckets(live, buckets)
+                .ok_or(AllocError::TooLarge { size: u64::MAX })?
+                .max(self.map.initial_buckets);
             self.start_resize(new_buckets, buckets, table.offset)?;
             self.migrate(MIGRATE_BATCH)?;
         }
