@@ -3,7 +3,7 @@
 #
 #   bash scripts/mutants.sh GROUP [extra cargo-mutants arguments]
 #
-# GROUP is one of: sync, attach, alloc, hash_map, hash_map_verify, all. Each group mutates its modules and
+# GROUP is one of: sync, attach, alloc, hash_map, hash_map_verify, atomic_vector, array, all. Each group mutates its modules and
 # judges every mutant with the core's unit tests and the integration tests that exercise
 # those modules (nextest, one test per process). Results land in mutants.out/ (see
 # docs/TESTING.md for how to read them and for the figures of the last full run).
@@ -49,17 +49,28 @@ case "$group" in
         # hash_map_large (a 1 GiB value) is left out: unoptimised, it alone outlasts the
         # timeout. The chunked value paths it covers are also hit by hash_map_checksum.
         tests=(hash_map hash_map_procs hash_map_corrupt hash_map_corrupt_lengths
-               hash_map_checksum crash_hash_map crash_hash_map_counters maintenance_busy)
+               hash_map_checksum crash_hash_map crash_hash_map_counters maintenance_busy
+               hash_map_batch hash_map_shrink)
         timeout=60
         ;;
+    atomic_vector)
+        files=("$src/collections/atomic_vector/mod.rs" "$src/collections/atomic_vector/verify.rs")
+        tests=(atomic_vector)
+        timeout=60
+        ;;
+    array)
+        files=("$src/collections/array/mod.rs" "$src/collections/array/object.rs"
+               "$src/collections/array/dtype.rs")
+        tests=(array)
+        ;;
     all)
-        for g in sync attach alloc hash_map hash_map_verify; do
+        for g in sync attach alloc hash_map hash_map_verify atomic_vector array; do
             bash "$0" "$g" "$@"
         done
         exit 0
         ;;
     *)
-        echo "usage: $0 sync|attach|alloc|hash_map|hash_map_verify|all [cargo-mutants args]" >&2
+        echo "usage: $0 sync|attach|alloc|hash_map|hash_map_verify|atomic_vector|array|all [cargo-mutants args]" >&2
         exit 2
         ;;
 esac
