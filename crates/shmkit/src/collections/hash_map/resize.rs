@@ -21,11 +21,11 @@
 //! shard that is only read keeps whatever tables it has (two while a migration is pending).
 //!
 //! Hysteresis: a shrunk table ends its migration at most half full, so it grows again only
-//! after its live entries grew by half (3/4 load); a grown table starts above 5/16 load
-//! (minus the reserve), so it shrinks only after its live entries fell by a fifth or more
-//! (an eighth, after a rebuild that halved the table). A rebuild forced by tombstones is
-//! sized like a growth (it keeps the table's size while the live entries fit under 5/8), so
-//! churn at a steady size does not alternate between a larger and a smaller table.
+//! after its live entries grew by half (3/4 load); a grown table is sized for at most 5/8
+//! load with the migration's reserve and at most 1/2 for the live entries alone, so it
+//! starts above 1/4 load, clear of the shrink trigger. A rebuild forced by tombstones is
+//! sized like a growth, so churn at a steady size neither alternates between a larger and
+//! a smaller table nor rebuilds often (a quarter of the table stays free for tombstones).
 //!
 //! Crash states a repair recognises (the same in both directions: the repair never looks at
 //! which table is larger): `old_table == table` (a
@@ -86,11 +86,11 @@ fn table_for(need: u64, num: u64, den: u64) -> Option<u64> {
 }
 
 /// Buckets of the table a full shard (3/4 of its slots used) of `live` entries migrates into
-/// from a table of `old_buckets`: room for [`migration_need`] at no more than 5/8 load. A
-/// growth from live entries near 3/4 doubles the table; one forced by tombstones rebuilds
-/// it at the same size (or smaller). Either way the new table starts above 5/16 load minus
-/// the migration's reserve, clear of the shrink trigger (1/4, and a shrink must also find a
-/// smaller table: see [`shrunk_buckets`]), so a grown shard is not shrunk right back.
+/// from a table of `old_buckets`: room for [`migration_need`] at no more than 5/8 load, and
+/// the live entries alone at no more than 1/2. A growth from live entries near 3/4 doubles
+/// the table; one forced by tombstones rebuilds it at the same size (or smaller). Either
+/// way the new table starts above 1/4 load, clear of the shrink trigger (see
+/// [`shrunk_buckets`]), so a grown shard is not shrunk right back.
 pub(crate) fn grown_buckets(live: u64, old_buckets: u64) -> Option<u64> {
     // Also at most 1/2 load for the live entries alone: a rebuild forced by tombstones must
     // leave a quarter of the table for new tombstones, or a shard under steady churn
