@@ -23,7 +23,8 @@
 //! Hysteresis: a shrunk table ends its migration at most half full, so it grows again only
 //! after its live entries grew by half (3/4 load); a grown table is sized for at most 5/8
 //! load with the migration's reserve and at most 1/2 for the live entries alone, so it
-//! starts above 1/4 load, clear of the shrink trigger. A rebuild forced by tombstones is
+//! starts above 1/4 load, clear of the shrink trigger (unless the reserve dominates: a nearly
+//! empty shard rebuilt for its tombstones, which a shrink then rightly follows). A rebuild forced by tombstones is
 //! sized like a growth, so churn at a steady size neither alternates between a larger and
 //! a smaller table nor rebuilds often (a quarter of the table stays free for tombstones).
 //!
@@ -89,7 +90,8 @@ fn table_for(need: u64, num: u64, den: u64) -> Option<u64> {
 /// from a table of `old_buckets`: room for [`migration_need`] at no more than 5/8 load, and
 /// the live entries alone at no more than 1/2. A growth from live entries near 3/4 doubles
 /// the table; one forced by tombstones rebuilds it at the same size (or smaller). Either
-/// way the new table starts above 1/4 load, clear of the shrink trigger (see
+/// way the new table starts above 1/4 load unless the reserve dominates (a nearly empty
+/// shard), clear of the shrink trigger (see
 /// [`shrunk_buckets`]), so a grown shard is not shrunk right back.
 pub(crate) fn grown_buckets(live: u64, old_buckets: u64) -> Option<u64> {
     // Also at most 1/2 load for the live entries alone: a rebuild forced by tombstones must
