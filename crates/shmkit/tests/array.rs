@@ -205,6 +205,10 @@ fn mismatches_and_bad_input_are_typed_errors_and_create_nothing() {
     assert!(a.typed::<i32>().is_err());
     assert_eq!(t.objects().unwrap().len(), 2); // "a" and "m": nothing else was created
     assert!(t.check().is_clean());
+    // The limits themselves are allowed: 32 dimensions, and opened again as stored.
+    let deep = t.array("deep", "d", &[1; 32]).unwrap();
+    assert_eq!(t.open_array("deep").unwrap().shape(), deep.shape());
+    assert_eq!(a.verify().unwrap().item_count, Some(12));
 }
 
 /// Offsets inside the root block (see `layout::ArrayRoot`).
@@ -256,7 +260,9 @@ fn a_damaged_header_is_an_error_never_a_crash() {
 #[test]
 fn the_element_block_must_be_allocated_and_large_enough() {
     let t = TestStore::new("array-block");
-    let a = t.array("a", "d", &[100]).unwrap();
+    // Ten elements (80 bytes) against a block of one (its capacity below 80, above 18): a
+    // size check that added or divided instead of multiplying would let it through.
+    let a = t.array("a", "d", &[10]).unwrap();
     let small = t.array("small", "d", &[1]).unwrap();
     let root = a.root_offset();
     let mut block = [0; 8];
@@ -265,6 +271,9 @@ fn the_element_block_must_be_allocated_and_large_enough() {
     let mut original = [0; 16];
     t.read_bytes(root + DATA_AT, &mut original).unwrap();
     let small_block = u64::from_le_bytes(block);
+    let capacity = t.block_capacity(small_block).unwrap();
+    let need = small_block.next_multiple_of(64) - small_block + 80;
+    assert!(capacity < need && capacity >= need - 80 + 18, "{capacity}");
     t.write_bytes(
         root + DATA_AT,
         &small_block.next_multiple_of(64).to_le_bytes(),

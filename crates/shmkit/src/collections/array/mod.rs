@@ -123,14 +123,11 @@ impl ArrayInner {
         self.len * self.element.itemsize()
     }
 
-    /// Offset and length of elements `[start, start + count)`, bounds-checked.
+    /// Offset of element `start`, after checking that `[start, start + count)` are elements.
     #[inline]
-    fn span(&self, start: u64, count: u64) -> Result<(u64, u64), ArrayError> {
+    fn offset_of_range(&self, start: u64, count: u64) -> Result<u64, ArrayError> {
         match start.checked_add(count) {
-            Some(end) if end <= self.len => {
-                let size = self.element.itemsize();
-                Ok((self.data + start * size, count * size))
-            }
+            Some(end) if end <= self.len => Ok(self.data + start * self.element.itemsize()),
             _ => Err(ArrayError::IndexOutOfRange {
                 index: start.saturating_add(count.saturating_sub(1)),
                 len: self.len,
@@ -490,7 +487,7 @@ impl Array {
     /// returns how many.
     pub fn read_range(&self, start: u64, out: &mut [u8]) -> Result<u64, ArrayError> {
         let count = self.inner.elements_in(out.len())?;
-        let (offset, _) = self.inner.span(start, count)?;
+        let offset = self.inner.offset_of_range(start, count)?;
         self.inner.region().read_bytes(offset, out)?;
         self.inner.unfaulted(Ok(count))
     }
@@ -510,7 +507,7 @@ impl Array {
     /// Stores the elements in `data` (a whole number of them) from `start` on.
     pub fn write_range(&self, start: u64, data: &[u8]) -> Result<(), ArrayError> {
         let count = self.inner.elements_in(data.len())?;
-        let (offset, _) = self.inner.span(start, count)?;
+        let offset = self.inner.offset_of_range(start, count)?;
         self.inner.region().write_bytes(offset, data)?;
         self.inner.unfaulted(Ok(()))
     }
