@@ -27,6 +27,7 @@
 //! {"x":1.5,"y":-2.0,"id":7,"flag":1}
 //! ```
 
+use super::element_args::{refuse_map_typing, text};
 use crate::bytes_text::{base64_encode, hex_decode};
 use crate::cli::{GetArgs, SetArgs, Typing};
 use crate::error::{CliError, CliResult, exit};
@@ -47,36 +48,20 @@ fn plain_typing(
     typing: &Typing,
     value_type: Option<ArgType>,
 ) -> Result<(), CliError> {
-    let refused = if typing.raw {
-        Some("--raw")
-    } else if typing.hex {
-        Some("--hex")
-    } else if !matches!(typing.key_type, ArgType::Str | ArgType::Int) {
-        Some("--key-type")
-    } else if value_type.is_some_and(|t| !matches!(t, ArgType::Str | ArgType::Int | ArgType::Float))
-    {
-        Some("--type")
-    } else {
-        None
-    };
-    match refused {
-        Some(option) => Err(CliError::usage(format!(
-            "{option} does not apply to {object:?}: an array's elements have the element type \
-             the array was created with, addressed by index"
-        ))),
-        None => Ok(()),
-    }
+    refuse_map_typing(
+        object,
+        typing,
+        value_type,
+        &[ArgType::Str, ArgType::Int, ArgType::Float],
+        "an array's elements have the element type the array was created with, addressed by \
+         index",
+    )
 }
 
 fn open(store: &Store, store_arg: &str, object: &str) -> Result<Array, CliError> {
     store
         .open_array(object)
         .map_err(|e| CliError::object(store_arg, e.into()))
-}
-
-fn text<'a>(arg: &'a OsStr, what: &str) -> Result<&'a str, CliError> {
-    arg.to_str()
-        .ok_or_else(|| CliError::usage(format!("{what} is not valid UTF-8")))
 }
 
 /// An integer argument as `i128` (values beyond it saturate: they are out of range anyway).

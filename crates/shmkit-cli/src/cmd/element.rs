@@ -16,6 +16,7 @@
 //! 42
 //! ```
 
+use super::element_args::{refuse_map_typing, text};
 use crate::cli::{GetArgs, SetArgs, Typing};
 use crate::error::{CliError, CliResult, exit};
 use crate::typed::ArgType;
@@ -30,25 +31,13 @@ fn plain_typing(
     typing: &Typing,
     value_type: Option<ArgType>,
 ) -> Result<(), CliError> {
-    let typed = |t: ArgType| matches!(t, ArgType::Str | ArgType::Int);
-    let refused = if typing.raw {
-        Some("--raw")
-    } else if typing.hex {
-        Some("--hex")
-    } else if !typed(typing.key_type) {
-        Some("--key-type")
-    } else if value_type.is_some_and(|t| !typed(t)) {
-        Some("--type")
-    } else {
-        None
-    };
-    match refused {
-        Some(option) => Err(CliError::usage(format!(
-            "{option} does not apply to {object:?}: an atomic_vector's elements are int64 \
-             numbers, addressed by index"
-        ))),
-        None => Ok(()),
-    }
+    refuse_map_typing(
+        object,
+        typing,
+        value_type,
+        &[ArgType::Str, ArgType::Int],
+        "an atomic_vector's elements are int64 numbers, addressed by index",
+    )
 }
 
 /// Opens the vector (the caller found it in the directory, so a failure here is a real one).
@@ -56,12 +45,6 @@ fn open(store: &Store, store_arg: &str, object: &str) -> Result<AtomicVector, Cl
     store
         .open_atomic_vector(object)
         .map_err(|e| CliError::object(store_arg, e.into()))
-}
-
-/// The text of an argument (`what` names it in the error).
-fn text<'a>(arg: &'a OsStr, what: &str) -> Result<&'a str, CliError> {
-    arg.to_str()
-        .ok_or_else(|| CliError::usage(format!("{what} is not valid UTF-8")))
 }
 
 /// A decimal `i64`; `what` names it in errors, which say whether the text is no integer or

@@ -65,10 +65,8 @@ fn open_map(
 /// The kind of the object `name` of `store` (`None` if the store has none of that name).
 fn kind_of(store: &Store, store_arg: &str, name: &str) -> Result<Option<ObjectKind>, CliError> {
     Ok(store
-        .objects()
+        .find_object(name)
         .map_err(|e| CliError::corrupt(store_arg, e))?
-        .into_iter()
-        .find(|o| o.name == name)
         .map(|o| o.kind))
 }
 

@@ -9,6 +9,7 @@ pub mod array;
 pub mod check;
 pub mod dump;
 pub mod element;
+pub mod element_args;
 pub mod gc;
 pub mod kv;
 pub mod ls;

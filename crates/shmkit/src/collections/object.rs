@@ -142,8 +142,12 @@ pub trait Collection: Sized + Send + Sync + std::fmt::Debug + 'static {
     type Report: Into<ObjectReport>;
 
     /// Opens the existing object `name` (`DirectoryError::NotFound` if missing,
-    /// `DirectoryError::WrongKind` if the name holds another kind).
-    fn open(store: &Store, name: &str) -> Result<Self, Self::Error>;
+    /// `DirectoryError::WrongKind` if the name holds another kind): its root from the
+    /// directory, then [`Collection::open_at`].
+    fn open(store: &Store, name: &str) -> Result<Self, Self::Error> {
+        let root = store.object(name, Self::KIND)?;
+        Self::open_at(store, name, root)
+    }
     /// Opens the object a directory listing found (`name` with its root at `root`),
     /// without looking the name up again: generic code that visits every object
     /// ([`super::any::open_any`]) stays linear in the number of objects. The root is

@@ -238,7 +238,7 @@ impl Attachment {
     /// opening an object costs one pass over the directory without allocating. The pass
     /// goes on to the end after a match, so a damaged chain of pages is an error, never a
     /// half-read directory.
-    fn find_object(&self, name: &str) -> Result<Option<ObjectInfo>, OutOfBounds> {
+    pub(crate) fn find_object(&self, name: &str) -> Result<Option<ObjectInfo>, OutOfBounds> {
         let mut found = None;
         self.scan(|e, page, i| {
             let len = e.name_len.load(Ordering::Relaxed) as usize;

@@ -539,6 +539,12 @@ impl Store {
         self.inner.objects()
     }
 
+    /// The published object `name` (its kind and root), if there is one: one pass over the
+    /// directory, comparing names in place.
+    pub fn find_object(&self, name: &str) -> Result<Option<ObjectInfo>, OutOfBounds> {
+        self.inner.find_object(name)
+    }
+
     /// Root offset of object `name` of kind `kind`.
     pub fn object(&self, name: &str, kind: ObjectKind) -> Result<u64, DirectoryError> {
         self.inner.object(name, kind)

@@ -102,11 +102,6 @@ impl Collection for Array {
     type Stats = ArrayStats;
     type Report = ObjectReport;
 
-    fn open(store: &Store, name: &str) -> Result<Array, ArrayError> {
-        let root = store.object(name, ObjectKind::Array)?;
-        Array::attach(store, name, root)
-    }
-
     fn open_at(store: &Store, name: &str, root: u64) -> Result<Array, ArrayError> {
         Array::attach(store, name, root)
     }

@@ -34,11 +34,6 @@ impl Collection for AtomicVector {
     type Stats = VectorStats;
     type Report = VectorReport;
 
-    fn open(store: &Store, name: &str) -> Result<AtomicVector, VectorError> {
-        let root = store.object(name, ObjectKind::AtomicVector)?;
-        AtomicVector::attach(store, name, root)
-    }
-
     fn open_at(store: &Store, name: &str, root: u64) -> Result<AtomicVector, VectorError> {
         AtomicVector::attach(store, name, root)
     }

@@ -34,11 +34,6 @@ impl Collection for HashMap {
     type Stats = MapStats;
     type Report = MapReport;
 
-    fn open(store: &Store, name: &str) -> Result<HashMap, MapError> {
-        let root = store.object(name, ObjectKind::HashMap)?;
-        HashMap::attach(store, name, root)
-    }
-
     fn open_at(store: &Store, name: &str, root: u64) -> Result<HashMap, MapError> {
         HashMap::attach(store, name, root)
     }
