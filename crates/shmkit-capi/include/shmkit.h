@@ -473,8 +473,8 @@ const char *shmkit_version(void);
  *
  * # Safety
  * `store` is NULL or a live store handle; `name` and `format` are NULL or NUL-terminated
- * strings; `shape` is NULL (with `ndim` 0 unless `format` is NULL) or points to `ndim`
- * `uint64_t`s; `out` is NULL or writable.
+ * strings; `shape` is NULL with `ndim` 0, or points to `ndim` `uint64_t`s; `out` is NULL or
+ * writable.
  */
 shmkit_status shmkit_array_open(const struct shmkit_store *store,
                                 const char *name,
@@ -589,7 +589,8 @@ shmkit_status shmkit_array_read(const struct shmkit_array *array,
  * # Safety
  * `array` is NULL or a live array handle; `data` is valid for `len` bytes (or NULL with 0)
  * that no one changes during the call (so not the array's own memory from
- * `shmkit_array_data`: copy an element to a local buffer first).
+ * `shmkit_array_data`: copy an element to a local buffer first; such a pointer is refused
+ * with `SHMKIT_STATUS_INVALID_ARGUMENT`).
  */
 shmkit_status shmkit_array_write(const struct shmkit_array *array,
                                  uint64_t index,

@@ -52,8 +52,8 @@ const KNOWN_ARRAY_FLAGS: u32 = SHMKIT_ARRAY_OPEN_EXISTING;
 ///
 /// # Safety
 /// `store` is NULL or a live store handle; `name` and `format` are NULL or NUL-terminated
-/// strings; `shape` is NULL (with `ndim` 0 unless `format` is NULL) or points to `ndim`
-/// `uint64_t`s; `out` is NULL or writable.
+/// strings; `shape` is NULL with `ndim` 0, or points to `ndim` `uint64_t`s; `out` is NULL or
+/// writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_array_open(
     store: *const shmkit_store,
@@ -328,17 +328,27 @@ pub unsafe extern "C" fn shmkit_array_read(
             )
         };
         let array = &array.array;
-        let mut element = vec![0u8; array.itemsize() as usize];
-        array.read(index, &mut element)?;
-        if let Some(len) = len {
-            len.write(element.len());
+        let size = array.itemsize() as usize;
+        if index >= array.len() {
+            return Err(shmkit::ArrayError::IndexOutOfRange {
+                index,
+                len: array.len(),
+            }
+            .into());
         }
-        if !buf.fill(&element) {
+        if let Some(len) = len {
+            len.write(size);
+        }
+        // Checked before anything is copied: a size query copies nothing.
+        if buf.capacity() < size {
             return Err(CError::new(
                 Status::BufferTooSmall,
-                format!("an element is {} bytes, room for {cap}", element.len()),
+                format!("an element is {size} bytes, room for {cap}"),
             ));
         }
+        let mut element = vec![0u8; size];
+        array.read(index, &mut element)?;
+        buf.fill(&element);
         Ok(Status::Ok)
     })
 }
@@ -351,7 +361,8 @@ pub unsafe extern "C" fn shmkit_array_read(
 /// # Safety
 /// `array` is NULL or a live array handle; `data` is valid for `len` bytes (or NULL with 0)
 /// that no one changes during the call (so not the array's own memory from
-/// `shmkit_array_data`: copy an element to a local buffer first).
+/// `shmkit_array_data`: copy an element to a local buffer first; such a pointer is refused
+/// with `SHMKIT_STATUS_INVALID_ARGUMENT`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_array_write(
     array: *const shmkit_array,
@@ -367,6 +378,19 @@ pub unsafe extern "C" fn shmkit_array_write(
                 ffi_ptr::bytes(data, len)?,
             )
         };
+        // The caller's bytes must not be the array's own memory (from `shmkit_array_data`):
+        // the write would change memory behind the slice it reads from.
+        let own = array.array.data_ptr().as_ptr() as usize;
+        let at = data.as_ptr() as usize;
+        let overlaps = !data.is_empty()
+            && at < own.saturating_add(array.array.nbytes() as usize)
+            && own < at.saturating_add(data.len());
+        if overlaps {
+            return Err(CError::new(
+                Status::InvalidArgument,
+                "data overlaps the array's own memory: copy the element to a local buffer first",
+            ));
+        }
         array.array.write(index, data)?;
         Ok(Status::Ok)
     })

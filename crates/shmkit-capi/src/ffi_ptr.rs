@@ -374,6 +374,13 @@ pub unsafe fn out_among<'a, T>(
     arrays: &[&ByteArrays<'_>],
 ) -> Result<Out<'a, T>, CError> {
     let ptr = NonNull::new(ptr).ok_or_else(|| CError::null(what))?;
+    if !ptr.as_ptr().is_aligned() {
+        // `Out::write` is an aligned write: a misaligned out-parameter is refused, not used.
+        return Err(CError::new(
+            Status::InvalidArgument,
+            format!("{what} is not aligned for its type"),
+        ));
+    }
     disjoint_among(what, ptr.as_ptr() as usize, size_of::<T>(), inputs, arrays)?;
     Ok(Out {
         ptr,

@@ -137,6 +137,25 @@ fn a_created_array_is_the_cores_array_and_its_pointer_is_element_zero() {
         );
         assert_eq!(grid.get(0).unwrap(), 3.0);
         assert_eq!(*elements, 3.0);
+        // The array's own memory as the source of a write is refused, nothing written.
+        assert_eq!(
+            shmkit_array_write(a, 0, data.cast::<u8>().add(8), 8),
+            Status::InvalidArgument
+        );
+        assert!(last_error().contains("overlaps"), "{}", last_error());
+        assert_eq!(grid.get(0).unwrap(), 3.0);
+        // A misaligned out-parameter is refused, not written through.
+        let mut words = [0u64; 2];
+        let misaligned = words.as_mut_ptr().cast::<u8>().add(1).cast::<u64>();
+        assert_eq!(shmkit_array_len(a, misaligned), Status::InvalidArgument);
+        assert_eq!(words, [0, 0]);
+        // A size query copies nothing and says how much room an element needs.
+        let mut need = 0usize;
+        assert_eq!(
+            shmkit_array_read(a, 0, null_mut(), 0, &mut need),
+            Status::BufferTooSmall
+        );
+        assert_eq!(need, 8);
 
         // Adopting: no format, no shape.
         let b = open(store_of(&name), c"grid", None, None, 0).unwrap();
