@@ -27,6 +27,7 @@
 use crate::collections::array::ArrayError;
 use crate::collections::array::values::ElementValueError;
 use crate::collections::atomic_vector::VectorError;
+use crate::collections::deque::DequeError;
 use crate::collections::hash_map::{MapError, TypedMapError};
 use crate::raw::OutOfBounds;
 use crate::store::error::{
@@ -85,6 +86,9 @@ pub enum ErrorKind {
     RegistryFull,
     /// A live process held a lock for longer than the caller would wait.
     Busy,
+    /// A bounded container (a deque created with a `maxlen`) has no room, and the caller
+    /// would not wait (longer).
+    Full,
     /// Another system error (see the error's source for the OS error).
     Io,
 }
@@ -110,6 +114,7 @@ impl ErrorKind {
         ErrorKind::StoreFull,
         ErrorKind::RegistryFull,
         ErrorKind::Busy,
+        ErrorKind::Full,
         ErrorKind::Io,
     ];
 
@@ -132,6 +137,7 @@ impl ErrorKind {
             ErrorKind::StoreFull => "store_full",
             ErrorKind::RegistryFull => "registry_full",
             ErrorKind::Busy => "busy",
+            ErrorKind::Full => "full",
             ErrorKind::Io => "io",
         }
     }
@@ -154,6 +160,7 @@ impl ErrorKind {
             ErrorKind::StoreFull => "store full",
             ErrorKind::RegistryFull => "all process slots in use",
             ErrorKind::Busy => "lock held by a live process",
+            ErrorKind::Full => "container full",
             ErrorKind::Io => "system error",
         }
     }
@@ -199,6 +206,9 @@ pub enum Error {
     /// See [`ArrayError`].
     #[error(transparent)]
     Array(#[from] ArrayError),
+    /// See [`DequeError`].
+    #[error(transparent)]
+    Deque(#[from] DequeError),
     /// See [`LockError`].
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -229,6 +239,7 @@ impl Error {
             Error::TypedMap(e) => e.kind(),
             Error::Vector(e) => e.kind(),
             Error::Array(e) => e.kind(),
+            Error::Deque(e) => e.kind(),
             Error::Lock(e) => e.kind(),
             Error::Name(e) => e.kind(),
             Error::OutOfBounds(e) => e.kind(),
@@ -382,6 +393,23 @@ impl VectorError {
             | VectorError::BitOutOfRange { .. }
             | VectorError::TooLong { .. } => ErrorKind::InvalidArgument,
             VectorError::Corrupt { .. } => ErrorKind::Corrupt,
+        }
+    }
+}
+
+impl DequeError {
+    /// What kind of failure this is (a push on a full bounded deque is
+    /// [`ErrorKind::Full`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DequeError::Directory(e) => e.kind(),
+            DequeError::Alloc(e) => e.kind(),
+            DequeError::Lock(e) => e.kind(),
+            DequeError::ItemTooLarge { .. } | DequeError::InvalidOptions(_) => {
+                ErrorKind::InvalidArgument
+            }
+            DequeError::Full { .. } => ErrorKind::Full,
+            DequeError::Corrupt { .. } => ErrorKind::Corrupt,
         }
     }
 }
@@ -784,6 +812,42 @@ mod tests {
         check(cases, VectorError::kind, vector_variant, 7);
     }
 
+    fn deque_variant(e: &DequeError) -> usize {
+        match e {
+            DequeError::Directory(_) => 0,
+            DequeError::Alloc(_) => 1,
+            DequeError::Lock(_) => 2,
+            DequeError::ItemTooLarge { .. } => 3,
+            DequeError::Full { .. } => 4,
+            DequeError::InvalidOptions(_) => 5,
+            DequeError::Corrupt { .. } => 6,
+        }
+    }
+
+    #[test]
+    fn deque_errors() {
+        let mut cases = vec![
+            (
+                DequeError::ItemTooLarge { len: 2, max: 1 },
+                ErrorKind::InvalidArgument,
+            ),
+            (DequeError::Full { maxlen: 1 }, ErrorKind::Full),
+            (
+                DequeError::InvalidOptions("x".into()),
+                ErrorKind::InvalidArgument,
+            ),
+            (DequeError::corrupt(8, "x"), ErrorKind::Corrupt),
+            (oob().into(), ErrorKind::Corrupt),
+            (
+                LockError::Timeout(Duration::from_millis(1)).into(),
+                ErrorKind::Busy,
+            ),
+        ];
+        cases.extend(directory_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        check(cases, DequeError::kind, deque_variant, 7);
+    }
+
     fn array_variant(e: &ArrayError) -> usize {
         match e {
             ArrayError::Directory(_) => 0,
@@ -1144,6 +1208,7 @@ mod tests {
                 TypedMapError::Incr(AddError::FloatOverflow).into(),
                 ErrorKind::InvalidArgument,
             ),
+            (DequeError::Full { maxlen: 1 }.into(), ErrorKind::Full),
         ];
         cases.extend(open_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
@@ -1163,8 +1228,9 @@ mod tests {
             Error::Vector(_) => 11,
             Error::Array(_) => 12,
             Error::TypedMap(_) => 13,
+            Error::Deque(_) => 14,
         };
-        check(cases, Error::kind, variant, 14);
+        check(cases, Error::kind, variant, 15);
     }
 
     #[test]
@@ -1186,6 +1252,7 @@ mod tests {
             | ErrorKind::StoreFull
             | ErrorKind::RegistryFull
             | ErrorKind::Busy
+            | ErrorKind::Full
             | ErrorKind::Io => (),
         };
         let names: HashSet<&str> = ErrorKind::ALL.iter().map(ErrorKind::name).collect();

@@ -95,6 +95,9 @@ pub use collections::array::{
 pub use collections::atomic_vector::{
     AtomicVector, AtomicVectorOptions, VectorError, VectorReport, VectorStats, WaitOutcome,
 };
+pub use collections::deque::{
+    Deque, DequeError, DequeOptions, DequeReport, DequeStats, End, Overflow,
+};
 pub use collections::hash_map::{
     HashMap, HashMapOptions, MapError, MapReport, MapStats, TypedMap, TypedMapError, UpdateAction,
 };

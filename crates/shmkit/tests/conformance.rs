@@ -19,7 +19,10 @@ mod common;
 use common::{Rng, TestStore, fork_child, wait_until, watchdog};
 use shmkit::collections::object::{CheckMode, Collection, SharedObject};
 use shmkit::maintenance::check::{Finding, Severity, Unreachable};
-use shmkit::{Array, AtomicVector, ErrorKind, HashMap, HashMapOptions, ObjectKind, Store};
+use shmkit::{
+    Array, AtomicVector, Deque, DequeOptions, End, ErrorKind, HashMap, HashMapOptions, ObjectKind,
+    Store,
+};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -103,6 +106,49 @@ impl Subject for AtomicVector {
     fn oversized_write(&self) -> Result<(), shmkit::VectorError> {
         // A length past the maximum is refused before anything is locked or allocated.
         self.expand(shmkit::collections::atomic_vector::MAX_LEN + 1)
+    }
+}
+
+impl Subject for Deque {
+    // A deque allocates only when its ring grows or shrinks.
+    const KILLS_MUST_LEAK: bool = false;
+
+    fn create_small(store: &Store, name: &str) -> Deque {
+        let options = DequeOptions {
+            initial_bytes: 1024,
+            ..DequeOptions::default()
+        };
+        store.deque_with(name, &options).unwrap()
+    }
+
+    fn random_write(&self, rng: &mut Rng, step: u64) {
+        // Items of up to 1.5 KiB in a 1 KiB ring, pushes a little more likely than pops
+        // and a clear now and then: the ring grows and shrinks often, so kills land in
+        // resizes as well as in pushes and pops.
+        let item = vec![step as u8; rng.below(1500) as usize];
+        let end = if rng.below(2) == 0 {
+            End::Front
+        } else {
+            End::Back
+        };
+        match rng.below(20) {
+            0..=5 => self.push_back(&item),
+            6..=8 => self.push_front(&item),
+            9 => self
+                .push_back_many(&[&item[..], b"x", b"yy"], None)
+                .map(drop),
+            10..=13 => self.pop_front().map(drop),
+            14..=16 => self.pop_back().map(drop),
+            17 | 18 => self.pop_many(end, 3, Some(Duration::ZERO)).map(drop),
+            _ if rng.below(10) == 0 => self.clear().map(drop),
+            _ => self.pop_front().map(drop),
+        }
+        .unwrap();
+    }
+
+    fn oversized_write(&self) -> Result<(), shmkit::DequeError> {
+        // An item past the maximum is refused before anything is locked.
+        self.push_back(huge_zeros(shmkit::collections::deque::MAX_ITEM_LEN + 1))
     }
 }
 
@@ -376,3 +422,4 @@ macro_rules! conformance {
 conformance!(shmkit::HashMap, hash_map);
 conformance!(shmkit::AtomicVector, atomic_vector);
 conformance!(shmkit::Array, array);
+conformance!(shmkit::Deque, deque);

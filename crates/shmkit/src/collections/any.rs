@@ -21,6 +21,7 @@
 
 use super::array::Array;
 use super::atomic_vector::AtomicVector;
+use super::deque::Deque;
 use super::hash_map::HashMap;
 use super::object::{Collection, SharedObject};
 use crate::error::Error;
@@ -42,6 +43,7 @@ pub fn open_any(store: &Store, info: &ObjectInfo) -> Result<Option<Box<dyn Share
         ObjectKind::HashMap => boxed::<HashMap>(store, info).map(Some),
         ObjectKind::AtomicVector => boxed::<AtomicVector>(store, info).map(Some),
         ObjectKind::Array => boxed::<Array>(store, info).map(Some),
+        ObjectKind::Deque => boxed::<Deque>(store, info).map(Some),
         _ => Ok(None),
     }
 }

@@ -23,5 +23,6 @@
 pub mod any;
 pub mod array;
 pub mod atomic_vector;
+pub mod deque;
 pub mod hash_map;
 pub mod object;

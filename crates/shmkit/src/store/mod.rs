@@ -34,7 +34,7 @@ pub mod name;
 internal! { mod registry; }
 pub mod remove;
 mod reopen;
-mod sweep_gate;
+pub(crate) mod sweep_gate;
 pub mod verify;
 
 use self::attach::{Attachment, Layout, find_attached, init_header, io_err, read_header};

@@ -27,6 +27,11 @@ pub fn wake_one(word: &AtomicU32) -> u32 {
     sys::futex_wake(as_std_u32(word), 1)
 }
 
+/// Wakes up to `count` waiters in any process.
+pub fn wake_n(word: &AtomicU32, count: u32) -> u32 {
+    sys::futex_wake(as_std_u32(word), count.min(i32::MAX as u32))
+}
+
 /// Wakes every waiter in every process.
 pub fn wake_all(word: &AtomicU32) -> u32 {
     sys::futex_wake(as_std_u32(word), i32::MAX as u32)

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod atomic;
+pub mod eventcount;
 pub mod futex;
 #[cfg(loom)]
 pub mod model;
