@@ -34,7 +34,7 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 use shmkit::LockError;
 use shmkit::store::name::NameError;
 use shmkit::{
-    AllocError, CreateError, DirectoryError, ErrorKind, FreeError, MapError, OpenError,
+    AllocError, CreateError, DequeError, DirectoryError, ErrorKind, FreeError, MapError, OpenError,
     VectorError, VerifyError,
 };
 use std::path::Path;
@@ -113,6 +113,53 @@ macro_rules! exceptions {
             Ok(())
         }
     };
+}
+
+/// An exception class whose second base is a class of the standard library's `queue`
+/// module (not a builtin, so not expressible in [`exceptions!`]): `Name(Error, builtin,
+/// queue.Class) "doc"`.
+macro_rules! queue_exceptions {
+    ($($name:ident($($builtin:ty,)? $queue_class:literal) $doc:literal;)*) => {
+        $(
+            #[doc = $doc]
+            pub struct $name;
+
+            impl ExceptionClass for $name {
+                const NAME: &'static str = stringify!($name);
+
+                fn class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+                    static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+                    let cls = CLASS.get_or_try_init(py, || {
+                        let queue_class = py.import("queue")?.getattr($queue_class)?;
+                        let bases = PyTuple::new(
+                            py,
+                            [Error::class(py)?.into_any()
+                                $(, py.get_type::<$builtin>().into_any())?,
+                                queue_class],
+                        )?;
+                        build_class(py, Self::NAME, bases, $doc)
+                    })?;
+                    Ok(cls.bind(py).clone())
+                }
+            }
+        )*
+
+        /// Adds the queue exception classes to the module `m`.
+        pub fn add_queue_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            let py = m.py();
+            $(m.add($name::NAME, $name::class(py)?)?;)*
+            Ok(())
+        }
+    };
+}
+
+queue_exceptions! {
+    EmptyError(PyIndexError, "Empty")
+        "A pop or get found no item (at once, or within its timeout): an ``IndexError`` as \
+         ``collections.deque.pop`` raises, and a ``queue.Empty`` as ``queue.Queue.get`` does.";
+    FullError("Full")
+        "A push or put found a bounded deque or queue full (at once, or within its \
+         timeout): a ``queue.Full``.";
 }
 
 /// Base class of every shmkit error.
@@ -202,6 +249,7 @@ pub fn class_of(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> 
         ErrorKind::StoreFull => StoreFullError::class(py),
         ErrorKind::RegistryFull => RegistryFullError::class(py),
         ErrorKind::Busy => LockTimeoutError::class(py),
+        ErrorKind::Full => FullError::class(py),
         ErrorKind::Io => StoreIOError::class(py),
         // Kinds added to the library later.
         _ => Error::class(py),
@@ -426,6 +474,20 @@ impl Classified for VectorError {
     }
 }
 
+impl Classified for DequeError {
+    fn kind(&self) -> ErrorKind {
+        DequeError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
+        match self {
+            DequeError::Directory(e) => e.os_detail(),
+            DequeError::Alloc(e) => e.os_detail(),
+            _ => None,
+        }
+    }
+}
+
 impl Classified for shmkit::ArrayError {
     fn kind(&self) -> ErrorKind {
         shmkit::ArrayError::kind(self)
@@ -468,6 +530,7 @@ impl Classified for shmkit::Error {
             shmkit::Error::Map(e) => e.os_detail(),
             shmkit::Error::Vector(e) => e.os_detail(),
             shmkit::Error::Array(e) => e.os_detail(),
+            shmkit::Error::Deque(e) => e.os_detail(),
             shmkit::Error::Io(source) => Some(OsDetail::io(source, None)),
             _ => None,
         }

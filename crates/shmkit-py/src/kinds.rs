@@ -12,6 +12,7 @@
 
 use crate::array;
 use crate::atomic_vector;
+use crate::deque;
 use crate::errors::{ExceptionClass, ResultExt, WrongKindError};
 use crate::hash_map;
 use pyo3::prelude::*;
@@ -34,6 +35,7 @@ pub fn _reopen(
         "hash_map" => Ok(hash_map::reopen(py, &store, store_name, name, options)?.into_any()),
         "atomic_vector" => Ok(atomic_vector::reopen(py, &store, store_name, name)?.into_any()),
         "array" => Ok(array::reopen(py, &store, store_name, name)?.into_any()),
+        "deque" => deque::reopen(py, &store, store_name, name, options),
         other => Err(WrongKindError::new_err(
             py,
             (format!("this build cannot open a {other} from Python"),),

@@ -12,6 +12,8 @@
 //! hash_map/  shmkit.HashMap: the map's own operations (read, incr, bulk, iter)
 //! atomic_vector  shmkit.AtomicVector: the vector's element, bit and wait operations
 //! array      shmkit.Array: a fixed-size record array exported to NumPy (buffer protocol)
+//! deque      shmkit.Deque and shmkit.Queue: one shared deque, collections.deque's and
+//!            queue.Queue's interfaces, blocking calls interruptible by Ctrl-C
 //! handle     shmkit.SharedObject, the base class of every object class: name, close,
 //!            context manager, pickling by name, verify/repair/stats
 //! reports    core reports and statistics as dicts
@@ -33,6 +35,7 @@ mod array;
 mod atomic_vector;
 mod buffers;
 mod codec;
+mod deque;
 mod errors;
 mod handle;
 mod hash_map;
@@ -47,12 +50,15 @@ use pyo3::prelude::*;
 fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     errors::add_classes(m)?;
+    errors::add_queue_classes(m)?;
     m.add_class::<store::PyStore>()?;
     m.add_class::<handle::PySharedObject>()?;
     m.add_class::<hash_map::PyHashMap>()?;
     m.add_class::<hash_map::MapIter>()?;
     m.add_class::<atomic_vector::PyAtomicVector>()?;
     m.add_class::<array::PyArray>()?;
+    m.add_class::<deque::PyDeque>()?;
+    m.add_class::<deque::PyQueue>()?;
     m.add_function(wrap_pyfunction!(array::_element_layout, m)?)?;
     m.add_class::<missing::Missing>()?;
     m.add("MISSING", missing::missing(py)?.clone_ref(py))?;

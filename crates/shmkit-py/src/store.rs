@@ -15,6 +15,7 @@
 
 use crate::array;
 use crate::atomic_vector::{self, PyAtomicVector};
+use crate::deque;
 use crate::errors::{self, ResultExt};
 use crate::hash_map::{self, PyHashMap};
 use crate::reports;
@@ -189,6 +190,51 @@ impl PyStore {
             shape,
             create,
             numpy,
+        )
+    }
+
+    /// The deque `name` in this store, created if missing and `create` with at most `maxlen`
+    /// items (``None``: no limit). `overflow` says what an append to a full deque does:
+    /// ``"overwrite"`` (the default, as ``collections.deque(maxlen=...)``) drops the item at
+    /// the other end; ``"block"`` waits for room (or raises ``FullError``). An existing deque
+    /// keeps its own limit and policy.
+    #[pyo3(signature = (name, maxlen = None, *, overflow = "overwrite", create = true))]
+    fn deque(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        maxlen: Option<u64>,
+        overflow: &str,
+        create: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let store = self.store(py)?;
+        let options = deque::creation(maxlen, overflow)?;
+        let create = create.then_some(options);
+        deque::open(
+            py,
+            &store,
+            self.name.clone(),
+            name,
+            create,
+            deque::Interface::Deque,
+        )
+    }
+
+    /// The queue `name` in this store (the ``queue.Queue`` interface over a shared deque),
+    /// created if missing and `create` with room for `maxsize` items (``0``: no limit); a
+    /// ``put`` on a full queue waits for room. An existing queue keeps its own limit.
+    #[pyo3(signature = (name, maxsize = 0, *, create = true))]
+    fn queue(&self, py: Python<'_>, name: &str, maxsize: u64, create: bool) -> PyResult<Py<PyAny>> {
+        let store = self.store(py)?;
+        let options = deque::creation((maxsize > 0).then_some(maxsize), "block")?;
+        let create = create.then_some(options);
+        deque::open(
+            py,
+            &store,
+            self.name.clone(),
+            name,
+            create,
+            deque::Interface::Queue,
         )
     }
 

@@ -143,3 +143,29 @@ def array_read(handle) -> tuple:
 
     arr = np.asarray(handle)
     return arr.shape, arr.tolist()
+
+
+def queue_produce(q, producer: int, count: int) -> int:
+    """Puts (producer, seq) for seq in range(count), in batches now and then."""
+    seq = 0
+    while seq < count:
+        if seq % 7 == 0:
+            batch = [(producer, s) for s in range(seq, min(seq + 20, count))]
+            q.put_many(batch, timeout=120)
+            seq += len(batch)
+        else:
+            q.put((producer, seq), timeout=120)
+            seq += 1
+    return seq
+
+
+def queue_consume(q, count: int) -> list:
+    """Gets until the queue's `count` items per consumer are taken (four consumers share
+    4 * count items: each takes its share, in batches now and then)."""
+    got = []
+    while len(got) < count:
+        if len(got) % 5 == 0:
+            got.extend(q.get_many(min(10, count - len(got)), timeout=120))
+        else:
+            got.append(q.get(timeout=120))
+    return got

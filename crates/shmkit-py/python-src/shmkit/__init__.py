@@ -23,6 +23,13 @@ An ``Array`` (``store.array("grid", "f8", (100, 100))``) is a fixed-size array o
 records whose dtype and shape live in the store; ``store.array`` returns a NumPy array on the
 shared memory (zero-copy, through the buffer protocol), ``numpy=False`` the handle.
 
+A ``Deque`` (``store.deque("jobs")``) is a ``collections.deque`` of typed values shared by
+processes, whose pops can wait (``d.popleft(timeout=1.0)``); a ``Queue``
+(``store.queue("jobs")``) is the same shared deque with ``queue.Queue``'s interface
+(``put``/``get``, ``queue.Empty``/``queue.Full``), a drop-in for ``multiprocessing.Queue``
+that survives killed processes. Blocked calls sleep on a shared futex; Ctrl-C interrupts
+them.
+
 Handles pickle by name, so they can be passed to ``multiprocessing`` and
 ``concurrent.futures`` workers (``spawn`` and ``fork``). No process ever deletes a store by
 merely attaching and exiting: only ``Store.unlink()`` / ``shmkit.remove()`` do.
@@ -36,7 +43,19 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 
 from . import errors
-from ._shmkit import MISSING, PICKLE_PROTOCOL, Array, AtomicVector, HashMap, SharedObject, Store, remove, remove_if_unused
+from ._shmkit import (
+    MISSING,
+    PICKLE_PROTOCOL,
+    Array,
+    AtomicVector,
+    Deque,
+    HashMap,
+    Queue,
+    SharedObject,
+    Store,
+    remove,
+    remove_if_unused,
+)
 # Every exception class, as `shmkit.<Name>` too (the list is errors.__all__).
 from .errors import *  # noqa: F403
 
@@ -47,7 +66,9 @@ __all__ = [
     "PICKLE_PROTOCOL",
     "Array",
     "AtomicVector",
+    "Deque",
     "HashMap",
+    "Queue",
     "SharedObject",
     "Store",
     "remove",

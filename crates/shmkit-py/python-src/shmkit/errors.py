@@ -33,6 +33,8 @@ ValueTooLargeError        ValueError                          a value beyond the
 NotAnIntegerError         TypeError                           ``incr`` on a value of another type
 DecodeError               ValueError                          stored bytes are not a value this build reads
 LockTimeoutError          TimeoutError                        a lock held by a live process too long
+EmptyError                IndexError, queue.Empty             a pop or get found no item (in time)
+FullError                 queue.Full                          a push or put found a bounded deque full
 ClosedError               ValueError                          use of a closed handle
 StoreIOError              OSError                             any other system error
 ========================  ==================================  =========================================
@@ -45,7 +47,9 @@ from ._shmkit import (
     CorruptError,
     DecodeError,
     DtypeError,
+    EmptyError,
     Error,
+    FullError,
     IndexOutOfRangeError,
     InvalidNameError,
     InvalidOptionsError,
@@ -90,6 +94,8 @@ __all__ = [
     "NotAnIntegerError",
     "DecodeError",
     "LockTimeoutError",
+    "EmptyError",
+    "FullError",
     "ClosedError",
     "StoreIOError",
 ]
