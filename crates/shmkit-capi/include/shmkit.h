@@ -27,6 +27,29 @@
 #define SHMKIT_VECTOR_OPEN_EXISTING 1
 
 /**
+ * Flag of `shmkit_deque_open`: open an existing deque only (`SHMKIT_STATUS_OBJECT_NOT_FOUND`
+ * if there is none); without it a missing deque is created.
+ */
+#define SHMKIT_DEQUE_OPEN_EXISTING 1
+
+/**
+ * Flag of `shmkit_deque_open`: a deque created with a `maxlen` drops the item at the other
+ * end when a push finds it full (as Python's `collections.deque`); without it such a push
+ * waits for room or fails with `SHMKIT_STATUS_FULL`.
+ */
+#define SHMKIT_DEQUE_OVERWRITE 2
+
+/**
+ * `end` of `shmkit_deque_push`/`_pop`: the back (append, pop).
+ */
+#define SHMKIT_DEQUE_BACK 0
+
+/**
+ * `end` of `shmkit_deque_push`/`_pop`: the front (appendleft, popleft).
+ */
+#define SHMKIT_DEQUE_FRONT 1
+
+/**
  * Flag of `shmkit_map_options.flags`: open an existing map only
  * (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing map is created.
  */
@@ -170,6 +193,10 @@ enum shmkit_status
    */
   SHMKIT_STATUS_SHAPE_MISMATCH = -20,
   /**
+   * A bounded deque is full and the call would not wait (longer); nothing was pushed.
+   */
+  SHMKIT_STATUS_FULL = -21,
+  /**
    * A required pointer was null (or a buffer pointer was null with a nonzero length).
    */
   SHMKIT_STATUS_NULL_POINTER = -100,
@@ -262,6 +289,13 @@ typedef struct shmkit_array shmkit_array;
  * closed first. Usable from any thread, also from several at once.
  */
 typedef struct shmkit_atomic_vector shmkit_atomic_vector;
+
+/**
+ * A deque handle (opaque). Made by `shmkit_deque_open`, freed by `shmkit_deque_close`. It
+ * keeps its store attached, so the store handle may be closed first. Usable from any
+ * thread, also from several at once.
+ */
+typedef struct shmkit_deque shmkit_deque;
 
 /**
  * A hash map handle (opaque). Made by `shmkit_hash_map_open`, freed by
@@ -933,6 +967,84 @@ shmkit_status shmkit_hash_map_remove_many(const struct shmkit_hash_map *map,
                                           const uint8_t *const *keys,
                                           const size_t *key_lens,
                                           uint64_t *removed);
+
+/**
+ * Opens the deque `name` of `store`, creating it unless `flags` has
+ * `SHMKIT_DEQUE_OPEN_EXISTING`, with at most `maxlen` items (0: no limit) and, with
+ * `SHMKIT_DEQUE_OVERWRITE`, overwriting when full. An existing deque keeps its own limit and
+ * policy. `SHMKIT_STATUS_WRONG_KIND` if the name belongs to another kind of object;
+ * `SHMKIT_STATUS_INVALID_ARGUMENT` for unknown flags. On success `*out` is a new handle, to
+ * free with `shmkit_deque_close`; on failure `*out` is set to NULL (unless `out` itself is
+ * NULL).
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `name` is NULL or a NUL-terminated string; `out`
+ * is NULL or writable.
+ */
+shmkit_status shmkit_deque_open(const struct shmkit_store *store,
+                                const char *name,
+                                uint64_t maxlen,
+                                uint32_t flags,
+                                struct shmkit_deque **out);
+
+/**
+ * Frees a deque handle; NULL is a no-op.
+ *
+ * # Safety
+ * `deque` is NULL or a deque handle not yet closed; it is not used again.
+ */
+void shmkit_deque_close(struct shmkit_deque *deque);
+
+/**
+ * Sets `*out` to the number of items now (other processes may push and pop meanwhile).
+ *
+ * # Safety
+ * `deque` is NULL or a live deque handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_deque_len(const struct shmkit_deque *deque, uint64_t *out);
+
+/**
+ * Pushes the `len` bytes at `item` at `end` (`SHMKIT_DEQUE_BACK` or `SHMKIT_DEQUE_FRONT`).
+ * On a full bounded deque (created without `SHMKIT_DEQUE_OVERWRITE`) waits up to
+ * `timeout_ms` milliseconds for room (negative: for ever; 0: not at all), then returns
+ * `SHMKIT_STATUS_FULL` with nothing pushed. `SHMKIT_STATUS_INVALID_ARGUMENT` for an item
+ * past the largest (1 GiB) or an unknown `end`.
+ *
+ * # Safety
+ * `deque` is NULL or a live deque handle; `item` is valid for `len` bytes (or NULL with 0).
+ */
+shmkit_status shmkit_deque_push(const struct shmkit_deque *deque,
+                                uint32_t end,
+                                const uint8_t *item,
+                                size_t len,
+                                int64_t timeout_ms);
+
+/**
+ * Pops the item at `end` into `buf` and sets `*len` to its length, waiting up to
+ * `timeout_ms` milliseconds for one (negative: for ever; 0: not at all).
+ * `SHMKIT_STATUS_NOT_FOUND` if no item came. `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the item
+ * is longer than `cap`: `*len` is the length needed and the item stays in the deque (pass
+ * NULL with `cap` 0 to learn it). `buf` and `len` must not overlap
+ * (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `deque` is NULL or a live deque handle; `buf` is valid for writes of `cap` bytes (or NULL
+ * with 0); `len` is NULL or writable.
+ */
+shmkit_status shmkit_deque_pop(const struct shmkit_deque *deque,
+                               uint32_t end,
+                               int64_t timeout_ms,
+                               uint8_t *buf,
+                               size_t cap,
+                               size_t *len);
+
+/**
+ * Removes every item; sets `*removed` (if not NULL) to how many there were.
+ *
+ * # Safety
+ * `deque` is NULL or a live deque handle; `removed` is NULL or writable.
+ */
+shmkit_status shmkit_deque_clear(const struct shmkit_deque *deque, uint64_t *removed);
 
 /**
  * Opens the hash map `name` of `store`, creating it unless `SHMKIT_MAP_OPEN_EXISTING`.

@@ -51,6 +51,7 @@
 pub mod array;
 pub mod atomic_vector;
 pub mod batch;
+pub mod deque;
 pub mod ffi_ptr;
 pub mod hash_map;
 pub mod iter;
@@ -61,6 +62,7 @@ pub mod value;
 pub use array::*;
 pub use atomic_vector::*;
 pub use batch::*;
+pub use deque::*;
 pub use hash_map::*;
 pub use iter::*;
 pub use status::Status;
@@ -85,6 +87,7 @@ const _: () = {
     send_sync::<shmkit_hash_map_iter>();
     send_sync::<shmkit_atomic_vector>();
     send_sync::<shmkit_array>();
+    send_sync::<shmkit_deque>();
 };
 
 /// The message of this thread's last error (an empty string if there was none). The text

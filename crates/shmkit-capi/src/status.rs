@@ -98,6 +98,9 @@ pub enum Status {
     /// nothing was created or changed.
     ShapeMismatch = -20,
 
+    /// A bounded deque is full and the call would not wait (longer); nothing was pushed.
+    Full = -21,
+
     // Errors of the C API itself.
     /// A required pointer was null (or a buffer pointer was null with a nonzero length).
     NullPointer = -100,
@@ -113,7 +116,7 @@ pub enum Status {
 }
 
 /// Every status, for the name table and the tests.
-pub const ALL_STATUSES: [Status; 30] = [
+pub const ALL_STATUSES: [Status; 31] = [
     Status::Ok,
     Status::NotFound,
     Status::End,
@@ -139,6 +142,7 @@ pub const ALL_STATUSES: [Status; 30] = [
     Status::ModeTooWide,
     Status::IndexOutOfRange,
     Status::ShapeMismatch,
+    Status::Full,
     Status::NullPointer,
     Status::BufferTooSmall,
     Status::Overflow,
@@ -165,6 +169,7 @@ impl Status {
             ErrorKind::StoreFull => Status::StoreFull,
             ErrorKind::RegistryFull => Status::RegistryFull,
             ErrorKind::Busy => Status::Busy,
+            ErrorKind::Full => Status::Full,
             ErrorKind::Io => Status::Io,
             // `ErrorKind` is `#[non_exhaustive]`, so this arm must exist; a test checks that
             // no kind of `ErrorKind::ALL` lands here.
@@ -201,6 +206,7 @@ impl Status {
             Status::ModeTooWide => c"mode_too_wide",
             Status::IndexOutOfRange => c"index_out_of_range",
             Status::ShapeMismatch => c"shape_mismatch",
+            Status::Full => c"full",
             Status::NullPointer => c"null_pointer",
             Status::BufferTooSmall => c"buffer_too_small",
             Status::Overflow => c"overflow",
@@ -298,6 +304,12 @@ fn refine_array(e: &ArrayError) -> Status {
         ArrayError::ShapeMismatch { .. } => Status::ShapeMismatch,
         ArrayError::NeedsType(_) => Status::ObjectNotFound,
         e => Status::of_kind(e.kind()),
+    }
+}
+
+impl From<shmkit::DequeError> for CError {
+    fn from(e: shmkit::DequeError) -> CError {
+        CError::new(Status::of_kind(e.kind()), e.to_string())
     }
 }
 

@@ -1943,3 +1943,155 @@ fn atomic_vector_wait_times_out_returns_at_once_or_wakes_on_a_write() {
     }
     assert_eq!(v, 3);
 }
+
+#[test]
+fn deque_push_pop_full_too_small_and_bad_input() {
+    let name = Name::new("capi-deque");
+    let store = open_or_create(&name);
+    // SAFETY: every pointer is valid (or deliberately NULL) as each call's contract says.
+    unsafe {
+        let mut d = null_mut();
+        assert_eq!(
+            shmkit_deque_open(store, c"d".as_ptr(), 2, 0, &mut d),
+            Status::Ok,
+            "{}",
+            last_error()
+        );
+        assert_eq!(
+            shmkit_deque_push(d, SHMKIT_DEQUE_BACK, b"one".as_ptr(), 3, 0),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_deque_push(d, SHMKIT_DEQUE_FRONT, b"zero".as_ptr(), 4, 0),
+            Status::Ok
+        );
+        // Full: refused at once, and after a short wait.
+        assert_eq!(
+            shmkit_deque_push(d, SHMKIT_DEQUE_BACK, b"x".as_ptr(), 1, 0),
+            Status::Full
+        );
+        assert_eq!(
+            shmkit_deque_push(d, SHMKIT_DEQUE_BACK, b"x".as_ptr(), 1, 20),
+            Status::Full
+        );
+        let mut n = 0u64;
+        assert_eq!(shmkit_deque_len(d, &mut n), Status::Ok);
+        assert_eq!(n, 2);
+        // A length query, then a buffer too small: the item stays.
+        let mut len = 0usize;
+        assert_eq!(
+            shmkit_deque_pop(d, SHMKIT_DEQUE_FRONT, 0, null_mut(), 0, &mut len),
+            Status::BufferTooSmall
+        );
+        assert_eq!(len, 4);
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            shmkit_deque_pop(d, SHMKIT_DEQUE_FRONT, 0, buf.as_mut_ptr(), 3, &mut len),
+            Status::BufferTooSmall
+        );
+        assert_eq!(
+            shmkit_deque_pop(
+                d,
+                SHMKIT_DEQUE_FRONT,
+                0,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut len
+            ),
+            Status::Ok
+        );
+        assert_eq!(&buf[..len], b"zero");
+        assert_eq!(
+            shmkit_deque_pop(
+                d,
+                SHMKIT_DEQUE_BACK,
+                -1,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut len
+            ),
+            Status::Ok
+        );
+        assert_eq!(&buf[..len], b"one");
+        // Empty: not found at once and after a timeout.
+        assert_eq!(
+            shmkit_deque_pop(
+                d,
+                SHMKIT_DEQUE_BACK,
+                0,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut len
+            ),
+            Status::NotFound
+        );
+        assert_eq!(
+            shmkit_deque_pop(
+                d,
+                SHMKIT_DEQUE_BACK,
+                10,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut len
+            ),
+            Status::NotFound
+        );
+        // Bad input.
+        assert_eq!(
+            shmkit_deque_push(d, 9, b"x".as_ptr(), 1, 0),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_deque_push(null(), 0, b"x".as_ptr(), 1, 0),
+            Status::NullPointer
+        );
+        assert_eq!(shmkit_deque_push(d, 0, null(), 1, 0), Status::NullPointer);
+        assert_eq!(
+            shmkit_deque_pop(d, 0, 0, buf.as_mut_ptr(), buf.len(), null_mut()),
+            Status::NullPointer
+        );
+        // The length out-parameter inside the buffer.
+        let mut big = [0usize; 4];
+        assert_eq!(
+            shmkit_deque_pop(
+                d,
+                0,
+                0,
+                big.as_mut_ptr().cast(),
+                32,
+                big.as_mut_ptr().add(1)
+            ),
+            Status::InvalidArgument
+        );
+        assert_eq!(shmkit_deque_len(d, null_mut()), Status::NullPointer);
+        let mut other = null_mut();
+        assert_eq!(
+            shmkit_deque_open(store, c"d".as_ptr(), 0, 0x80, &mut other),
+            Status::InvalidArgument
+        );
+        assert!(other.is_null());
+        assert_eq!(
+            shmkit_deque_open(
+                store,
+                c"missing".as_ptr(),
+                0,
+                SHMKIT_DEQUE_OPEN_EXISTING,
+                &mut other
+            ),
+            Status::ObjectNotFound
+        );
+        let map = open_map(store, 0);
+        assert_eq!(
+            shmkit_deque_open(store, c"m".as_ptr(), 0, 0, &mut other),
+            Status::WrongKind
+        );
+        shmkit_hash_map_close(map);
+        let mut removed = 7u64;
+        assert_eq!(shmkit_deque_clear(d, &mut removed), Status::Ok);
+        assert_eq!(removed, 0);
+        assert_eq!(shmkit_deque_clear(d, null_mut()), Status::Ok);
+        shmkit_deque_close(d);
+        shmkit_deque_close(null_mut());
+        shmkit_store_close(store);
+    }
+}

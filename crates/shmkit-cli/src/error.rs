@@ -176,6 +176,7 @@ pub fn exit_code_for(kind: ErrorKind) -> u8 {
         | ErrorKind::StoreFull
         | ErrorKind::RegistryFull
         | ErrorKind::Busy
+        | ErrorKind::Full
         | ErrorKind::Io => exit::FAILURE,
         // Kinds added to the library later.
         _ => exit::FAILURE,

@@ -1,5 +1,5 @@
 """C and Python share one store: the C examples (examples/c/hash_map_demo.c,
-examples/c/atomic_vector_demo.c and examples/c/array_demo.c, linked to the C API of
+examples/c/atomic_vector_demo.c, examples/c/array_demo.c and examples/c/queue_demo.c, linked to the C API of
 crates/shmkit-capi) run as separate processes and write typed values, vector elements and
 array elements that Python (and NumPy) reads, then read and check what Python wrote, through
 real shared memory.
@@ -56,6 +56,11 @@ def c_vector_demo(c_examples) -> str:
 @pytest.fixture(scope="module")
 def c_array_demo(c_examples) -> str:
     return str(c_examples / "array_demo")
+
+
+@pytest.fixture(scope="module")
+def c_queue_demo(c_examples) -> str:
+    return str(c_examples / "queue_demo")
 
 
 def run_c(binary: str, mode: str, store: str, *object_name: str) -> None:
@@ -179,3 +184,19 @@ def test_numpy_and_c_read_each_others_arrays(c_array_demo, store_name):
         # The same memory as a structured array with NumPy's own dtype.
         assert store.array("c_points", point, (50,))[10]["id"] == 70
         del grid, points, c_grid, c_points
+
+
+def test_c_and_python_share_a_work_queue(c_queue_demo, store_name):
+    with shmkit.Store(store_name) as store:
+        q = store.queue("work")
+        # Python puts, a C process gets (blocking while the queue is empty).
+        consumer = subprocess.Popen([c_queue_demo, "consume", store_name, "work", "2000"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2000):
+            q.put(i)
+        out, err = consumer.communicate(timeout=RUN_TIMEOUT)
+        assert consumer.returncode == 0, f"C consume failed:\n{out}{err}"
+        assert q.empty()
+        # A C process puts, Python gets.
+        run_c(c_queue_demo, "produce", store_name, "work", "500")
+        assert q.get_many(1000, timeout=10) == list(range(500))

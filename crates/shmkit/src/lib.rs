@@ -96,7 +96,7 @@ pub use collections::atomic_vector::{
     AtomicVector, AtomicVectorOptions, VectorError, VectorReport, VectorStats, WaitOutcome,
 };
 pub use collections::deque::{
-    Deque, DequeError, DequeOptions, DequeReport, DequeStats, End, Overflow,
+    Deque, DequeError, DequeOptions, DequeReport, DequeStats, End, Overflow, Popped,
 };
 pub use collections::hash_map::{
     HashMap, HashMapOptions, MapError, MapReport, MapStats, TypedMap, TypedMapError, UpdateAction,

@@ -119,6 +119,33 @@ impl End {
     }
 }
 
+/// What [`Deque::pop_into_bounded`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Popped {
+    /// An item was popped into the buffer.
+    Item,
+    /// The item at that end is longer than allowed (its length); it stays in the deque.
+    TooLarge(u64),
+    /// No item came (in time).
+    Empty,
+}
+
+/// What one step of a pop loop did.
+enum Took {
+    /// Popped an item.
+    Item,
+    /// Found the deque empty (the loop may wait).
+    Empty,
+    /// Must not go on (the loop returns at once).
+    Stop,
+}
+
+impl From<bool> for Took {
+    fn from(popped: bool) -> Took {
+        if popped { Took::Item } else { Took::Empty }
+    }
+}
+
 /// How long an operation may wait for items or room.
 #[derive(Clone, Copy, Debug)]
 enum Wait {
@@ -322,27 +349,32 @@ impl DequeInner {
             if popped {
                 out.push(item);
             }
-            Ok(popped)
+            Ok(Took::from(popped))
         })
     }
 
-    /// Runs `pop_one` (which pops one item, false when the deque is empty) up to `max`
-    /// times in one lock hold, waiting for items as `wait` allows; returns how many popped.
+    /// Runs `pop_one` up to `max` times in one lock hold, waiting for items as `wait`
+    /// allows (unless `pop_one` said [`Took::Stop`]); returns how many popped.
     fn pop_with(
         &self,
         max: usize,
         wait: Wait,
-        mut pop_one: impl FnMut(&mut Locked<'_>) -> Result<bool, DequeError>,
+        mut pop_one: impl FnMut(&mut Locked<'_>) -> Result<Took, DequeError>,
     ) -> Result<usize, DequeError> {
         let root = self.root_ref()?;
         loop {
             let mut locked = self.lock()?;
             let mut popped = 0;
+            let mut stop = false;
             let mut result = Ok(());
             while popped < max {
                 match pop_one(&mut locked) {
-                    Ok(true) => popped += 1,
-                    Ok(false) => break,
+                    Ok(Took::Item) => popped += 1,
+                    Ok(Took::Empty) => break,
+                    Ok(Took::Stop) => {
+                        stop = true;
+                        break;
+                    }
                     Err(e) => {
                         result = Err(e);
                         break;
@@ -358,7 +390,7 @@ impl DequeInner {
                 root.not_full.notify(popped as u32);
             }
             result?;
-            if popped > 0 || max == 0 {
+            if popped > 0 || max == 0 || stop {
                 return Ok(popped);
             }
             let Wait::Until(deadline) = wait else {
@@ -657,9 +689,38 @@ impl Deque {
     ) -> Result<bool, DequeError> {
         let inner = &self.inner;
         let n = inner.unfaulted(inner.pop_with(1, Wait::from_timeout(timeout), |locked| {
-            locked.pop(end, Some(&mut *out))
+            locked.pop(end, Some(&mut *out)).map(Took::from)
         }))?;
         Ok(n == 1)
+    }
+
+    /// [`Deque::pop_into`] for callers with a fixed buffer: an item longer than `max_len`
+    /// stays in the deque and its length is reported ([`Popped::TooLarge`]).
+    pub fn pop_into_bounded(
+        &self,
+        end: End,
+        out: &mut Vec<u8>,
+        max_len: u64,
+        timeout: Option<Duration>,
+    ) -> Result<Popped, DequeError> {
+        let inner = &self.inner;
+        let mut too_large = None;
+        let n = inner.unfaulted(inner.pop_with(1, Wait::from_timeout(timeout), |locked| {
+            if locked.head == locked.tail {
+                return Ok(Took::Empty);
+            }
+            let len = locked.entry(end)?.len;
+            if len > max_len {
+                too_large = Some(len);
+                return Ok(Took::Stop);
+            }
+            locked.pop(end, Some(&mut *out)).map(Took::from)
+        }))?;
+        Ok(match (n, too_large) {
+            (1, _) => Popped::Item,
+            (_, Some(len)) => Popped::TooLarge(len),
+            _ => Popped::Empty,
+        })
     }
 
     /// Removes and returns up to `max` items from the front, in order, in one lock hold
