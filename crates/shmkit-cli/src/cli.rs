@@ -56,6 +56,12 @@ pub enum Command {
     Set(SetArgs),
     /// Delete one key of a hash map.
     Del(DelArgs),
+    /// Push values onto a deque (the back, or the front with --front).
+    Push(PushArgs),
+    /// Pop values from a deque (the front, or the back with --back), waiting with --timeout.
+    Pop(PopArgs),
+    /// Print the number of items of an object (a deque's items, a map's entries, ...).
+    Len(LenArgs),
     /// Check every structure of a store; with --repair, fix what can be fixed.
     Check(CheckArgs),
     /// Clean dead processes' state in every store; optionally remove stores nobody uses.
@@ -207,6 +213,94 @@ array of records:
   shmkit get app points -1                      # {\"x\":1.5,\"y\":-2.0,\"id\":7,\"flag\":1}
 A bad index or a value the element cannot hold (wrong type, out of range, too long, a missing
 or unknown field) is an error (exit 2) and nothing is written; del refuses.";
+
+const QUEUE_HELP: &str = "\
+Values are typed as for set (default: a typed str, which Python's Deque and Queue read back as
+str; --type int, float, bool, null, bytes, raw; --hex for bytes and raw). push adds its VALUEs
+in order; pop prints each item as get prints a value (--json: one JSON line per item, as
+get --json prints a value). Both wait only with --timeout (seconds): push for room in a full bounded
+deque, pop for an item. pop exits with 1 when no item came, push with 1 when the deque stayed
+full (items pushed before that stay pushed).
+Examples:
+  shmkit push app jobs resize-1 resize-2
+  shmkit push app jobs 42 --type int --front
+  shmkit pop app jobs --timeout 5               # waits up to 5 s for an item
+  shmkit pop app jobs --count 10 --json
+  shmkit len app jobs";
+
+/// `shmkit push`.
+#[derive(Debug, Args)]
+#[command(after_help = QUEUE_HELP, allow_negative_numbers = true)]
+pub struct PushArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Deque name.
+    pub object: String,
+    /// The values, pushed in order.
+    #[arg(required_unless_present = "stdin")]
+    pub values: Vec<OsString>,
+    /// Push at the front (appendleft) instead of the back.
+    #[arg(long)]
+    pub front: bool,
+    /// How the values are typed.
+    #[arg(long = "type", short = 't', value_enum, default_value_t = ArgType::Str)]
+    pub value_type: ArgType,
+    /// Arguments of type bytes or raw are given as hex digits.
+    #[arg(long)]
+    pub hex: bool,
+    /// Push all of standard input as one value (typed as --type says).
+    #[arg(long, conflicts_with = "values")]
+    pub stdin: bool,
+    /// Seconds to wait for room in a full bounded deque (default: not at all).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Create the store and the deque if they do not exist (unbounded).
+    #[arg(long)]
+    pub create: bool,
+    /// Whose stores may be used.
+    #[command(flatten)]
+    pub access: Access,
+}
+
+/// `shmkit pop`.
+#[derive(Debug, Args)]
+#[command(after_help = QUEUE_HELP)]
+pub struct PopArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Deque name.
+    pub object: String,
+    /// Pop at the back (pop) instead of the front (popleft: first in, first out).
+    #[arg(long)]
+    pub back: bool,
+    /// Pop up to this many items (in one lock hold).
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
+    /// Seconds to wait for an item (default: not at all).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Print each item as a JSON line.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the stored bytes exactly (no type tag removed).
+    #[arg(long, conflicts_with = "json")]
+    pub raw: bool,
+    /// Whose stores may be used.
+    #[command(flatten)]
+    pub access: Access,
+}
+
+/// `shmkit len`.
+#[derive(Debug, Args)]
+pub struct LenArgs {
+    /// Store name or path.
+    pub store: String,
+    /// Object name (any kind with a count).
+    pub object: String,
+    /// Whose stores may be used.
+    #[command(flatten)]
+    pub access: Access,
+}
 
 /// `shmkit dump`.
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 //! output to `out` (stdout) and returns an exit code, or a [`crate::error::CliError`].
 //!
 //! ```text
-//! shmkit ls | stat | dump | get | set | del | check | gc | rm | bench
+//! shmkit ls | stat | dump | get | set | del | push | pop | len | check | gc | rm | bench
 //! ```
 
 pub mod array;
@@ -13,5 +13,6 @@ pub mod element_args;
 pub mod gc;
 pub mod kv;
 pub mod ls;
+pub mod queue;
 pub mod rm;
 pub mod stat;
