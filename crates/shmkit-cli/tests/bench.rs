@@ -119,6 +119,49 @@ fn bench_atomic_vector_checks_every_count() {
 }
 
 #[test]
+fn bench_deque_moves_every_item_between_processes() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("bench-deque");
+    let run = d.shmkit(&[
+        "bench",
+        "--kind",
+        "deque",
+        "--processes",
+        "2",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    run.expect_code(0);
+    let doc = run.json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["wrong_values"], 0);
+    let rows = doc["results"].as_array().unwrap();
+    for (phase, procs) in [
+        ("push_pop", serde_json::json!("std")),
+        ("push_pop", 1.into()),
+        ("transfer", "std".into()),
+        ("transfer", 2.into()),
+        ("transfer_batch", "std".into()),
+        ("transfer_batch", 2.into()),
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r["phase"] == phase && r["processes"] == procs)
+            .unwrap_or_else(|| panic!("no row {phase}/{procs}: {rows:?}"));
+        assert!(row["ops"].as_u64().unwrap() > 0, "{row}");
+    }
+    let notes = doc["sections"][0]["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("transfer_batch: ")),
+        "{notes:?}"
+    );
+    assert!(std::fs::read_dir(&d.dir).unwrap().next().is_none());
+}
+
+#[test]
 fn bench_prints_a_table() {
     let _w = watchdog(120);
     let d = StoreDir::new("bench-table");

@@ -8,10 +8,11 @@
 //!
 //! ```
 //! let names: Vec<&str> = shmkit_bench::KINDS.iter().map(|k| k.name()).collect();
-//! assert_eq!(names, ["hash_map", "atomic_vector"]);
+//! assert_eq!(names, ["hash_map", "atomic_vector", "deque"]);
 //! ```
 
 pub mod atomic_vector;
+pub mod deque;
 pub mod hash_map;
 
 use crate::BenchError;
@@ -37,7 +38,11 @@ pub trait Kind: Sync {
 }
 
 /// Every kind's section, in the order `shmkit bench` runs them.
-pub static KINDS: &[&dyn Kind] = &[&hash_map::HashMapKind, &atomic_vector::AtomicVectorKind];
+pub static KINDS: &[&dyn Kind] = &[
+    &hash_map::HashMapKind,
+    &atomic_vector::AtomicVectorKind,
+    &deque::DequeKind,
+];
 
 /// The kind named `name`.
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
