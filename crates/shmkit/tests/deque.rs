@@ -691,3 +691,46 @@ fn the_next_lock_holder_recounts_after_a_holder_died_between_commit_and_count() 
     assert_eq!(d.stats().unwrap().recoveries, 1);
     assert!(d.verify().unwrap().is_clean());
 }
+
+#[test]
+fn pop_many_into_appends_items_to_one_buffer_in_order() {
+    let t = TestStore::new("deque-many-into");
+    let d = t.deque("d").unwrap();
+    for i in 0..10u32 {
+        d.push_back(&item(0, i, 8 + i as usize)).unwrap();
+    }
+    let (mut data, mut lens) = (b"keep".to_vec(), Vec::new());
+    assert_eq!(
+        d.pop_many_into(End::Front, 4, Some(Duration::ZERO), &mut data, &mut lens)
+            .unwrap(),
+        4
+    );
+    assert_eq!(lens, [8, 9, 10, 11]);
+    assert_eq!(&data[..4], b"keep", "appended after what was there");
+    let mut at = 4;
+    for (i, len) in lens.iter().enumerate() {
+        assert_eq!(parse(&data[at..at + len]), (0, i as u32));
+        at += len;
+    }
+    assert_eq!(
+        d.pop_many_into(End::Back, 100, Some(Duration::ZERO), &mut data, &mut lens)
+            .unwrap(),
+        6
+    );
+    assert_eq!(
+        parse(&data[at..at + 17]),
+        (0, 9),
+        "from the back, nearest first"
+    );
+    assert_eq!(
+        d.pop_many_into(
+            End::Back,
+            5,
+            Some(Duration::from_millis(10)),
+            &mut data,
+            &mut lens
+        )
+        .unwrap(),
+        0
+    );
+}

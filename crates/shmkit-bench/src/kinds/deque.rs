@@ -146,6 +146,7 @@ fn consume(
     let start = Instant::now();
     let mut out = Outcome::default();
     let mut buf = Vec::new();
+    let mut lens = Vec::new();
     let mut next_check = CHECK_EVERY;
     let mut last_item = start;
     loop {
@@ -160,13 +161,17 @@ fn consume(
                 0
             }
         } else {
-            let items = deque
-                .pop_many(End::Front, batch, Some(SLICE))
+            buf.clear();
+            lens.clear();
+            let n = deque
+                .pop_many_into(End::Front, batch, Some(SLICE), &mut buf, &mut lens)
                 .map_err(|e| e.to_string())?;
-            for v in &items {
-                check(&mut out, v, size);
+            let mut at = 0;
+            for len in &lens {
+                check(&mut out, &buf[at..at + len], size);
+                at += len;
             }
-            items.len()
+            n
         };
         let now = Instant::now();
         if got > 0 {

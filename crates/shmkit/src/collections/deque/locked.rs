@@ -131,13 +131,30 @@ impl<'a> Locked<'a> {
     /// Pops the item at `end` into `out`; false if the deque is empty. With `out` `None`
     /// the item is dropped unread (an eviction).
     pub(crate) fn pop(&mut self, end: End, out: Option<&mut Vec<u8>>) -> Result<bool, DequeError> {
+        self.pop_with(end, |ring, region, entry| match out {
+            Some(out) => ring.read_item(region, entry, out),
+            None => Ok(()),
+        })
+    }
+
+    /// Pops the item at `end`, appending it to `out`; false if the deque is empty.
+    pub(crate) fn pop_append(&mut self, end: End, out: &mut Vec<u8>) -> Result<bool, DequeError> {
+        self.pop_with(end, |ring, region, entry| {
+            ring.append_item(region, entry, out)
+        })
+    }
+
+    /// Pops the entry at `end` after `take` (which copies the item out, or not) succeeded.
+    fn pop_with(
+        &mut self,
+        end: End,
+        take: impl FnOnce(&Ring, &Region, &EntryAt) -> Result<(), DequeError>,
+    ) -> Result<bool, DequeError> {
         if self.head == self.tail {
             return Ok(false);
         }
         let entry = self.entry(end)?;
-        if let Some(out) = out {
-            self.ring.read_item(self.region(), &entry, out)?;
-        }
+        take(&self.ring, self.region(), &entry)?;
         match end {
             End::Front => {
                 self.head = entry.end();

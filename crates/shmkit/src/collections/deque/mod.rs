@@ -743,6 +743,28 @@ impl Deque {
         Ok(out)
     }
 
+    /// [`Deque::pop_many`] into one buffer: up to `max` items from `end` are appended to
+    /// `data`, one after the other, and each one's length to `lens` (no allocation per item;
+    /// none at all once the buffers are large enough). Returns how many were popped.
+    pub fn pop_many_into(
+        &self,
+        end: End,
+        max: usize,
+        timeout: Option<Duration>,
+        data: &mut Vec<u8>,
+        lens: &mut Vec<usize>,
+    ) -> Result<usize, DequeError> {
+        let inner = &self.inner;
+        inner.unfaulted(inner.pop_with(max, Wait::from_timeout(timeout), |locked| {
+            let before = data.len();
+            let popped = locked.pop_append(end, data)?;
+            if popped {
+                lens.push(data.len() - before);
+            }
+            Ok(Took::from(popped))
+        }))
+    }
+
     /// A copy of the front item, if any.
     pub fn peek_front(&self) -> Result<Option<Vec<u8>>, DequeError> {
         self.inner.unfaulted(self.inner.peek(End::Front))

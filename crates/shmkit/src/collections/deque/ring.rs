@@ -222,10 +222,23 @@ impl Ring {
         out: &mut Vec<u8>,
     ) -> Result<(), DequeError> {
         out.clear();
-        out.resize(entry.len as usize, 0);
-        self.read(region, entry.start.wrapping_add(8), out)?;
-        if entry_checksum(out) != entry.checksum {
-            out.clear();
+        self.append_item(region, entry, out)
+    }
+
+    /// Appends the item of `entry` to `out` and checks it against the entry's checksum (on
+    /// failure `out` is left as it was).
+    pub(crate) fn append_item(
+        &self,
+        region: &Region,
+        entry: &EntryAt,
+        out: &mut Vec<u8>,
+    ) -> Result<(), DequeError> {
+        let at = out.len();
+        out.resize(at + entry.len as usize, 0);
+        let read = self.read(region, entry.start.wrapping_add(8), &mut out[at..]);
+        if read.is_err() || entry_checksum(&out[at..]) != entry.checksum {
+            out.truncate(at);
+            read?;
             return Err(DequeError::corrupt(
                 self.at(entry.start),
                 "item does not match its checksum",
