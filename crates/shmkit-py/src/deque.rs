@@ -216,14 +216,19 @@ fn pop_many<'py>(
     if max == 0 {
         return Ok(Some(PyList::empty(py)));
     }
+    let (mut data, mut lens) = (Vec::new(), Vec::new());
     let got = with_waiting(py, waiting, |wait| {
-        let items = deque.pop_many(end, max, Some(wait))?;
-        Ok((!items.is_empty()).then_some(items))
+        let n = deque.pop_many_into(end, max, Some(wait), &mut data, &mut lens)?;
+        Ok((n > 0).then_some(()))
     })?;
-    let Some(items) = got else { return Ok(None) };
+    if got.is_none() {
+        return Ok(None);
+    }
     let list = PyList::empty(py);
-    for item in items {
-        list.append(codec::decode(py, &item)?)?;
+    let mut at = 0;
+    for len in lens {
+        list.append(codec::decode(py, &data[at..at + len])?)?;
+        at += len;
     }
     Ok(Some(list))
 }
