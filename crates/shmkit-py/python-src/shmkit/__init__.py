@@ -23,6 +23,10 @@ An ``Array`` (``store.array("grid", "f8", (100, 100))``) is a fixed-size array o
 records whose dtype and shape live in the store; ``store.array`` returns a NumPy array on the
 shared memory (zero-copy, through the buffer protocol), ``numpy=False`` the handle.
 
+``shmkit.encode_key(obj)`` turns ``None``, numbers, ``bytes``, ``str`` and tuples of them into
+bytes that sort as the objects do (ints and floats in one exact order, tuples element by
+element); ``shmkit.decode_key(data)`` turns them back.
+
 Handles pickle by name, so they can be passed to ``multiprocessing`` and
 ``concurrent.futures`` workers (``spawn`` and ``fork``). No process ever deletes a store by
 merely attaching and exiting: only ``Store.unlink()`` / ``shmkit.remove()`` do.
@@ -36,7 +40,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 
 from . import errors
-from ._shmkit import MISSING, PICKLE_PROTOCOL, Array, AtomicVector, HashMap, SharedObject, Store, remove, remove_if_unused
+from ._shmkit import MISSING, PICKLE_PROTOCOL, Array, AtomicVector, HashMap, SharedObject, Store, decode_key, encode_key, remove, remove_if_unused
 # Every exception class, as `shmkit.<Name>` too (the list is errors.__all__).
 from .errors import *  # noqa: F403
 
@@ -50,6 +54,8 @@ __all__ = [
     "HashMap",
     "SharedObject",
     "Store",
+    "decode_key",
+    "encode_key",
     "remove",
     "remove_if_unused",
     "errors",
