@@ -363,7 +363,8 @@ classified!(
     VerifyError,
     LockError,
     shmkit::OutOfBounds,
-    shmkit::value::DecodeError
+    shmkit::value::DecodeError,
+    shmkit::value::ordered::OrderedKeyError
 );
 
 impl Classified for OpenError {

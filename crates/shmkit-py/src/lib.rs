@@ -18,6 +18,7 @@
 //!            context manager, pickling by name, verify/repair/stats
 //! reports    core reports and statistics as dicts
 //! codec      Python objects <-> the shared value encoding
+//! ordered_key  Python objects <-> ordered keys (encode_key, decode_key)
 //! errors     the exception classes and Rust error -> Python exception
 //! missing, buffers
 //! ```
@@ -41,6 +42,7 @@ mod handle;
 mod hash_map;
 mod kinds;
 mod missing;
+mod ordered_key;
 mod reports;
 mod store;
 
@@ -63,6 +65,9 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<missing::Missing>()?;
     m.add("MISSING", missing::missing(py)?.clone_ref(py))?;
     m.add("PICKLE_PROTOCOL", codec::PICKLE_PROTOCOL)?;
+    m.add_function(wrap_pyfunction!(ordered_key::encode_key, m)?)?;
+    m.add_function(wrap_pyfunction!(ordered_key::decode_key, m)?)?;
+    m.add_function(wrap_pyfunction!(ordered_key::_encode_key_lenient, m)?)?;
     m.add_function(wrap_pyfunction!(store::remove, m)?)?;
     m.add_function(wrap_pyfunction!(store::remove_if_unused, m)?)?;
     m.add_function(wrap_pyfunction!(store::_open_store, m)?)?;

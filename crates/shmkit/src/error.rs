@@ -38,6 +38,7 @@ use crate::sync::LockError;
 use crate::value::DecodeError;
 use crate::value::arith::AddError;
 use crate::value::codec::CodecError;
+use crate::value::ordered::OrderedKeyError;
 use std::fmt;
 
 /// What kind of failure an error is: the classification front ends map (exit codes, exception
@@ -471,6 +472,24 @@ impl DecodeError {
     /// What kind of failure this is: always [`ErrorKind::InvalidValue`].
     pub fn kind(&self) -> ErrorKind {
         ErrorKind::InvalidValue
+    }
+}
+
+impl OrderedKeyError {
+    /// What kind of failure this is: a key that cannot be encoded (tuples nested too deep,
+    /// an int too large) is [`ErrorKind::InvalidArgument`]; bytes that are not an encoded
+    /// key are [`ErrorKind::InvalidValue`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            OrderedKeyError::TooDeep | OrderedKeyError::IntTooLarge { .. } => {
+                ErrorKind::InvalidArgument
+            }
+            OrderedKeyError::Truncated { .. }
+            | OrderedKeyError::TrailingBytes { .. }
+            | OrderedKeyError::UnknownType { .. }
+            | OrderedKeyError::Invalid { .. }
+            | OrderedKeyError::BadUtf8 { .. } => ErrorKind::InvalidValue,
+        }
     }
 }
 
@@ -1095,6 +1114,43 @@ mod tests {
             DecodeError::kind,
             decode_variant,
             4,
+        );
+    }
+
+    #[test]
+    fn ordered_key_errors() {
+        use OrderedKeyError as E;
+        let variant = |e: &E| match e {
+            E::TooDeep => 0,
+            E::IntTooLarge { .. } => 1,
+            E::Truncated { .. } => 2,
+            E::TrailingBytes { .. } => 3,
+            E::UnknownType { .. } => 4,
+            E::Invalid { .. } => 5,
+            E::BadUtf8 { .. } => 6,
+        };
+        check(
+            vec![
+                (E::TooDeep, ErrorKind::InvalidArgument),
+                (E::IntTooLarge { bits: 9 }, ErrorKind::InvalidArgument),
+                (E::Truncated { offset: 0 }, ErrorKind::InvalidValue),
+                (E::TrailingBytes { offset: 1 }, ErrorKind::InvalidValue),
+                (
+                    E::UnknownType { offset: 0, byte: 0 },
+                    ErrorKind::InvalidValue,
+                ),
+                (
+                    E::Invalid {
+                        offset: 0,
+                        reason: "x",
+                    },
+                    ErrorKind::InvalidValue,
+                ),
+                (E::BadUtf8 { offset: 1 }, ErrorKind::InvalidValue),
+            ],
+            E::kind,
+            variant,
+            7,
         );
     }
 

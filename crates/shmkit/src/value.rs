@@ -25,11 +25,13 @@
 //!
 //! Submodules: [`int`] (the canonical form of integers of any size, two's complement
 //! arithmetic), [`arith`] (adding a number to an encoded value, for atomic `incr`), [`codec`]
-//! (Rust types ↔ this encoding: what typed maps use).
+//! (Rust types ↔ this encoding: what typed maps use), [`ordered`] (a second encoding, of
+//! keys whose byte order is their value order: what sorted structures use).
 
 pub mod arith;
 pub mod codec;
 pub mod int;
+pub mod ordered;
 
 /// Tag of null.
 pub const TAG_NULL: u8 = 0x00;

@@ -30,6 +30,10 @@ processes, whose pops can wait (``d.popleft(timeout=1.0)``); a ``Queue``
 that survives killed processes. Blocked calls sleep on a shared futex; Ctrl-C interrupts
 them.
 
+``shmkit.encode_key(obj)`` turns ``None``, numbers, ``bytes``, ``str`` and tuples of them into
+bytes that sort as the objects do (ints and floats in one exact order, tuples element by
+element); ``shmkit.decode_key(data)`` turns them back.
+
 Handles pickle by name, so they can be passed to ``multiprocessing`` and
 ``concurrent.futures`` workers (``spawn`` and ``fork``). No process ever deletes a store by
 merely attaching and exiting: only ``Store.unlink()`` / ``shmkit.remove()`` do.
@@ -53,6 +57,8 @@ from ._shmkit import (
     Queue,
     SharedObject,
     Store,
+    decode_key,
+    encode_key,
     remove,
     remove_if_unused,
 )
@@ -71,6 +77,8 @@ __all__ = [
     "Queue",
     "SharedObject",
     "Store",
+    "decode_key",
+    "encode_key",
     "remove",
     "remove_if_unused",
     "errors",
