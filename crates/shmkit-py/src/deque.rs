@@ -12,8 +12,11 @@
 //!   [`SIGNAL_SLICE`] between which the GIL is taken back to run signal handlers, so Ctrl-C
 //!   interrupts a blocked `pop`/`get`/`put` (with `KeyboardInterrupt`) within that time;
 //! - an empty deque or queue raises `shmkit.EmptyError` (an `IndexError` and a
-//!   `queue.Empty`), a full one `shmkit.FullError` (a `queue.Full`); no item is lost or
-//!   changed by a call that raised;
+//!   `queue.Empty`), a full one `shmkit.FullError` (a `queue.Full`); a call that raised
+//!   changed nothing, with two exceptions it says in its message: a batch push that failed
+//!   part way (the items before stay pushed; the message says how many) and an item popped
+//!   that this process cannot decode (a pickle of a class it cannot import): the pop has
+//!   committed, so that item is gone (and, for a batch, the items popped with it);
 //! - a `Queue` handle pickles as a `Queue`, a `Deque` as a `Deque` (the interface is the
 //!   option recorded for reopening), so either can be passed to worker processes.
 //!
@@ -173,9 +176,26 @@ fn push_many(
     let mut done = 0;
     let total = encoded.len();
     let finished = with_waiting(py, waiting, |wait| {
-        done += match end {
-            End::Back => deque.push_back_many(&encoded[done..], Some(wait))?,
-            End::Front => deque.push_front_many(&encoded[done..], Some(wait))?,
+        let pushed = match end {
+            End::Back => deque.push_back_many(&encoded[done..], Some(wait)),
+            End::Front => deque.push_front_many(&encoded[done..], Some(wait)),
+        };
+        done += match pushed {
+            Ok(n) => n,
+            // Count the items earlier slices pushed too.
+            Err(DequeError::PushedPartly { pushed, source }) => {
+                return Err(DequeError::PushedPartly {
+                    pushed: done + pushed,
+                    source,
+                });
+            }
+            Err(e) if done > 0 => {
+                return Err(DequeError::PushedPartly {
+                    pushed: done,
+                    source: Box::new(e),
+                });
+            }
+            Err(e) => return Err(e),
         };
         Ok((done == total).then_some(()))
     })?;

@@ -410,6 +410,7 @@ impl DequeError {
                 ErrorKind::InvalidArgument
             }
             DequeError::Full { .. } => ErrorKind::Full,
+            DequeError::PushedPartly { source, .. } => source.kind(),
             DequeError::Corrupt { .. } => ErrorKind::Corrupt,
         }
     }
@@ -840,6 +841,7 @@ mod tests {
             DequeError::Full { .. } => 4,
             DequeError::InvalidOptions(_) => 5,
             DequeError::Corrupt { .. } => 6,
+            DequeError::PushedPartly { .. } => 7,
         }
     }
 
@@ -861,10 +863,17 @@ mod tests {
                 LockError::Timeout(Duration::from_millis(1)).into(),
                 ErrorKind::Busy,
             ),
+            (
+                DequeError::PushedPartly {
+                    pushed: 3,
+                    source: Box::new(DequeError::corrupt(8, "x")),
+                },
+                ErrorKind::Corrupt,
+            ),
         ];
         cases.extend(directory_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
-        check(cases, DequeError::kind, deque_variant, 7);
+        check(cases, DequeError::kind, deque_variant, 8);
     }
 
     fn array_variant(e: &ArrayError) -> usize {

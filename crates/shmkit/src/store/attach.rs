@@ -451,6 +451,12 @@ impl Attachment {
         self.gate.enter_write()
     }
 
+    /// True while a leak sweep of this process runs (writers would wait for it).
+    #[inline]
+    pub(crate) fn is_sweeping(&self) -> bool {
+        self.gate.is_sweeping()
+    }
+
     /// Exclusive use of the store for a leak sweep: this process's shared "attached" lock
     /// converted to exclusive — granted only when no other open file description holds it,
     /// so no other process is attached, and until [`Attachment::end_exclusive_use`] no

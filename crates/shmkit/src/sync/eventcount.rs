@@ -76,15 +76,13 @@ impl EventCount {
         }
         loop {
             let seen = self.seq.load(Ordering::SeqCst);
-            if self
+            // Saturated (only a damaged count gets here): sleep without registering (and
+            // without unregistering after); every notify wakes anyway, since it sees waiters.
+            let registered = self
                 .waiters
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_add(1))
-                .is_err()
-            {
-                // Saturated (only a damaged count gets here): sleep without registering;
-                // every notify wakes anyway, since it sees waiters.
-            }
-            let registered = Registered(&self.waiters);
+                .is_ok()
+                .then(|| Registered(&self.waiters));
             if ready() {
                 return true;
             }

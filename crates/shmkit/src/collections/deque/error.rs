@@ -16,7 +16,8 @@
 use crate::raw::OutOfBounds;
 use crate::store::error::{AllocError, DirectoryError};
 
-/// Why a deque operation failed. A failed operation changed nothing.
+/// Why a deque operation failed. A failed operation changed nothing, except a batch push
+/// that failed part way ([`DequeError::PushedPartly`] says how many items went in).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DequeError {
@@ -44,6 +45,15 @@ pub enum DequeError {
     Full {
         /// The deque's limit.
         maxlen: u64,
+    },
+    /// A batch push failed after `pushed` of its items went in (they stay): `source` says
+    /// why the next one did not.
+    #[error("pushed {pushed} items, then: {source}")]
+    PushedPartly {
+        /// Items of the batch that are in the deque.
+        pushed: usize,
+        /// Why the next item was not pushed.
+        source: Box<DequeError>,
     },
     /// Options that cannot be used (a `maxlen` of 0).
     #[error("invalid deque options: {0}")]

@@ -43,6 +43,9 @@ pub(crate) struct Locked<'a> {
     /// Held from the first allocation or unlink until the blocks are published or freed
     /// (keeps this process's leak sweep away from them).
     pub(crate) writing: Option<WriteGuard<'a>>,
+    /// The largest entry popped in this hold: a shrink keeps room for one more like it, so
+    /// a large item pushed and popped over and over does not resize the ring every time.
+    pub(crate) largest_popped: u64,
 }
 
 /// What a repair after a dead holder (or a check) found by walking the entries.
@@ -89,13 +92,25 @@ impl<'a> Locked<'a> {
         self.root.count.load(Ordering::Relaxed)
     }
 
+    /// Stores the item count and bytes (what the entries hold).
+    pub(crate) fn set_counts(&self, count: u64, bytes: u64) {
+        self.root.count.store(count, Ordering::SeqCst);
+        self.root.bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Makes room for `need` more bytes of entries (a larger ring if needed).
+    pub(crate) fn reserve(&mut self, need: u64) -> Result<(), DequeError> {
+        if self.ring.capacity - self.used() < need {
+            self.resize(self.used().saturating_add(need))?;
+        }
+        Ok(())
+    }
+
     /// Pushes the entry of `item` (framed by `word`, computed before locking) at `end`,
     /// growing the ring if needed.
     pub(crate) fn push(&mut self, end: End, item: &[u8]) -> Result<(), DequeError> {
         let need = entry_len(item.len() as u64);
-        if self.ring.capacity - self.used() < need {
-            self.resize(self.used() + need)?;
-        }
+        self.reserve(need)?;
         let region = self.region();
         match end {
             End::Back => {
@@ -111,7 +126,9 @@ impl<'a> Locked<'a> {
                 self.root.head.store(self.head, Ordering::Release);
             }
         }
-        self.root.count.store(self.count() + 1, Ordering::SeqCst);
+        self.root
+            .count
+            .store(self.count().saturating_add(1), Ordering::SeqCst);
         let bytes = self.root.bytes.load(Ordering::Relaxed);
         self.root
             .bytes
@@ -155,6 +172,7 @@ impl<'a> Locked<'a> {
         }
         let entry = self.entry(end)?;
         take(&self.ring, self.region(), &entry)?;
+        self.largest_popped = self.largest_popped.max(entry_len(entry.len));
         match end {
             End::Front => {
                 self.head = entry.end();
@@ -176,12 +194,18 @@ impl<'a> Locked<'a> {
         Ok(true)
     }
 
-    /// Replaces the ring by a smaller one when the entries use at most an eighth of it
-    /// (never below the initial size): a deque that was long gives the memory back.
+    /// Replaces the ring by a smaller one when the entries (or the largest entry popped in
+    /// this hold, if larger) use at most an eighth of it, never below the initial size: a
+    /// deque that was long gives the memory back. Skipped while this process sweeps leaks
+    /// (the sweep takes deque locks, so waiting for it here would stall both).
     pub(crate) fn maybe_shrink(&mut self) -> Result<(), DequeError> {
         let initial = self.inner.initial_ring;
-        if self.ring.capacity > initial && self.used() <= self.ring.capacity / 8 {
-            self.resize(self.used())?;
+        let keep = self.used().max(self.largest_popped);
+        if self.ring.capacity > initial
+            && keep <= self.ring.capacity / 8
+            && !self.inner.store.inner.is_sweeping()
+        {
+            self.resize(keep)?;
         }
         Ok(())
     }

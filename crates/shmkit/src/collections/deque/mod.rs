@@ -190,8 +190,9 @@ pub(crate) struct DequeInner {
     pub(crate) maxlen: u64,
     pub(crate) overflow: Overflow,
     pub(crate) initial_ring: u64,
-    /// The ring block last checked against the allocator (its header is re-read on every
-    /// lock; the block's size only when the ring changed).
+    /// The ring last checked against the allocator, as [`ring_key`] of its block and its
+    /// header's capacity (the header is re-read on every lock; the block's size is looked up
+    /// again whenever the block or the capacity its header names changed).
     checked_ring: AtomicU64,
 }
 
@@ -228,15 +229,24 @@ impl DequeInner {
         };
         let recovered = guard.recovered();
         let block = root.ring.load(Ordering::Acquire);
-        let capacity = if self.checked_ring.load(Ordering::Relaxed) == block {
-            u64::MAX
-        } else {
-            self.store
-                .block_capacity(block)
-                .map_err(|e| DequeError::corrupt(block, format!("ring block: {e}")))?
-        };
+        let header_capacity = self
+            .region()
+            .get::<layout::RingHeader>(block)?
+            .capacity
+            .load(Ordering::Relaxed);
+        let key = ring_key(block, header_capacity);
+        let capacity =
+            if key.is_some() && self.checked_ring.load(Ordering::Relaxed) == key.unwrap_or(0) {
+                u64::MAX
+            } else {
+                self.store
+                    .block_capacity(block)
+                    .map_err(|e| DequeError::corrupt(block, format!("ring block: {e}")))?
+            };
         let ring = Ring::open(self.region(), block, capacity)?;
-        self.checked_ring.store(block, Ordering::Relaxed);
+        if let Some(key) = key {
+            self.checked_ring.store(key, Ordering::Relaxed);
+        }
         let head = root.head.load(Ordering::Acquire);
         let tail = root.tail.load(Ordering::Acquire);
         if head % 8 != 0 || tail % 8 != 0 || tail.wrapping_sub(head) > ring.capacity {
@@ -257,6 +267,7 @@ impl DequeInner {
             tail,
             unlinked: Vec::new(),
             writing: None,
+            largest_popped: 0,
         };
         let mut repaired = Vec::new();
         if recovered {
@@ -300,8 +311,14 @@ impl DequeInner {
             let before = done;
             let mut result = Ok(());
             while done < items.len() {
+                let item = items[done].as_ref();
                 if self.full(locked.count()) {
                     if self.overflow == Overflow::Block {
+                        break;
+                    }
+                    // Room first, so a push that cannot get it has evicted nothing.
+                    if let Err(e) = locked.reserve(layout::entry_len(item.len() as u64)) {
+                        result = Err(e);
                         break;
                     }
                     if let Err(e) = locked.pop(end.other(), None) {
@@ -310,7 +327,7 @@ impl DequeInner {
                     }
                     root.evicted.fetch_add(1, Ordering::Relaxed);
                 }
-                if let Err(e) = locked.push(end, items[done].as_ref()) {
+                if let Err(e) = locked.push(end, item) {
                     result = Err(e);
                     break;
                 }
@@ -320,7 +337,16 @@ impl DequeInner {
             if done > before {
                 root.not_empty.notify((done - before) as u32);
             }
-            result?;
+            if let Err(e) = result {
+                return Err(if done > 0 {
+                    DequeError::PushedPartly {
+                        pushed: done,
+                        source: Box::new(e),
+                    }
+                } else {
+                    e
+                });
+            }
             if done == items.len() {
                 return Ok(done);
             }
@@ -384,20 +410,27 @@ impl DequeInner {
             if popped > 0 {
                 // Only after the pops' commits: a failed shrink keeps the larger ring.
                 let _ = locked.maybe_shrink();
+            } else if locked.head == locked.tail && locked.count() != 0 {
+                // A damaged count on an empty deque would wake waiters for ever.
+                locked.set_counts(0, 0);
             }
             locked.finish();
             if popped > 0 && self.maxlen != 0 {
                 root.not_full.notify(popped as u32);
             }
-            result?;
             if popped > 0 || max == 0 || stop {
+                // Items already popped are the caller's even if a later one failed: the
+                // failure is reported by the next call, which meets it first.
                 return Ok(popped);
             }
+            result?;
             let Wait::Until(deadline) = wait else {
                 return Ok(0);
             };
             let ready = || root.count.load(Ordering::SeqCst) != 0;
-            if !root.not_empty.wait_until(ready, deadline) {
+            if !root.not_empty.wait_until(ready, deadline)
+                || deadline.is_some_and(|d| Instant::now() >= d)
+            {
                 return Ok(0);
             }
         }
@@ -459,6 +492,14 @@ fn create_root(store: &Store, options: &DequeOptions, initial: u64) -> Result<u6
         return Err(e.into());
     }
     Ok(root)
+}
+
+/// The cache key of a ring block and the capacity its header names (checked against the
+/// block's size once per key): one word, so threads sharing a handle never see a block
+/// paired with another ring's capacity. `None` for a pair that does not fit (never cached).
+fn ring_key(block: u64, capacity: u64) -> Option<u64> {
+    (capacity.is_power_of_two() && block < 1 << 57)
+        .then(|| block << 6 | u64::from(capacity.trailing_zeros()))
 }
 
 /// The first ring's size for `initial_bytes`.
