@@ -29,6 +29,7 @@ use crate::collections::array::values::ElementValueError;
 use crate::collections::atomic_vector::VectorError;
 use crate::collections::deque::DequeError;
 use crate::collections::hash_map::{MapError, TypedMapError};
+use crate::collections::priority_queue::PriorityQueueError;
 use crate::raw::OutOfBounds;
 use crate::store::error::{
     AllocError, CreateError, DirectoryError, FreeError, OpenError, VerifyError,
@@ -87,8 +88,8 @@ pub enum ErrorKind {
     RegistryFull,
     /// A live process held a lock for longer than the caller would wait.
     Busy,
-    /// A bounded container (a deque created with a `maxlen`) has no room, and the caller
-    /// would not wait (longer).
+    /// A bounded container (a deque or priority queue created with a `maxlen`) has no room,
+    /// and the caller would not wait (longer).
     Full,
     /// Another system error (see the error's source for the OS error).
     Io,
@@ -210,6 +211,9 @@ pub enum Error {
     /// See [`DequeError`].
     #[error(transparent)]
     Deque(#[from] DequeError),
+    /// See [`PriorityQueueError`].
+    #[error(transparent)]
+    PriorityQueue(#[from] PriorityQueueError),
     /// See [`LockError`].
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -241,6 +245,7 @@ impl Error {
             Error::Vector(e) => e.kind(),
             Error::Array(e) => e.kind(),
             Error::Deque(e) => e.kind(),
+            Error::PriorityQueue(e) => e.kind(),
             Error::Lock(e) => e.kind(),
             Error::Name(e) => e.kind(),
             Error::OutOfBounds(e) => e.kind(),
@@ -412,6 +417,24 @@ impl DequeError {
             DequeError::Full { .. } => ErrorKind::Full,
             DequeError::PushedPartly { source, .. } => source.kind(),
             DequeError::Corrupt { .. } => ErrorKind::Corrupt,
+        }
+    }
+}
+
+impl PriorityQueueError {
+    /// What kind of failure this is (a push on a full bounded queue is
+    /// [`ErrorKind::Full`]; a key or value past the limits is
+    /// [`ErrorKind::InvalidArgument`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PriorityQueueError::Directory(e) => e.kind(),
+            PriorityQueueError::Alloc(e) => e.kind(),
+            PriorityQueueError::Lock(e) => e.kind(),
+            PriorityQueueError::KeyTooLarge { .. }
+            | PriorityQueueError::ValueTooLarge { .. }
+            | PriorityQueueError::InvalidOptions(_) => ErrorKind::InvalidArgument,
+            PriorityQueueError::Full { .. } => ErrorKind::Full,
+            PriorityQueueError::Corrupt { .. } => ErrorKind::Corrupt,
         }
     }
 }
@@ -876,6 +899,47 @@ mod tests {
         check(cases, DequeError::kind, deque_variant, 8);
     }
 
+    fn priority_queue_variant(e: &PriorityQueueError) -> usize {
+        match e {
+            PriorityQueueError::Directory(_) => 0,
+            PriorityQueueError::Alloc(_) => 1,
+            PriorityQueueError::Lock(_) => 2,
+            PriorityQueueError::KeyTooLarge { .. } => 3,
+            PriorityQueueError::ValueTooLarge { .. } => 4,
+            PriorityQueueError::Full { .. } => 5,
+            PriorityQueueError::InvalidOptions(_) => 6,
+            PriorityQueueError::Corrupt { .. } => 7,
+        }
+    }
+
+    #[test]
+    fn priority_queue_errors() {
+        let mut cases = vec![
+            (
+                PriorityQueueError::KeyTooLarge { len: 2, max: 1 },
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                PriorityQueueError::ValueTooLarge { len: 2, max: 1 },
+                ErrorKind::InvalidArgument,
+            ),
+            (PriorityQueueError::Full { maxlen: 1 }, ErrorKind::Full),
+            (
+                PriorityQueueError::InvalidOptions("x".into()),
+                ErrorKind::InvalidArgument,
+            ),
+            (PriorityQueueError::corrupt(8, "x"), ErrorKind::Corrupt),
+            (oob().into(), ErrorKind::Corrupt),
+            (
+                LockError::Timeout(Duration::from_millis(1)).into(),
+                ErrorKind::Busy,
+            ),
+        ];
+        cases.extend(directory_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        check(cases, PriorityQueueError::kind, priority_queue_variant, 8);
+    }
+
     fn array_variant(e: &ArrayError) -> usize {
         match e {
             ArrayError::Directory(_) => 0,
@@ -1274,6 +1338,10 @@ mod tests {
                 ErrorKind::InvalidArgument,
             ),
             (DequeError::Full { maxlen: 1 }.into(), ErrorKind::Full),
+            (
+                PriorityQueueError::Full { maxlen: 1 }.into(),
+                ErrorKind::Full,
+            ),
         ];
         cases.extend(open_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
@@ -1294,8 +1362,9 @@ mod tests {
             Error::Array(_) => 12,
             Error::TypedMap(_) => 13,
             Error::Deque(_) => 14,
+            Error::PriorityQueue(_) => 15,
         };
-        check(cases, Error::kind, variant, 15);
+        check(cases, Error::kind, variant, 16);
     }
 
     #[test]

@@ -101,6 +101,10 @@ pub use collections::deque::{
 pub use collections::hash_map::{
     HashMap, HashMapOptions, MapError, MapReport, MapStats, TypedMap, TypedMapError, UpdateAction,
 };
+pub use collections::priority_queue::{
+    PriorityQueue, PriorityQueueError, PriorityQueueOptions, PriorityQueueReport,
+    PriorityQueueStats,
+};
 pub use error::{Error, ErrorKind};
 pub use raw::OutOfBounds;
 pub use store::error::{

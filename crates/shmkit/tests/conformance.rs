@@ -21,7 +21,7 @@ use shmkit::collections::object::{CheckMode, Collection, SharedObject};
 use shmkit::maintenance::check::{Finding, Severity, Unreachable};
 use shmkit::{
     Array, AtomicVector, Deque, DequeOptions, End, ErrorKind, HashMap, HashMapOptions, ObjectKind,
-    Store,
+    PriorityQueue, PriorityQueueOptions, Store,
 };
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -149,6 +149,53 @@ impl Subject for Deque {
     fn oversized_write(&self) -> Result<(), shmkit::DequeError> {
         // An item past the maximum is refused before anything is locked.
         self.push_back(huge_zeros(shmkit::collections::deque::MAX_ITEM_LEN + 1))
+    }
+}
+
+impl Subject for PriorityQueue {
+    // Every push allocates its record before taking the lock and every pop frees its
+    // record after releasing it: kills land between allocation and publication (or
+    // unlinking and freeing) all the time.
+    const KILLS_MUST_LEAK: bool = true;
+
+    fn create_small(store: &Store, name: &str) -> PriorityQueue {
+        let options = PriorityQueueOptions {
+            initial_capacity: 16,
+            ..PriorityQueueOptions::default()
+        };
+        store.priority_queue_with(name, &options).unwrap()
+    }
+
+    fn random_write(&self, rng: &mut Rng, step: u64) {
+        // Keys with ties and shared 8-byte prefixes, pushes a little more likely than
+        // pops, batches and a clear now and then: the heap array grows and shrinks, so
+        // kills land in pushes, pops, sifts, resizes and the rebuilds that follow a kill.
+        let key = format!("priority-{:02}", rng.below(40));
+        let value = vec![step as u8; rng.below(300) as usize];
+        match rng.below(20) {
+            0..=7 => self.push(key.as_bytes(), &value),
+            8 | 9 => self
+                .push_many(&[
+                    (key.as_bytes(), &value[..]),
+                    (b"p", b"x"),
+                    (b"priority-", b""),
+                ])
+                .map(drop),
+            10..=15 => self.pop().map(drop),
+            16 | 17 => self.pop_many(4).map(drop),
+            18 => self.peek().map(drop),
+            _ if rng.below(10) == 0 => self.clear().map(drop),
+            _ => self.pop().map(drop),
+        }
+        .unwrap();
+    }
+
+    fn oversized_write(&self) -> Result<(), shmkit::PriorityQueueError> {
+        // A value past the maximum is refused before anything is allocated or locked.
+        self.push(
+            b"k",
+            huge_zeros(shmkit::collections::priority_queue::MAX_VALUE_LEN + 1),
+        )
     }
 }
 
@@ -423,3 +470,4 @@ conformance!(shmkit::HashMap, hash_map);
 conformance!(shmkit::AtomicVector, atomic_vector);
 conformance!(shmkit::Array, array);
 conformance!(shmkit::Deque, deque);
+conformance!(shmkit::PriorityQueue, priority_queue);

@@ -26,3 +26,4 @@ pub mod atomic_vector;
 pub mod deque;
 pub mod hash_map;
 pub mod object;
+pub mod priority_queue;
