@@ -33,93 +33,11 @@ use crate::buffers::with_scratch;
 use crate::codec;
 use crate::errors::{EmptyError, ExceptionClass, FullError, IntoPyErr, ResultExt};
 use crate::handle::PySharedObject;
+use crate::waiting::{Waiting, with_waiting};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use shmkit::{Deque, DequeError, DequeOptions, End, Overflow, Store};
-use std::time::{Duration, Instant};
-
-/// Longest wait in the core before the GIL is taken back to check for signals (Ctrl-C).
-const SIGNAL_SLICE: Duration = Duration::from_millis(100);
-
-/// How long a call may wait.
-#[derive(Clone, Copy, Debug)]
-enum Waiting {
-    /// Not at all.
-    No,
-    /// Until the deadline (`None`: for ever).
-    Until(Option<Instant>),
-}
-
-impl Waiting {
-    /// From a timeout in seconds: `None` waits for ever, 0 not at all.
-    fn from_timeout(timeout: Option<f64>) -> PyResult<Waiting> {
-        match timeout {
-            None => Ok(Waiting::Until(None)),
-            Some(t) => {
-                let d = Duration::try_from_secs_f64(t).map_err(|_| {
-                    PyValueError::new_err("timeout must be a non-negative number of seconds")
-                })?;
-                if d.is_zero() {
-                    Ok(Waiting::No)
-                } else {
-                    // A deadline too far for `Instant` is no deadline.
-                    Ok(Waiting::Until(Instant::now().checked_add(d)))
-                }
-            }
-        }
-    }
-
-    /// From `queue.Queue`'s `block` and `timeout` (a negative timeout is a `ValueError`,
-    /// as in `queue`).
-    fn from_block(block: bool, timeout: Option<f64>) -> PyResult<Waiting> {
-        if !block {
-            return Ok(Waiting::No);
-        }
-        if timeout.is_some_and(|t| t < 0.0) {
-            return Err(PyValueError::new_err(
-                "'timeout' must be a non-negative number",
-            ));
-        }
-        Waiting::from_timeout(timeout)
-    }
-
-    /// The next slice to wait in the core; `None` once the deadline passed.
-    fn slice(self) -> Option<Duration> {
-        match self {
-            Waiting::No => None,
-            Waiting::Until(None) => Some(SIGNAL_SLICE),
-            Waiting::Until(Some(end)) => {
-                let left = end.saturating_duration_since(Instant::now());
-                (!left.is_zero()).then(|| left.min(SIGNAL_SLICE))
-            }
-        }
-    }
-}
-
-/// Runs `attempt(wait)` (which returns `Some` once it got what it waits for) until it does
-/// or `waiting` runs out: first without waiting, then in slices, checking for signals in
-/// between. `None` when the time ran out.
-fn with_waiting<T>(
-    py: Python<'_>,
-    waiting: Waiting,
-    mut attempt: impl FnMut(Duration) -> Result<Option<T>, DequeError> + Send,
-) -> PyResult<Option<T>>
-where
-    T: Send,
-{
-    let mut wait = Duration::ZERO;
-    loop {
-        if let Some(done) = py.detach(|| attempt(wait)).py_err(py)? {
-            return Ok(Some(done));
-        }
-        match waiting.slice() {
-            None => return Ok(None),
-            Some(slice) => wait = slice,
-        }
-        py.check_signals()?;
-    }
-}
 
 fn full_error(py: Python<'_>, deque: &Deque) -> PyErr {
     DequeError::Full {
@@ -216,7 +134,7 @@ fn pop<'py>(
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     with_scratch(|_, buf| {
         let got = with_waiting(py, waiting, |wait| {
-            Ok(deque.pop_into(end, buf, Some(wait))?.then_some(()))
+            Ok::<_, DequeError>(deque.pop_into(end, buf, Some(wait))?.then_some(()))
         })?;
         match got {
             Some(()) => codec::decode(py, buf).map(Some),
@@ -239,7 +157,7 @@ fn pop_many<'py>(
     let (mut data, mut lens) = (Vec::new(), Vec::new());
     let got = with_waiting(py, waiting, |wait| {
         let n = deque.pop_many_into(end, max, Some(wait), &mut data, &mut lens)?;
-        Ok((n > 0).then_some(()))
+        Ok::<_, DequeError>((n > 0).then_some(()))
     })?;
     if got.is_none() {
         return Ok(None);

@@ -489,6 +489,20 @@ impl Classified for DequeError {
     }
 }
 
+impl Classified for shmkit::PriorityQueueError {
+    fn kind(&self) -> ErrorKind {
+        shmkit::PriorityQueueError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
+        match self {
+            shmkit::PriorityQueueError::Directory(e) => e.os_detail(),
+            shmkit::PriorityQueueError::Alloc(e) => e.os_detail(),
+            _ => None,
+        }
+    }
+}
+
 impl Classified for shmkit::ArrayError {
     fn kind(&self) -> ErrorKind {
         shmkit::ArrayError::kind(self)
@@ -532,6 +546,7 @@ impl Classified for shmkit::Error {
             shmkit::Error::Vector(e) => e.os_detail(),
             shmkit::Error::Array(e) => e.os_detail(),
             shmkit::Error::Deque(e) => e.os_detail(),
+            shmkit::Error::PriorityQueue(e) => e.os_detail(),
             shmkit::Error::Io(source) => Some(OsDetail::io(source, None)),
             _ => None,
         }

@@ -13,7 +13,10 @@
 //! atomic_vector  shmkit.AtomicVector: the vector's element, bit and wait operations
 //! array      shmkit.Array: a fixed-size record array exported to NumPy (buffer protocol)
 //! deque      shmkit.Deque and shmkit.Queue: one shared deque, collections.deque's and
-//!            queue.Queue's interfaces, blocking calls interruptible by Ctrl-C
+//!            queue.Queue's interfaces
+//! priority_queue  shmkit.PriorityQueue: queue.PriorityQueue's interface, items ordered by
+//!            the ordered-key encoding
+//! waiting    blocking calls in GIL-free slices, interruptible by Ctrl-C
 //! handle     shmkit.SharedObject, the base class of every object class: name, close,
 //!            context manager, pickling by name, verify/repair/stats
 //! reports    core reports and statistics as dicts
@@ -43,8 +46,10 @@ mod hash_map;
 mod kinds;
 mod missing;
 mod ordered_key;
+mod priority_queue;
 mod reports;
 mod store;
+mod waiting;
 
 use pyo3::prelude::*;
 
@@ -61,6 +66,7 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<array::PyArray>()?;
     m.add_class::<deque::PyDeque>()?;
     m.add_class::<deque::PyQueue>()?;
+    m.add_class::<priority_queue::PyPriorityQueue>()?;
     m.add_function(wrap_pyfunction!(array::_element_layout, m)?)?;
     m.add_class::<missing::Missing>()?;
     m.add("MISSING", missing::missing(py)?.clone_ref(py))?;

@@ -18,6 +18,7 @@ use crate::atomic_vector::{self, PyAtomicVector};
 use crate::deque;
 use crate::errors::{self, ResultExt};
 use crate::hash_map::{self, PyHashMap};
+use crate::priority_queue::{self, PyPriorityQueue};
 use crate::reports;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -236,6 +237,22 @@ impl PyStore {
             create,
             deque::Interface::Queue,
         )
+    }
+
+    /// The priority queue `name` in this store (``queue.PriorityQueue``'s interface), created
+    /// if missing and `create` with room for `maxsize` items (``0``: no limit). Items order
+    /// as Python orders them (see ``shmkit.PriorityQueue``); equal ones come out in the order
+    /// they were put. An existing queue keeps its own limit.
+    #[pyo3(signature = (name, maxsize = 0, *, create = true))]
+    fn priority_queue(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        maxsize: u64,
+        create: bool,
+    ) -> PyResult<Py<PyPriorityQueue>> {
+        let store = self.store(py)?;
+        priority_queue::open(py, &store, self.name.clone(), name, maxsize, create)
     }
 
     /// Names of the structures in the store.

@@ -27,8 +27,10 @@ A ``Deque`` (``store.deque("jobs")``) is a ``collections.deque`` of typed values
 processes, whose pops can wait (``d.popleft(timeout=1.0)``); a ``Queue``
 (``store.queue("jobs")``) is the same shared deque with ``queue.Queue``'s interface
 (``put``/``get``, ``queue.Empty``/``queue.Full``), a drop-in for ``multiprocessing.Queue``
-that survives killed processes. Blocked calls sleep on a shared futex; Ctrl-C interrupts
-them.
+that survives killed processes. A ``PriorityQueue`` (``store.priority_queue("tasks")``) is
+``queue.PriorityQueue``'s interface: ``pq.put((priority, task))`` orders as Python orders
+the tuples, and equal priorities come out in the order they were put. Blocked calls sleep on
+a shared futex; Ctrl-C interrupts them.
 
 ``shmkit.encode_key(obj)`` turns ``None``, numbers, ``bytes``, ``str`` and tuples of them into
 bytes that sort as the objects do (ints and floats in one exact order, tuples element by
@@ -54,6 +56,7 @@ from ._shmkit import (
     AtomicVector,
     Deque,
     HashMap,
+    PriorityQueue,
     Queue,
     SharedObject,
     Store,
@@ -74,6 +77,7 @@ __all__ = [
     "AtomicVector",
     "Deque",
     "HashMap",
+    "PriorityQueue",
     "Queue",
     "SharedObject",
     "Store",
