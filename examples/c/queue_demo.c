@@ -9,6 +9,9 @@
  *                                     (Python's Queue) to get
  *   queue_demo consume STORE QUEUE N  gets N typed values another process put and checks
  *                                     they are the ints 0..N-1 in order
+ *   queue_demo pq-consume STORE PQ N  pops N items from a priority queue another process
+ *                                     (Python) filled with the ints 0..N-1 in any order, and
+ *                                     checks they come out as 0..N-1
  *
  * Built and run by scripts/test-c.sh; the produce/consume modes are driven by the Python test
  * crates/shmkit-py/tests/test_c_api.py. Exit status 0 when every check passed.
@@ -160,9 +163,54 @@ static void demo(shmkit_store *store) {
     check(shmkit_deque_open(store, "a-map", 0, 0, &wrong), SHMKIT_STATUS_WRONG_KIND, "a map opened as a deque");
     expect(wrong == NULL, "no handle on failure");
     shmkit_hash_map_close(map);
+
+    /* A priority queue: keys are compared bytewise, so big-endian numbers pop smallest
+     * first; equal keys pop in push order. */
+    shmkit_priority_queue *pq = NULL;
+    check(shmkit_priority_queue_open(store, "pq", 0, 0, &pq), SHMKIT_STATUS_OK, "open priority queue");
+    const uint32_t order[] = {30, 10, 20, 10};
+    for (int i = 0; i < 4; i++) {
+        uint8_t key[4] = {(uint8_t)(order[i] >> 24), (uint8_t)(order[i] >> 16), (uint8_t)(order[i] >> 8),
+                          (uint8_t)order[i]};
+        uint8_t value = (uint8_t)i;
+        check(shmkit_priority_queue_push(pq, key, 4, &value, 1, 0), SHMKIT_STATUS_OK, "pq push");
+    }
+    const uint8_t expected_values[] = {1, 3, 2, 0}; /* 10 (pushed 1st), 10 (2nd), 20, 30 */
+    for (int i = 0; i < 4; i++) {
+        uint8_t key[4], value[1];
+        size_t klen = 0, vlen = 0;
+        if (i == 0) {
+            check(shmkit_priority_queue_pop(pq, 0, key, 2, &klen, value, 1, &vlen), SHMKIT_STATUS_BUFFER_TOO_SMALL,
+                  "pq pop into a small key buffer");
+            expect(klen == 4 && vlen == 1, "the lengths needed are reported");
+        }
+        check(shmkit_priority_queue_pop(pq, 0, key, 4, &klen, value, 1, &vlen), SHMKIT_STATUS_OK, "pq pop");
+        expect(vlen == 1 && value[0] == expected_values[i], "pq pops smallest first, ties in push order");
+    }
+    size_t klen = 0, vlen = 0;
+    check(shmkit_priority_queue_pop(pq, 10, NULL, 0, &klen, NULL, 0, &vlen), SHMKIT_STATUS_NOT_FOUND, "pq empty");
+    shmkit_priority_queue_close(pq);
     shmkit_deque_close(recent);
     shmkit_deque_close(small);
     shmkit_deque_close(d);
+}
+
+static void pq_consume(shmkit_priority_queue *pq, int n) {
+    for (int i = 0; i < n; i++) {
+        uint8_t key[64], buf[64];
+        size_t klen = 0, vlen = 0;
+        shmkit_value v;
+        if (check(shmkit_priority_queue_pop(pq, WAIT_MS, key, sizeof key, &klen, buf, sizeof buf, &vlen),
+                  SHMKIT_STATUS_OK, "pq pop") ||
+            check(shmkit_value_decode(buf, vlen, &v), SHMKIT_STATUS_OK, "decode")) {
+            return;
+        }
+        if (v.kind != SHMKIT_TYPE_INT || v.int64 != i) {
+            fprintf(stderr, "FAIL pq item %d: kind %d value %lld\n", i, (int)v.kind, (long long)v.int64);
+            failures++;
+            return;
+        }
+    }
 }
 
 static void produce(shmkit_deque *d, int n) {
@@ -196,7 +244,8 @@ static void consume(shmkit_deque *d, int n) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s demo STORE | produce STORE QUEUE N | consume STORE QUEUE N\n", argv[0]);
+        fprintf(stderr, "usage: %s demo STORE | produce|consume STORE QUEUE N | pq-consume STORE PQ N\n",
+                argv[0]);
         return 2;
     }
     const char *mode = argv[1];
@@ -208,6 +257,15 @@ int main(int argc, char **argv) {
         demo(store);
         shmkit_store_close(store);
         check(shmkit_store_remove(argv[2]), SHMKIT_STATUS_OK, "remove the store");
+    } else if (argc == 5 && strcmp(mode, "pq-consume") == 0) {
+        shmkit_priority_queue *pq = NULL;
+        shmkit_status s = shmkit_priority_queue_open(store, argv[3], 0, SHMKIT_PRIORITY_QUEUE_OPEN_EXISTING, &pq);
+        shmkit_store_close(store);
+        if (check(s, SHMKIT_STATUS_OK, "open the existing priority queue")) {
+            return 2;
+        }
+        pq_consume(pq, atoi(argv[4]));
+        shmkit_priority_queue_close(pq);
     } else if (argc == 5 && (strcmp(mode, "produce") == 0 || strcmp(mode, "consume") == 0)) {
         shmkit_deque *d = NULL;
         shmkit_status s = shmkit_deque_open(store, argv[3], 0, SHMKIT_DEQUE_OPEN_EXISTING, &d);

@@ -63,6 +63,12 @@
 #define SHMKIT_MAP_STR_KEYS 2
 
 /**
+ * Flag of `shmkit_priority_queue_open`: open an existing queue only
+ * (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing one is created.
+ */
+#define SHMKIT_PRIORITY_QUEUE_OPEN_EXISTING 1
+
+/**
  * Flag of `shmkit_store_options.flags`: accept an existing store owned by another user.
  * Without it such a store is refused with `SHMKIT_STATUS_FOREIGN_OWNER`.
  */
@@ -311,6 +317,13 @@ typedef struct shmkit_hash_map shmkit_hash_map;
  * returns `SHMKIT_STATUS_BUSY` (no entry is lost: call again).
  */
 typedef struct shmkit_hash_map_iter shmkit_hash_map_iter;
+
+/**
+ * A priority queue handle (opaque). Made by `shmkit_priority_queue_open`, freed by
+ * `shmkit_priority_queue_close`. It keeps its store attached. Usable from any thread, also
+ * from several at once.
+ */
+typedef struct shmkit_priority_queue shmkit_priority_queue;
 
 /**
  * An open store (opaque). Made by `shmkit_store_open`, `shmkit_store_create` or
@@ -1467,6 +1480,88 @@ shmkit_status shmkit_hash_map_iter_next(const struct shmkit_hash_map_iter *iter,
  * `iter` is NULL or an iterator handle not yet freed; it is not used again.
  */
 void shmkit_hash_map_iter_free(struct shmkit_hash_map_iter *iter);
+
+/**
+ * Opens the priority queue `name` of `store`, creating it (with room for `maxlen` items, 0
+ * for no limit) unless `flags` has `SHMKIT_PRIORITY_QUEUE_OPEN_EXISTING`. An existing queue
+ * keeps its own limit. `SHMKIT_STATUS_WRONG_KIND` if the name belongs to another kind of
+ * object; `SHMKIT_STATUS_INVALID_ARGUMENT` for unknown flags. On success `*out` is a new
+ * handle, to free with `shmkit_priority_queue_close`; on failure `*out` is set to NULL
+ * (unless `out` itself is NULL).
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `name` is NULL or a NUL-terminated string; `out`
+ * is NULL or writable.
+ */
+shmkit_status shmkit_priority_queue_open(const struct shmkit_store *store,
+                                         const char *name,
+                                         uint64_t maxlen,
+                                         uint32_t flags,
+                                         struct shmkit_priority_queue **out);
+
+/**
+ * Frees a priority queue handle; NULL is a no-op.
+ *
+ * # Safety
+ * `queue` is NULL or a handle not yet closed; it is not used again.
+ */
+void shmkit_priority_queue_close(struct shmkit_priority_queue *queue);
+
+/**
+ * Sets `*out` to the number of items now.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_priority_queue_len(const struct shmkit_priority_queue *queue, uint64_t *out);
+
+/**
+ * Pushes the item (`key_len` bytes at `key`, `value_len` bytes at `value`). On a full
+ * bounded queue waits up to `timeout_ms` milliseconds for room (negative: for ever; 0: not
+ * at all), then returns `SHMKIT_STATUS_FULL` with nothing pushed.
+ * `SHMKIT_STATUS_INVALID_ARGUMENT` for a key past 1 MiB or a value past 1 GiB.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `key` is valid for `key_len` bytes and `value` for
+ * `value_len` bytes (each may be NULL with length 0).
+ */
+shmkit_status shmkit_priority_queue_push(const struct shmkit_priority_queue *queue,
+                                         const uint8_t *key,
+                                         size_t key_len,
+                                         const uint8_t *value,
+                                         size_t value_len,
+                                         int64_t timeout_ms);
+
+/**
+ * Pops the smallest item: its key into `key_buf` (`*key_len` set to its length) and its
+ * value into `value_buf` (`*value_len`), waiting up to `timeout_ms` milliseconds for one
+ * (negative: for ever; 0: not at all). `SHMKIT_STATUS_NOT_FOUND` if no item came.
+ * `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the key or the value does not fit: both lengths are
+ * set and the item stays in the queue (NULL buffers with capacity 0 ask for them).
+ * `key_buf` may be NULL with `key_cap` 0 when the key is not wanted and is empty. No two
+ * outputs may overlap (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; each buffer is valid for writes of its capacity (or
+ * NULL with 0); `key_len` and `value_len` are NULL or writable.
+ */
+shmkit_status shmkit_priority_queue_pop(const struct shmkit_priority_queue *queue,
+                                        int64_t timeout_ms,
+                                        uint8_t *key_buf,
+                                        size_t key_cap,
+                                        size_t *key_len,
+                                        uint8_t *value_buf,
+                                        size_t value_cap,
+                                        size_t *value_len);
+
+/**
+ * Removes every item; sets `*removed` (if not NULL) to how many there were.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `removed` is NULL or writable.
+ */
+shmkit_status shmkit_priority_queue_clear(const struct shmkit_priority_queue *queue,
+                                          uint64_t *removed);
 
 /**
  * Opens an existing store. `options` may be NULL; only its `SHMKIT_ALLOW_FOREIGN_OWNER`

@@ -55,6 +55,7 @@ pub mod deque;
 pub mod ffi_ptr;
 pub mod hash_map;
 pub mod iter;
+pub mod priority_queue;
 pub mod status;
 pub mod store;
 pub mod value;
@@ -65,6 +66,7 @@ pub use batch::*;
 pub use deque::*;
 pub use hash_map::*;
 pub use iter::*;
+pub use priority_queue::*;
 pub use status::Status;
 pub use store::*;
 pub use value::*;
@@ -88,6 +90,7 @@ const _: () = {
     send_sync::<shmkit_atomic_vector>();
     send_sync::<shmkit_array>();
     send_sync::<shmkit_deque>();
+    send_sync::<shmkit_priority_queue>();
 };
 
 /// The message of this thread's last error (an empty string if there was none). The text

@@ -313,6 +313,12 @@ impl From<shmkit::DequeError> for CError {
     }
 }
 
+impl From<shmkit::PriorityQueueError> for CError {
+    fn from(e: shmkit::PriorityQueueError) -> CError {
+        CError::new(Status::of_kind(e.kind()), e.to_string())
+    }
+}
+
 impl From<ArrayError> for CError {
     fn from(e: ArrayError) -> CError {
         CError::new(refine_array(&e), e.to_string())

@@ -2095,3 +2095,121 @@ fn deque_push_pop_full_too_small_and_bad_input() {
         shmkit_store_close(store);
     }
 }
+
+#[test]
+fn priority_queue_push_pop_order_buffers_and_bad_input() {
+    let name = Name::new("capi-pq");
+    let store = open_or_create(&name);
+    // SAFETY: every pointer is valid (or deliberately NULL) as each call's contract says.
+    unsafe {
+        let mut q = null_mut();
+        assert_eq!(
+            shmkit_priority_queue_open(store, c"q".as_ptr(), 2, 0, &mut q),
+            Status::Ok,
+            "{}",
+            last_error()
+        );
+        assert_eq!(
+            shmkit_priority_queue_push(q, b"b".as_ptr(), 1, b"2".as_ptr(), 1, 0),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_priority_queue_push(q, b"a".as_ptr(), 1, b"1".as_ptr(), 1, 0),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_priority_queue_push(q, b"c".as_ptr(), 1, null(), 0, 0),
+            Status::Full
+        );
+        assert_eq!(
+            shmkit_priority_queue_push(q, b"c".as_ptr(), 1, null(), 0, 20),
+            Status::Full
+        );
+        let mut n = 0u64;
+        assert_eq!(shmkit_priority_queue_len(q, &mut n), Status::Ok);
+        assert_eq!(n, 2);
+        let (mut k, mut v) = ([0u8; 4], [0u8; 4]);
+        let (mut kl, mut vl) = (0usize, 0usize);
+        assert_eq!(
+            shmkit_priority_queue_pop(q, 0, null_mut(), 0, &mut kl, null_mut(), 0, &mut vl),
+            Status::BufferTooSmall
+        );
+        assert_eq!((kl, vl), (1, 1));
+        assert_eq!(
+            shmkit_priority_queue_pop(q, 0, k.as_mut_ptr(), 4, &mut kl, v.as_mut_ptr(), 4, &mut vl),
+            Status::Ok
+        );
+        assert_eq!((&k[..kl], &v[..vl]), (&b"a"[..], &b"1"[..]));
+        assert_eq!(
+            shmkit_priority_queue_pop(
+                q,
+                -1,
+                k.as_mut_ptr(),
+                4,
+                &mut kl,
+                v.as_mut_ptr(),
+                4,
+                &mut vl
+            ),
+            Status::Ok
+        );
+        assert_eq!(&k[..kl], b"b");
+        assert_eq!(
+            shmkit_priority_queue_pop(
+                q,
+                10,
+                k.as_mut_ptr(),
+                4,
+                &mut kl,
+                v.as_mut_ptr(),
+                4,
+                &mut vl
+            ),
+            Status::NotFound
+        );
+        // Outputs that overlap each other, null pointers, unknown flags, another kind.
+        assert_eq!(
+            shmkit_priority_queue_pop(q, 0, k.as_mut_ptr(), 4, &mut kl, k.as_mut_ptr(), 4, &mut vl),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_priority_queue_pop(
+                q,
+                0,
+                k.as_mut_ptr(),
+                4,
+                null_mut(),
+                v.as_mut_ptr(),
+                4,
+                &mut vl
+            ),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_priority_queue_push(null(), b"a".as_ptr(), 1, null(), 0, 0),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_priority_queue_len(q, null_mut()),
+            Status::NullPointer
+        );
+        let mut other = null_mut();
+        assert_eq!(
+            shmkit_priority_queue_open(store, c"q".as_ptr(), 0, 0x40, &mut other),
+            Status::InvalidArgument
+        );
+        let map = open_map(store, 0);
+        assert_eq!(
+            shmkit_priority_queue_open(store, c"m".as_ptr(), 0, 0, &mut other),
+            Status::WrongKind
+        );
+        assert!(other.is_null());
+        shmkit_hash_map_close(map);
+        let mut removed = 9u64;
+        assert_eq!(shmkit_priority_queue_clear(q, &mut removed), Status::Ok);
+        assert_eq!(removed, 0);
+        shmkit_priority_queue_close(q);
+        shmkit_priority_queue_close(null_mut());
+        shmkit_store_close(store);
+    }
+}

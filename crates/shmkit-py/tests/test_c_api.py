@@ -200,3 +200,15 @@ def test_c_and_python_share_a_work_queue(c_queue_demo, store_name):
         # A C process puts, Python gets.
         run_c(c_queue_demo, "produce", store_name, "work", "500")
         assert q.get_many(1000, timeout=10) == list(range(500))
+
+
+def test_c_pops_what_python_put_in_a_priority_queue_in_order(c_queue_demo, store_name):
+    import random
+
+    with shmkit.Store(store_name) as store:
+        pq = store.priority_queue("tasks")
+        values = list(range(300))
+        random.Random(3).shuffle(values)
+        pq.put_many(values)
+        run_c(c_queue_demo, "pq-consume", store_name, "tasks", "300")
+        assert pq.empty()

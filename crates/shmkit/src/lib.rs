@@ -102,7 +102,7 @@ pub use collections::hash_map::{
     HashMap, HashMapOptions, MapError, MapReport, MapStats, TypedMap, TypedMapError, UpdateAction,
 };
 pub use collections::priority_queue::{
-    PriorityQueue, PriorityQueueError, PriorityQueueOptions, PriorityQueueReport,
+    PqPopped, PriorityQueue, PriorityQueueError, PriorityQueueOptions, PriorityQueueReport,
     PriorityQueueStats,
 };
 pub use error::{Error, ErrorKind};

@@ -433,6 +433,15 @@ impl<'a> Locked<'a> {
     }
 
     /// The top entry's key and value (checked), if any.
+    /// The key and value lengths of the smallest item, if any.
+    pub(crate) fn top_lengths(&self) -> Result<Option<(u64, u64)>, PriorityQueueError> {
+        self.broken_error()?;
+        if self.len == 0 {
+            return Ok(None);
+        }
+        record::lengths(self.region(), self.slot(0).rec).map(Some)
+    }
+
     pub(crate) fn peek(
         &self,
         key: &mut Vec<u8>,

@@ -82,6 +82,32 @@ use std::time::{Duration, Instant};
 /// An item: its key and its value.
 pub type Item = (Vec<u8>, Vec<u8>);
 
+/// What [`PriorityQueue::pop_into_bounded`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PqPopped {
+    /// The smallest item was popped into the buffers.
+    Item,
+    /// The smallest item's key or value is longer than allowed (their lengths); it stays.
+    TooLarge {
+        /// Its key's length.
+        key_len: u64,
+        /// Its value's length.
+        value_len: u64,
+    },
+    /// No item came (in time).
+    Empty,
+}
+
+/// What one step of a pop loop did.
+enum Took {
+    /// Popped an item.
+    Item,
+    /// Found the queue empty (the loop may wait).
+    Empty,
+    /// Must not go on (the loop returns at once).
+    Stop,
+}
+
 /// Options for creating a priority queue (an existing queue keeps its own).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PriorityQueueOptions {
@@ -329,20 +355,39 @@ impl PqInner {
         out: &mut Vec<Item>,
         wait: Wait,
     ) -> Result<usize, PriorityQueueError> {
+        self.pop_with(max, wait, |locked| {
+            let (mut key, mut value) = (Vec::new(), Vec::new());
+            let popped = locked.pop(&mut key, &mut value)?;
+            if popped {
+                out.push((key, value));
+            }
+            Ok(if popped { Took::Item } else { Took::Empty })
+        })
+    }
+
+    /// Runs `pop_one` up to `max` times in one lock hold, waiting for items as `wait`
+    /// allows (unless `pop_one` said [`Took::Stop`]); returns how many popped.
+    fn pop_with(
+        &self,
+        max: usize,
+        wait: Wait,
+        mut pop_one: impl FnMut(&mut locked::Locked<'_>) -> Result<Took, PriorityQueueError>,
+    ) -> Result<usize, PriorityQueueError> {
         let root = self.root_ref()?;
         loop {
             let writing = self.store.inner.enter_write();
             let mut locked = self.lock()?;
             let mut popped = 0;
+            let mut stop = false;
             let mut result = Ok(());
             while popped < max {
-                let (mut key, mut value) = (Vec::new(), Vec::new());
-                match locked.pop(&mut key, &mut value) {
-                    Ok(true) => {
-                        out.push((key, value));
-                        popped += 1;
+                match pop_one(&mut locked) {
+                    Ok(Took::Item) => popped += 1,
+                    Ok(Took::Empty) => break,
+                    Ok(Took::Stop) => {
+                        stop = true;
+                        break;
                     }
-                    Ok(false) => break,
                     Err(e) => {
                         result = Err(e);
                         break;
@@ -358,7 +403,7 @@ impl PqInner {
             if popped > 0 && self.maxlen != 0 {
                 root.not_full.notify(popped as u32);
             }
-            if popped > 0 || max == 0 {
+            if popped > 0 || max == 0 || stop {
                 // Committed pops are handed out; an error after them comes back next time.
                 return Ok(popped);
             }
@@ -621,6 +666,40 @@ impl PriorityQueue {
         let inner = &self.inner;
         inner.unfaulted(inner.pop_items(max, &mut out, Wait::from_timeout(timeout)))?;
         Ok(out)
+    }
+
+    /// Pops the smallest item into `key` and `value` (their contents replaced) only if its key
+    /// is at most `max_key` and its value at most `max_value` bytes; a larger one stays in the
+    /// queue and its lengths are reported. Waits up to `timeout` for an item.
+    pub fn pop_into_bounded(
+        &self,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+        max_key: u64,
+        max_value: u64,
+        timeout: Option<Duration>,
+    ) -> Result<PqPopped, PriorityQueueError> {
+        let inner = &self.inner;
+        let mut too_large = None;
+        let n = inner.unfaulted(inner.pop_with(1, Wait::from_timeout(timeout), |locked| {
+            let Some((key_len, value_len)) = locked.top_lengths()? else {
+                return Ok(Took::Empty);
+            };
+            if key_len > max_key || value_len > max_value {
+                too_large = Some(PqPopped::TooLarge { key_len, value_len });
+                return Ok(Took::Stop);
+            }
+            Ok(if locked.pop(key, value)? {
+                Took::Item
+            } else {
+                Took::Empty
+            })
+        }))?;
+        Ok(match (n, too_large) {
+            (1, _) => PqPopped::Item,
+            (_, Some(t)) => t,
+            _ => PqPopped::Empty,
+        })
     }
 
     /// A copy of the item the next pop would return, if any.
