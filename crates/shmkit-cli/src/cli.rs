@@ -56,9 +56,10 @@ pub enum Command {
     Set(SetArgs),
     /// Delete one key of a hash map.
     Del(DelArgs),
-    /// Push values onto a deque (the back, or the front with --front).
+    /// Push values onto a deque (the back, or the front with --front) or a priority queue.
     Push(PushArgs),
-    /// Pop values from a deque (the front, or the back with --back), waiting with --timeout.
+    /// Pop values from a deque (the front, or the back with --back) or the smallest from a
+    /// priority queue, waiting with --timeout.
     Pop(PopArgs),
     /// Print the number of items of an object (a deque's items, a map's entries, ...).
     Len(LenArgs),
@@ -221,6 +222,9 @@ in order; pop prints each item as get prints a value (--json: one JSON line per 
 get --json prints a value). Both wait only with --timeout (seconds): push for room in a full bounded
 deque, pop for an item. pop exits with 1 when no item came, push with 1 when the deque stayed
 full (items pushed before that stay pushed).
+On a priority queue, push keys each value by its order (numbers numerically, int and float
+alike, then bytes, then str: what Python's PriorityQueue gives the same value; with --type raw
+by its bytes) and pop takes the smallest; equal values pop in push order.
 Examples:
   shmkit push app jobs resize-1 resize-2
   shmkit push app jobs 42 --type int --front

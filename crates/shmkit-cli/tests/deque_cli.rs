@@ -83,3 +83,31 @@ fn a_full_deque_bad_names_and_other_kinds_are_errors() {
         "nothing else was pushed"
     );
 }
+
+#[test]
+fn push_and_pop_on_a_priority_queue_order_values_as_python_does() {
+    let _w = watchdog(60);
+    let d = StoreDir::new("pq-cli");
+    let store = d.create("s");
+    let q = store.priority_queue("pq").unwrap();
+    let s = |args: &[&str]| d.shmkit(args);
+
+    s(&["push", "s", "pq", "2.5", "--type", "float"]).expect_code(0);
+    s(&["push", "s", "pq", "3", "-1", "2", "--type", "int"]).expect_code(0);
+    s(&["push", "s", "pq", "b", "a"]).expect_code(0);
+    assert_eq!(s(&["len", "s", "pq"]).expect_code(0).stdout, "6\n");
+    // Numbers first (int and float in one order), then str.
+    assert_eq!(
+        s(&["pop", "s", "pq", "--count", "10"])
+            .expect_code(0)
+            .stdout,
+        "-1\n2\n2.5\n3\na\nb\n"
+    );
+    s(&["pop", "s", "pq"]).expect_code(1);
+    s(&["pop", "s", "pq", "--back"]).expect_code(2);
+    s(&["push", "s", "pq", "x", "--front"]).expect_code(2);
+    assert!(q.is_empty());
+    // --create on an existing priority queue pushes onto it.
+    s(&["push", "s", "pq", "x", "--create"]).expect_code(0);
+    assert_eq!(q.len(), 1);
+}

@@ -1,5 +1,10 @@
-//! `shmkit push/pop STORE DEQUE ...` and `shmkit len STORE OBJECT`: a deque's items from the
-//! shell, and any object's item count.
+//! `shmkit push/pop STORE QUEUE ...` and `shmkit len STORE OBJECT`: a deque's or a priority
+//! queue's items from the shell, and any object's item count.
+//!
+//! On a priority queue, `push` keys each value by its ordered encoding (the core's
+//! `OrderedKey::of_value`: what Python's `PriorityQueue` gives the same object, so numbers
+//! order numerically across int and float), or by its bytes with `--type raw`; `pop` takes
+//! the smallest (`--back` and `--front` do not apply).
 //!
 //! Invariants: values are typed exactly as `set` types them ([`crate::typed`]) and printed
 //! as `get` prints them; `push` never creates a store or deque unless `--create`; neither
@@ -20,7 +25,8 @@ use crate::cmd::kv::open_store;
 use crate::error::{CliError, CliResult, exit};
 use crate::typed::{Plain, encode_arg, to_json, to_plain};
 use shmkit::collections::any::open_any;
-use shmkit::{Deque, DequeError, End, Store, StoreOptions};
+use shmkit::value::ordered::OrderedKey;
+use shmkit::{Deque, DequeError, End, ObjectKind, PriorityQueueError, Store, StoreOptions};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStringExt;
@@ -42,6 +48,62 @@ fn deque_error(store: &str, e: DequeError) -> CliError {
     CliError::object(store, e.into())
 }
 
+fn pq_error(store: &str, e: PriorityQueueError) -> CliError {
+    CliError::object(store, e.into())
+}
+
+/// True when `object` of `store` is a priority queue.
+fn is_priority_queue(store: &Store, store_arg: &str, object: &str) -> Result<bool, CliError> {
+    Ok(store
+        .find_object(object)
+        .map_err(|e| CliError::corrupt(store_arg, e))?
+        .is_some_and(|o| o.kind == ObjectKind::PriorityQueue))
+}
+
+/// The priority key of a value `set`-typed as `ty` (raw bytes order as they are).
+fn priority_key(item: &[u8], raw: bool) -> Result<Vec<u8>, CliError> {
+    if raw {
+        return Ok(item.to_vec());
+    }
+    let value = shmkit::value::decode(item).map_err(|e| CliError::usage(format!("value: {e}")))?;
+    let key = OrderedKey::of_value(&value)
+        .ok_or_else(|| CliError::usage("this value has no order for a priority queue"))?;
+    key.encode()
+        .map_err(|e| CliError::usage(format!("value: {e}")))
+}
+
+/// `push` onto a priority queue.
+fn push_priority(args: &PushArgs, store: &Store, items: &[Vec<u8>], wait: Duration) -> CliResult {
+    if args.front {
+        return Err(CliError::usage(
+            "--front does not apply to a priority queue (items go where their order puts them)",
+        ));
+    }
+    let raw = args.value_type == crate::typed::ArgType::Raw;
+    let pairs = items
+        .iter()
+        .map(|item| Ok((priority_key(item, raw)?, item.clone())))
+        .collect::<Result<Vec<_>, CliError>>()?;
+    let queue = store
+        .open_priority_queue(&args.object)
+        .map_err(|e| pq_error(&args.store, e))?;
+    let pushed = queue
+        .push_many_timeout(&pairs, Some(wait))
+        .map_err(|e| pq_error(&args.store, e))?;
+    if pushed < pairs.len() {
+        return Err(CliError::new(
+            exit::NEGATIVE,
+            format!(
+                "priority queue {:?} is full ({} items): pushed {pushed} of {} values",
+                args.object,
+                queue.maxlen().unwrap_or(0),
+                pairs.len()
+            ),
+        ));
+    }
+    Ok(exit::OK)
+}
+
 /// Runs `shmkit push`.
 pub fn push(args: &PushArgs, _out: &mut impl Write) -> CliResult {
     let wait = timeout(args.timeout)?;
@@ -56,12 +118,19 @@ pub fn push(args: &PushArgs, _out: &mut impl Write) -> CliResult {
         .iter()
         .map(|v| encode_arg(v, args.value_type, args.hex, "value"))
         .collect::<Result<Vec<_>, _>>()?;
+    let store = if args.create {
+        Store::open_or_create(&args.store, &StoreOptions::default())
+            .map_err(|e| CliError::object(&args.store, e.into()))?
+    } else {
+        open_store(&args.store, &args.access)?
+    };
+    if is_priority_queue(&store, &args.store, &args.object)? {
+        return push_priority(args, &store, &items, wait);
+    }
     let deque = if args.create {
-        let store = Store::open_or_create(&args.store, &StoreOptions::default())
-            .map_err(|e| CliError::object(&args.store, e.into()))?;
         store.deque(&args.object)
     } else {
-        open_store(&args.store, &args.access)?.open_deque(&args.object)
+        store.open_deque(&args.object)
     }
     .map_err(|e| deque_error(&args.store, e))?;
     let pushed = if args.front {
@@ -87,13 +156,29 @@ pub fn push(args: &PushArgs, _out: &mut impl Write) -> CliResult {
 /// Runs `shmkit pop`.
 pub fn pop(args: &PopArgs, out: &mut impl Write) -> CliResult {
     let wait = timeout(args.timeout)?;
-    let deque: Deque = open_store(&args.store, &args.access)?
-        .open_deque(&args.object)
-        .map_err(|e| deque_error(&args.store, e))?;
-    let end = if args.back { End::Back } else { End::Front };
-    let items = deque
-        .pop_many(end, args.count, Some(wait))
-        .map_err(|e| deque_error(&args.store, e))?;
+    let store = open_store(&args.store, &args.access)?;
+    let items = if is_priority_queue(&store, &args.store, &args.object)? {
+        if args.back {
+            return Err(CliError::usage(
+                "--back does not apply to a priority queue (pop takes the smallest item)",
+            ));
+        }
+        store
+            .open_priority_queue(&args.object)
+            .and_then(|q| q.pop_many_timeout(args.count, Some(wait)))
+            .map_err(|e| pq_error(&args.store, e))?
+            .into_iter()
+            .map(|(_key, value)| value)
+            .collect()
+    } else {
+        let deque: Deque = store
+            .open_deque(&args.object)
+            .map_err(|e| deque_error(&args.store, e))?;
+        let end = if args.back { End::Back } else { End::Front };
+        deque
+            .pop_many(end, args.count, Some(wait))
+            .map_err(|e| deque_error(&args.store, e))?
+    };
     if items.is_empty() {
         return Ok(exit::NEGATIVE);
     }

@@ -411,6 +411,23 @@ impl OrderedKey {
             .inspect_err(|_| out.truncate(start))
     }
 
+    /// The ordered key of a typed value (`super::Value`), as Python's `PriorityQueue` keys
+    /// the same object: `bool` is the int 0 or 1, a big int keeps its bytes; `None` for a
+    /// language-specific value (a pickle), which has no order.
+    pub fn of_value(value: &super::Value) -> Option<OrderedKey> {
+        use super::Value as V;
+        Some(match value {
+            V::Null => OrderedKey::Null,
+            V::Bool(b) => OrderedKey::Int(i64::from(*b)),
+            V::Int(i) => OrderedKey::Int(*i),
+            V::Float(f) => OrderedKey::Float(*f),
+            V::Bytes(b) => OrderedKey::Bytes(b.clone()),
+            V::Str(s) => OrderedKey::Str(s.clone()),
+            V::BigInt(le) => OrderedKey::BigInt(le.clone()),
+            V::Foreign { .. } => return None,
+        })
+    }
+
     /// The key's encoding.
     pub fn encode(&self) -> Result<Vec<u8>, OrderedKeyError> {
         let mut out = Vec::new();
