@@ -3,7 +3,8 @@
 #
 #   bash scripts/mutants.sh GROUP [extra cargo-mutants arguments]
 #
-# GROUP is one of: sync, attach, alloc, hash_map, hash_map_verify, atomic_vector, array, all. Each group mutates its modules and
+# GROUP is one of: sync, attach, alloc, hash_map, hash_map_verify, atomic_vector, array,
+# deque, priority_queue, all. Each group mutates its modules and
 # judges every mutant with the core's unit tests and the integration tests that exercise
 # those modules (nextest, one test per process). Results land in mutants.out/ (see
 # docs/TESTING.md for how to read them and for the figures of the last full run).
@@ -63,14 +64,27 @@ case "$group" in
                "$src/collections/array/dtype.rs")
         tests=(array)
         ;;
+    deque)
+        files=("$src/collections/deque/locked.rs" "$src/collections/deque/ring.rs"
+               "$src/collections/deque/mod.rs" "$src/collections/deque/verify.rs"
+               "$src/sync/eventcount.rs")
+        tests=(deque deque_damage)
+        timeout=90
+        ;;
+    priority_queue)
+        files=("$src/collections/priority_queue/locked.rs" "$src/collections/priority_queue/record.rs"
+               "$src/collections/priority_queue/mod.rs" "$src/collections/priority_queue/verify.rs")
+        tests=(priority_queue priority_queue_damage)
+        timeout=120
+        ;;
     all)
-        for g in sync attach alloc hash_map hash_map_verify atomic_vector array; do
+        for g in sync attach alloc hash_map hash_map_verify atomic_vector array deque priority_queue; do
             bash "$0" "$g" "$@"
         done
         exit 0
         ;;
     *)
-        echo "usage: $0 sync|attach|alloc|hash_map|hash_map_verify|atomic_vector|array|all [cargo-mutants args]" >&2
+        echo "usage: $0 sync|attach|alloc|hash_map|hash_map_verify|atomic_vector|array|deque|priority_queue|all [cargo-mutants args]" >&2
         exit 2
         ;;
 esac
