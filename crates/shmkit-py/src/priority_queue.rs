@@ -157,7 +157,8 @@ impl PyPriorityQueue {
     }
 
     /// Puts every item of `items` in as few lock holds as fit (``queue.Full`` if a bounded
-    /// queue stayed full past the timeout; the items before stay put).
+    /// queue stayed full past the timeout; the items before stay put). Another error after
+    /// some items went in (the store full) says how many.
     #[pyo3(signature = (items, block = true, timeout = None))]
     fn put_many(
         slf: &Bound<'_, Self>,
@@ -175,8 +176,24 @@ impl PyPriorityQueue {
         let total = encoded.len();
         let mut done = 0;
         let finished = with_waiting(py, waiting, |wait| {
-            done += q.push_many_timeout(&encoded[done..], Some(wait))?;
-            Ok::<_, PriorityQueueError>((done == total).then_some(()))
+            done += match q.push_many_timeout(&encoded[done..], Some(wait)) {
+                Ok(n) => n,
+                // Count the items earlier slices put too.
+                Err(PriorityQueueError::PushedPartly { pushed, source }) => {
+                    return Err(PriorityQueueError::PushedPartly {
+                        pushed: done + pushed,
+                        source,
+                    });
+                }
+                Err(e) if done > 0 => {
+                    return Err(PriorityQueueError::PushedPartly {
+                        pushed: done,
+                        source: Box::new(e),
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            Ok((done == total).then_some(()))
         })?;
         finished.ok_or_else(|| {
             FullError::new_err(

@@ -434,6 +434,7 @@ impl PriorityQueueError {
             | PriorityQueueError::ValueTooLarge { .. }
             | PriorityQueueError::InvalidOptions(_) => ErrorKind::InvalidArgument,
             PriorityQueueError::Full { .. } => ErrorKind::Full,
+            PriorityQueueError::PushedPartly { source, .. } => source.kind(),
             PriorityQueueError::Corrupt { .. } => ErrorKind::Corrupt,
         }
     }
@@ -909,6 +910,7 @@ mod tests {
             PriorityQueueError::Full { .. } => 5,
             PriorityQueueError::InvalidOptions(_) => 6,
             PriorityQueueError::Corrupt { .. } => 7,
+            PriorityQueueError::PushedPartly { .. } => 8,
         }
     }
 
@@ -934,10 +936,17 @@ mod tests {
                 LockError::Timeout(Duration::from_millis(1)).into(),
                 ErrorKind::Busy,
             ),
+            (
+                PriorityQueueError::PushedPartly {
+                    pushed: 3,
+                    source: Box::new(PriorityQueueError::corrupt(8, "x")),
+                },
+                ErrorKind::Corrupt,
+            ),
         ];
         cases.extend(directory_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
-        check(cases, PriorityQueueError::kind, priority_queue_variant, 8);
+        check(cases, PriorityQueueError::kind, priority_queue_variant, 9);
     }
 
     fn array_variant(e: &ArrayError) -> usize {

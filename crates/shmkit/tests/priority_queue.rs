@@ -730,9 +730,9 @@ fn the_next_lock_holder_finishes_a_pop_whose_holder_died_in_the_middle_of_its_si
     assert!(t.repair().after.is_clean());
 }
 
-/// Writes a complete, sealed record for `key`/`val` with sequence number `seq` into a new
-/// block, as a push does before its commit.
-fn sealed_record(t: &Store, key: &[u8], val: &[u8], seq: u64) -> u64 {
+/// Writes a complete record of queue `q` for `key`/`val`, sealed with sequence number `seq`
+/// (and `q`'s root offset), into a new block, as a push does before its commit.
+fn sealed_record(t: &Store, q: &PriorityQueue, key: &[u8], val: &[u8], seq: u64) -> u64 {
     let rec = t
         .alloc(record_len(key.len() as u64, val.len() as u64))
         .unwrap();
@@ -741,8 +741,10 @@ fn sealed_record(t: &Store, key: &[u8], val: &[u8], seq: u64) -> u64 {
     h.val_len.store(val.len() as u32, Ordering::SeqCst);
     h.reserved.store(0, Ordering::SeqCst);
     h.seq.store(seq, Ordering::SeqCst);
-    h.checksum
-        .store(seal(content_hash(key, val), seq), Ordering::SeqCst);
+    h.checksum.store(
+        seal(content_hash(q.root_offset(), key, val), seq),
+        Ordering::SeqCst,
+    );
     t.write_bytes(rec + RECORD_HEADER_LEN, key).unwrap();
     t.write_bytes(rec + RECORD_HEADER_LEN + key.len() as u64, val)
         .unwrap();
@@ -756,7 +758,7 @@ fn die_in_a_push(t: &Store, q: &PriorityQueue, commit: bool) -> u64 {
     let raw = Raw::new(t, q);
     let key = b"k05b";
     let seq = raw.root.next_seq.load(Ordering::SeqCst);
-    let rec = sealed_record(t, key, &value(0, 55, 16), seq);
+    let rec = sealed_record(t, q, key, &value(0, 55, 16), seq);
     fork_child(|| {
         let guard = t.lock(&raw.root.lock).unwrap();
         let n = raw.root.len.load(Ordering::SeqCst);

@@ -18,8 +18,9 @@
 use crate::raw::OutOfBounds;
 use crate::store::error::{AllocError, DirectoryError};
 
-/// Why a priority queue operation failed. A failed operation changed nothing, except as
-/// its method says (the items of a batch before the failing one).
+/// Why a priority queue operation failed. A failed operation changed nothing, except a batch
+/// push that failed part way ([`PriorityQueueError::PushedPartly`] says how many items went
+/// in).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PriorityQueueError {
@@ -55,6 +56,15 @@ pub enum PriorityQueueError {
     Full {
         /// The queue's limit.
         maxlen: u64,
+    },
+    /// A batch push failed after `pushed` of its items went in (they stay, and are the
+    /// batch's first): `source` says why the next one did not.
+    #[error("pushed {pushed} items, then: {source}")]
+    PushedPartly {
+        /// Items of the batch that are in the queue.
+        pushed: usize,
+        /// Why the next item was not pushed.
+        source: Box<PriorityQueueError>,
     },
     /// Options that cannot be used (a `maxlen` of 0, an initial capacity past the maximum).
     #[error("invalid priority queue options: {0}")]

@@ -16,7 +16,11 @@
 //!   they tie, and only then are the full keys read from the records;
 //! - a record is complete and sealed (its `seq` and checksum written) before an entry names
 //!   it and `len` counts it, and is never changed afterwards; `seq` comes from `next_seq`,
-//!   so equal keys pop in the order they were pushed;
+//!   so equal keys pop in the order they were pushed (a push with `next_seq` at `u64::MAX`
+//!   is refused as damage);
+//! - a record's checksum covers its queue's root offset: a record is one of this queue's
+//!   only if it is an allocated block large enough for the lengths its header gives and
+//!   matches its checksum with this queue's root;
 //! - `intent_op != INTENT_NONE` while a push, pop or clear changes the heap: it names the
 //!   record moving in or out (`intent_rec`) and the length before (`intent_old_len`), which
 //!   is all a repair needs to rebuild the heap after a holder died at any instruction
@@ -36,8 +40,9 @@ use zerocopy::{FromBytes, KnownLayout};
 
 /// `PqRoot::magic`.
 pub const PQ_MAGIC: u64 = u64::from_le_bytes(*b"SHMKPQ\0\0");
-/// Layout version this build reads and writes.
-pub const PQ_VERSION: u32 = 1;
+/// Layout version this build reads and writes (2: record checksums are tied to their queue;
+/// a queue of version 1 is refused on open rather than having every record fail its check).
+pub const PQ_VERSION: u32 = 2;
 /// `ArrayHeader::magic`.
 pub const ARRAY_MAGIC: u64 = u64::from_le_bytes(*b"SHMKPQA\0");
 /// Bytes of [`PqRoot`].
@@ -85,11 +90,15 @@ pub const fn record_len(key_len: u64, val_len: u64) -> u64 {
     RECORD_HEADER_LEN + key_len + val_len
 }
 
-/// XXH3-64 of the value seeded with XXH3-64 of the key: covers both and both lengths (XXH3
-/// mixes in its input's length). Computed before the lock is taken.
+/// XXH3-64 of the value seeded with XXH3-64 of the key seeded with `queue` (the offset of the
+/// queue's root block): covers both and both lengths (XXH3 mixes in its input's length), and
+/// ties the record to its queue, so a record of another queue never checks as one of this
+/// queue's (a stale entry naming a block another queue reused is refused). Computed before
+/// the lock is taken.
 #[inline]
-pub fn content_hash(key: &[u8], value: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64_with_seed(value, xxhash_rust::xxh3::xxh3_64(key))
+pub fn content_hash(queue: u64, key: &[u8], value: &[u8]) -> u64 {
+    use xxhash_rust::xxh3::xxh3_64_with_seed;
+    xxh3_64_with_seed(value, xxh3_64_with_seed(key, queue))
 }
 
 /// A record's checksum: [`content_hash`] combined with the record's sequence number (known
@@ -205,7 +214,7 @@ pub struct RecordHeader {
     pub key_len: AtomicU32,
     /// Bytes of the value (at most [`MAX_VALUE_LEN`]).
     pub val_len: AtomicU32,
-    /// [`seal`]`(`[`content_hash`]`(key, value), seq)`.
+    /// [`seal`]`(`[`content_hash`]`(queue root, key, value), seq)`.
     pub checksum: AtomicU32,
     /// Zero.
     pub reserved: AtomicU32,
@@ -220,30 +229,37 @@ mod tests {
     use super::*;
 
     /// The checksum as `docs/FORMAT.md` spells it, computed independently.
-    fn format_md_checksum(key: &[u8], value: &[u8], seq: u64) -> u32 {
-        use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+    fn format_md_checksum(root: u64, key: &[u8], value: &[u8], seq: u64) -> u32 {
+        use xxhash_rust::xxh3::xxh3_64_with_seed;
         let mut z = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z ^= z >> 30;
         z = z.wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z ^= z >> 27;
         z = z.wrapping_mul(0x94D0_49BB_1331_11EB);
         let mix = z ^ (z >> 31);
-        let x = xxh3_64_with_seed(value, xxh3_64(key)) ^ mix;
+        let x = xxh3_64_with_seed(value, xxh3_64_with_seed(key, root)) ^ mix;
         (x ^ (x >> 32)) as u32
     }
 
     #[test]
     fn the_checksum_is_the_one_the_format_describes() {
-        for (key, value, seq) in [
-            (&b""[..], &b""[..], 0u64),
-            (b"key", b"value", 1),
-            (b"aaaaaaaaaaaa", &[0u8; 100][..], u64::MAX),
+        for (root, key, value, seq) in [
+            (0u64, &b""[..], &b""[..], 0u64),
+            (4096, b"key", b"value", 1),
+            (1 << 40, b"aaaaaaaaaaaa", &[0u8; 100][..], u64::MAX),
         ] {
             assert_eq!(
-                seal(content_hash(key, value), seq),
-                format_md_checksum(key, value, seq)
+                seal(content_hash(root, key, value), seq),
+                format_md_checksum(root, key, value, seq)
             );
         }
+    }
+
+    #[test]
+    fn the_checksum_differs_between_queues() {
+        let h = |root| seal(content_hash(root, b"key", b"value"), 7);
+        assert_ne!(h(4096), h(8192));
+        assert_ne!(h(4096), h(4104));
     }
 
     #[test]

@@ -6,13 +6,13 @@
 //! leaves a prefix of them):
 //! - **push** (record built, hashed and allocated before the lock): `next_seq`; the record's
 //!   `seq` and checksum; the intent (`intent_rec` = the record, `intent_old_len` = `len`,
-//!   then `intent_op` = push); entry `len` = the record; **`len` + 1: the commit**; sift up
-//!   (a hole moves up: parents are copied down, the record is written last, so until then it
-//!   is named by the intent alone); `intent_op` = none.
-//! - **pop**: the top record is copied out and checked against its checksum; the intent
-//!   (the top record, `len`, pop); **`len` − 1: the commit**; sift down (the last entry,
-//!   still in place at `len`, fills the hole at the top); `intent_op` = none. The record is
-//!   freed after the lock is released.
+//!   then `intent_op` = push); entry `len` = the record; **`len` + 1: the commit**; `bytes`;
+//!   sift up (a hole moves up: parents are copied down, the record is written last, so until
+//!   then it is named by the intent alone); `intent_op` = none.
+//! - **pop**: the top record is copied out and checked against its checksum and its entry's
+//!   sequence number; the intent (the top record, `len`, pop); **`len` − 1: the commit**;
+//!   `bytes`; sift down (the last entry, still in place at `len`, fills the hole at the top);
+//!   `intent_op` = none. The record is freed after the lock is released.
 //! - **clear**: the intent (`len`, clear); **`len` = 0: the commit**; `intent_op` = none;
 //!   the records are freed after the lock is released.
 //! - **resize**: a new array holding the entries `[0, len)` is published by one store of
@@ -21,9 +21,10 @@
 //! Every entry in `[0, max(len, intent_old_len))` names a live record or a copy of one
 //! (sifts copy an entry before overwriting its old place), except the popped record of a
 //! committed pop; the record moving in a sift is also named by the intent. That is what
-//! `verify::rebuild` relies on after a holder died. A popped record is freed only after the
-//! lock is released; a process killed in between leaks it to the leak sweep, never frees a
-//! block twice.
+//! `verify::rebuild` relies on after a holder died (it reads only what the intent says is
+//! in: `[0, len)`, or `[0, old_len)` after a committed pop). A popped record is freed only
+//! after the lock is released; a process killed in between leaks it to the leak sweep,
+//! never frees a block twice.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -45,6 +46,7 @@ use super::layout::{
 };
 use super::record::{self, Built};
 use crate::raw::Region;
+use crate::store::Store;
 use crate::store::sweep_gate::WriteGuard;
 use crate::sync::MutexGuard;
 use crate::sync::atomic::Ordering;
@@ -140,10 +142,10 @@ struct KeyCache {
 }
 
 impl KeyCache {
-    fn get(&mut self, region: &Region, rec: u64) -> Result<&[u8], PriorityQueueError> {
+    fn get(&mut self, store: &Store, rec: u64) -> Result<&[u8], PriorityQueueError> {
         if self.rec != rec || rec == 0 {
             self.rec = 0;
-            record::read_key(region, rec, &mut self.key)?;
+            record::read_key(store, rec, &mut self.key)?;
             self.rec = rec;
         }
         Ok(&self.key)
@@ -152,7 +154,7 @@ impl KeyCache {
 
 /// True if `a` sorts before `b`: by prefix, then (on a tie) full key, then seq.
 fn less(
-    region: &Region,
+    store: &Store,
     a: &Slot,
     a_key: &mut KeyCache,
     b: &Slot,
@@ -161,8 +163,8 @@ fn less(
     if a.prefix != b.prefix {
         return Ok(a.prefix < b.prefix);
     }
-    let ka = a_key.get(region, a.rec)?;
-    let kb = b_key.get(region, b.rec)?;
+    let ka = a_key.get(store, a.rec)?;
+    let kb = b_key.get(store, b.rec)?;
     Ok((ka, a.seq) < (kb, b.seq))
 }
 
@@ -176,9 +178,9 @@ pub(crate) struct Locked<'a> {
     pub(crate) len: u64,
     /// Blocks unlinked under the lock (checked), to free after it is released.
     pub(crate) unlinked: Vec<u64>,
-    /// Records a clear unlinked (not checked yet): each is checked, then freed, after the
-    /// lock is released.
-    pub(crate) cleared: Vec<u64>,
+    /// Records a clear unlinked, with the sequence numbers their entries gave (not checked
+    /// yet): each is checked, then freed, after the lock is released.
+    pub(crate) cleared: Vec<Slot>,
     /// Held from before the first allocation or unlink until the blocks are published or
     /// freed (keeps this process's leak sweep away from them).
     pub(crate) writing: Option<WriteGuard<'a>>,
@@ -229,14 +231,7 @@ impl<'a> Locked<'a> {
             // A failure leaves the block to the leak sweep.
             let _ = inner.store.free(block);
         }
-        let mut scratch = Vec::new();
-        for rec in cleared {
-            // Only what still checks as one of this queue's records: a damaged entry may
-            // name a block that is not ours (the leak sweep frees what nothing reaches).
-            if record::check(&inner.store, rec, &mut scratch).is_ok() {
-                let _ = inner.store.free(rec);
-            }
-        }
+        free_cleared(inner, cleared);
         drop(writing);
     }
 
@@ -282,9 +277,18 @@ impl<'a> Locked<'a> {
 
     /// Pushes the sealed-to-be record `built` whose key is `key`, growing the array if
     /// needed. `Ok` once the push committed (the record is published); an error means it
-    /// was not (the caller frees the record).
+    /// was not (the caller frees the record). Refused as damage when the sequence numbers
+    /// ran out (`next_seq` at `u64::MAX`: 2^64 pushes cannot happen, a damaged root can).
     pub(crate) fn push(&mut self, built: &Built, key: &[u8]) -> Result<(), PriorityQueueError> {
         self.broken_error()?;
+        let root = self.root;
+        let seq = root.next_seq.load(Ordering::Relaxed);
+        if seq == u64::MAX {
+            return Err(PriorityQueueError::corrupt(
+                self.inner.root,
+                "the next sequence number is at its largest value (the root is damaged)",
+            ));
+        }
         if self.len >= self.array.capacity {
             let grown = self.array.capacity.saturating_mul(2);
             if grown > MAX_CAPACITY {
@@ -296,11 +300,8 @@ impl<'a> Locked<'a> {
             }
             self.resize(grown)?;
         }
-        let region = self.region();
-        let root = self.root;
-        let seq = root.next_seq.load(Ordering::Relaxed);
-        root.next_seq.store(seq.wrapping_add(1), Ordering::Release);
-        record::seal_record(region, built, seq)?;
+        root.next_seq.store(seq + 1, Ordering::Release);
+        record::seal_record(&self.inner.store, built, seq)?;
         let n = self.len;
         let moving = Slot {
             prefix: built.prefix,
@@ -328,7 +329,7 @@ impl<'a> Locked<'a> {
     /// Moves the hole at `i` up until `moving` (whose key is `key`) fits, then writes it
     /// there.
     fn sift_up(&mut self, mut i: u64, moving: Slot, key: &[u8]) -> Result<(), PriorityQueueError> {
-        let region = self.region();
+        let store = &self.inner.store;
         let mut parent_key = KeyCache::default();
         while i > 0 {
             let p = (i - 1) / ARITY;
@@ -336,7 +337,7 @@ impl<'a> Locked<'a> {
             let before = if moving.prefix != parent.prefix {
                 moving.prefix < parent.prefix
             } else {
-                (key, moving.seq) < (parent_key.get(region, parent.rec)?, parent.seq)
+                (key, moving.seq) < (parent_key.get(store, parent.rec)?, parent.seq)
             };
             if !before {
                 break;
@@ -359,14 +360,7 @@ impl<'a> Locked<'a> {
         if self.len == 0 {
             return Ok(false);
         }
-        let top = self.slot(0);
-        let seq = record::read(self.region(), top.rec, key, value)?;
-        if seq != top.seq {
-            return Err(PriorityQueueError::corrupt(
-                self.array.entry_offset(0),
-                format!("entry says seq {}, its record {seq}", top.seq),
-            ));
-        }
+        let top = self.read_entry(0, key, value)?;
         let root = self.root;
         let n = self.len;
         root.intent_rec.store(top.rec, Ordering::Release);
@@ -399,7 +393,7 @@ impl<'a> Locked<'a> {
     /// prefix ties are kept for the next comparison of the same record (the best child
     /// so far, `last`), so each record's key is read at most once per level.
     fn sift_down(&mut self, last: Slot) -> Result<(), PriorityQueueError> {
-        let region = self.region();
+        let store = &self.inner.store;
         let n = self.len;
         let (mut best_key, mut other_key, mut last_key) = (
             KeyCache::default(),
@@ -416,13 +410,13 @@ impl<'a> Locked<'a> {
             let mut best_slot = self.slot(first);
             for c in first + 1..(first + ARITY).min(n) {
                 let s = self.slot(c);
-                if less(region, &s, &mut other_key, &best_slot, &mut best_key)? {
+                if less(store, &s, &mut other_key, &best_slot, &mut best_key)? {
                     best = c;
                     best_slot = s;
                     std::mem::swap(&mut best_key, &mut other_key);
                 }
             }
-            if !less(region, &best_slot, &mut best_key, &last, &mut last_key)? {
+            if !less(store, &best_slot, &mut best_key, &last, &mut last_key)? {
                 break;
             }
             self.put(i, best_slot);
@@ -432,16 +426,40 @@ impl<'a> Locked<'a> {
         Ok(())
     }
 
-    /// The top entry's key and value (checked), if any.
-    /// The key and value lengths of the smallest item, if any.
+    /// Copies the key and value of the record entry `i` names into `key` and `value`,
+    /// checked: an allocated block of this queue's matching its checksum and the entry's
+    /// sequence number (a stale entry naming a freed block, one reused by another queue, or
+    /// one reused by a later push of this queue is refused). Returns the entry.
+    fn read_entry(
+        &self,
+        i: u64,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Result<Slot, PriorityQueueError> {
+        let slot = self.slot(i);
+        let seq = record::read(&self.inner.store, self.inner.root, slot.rec, key, value)?;
+        if seq != slot.seq {
+            key.clear();
+            value.clear();
+            return Err(PriorityQueueError::corrupt(
+                self.array.entry_offset(i),
+                format!("entry {i} says seq {}, its record {seq}", slot.seq),
+            ));
+        }
+        Ok(slot)
+    }
+
+    /// The key and value lengths of the smallest item, if any (checked against its block:
+    /// never lengths a damaged header made up).
     pub(crate) fn top_lengths(&self) -> Result<Option<(u64, u64)>, PriorityQueueError> {
         self.broken_error()?;
         if self.len == 0 {
             return Ok(None);
         }
-        record::lengths(self.region(), self.slot(0).rec).map(Some)
+        record::lengths(&self.inner.store, self.slot(0).rec).map(Some)
     }
 
+    /// The top entry's key and value (checked), if any.
     pub(crate) fn peek(
         &self,
         key: &mut Vec<u8>,
@@ -451,7 +469,7 @@ impl<'a> Locked<'a> {
         if self.len == 0 {
             return Ok(false);
         }
-        record::read(self.region(), self.slot(0).rec, key, value)?;
+        self.read_entry(0, key, value)?;
         Ok(true)
     }
 
@@ -470,24 +488,32 @@ impl<'a> Locked<'a> {
         self.len = 0;
         // The commit: every item is gone.
         root.len.store(0, Ordering::SeqCst);
-        let recs: Vec<u64> = (0..n).map(|i| self.slot(i).rec).collect();
-        self.cleared.extend(recs);
+        let slots: Vec<Slot> = (0..n).map(|i| self.slot(i)).collect();
+        self.cleared.extend(slots);
         root.intent_op.store(INTENT_NONE, Ordering::Release);
         root.bytes.store(0, Ordering::Relaxed);
         root.pops.fetch_add(n, Ordering::Relaxed);
-        if self.array.capacity > self.inner.initial_capacity {
+        if self.array.capacity > self.inner.initial_capacity && !self.sweeping() {
             // A failed shrink keeps the larger array.
             let _ = self.resize(self.inner.initial_capacity);
         }
         Ok(n)
     }
 
+    /// True while a leak sweep of this process runs: the sweep takes queue locks (for
+    /// `owned_blocks`) while it holds writers back, so a shrink, which is never needed,
+    /// is skipped rather than stall both.
+    fn sweeping(&self) -> bool {
+        self.inner.store.inner.is_sweeping()
+    }
+
     /// Halves the array when less than an eighth of it is used (never below the initial
-    /// capacity): a queue that was long gives the memory back.
+    /// capacity): a queue that was long gives the memory back. Skipped while this process
+    /// sweeps leaks.
     pub(crate) fn maybe_shrink(&mut self) -> Result<(), PriorityQueueError> {
         self.broken_error()?;
         let cap = self.array.capacity;
-        if cap > self.inner.initial_capacity && self.len < cap / 8 {
+        if cap > self.inner.initial_capacity && self.len < cap / 8 && !self.sweeping() {
             self.resize((cap / 2).max(self.inner.initial_capacity))?;
         }
         Ok(())
@@ -520,7 +546,7 @@ impl<'a> Locked<'a> {
         self.root.array.store(block, Ordering::Release);
         self.unlinked.push(self.array.block);
         self.array = new;
-        self.inner.checked(block);
+        self.inner.checked(block, capacity);
         let counter = if grew {
             &self.root.grows
         } else {
@@ -533,14 +559,32 @@ impl<'a> Locked<'a> {
     /// Every item's sequence number, key and value (each checked), in heap order.
     pub(crate) fn copy_items(&self) -> Result<Vec<SeqItem>, PriorityQueueError> {
         self.broken_error()?;
-        let region = self.region();
         let mut out = Vec::with_capacity(self.len as usize);
         for i in 0..self.len {
             let (mut key, mut value) = (Vec::new(), Vec::new());
-            let seq = record::read(region, self.slot(i).rec, &mut key, &mut value)?;
-            out.push((seq, key, value));
+            let slot = self.read_entry(i, &mut key, &mut value)?;
+            out.push((slot.seq, key, value));
         }
         Ok(out)
+    }
+}
+
+/// Frees the records a clear unlinked (after the lock is released), each once, and only
+/// what still checks as the record its entry named: an allocated block of this queue's with
+/// the entry's sequence number. Entries past a damaged length may name blocks freed long
+/// ago, since reused by another object or by a later push of this queue (a sequence number
+/// is never given twice); those are left alone (the leak sweep frees what nothing reaches).
+fn free_cleared(inner: &PqInner, mut cleared: Vec<Slot>) {
+    cleared.sort_unstable_by_key(|s| (s.rec, s.seq));
+    cleared.dedup_by_key(|s| (s.rec, s.seq));
+    let mut scratch = Vec::new();
+    for slot in cleared {
+        match record::check(&inner.store, inner.root, slot.rec, &mut scratch) {
+            Ok(c) if c.seq == slot.seq => {
+                let _ = inner.store.free(slot.rec);
+            }
+            _ => {}
+        }
     }
 }
 

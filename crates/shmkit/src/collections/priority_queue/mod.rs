@@ -20,17 +20,23 @@
 //! - **Repair after a crash.** Before each change the holder writes an intent in the root
 //!   (push/pop/clear, the record moving in or out, the old length). The next holder after a
 //!   dead one (or after a change that failed half way) rebuilds: it takes the records named
-//!   by the entries in `[0, max(len, old_len))`, adds the pushed record if that push
-//!   committed, drops the popped one if that pop committed (drops all if a clear did),
-//!   dedupes, checks every record (an allocated block, its checksum), heapifies in O(n) and
-//!   publishes a fresh array with one store. So a holder killed at any instruction never
-//!   loses an item whose push returned, never returns an item twice, and never wedges the
-//!   queue; records in flight (built and not pushed, popped and not freed) are leaked to
-//!   the leak sweep (`Store::repair`), never freed twice.
+//!   by the entries in `[0, len)`, adds the pushed record if that push committed, takes the
+//!   entries up to the old length minus the popped record if that pop committed (none if a
+//!   clear did), dedupes, checks every record (an allocated block, its checksum), heapifies
+//!   in O(n) and publishes a fresh array with one store. So a holder killed at any
+//!   instruction never loses an item whose push returned, never returns an item twice, and
+//!   never wedges the queue; records in flight (built and not pushed, popped and not freed)
+//!   are leaked to the leak sweep (`Store::repair`), never freed twice.
 //! - **Blocking** is an eventcount per condition (`not_empty`, `not_full`), as the deque's:
 //!   a waiter sleeps at most 100 ms at a time and re-checks.
 //! - **Bounded queues** (`maxlen`) refuse pushes when full ([`PriorityQueueError::Full`],
 //!   kind `Full`), after waiting for room as long as the caller allows.
+//! - **Damage is refused, not followed.** A record is one of this queue's only if it is an
+//!   allocated block large enough for its lengths whose checksum, made with this queue's
+//!   root offset, matches; a pop also wants the sequence number its entry gives. So a
+//!   damaged length never hands out a freed record or another queue's, and no buffer is
+//!   sized from a header that does not fit its block. The heap array's capacity is checked
+//!   against its block whenever the block or the capacity changes (per handle).
 //!
 //! Delivery: an item whose push returned is popped exactly once, unless the popping process
 //! is killed between the pop's commit and its return (then the item is gone with it).
@@ -170,8 +176,9 @@ pub(crate) struct PqInner {
     /// 0: no limit.
     pub(crate) maxlen: u64,
     pub(crate) initial_capacity: u64,
-    /// The array block last checked against the allocator (its header is re-read on every
-    /// lock; the block's size only when the array changed).
+    /// The array last checked against the allocator, as [`array_key`] of its block and its
+    /// header's capacity (the header is re-read on every lock; the block's size is looked up
+    /// again whenever the block or the capacity its header names changed).
     checked_array: AtomicU64,
 }
 
@@ -186,9 +193,12 @@ impl PqInner {
         Ok(self.region().get(self.root)?)
     }
 
-    /// Remembers `block` as an array checked against the allocator.
-    pub(crate) fn checked(&self, block: u64) {
-        self.checked_array.store(block, Ordering::Relaxed);
+    /// Remembers the array at `block` of `capacity` entries as checked against the
+    /// allocator.
+    pub(crate) fn checked(&self, block: u64, capacity: u64) {
+        if let Some(key) = array_key(block, capacity) {
+            self.checked_array.store(key, Ordering::Relaxed);
+        }
     }
 
     /// `result`, unless the store file shrank under this process (see `sys::fault`).
@@ -205,12 +215,17 @@ impl PqInner {
 
     /// Takes the lock (waiting at most `wait`, for maintenance) and validates the array and
     /// length; after a dead holder, or with an interrupted change's intent still set,
-    /// rebuilds the heap first. Returns what a rebuild did. `writing` is the sweep-gate
-    /// guard of an operation that allocates or frees.
+    /// rebuilds the heap first. Returns what a rebuild did.
+    ///
+    /// `writing` is the sweep-gate guard of an operation that allocates or frees, held from
+    /// before its first allocation: on success it moves into the [`Locked`] (which drops it
+    /// in [`Locked::finish`], after the blocks unlinked under the lock are freed), so the
+    /// resizes and the rebuild under the lock never enter the gate again; on an error it
+    /// stays with the caller, who still has unpublished blocks to free under it.
     pub(crate) fn lock_within<'a>(
         &'a self,
         wait: Option<Duration>,
-        writing: Option<WriteGuard<'a>>,
+        writing: &mut Option<WriteGuard<'a>>,
     ) -> Result<(Locked<'a>, Vec<String>), PriorityQueueError> {
         let root = self.root_ref()?;
         let guard = match wait {
@@ -219,20 +234,34 @@ impl PqInner {
         };
         let recovered = guard.recovered();
         let block = root.array.load(Ordering::Acquire);
-        let capacity = if self.checked_array.load(Ordering::Relaxed) == block {
-            u64::MAX
-        } else {
-            self.store
-                .block_capacity(block)
-                .map_err(|e| PriorityQueueError::corrupt(block, format!("array block: {e}")))?
-        };
+        let header_capacity = self
+            .region()
+            .get::<layout::ArrayHeader>(block)?
+            .capacity
+            .load(Ordering::Relaxed);
+        let key = array_key(block, header_capacity);
+        let capacity =
+            if key.is_some() && self.checked_array.load(Ordering::Relaxed) == key.unwrap_or(0) {
+                u64::MAX
+            } else {
+                self.store
+                    .block_capacity(block)
+                    .map_err(|e| PriorityQueueError::corrupt(block, format!("array block: {e}")))?
+            };
         let array = HeapArray::open(self.region(), block, capacity)?;
-        self.checked(block);
+        self.checked(array.block, array.capacity);
         let len = root.len.load(Ordering::Acquire);
-        let mut locked = Locked::new(self, root, guard, array, len, writing);
+        let mut locked = Locked::new(self, root, guard, array, len, writing.take());
         let interrupted = root.intent_op.load(Ordering::Acquire) != INTENT_NONE;
         if recovered || interrupted {
-            let mut repaired = locked.rebuild()?;
+            let mut repaired = match locked.rebuild() {
+                Ok(repaired) => repaired,
+                Err(e) => {
+                    // The caller's guard goes back to it; the lock is released.
+                    *writing = locked.writing.take();
+                    return Err(e);
+                }
+            };
             repaired.insert(
                 0,
                 if recovered {
@@ -248,6 +277,7 @@ impl PqInner {
             return Ok((locked, repaired));
         }
         if len > array.capacity {
+            *writing = locked.writing.take();
             return Err(PriorityQueueError::corrupt(
                 self.root,
                 format!("length {len} past the array's {} entries", array.capacity),
@@ -256,11 +286,20 @@ impl PqInner {
         Ok((locked, Vec::new()))
     }
 
-    /// Takes the lock. An operation that allocates or frees holds its own sweep-gate guard
-    /// around this and [`Locked::finish`], so that the guard outlives every block it covers
-    /// on every path (the rebuild and resizes under the lock take nested ones).
+    /// Takes the lock, for an operation that neither allocates nor frees blocks of its own
+    /// (a rebuild or resize under the lock enters the sweep gate itself; see
+    /// [`PqInner::lock_writing`] for those that do).
     fn lock(&self) -> Result<Locked<'_>, PriorityQueueError> {
-        Ok(self.lock_within(None, None)?.0)
+        Ok(self.lock_within(None, &mut None)?.0)
+    }
+
+    /// Takes the lock for an operation that allocates or frees, holding the sweep-gate guard
+    /// `writing` (entered before its first allocation): see [`PqInner::lock_within`].
+    fn lock_writing<'a>(
+        &'a self,
+        writing: &mut Option<WriteGuard<'a>>,
+    ) -> Result<Locked<'a>, PriorityQueueError> {
+        Ok(self.lock_within(None, writing)?.0)
     }
 
     fn full(&self, len: u64) -> bool {
@@ -268,7 +307,8 @@ impl PqInner {
     }
 
     /// Pushes `items`, as many per lock hold as fit, waiting for room as `wait` allows.
-    /// Returns how many were pushed.
+    /// Returns how many were pushed; an error after some went in (in this or an earlier
+    /// round) is [`PriorityQueueError::PushedPartly`] with their count.
     fn push_items<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
         items: &[(K, V)],
@@ -286,11 +326,11 @@ impl PqInner {
                 let room = self.maxlen.saturating_sub(root.len.load(Ordering::Relaxed));
                 want = want.min(room.max(1) as usize);
             }
-            let writing = self.store.inner.enter_write();
+            let mut writing = Some(self.store.inner.enter_write());
             let mut built = Vec::with_capacity(want);
             let mut result = Ok(());
             for (k, v) in &items[done..done + want] {
-                match record::build(&self.store, k.as_ref(), v.as_ref()) {
+                match record::build(&self.store, self.root, k.as_ref(), v.as_ref()) {
                     Ok(b) => built.push(b),
                     Err(e) => {
                         result = Err(e);
@@ -299,7 +339,7 @@ impl PqInner {
                 }
             }
             let mut pushed = 0;
-            match self.lock() {
+            match self.lock_writing(&mut writing) {
                 Ok(mut locked) => {
                     for (b, (k, _)) in built.iter().zip(&items[done..]) {
                         if self.full(locked.len) {
@@ -321,15 +361,15 @@ impl PqInner {
                     for b in &built {
                         let _ = self.store.free(b.rec);
                     }
-                    return Err(e);
+                    drop(writing);
+                    return Err(pushed_partly(done, e));
                 }
             }
-            drop(writing);
             if pushed > 0 {
                 root.not_empty.notify(pushed as u32);
             }
             done += pushed;
-            result?;
+            result.map_err(|e| pushed_partly(done, e))?;
             if pushed == built.len() {
                 // All built records went in (on a bounded queue, perhaps fewer than the
                 // items left): build the next ones.
@@ -375,8 +415,8 @@ impl PqInner {
     ) -> Result<usize, PriorityQueueError> {
         let root = self.root_ref()?;
         loop {
-            let writing = self.store.inner.enter_write();
-            let mut locked = self.lock()?;
+            let mut writing = Some(self.store.inner.enter_write());
+            let mut locked = self.lock_writing(&mut writing)?;
             let mut popped = 0;
             let mut stop = false;
             let mut result = Ok(());
@@ -399,7 +439,6 @@ impl PqInner {
                 let _ = locked.maybe_shrink();
             }
             locked.finish();
-            drop(writing);
             if popped > 0 && self.maxlen != 0 {
                 root.not_full.notify(popped as u32);
             }
@@ -417,6 +456,27 @@ impl PqInner {
             }
         }
     }
+}
+
+/// `error`, as [`PriorityQueueError::PushedPartly`] if `pushed` items of the batch went in
+/// before it.
+fn pushed_partly(pushed: usize, error: PriorityQueueError) -> PriorityQueueError {
+    if pushed == 0 {
+        return error;
+    }
+    PriorityQueueError::PushedPartly {
+        pushed,
+        source: Box::new(error),
+    }
+}
+
+/// The cache key of an array block and the capacity its header names (checked against the
+/// block's size once per key): one word, so threads sharing a handle never see a block
+/// paired with another array's capacity. `None` for a pair that does not fit (never
+/// cached).
+fn array_key(block: u64, capacity: u64) -> Option<u64> {
+    (capacity.is_power_of_two() && block < 1 << 57)
+        .then(|| block << 6 | u64::from(capacity.trailing_zeros()))
 }
 
 /// Refuses a key or value past the limits (before anything is allocated or locked).
@@ -610,8 +670,9 @@ impl PriorityQueue {
     }
 
     /// Adds `items` in order, all in one lock hold (on a bounded queue, as many as fit).
-    /// Returns how many were pushed: fewer than all only on a full queue. On an error,
-    /// the items before the failing one were pushed.
+    /// Returns how many were pushed: fewer than all only on a full queue. An error after
+    /// some items went in is [`PriorityQueueError::PushedPartly`], which says how many (the
+    /// first ones; they stay).
     pub fn push_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
         items: &[(K, V)],
@@ -621,7 +682,8 @@ impl PriorityQueue {
 
     /// [`PriorityQueue::push_many`], waiting up to `timeout` (`None`: for ever) for room
     /// whenever the queue is full. Returns how many were pushed: fewer than all only on a
-    /// full queue at the deadline.
+    /// full queue at the deadline. An error after some items went in (in any round of the
+    /// wait) is [`PriorityQueueError::PushedPartly`] with the count.
     pub fn push_many_timeout<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
         items: &[(K, V)],
@@ -715,11 +777,10 @@ impl PriorityQueue {
     /// Removes every item (one commit store); returns how many there were.
     pub fn clear(&self) -> Result<u64, PriorityQueueError> {
         let inner = &self.inner;
-        let writing = inner.store.inner.enter_write();
-        let mut locked = inner.lock()?;
+        let mut writing = Some(inner.store.inner.enter_write());
+        let mut locked = inner.lock_writing(&mut writing)?;
         let result = locked.clear();
         locked.finish();
-        drop(writing);
         if result.is_ok() && inner.maxlen != 0 {
             inner.root_ref()?.not_full.notify_all();
         }

@@ -2,16 +2,22 @@
 //! priority queue.
 //!
 //! The rebuild (run by the next holder after a dead one, or after a change that failed half
-//! way, and by a repair that found problems) follows `locked`'s invariant: the candidates are
-//! the records named by entries `[0, max(len, intent_old_len))`, plus the intent's record if
-//! its push committed (`len == old_len + 1`), minus it if its pop committed (`len ==
-//! old_len - 1`), none if a clear committed (`len == 0`). They are deduped and each is checked
-//! (an allocated block, lengths within the block, checksum); damaged ones are dropped and
-//! reported. The survivors are heapified in O(n) into a fresh array, zeroed past them, which
-//! is published with one store; then the intent is cleared and `len` stored. A rebuild killed
-//! before its publication leaves the old state (rebuilt again next time); one killed after it
-//! leaves the new array with the old intent and length, from which the next rebuild takes the
-//! same decision and finds the same records (the zeroed tail names none).
+//! way, and by a repair that found problems) follows `locked`'s invariant: the candidates
+//! are the records named by entries `[0, len)`, plus the intent's record if its push
+//! committed (`len == old_len + 1`); if its pop committed (`len == old_len - 1`), the
+//! entries `[0, old_len)` minus the popped record; none if a clear committed (`len == 0`).
+//! An intent that committed nothing reads `[0, len)`, and so does one that is unknown or
+//! whose old length fits none of these (damage: the old length is not trusted). Entries
+//! past what the array holds are never read. Entries past these ranges are stale (they may
+//! name records freed long ago, or popped and leaked by a killed holder), so they are never
+//! candidates. The candidates are deduped and each is checked (an allocated block, lengths
+//! within the block, a checksum made with this queue's root, so no other queue's record
+//! passes); damaged ones are dropped and reported. The survivors are heapified in O(n) into
+//! a fresh array, zeroed past them, which is published with one store; then the intent is
+//! cleared and `len` stored. A rebuild killed before its publication leaves the old state
+//! (rebuilt again next time); one killed after it leaves the new array with the old intent
+//! and length, from which the next rebuild takes the same decision and finds the same
+//! records (the zeroed tail names none).
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions};
@@ -31,6 +37,7 @@ use super::layout::{
 use super::locked::{HeapArray, Locked};
 use super::record;
 use super::{PqInner, PriorityQueueError};
+use crate::store::sweep_gate::WriteGuard;
 use crate::store::verify::{MAINTENANCE_LOCK_WAIT, Problem};
 use crate::sync::LockError;
 use crate::sync::atomic::Ordering;
@@ -125,6 +132,74 @@ fn heapify(v: &mut [Kept]) {
     }
 }
 
+/// What the intent in the root says the rebuild must do.
+enum Decision {
+    /// Take entries `[0, end)`, plus `pushed` (a committed push's record, 0 for none), minus
+    /// `popped` (a committed pop's record, 0 for none).
+    Entries { end: u64, pushed: u64, popped: u64 },
+    /// Take nothing (a committed clear).
+    Nothing,
+}
+
+/// The decision for the intent `op` with old length `old_len` and record `moving`, at length
+/// `len`, and a note on it.
+fn decide(op: u32, old_len: u64, moving: u64, len: u64) -> (Decision, Option<String>) {
+    let entries = |end| Decision::Entries {
+        end,
+        pushed: 0,
+        popped: 0,
+    };
+    let (decision, note) = match op {
+        INTENT_NONE => return (entries(len), None),
+        INTENT_PUSH if old_len.checked_add(1) == Some(len) => (
+            Decision::Entries {
+                end: len,
+                pushed: moving,
+                popped: 0,
+            },
+            "completed a push that had committed".to_string(),
+        ),
+        INTENT_PUSH if old_len == len => (
+            entries(len),
+            "rolled back a push that had not committed (its record is left to the leak sweep)"
+                .into(),
+        ),
+        INTENT_POP if len.checked_add(1) == Some(old_len) => (
+            // The last entry, at the new length, fills the popped top's place in the sift.
+            Decision::Entries {
+                end: old_len,
+                pushed: 0,
+                popped: moving,
+            },
+            "completed a pop that had committed".into(),
+        ),
+        INTENT_POP if old_len == len => (
+            entries(len),
+            "rolled back a pop that had not committed".into(),
+        ),
+        INTENT_CLEAR if len == 0 => (
+            Decision::Nothing,
+            "completed a clear that had committed".into(),
+        ),
+        INTENT_CLEAR if old_len == len => (
+            entries(len),
+            "rolled back a clear that had not committed".into(),
+        ),
+        INTENT_PUSH | INTENT_POP | INTENT_CLEAR => (
+            entries(len),
+            format!(
+                "ignored a damaged intent ({op}, old length {old_len} at length {len}): kept \
+                 the entries the length counts"
+            ),
+        ),
+        other => (
+            entries(len),
+            format!("ignored an unknown intent ({other}): kept the entries the length counts"),
+        ),
+    };
+    (decision, Some(note))
+}
+
 /// The records the entries and the intent name as items (see the module docs), deduped;
 /// notes on what the intent said.
 pub(crate) fn candidates(root: &PqRoot, array: &HeapArray<'_>) -> (Vec<u64>, Vec<String>) {
@@ -132,11 +207,15 @@ pub(crate) fn candidates(root: &PqRoot, array: &HeapArray<'_>) -> (Vec<u64>, Vec
     let old_len = root.intent_old_len.load(Ordering::Acquire);
     let moving = root.intent_rec.load(Ordering::Acquire);
     let len = root.len.load(Ordering::Acquire);
-    let mut notes = Vec::new();
-    let mut end = if op == INTENT_NONE {
-        len
-    } else {
-        len.max(old_len)
+    let (decision, note) = decide(op, old_len, moving, len);
+    let mut notes: Vec<String> = note.into_iter().collect();
+    let Decision::Entries {
+        mut end,
+        pushed,
+        popped,
+    } = decision
+    else {
+        return (Vec::new(), notes);
     };
     if end > array.capacity {
         notes.push(format!(
@@ -149,29 +228,8 @@ pub(crate) fn candidates(root: &PqRoot, array: &HeapArray<'_>) -> (Vec<u64>, Vec
         .iter()
         .map(|e| e.rec.load(Ordering::Acquire))
         .collect();
-    match op {
-        INTENT_NONE => {}
-        INTENT_PUSH if len == old_len.wrapping_add(1) => {
-            recs.push(moving);
-            notes.push("completed a push that had committed".into());
-        }
-        INTENT_PUSH => notes.push(
-            "rolled back a push that had not committed (its record is left to the leak sweep)"
-                .into(),
-        ),
-        INTENT_POP if len.wrapping_add(1) == old_len => {
-            recs.retain(|r| *r != moving);
-            notes.push("completed a pop that had committed".into());
-        }
-        INTENT_POP => notes.push("rolled back a pop that had not committed".into()),
-        INTENT_CLEAR if len == 0 => {
-            recs.clear();
-            notes.push("completed a clear that had committed".into());
-        }
-        INTENT_CLEAR => notes.push("rolled back a clear that had not committed".into()),
-        other => notes.push(format!("ignored an unknown intent ({other})")),
-    }
-    recs.retain(|r| *r != 0);
+    recs.push(pushed);
+    recs.retain(|r| *r != 0 && *r != popped);
     recs.sort_unstable();
     recs.dedup();
     (recs, notes)
@@ -189,7 +247,7 @@ impl Locked<'_> {
         let mut max_seq = None::<u64>;
         let mut scratch = Vec::new();
         for rec in recs {
-            match record::check(store, rec, &mut scratch) {
+            match record::check(store, self.inner.root, rec, &mut scratch) {
                 Ok(c) => {
                     bytes += c.key.len() as u64 + c.val_len;
                     max_seq = max_seq.max(Some(c.seq));
@@ -242,15 +300,32 @@ impl Locked<'_> {
         root.intent_op.store(INTENT_NONE, Ordering::Release);
         root.len.store(m, Ordering::SeqCst);
         root.bytes.store(bytes, Ordering::Relaxed);
-        if let Some(max_seq) = max_seq {
-            let next = root.next_seq.load(Ordering::Relaxed);
-            if next <= max_seq {
-                root.next_seq.store(max_seq + 1, Ordering::Release);
+        let next = root.next_seq.load(Ordering::Relaxed);
+        match max_seq {
+            Some(max_seq) if next <= max_seq => {
+                // A record at the largest sequence number (damage: 2^64 pushes cannot
+                // happen) leaves the counter there, and pushes are refused as corrupt.
+                let past = max_seq.saturating_add(1);
+                root.next_seq.store(past, Ordering::Release);
+                if past == u64::MAX {
+                    done.push(format!(
+                        "a record has sequence number {max_seq}: the counter cannot move past \
+                         it, so pushes are refused until the items are popped and the queue \
+                         is repaired"
+                    ));
+                }
             }
+            // No record to order new ones against (the fresh array names none): the
+            // counter starts again.
+            None if next == u64::MAX => {
+                root.next_seq.store(0, Ordering::Release);
+                done.push("restarted the exhausted sequence counter of an empty queue".into());
+            }
+            _ => {}
         }
         self.unlinked.push(self.array.block);
         self.array = new;
-        self.inner.checked(block);
+        self.inner.checked(block, capacity);
         self.len = m;
         self.broken = None;
         root.recoveries.fetch_add(1, Ordering::Relaxed);
@@ -278,7 +353,7 @@ impl Locked<'_> {
                     what: format!("entry {i} names record {} a second time", s.rec),
                 });
             }
-            match record::check(store, s.rec, &mut scratch) {
+            match record::check(store, self.inner.root, s.rec, &mut scratch) {
                 Ok(c) => {
                     if c.seq != s.seq || key_prefix(&c.key) != s.prefix {
                         problems.push(Problem {
@@ -321,7 +396,13 @@ impl Locked<'_> {
             });
         }
         let next = root.next_seq.load(Ordering::Relaxed);
-        if let Some(max_seq) = max_seq
+        if next == u64::MAX {
+            problems.push(Problem {
+                offset: self.inner.root,
+                what: "the next sequence number is at its largest value (pushes are refused)"
+                    .into(),
+            });
+        } else if let Some(max_seq) = max_seq
             && next <= max_seq
         {
             problems.push(Problem {
@@ -337,28 +418,29 @@ impl PqInner {
     pub(crate) fn check(&self, repair: bool) -> Result<PriorityQueueReport, PriorityQueueError> {
         let mut report = PriorityQueueReport::default();
         let root = self.root_ref()?;
-        let _writing = self.store.inner.enter_write();
-        let (mut locked, recovered) = match self.lock_within(Some(MAINTENANCE_LOCK_WAIT), None) {
-            Ok(l) => l,
-            Err(PriorityQueueError::Lock(LockError::Timeout(_))) => {
-                report.busy.push("priority queue lock".into());
-                report.len = root.len.load(Ordering::SeqCst);
-                return Ok(report);
-            }
-            Err(PriorityQueueError::Corrupt { offset, reason }) => {
-                if repair {
-                    report.repaired.extend(self.salvage(&reason)?);
-                } else {
-                    report.problems.push(Problem {
-                        offset,
-                        what: reason,
-                    });
+        let mut writing = Some(self.store.inner.enter_write());
+        let (mut locked, recovered) =
+            match self.lock_within(Some(MAINTENANCE_LOCK_WAIT), &mut writing) {
+                Ok(l) => l,
+                Err(PriorityQueueError::Lock(LockError::Timeout(_))) => {
+                    report.busy.push("priority queue lock".into());
+                    report.len = root.len.load(Ordering::SeqCst);
+                    return Ok(report);
                 }
-                report.len = root.len.load(Ordering::SeqCst);
-                return Ok(report);
-            }
-            Err(e) => return Err(e),
-        };
+                Err(PriorityQueueError::Corrupt { offset, reason }) => {
+                    if repair {
+                        report.repaired.extend(self.salvage(&reason, writing)?);
+                    } else {
+                        report.problems.push(Problem {
+                            offset,
+                            what: reason,
+                        });
+                    }
+                    report.len = root.len.load(Ordering::SeqCst);
+                    return Ok(report);
+                }
+                Err(e) => return Err(e),
+            };
         report.repaired = recovered;
         let mut problems = locked.walk();
         if repair && !problems.is_empty() {
@@ -382,9 +464,13 @@ impl PqInner {
     /// After the lock's validation failed: rebuilds from what the array still names if its
     /// header is usable (a length past it, say), or else replaces it by an empty array
     /// (every item lost, reported; the leak sweep frees the old array and the records).
-    fn salvage(&self, reason: &str) -> Result<Vec<String>, PriorityQueueError> {
+    fn salvage<'a>(
+        &'a self,
+        reason: &str,
+        writing: Option<WriteGuard<'a>>,
+    ) -> Result<Vec<String>, PriorityQueueError> {
         let root = self.root_ref()?;
-        let writing = self.store.inner.enter_write();
+        let writing = writing.unwrap_or_else(|| self.store.inner.enter_write());
         let mut guard = self.store.lock_timeout(&root.lock, MAINTENANCE_LOCK_WAIT)?;
         let block = root.array.load(Ordering::Acquire);
         let usable = self
