@@ -169,3 +169,46 @@ fn a_large_item_pushed_and_popped_over_and_over_does_not_resize_the_ring_each_ti
     let s = d.stats().unwrap();
     assert!(s.grows <= 2 && s.shrinks <= 2, "{s:?}");
 }
+
+#[test]
+fn a_snapshot_with_a_damaged_entry_length_is_an_error_not_a_panic() {
+    let t = TestStore::new("dq-snapshot");
+    let d = t.deque("d").unwrap();
+    for i in 0..4u8 {
+        d.push_back(&[b'a' + i; 24]).unwrap();
+    }
+    // The second entry's header claims an item far longer than the deque.
+    let ring = ring_of(&d);
+    let mut data = vec![0u8; 256];
+    t.read_bytes(ring + 16, &mut data).unwrap();
+    let at = data.windows(24).position(|w| w == [b'b'; 24]).unwrap() as u64 - 8;
+    t.write_bytes(ring + 16 + at, &0x7fff_0000u32.to_le_bytes())
+        .unwrap();
+    assert_eq!(d.items().unwrap_err().kind(), ErrorKind::Corrupt);
+    assert!(!d.verify().unwrap().is_clean());
+}
+
+#[test]
+fn a_long_deque_keeps_its_ring_while_more_than_an_eighth_is_used() {
+    let t = TestStore::new("dq-hysteresis");
+    let d = t.deque("d").unwrap();
+    for i in 0..2000u32 {
+        d.push_back(&i.to_le_bytes()).unwrap();
+    }
+    let grown = d.stats().unwrap();
+    // Pop down to a little over an eighth of the ring: no shrink yet.
+    let entry = 24; // 16 bytes of framing + 4 bytes of item padded to 8
+    let keep = grown.ring_capacity / 8 / entry + 2;
+    let pops = 2000 - keep;
+    for _ in 0..pops {
+        d.pop_front().unwrap().unwrap();
+    }
+    let after = d.stats().unwrap();
+    assert_eq!(after.shrinks, 0, "{grown:?} -> {after:?}");
+    assert_eq!(after.ring_capacity, grown.ring_capacity);
+    // Below an eighth it shrinks.
+    for _ in 0..10 {
+        d.pop_front().unwrap().unwrap();
+    }
+    assert!(d.stats().unwrap().shrinks > 0);
+}
