@@ -415,3 +415,18 @@ fn a_blocking_batch_push_counts_the_items_of_every_round_in_its_error() {
         other => panic!("{other:?} ({taken} items taken, {} in)", q.len()),
     }
 }
+
+#[test]
+fn an_array_capacity_that_is_not_a_power_of_two_is_refused() {
+    let t = TestStore::new("pq-odd-capacity");
+    let q = t.priority_queue("q").unwrap();
+    q.push(b"k", b"v").unwrap();
+    let array = root(&t, &q).array.load(Ordering::Acquire);
+    let header: &ArrayHeader = t.get(array).unwrap();
+    let capacity = header.capacity.load(Ordering::Relaxed);
+    // Smaller than the block, so only the power-of-two rule can refuse it.
+    header.capacity.store(capacity - 1, Ordering::Relaxed);
+    let fresh = t.open_priority_queue("q").unwrap();
+    assert_eq!(fresh.pop().unwrap_err().kind(), ErrorKind::Corrupt);
+    assert_eq!(q.push(b"x", b"y").unwrap_err().kind(), ErrorKind::Corrupt);
+}
