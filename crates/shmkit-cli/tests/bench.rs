@@ -162,6 +162,37 @@ fn bench_deque_moves_every_item_between_processes() {
 }
 
 #[test]
+fn bench_priority_queue_checks_every_popped_value() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("bench-pq");
+    let run = d.shmkit(&[
+        "bench",
+        "--kind",
+        "priority_queue",
+        "--keys",
+        "2000",
+        "--processes",
+        "2",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    run.expect_code(0);
+    let doc = run.json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["wrong_values"], 0);
+    let rows = doc["results"].as_array().unwrap();
+    for procs in [serde_json::json!("std"), 1.into(), 2.into()] {
+        let row = rows
+            .iter()
+            .find(|r| r["phase"] == "push_pop" && r["processes"] == procs)
+            .unwrap_or_else(|| panic!("no row {procs}: {rows:?}"));
+        assert!(row["ops"].as_u64().unwrap() > 0, "{row}");
+    }
+    assert!(std::fs::read_dir(&d.dir).unwrap().next().is_none());
+}
+
+#[test]
 fn bench_prints_a_table() {
     let _w = watchdog(120);
     let d = StoreDir::new("bench-table");

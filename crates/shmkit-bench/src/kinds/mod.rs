@@ -8,12 +8,13 @@
 //!
 //! ```
 //! let names: Vec<&str> = shmkit_bench::KINDS.iter().map(|k| k.name()).collect();
-//! assert_eq!(names, ["hash_map", "atomic_vector", "deque"]);
+//! assert_eq!(names, ["hash_map", "atomic_vector", "deque", "priority_queue"]);
 //! ```
 
 pub mod atomic_vector;
 pub mod deque;
 pub mod hash_map;
+pub mod priority_queue;
 
 use crate::BenchError;
 use crate::harness::Ctx;
@@ -42,6 +43,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &hash_map::HashMapKind,
     &atomic_vector::AtomicVectorKind,
     &deque::DequeKind,
+    &priority_queue::PriorityQueueKind,
 ];
 
 /// The kind named `name`.
