@@ -77,6 +77,16 @@ pub const fn frame(item_len: u64, checksum: u32) -> u64 {
     (checksum as u64) << 32 | (item_len & 0xFFFF_FFFF)
 }
 
+/// Appends the whole entry of `item` (header, item, zero padding, footer) to `out`: what
+/// a batch push frames before it takes the lock.
+pub fn append_entry(item: &[u8], out: &mut Vec<u8>) {
+    let word = frame(item.len() as u64, entry_checksum(item)).to_le_bytes();
+    out.extend_from_slice(&word);
+    out.extend_from_slice(item);
+    out.resize(out.len() + (item.len().next_multiple_of(8) - item.len()), 0);
+    out.extend_from_slice(&word);
+}
+
 /// The item length a header word gives.
 #[inline]
 pub const fn framed_len(word: u64) -> u64 {

@@ -136,6 +136,43 @@ impl<'a> Locked<'a> {
         Ok(())
     }
 
+    /// Pushes `items` whole entries, framed beforehand and laid end to end in `entries`
+    /// (for the front: in the order they end up, the last pushed first), holding
+    /// `item_bytes` bytes of items: one copy and one position store for the batch.
+    pub(crate) fn push_framed(
+        &mut self,
+        end: End,
+        entries: &[u8],
+        items: u64,
+        item_bytes: u64,
+    ) -> Result<(), DequeError> {
+        let need = entries.len() as u64;
+        self.reserve(need)?;
+        let region = self.region();
+        match end {
+            End::Back => {
+                self.ring.write(region, self.tail, entries)?;
+                self.tail = self.tail.wrapping_add(need);
+                // The commit: every entry of the batch is written.
+                self.root.tail.store(self.tail, Ordering::Release);
+            }
+            End::Front => {
+                let start = self.head.wrapping_sub(need);
+                self.ring.write(region, start, entries)?;
+                self.head = start;
+                self.root.head.store(self.head, Ordering::Release);
+            }
+        }
+        self.root
+            .count
+            .store(self.count().saturating_add(items), Ordering::SeqCst);
+        let bytes = self.root.bytes.load(Ordering::Relaxed);
+        self.root
+            .bytes
+            .store(bytes.wrapping_add(item_bytes), Ordering::Relaxed);
+        Ok(())
+    }
+
     /// The entry at `end` (the deque must not be empty).
     pub(crate) fn entry(&self, end: End) -> Result<EntryAt, DequeError> {
         let region = self.region();

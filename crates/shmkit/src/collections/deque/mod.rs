@@ -119,6 +119,62 @@ impl End {
     }
 }
 
+/// The entries of a batch push, framed before the lock is taken.
+struct Framed {
+    /// The entries end to end: in push order for the back, reversed for the front (the
+    /// last pushed is nearest the new head).
+    bytes: Vec<u8>,
+    /// Where entry `i` (of item `i`) starts in `bytes`, and where it ends.
+    spans: Vec<(usize, usize)>,
+    /// Item bytes of items `0..i`, for `i` in `0..=n`.
+    item_bytes: Vec<u64>,
+    end: End,
+}
+
+impl Framed {
+    fn new<I: AsRef<[u8]>>(end: End, items: &[I]) -> Framed {
+        let total: usize = items
+            .iter()
+            .map(|i| layout::entry_len(i.as_ref().len() as u64) as usize)
+            .sum();
+        let mut bytes = Vec::with_capacity(total);
+        let mut spans = vec![(0, 0); items.len()];
+        let order: Box<dyn Iterator<Item = usize>> = match end {
+            End::Back => Box::new(0..items.len()),
+            End::Front => Box::new((0..items.len()).rev()),
+        };
+        for i in order {
+            let start = bytes.len();
+            layout::append_entry(items[i].as_ref(), &mut bytes);
+            spans[i] = (start, bytes.len());
+        }
+        let mut item_bytes = Vec::with_capacity(items.len() + 1);
+        item_bytes.push(0);
+        for i in items {
+            let last = item_bytes.last().copied().unwrap_or(0);
+            item_bytes.push(last + i.as_ref().len() as u64);
+        }
+        Framed {
+            bytes,
+            spans,
+            item_bytes,
+            end,
+        }
+    }
+
+    /// The entries of items `from..to` as one run of bytes, and their items' bytes.
+    fn run(&self, from: usize, to: usize) -> (&[u8], u64) {
+        let (start, end) = match self.end {
+            End::Back => (self.spans[from].0, self.spans[to - 1].1),
+            End::Front => (self.spans[to - 1].0, self.spans[from].1),
+        };
+        (
+            &self.bytes[start..end],
+            self.item_bytes[to] - self.item_bytes[from],
+        )
+    }
+}
+
 /// What [`Deque::pop_into_bounded`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Popped {
@@ -305,12 +361,33 @@ impl DequeInner {
             }
         }
         let root = self.root_ref()?;
+        // A batch is framed (checksums included) before the lock, and goes in with one
+        // copy per lock hold while no item must be evicted.
+        let framed = (items.len() > 1).then(|| Framed::new(end, items));
         let mut done = 0;
         loop {
             let mut locked = self.lock()?;
             let before = done;
             let mut result = Ok(());
-            while done < items.len() {
+            if let Some(framed) = &framed {
+                let room = if self.maxlen == 0 {
+                    items.len() - done
+                } else {
+                    (self.maxlen.saturating_sub(locked.count()) as usize).min(items.len() - done)
+                };
+                if room > 0 {
+                    let (entries, item_bytes) = framed.run(done, done + room);
+                    // On failure (no memory for a ring that holds the whole run) the items
+                    // go one by one below: as many as fit, and the error says how many.
+                    if locked
+                        .push_framed(end, entries, room as u64, item_bytes)
+                        .is_ok()
+                    {
+                        done += room;
+                    }
+                }
+            }
+            while result.is_ok() && done < items.len() {
                 let item = items[done].as_ref();
                 if self.full(locked.count()) {
                     if self.overflow == Overflow::Block {
