@@ -46,8 +46,9 @@ fn end_of(end: u32) -> Result<End, CError> {
     }
 }
 
-/// A timeout in milliseconds: negative for ever (`None`), 0 not at all.
-fn timeout_of(ms: i64) -> Option<Duration> {
+/// A timeout in milliseconds as the C functions take it: negative for ever (`None`), 0 not
+/// at all (also what the priority queue's functions take).
+pub(crate) fn timeout_of(ms: i64) -> Option<Duration> {
     u64::try_from(ms).ok().map(Duration::from_millis)
 }
 

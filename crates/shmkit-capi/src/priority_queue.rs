@@ -9,12 +9,12 @@
 //! milliseconds: negative waits for ever, 0 not at all.
 #![allow(unsafe_code)] // `#[unsafe(no_mangle)]`, and each function's one argument conversion
 
+use crate::deque::timeout_of;
 use crate::ffi_ptr::{self, Input, into_handle};
 use crate::status::{CError, Status, entry};
 use crate::store::shmkit_store;
 use shmkit::{PqPopped, PriorityQueue, PriorityQueueOptions};
 use std::ffi::c_char;
-use std::time::Duration;
 
 /// A priority queue handle (opaque). Made by `shmkit_priority_queue_open`, freed by
 /// `shmkit_priority_queue_close`. It keeps its store attached. Usable from any thread, also
@@ -26,11 +26,6 @@ pub struct shmkit_priority_queue {
 /// Flag of `shmkit_priority_queue_open`: open an existing queue only
 /// (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing one is created.
 pub const SHMKIT_PRIORITY_QUEUE_OPEN_EXISTING: u32 = 1;
-
-/// A timeout in milliseconds: negative for ever (`None`), 0 not at all.
-fn timeout_of(ms: i64) -> Option<Duration> {
-    u64::try_from(ms).ok().map(Duration::from_millis)
-}
 
 /// Opens the priority queue `name` of `store`, creating it (with room for `maxlen` items, 0
 /// for no limit) unless `flags` has `SHMKIT_PRIORITY_QUEUE_OPEN_EXISTING`. An existing queue

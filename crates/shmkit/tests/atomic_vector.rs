@@ -4,34 +4,11 @@
 
 mod common;
 
-use common::{Rng, TestStore, fork_child, wait_until, watchdog};
+use common::{Rng, TestStore, fork_child, run_in_processes, wait_until, watchdog};
 use proptest::prelude::*;
 use shmkit::collections::atomic_vector::MAX_LEN;
 use shmkit::{AtomicVector, ErrorKind, VectorError, WaitOutcome};
 use std::time::Duration;
-
-/// Forks one child per `p` in `0..n` running `work(p)`; they start together (each waits on
-/// element 0 of a control vector, which the parent then sets), and each must exit with 0.
-fn run_in_processes(t: &TestStore, n: u64, work: impl Fn(u64) -> i32) {
-    let ctl = t.atomic_vector("ctl", 1).unwrap();
-    ctl.store(0, 0).unwrap();
-    let children: Vec<_> = (0..n)
-        .map(|p| {
-            let ctl = ctl.clone();
-            let work = &work;
-            fork_child(move || {
-                while ctl.load(0).unwrap() == 0 {
-                    ctl.wait(0, 0, Some(Duration::from_secs(1))).unwrap();
-                }
-                work(p)
-            })
-        })
-        .collect();
-    ctl.store(0, 1).unwrap();
-    for c in children {
-        c.expect_success();
-    }
-}
 
 #[test]
 fn four_processes_fetch_add_one_element_exactly() {

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{Rng, TestStore, fork_child, wait_until, watchdog};
+use common::{Rng, TestStore, fork_child, run_in_processes, wait_until, watchdog};
 use proptest::prelude::*;
-use shmkit::{DequeError, DequeOptions, End, ErrorKind, Overflow, Store};
+use shmkit::{DequeError, DequeOptions, End, ErrorKind, Overflow};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -366,28 +366,6 @@ fn a_killed_producer_holding_the_lock_never_wedges_a_blocked_consumer() {
     assert!(d.verify().unwrap().is_clean());
 }
 
-/// Forks `n` children running `work(i)`, started together; each must exit 0.
-fn run_in_processes(t: &Store, n: u32, work: impl Fn(u32) -> i32) {
-    let ctl = t.atomic_vector("ctl", 1).unwrap();
-    ctl.store(0, 0).unwrap();
-    let children: Vec<_> = (0..n)
-        .map(|i| {
-            let ctl = ctl.clone();
-            let work = &work;
-            fork_child(move || {
-                while ctl.load(0).unwrap() == 0 {
-                    ctl.wait(0, 0, Some(Duration::from_secs(1))).unwrap();
-                }
-                work(i)
-            })
-        })
-        .collect();
-    ctl.store(0, 1).unwrap();
-    for c in children {
-        c.expect_success();
-    }
-}
-
 #[test]
 fn four_producers_and_four_consumers_deliver_every_item_once_in_producer_order() {
     let _dog = watchdog(600);
@@ -408,6 +386,7 @@ fn four_producers_and_four_consumers_deliver_every_item_once_in_producer_order()
     let consumed = t.atomic_vector("consumed", 1).unwrap();
     let total = (PRODUCERS * PER) as i64;
     run_in_processes(&t, 8, |i| {
+        let i = i as u32;
         if i < PRODUCERS {
             let mut seq = 0;
             while seq < PER {

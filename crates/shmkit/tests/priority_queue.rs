@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Exit, Rng, TestStore, fork_child, wait_until, watchdog};
+use common::{Exit, Rng, TestStore, fork_child, run_in_processes, wait_until, watchdog};
 use proptest::prelude::*;
 use shmkit::collections::object::SharedObject;
 use shmkit::collections::priority_queue::layout::{
@@ -338,28 +338,6 @@ fn a_pop_with_a_timeout_on_an_empty_queue_returns_none() {
     );
 }
 
-/// Forks `n` children running `work(i)`, started together; each must exit 0.
-fn run_in_processes(t: &Store, n: u32, work: impl Fn(u32) -> i32) {
-    let ctl = t.atomic_vector("ctl", 1).unwrap();
-    ctl.store(0, 0).unwrap();
-    let children: Vec<_> = (0..n)
-        .map(|i| {
-            let ctl = ctl.clone();
-            let work = &work;
-            fork_child(move || {
-                while ctl.load(0).unwrap() == 0 {
-                    ctl.wait(0, 0, Some(Duration::from_secs(1))).unwrap();
-                }
-                work(i)
-            })
-        })
-        .collect();
-    ctl.store(0, 1).unwrap();
-    for c in children {
-        c.expect_success();
-    }
-}
-
 /// A key of two bytes (a priority of 0..100, so many ties) followed by the producer: a
 /// batch must come out sorted by it, and one producer's items of one priority in the order
 /// it pushed them.
@@ -383,6 +361,7 @@ fn four_producers_and_four_consumers_deliver_every_item_once_in_order() {
     let consumed = t.atomic_vector("consumed", 1).unwrap();
     let total = (PRODUCERS * PER) as i64;
     run_in_processes(&t, 8, |i| {
+        let i = i as u32;
         if i < PRODUCERS {
             let mut rng = Rng::new(0x4444 + i as u64);
             let mut seq = 0;

@@ -14,7 +14,7 @@
 
 use super::Kind;
 use crate::BenchError;
-use crate::data::fill_value;
+use crate::data::{Rng, fill_value};
 use crate::harness::{CHECK_EVERY, Ctx, Outcome, Progress};
 use crate::report::{Row, Section};
 use crate::worker::{PhaseCommand, PhaseRunner, WorkerArgs};
@@ -42,18 +42,6 @@ fn key(r: u64, n: u64) -> [u8; 16] {
 /// The item number a key names.
 fn number(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(8..16)?.try_into().ok()?))
-}
-
-/// xorshift64*: the random bits of the keys (each worker its own sequence).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
 }
 
 /// A popped (key, value).
@@ -112,7 +100,7 @@ fn push_pop(
     loop {
         let n = first + out.ops;
         fill_value(&mut value, n, 0, size);
-        q.push(&key(rng.next(), n), &value)?;
+        q.push(&key(rng.next_u64(), n), &value)?;
         match q.pop()? {
             Some((k, v)) => {
                 let ok = number(&k).is_some_and(|m| {
@@ -134,15 +122,20 @@ fn push_pop(
     Ok(out)
 }
 
-/// Fills `q` with `count` items numbered from `1 << 62` (out of the workers' ranges).
-fn fill(q: &mut impl Queue, count: u64, size: usize) -> Result<(), String> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut value = Vec::new();
-    for n in 0..count {
+/// The `count` items a queue is filled with before the phase, numbered from `1 << 62`
+/// (out of the workers' ranges): the same ones for every queue.
+fn fill_items(count: u64, size: usize) -> impl Iterator<Item = ([u8; 16], Vec<u8>)> {
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    (0..count).map(move |n| {
+        let mut value = Vec::new();
         fill_value(&mut value, (1 << 62) + n, 0, size);
-        q.push(&key(rng.next(), (1 << 62) + n), &value)?;
-    }
-    Ok(())
+        (key(rng.next_u64(), (1 << 62) + n), value)
+    })
+}
+
+/// Fills `q` with [`fill_items`], one push at a time.
+fn fill(q: &mut impl Queue, count: u64, size: usize) -> Result<(), String> {
+    fill_items(count, size).try_for_each(|(k, v)| q.push(&k, &v))
 }
 
 impl PriorityQueueKind {
@@ -182,7 +175,7 @@ impl Kind for PriorityQueueKind {
         let o = ctx.local_phase("std BinaryHeap push_pop", true, |progress| {
             push_pop(
                 &mut heap,
-                &mut Rng(7),
+                &mut Rng::new(7),
                 0,
                 size,
                 ctx.params.duration,
@@ -199,17 +192,9 @@ impl Kind for PriorityQueueKind {
                 .priority_queue(&name)
                 .map_err(|e| failed(e.to_string()))?;
             // Filled in batches: the fill is setup, not measured.
-            let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-            let mut value = Vec::new();
-            let mut n = 0;
-            while n < keys {
-                let batch: Vec<([u8; 16], Vec<u8>)> = (n..(n + FILL_BATCH as u64).min(keys))
-                    .map(|i| {
-                        fill_value(&mut value, (1 << 62) + i, 0, size);
-                        (key(rng.next(), (1 << 62) + i), value.clone())
-                    })
-                    .collect();
-                n += batch.len() as u64;
+            let mut items = fill_items(keys, size).peekable();
+            while items.peek().is_some() {
+                let batch: Vec<_> = items.by_ref().take(FILL_BATCH).collect();
                 q.push_many(&batch).map_err(|e| failed(e.to_string()))?;
             }
             let mut workers = ctx.spawn_workers(self, &name, p)?;
@@ -265,7 +250,7 @@ impl PhaseRunner for Worker {
     fn run(&mut self, c: &PhaseCommand, progress: Progress<'_>) -> Result<Outcome, String> {
         match c.phase.as_str() {
             "push_pop" => {
-                let mut rng = Rng(c.seed | 1);
+                let mut rng = Rng::new(c.seed);
                 let first = (self.worker << 40) + self.done;
                 let o = push_pop(
                     &mut self.queue,
@@ -302,7 +287,7 @@ mod tests {
         let mut go = |_| true;
         let o = push_pop(
             &mut q,
-            &mut Rng(3),
+            &mut Rng::new(3),
             0,
             32,
             std::time::Duration::from_millis(10),
@@ -316,7 +301,7 @@ mod tests {
         q.push(&key(0, 5), b"wrong").unwrap();
         let o = push_pop(
             &mut q,
-            &mut Rng(3),
+            &mut Rng::new(3),
             1 << 20,
             32,
             std::time::Duration::from_millis(1),

@@ -23,7 +23,9 @@
 pub mod any;
 pub mod array;
 pub mod atomic_vector;
+internal! { mod checked_block; }
 pub mod deque;
 pub mod hash_map;
 pub mod object;
 pub mod priority_queue;
+mod waiting;

@@ -203,3 +203,27 @@ impl<'a> ProgressLog<'a> {
         self.word(i).store(v, Ordering::SeqCst)
     }
 }
+
+/// Forks one child per `p` in `0..n` running `work(p)`; they start together (each waits on
+/// element 0 of the control vector "ctl" of `store`, which the parent then sets), and each
+/// must exit with 0.
+pub fn run_in_processes(store: &Store, n: u64, work: impl Fn(u64) -> i32) {
+    let ctl = store.atomic_vector("ctl", 1).expect("control vector");
+    ctl.store(0, 0).unwrap();
+    let children: Vec<_> = (0..n)
+        .map(|p| {
+            let ctl = ctl.clone();
+            let work = &work;
+            fork_child(move || {
+                while ctl.load(0).unwrap() == 0 {
+                    ctl.wait(0, 0, Some(Duration::from_secs(1))).unwrap();
+                }
+                work(p)
+            })
+        })
+        .collect();
+    ctl.store(0, 1).unwrap();
+    for c in children {
+        c.expect_success();
+    }
+}

@@ -61,11 +61,13 @@ use self::layout::{
 };
 use self::locked::Locked;
 use self::ring::Ring;
+use crate::collections::checked_block::CheckedBlock;
+use crate::collections::waiting::{Took, Wait};
 use crate::raw::Region;
 use crate::store::Store;
 use crate::store::directory::ObjectKind;
 use crate::store::error::AllocError;
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -186,41 +188,6 @@ pub enum Popped {
     Empty,
 }
 
-/// What one step of a pop loop did.
-enum Took {
-    /// Popped an item.
-    Item,
-    /// Found the deque empty (the loop may wait).
-    Empty,
-    /// Must not go on (the loop returns at once).
-    Stop,
-}
-
-impl From<bool> for Took {
-    fn from(popped: bool) -> Took {
-        if popped { Took::Item } else { Took::Empty }
-    }
-}
-
-/// How long an operation may wait for items or room.
-#[derive(Clone, Copy, Debug)]
-enum Wait {
-    /// Not at all.
-    No,
-    /// Until the deadline (`None`: for ever).
-    Until(Option<Instant>),
-}
-
-impl Wait {
-    fn from_timeout(timeout: Option<Duration>) -> Wait {
-        match timeout {
-            Some(t) if t.is_zero() => Wait::No,
-            Some(t) => Wait::Until(Instant::now().checked_add(t)),
-            None => Wait::Until(None),
-        }
-    }
-}
-
 /// A handle to a deque in a store. Cheap to clone; keeps its store attached.
 #[derive(Clone)]
 pub struct Deque {
@@ -246,10 +213,8 @@ pub(crate) struct DequeInner {
     pub(crate) maxlen: u64,
     pub(crate) overflow: Overflow,
     pub(crate) initial_ring: u64,
-    /// The ring last checked against the allocator, as [`ring_key`] of its block and its
-    /// header's capacity (the header is re-read on every lock; the block's size is looked up
-    /// again whenever the block or the capacity its header names changed).
-    checked_ring: AtomicU64,
+    /// The ring last checked against the allocator (its header is re-read on every lock).
+    checked_ring: CheckedBlock,
 }
 
 impl DequeInner {
@@ -290,19 +255,12 @@ impl DequeInner {
             .get::<layout::RingHeader>(block)?
             .capacity
             .load(Ordering::Relaxed);
-        let key = ring_key(block, header_capacity);
-        let capacity =
-            if key.is_some() && self.checked_ring.load(Ordering::Relaxed) == key.unwrap_or(0) {
-                u64::MAX
-            } else {
-                self.store
-                    .block_capacity(block)
-                    .map_err(|e| DequeError::corrupt(block, format!("ring block: {e}")))?
-            };
+        let capacity = self
+            .checked_ring
+            .usable_bytes(&self.store, block, header_capacity)
+            .map_err(|e| DequeError::corrupt(block, format!("ring block: {e}")))?;
         let ring = Ring::open(self.region(), block, capacity)?;
-        if let Some(key) = key {
-            self.checked_ring.store(key, Ordering::Relaxed);
-        }
+        self.checked_ring.remember(block, ring.capacity);
         let head = root.head.load(Ordering::Acquire);
         let tail = root.tail.load(Ordering::Acquire);
         if head % 8 != 0 || tail % 8 != 0 || tail.wrapping_sub(head) > ring.capacity {
@@ -571,14 +529,6 @@ fn create_root(store: &Store, options: &DequeOptions, initial: u64) -> Result<u6
     Ok(root)
 }
 
-/// The cache key of a ring block and the capacity its header names (checked against the
-/// block's size once per key): one word, so threads sharing a handle never see a block
-/// paired with another ring's capacity. `None` for a pair that does not fit (never cached).
-fn ring_key(block: u64, capacity: u64) -> Option<u64> {
-    (capacity.is_power_of_two() && block < 1 << 57)
-        .then(|| block << 6 | u64::from(capacity.trailing_zeros()))
-}
-
 /// The first ring's size for `initial_bytes`.
 fn initial_ring(initial_bytes: u64) -> Result<u64, DequeError> {
     initial_bytes
@@ -632,7 +582,7 @@ impl Deque {
                 maxlen: r.maxlen.load(Ordering::Relaxed),
                 overflow,
                 initial_ring: initial,
-                checked_ring: AtomicU64::new(0),
+                checked_ring: CheckedBlock::default(),
             }),
         })
     }

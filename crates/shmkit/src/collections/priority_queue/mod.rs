@@ -76,14 +76,16 @@ use self::layout::{
     INTENT_NONE, MAX_CAPACITY, MIN_CAPACITY, PQ_MAGIC, PQ_VERSION, PqRoot, ROOT_LEN,
 };
 use self::locked::{HeapArray, Locked};
+use crate::collections::checked_block::CheckedBlock;
+use crate::collections::waiting::{Took, Wait};
 use crate::raw::Region;
 use crate::store::Store;
 use crate::store::directory::ObjectKind;
 use crate::store::error::AllocError;
 use crate::store::sweep_gate::WriteGuard;
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An item: its key and its value.
 pub type Item = (Vec<u8>, Vec<u8>);
@@ -104,16 +106,6 @@ pub enum PqPopped {
     Empty,
 }
 
-/// What one step of a pop loop did.
-enum Took {
-    /// Popped an item.
-    Item,
-    /// Found the queue empty (the loop may wait).
-    Empty,
-    /// Must not go on (the loop returns at once).
-    Stop,
-}
-
 /// Options for creating a priority queue (an existing queue keeps its own).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PriorityQueueOptions {
@@ -129,25 +121,6 @@ impl Default for PriorityQueueOptions {
         PriorityQueueOptions {
             maxlen: None,
             initial_capacity: 64,
-        }
-    }
-}
-
-/// How long an operation may wait for items or room.
-#[derive(Clone, Copy, Debug)]
-enum Wait {
-    /// Not at all.
-    No,
-    /// Until the deadline (`None`: for ever).
-    Until(Option<Instant>),
-}
-
-impl Wait {
-    fn from_timeout(timeout: Option<Duration>) -> Wait {
-        match timeout {
-            Some(t) if t.is_zero() => Wait::No,
-            Some(t) => Wait::Until(Instant::now().checked_add(t)),
-            None => Wait::Until(None),
         }
     }
 }
@@ -176,10 +149,8 @@ pub(crate) struct PqInner {
     /// 0: no limit.
     pub(crate) maxlen: u64,
     pub(crate) initial_capacity: u64,
-    /// The array last checked against the allocator, as [`array_key`] of its block and its
-    /// header's capacity (the header is re-read on every lock; the block's size is looked up
-    /// again whenever the block or the capacity its header names changed).
-    checked_array: AtomicU64,
+    /// The array last checked against the allocator (its header is re-read on every lock).
+    checked_array: CheckedBlock,
 }
 
 impl PqInner {
@@ -196,9 +167,7 @@ impl PqInner {
     /// Remembers the array at `block` of `capacity` entries as checked against the
     /// allocator.
     pub(crate) fn checked(&self, block: u64, capacity: u64) {
-        if let Some(key) = array_key(block, capacity) {
-            self.checked_array.store(key, Ordering::Relaxed);
-        }
+        self.checked_array.remember(block, capacity);
     }
 
     /// `result`, unless the store file shrank under this process (see `sys::fault`).
@@ -239,15 +208,10 @@ impl PqInner {
             .get::<layout::ArrayHeader>(block)?
             .capacity
             .load(Ordering::Relaxed);
-        let key = array_key(block, header_capacity);
-        let capacity =
-            if key.is_some() && self.checked_array.load(Ordering::Relaxed) == key.unwrap_or(0) {
-                u64::MAX
-            } else {
-                self.store
-                    .block_capacity(block)
-                    .map_err(|e| PriorityQueueError::corrupt(block, format!("array block: {e}")))?
-            };
+        let capacity = self
+            .checked_array
+            .usable_bytes(&self.store, block, header_capacity)
+            .map_err(|e| PriorityQueueError::corrupt(block, format!("array block: {e}")))?;
         let array = HeapArray::open(self.region(), block, capacity)?;
         self.checked(array.block, array.capacity);
         let len = root.len.load(Ordering::Acquire);
@@ -470,15 +434,6 @@ fn pushed_partly(pushed: usize, error: PriorityQueueError) -> PriorityQueueError
     }
 }
 
-/// The cache key of an array block and the capacity its header names (checked against the
-/// block's size once per key): one word, so threads sharing a handle never see a block
-/// paired with another array's capacity. `None` for a pair that does not fit (never
-/// cached).
-fn array_key(block: u64, capacity: u64) -> Option<u64> {
-    (capacity.is_power_of_two() && block < 1 << 57)
-        .then(|| block << 6 | u64::from(capacity.trailing_zeros()))
-}
-
 /// Refuses a key or value past the limits (before anything is allocated or locked).
 fn check_item(key: &[u8], value: &[u8]) -> Result<(), PriorityQueueError> {
     let (k, v) = (key.len() as u64, value.len() as u64);
@@ -581,7 +536,7 @@ impl PriorityQueue {
                 root,
                 maxlen: r.maxlen.load(Ordering::Relaxed),
                 initial_capacity: initial,
-                checked_array: AtomicU64::new(0),
+                checked_array: CheckedBlock::default(),
             }),
         })
     }
