@@ -210,8 +210,12 @@ pub unsafe extern "C" fn shmkit_deque_pop(
             Popped::Item => {
                 len.write(item.len());
                 // Fits: the core checked the length against `cap`.
-                let copied = buf.fill(&item);
-                debug_assert!(copied);
+                if !buf.fill(&item) {
+                    return Err(CError::new(
+                        Status::Panic,
+                        "the popped item did not fit the buffer the length was checked against",
+                    ));
+                }
                 Ok(Status::Ok)
             }
             Popped::TooLarge(needed) => {

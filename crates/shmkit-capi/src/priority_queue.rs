@@ -203,8 +203,12 @@ pub unsafe extern "C" fn shmkit_priority_queue_pop(
                 key_len.write(key.len());
                 value_len.write(value.len());
                 // Both fit: the core checked the lengths against the capacities.
-                let copied = key_buf.fill(&key) && value_buf.fill(&value);
-                debug_assert!(copied);
+                if !(key_buf.fill(&key) && value_buf.fill(&value)) {
+                    return Err(CError::new(
+                        Status::Panic,
+                        "the popped item did not fit the buffers its lengths were checked against",
+                    ));
+                }
                 Ok(Status::Ok)
             }
             PqPopped::TooLarge {

@@ -134,12 +134,14 @@ struct Framed {
 }
 
 impl Framed {
-    fn new<I: AsRef<[u8]>>(end: End, items: &[I]) -> Framed {
+    /// `None` if the framed copy cannot be allocated.
+    fn new<I: AsRef<[u8]>>(end: End, items: &[I]) -> Option<Framed> {
         let total: usize = items
             .iter()
             .map(|i| layout::entry_len(i.as_ref().len() as u64) as usize)
             .sum();
-        let mut bytes = Vec::with_capacity(total);
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(total).ok()?;
         let mut spans = vec![(0, 0); items.len()];
         let order: Box<dyn Iterator<Item = usize>> = match end {
             End::Back => Box::new(0..items.len()),
@@ -156,12 +158,12 @@ impl Framed {
             let last = item_bytes.last().copied().unwrap_or(0);
             item_bytes.push(last + i.as_ref().len() as u64);
         }
-        Framed {
+        Some(Framed {
             bytes,
             spans,
             item_bytes,
             end,
-        }
+        })
     }
 
     /// The entries of items `from..to` as one run of bytes, and their items' bytes.
@@ -320,18 +322,29 @@ impl DequeInner {
         }
         let root = self.root_ref()?;
         // A batch is framed (checksums included) before the lock, and goes in with one
-        // copy per lock hold while no item must be evicted.
-        let framed = (items.len() > 1).then(|| Framed::new(end, items));
+        // copy per lock hold while no item must be evicted. Only as many items are framed
+        // as a bounded deque can ever take in one go (a caller retrying a batch in slices
+        // frames the rest again each time), and none if the copy cannot be allocated: the
+        // items then go one by one.
+        let ahead = match self.maxlen {
+            0 => items.len(),
+            m => items.len().min(usize::try_from(m).unwrap_or(usize::MAX)),
+        };
+        let framed = (ahead > 1)
+            .then(|| Framed::new(end, &items[..ahead]))
+            .flatten();
         let mut done = 0;
         loop {
             let mut locked = self.lock()?;
             let before = done;
             let mut result = Ok(());
             if let Some(framed) = &framed {
+                // Framed items not pushed yet, as many as the limit leaves room for.
+                let framed_left = ahead.saturating_sub(done);
                 let room = if self.maxlen == 0 {
-                    items.len() - done
+                    framed_left
                 } else {
-                    (self.maxlen.saturating_sub(locked.count()) as usize).min(items.len() - done)
+                    (self.maxlen.saturating_sub(locked.count()) as usize).min(framed_left)
                 };
                 if room > 0 {
                     let (entries, item_bytes) = framed.run(done, done + room);
