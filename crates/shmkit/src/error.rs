@@ -29,6 +29,7 @@ use crate::collections::array::values::ElementValueError;
 use crate::collections::atomic_vector::VectorError;
 use crate::collections::deque::DequeError;
 use crate::collections::hash_map::{MapError, TypedMapError};
+use crate::collections::ordered_map::OrderedMapError;
 use crate::collections::priority_queue::PriorityQueueError;
 use crate::raw::OutOfBounds;
 use crate::store::error::{
@@ -214,6 +215,9 @@ pub enum Error {
     /// See [`PriorityQueueError`].
     #[error(transparent)]
     PriorityQueue(#[from] PriorityQueueError),
+    /// See [`OrderedMapError`].
+    #[error(transparent)]
+    OrderedMap(#[from] OrderedMapError),
     /// See [`LockError`].
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -246,6 +250,7 @@ impl Error {
             Error::Array(e) => e.kind(),
             Error::Deque(e) => e.kind(),
             Error::PriorityQueue(e) => e.kind(),
+            Error::OrderedMap(e) => e.kind(),
             Error::Lock(e) => e.kind(),
             Error::Name(e) => e.kind(),
             Error::OutOfBounds(e) => e.kind(),
@@ -417,6 +422,25 @@ impl DequeError {
             DequeError::Full { .. } => ErrorKind::Full,
             DequeError::PushedPartly { source, .. } => source.kind(),
             DequeError::Corrupt { .. } => ErrorKind::Corrupt,
+        }
+    }
+}
+
+impl OrderedMapError {
+    /// What kind of failure this is; `incr` on a value that is not a number is
+    /// [`ErrorKind::WrongType`], an int too large to add to a float
+    /// [`ErrorKind::InvalidArgument`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            OrderedMapError::Directory(e) => e.kind(),
+            OrderedMapError::Alloc(e) => e.kind(),
+            OrderedMapError::Lock(e) => e.kind(),
+            OrderedMapError::KeyTooLarge { .. }
+            | OrderedMapError::ValueTooLarge { .. }
+            | OrderedMapError::InvalidOptions(_)
+            | OrderedMapError::Incr(AddError::FloatOverflow) => ErrorKind::InvalidArgument,
+            OrderedMapError::Incr(AddError::NotANumber { .. }) => ErrorKind::WrongType,
+            OrderedMapError::Corrupt { .. } => ErrorKind::Corrupt,
         }
     }
 }
@@ -949,6 +973,54 @@ mod tests {
         check(cases, PriorityQueueError::kind, priority_queue_variant, 9);
     }
 
+    fn ordered_map_variant(e: &OrderedMapError) -> usize {
+        match e {
+            OrderedMapError::Directory(_) => 0,
+            OrderedMapError::Alloc(_) => 1,
+            OrderedMapError::Lock(_) => 2,
+            OrderedMapError::KeyTooLarge { .. } => 3,
+            OrderedMapError::ValueTooLarge { .. } => 4,
+            OrderedMapError::Incr(_) => 5,
+            OrderedMapError::InvalidOptions(_) => 6,
+            OrderedMapError::Corrupt { .. } => 7,
+        }
+    }
+
+    #[test]
+    fn ordered_map_errors() {
+        let mut cases = vec![
+            (
+                OrderedMapError::KeyTooLarge { len: 2, max: 1 },
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                OrderedMapError::ValueTooLarge { len: 2, max: 1 },
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                OrderedMapError::Incr(AddError::NotANumber { tag: Some(3) }),
+                ErrorKind::WrongType,
+            ),
+            (
+                OrderedMapError::Incr(AddError::FloatOverflow),
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                OrderedMapError::InvalidOptions("x".into()),
+                ErrorKind::InvalidArgument,
+            ),
+            (OrderedMapError::corrupt(8, "x"), ErrorKind::Corrupt),
+            (oob().into(), ErrorKind::Corrupt),
+            (
+                LockError::Timeout(Duration::from_millis(1)).into(),
+                ErrorKind::Busy,
+            ),
+        ];
+        cases.extend(directory_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
+        check(cases, OrderedMapError::kind, ordered_map_variant, 8);
+    }
+
     fn array_variant(e: &ArrayError) -> usize {
         match e {
             ArrayError::Directory(_) => 0,
@@ -1351,6 +1423,10 @@ mod tests {
                 PriorityQueueError::Full { maxlen: 1 }.into(),
                 ErrorKind::Full,
             ),
+            (
+                OrderedMapError::Incr(AddError::NotANumber { tag: None }).into(),
+                ErrorKind::WrongType,
+            ),
         ];
         cases.extend(open_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
@@ -1372,8 +1448,9 @@ mod tests {
             Error::TypedMap(_) => 13,
             Error::Deque(_) => 14,
             Error::PriorityQueue(_) => 15,
+            Error::OrderedMap(_) => 16,
         };
-        check(cases, Error::kind, variant, 16);
+        check(cases, Error::kind, variant, 17);
     }
 
     #[test]

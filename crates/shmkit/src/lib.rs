@@ -101,6 +101,9 @@ pub use collections::deque::{
 pub use collections::hash_map::{
     HashMap, HashMapOptions, MapError, MapReport, MapStats, TypedMap, TypedMapError, UpdateAction,
 };
+pub use collections::ordered_map::{
+    OrderedMap, OrderedMapError, OrderedMapOptions, OrderedMapReport, OrderedMapStats, RangeCount,
+};
 pub use collections::priority_queue::{
     PqPopped, PriorityQueue, PriorityQueueError, PriorityQueueOptions, PriorityQueueReport,
     PriorityQueueStats,

@@ -24,6 +24,7 @@ use super::atomic_vector::AtomicVector;
 use super::deque::Deque;
 use super::hash_map::HashMap;
 use super::object::{Collection, SharedObject};
+use super::ordered_map::OrderedMap;
 use super::priority_queue::PriorityQueue;
 use crate::error::Error;
 use crate::store::Store;
@@ -46,6 +47,7 @@ pub fn open_any(store: &Store, info: &ObjectInfo) -> Result<Option<Box<dyn Share
         ObjectKind::Array => boxed::<Array>(store, info).map(Some),
         ObjectKind::Deque => boxed::<Deque>(store, info).map(Some),
         ObjectKind::PriorityQueue => boxed::<PriorityQueue>(store, info).map(Some),
+        ObjectKind::OrderedMap => boxed::<OrderedMap>(store, info).map(Some),
         _ => Ok(None),
     }
 }

@@ -27,5 +27,6 @@ internal! { mod checked_block; }
 pub mod deque;
 pub mod hash_map;
 pub mod object;
+pub mod ordered_map;
 pub mod priority_queue;
 mod waiting;
