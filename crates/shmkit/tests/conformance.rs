@@ -21,7 +21,7 @@ use shmkit::collections::object::{CheckMode, Collection, SharedObject};
 use shmkit::maintenance::check::{Finding, Severity, Unreachable};
 use shmkit::{
     Array, AtomicVector, Deque, DequeOptions, End, ErrorKind, HashMap, HashMapOptions, ObjectKind,
-    PriorityQueue, PriorityQueueOptions, Store,
+    OrderedMap, PriorityQueue, PriorityQueueOptions, Store,
 };
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -229,6 +229,41 @@ impl Subject for Array {
     fn oversized_write(&self) -> Result<(), shmkit::ArrayError> {
         // Eight elements from index 60 of 64: refused before anything is written.
         self.write_range(60, &[0u8; 64])
+    }
+}
+
+impl Subject for OrderedMap {
+    fn create_small(store: &Store, name: &str) -> OrderedMap {
+        store.ordered_map(name).unwrap()
+    }
+
+    fn random_write(&self, rng: &mut Rng, step: u64) {
+        // Enough keys for a tree of three levels, values of mixed sizes, removes nearly as
+        // likely as sets, pops and a clear now and then: kills land in splits, merges,
+        // root changes, the finishing of a commit and the settling after a kill.
+        let key = format!("key-{:05}", rng.below(3000));
+        let value = vec![step as u8; rng.below(200) as usize];
+        match rng.below(20) {
+            0..=8 => self.set(key.as_bytes(), &value),
+            9..=15 => self.delete(key.as_bytes()).map(drop),
+            16 => self
+                .compare_and_set(key.as_bytes(), None, Some(&value))
+                .map(drop),
+            17 => self.pop_end(step % 2 == 0).map(drop),
+            18 => self
+                .incr(b"counter", shmkit::value::arith::Addend::Int(&[1]))
+                .map(drop),
+            _ if rng.below(100) == 0 => self.clear(),
+            _ => self.get(key.as_bytes()).map(drop),
+        }
+        .unwrap();
+    }
+
+    fn oversized_write(&self) -> Result<(), shmkit::OrderedMapError> {
+        self.set(
+            b"k",
+            huge_zeros(shmkit::collections::ordered_map::MAX_VALUE_LEN + 1),
+        )
     }
 }
 
@@ -471,3 +506,4 @@ conformance!(shmkit::AtomicVector, atomic_vector);
 conformance!(shmkit::Array, array);
 conformance!(shmkit::Deque, deque);
 conformance!(shmkit::PriorityQueue, priority_queue);
+conformance!(shmkit::OrderedMap, ordered_map);

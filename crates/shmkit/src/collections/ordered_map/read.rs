@@ -129,12 +129,17 @@ impl OmInner {
         let Some(buf) = buf else {
             return Ok(Some(true));
         };
-        if settle(&p.leaf, record::copy_value(self.region(), &e, buf))?.is_none()
-            || !p.leaf.still_valid()
-        {
+        let copied = record::copy_header(self.region(), &e)
+            .and_then(|h| record::copy_value(self.region(), &e, buf).map(|()| h));
+        let Some(sealed) = settle(&p.leaf, copied)? else {
+            return Ok(None);
+        };
+        if !p.leaf.still_valid() {
             return Ok(None);
         }
-        record::verify_copy(self.region(), self.root, &e, k.bytes, buf)?;
+        // The copy, header included, is of a record the leaf named throughout: a record
+        // freed and reused after the validation cannot make it look damaged.
+        record::verify_copy(self.root, &e, &sealed, k.bytes, buf)?;
         Ok(Some(true))
     }
 
@@ -410,20 +415,25 @@ impl OmInner {
         if !p.leaf.still_valid() {
             return Ok(None);
         }
+        let mut headers = Vec::with_capacity(picked.len());
         for e in &picked {
             let (mut key, mut value) = (Vec::new(), Vec::new());
-            let copied = record::copy_key(region, e, &mut key)
-                .and_then(|()| record::copy_value(region, e, &mut value));
-            if settle(&p.leaf, copied)?.is_none() {
+            let copied = record::copy_header(region, e).and_then(|h| {
+                record::copy_key(region, e, &mut key)?;
+                record::copy_value(region, e, &mut value)?;
+                Ok(h)
+            });
+            let Some(h) = settle(&p.leaf, copied)? else {
                 return Ok(None);
-            }
+            };
+            headers.push(h);
             out.push((key, value));
         }
         if !p.leaf.still_valid() {
             return Ok(None);
         }
-        for (e, (key, value)) in picked.iter().zip(out.iter()) {
-            record::verify_copy(region, self.root, e, key, value)?;
+        for ((e, h), (key, value)) in picked.iter().zip(&headers).zip(out.iter()) {
+            record::verify_copy(self.root, e, h, key, value)?;
         }
         Ok(Some(()))
     }

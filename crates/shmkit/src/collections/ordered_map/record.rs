@@ -97,20 +97,34 @@ pub(crate) fn copy_key(
     Ok(())
 }
 
-/// Checks a validated copy of key and value against the record's header and checksum as a
-/// record of the map at `map`.
+/// A record's header as copied with its key and value (before the copy is validated).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sealed {
+    key_len: u32,
+    val_len: u32,
+    checksum: u32,
+}
+
+/// Copies the header of the record `e` names (part of a copy the caller validates).
+pub(crate) fn copy_header(region: &Region, e: &Entry) -> Result<Sealed, OrderedMapError> {
+    let header: &RecordHeader = region.get(e.rec)?;
+    Ok(Sealed {
+        key_len: header.key_len.load(Ordering::Relaxed),
+        val_len: header.val_len.load(Ordering::Relaxed),
+        checksum: header.checksum.load(Ordering::Relaxed),
+    })
+}
+
+/// Checks a validated copy of a record (its header, key and value) against its entry and
+/// its checksum as a record of the map at `map`.
 pub(crate) fn verify_copy(
-    region: &Region,
     map: u64,
     e: &Entry,
+    sealed: &Sealed,
     key: &[u8],
     value: &[u8],
 ) -> Result<(), OrderedMapError> {
-    let header: &RecordHeader = region.get(e.rec)?;
-    let (k, v) = (
-        header.key_len.load(Ordering::Relaxed),
-        header.val_len.load(Ordering::Relaxed),
-    );
+    let (k, v) = (sealed.key_len, sealed.val_len);
     if k != e.key_len || v != e.val_len {
         return Err(OrderedMapError::corrupt(
             e.rec,
@@ -120,7 +134,7 @@ pub(crate) fn verify_copy(
             ),
         ));
     }
-    if header.checksum.load(Ordering::Relaxed) != record_checksum(map, key, value) {
+    if sealed.checksum != record_checksum(map, key, value) {
         return Err(OrderedMapError::corrupt(
             e.rec,
             "record does not match its checksum (damaged, or not this map's)",

@@ -206,9 +206,12 @@ impl OmInner {
                         continue;
                     }
                     let (mut key, mut value) = (Vec::new(), Vec::new());
-                    let ok = record::copy_key(region, &e, &mut key)
-                        .and_then(|()| record::copy_value(region, &e, &mut value))
-                        .and_then(|()| record::verify_copy(region, self.root, &e, &key, &value))
+                    let ok = record::copy_header(region, &e)
+                        .and_then(|h| {
+                            record::copy_key(region, &e, &mut key)?;
+                            record::copy_value(region, &e, &mut value)?;
+                            record::verify_copy(self.root, &e, &h, &key, &value)
+                        })
                         .and_then(|()| {
                             if key_prefix(&key) == e.prefix {
                                 Ok(())
@@ -292,7 +295,7 @@ impl OmInner {
     }
 
     /// The free list's nodes; `Err` with a reason if it is damaged.
-    fn free_list(&self, root: &OmRoot) -> Result<Vec<u64>, String> {
+    pub(crate) fn free_list(&self, root: &OmRoot) -> Result<Vec<u64>, String> {
         let region = self.region();
         let mut seen = HashSet::new();
         let mut out = Vec::new();

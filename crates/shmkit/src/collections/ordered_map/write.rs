@@ -167,6 +167,18 @@ impl OmInner {
             }
         }
         if recovered {
+            // A holder killed between a free-list push or pop and its count leaves the
+            // count one off: recount (the list is walked only after a dead holder).
+            match self.free_list(root) {
+                Ok(list) => root.free_count.store(list.len() as u64, Ordering::Relaxed),
+                Err(reason) => {
+                    root.free_head.store(0, Ordering::Release);
+                    root.free_count.store(0, Ordering::Relaxed);
+                    repaired.push(format!(
+                        "{reason}: free list dropped (its nodes go to the leak sweep)"
+                    ));
+                }
+            }
             guard.mark_consistent();
         }
         let snap = self.snapshot()?;
@@ -419,8 +431,9 @@ impl<'a> Locked<'a> {
     /// The value of entry `e` (whose key is `key`), checked against its checksum.
     fn read_value(&self, e: &Entry, key: &[u8]) -> Result<Vec<u8>, OrderedMapError> {
         let mut value = Vec::new();
+        let sealed = record::copy_header(self.region(), e)?;
         record::copy_value(self.region(), e, &mut value)?;
-        record::verify_copy(self.region(), self.inner.root, e, key, &value)?;
+        record::verify_copy(self.inner.root, e, &sealed, key, &value)?;
         Ok(value)
     }
 
