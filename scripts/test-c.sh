@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the C API (crates/shmkit-capi), compiles the C examples (examples/c/*.c:
-# hash_map_demo, atomic_vector_demo, array_demo, queue_demo) against its header with `cc -Wall -Wextra -Werror`
+# hash_map_demo, atomic_vector_demo, array_demo, queue_demo, ordered_map_demo) against its header with `cc -Wall -Wextra -Werror`
 # twice (linked to the shared library with an rpath, and to the static library), and runs
 # each. Fails if anything fails: the build, a compiler warning, or a check of a demo.
 #
@@ -33,7 +33,7 @@ static_libs="$(cargo rustc --quiet -p shmkit-capi --lib --crate-type staticlib -
     --print native-static-libs 2>&1 | sed -n 's/.*native-static-libs: //p' | tail -n 1)"
 
 flags=(-std=c11 -Wall -Wextra -Werror -Icrates/shmkit-capi/include)
-demos=(hash_map_demo atomic_vector_demo array_demo queue_demo)
+demos=(hash_map_demo atomic_vector_demo array_demo queue_demo ordered_map_demo)
 for demo in "${demos[@]}"; do
     "$cc" "${flags[@]}" "examples/c/$demo.c" -o "$out_dir/$demo" \
         -L"$lib_dir" -lshmkit_c -Wl,-rpath,"$lib_dir"

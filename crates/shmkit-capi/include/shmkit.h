@@ -63,6 +63,12 @@
 #define SHMKIT_MAP_STR_KEYS 2
 
 /**
+ * Flag of `shmkit_ordered_map_open`: open an existing map only
+ * (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing map is created.
+ */
+#define SHMKIT_ORDERED_MAP_OPEN_EXISTING 1
+
+/**
  * Flag of `shmkit_priority_queue_open`: open an existing queue only
  * (`SHMKIT_STATUS_OBJECT_NOT_FOUND` if there is none); without it a missing one is created.
  */
@@ -283,6 +289,54 @@ typedef uint32_t shmkit_type;
 #endif // __cplusplus
 
 /**
+ * The type of an item of a decoded ordered key.
+ */
+enum shmkit_ordered_key_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * null (Python's None).
+   */
+  SHMKIT_ORDERED_KEY_TYPE_NULL = 0,
+  /**
+   * An integer within 64 bits: `int64`. (A bool was stored as the int 0 or 1, and an
+   * integral float as the int it equals.)
+   */
+  SHMKIT_ORDERED_KEY_TYPE_INT = 1,
+  /**
+   * An integer beyond 64 bits: two's complement little-endian in `data`, `len` (its
+   * shortest form).
+   */
+  SHMKIT_ORDERED_KEY_TYPE_BIG_INT = 2,
+  /**
+   * A float that is not an integer (or an infinity, or NaN): `float64`.
+   */
+  SHMKIT_ORDERED_KEY_TYPE_FLOAT = 3,
+  /**
+   * Bytes: `data`, `len`.
+   */
+  SHMKIT_ORDERED_KEY_TYPE_BYTES = 4,
+  /**
+   * UTF-8 text, not NUL-terminated: `data`, `len`.
+   */
+  SHMKIT_ORDERED_KEY_TYPE_STR = 5,
+  /**
+   * A tuple of `len` elements: the items that follow it (each element one item, a tuple
+   * element with its own elements after it).
+   */
+  SHMKIT_ORDERED_KEY_TYPE_TUPLE = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum shmkit_ordered_key_type shmkit_ordered_key_type;
+#else
+typedef uint32_t shmkit_ordered_key_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An array handle (opaque). Made by `shmkit_array_open`, freed by `shmkit_array_close`. It
  * keeps its store attached (so the store handle may be closed first) and with it the memory
  * `shmkit_array_data` points to. Usable from any thread, also from several at once.
@@ -317,6 +371,22 @@ typedef struct shmkit_hash_map shmkit_hash_map;
  * returns `SHMKIT_STATUS_BUSY` (no entry is lost: call again).
  */
 typedef struct shmkit_hash_map_iter shmkit_hash_map_iter;
+
+/**
+ * An ordered map handle (opaque). Made by `shmkit_ordered_map_open`, freed by
+ * `shmkit_ordered_map_close`. It keeps its store attached, so the store handle may be
+ * closed first. Usable from any thread, also from several at once.
+ */
+typedef struct shmkit_ordered_map shmkit_ordered_map;
+
+/**
+ * A cursor over a key range of an ordered map (opaque). Made by
+ * `shmkit_ordered_map_iter_open`, freed by `shmkit_ordered_map_iter_close`. It keeps its map
+ * (and store) attached. One cursor: meant for one thread at a time; a call while another
+ * thread is inside a call on the same cursor returns `SHMKIT_STATUS_BUSY` (no entry is
+ * lost: call again).
+ */
+typedef struct shmkit_ordered_map_iter shmkit_ordered_map_iter;
 
 /**
  * A priority queue handle (opaque). Made by `shmkit_priority_queue_open`, freed by
@@ -393,6 +463,35 @@ typedef struct shmkit_value {
    */
   size_t len;
 } shmkit_value;
+
+/**
+ * One item of a decoded ordered key (see `shmkit_ordered_key_decode`). Which fields mean
+ * something depends on `kind`; the others are 0 (and `data` NULL).
+ */
+typedef struct shmkit_ordered_key_item {
+  /**
+   * The type.
+   */
+  shmkit_ordered_key_type kind;
+  /**
+   * `SHMKIT_ORDERED_KEY_TYPE_INT`: the value.
+   */
+  int64_t int64;
+  /**
+   * `SHMKIT_ORDERED_KEY_TYPE_FLOAT`: the value.
+   */
+  double float64;
+  /**
+   * `_BIG_INT`, `_BYTES`, `_STR`: the payload, inside the caller's payload buffer (NULL
+   * only when that buffer is NULL, and then `len` is 0).
+   */
+  const uint8_t *data;
+  /**
+   * `_BIG_INT`, `_BYTES`, `_STR`: the payload's length in bytes; `_TUPLE`: the number of
+   * elements.
+   */
+  size_t len;
+} shmkit_ordered_key_item;
 
 /**
  * Options of opening and creating a store. All zero (`{0}`) means the defaults; a NULL
@@ -1480,6 +1579,462 @@ shmkit_status shmkit_hash_map_iter_next(const struct shmkit_hash_map_iter *iter,
  * `iter` is NULL or an iterator handle not yet freed; it is not used again.
  */
 void shmkit_hash_map_iter_free(struct shmkit_hash_map_iter *iter);
+
+/**
+ * Appends null (Python's None) to the key being written in `buf` (capacity `cap`) at
+ * `*len`, and advances `*len` by its length. Every `shmkit_ordered_key_encode_*` and
+ * `_begin_tuple`/`_end_tuple` works so: start with `*len` = 0, call one per element, and
+ * the key is the first `*len` bytes of `buf`. An element that does not fit returns
+ * `SHMKIT_STATUS_BUFFER_TOO_SMALL` and copies nothing, but `*len` still advances (and
+ * later calls copy nothing either), so after the last call `*len` is the length the
+ * whole key needs: grow the buffer to it and write the key again. `len` must not overlap
+ * `buf` (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `buf` is valid for writes of `cap` bytes (or NULL with 0); `len` is NULL or points to an
+ * initialised, writable `size_t`.
+ */
+shmkit_status shmkit_ordered_key_encode_null(uint8_t *buf, size_t cap, size_t *len);
+
+/**
+ * Appends the int `value` (a bool is the int 0 or 1), as `shmkit_ordered_key_encode_null`
+ * appends. Ints and floats share one numeric order (`-1 < 0.5 < 1`), and an integral float
+ * is the int it equals.
+ *
+ * # Safety
+ * As `shmkit_ordered_key_encode_null`.
+ */
+shmkit_status shmkit_ordered_key_encode_i64(uint8_t *buf, size_t cap, size_t *len, int64_t value);
+
+/**
+ * Appends the float `value`, as `shmkit_ordered_key_encode_null` appends: an integral one
+ * as the int it equals (`-0.0` as 0), infinities and NaN in their places (`-inf` lowest,
+ * then every number, `+inf`, NaN).
+ *
+ * # Safety
+ * As `shmkit_ordered_key_encode_null`.
+ */
+shmkit_status shmkit_ordered_key_encode_f64(uint8_t *buf, size_t cap, size_t *len, double value);
+
+/**
+ * Appends an int of any size (Python's ints beyond `int64_t`): two's complement,
+ * little-endian, the `data_len` bytes at `data` (any length; 0 bytes is 0), as
+ * `shmkit_ordered_key_encode_null` appends. `SHMKIT_STATUS_OVERFLOW` for an int of more
+ * than 2^20 bits (nothing appended, `*len` unchanged). `data` must not overlap `buf` or
+ * `len` (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * As `shmkit_ordered_key_encode_null`; `data` is valid for `data_len` bytes (or NULL with
+ * 0).
+ */
+shmkit_status shmkit_ordered_key_encode_big_int(uint8_t *buf,
+                                                size_t cap,
+                                                size_t *len,
+                                                const uint8_t *data,
+                                                size_t data_len);
+
+/**
+ * Appends the `text_len` bytes of UTF-8 text at `text` (a str, ordered by code point), as
+ * `shmkit_ordered_key_encode_null` appends. `SHMKIT_STATUS_INVALID_ARGUMENT` for text that
+ * is not UTF-8 (nothing appended), or that overlaps `buf` or `len`.
+ *
+ * # Safety
+ * As `shmkit_ordered_key_encode_null`; `text` is valid for `text_len` bytes (or NULL with
+ * 0).
+ */
+shmkit_status shmkit_ordered_key_encode_str(uint8_t *buf,
+                                            size_t cap,
+                                            size_t *len,
+                                            const uint8_t *text,
+                                            size_t text_len);
+
+/**
+ * Appends the `data_len` bytes at `data` (bytes, ordered bytewise), as
+ * `shmkit_ordered_key_encode_null` appends. `data` must not overlap `buf` or `len`
+ * (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * As `shmkit_ordered_key_encode_null`; `data` is valid for `data_len` bytes (or NULL with
+ * 0).
+ */
+shmkit_status shmkit_ordered_key_encode_bytes(uint8_t *buf,
+                                              size_t cap,
+                                              size_t *len,
+                                              const uint8_t *data,
+                                              size_t data_len);
+
+/**
+ * Starts a tuple, as `shmkit_ordered_key_encode_null` appends: append its elements, then
+ * `shmkit_ordered_key_end_tuple`. Tuples compare element by element, a tuple before its
+ * extensions (`("user",) < ("user", 0)`). Nesting is at most 64 deep (deeper keys are not
+ * keys: `shmkit_ordered_key_decode` refuses them). The bytes before the `_end_tuple` are
+ * the tuple's prefix: see `shmkit_ordered_key_prefix_upper_bound`.
+ *
+ * # Safety
+ * As `shmkit_ordered_key_encode_null`.
+ */
+shmkit_status shmkit_ordered_key_begin_tuple(uint8_t *buf, size_t cap, size_t *len);
+
+/**
+ * Ends the tuple `shmkit_ordered_key_begin_tuple` started, as
+ * `shmkit_ordered_key_encode_null` appends.
+ *
+ * # Safety
+ * As `shmkit_ordered_key_encode_null`.
+ */
+shmkit_status shmkit_ordered_key_end_tuple(uint8_t *buf, size_t cap, size_t *len);
+
+/**
+ * Turns a tuple prefix `P` (`shmkit_ordered_key_begin_tuple` and some elements, without
+ * the `_end_tuple`; a copy of it, since `P` itself is the range's start) into the exclusive
+ * upper bound of the keys that extend it, appending as `shmkit_ordered_key_encode_null`
+ * does: the keys from `P` (inclusive) to this bound (exclusive) are exactly the tuples that
+ * start with those elements, the range to pass to `shmkit_ordered_map_count` or
+ * `_iter_open` for a prefix count or scan. (Keys that merely start with the bytes of `P`
+ * include others: `("user\0x", 1)` starts with the bytes of `("user",`'s prefix.)
+ *
+ * # Safety
+ * As `shmkit_ordered_key_encode_null`.
+ */
+shmkit_status shmkit_ordered_key_prefix_upper_bound(uint8_t *buf, size_t cap, size_t *len);
+
+/**
+ * Decodes the `key_len` bytes at `key` (a key of an ordered map or priority queue, or one
+ * the encoders wrote) into items, in order: a scalar is one item; a tuple is one item
+ * (`SHMKIT_ORDERED_KEY_TYPE_TUPLE`, `len` its element count) followed by its elements'
+ * items. `("user", 7)` is three items: a tuple of 2, the str `user`, the int 7. Str, bytes
+ * and big int payloads are copied one after the other into `payload` (capacity
+ * `payload_cap`), where the items' `data` point. `*items_len` and `*payload_len` are set
+ * to the item count and payload bytes used.
+ *
+ * `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the items do not fit in `items_cap` or the payloads
+ * in `payload_cap`: both counts are set to what is needed and nothing else is written
+ * (NULL arrays with 0 ask for them). `SHMKIT_STATUS_INVALID_VALUE` for bytes that are not
+ * exactly one key (the decoding is strict: truncated keys, trailing bytes and forms the
+ * encoder never writes are refused). Decoded keys are canonical: an integral float comes
+ * back as an int, a bool as the int 0 or 1. No output may overlap the key or another
+ * output (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `key` is valid for `key_len` bytes (or NULL with 0); `items` is valid for writes of
+ * `items_cap` items (aligned; or NULL with 0); `payload` is valid for writes of
+ * `payload_cap` bytes (or NULL with 0); `items_len` and `payload_len` are NULL or
+ * writable.
+ */
+shmkit_status shmkit_ordered_key_decode(const uint8_t *key,
+                                        size_t key_len,
+                                        struct shmkit_ordered_key_item *items,
+                                        size_t items_cap,
+                                        size_t *items_len,
+                                        uint8_t *payload,
+                                        size_t payload_cap,
+                                        size_t *payload_len);
+
+/**
+ * Opens the ordered map `name` of `store`, creating it unless `flags` has
+ * `SHMKIT_ORDERED_MAP_OPEN_EXISTING`. `SHMKIT_STATUS_WRONG_KIND` if the name belongs to
+ * another kind of object; `SHMKIT_STATUS_INVALID_ARGUMENT` for unknown flags. On success
+ * `*out` is a new handle, to free with `shmkit_ordered_map_close`; on failure `*out` is set
+ * to NULL (unless `out` itself is NULL).
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `name` is NULL or a NUL-terminated string; `out`
+ * is NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_open(const struct shmkit_store *store,
+                                      const char *name,
+                                      uint32_t flags,
+                                      struct shmkit_ordered_map **out);
+
+/**
+ * Frees an ordered map handle; NULL is a no-op.
+ *
+ * # Safety
+ * `map` is NULL or a handle not yet closed; it is not used again (cursors made from it
+ * stay valid).
+ */
+void shmkit_ordered_map_close(struct shmkit_ordered_map *map);
+
+/**
+ * Copies the value of `key` into `buf` and sets `*len` to its length, as
+ * `shmkit_hash_map_get` does: `SHMKIT_STATUS_NOT_FOUND` if the key is absent (nothing
+ * written); `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the value is longer than `cap`, with `*len`
+ * the length needed and nothing copied (`buf` may be NULL with `cap` 0 to ask). `buf` and
+ * `len` must not overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`);
+ * `SHMKIT_STATUS_INVALID_ARGUMENT` for a key past 65535 bytes.
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `buf` is valid for writes of `cap` bytes (or NULL with 0); `len` is NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_get(const struct shmkit_ordered_map *map,
+                                     const uint8_t *key,
+                                     size_t key_len,
+                                     uint8_t *buf,
+                                     size_t cap,
+                                     size_t *len);
+
+/**
+ * Sets `key` to the `value_len` bytes at `value`. `SHMKIT_STATUS_INVALID_ARGUMENT` for a
+ * key past 65535 bytes or a value past 1 GiB.
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `key` and `value` are valid for their lengths (or NULL
+ * with 0).
+ */
+shmkit_status shmkit_ordered_map_set(const struct shmkit_ordered_map *map,
+                                     const uint8_t *key,
+                                     size_t key_len,
+                                     const uint8_t *value,
+                                     size_t value_len);
+
+/**
+ * Sets `key` to `value` only if it is absent; `*inserted` (may be NULL) says whether it
+ * was. `inserted` must not overlap the key or the value (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * As `shmkit_ordered_map_set`; `inserted` is NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_insert_if_absent(const struct shmkit_ordered_map *map,
+                                                  const uint8_t *key,
+                                                  size_t key_len,
+                                                  const uint8_t *value,
+                                                  size_t value_len,
+                                                  bool *inserted);
+
+/**
+ * Removes `key`; `*removed` (may be NULL) says whether it was present. `removed` must not
+ * overlap the key (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `removed` is NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_remove(const struct shmkit_ordered_map *map,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        bool *removed);
+
+/**
+ * One conditional write, atomic across processes, as `shmkit_hash_map_compare_and_set`: if
+ * the value of `key` is `expected` (NULL: the key is absent; a non-NULL pointer with length
+ * 0: the empty value), it becomes `new_value` (NULL: the key is removed) and `*swapped`
+ * (may be NULL) is true; otherwise nothing changes and `*swapped` is false. `swapped` must
+ * not overlap the key, `expected` or `new_value` (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `key`, `expected` and `new_value` are each NULL or valid
+ * for their lengths; `swapped` is NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_compare_and_set(const struct shmkit_ordered_map *map,
+                                                 const uint8_t *key,
+                                                 size_t key_len,
+                                                 const uint8_t *expected,
+                                                 size_t expected_len,
+                                                 const uint8_t *new_value,
+                                                 size_t new_len,
+                                                 bool *swapped);
+
+/**
+ * Sets `*out` to the number of entries.
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `out` is NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_len(const struct shmkit_ordered_map *map, uint64_t *out);
+
+/**
+ * Removes every entry. Other processes may see the map part-way cleared (it is emptied a
+ * leaf at a time), never a damaged one.
+ *
+ * # Safety
+ * `map` is NULL or a live handle.
+ */
+shmkit_status shmkit_ordered_map_clear(const struct shmkit_ordered_map *map);
+
+/**
+ * Counts the entries whose keys lie between `start` and `end`, exactly, for one version
+ * of the map, in O(log n): `*count` is their number and `*bytes` (may be NULL) the sum of
+ * their key and value lengths. A bound is NULL with length 0 for "unbounded", else its
+ * bytes (a non-NULL pointer with length 0 is the empty key), included when its `_inclusive`
+ * flag is true. A start after the end counts nothing. `SHMKIT_STATUS_INVALID_ARGUMENT` for
+ * a bound past 65535 bytes; the outputs must not overlap a bound or each other.
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `start` and `end` are each NULL or valid for their
+ * lengths; `count` and `bytes` are NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_count(const struct shmkit_ordered_map *map,
+                                       const uint8_t *start,
+                                       size_t start_len,
+                                       bool start_inclusive,
+                                       const uint8_t *end,
+                                       size_t end_len,
+                                       bool end_inclusive,
+                                       uint64_t *count,
+                                       uint64_t *bytes);
+
+/**
+ * Copies the entry with the smallest key: its key into `key_buf` (`*key_len` set to its
+ * length) and its value into `value_buf` (`*value_len`). `SHMKIT_STATUS_NOT_FOUND` if the
+ * map is empty. `SHMKIT_STATUS_BUFFER_TOO_SMALL` if the key or the value does not fit:
+ * both lengths are set and nothing is copied (NULL buffers with capacity 0 ask for them).
+ * No two outputs may overlap (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `map` is NULL or a live handle; each buffer is valid for writes of its capacity (or NULL
+ * with 0); `key_len` and `value_len` are NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_first(const struct shmkit_ordered_map *map,
+                                       uint8_t *key_buf,
+                                       size_t key_cap,
+                                       size_t *key_len,
+                                       uint8_t *value_buf,
+                                       size_t value_cap,
+                                       size_t *value_len);
+
+/**
+ * The entry with the largest key, as `shmkit_ordered_map_first`.
+ *
+ * # Safety
+ * As `shmkit_ordered_map_first`.
+ */
+shmkit_status shmkit_ordered_map_last(const struct shmkit_ordered_map *map,
+                                      uint8_t *key_buf,
+                                      size_t key_cap,
+                                      size_t *key_len,
+                                      uint8_t *value_buf,
+                                      size_t value_cap,
+                                      size_t *value_len);
+
+/**
+ * The entry with the largest key at or below `key`. Copied as `shmkit_ordered_map_first` copies (`SHMKIT_STATUS_NOT_FOUND` if there
+ * is no such entry; `SHMKIT_STATUS_BUFFER_TOO_SMALL` with both lengths set and nothing
+ * copied): its key into `key_buf` (`*found_key_len` set to its length), its value into
+ * `value_buf` (`*value_len`). No output may overlap `key` or another output
+ * (`SHMKIT_STATUS_INVALID_ARGUMENT`); `SHMKIT_STATUS_INVALID_ARGUMENT` for a key past 65535
+ * bytes. `key` itself need not be in the map.
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `key` is valid for `key_len` bytes (or NULL with 0); each
+ * buffer is valid for writes of its capacity (or NULL with 0); `found_key_len` and
+ * `value_len` are NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_floor(const struct shmkit_ordered_map *map,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint8_t *key_buf,
+                                       size_t key_cap,
+                                       size_t *found_key_len,
+                                       uint8_t *value_buf,
+                                       size_t value_cap,
+                                       size_t *value_len);
+
+/**
+ * The entry with the smallest key at or above `key`. As `shmkit_ordered_map_floor`.
+ *
+ * # Safety
+ * As `shmkit_ordered_map_floor`.
+ */
+shmkit_status shmkit_ordered_map_ceiling(const struct shmkit_ordered_map *map,
+                                         const uint8_t *key,
+                                         size_t key_len,
+                                         uint8_t *key_buf,
+                                         size_t key_cap,
+                                         size_t *found_key_len,
+                                         uint8_t *value_buf,
+                                         size_t value_cap,
+                                         size_t *value_len);
+
+/**
+ * The entry with the largest key strictly below `key`. As `shmkit_ordered_map_floor`.
+ *
+ * # Safety
+ * As `shmkit_ordered_map_floor`.
+ */
+shmkit_status shmkit_ordered_map_lower(const struct shmkit_ordered_map *map,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint8_t *key_buf,
+                                       size_t key_cap,
+                                       size_t *found_key_len,
+                                       uint8_t *value_buf,
+                                       size_t value_cap,
+                                       size_t *value_len);
+
+/**
+ * The entry with the smallest key strictly above `key`. As `shmkit_ordered_map_floor`.
+ *
+ * # Safety
+ * As `shmkit_ordered_map_floor`.
+ */
+shmkit_status shmkit_ordered_map_higher(const struct shmkit_ordered_map *map,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        uint8_t *key_buf,
+                                        size_t key_cap,
+                                        size_t *found_key_len,
+                                        uint8_t *value_buf,
+                                        size_t value_cap,
+                                        size_t *value_len);
+
+/**
+ * Starts a scan of the entries of `map` whose keys lie between `start` and `end` (bounds as
+ * `shmkit_ordered_map_count` takes them: NULL with length 0 for unbounded, included when
+ * their `_inclusive` flag is true), in ascending key order, or descending if `reverse`.
+ * `*out` is a new cursor, to free with `shmkit_ordered_map_iter_close`; on failure `*out`
+ * is set to NULL (unless `out` itself is NULL). `SHMKIT_STATUS_INVALID_ARGUMENT` for a
+ * bound past 65535 bytes. The bounds are copied: their buffers may be reused at once.
+ *
+ * The scan is weakly consistent: each step finds the first key past the last one it
+ * returned in the map as it is then, so an entry present for the whole scan comes exactly
+ * once and in order while others write; entries added or removed meanwhile may or may not
+ * come.
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `start` and `end` are each NULL or valid for their
+ * lengths; `out` is NULL or writable.
+ */
+shmkit_status shmkit_ordered_map_iter_open(const struct shmkit_ordered_map *map,
+                                           const uint8_t *start,
+                                           size_t start_len,
+                                           bool start_inclusive,
+                                           const uint8_t *end,
+                                           size_t end_len,
+                                           bool end_inclusive,
+                                           bool reverse,
+                                           struct shmkit_ordered_map_iter **out);
+
+/**
+ * Copies the scan's next entry: its key into `key_buf` (`*key_len` set to its length) and
+ * its value into `value_buf` (`*value_len`). `SHMKIT_STATUS_END` when the range holds no
+ * more. As `shmkit_hash_map_iter_next`: `SHMKIT_STATUS_BUFFER_TOO_SMALL` if either does not
+ * fit, with both lengths set to what is needed, nothing copied, and the same entry returned
+ * by the next call; `SHMKIT_STATUS_BUSY` if another thread is inside a call on the same
+ * cursor (nothing happened: call again). After any other error the cursor stays where it
+ * was: the next call resumes after the last entry returned. No two outputs may overlap
+ * (`SHMKIT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `iter` is NULL or a live cursor (not being freed by another thread); each buffer is
+ * valid for writes of its capacity (or NULL with 0); `key_len` and `value_len` are NULL or
+ * writable.
+ */
+shmkit_status shmkit_ordered_map_iter_next(const struct shmkit_ordered_map_iter *iter,
+                                           uint8_t *key_buf,
+                                           size_t key_cap,
+                                           size_t *key_len,
+                                           uint8_t *value_buf,
+                                           size_t value_cap,
+                                           size_t *value_len);
+
+/**
+ * Frees a cursor; NULL is a no-op.
+ *
+ * # Safety
+ * `iter` is NULL or a cursor not yet freed; it is not used again.
+ */
+void shmkit_ordered_map_iter_close(struct shmkit_ordered_map_iter *iter);
 
 /**
  * Opens the priority queue `name` of `store`, creating it (with room for `maxlen` items, 0

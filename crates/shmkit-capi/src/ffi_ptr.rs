@@ -388,6 +388,28 @@ pub unsafe fn out_among<'a, T>(
     })
 }
 
+/// An in-out parameter (C's `size_t *len` that a call reads and advances): the value the
+/// caller put there, and the place to write the new one. Null is an error naming `what`,
+/// and so are a misaligned pointer and one that overlaps an input
+/// ([`Status::InvalidArgument`]).
+///
+/// # Safety
+/// As [`out`], and if `ptr` is not null, the `T` it points to must be initialised (it is
+/// read).
+pub unsafe fn in_out<'a, T: Copy>(
+    ptr: *mut T,
+    what: &str,
+    inputs: &[Input],
+) -> Result<(T, Out<'a, T>), CError> {
+    // SAFETY: this function's contract includes `out`'s.
+    let slot = unsafe { out(ptr, what, inputs) }?;
+    // SAFETY: `out` checked the pointer to be non-null and aligned; by this function's
+    // contract it points to an initialised `T` valid for reads and used by no one else
+    // during `'a`; `T: Copy`, so reading it leaves it valid.
+    let value = unsafe { slot.ptr.as_ptr().read() };
+    Ok((value, slot))
+}
+
 /// An optional out-parameter: null means the caller does not want the value. One that
 /// overlaps an input is an error.
 ///
@@ -466,6 +488,27 @@ impl OutBuf<'_> {
             // caller lent us for writing, and the maker checked that the buffer overlaps none
             // of the caller's inputs the call still reads.
             unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr, data.len()) }
+        }
+        true
+    }
+
+    /// Copies `data` to byte `offset` of the buffer if it fits there; false (and nothing
+    /// written) if `offset + data.len()` is past the capacity.
+    pub fn fill_at(&mut self, offset: usize, data: &[u8]) -> bool {
+        match offset.checked_add(data.len()) {
+            Some(end) if end <= self.cap => {}
+            _ => return false,
+        }
+        if !data.is_empty() {
+            // SAFETY: `offset + data.len() <= cap` (checked), and a non-empty copy means
+            // `cap > 0`, so `ptr` is not null and valid for `cap` bytes of writes (the
+            // maker's contract), of which these are a part; `data` is Rust's own memory (an
+            // encoding made by the call), which cannot overlap a buffer the caller lent us for
+            // writing, and the maker checked that the buffer overlaps none of the caller's
+            // inputs the call still reads.
+            unsafe {
+                std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(offset), data.len())
+            }
         }
         true
     }

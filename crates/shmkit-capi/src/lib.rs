@@ -1,6 +1,6 @@
-//! The C API of shmkit: stores, hash maps, atomic vectors and arrays in named shared memory for C programs (and
-//! anything that calls C), sharing the same stores, maps and typed values as Rust and
-//! Python. The header is `include/shmkit.h` (generated from this crate by cbindgen and
+//! The C API of shmkit: stores, hash maps, ordered maps, atomic vectors, arrays, deques and
+//! priority queues in named shared memory for C programs (and anything that calls C),
+//! sharing the same stores, objects, typed values and ordered keys as Rust and Python. The header is `include/shmkit.h` (generated from this crate by cbindgen and
 //! checked in); C programs link `libshmkit_c.so` or `libshmkit_c.a`. See `docs/C.md`.
 //!
 //! Invariants:
@@ -18,11 +18,13 @@
 //!   arguments in one `unsafe` block that relies on its own `# Safety` contract (valid
 //!   pointers for the lengths given, live handles).
 //! - **Opaque handles** (`shmkit_store`, `shmkit_hash_map`, `shmkit_hash_map_iter`,
-//!   `shmkit_atomic_vector`, `shmkit_array`) own clones of the core's handles, so closing them in any order
-//!   is safe: a map or vector keeps its store attached, an iterator its map. All are
-//!   `Send + Sync` (checked at compile time below): store, map and vector handles are for
-//!   any number of threads at once, and the iterator's cursor is behind a lock, so a second
-//!   thread gets `SHMKIT_STATUS_BUSY`, not a data race. A handle out-parameter is set to NULL when its call fails.
+//!   `shmkit_ordered_map`, `shmkit_ordered_map_iter`, `shmkit_atomic_vector`, `shmkit_array`,
+//!   `shmkit_deque`, `shmkit_priority_queue`) own clones of the core's handles, so closing
+//!   them in any order is safe: a map or vector keeps its store attached, an iterator its
+//!   map. All are `Send + Sync` (checked at compile time below): store, map and vector
+//!   handles are for any number of threads at once, and an iterator's cursor is behind a
+//!   lock, so a second thread gets `SHMKIT_STATUS_BUSY`, not a data race. A handle
+//!   out-parameter is set to NULL when its call fails.
 //! - **Typed values** are the shared encoding of [`shmkit::value`]; this crate encodes and
 //!   decodes only through it.
 //!
@@ -55,6 +57,8 @@ pub mod deque;
 pub mod ffi_ptr;
 pub mod hash_map;
 pub mod iter;
+pub mod ordered_key;
+pub mod ordered_map;
 pub mod priority_queue;
 pub mod status;
 pub mod store;
@@ -66,6 +70,8 @@ pub use batch::*;
 pub use deque::*;
 pub use hash_map::*;
 pub use iter::*;
+pub use ordered_key::*;
+pub use ordered_map::*;
 pub use priority_queue::*;
 pub use status::Status;
 pub use store::*;
@@ -91,6 +97,8 @@ const _: () = {
     send_sync::<shmkit_array>();
     send_sync::<shmkit_deque>();
     send_sync::<shmkit_priority_queue>();
+    send_sync::<shmkit_ordered_map>();
+    send_sync::<shmkit_ordered_map_iter>();
 };
 
 /// The message of this thread's last error (an empty string if there was none). The text

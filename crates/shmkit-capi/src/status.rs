@@ -319,6 +319,12 @@ impl From<shmkit::PriorityQueueError> for CError {
     }
 }
 
+impl From<shmkit::OrderedMapError> for CError {
+    fn from(e: shmkit::OrderedMapError) -> CError {
+        CError::new(Status::of_kind(e.kind()), e.to_string())
+    }
+}
+
 impl From<ArrayError> for CError {
     fn from(e: ArrayError) -> CError {
         CError::new(refine_array(&e), e.to_string())

@@ -2213,3 +2213,951 @@ fn priority_queue_push_pop_order_buffers_and_bad_input() {
         shmkit_store_close(store);
     }
 }
+
+fn open_ordered(store: *const shmkit_store, name: &CStr) -> *mut shmkit_ordered_map {
+    let mut map = null_mut();
+    // SAFETY: a live store, a valid name and out-pointer.
+    let s = unsafe { shmkit_ordered_map_open(store, name.as_ptr(), 0, &mut map) };
+    assert_eq!(s, Status::Ok, "{}", last_error());
+    map
+}
+
+/// An entry as the calls around a key and the cursor copy it: the status, and the key and
+/// value when it is `Ok` (their lengths otherwise).
+type Copied = (Status, Vec<u8>, Vec<u8>);
+
+/// Calls `f` with buffers of `cap` bytes each and returns what it copied.
+fn copied(
+    cap: usize,
+    f: impl FnOnce(*mut u8, usize, *mut usize, *mut u8, usize, *mut usize) -> Status,
+) -> Copied {
+    let (mut k, mut v) = (vec![0u8; cap], vec![0u8; cap]);
+    let (mut klen, mut vlen) = (usize::MAX, usize::MAX);
+    let s = f(
+        k.as_mut_ptr(),
+        cap,
+        &mut klen,
+        v.as_mut_ptr(),
+        cap,
+        &mut vlen,
+    );
+    match s {
+        Status::Ok => (s, k[..klen].to_vec(), v[..vlen].to_vec()),
+        _ => (s, vec![0; klen.min(64)], vec![0; vlen.min(64)]),
+    }
+}
+
+fn ok(k: &[u8], v: &[u8]) -> Copied {
+    (Status::Ok, k.to_vec(), v.to_vec())
+}
+
+/// The next entry of a cursor, with buffers of `cap` bytes.
+fn next_of(it: *const shmkit_ordered_map_iter, cap: usize) -> Copied {
+    // SAFETY: a live cursor; buffers and out-pointers valid (from `copied`).
+    copied(cap, |kb, kc, kl, vb, vc, vl| unsafe {
+        shmkit_ordered_map_iter_next(it, kb, kc, kl, vb, vc, vl)
+    })
+}
+
+/// Every entry a cursor over `[start, end]` (bounds as the C call takes them) gives.
+fn scan(
+    map: *const shmkit_ordered_map,
+    start: Option<(&[u8], bool)>,
+    end: Option<(&[u8], bool)>,
+    reverse: bool,
+) -> Vec<Vec<u8>> {
+    let parts = |b: Option<(&[u8], bool)>| match b {
+        Some((k, inclusive)) => (k.as_ptr(), k.len(), inclusive),
+        None => (null(), 0, false),
+    };
+    let ((sp, sl, si), (ep, el, ei)) = (parts(start), parts(end));
+    let mut it = null_mut();
+    // SAFETY: a live map; bounds valid for their lengths (or NULL with 0); out-pointer valid.
+    let s = unsafe { shmkit_ordered_map_iter_open(map, sp, sl, si, ep, el, ei, reverse, &mut it) };
+    assert_eq!(s, Status::Ok, "{}", last_error());
+    let mut keys = Vec::new();
+    loop {
+        let (s, k, _) = next_of(it, 64);
+        match s {
+            Status::Ok => keys.push(k),
+            Status::End => break,
+            s => panic!("{s:?}: {}", last_error()),
+        }
+    }
+    // SAFETY: freed once.
+    unsafe { shmkit_ordered_map_iter_close(it) };
+    keys
+}
+
+#[test]
+fn ordered_map_writes_reads_counts_and_neighbours() {
+    let name = Name::new("capi-om");
+    let store = open_or_create(&name);
+    let map = open_ordered(store, c"om");
+    // SAFETY: every pointer is valid (or deliberately NULL) as each call's contract says.
+    unsafe {
+        for k in [&b"b"[..], b"d", b"a", b"c", b""] {
+            let v = [k, b"!"].concat();
+            assert_eq!(
+                shmkit_ordered_map_set(map, k.as_ptr(), k.len(), v.as_ptr(), v.len()),
+                Status::Ok
+            );
+        }
+        let mut n = 0u64;
+        assert_eq!(shmkit_ordered_map_len(map, &mut n), Status::Ok);
+        assert_eq!(n, 5);
+
+        // get: found, absent, a length query, a buffer too small (nothing copied).
+        let mut buf = [7u8; 8];
+        let mut len = 0usize;
+        assert_eq!(
+            shmkit_ordered_map_get(map, b"c".as_ptr(), 1, buf.as_mut_ptr(), 8, &mut len),
+            Status::Ok
+        );
+        assert_eq!(&buf[..len], b"c!");
+        len = 99;
+        assert_eq!(
+            shmkit_ordered_map_get(map, b"zz".as_ptr(), 2, buf.as_mut_ptr(), 8, &mut len),
+            Status::NotFound
+        );
+        assert_eq!(len, 99, "an absent key writes nothing");
+        assert_eq!(
+            shmkit_ordered_map_get(map, b"d".as_ptr(), 1, null_mut(), 0, &mut len),
+            Status::BufferTooSmall
+        );
+        assert_eq!(len, 2);
+        let mut small = [7u8; 1];
+        assert_eq!(
+            shmkit_ordered_map_get(map, b"d".as_ptr(), 1, small.as_mut_ptr(), 1, &mut len),
+            Status::BufferTooSmall
+        );
+        assert_eq!((len, small), (2, [7]));
+        // The empty key is a key (NULL with length 0).
+        assert_eq!(
+            shmkit_ordered_map_get(map, null(), 0, buf.as_mut_ptr(), 8, &mut len),
+            Status::Ok
+        );
+        assert_eq!(&buf[..len], b"!");
+
+        // Conditional writes and removal.
+        let mut done = false;
+        assert_eq!(
+            shmkit_ordered_map_insert_if_absent(map, b"a".as_ptr(), 1, b"x".as_ptr(), 1, &mut done),
+            Status::Ok
+        );
+        assert!(!done);
+        assert_eq!(
+            shmkit_ordered_map_insert_if_absent(
+                map,
+                b"e".as_ptr(),
+                1,
+                b"e!".as_ptr(),
+                2,
+                &mut done
+            ),
+            Status::Ok
+        );
+        assert!(done);
+        assert_eq!(
+            shmkit_ordered_map_compare_and_set(
+                map,
+                b"e".as_ptr(),
+                1,
+                b"no".as_ptr(),
+                2,
+                b"E".as_ptr(),
+                1,
+                &mut done
+            ),
+            Status::Ok
+        );
+        assert!(!done, "another value: nothing changes");
+        assert_eq!(
+            shmkit_ordered_map_compare_and_set(
+                map,
+                b"e".as_ptr(),
+                1,
+                b"e!".as_ptr(),
+                2,
+                null(),
+                0,
+                &mut done
+            ),
+            Status::Ok
+        );
+        assert!(done, "the expected value: removed");
+        assert_eq!(
+            shmkit_ordered_map_compare_and_set(
+                map,
+                b"f".as_ptr(),
+                1,
+                null(),
+                0,
+                b"f!".as_ptr(),
+                2,
+                null_mut()
+            ),
+            Status::Ok
+        );
+        assert_eq!(
+            shmkit_ordered_map_remove(map, b"f".as_ptr(), 1, &mut done),
+            Status::Ok
+        );
+        assert!(done);
+        assert_eq!(
+            shmkit_ordered_map_remove(map, b"f".as_ptr(), 1, &mut done),
+            Status::Ok
+        );
+        assert!(!done);
+
+        // Counts: unbounded, inclusive and exclusive bounds, the empty key as a bound, a
+        // start after the end.
+        let count = |s: Option<(&[u8], bool)>, e: Option<(&[u8], bool)>| {
+            let parts = |b: Option<(&[u8], bool)>| match b {
+                Some((k, inclusive)) => (k.as_ptr(), k.len(), inclusive),
+                None => (null(), 0, false),
+            };
+            let ((sp, sl, si), (ep, el, ei)) = (parts(s), parts(e));
+            let (mut c, mut b) = (u64::MAX, u64::MAX);
+            let st = shmkit_ordered_map_count(map, sp, sl, si, ep, el, ei, &mut c, &mut b);
+            assert_eq!(st, Status::Ok, "{}", last_error());
+            (c, b)
+        };
+        // Keys "", a, b, c, d with values key + "!": 1 + 3*4 + 1... bytes of each entry.
+        assert_eq!(count(None, None), (5, 1 + 4 * 3));
+        assert_eq!(count(Some((b"b", true)), Some((b"d", true))), (3, 9));
+        assert_eq!(count(Some((b"b", false)), Some((b"d", false))), (1, 3));
+        assert_eq!(count(Some((b"", false)), None), (4, 12));
+        assert_eq!(count(Some((b"", true)), Some((b"", true))), (1, 1));
+        assert_eq!(count(Some((b"d", true)), Some((b"b", true))), (0, 0));
+        let mut c = 0u64;
+        assert_eq!(
+            shmkit_ordered_map_count(map, null(), 0, false, null(), 0, false, &mut c, null_mut()),
+            Status::Ok
+        );
+        assert_eq!(c, 5);
+
+        // Around a key: present and absent keys, the ends, nothing there.
+        let around = |f: unsafe extern "C" fn(
+            *const shmkit_ordered_map,
+            *const u8,
+            usize,
+            *mut u8,
+            usize,
+            *mut usize,
+            *mut u8,
+            usize,
+            *mut usize,
+        ) -> Status,
+                      key: &[u8],
+                      cap: usize| {
+            copied(cap, |kb, kc, kl, vb, vc, vl| {
+                f(map, key.as_ptr(), key.len(), kb, kc, kl, vb, vc, vl)
+            })
+        };
+        assert_eq!(around(shmkit_ordered_map_floor, b"bb", 8), ok(b"b", b"b!"));
+        assert_eq!(around(shmkit_ordered_map_floor, b"b", 8), ok(b"b", b"b!"));
+        assert_eq!(around(shmkit_ordered_map_lower, b"b", 8), ok(b"a", b"a!"));
+        assert_eq!(
+            around(shmkit_ordered_map_ceiling, b"bb", 8),
+            ok(b"c", b"c!")
+        );
+        assert_eq!(around(shmkit_ordered_map_higher, b"c", 8), ok(b"d", b"d!"));
+        assert_eq!(around(shmkit_ordered_map_lower, b"", 8).0, Status::NotFound);
+        assert_eq!(
+            around(shmkit_ordered_map_higher, b"d", 8).0,
+            Status::NotFound
+        );
+        // Too small: both lengths, nothing copied.
+        let (s, k, v) = around(shmkit_ordered_map_ceiling, b"bb", 1);
+        assert_eq!((s, k.len(), v.len()), (Status::BufferTooSmall, 1, 2));
+        let first = copied(8, |kb, kc, kl, vb, vc, vl| {
+            shmkit_ordered_map_first(map, kb, kc, kl, vb, vc, vl)
+        });
+        assert_eq!(first, ok(b"", b"!"));
+        let last = copied(8, |kb, kc, kl, vb, vc, vl| {
+            shmkit_ordered_map_last(map, kb, kc, kl, vb, vc, vl)
+        });
+        assert_eq!(last, ok(b"d", b"d!"));
+
+        assert_eq!(shmkit_ordered_map_clear(map), Status::Ok);
+        assert_eq!(shmkit_ordered_map_len(map, &mut n), Status::Ok);
+        assert_eq!(n, 0);
+        let first = copied(8, |kb, kc, kl, vb, vc, vl| {
+            shmkit_ordered_map_first(map, kb, kc, kl, vb, vc, vl)
+        });
+        assert_eq!(first.0, Status::NotFound);
+        shmkit_ordered_map_close(map);
+        shmkit_store_close(store);
+    }
+    // What C wrote is the core's map.
+    let store = shmkit::Store::open(name.0.to_str().unwrap()).unwrap();
+    assert!(store.open_ordered_map("om").unwrap().is_empty());
+}
+
+#[test]
+fn ordered_map_cursors_scan_ranges_both_ways_and_keep_what_does_not_fit() {
+    let name = Name::new("capi-om-iter");
+    let store = open_or_create(&name);
+    let map = open_ordered(store, c"om");
+    let keys: Vec<Vec<u8>> = (0u8..200).map(|i| vec![b'k', i]).collect();
+    // SAFETY: every pointer is valid (or deliberately NULL) as each call's contract says.
+    unsafe {
+        // Set in a scrambled order.
+        for i in (0..200).map(|i| (i * 7) % 200) {
+            let k = &keys[i];
+            assert_eq!(
+                shmkit_ordered_map_set(map, k.as_ptr(), 2, k.as_ptr(), 2),
+                Status::Ok
+            );
+        }
+        assert_eq!(scan(map, None, None, false), keys);
+        let mut reversed = keys.clone();
+        reversed.reverse();
+        assert_eq!(scan(map, None, None, true), reversed);
+        let (lo, hi) = (&keys[10][..], &keys[20][..]);
+        assert_eq!(
+            scan(map, Some((lo, true)), Some((hi, false)), false),
+            keys[10..20]
+        );
+        assert_eq!(
+            scan(map, Some((lo, false)), Some((hi, true)), true),
+            keys[11..=20].iter().rev().cloned().collect::<Vec<_>>()
+        );
+        assert!(scan(map, Some((hi, true)), Some((lo, true)), false).is_empty());
+
+        // A buffer too small keeps the entry for the next call; the bounds are copied at
+        // open, so their buffer may change.
+        let mut start = keys[100].clone();
+        let mut it = null_mut();
+        assert_eq!(
+            shmkit_ordered_map_iter_open(
+                map,
+                start.as_ptr(),
+                2,
+                true,
+                null(),
+                0,
+                false,
+                false,
+                &mut it
+            ),
+            Status::Ok
+        );
+        start.fill(0);
+        let (s, k, v) = next_of(it, 1);
+        assert_eq!((s, k.len(), v.len()), (Status::BufferTooSmall, 2, 2));
+        let (s, k, v) = next_of(it, 0);
+        assert_eq!((s, k.len(), v.len()), (Status::BufferTooSmall, 2, 2));
+        assert_eq!(next_of(it, 2), ok(&keys[100], &keys[100]));
+        // Writes during the scan: an entry present throughout comes once, in order.
+        let removed = &keys[150];
+        assert_eq!(
+            shmkit_ordered_map_remove(map, removed.as_ptr(), 2, null_mut()),
+            Status::Ok
+        );
+        let mut seen = Vec::new();
+        loop {
+            match next_of(it, 8) {
+                (Status::Ok, k, _) => seen.push(k),
+                (Status::End, ..) => break,
+                (s, ..) => panic!("{s:?}: {}", last_error()),
+            }
+        }
+        let want: Vec<Vec<u8>> = keys[101..]
+            .iter()
+            .filter(|k| *k != removed)
+            .cloned()
+            .collect();
+        assert_eq!(seen, want);
+        assert_eq!(next_of(it, 8).0, Status::End, "the end stays the end");
+        shmkit_ordered_map_iter_close(it);
+        // The cursor keeps its map: close the map first.
+        assert_eq!(
+            shmkit_ordered_map_iter_open(map, null(), 0, false, null(), 0, false, true, &mut it),
+            Status::Ok
+        );
+        shmkit_ordered_map_close(map);
+        assert_eq!(next_of(it, 8), ok(&keys[199], &keys[199]));
+        shmkit_ordered_map_iter_close(it);
+        shmkit_ordered_map_iter_close(null_mut());
+        shmkit_ordered_map_close(null_mut());
+        shmkit_store_close(store);
+    }
+}
+
+#[test]
+fn ordered_map_bad_input_is_an_error_code() {
+    let name = Name::new("capi-om-bad");
+    let store = open_or_create(&name);
+    let map = open_ordered(store, c"om");
+    let long = vec![b'x'; 65_536];
+    let mut buf = [0u8; 16];
+    let (mut len, mut len2) = (0usize, 0usize);
+    let mut n = 0u64;
+    // SAFETY: every pointer is valid (or deliberately NULL, or a length deliberately paired
+    // with a NULL pointer) as each call's contract says.
+    unsafe {
+        // NULL handles.
+        assert_eq!(
+            shmkit_ordered_map_set(null(), b"k".as_ptr(), 1, b"v".as_ptr(), 1),
+            Status::NullPointer
+        );
+        assert_eq!(shmkit_ordered_map_len(null(), &mut n), Status::NullPointer);
+        assert_eq!(shmkit_ordered_map_clear(null()), Status::NullPointer);
+        assert_eq!(
+            shmkit_ordered_map_get(null(), b"k".as_ptr(), 1, buf.as_mut_ptr(), 16, &mut len),
+            Status::NullPointer
+        );
+        assert_eq!(next_of(null(), 8).0, Status::NullPointer);
+        let mut it = null_mut();
+        assert_eq!(
+            shmkit_ordered_map_iter_open(
+                null(),
+                null(),
+                0,
+                false,
+                null(),
+                0,
+                false,
+                false,
+                &mut it
+            ),
+            Status::NullPointer
+        );
+        assert!(it.is_null());
+        // A NULL key, value or bound with a nonzero length; NULL out-parameters.
+        assert_eq!(
+            shmkit_ordered_map_set(map, null(), 3, b"v".as_ptr(), 1),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_map_set(map, b"k".as_ptr(), 1, null(), 1),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_map_get(map, null(), 2, buf.as_mut_ptr(), 16, &mut len),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_map_get(map, b"k".as_ptr(), 1, null_mut(), 4, &mut len),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_map_get(map, b"k".as_ptr(), 1, buf.as_mut_ptr(), 16, null_mut()),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_map_count(map, null(), 1, true, null(), 0, false, &mut n, null_mut()),
+            Status::NullPointer
+        );
+        assert!(last_error().contains("unbounded"), "{}", last_error());
+        assert_eq!(
+            shmkit_ordered_map_count(
+                map,
+                null(),
+                0,
+                true,
+                null(),
+                0,
+                false,
+                null_mut(),
+                null_mut()
+            ),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_map_iter_open(map, null(), 0, false, null(), 5, false, false, &mut it),
+            Status::NullPointer
+        );
+        assert!(it.is_null());
+        assert_eq!(shmkit_ordered_map_len(map, null_mut()), Status::NullPointer);
+        // Oversized keys and bounds.
+        assert_eq!(
+            shmkit_ordered_map_set(map, long.as_ptr(), long.len(), b"v".as_ptr(), 1),
+            Status::InvalidArgument
+        );
+        assert!(last_error().contains("65535"), "{}", last_error());
+        assert_eq!(
+            shmkit_ordered_map_get(
+                map,
+                long.as_ptr(),
+                long.len(),
+                buf.as_mut_ptr(),
+                16,
+                &mut len
+            ),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_ordered_map_count(
+                map,
+                null(),
+                0,
+                false,
+                long.as_ptr(),
+                long.len(),
+                false,
+                &mut n,
+                null_mut()
+            ),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_ordered_map_iter_open(
+                map,
+                long.as_ptr(),
+                long.len(),
+                true,
+                null(),
+                0,
+                false,
+                false,
+                &mut it
+            ),
+            Status::InvalidArgument
+        );
+        assert!(it.is_null());
+        assert_eq!(
+            shmkit_ordered_map_floor(
+                map,
+                long.as_ptr(),
+                long.len(),
+                buf.as_mut_ptr(),
+                8,
+                &mut len,
+                buf[8..].as_mut_ptr(),
+                8,
+                &mut len2
+            ),
+            Status::InvalidArgument
+        );
+        // Outputs overlapping inputs or each other.
+        buf[0] = b'k';
+        assert_eq!(
+            shmkit_ordered_map_get(map, buf.as_ptr(), 1, buf.as_mut_ptr(), 16, &mut len),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_ordered_map_first(
+                map,
+                buf.as_mut_ptr(),
+                8,
+                &mut len,
+                buf[4..].as_mut_ptr(),
+                8,
+                &mut len2
+            ),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_ordered_map_first(
+                map,
+                buf.as_mut_ptr(),
+                8,
+                &mut len,
+                buf[8..].as_mut_ptr(),
+                8,
+                &mut len
+            ),
+            Status::InvalidArgument
+        );
+        // Names and flags: the wrong kind both ways, a missing map, unknown flags.
+        let mut hm = null_mut();
+        assert_eq!(
+            shmkit_hash_map_open(store, c"om".as_ptr(), null(), &mut hm),
+            Status::WrongKind
+        );
+        assert_eq!(
+            shmkit_hash_map_open(store, c"hm".as_ptr(), null(), &mut hm),
+            Status::Ok
+        );
+        let mut om = null_mut();
+        assert_eq!(
+            shmkit_ordered_map_open(store, c"hm".as_ptr(), 0, &mut om),
+            Status::WrongKind,
+            "{}",
+            last_error()
+        );
+        assert!(om.is_null());
+        assert_eq!(
+            shmkit_ordered_map_open(
+                store,
+                c"missing".as_ptr(),
+                SHMKIT_ORDERED_MAP_OPEN_EXISTING,
+                &mut om
+            ),
+            Status::ObjectNotFound
+        );
+        assert!(om.is_null());
+        assert_eq!(
+            shmkit_ordered_map_open(store, c"om".as_ptr(), 4, &mut om),
+            Status::InvalidArgument
+        );
+        assert_eq!(
+            shmkit_ordered_map_open(store, null(), 0, &mut om),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_map_open(null(), c"om".as_ptr(), 0, &mut om),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_map_open(
+                store,
+                c"om".as_ptr(),
+                SHMKIT_ORDERED_MAP_OPEN_EXISTING,
+                null_mut()
+            ),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_map_open(
+                store,
+                c"om".as_ptr(),
+                SHMKIT_ORDERED_MAP_OPEN_EXISTING,
+                &mut om
+            ),
+            Status::Ok
+        );
+        // Nothing above wrote anything.
+        assert_eq!(shmkit_ordered_map_len(om, &mut n), Status::Ok);
+        assert_eq!(n, 0);
+        shmkit_ordered_map_close(om);
+        shmkit_hash_map_close(hm);
+        shmkit_ordered_map_close(map);
+        shmkit_store_close(store);
+    }
+}
+
+/// A key written with the C encoders: `f` calls them on a buffer of `cap` bytes; returns
+/// the last status and the bytes (or the length needed).
+fn c_key(
+    cap: usize,
+    f: impl FnOnce(*mut u8, usize, *mut usize) -> Status,
+) -> (Status, Vec<u8>, usize) {
+    let mut buf = vec![0u8; cap];
+    let mut len = 0usize;
+    let s = f(buf.as_mut_ptr(), cap, &mut len);
+    buf.truncate(len.min(cap));
+    (s, buf, len)
+}
+
+/// ("user", i) with the C encoders, every status checked.
+fn user_key(cap: usize, i: i64) -> (Status, Vec<u8>, usize) {
+    c_key(cap, |b, c, l| {
+        // SAFETY: a buffer of `c` bytes and a valid length.
+        unsafe {
+            let mut worst = Status::Ok;
+            for s in [
+                shmkit_ordered_key_begin_tuple(b, c, l),
+                shmkit_ordered_key_encode_str(b, c, l, b"user".as_ptr(), 4),
+                shmkit_ordered_key_encode_i64(b, c, l, i),
+                shmkit_ordered_key_end_tuple(b, c, l),
+            ] {
+                if s != Status::Ok {
+                    worst = s;
+                }
+            }
+            worst
+        }
+    })
+}
+
+fn decode_key(key: &[u8]) -> (Status, Vec<shmkit_ordered_key_item>, Vec<u8>) {
+    let mut items = vec![
+        shmkit_ordered_key_item {
+            kind: shmkit_ordered_key_type::Null,
+            int64: 0,
+            float64: 0.0,
+            data: null(),
+            len: 0,
+        };
+        8
+    ];
+    let mut payload = vec![0u8; 64];
+    let (mut n, mut p) = (0usize, 0usize);
+    // SAFETY: the key is valid for its length; the arrays for their capacities.
+    let s = unsafe {
+        shmkit_ordered_key_decode(
+            key.as_ptr(),
+            key.len(),
+            items.as_mut_ptr(),
+            items.len(),
+            &mut n,
+            payload.as_mut_ptr(),
+            payload.len(),
+            &mut p,
+        )
+    };
+    if s == Status::Ok {
+        items.truncate(n);
+        // Payload views as offsets into the returned copy.
+        payload.truncate(p);
+    }
+    (s, items, payload)
+}
+
+#[test]
+fn ordered_keys_are_the_core_encoding_and_decode_into_items() {
+    use shmkit::value::ordered::OrderedKey as K;
+    let user = |i: i64| K::Tuple(vec![K::Str("user".into()), K::Int(i)]);
+    for i in [-5, 0, 3, 10, i64::MIN, i64::MAX] {
+        let (s, bytes, len) = user_key(64, i);
+        assert_eq!(s, Status::Ok, "{}", last_error());
+        assert_eq!(bytes, user(i).encode().unwrap(), "{i}");
+        assert_eq!(len, bytes.len());
+    }
+    // Numbers keep their order across ints and floats; an integral float is the int.
+    let one = |f: &dyn Fn(*mut u8, usize, *mut usize) -> Status| c_key(32, f).1;
+    // SAFETY: the closures get buffers of `c` bytes and valid lengths; payloads are valid.
+    let (neg, half, two_f, two_i) = unsafe {
+        (
+            one(&|b, c, l| shmkit_ordered_key_encode_i64(b, c, l, -1)),
+            one(&|b, c, l| shmkit_ordered_key_encode_f64(b, c, l, 0.5)),
+            one(&|b, c, l| shmkit_ordered_key_encode_f64(b, c, l, 2.0)),
+            one(&|b, c, l| shmkit_ordered_key_encode_i64(b, c, l, 2)),
+        )
+    };
+    assert!(neg < half && half < two_i);
+    assert_eq!(two_f, two_i);
+    // SAFETY: as above.
+    let (null_k, bytes_k, big_k) = unsafe {
+        (
+            one(&|b, c, l| shmkit_ordered_key_encode_null(b, c, l)),
+            one(&|b, c, l| shmkit_ordered_key_encode_bytes(b, c, l, b"a\0b".as_ptr(), 3)),
+            // 2^64 as two's complement little-endian.
+            one(&|b, c, l| {
+                shmkit_ordered_key_encode_big_int(b, c, l, [0, 0, 0, 0, 0, 0, 0, 0, 1].as_ptr(), 9)
+            }),
+        )
+    };
+    assert_eq!(null_k, K::Null.encode().unwrap());
+    assert_eq!(bytes_k, K::Bytes(b"a\0b".to_vec()).encode().unwrap());
+    assert_eq!(
+        big_k,
+        K::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 1]).encode().unwrap()
+    );
+
+    // Too small: every call advances the length, nothing is copied past the first miss.
+    let (s, bytes, len) = user_key(3, 7);
+    let whole = user(7).encode().unwrap();
+    assert_eq!((s, len), (Status::BufferTooSmall, whole.len()));
+    assert_eq!(
+        bytes,
+        [whole[0], 0, 0],
+        "the element that fitted; the rest untouched"
+    );
+    let (s, _, len) = user_key(0, 7);
+    assert_eq!((s, len), (Status::BufferTooSmall, whole.len()));
+
+    // Decoding: items in order, payloads in the caller's buffer.
+    let (s, items, payload) = decode_key(&whole);
+    assert_eq!(s, Status::Ok, "{}", last_error());
+    assert_eq!(items.len(), 3);
+    assert_eq!(
+        (items[0].kind, items[0].len),
+        (shmkit_ordered_key_type::Tuple, 2)
+    );
+    assert_eq!(
+        (items[1].kind, items[1].len),
+        (shmkit_ordered_key_type::Str, 4)
+    );
+    assert_eq!(payload, b"user");
+    assert_eq!(
+        (items[2].kind, items[2].int64),
+        (shmkit_ordered_key_type::Int, 7)
+    );
+    assert!(items[2].data.is_null());
+    let nested = K::Tuple(vec![
+        K::Float(2.5),
+        K::Tuple(vec![K::Bytes(b"\0".to_vec()), K::Null]),
+        K::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 1]),
+    ])
+    .encode()
+    .unwrap();
+    let (s, items, payload) = decode_key(&nested);
+    assert_eq!(s, Status::Ok);
+    let kinds: Vec<_> = items.iter().map(|i| (i.kind, i.len)).collect();
+    use shmkit_ordered_key_type as T;
+    assert_eq!(
+        kinds,
+        [
+            (T::Tuple, 3),
+            (T::Float, 0),
+            (T::Tuple, 2),
+            (T::Bytes, 1),
+            (T::Null, 0),
+            (T::BigInt, 9)
+        ]
+    );
+    assert_eq!(items[1].float64, 2.5);
+    assert_eq!(payload, [&[0u8][..], &[0, 0, 0, 0, 0, 0, 0, 0, 1]].concat());
+    // A too-small item array or payload buffer: both counts, nothing else.
+    let (mut n, mut p) = (0usize, 0usize);
+    // SAFETY: the key is valid; NULL arrays with 0 ask for the counts.
+    let s = unsafe {
+        shmkit_ordered_key_decode(
+            nested.as_ptr(),
+            nested.len(),
+            null_mut(),
+            0,
+            &mut n,
+            null_mut(),
+            0,
+            &mut p,
+        )
+    };
+    assert_eq!((s, n, p), (Status::BufferTooSmall, 6, 10));
+    // Bytes that are not one key.
+    for bad in [
+        &whole[..whole.len() - 1],
+        &[whole.clone(), vec![0]].concat()[..],
+        b"",
+        b"\xff",
+    ] {
+        assert_eq!(decode_key(bad).0, Status::InvalidValue, "{bad:?}");
+    }
+
+    // Bad input: text that is not UTF-8, NULL pointers, an int too large, overlaps.
+    let mut buf = [0u8; 16];
+    let mut len = 0usize;
+    // SAFETY: every pointer is valid (or deliberately NULL) as each call's contract says.
+    unsafe {
+        assert_eq!(
+            shmkit_ordered_key_encode_str(buf.as_mut_ptr(), 16, &mut len, b"\xff".as_ptr(), 1),
+            Status::InvalidArgument
+        );
+        assert_eq!(len, 0, "nothing appended");
+        assert_eq!(
+            shmkit_ordered_key_encode_str(buf.as_mut_ptr(), 16, &mut len, null(), 2),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_key_encode_i64(buf.as_mut_ptr(), 16, null_mut(), 1),
+            Status::NullPointer
+        );
+        assert_eq!(
+            shmkit_ordered_key_encode_i64(null_mut(), 16, &mut len, 1),
+            Status::NullPointer
+        );
+        let huge = vec![0xffu8; (1 << 17) + 1];
+        let mut huge_pos = huge.clone();
+        *huge_pos.last_mut().unwrap() = 0x7f;
+        assert_eq!(
+            shmkit_ordered_key_encode_big_int(
+                buf.as_mut_ptr(),
+                16,
+                &mut len,
+                huge_pos.as_ptr(),
+                huge_pos.len()
+            ),
+            Status::Overflow
+        );
+        assert_eq!(len, 0);
+        buf[..4].copy_from_slice(b"user");
+        assert_eq!(
+            shmkit_ordered_key_encode_str(buf.as_mut_ptr(), 16, &mut len, buf.as_ptr(), 4),
+            Status::InvalidArgument
+        );
+        let len_in_buf = buf.as_mut_ptr().cast::<usize>();
+        assert_eq!(
+            shmkit_ordered_key_encode_null(buf.as_mut_ptr(), 16, len_in_buf),
+            Status::InvalidArgument,
+            "the length inside the buffer"
+        );
+        let mut items = [shmkit_ordered_key_item {
+            kind: T::Null,
+            int64: 0,
+            float64: 0.0,
+            data: null(),
+            len: 0,
+        }; 4];
+        let (mut n, mut p) = (0usize, 0usize);
+        assert_eq!(
+            shmkit_ordered_key_decode(
+                whole.as_ptr(),
+                whole.len(),
+                items.as_mut_ptr(),
+                4,
+                &mut n,
+                items.as_mut_ptr().cast(),
+                16,
+                &mut p
+            ),
+            Status::InvalidArgument,
+            "the payload buffer over the item array"
+        );
+    }
+}
+
+#[test]
+fn a_tuple_prefix_and_its_upper_bound_count_exactly_the_tuples_extending_it() {
+    let name = Name::new("capi-om-prefix");
+    let store = open_or_create(&name);
+    let map = open_ordered(store, c"om");
+    use shmkit::value::ordered::OrderedKey as K;
+    let put = |k: K| {
+        let k = k.encode().unwrap();
+        // SAFETY: a live map; the key valid for its length.
+        let s = unsafe { shmkit_ordered_map_set(map, k.as_ptr(), k.len(), null(), 0) };
+        assert_eq!(s, Status::Ok);
+    };
+    for i in [-5, 3, 10] {
+        put(K::Tuple(vec![K::Str("user".into()), K::Int(i)]));
+    }
+    put(K::Tuple(vec![K::Str("user".into())]));
+    put(K::Tuple(vec![K::Str("user\0x".into()), K::Int(1)]));
+    put(K::Tuple(vec![K::Str("users".into()), K::Int(1)]));
+    put(K::Str("user".into()));
+    // The prefix ("user", ...: begin_tuple and "user"; the bound: the same and 0xff.
+    let prefix = |b: *mut u8, c: usize, l: *mut usize| {
+        // SAFETY: a buffer of `c` bytes and a valid length.
+        unsafe {
+            assert_eq!(shmkit_ordered_key_begin_tuple(b, c, l), Status::Ok);
+            shmkit_ordered_key_encode_str(b, c, l, b"user".as_ptr(), 4)
+        }
+    };
+    let (_, start, _) = c_key(32, prefix);
+    let (s, end, _) = c_key(32, |b, c, l| {
+        prefix(b, c, l);
+        // SAFETY: as above.
+        unsafe { shmkit_ordered_key_prefix_upper_bound(b, c, l) }
+    });
+    assert_eq!(s, Status::Ok);
+    assert_eq!(end, [&start[..], &[0xff]].concat());
+    let mut n = 0u64;
+    // SAFETY: a live map; bounds valid; out-pointer valid.
+    let s = unsafe {
+        shmkit_ordered_map_count(
+            map,
+            start.as_ptr(),
+            start.len(),
+            true,
+            end.as_ptr(),
+            end.len(),
+            false,
+            &mut n,
+            null_mut(),
+        )
+    };
+    assert_eq!(s, Status::Ok);
+    assert_eq!(n, 4, "(\"user\",) and (\"user\", -5 | 3 | 10)");
+    let keys = scan(map, Some((&start, true)), Some((&end, false)), false);
+    let decoded: Vec<K> = keys.iter().map(|k| K::decode(k).unwrap()).collect();
+    let user = |i: i64| K::Tuple(vec![K::Str("user".into()), K::Int(i)]);
+    assert_eq!(
+        decoded,
+        [
+            K::Tuple(vec![K::Str("user".into())]),
+            user(-5),
+            user(3),
+            user(10)
+        ]
+    );
+    // SAFETY: closed once each.
+    unsafe {
+        shmkit_ordered_map_close(map);
+        shmkit_store_close(store);
+    }
+}

@@ -4,7 +4,7 @@
 //! ```text
 //! shmkit ls [--json] [PATH...]
 //! shmkit stat STORE [OBJECT] [--json]
-//! shmkit dump STORE OBJECT [--raw] [--sort]
+//! shmkit dump STORE OBJECT [--raw] [--sort] [--start KEY] [--stop KEY] [--key-type T]
 //! shmkit get|set|del STORE MAP KEY [VALUE] [--type T] [--key-type T] [--raw] [--hex]
 //! shmkit get|set STORE VECTOR INDEX [VALUE]
 //! shmkit check STORE [--repair] [--json]
@@ -50,11 +50,13 @@ pub enum Command {
     Stat(StatArgs),
     /// Print an object's items as JSON lines (a map's entries, a vector's elements).
     Dump(DumpArgs),
-    /// Print the value of one key of a hash map, or one element of an atomic vector or array.
+    /// Print the value of one key of a hash map or an ordered map, or one element of an
+    /// atomic vector or array.
     Get(GetArgs),
-    /// Set one key of a hash map, or one element of an atomic vector or array.
+    /// Set one key of a hash map or an ordered map, or one element of an atomic vector or
+    /// array.
     Set(SetArgs),
-    /// Delete one key of a hash map.
+    /// Delete one key of a hash map or an ordered map.
     Del(DelArgs),
     /// Push values onto a deque (the back, or the front with --front) or a priority queue.
     Push(PushArgs),
@@ -178,7 +180,10 @@ that decodes as a typed value is shown as that value, anything else as raw bytes
   other language {\"foreign\":<id>,\"data\":\"<base64>\"}   undecodable or --raw {\"raw\":\"<base64>\"}
 An atomic vector's elements are int64 numbers, one {\"value\": N} line each, in index order.
 An array's elements are decoded by their element type: a number or text, a list for a
-sub-array, an object of the fields for a record ({\"value\": {\"x\": 1.5, \"id\": 7}}).";
+sub-array, an object of the fields for a record ({\"value\": {\"x\": 1.5, \"id\": 7}}).
+An ordered map's entries come in key order, each key shown as the typed value its ordered key
+decodes to (a tuple as a JSON list: [\"user\", 7]); --start/--stop dump a key range of it:
+  shmkit dump app scores --start 10 --stop 20 --key-type int     # 10 <= key < 20";
 
 const TYPING: &str = "\
 Keys and values on the command line are UTF-8 strings stored as typed str values (what a
@@ -213,7 +218,14 @@ array of records:
   shmkit set app points -1 '{\"x\": 1.5, \"y\": -2, \"id\": 7, \"flag\": 1}'
   shmkit get app points -1                      # {\"x\":1.5,\"y\":-2.0,\"id\":7,\"flag\":1}
 A bad index or a value the element cannot hold (wrong type, out of range, too long, a missing
-or unknown field) is an error (exit 2) and nothing is written; del refuses.";
+or unknown field) is an error (exit 2) and nothing is written; del refuses.
+
+On an ordered map, KEY is typed as for a hash map and stored as its ordered key, what
+Python's OrderedMap keys the same value by (numbers in numeric order across int and float,
+then bytes, then str; --raw or --key-type raw: the bytes as they are); values as for a hash
+map:
+  shmkit set app scores -5 low --key-type int
+  shmkit dump app scores                        # keys in order: -5, 3, 10, \"a\", ...";
 
 const QUEUE_HELP: &str = "\
 Values are typed as for set (default: a typed str, which Python's Deque and Queue read back as
@@ -318,9 +330,21 @@ pub struct DumpArgs {
     #[arg(long)]
     pub raw: bool,
     /// Sort by key bytes, an atomic vector's elements by number (holds all items in memory);
-    /// default is the object's own order (a vector's: by index).
+    /// default is the object's own order (a vector's: by index; an ordered map's: by key).
     #[arg(long)]
     pub sort: bool,
+    /// An ordered map only: the entries from this key on (inclusive; typed by --key-type).
+    #[arg(long, allow_hyphen_values = true)]
+    pub start: Option<OsString>,
+    /// An ordered map only: the entries before this key (exclusive; typed by --key-type).
+    #[arg(long, allow_hyphen_values = true)]
+    pub stop: Option<OsString>,
+    /// How --start and --stop are typed (as get's --key-type).
+    #[arg(long, value_enum, default_value_t = ArgType::Str)]
+    pub key_type: ArgType,
+    /// --start and --stop of type bytes or raw are given as hex digits.
+    #[arg(long)]
+    pub hex: bool,
     /// Whose stores may be used.
     #[command(flatten)]
     pub access: Access,
@@ -355,7 +379,7 @@ pub struct Typing {
 pub struct GetArgs {
     /// Store name or path.
     pub store: String,
-    /// Object name: a hash map, an atomic vector or an array.
+    /// Object name: a hash map, an ordered map, an atomic vector or an array.
     pub object: String,
     /// The key (of an atomic vector or array: the element index, negative from the end; of
     /// an array also i,j,...).
@@ -377,7 +401,7 @@ pub struct GetArgs {
 pub struct SetArgs {
     /// Store name or path.
     pub store: String,
-    /// Object name: a hash map, an atomic vector or an array.
+    /// Object name: a hash map, an ordered map, an atomic vector or an array.
     pub object: String,
     /// The key (of an atomic vector or array: the element index, negative from the end; of
     /// an array also i,j,...).
@@ -409,7 +433,7 @@ pub struct SetArgs {
 pub struct DelArgs {
     /// Store name or path.
     pub store: String,
-    /// Hash map name.
+    /// Map name (a hash map or an ordered map).
     pub object: String,
     /// The key.
     pub key: OsString,

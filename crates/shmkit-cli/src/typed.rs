@@ -16,7 +16,10 @@
 //! | not a typed value (or `--raw`) | `{"raw":"<base64>"}` |
 //!
 //! On the command line a key or value is a UTF-8 string stored as a typed `str` unless a type
-//! is given (see [`ArgType`]), so a Python program using the same map sees `str`.
+//! is given (see [`ArgType`]), so a Python program using the same map sees `str`. An ordered
+//! map's keys are the ordered keys of those values ([`ordered_key_arg`]) and are shown by
+//! what their ordered keys decode to ([`ordered_key_json`]): the one place the command
+//! translates ordered keys.
 //!
 //! ```text
 //! shmkit set s users alice '{"age": 3}'        # key and value are str
@@ -27,6 +30,7 @@
 use crate::bytes_text::{base64_encode, bigint_decimal, hex_decode};
 use crate::error::CliError;
 use crate::json::{self, Json};
+use shmkit::value::ordered::OrderedKey;
 use shmkit::value::{LANG_PYTHON_PICKLE, Value, decode, encode};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -50,9 +54,50 @@ pub enum ArgType {
     Raw,
 }
 
+/// A command-line argument as [`parse_arg`] reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arg {
+    /// A typed value (every [`ArgType`] but `raw`).
+    Typed(Value),
+    /// Bytes to store as they are (`raw`).
+    Raw(Vec<u8>),
+}
+
 /// Encodes a command-line argument as `ty`. With `hex`, `bytes` and `raw` arguments are
 /// given as hex digits.
 pub fn encode_arg(arg: &OsStr, ty: ArgType, hex: bool, what: &str) -> Result<Vec<u8>, CliError> {
+    Ok(match parse_arg(arg, ty, hex, what)? {
+        Arg::Typed(v) => encode(&v),
+        Arg::Raw(bytes) => bytes,
+    })
+}
+
+/// The ordered key (`shmkit::value::ordered`, what sorted structures sort by) of a typed
+/// value, as Python keys the same object: numbers by value across int and float, then
+/// bytes, then str. Errors for a value that has no order (a pickle) or cannot be a key.
+pub fn ordered_key(value: &Value) -> Result<Vec<u8>, CliError> {
+    OrderedKey::of_value(value)
+        .ok_or_else(|| CliError::usage("this value has no order (it cannot be an ordered key)"))?
+        .encode()
+        .map_err(|e| CliError::usage(format!("key: {e}")))
+}
+
+/// A command-line key of an ordered map: a typed argument as its ordered key
+/// ([`ordered_key`]), a raw one as its bytes.
+pub fn ordered_key_arg(
+    arg: &OsStr,
+    ty: ArgType,
+    hex: bool,
+    what: &str,
+) -> Result<Vec<u8>, CliError> {
+    match parse_arg(arg, ty, hex, what)? {
+        Arg::Typed(v) => ordered_key(&v),
+        Arg::Raw(bytes) => Ok(bytes),
+    }
+}
+
+/// Reads a command-line argument as `ty` (see [`encode_arg`]).
+pub fn parse_arg(arg: &OsStr, ty: ArgType, hex: bool, what: &str) -> Result<Arg, CliError> {
     let text = || {
         arg.to_str().ok_or_else(|| {
             CliError::usage(format!(
@@ -67,15 +112,15 @@ pub fn encode_arg(arg: &OsStr, ty: ArgType, hex: bool, what: &str) -> Result<Vec
             Ok(arg.as_bytes().to_vec())
         }
     };
-    Ok(match ty {
-        ArgType::Str => encode(&Value::Str(text()?.to_string())),
+    Ok(Arg::Typed(match ty {
+        ArgType::Str => Value::Str(text()?.to_string()),
         ArgType::Int => {
             let t = text()?;
             let i = t
                 .trim()
                 .parse::<i64>()
                 .map_err(|_| CliError::usage(format!("{what} {t:?} is not a 64-bit integer")))?;
-            encode(&Value::Int(i))
+            Value::Int(i)
         }
         ArgType::Float => {
             let t = text()?;
@@ -83,21 +128,21 @@ pub fn encode_arg(arg: &OsStr, ty: ArgType, hex: bool, what: &str) -> Result<Vec
                 .trim()
                 .parse::<f64>()
                 .map_err(|_| CliError::usage(format!("{what} {t:?} is not a number")))?;
-            encode(&Value::Float(f))
+            Value::Float(f)
         }
         ArgType::Bool => match text()?.trim() {
-            "true" | "1" => encode(&Value::Bool(true)),
-            "false" | "0" => encode(&Value::Bool(false)),
+            "true" | "1" => Value::Bool(true),
+            "false" | "0" => Value::Bool(false),
             t => {
                 return Err(CliError::usage(format!(
                     "{what} {t:?} is not true or false"
                 )));
             }
         },
-        ArgType::Null => encode(&Value::Null),
-        ArgType::Bytes => encode(&Value::Bytes(bytes()?)),
-        ArgType::Raw => bytes()?,
-    })
+        ArgType::Null => Value::Null,
+        ArgType::Bytes => Value::Bytes(bytes()?),
+        ArgType::Raw => return Ok(Arg::Raw(bytes()?)),
+    }))
 }
 
 fn float_json(f: f64) -> Json {
@@ -137,6 +182,27 @@ pub fn to_json(stored: &[u8], raw: bool) -> Json {
             ("data", Json::from(base64_encode(&data))),
         ]),
         Err(_) => raw_json(),
+    }
+}
+
+/// The JSON form of an ordered map's stored key: the value its ordered key decodes to, as
+/// [`to_json`] shows values (a tuple as a JSON list of its elements); bytes that are not an
+/// ordered key (or every key, with `raw`) as `{"raw":"<base64>"}`.
+pub fn ordered_key_json(stored: &[u8], raw: bool) -> Json {
+    fn of(key: &OrderedKey) -> Json {
+        match key {
+            OrderedKey::Null => Json::Null,
+            OrderedKey::Int(i) => Json::from(*i),
+            OrderedKey::BigInt(b) => json::obj([("int", Json::from(bigint_decimal(b)))]),
+            OrderedKey::Float(f) => float_json(*f),
+            OrderedKey::Bytes(b) => json::obj([("bytes", Json::from(base64_encode(b)))]),
+            OrderedKey::Str(s) => Json::String(s.clone()),
+            OrderedKey::Tuple(items) => Json::Array(items.iter().map(of).collect()),
+        }
+    }
+    match OrderedKey::decode(stored) {
+        Ok(key) if !raw => of(&key),
+        _ => json::obj([("raw", Json::from(base64_encode(stored)))]),
     }
 }
 
@@ -189,6 +255,45 @@ mod tests {
         );
         assert!(encode_arg(OsStr::new("x"), ArgType::Int, false, "v").is_err());
         assert!(encode_arg(OsStr::new("0f0"), ArgType::Raw, true, "v").is_err());
+    }
+
+    #[test]
+    fn ordered_keys_are_typed_arguments_and_show_as_json() {
+        let key = |s: &str, ty| ordered_key_arg(OsStr::new(s), ty, false, "key").unwrap();
+        // Numbers in numeric order across int and float, then bytes, then str.
+        let keys = [
+            key("-5", ArgType::Int),
+            key("2.5", ArgType::Float),
+            key("3", ArgType::Int),
+            key("10", ArgType::Int),
+            key("a", ArgType::Bytes),
+            key("10", ArgType::Str),
+        ];
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+        assert_eq!(key("true", ArgType::Bool), key("1", ArgType::Int));
+        assert_eq!(key("4.0", ArgType::Float), key("4", ArgType::Int));
+        assert_eq!(key("k", ArgType::Raw), b"k");
+        let shown: Vec<String> = keys
+            .iter()
+            .map(|k| ordered_key_json(k, false).to_string())
+            .collect();
+        assert_eq!(
+            shown,
+            ["-5", "2.5", "3", "10", r#"{"bytes":"YQ=="}"#, r#""10""#]
+        );
+        let tuple = OrderedKey::Tuple(vec![OrderedKey::Str("user".into()), OrderedKey::Int(7)]);
+        assert_eq!(
+            ordered_key_json(&tuple.encode().unwrap(), false).to_string(),
+            r#"["user",7]"#
+        );
+        assert_eq!(
+            ordered_key_json(b"k", false).to_string(),
+            r#"{"raw":"aw=="}"#
+        );
+        assert_eq!(
+            ordered_key_json(&keys[0], true).to_string(),
+            json::obj([("raw", Json::from(base64_encode(&keys[0])))]).to_string()
+        );
     }
 
     #[test]

@@ -1,13 +1,17 @@
-//! `shmkit get/set/del STORE OBJECT KEY [VALUE]`: one key of a hash map, or one element of an
-//! atomic vector ([`super::element`]) or of an array ([`super::array`]), for shell scripts.
+//! `shmkit get/set/del STORE OBJECT KEY [VALUE]`: one key of a hash map or of an ordered map,
+//! or one element of an atomic vector ([`super::element`]) or of an array
+//! ([`super::array`]), for shell scripts.
 //!
 //! Invariants: the command follows the kind of the object the store's directory names; for
-//! anything but an atomic vector or an array it works on a hash map exactly as before vectors existed
-//! (the same checks in the same order, the same errors). Keys and values are encoded exactly
-//! as [`crate::typed`] documents (default: a typed str, so Python sees `str`); `get` and
-//! `del` exit with 1 when the key is absent (like `grep`), with nothing on stdout; `set`
-//! never creates a store or map unless `--create`, and `--create` creates a hash map (an
-//! existing vector or array of that name is set as a vector or an array).
+//! anything but an ordered map, an atomic vector or an array it works on a hash map exactly
+//! as before the other kinds existed (the same checks in the same order, the same errors).
+//! Keys and values are encoded exactly as [`crate::typed`] documents (default: a typed str,
+//! so Python sees `str`); an ordered map's keys are the ordered keys of those typed values
+//! ([`crate::typed::ordered_key_arg`], what Python's `OrderedMap` keys the same object by),
+//! its values typed as a hash map's. `get` and `del` exit with 1 when the key is absent
+//! (like `grep`), with nothing on stdout; `set` never creates a store or map unless
+//! `--create`, and `--create` creates a hash map (an existing ordered map, vector or array
+//! of that name is set as what it is).
 //!
 //! ```text
 //! $ shmkit set cache counters hits 41 --type int
@@ -20,19 +24,56 @@
 use crate::cli::{Access, DelArgs, GetArgs, SetArgs, Typing};
 use crate::cmd::{array, element};
 use crate::error::{CliError, CliResult, exit};
-use crate::typed::{ArgType, Plain, encode_arg, to_json, to_plain};
-use shmkit::{HashMap, ObjectKind, OpenOptions, Store, StoreOptions};
+use crate::typed::{ArgType, Plain, encode_arg, ordered_key_arg, to_json, to_plain};
+use shmkit::{HashMap, ObjectKind, OpenOptions, OrderedMap, Store, StoreOptions};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStringExt;
 
-fn key_bytes(key: &OsStr, typing: &Typing) -> Result<Vec<u8>, CliError> {
-    let ty = if typing.raw {
+fn key_type(typing: &Typing) -> ArgType {
+    if typing.raw {
         ArgType::Raw
     } else {
         typing.key_type
-    };
-    encode_arg(key, ty, typing.hex, "key")
+    }
+}
+
+fn key_bytes(key: &OsStr, typing: &Typing) -> Result<Vec<u8>, CliError> {
+    encode_arg(key, key_type(typing), typing.hex, "key")
+}
+
+/// The existing ordered map `name` of `store` and the stored form of the key `key`.
+fn ordered(
+    store: &Store,
+    store_arg: &str,
+    name: &str,
+    key: &OsStr,
+    typing: &Typing,
+) -> Result<(OrderedMap, Vec<u8>), CliError> {
+    let map = store
+        .open_ordered_map(name)
+        .map_err(|e| ordered_error(store_arg, e))?;
+    let key = ordered_key_arg(key, key_type(typing), typing.hex, "key")?;
+    Ok((map, key))
+}
+
+fn ordered_error(store_arg: &str, e: shmkit::OrderedMapError) -> CliError {
+    CliError::object(store_arg, e.into())
+}
+
+/// Prints a value as `get` prints it.
+fn print_value(value: &[u8], json: bool, raw: bool, out: &mut impl Write) -> CliResult {
+    if json {
+        writeln!(out, "{}", to_json(value, false))?;
+    } else if raw {
+        out.write_all(value)?;
+    } else {
+        match to_plain(value) {
+            Plain::Line(text) => writeln!(out, "{text}")?,
+            Plain::Bytes(bytes) => out.write_all(&bytes)?,
+        }
+    }
+    Ok(exit::OK)
 }
 
 /// Opens an existing store for a data command: another user's only with
@@ -99,7 +140,12 @@ fn probe(store_arg: &str, object: &str, access: &Access, create: bool) -> Probe 
     let kind = store
         .as_ref()
         .and_then(|s| kind_of(s, store_arg, object).ok().flatten())
-        .filter(|k| matches!(k, ObjectKind::AtomicVector | ObjectKind::Array));
+        .filter(|k| {
+            matches!(
+                k,
+                ObjectKind::AtomicVector | ObjectKind::Array | ObjectKind::OrderedMap
+            )
+        });
     Probe { store, kind }
 }
 
@@ -112,22 +158,18 @@ pub fn get(args: &GetArgs, out: &mut impl Write) -> CliResult {
     if let Some(store) = probe.of_kind(ObjectKind::Array) {
         return array::get(store, args, out);
     }
-    let key = key_bytes(&args.key, &args.typing)?;
-    let map = open_map(probe.store, &args.store, &args.object, &args.access)?;
-    let Some(value) = map.get(&key).map_err(|e| CliError::map(&args.store, e))? else {
+    let value = if let Some(store) = probe.of_kind(ObjectKind::OrderedMap) {
+        let (map, key) = ordered(store, &args.store, &args.object, &args.key, &args.typing)?;
+        map.get(&key).map_err(|e| ordered_error(&args.store, e))?
+    } else {
+        let key = key_bytes(&args.key, &args.typing)?;
+        let map = open_map(probe.store, &args.store, &args.object, &args.access)?;
+        map.get(&key).map_err(|e| CliError::map(&args.store, e))?
+    };
+    let Some(value) = value else {
         return Err(CliError::new(exit::NEGATIVE, "no such key"));
     };
-    if args.json {
-        writeln!(out, "{}", to_json(&value, false))?;
-    } else if args.typing.raw {
-        out.write_all(&value)?;
-    } else {
-        match to_plain(&value) {
-            Plain::Line(text) => writeln!(out, "{text}")?,
-            Plain::Bytes(bytes) => out.write_all(&bytes)?,
-        }
-    }
-    Ok(exit::OK)
+    print_value(&value, args.json, args.typing.raw, out)
 }
 
 /// Runs `shmkit set`.
@@ -147,7 +189,13 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
     if let Some(store) = probe.of_kind(ObjectKind::Array) {
         return array::set(store, args, given.map(OsString::as_os_str), out);
     }
-    let key = key_bytes(&args.key, &args.typing)?;
+    let (ordered_map, key) = match probe.of_kind(ObjectKind::OrderedMap) {
+        Some(store) => {
+            let (map, key) = ordered(store, &args.store, &args.object, &args.key, &args.typing)?;
+            (Some(map), key)
+        }
+        None => (None, key_bytes(&args.key, &args.typing)?),
+    };
     let ty = if args.typing.raw {
         ArgType::Raw
     } else {
@@ -162,6 +210,12 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
             ));
         }
     };
+    if let Some(map) = ordered_map {
+        map.set(&key, &value)
+            .map_err(|e| ordered_error(&args.store, e))?;
+        out.flush()?;
+        return Ok(exit::OK);
+    }
     let map = if args.create {
         let store = match probe.store {
             Some(store) => store,
@@ -194,6 +248,16 @@ pub fn set(args: &SetArgs, out: &mut impl Write) -> CliResult {
 /// Runs `shmkit del`.
 pub fn del(args: &DelArgs, _out: &mut impl Write) -> CliResult {
     let probe = probe(&args.store, &args.object, &args.access, false);
+    if let Some(store) = probe.of_kind(ObjectKind::OrderedMap) {
+        let (map, key) = ordered(store, &args.store, &args.object, &args.key, &args.typing)?;
+        return match map
+            .delete(&key)
+            .map_err(|e| ordered_error(&args.store, e))?
+        {
+            true => Ok(exit::OK),
+            false => Err(CliError::new(exit::NEGATIVE, "no such key")),
+        };
+    }
     if let Some(kind) = probe.kind {
         let kind = kind.name();
         return Err(CliError::usage(format!(

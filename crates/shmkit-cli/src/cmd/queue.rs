@@ -23,9 +23,8 @@
 use crate::cli::{LenArgs, PopArgs, PushArgs};
 use crate::cmd::kv::open_store;
 use crate::error::{CliError, CliResult, exit};
-use crate::typed::{Plain, encode_arg, to_json, to_plain};
+use crate::typed::{Plain, encode_arg, ordered_key, to_json, to_plain};
 use shmkit::collections::any::open_any;
-use shmkit::value::ordered::OrderedKey;
 use shmkit::{Deque, DequeError, End, ObjectKind, PriorityQueueError, Store, StoreOptions};
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -66,10 +65,7 @@ fn priority_key(item: &[u8], raw: bool) -> Result<Vec<u8>, CliError> {
         return Ok(item.to_vec());
     }
     let value = shmkit::value::decode(item).map_err(|e| CliError::usage(format!("value: {e}")))?;
-    let key = OrderedKey::of_value(&value)
-        .ok_or_else(|| CliError::usage("this value has no order for a priority queue"))?;
-    key.encode()
-        .map_err(|e| CliError::usage(format!("value: {e}")))
+    ordered_key(&value)
 }
 
 /// `push` onto a priority queue.

@@ -33,7 +33,8 @@
 //!
 //! The borrowed encoders ([`encode_i64_into`], [`encode_f64_into`], [`encode_int_le_into`],
 //! [`encode_bytes_into`], [`encode_str_into`], [`begin_tuple`] / [`end_tuple`]) write the
-//! same bytes without building an [`OrderedKey`], for a front end that walks its own objects.
+//! same bytes without building an [`OrderedKey`], for a front end that walks its own objects;
+//! [`prefix_upper_bound_into`] turns a prefix into the end of the range of keys extending it.
 //!
 //! ```
 //! use shmkit::value::ordered::{self, OrderedKey};
@@ -306,6 +307,29 @@ pub fn encode_str_into(s: &str, out: &mut Vec<u8>) {
 /// exactly the range from `prefix` (inclusive) to `prefix ‖ 0xff` (exclusive).
 pub fn has_prefix(key: &[u8], prefix: &[u8]) -> bool {
     key.starts_with(prefix) && key.get(prefix.len()) != Some(&ESCAPE)
+}
+
+/// Appends to a prefix `P` in `out` ([`OrderedKey::encode_prefix_into`], or [`begin_tuple`]
+/// and elements) the byte that makes it `P ‖ 0xff`: the exclusive upper bound of the keys
+/// that extend `P`, so a range scan or count of a sorted map from `P` (inclusive) to it
+/// gives exactly the keys [`has_prefix`] accepts.
+///
+/// ```
+/// use shmkit::value::ordered::{self, OrderedKey, has_prefix};
+/// let mut start = Vec::new();
+/// ordered::begin_tuple(&mut start);
+/// ordered::encode_str_into("user", &mut start);
+/// let mut end = start.clone();
+/// ordered::prefix_upper_bound_into(&mut end);
+/// let key = |items: Vec<OrderedKey>| OrderedKey::Tuple(items).encode().unwrap();
+/// let user_7 = key(vec![OrderedKey::Str("user".into()), OrderedKey::Int(7)]);
+/// let other = key(vec![OrderedKey::Str("user\0".into()), OrderedKey::Int(7)]);
+/// assert!(start <= user_7 && user_7 < end && has_prefix(&user_7, &start));
+/// // Starts with the same bytes, extends the str instead: outside the range.
+/// assert!(other.starts_with(&start) && other >= end && !has_prefix(&other, &start));
+/// ```
+pub fn prefix_upper_bound_into(out: &mut Vec<u8>) {
+    out.push(ESCAPE);
 }
 
 /// Starts a tuple: append its elements' encodings, then [`end_tuple`]. The bytes before
