@@ -415,3 +415,44 @@ fn bad_input_is_refused_and_changes_nothing() {
     );
     assert!(map.verify().unwrap().problems.is_empty());
 }
+
+#[test]
+fn a_full_store_refuses_inserts_unchanged_and_still_removes_everything() {
+    // Fill a small store until an insert fails: the failed insert changes nothing, and
+    // every remove after it succeeds (removes reuse the nodes inserts reserved), down to
+    // an empty, clean map.
+    let options = shmkit::StoreOptions {
+        reserve: 4 << 20,
+        initial_len: 1 << 20,
+        ..shmkit::StoreOptions::default()
+    };
+    let store = TestStore::with("om-full", &options);
+    let map = store.ordered_map("m").unwrap();
+    let mut model = Model::new();
+    let mut rng = Rng::new(3);
+    let failed = loop {
+        let k = rng.below(u64::MAX).to_be_bytes().to_vec();
+        let v = vec![9u8; 100];
+        match map.set(&k, &v) {
+            Ok(()) => {
+                model.insert(k, v);
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(failed.kind(), ErrorKind::StoreFull, "{failed}");
+    assert_eq!(map.len(), model.len() as u64);
+    let keys: Vec<_> = model.keys().cloned().collect();
+    assert_eq!(map.iter().map(|r| r.unwrap().0).collect::<Vec<_>>(), keys);
+    assert!(map.verify().unwrap().problems.is_empty());
+    // Removes in random order (merges everywhere), each must succeed on the full store.
+    let mut order = keys.clone();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    for k in &order {
+        assert!(map.delete(k).unwrap());
+    }
+    assert!(map.is_empty());
+    assert!(map.verify().unwrap().problems.is_empty());
+}

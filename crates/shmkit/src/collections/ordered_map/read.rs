@@ -415,6 +415,10 @@ impl OmInner {
         if !p.leaf.still_valid() {
             return Ok(None);
         }
+        // The records are scattered allocator blocks: start every miss before the first copy.
+        for e in &picked {
+            region.prefetch(e.rec);
+        }
         let mut headers = Vec::with_capacity(picked.len());
         for e in &picked {
             let (mut key, mut value) = (Vec::new(), Vec::new());
