@@ -129,12 +129,15 @@ impl OmInner {
         let Some(buf) = buf else {
             return Ok(Some(true));
         };
-        if settle(&p.leaf, record::copy_value(self.region(), &e, buf))?.is_none()
-            || !p.leaf.still_valid()
-        {
+        let copied = record::copy_value(self.region(), &e, buf)
+            .and_then(|()| record::copy_header(self.region(), &e));
+        let Some(header) = settle(&p.leaf, copied)? else {
+            return Ok(None);
+        };
+        if !p.leaf.still_valid() {
             return Ok(None);
         }
-        record::verify_copy(self.region(), self.root, &e, k.bytes, buf)?;
+        record::check_copy(self.root, &e, &header, k.bytes, buf)?;
         Ok(Some(true))
     }
 
@@ -410,20 +413,23 @@ impl OmInner {
         if !p.leaf.still_valid() {
             return Ok(None);
         }
+        let mut headers = Vec::with_capacity(picked.len());
         for e in &picked {
             let (mut key, mut value) = (Vec::new(), Vec::new());
             let copied = record::copy_key(region, e, &mut key)
-                .and_then(|()| record::copy_value(region, e, &mut value));
-            if settle(&p.leaf, copied)?.is_none() {
+                .and_then(|()| record::copy_value(region, e, &mut value))
+                .and_then(|()| record::copy_header(region, e));
+            let Some(header) = settle(&p.leaf, copied)? else {
                 return Ok(None);
-            }
+            };
+            headers.push(header);
             out.push((key, value));
         }
         if !p.leaf.still_valid() {
             return Ok(None);
         }
-        for (e, (key, value)) in picked.iter().zip(out.iter()) {
-            record::verify_copy(region, self.root, e, key, value)?;
+        for ((e, header), (key, value)) in picked.iter().zip(&headers).zip(out.iter()) {
+            record::check_copy(self.root, e, header, key, value)?;
         }
         Ok(Some(()))
     }

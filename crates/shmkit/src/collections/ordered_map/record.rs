@@ -6,8 +6,9 @@
 //! validated node), each bounded by [`MAX_KEY_LEN`]/[`MAX_VALUE_LEN`] before a buffer is
 //! sized from it; a value handed out matched the record's checksum, which covers the map's
 //! root offset, so a record of another map or a damaged one is an error, never a value.
-//! Optimistic readers copy first and check after validating the leaf (a copy of a record
-//! freed meanwhile is discarded, not reported as damage).
+//! Optimistic readers copy the header, key and value first and check the copies after
+//! validating the leaf (a copy of a record freed meanwhile is discarded, not reported as
+//! damage; nothing is read from the record after the validation).
 //!
 //! ```
 //! use shmkit::collections::ordered_map::layout::record_checksum;
@@ -71,7 +72,7 @@ fn lengths(e: &Entry) -> Result<(u64, u64), OrderedMapError> {
 }
 
 /// Copies the value of the record `e` names into `out` (no check: the caller validates its
-/// leaf and then calls [`verify_copy`]).
+/// leaf and then calls [`check_copy`]).
 pub(crate) fn copy_value(
     region: &Region,
     e: &Entry,
@@ -97,20 +98,36 @@ pub(crate) fn copy_key(
     Ok(())
 }
 
-/// Checks a validated copy of key and value against the record's header and checksum as a
-/// record of the map at `map`.
-pub(crate) fn verify_copy(
-    region: &Region,
+/// What a record's header said when it was copied ([`copy_header`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeaderCopy {
+    key_len: u32,
+    val_len: u32,
+    checksum: u32,
+}
+
+/// Copies the header of the record `e` names (no check: an optimistic reader copies it
+/// with the key and value, before it validates the leaf, and checks all three after with
+/// [`check_copy`]; what it read after the validation could already be another record).
+pub(crate) fn copy_header(region: &Region, e: &Entry) -> Result<HeaderCopy, OrderedMapError> {
+    let header: &RecordHeader = region.get(e.rec)?;
+    Ok(HeaderCopy {
+        key_len: header.key_len.load(Ordering::Relaxed),
+        val_len: header.val_len.load(Ordering::Relaxed),
+        checksum: header.checksum.load(Ordering::Relaxed),
+    })
+}
+
+/// Checks a validated copy of a record (header, key and value) as a record of the map at
+/// `map` named by `e`.
+pub(crate) fn check_copy(
     map: u64,
     e: &Entry,
+    header: &HeaderCopy,
     key: &[u8],
     value: &[u8],
 ) -> Result<(), OrderedMapError> {
-    let header: &RecordHeader = region.get(e.rec)?;
-    let (k, v) = (
-        header.key_len.load(Ordering::Relaxed),
-        header.val_len.load(Ordering::Relaxed),
-    );
+    let (k, v) = (header.key_len, header.val_len);
     if k != e.key_len || v != e.val_len {
         return Err(OrderedMapError::corrupt(
             e.rec,
@@ -120,11 +137,23 @@ pub(crate) fn verify_copy(
             ),
         ));
     }
-    if header.checksum.load(Ordering::Relaxed) != record_checksum(map, key, value) {
+    if header.checksum != record_checksum(map, key, value) {
         return Err(OrderedMapError::corrupt(
             e.rec,
             "record does not match its checksum (damaged, or not this map's)",
         ));
     }
     Ok(())
+}
+
+/// Checks a copy of key and value against the record's header as it is now: for a reader
+/// holding the map's lock, under which a named record cannot change.
+pub(crate) fn verify_copy(
+    region: &Region,
+    map: u64,
+    e: &Entry,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(), OrderedMapError> {
+    check_copy(map, e, &copy_header(region, e)?, key, value)
 }
