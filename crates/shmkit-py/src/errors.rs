@@ -206,7 +206,8 @@ exceptions! {
     KeyNotFoundError(Error, PyKeyError)
         "The key is not in the map (raised by ``m[key]``, ``del m[key]``, ``pop``).";
     IndexOutOfRangeError(Error, PyIndexError)
-        "An element or bit index out of range of an atomic vector (``v[i]`` and the others).";
+        "An element or bit index out of range of an atomic vector (``v[i]`` and the others), \
+         or an ordered map's ``peekitem`` index past its ends.";
     DtypeError(Error, PyTypeError)
         "An element type an array cannot hold (object fields, zero bytes, unparsable), or \
          another than the existing array's.";
@@ -230,8 +231,8 @@ exceptions! {
 }
 
 /// The class of each [`ErrorKind`]: the one place a Rust error's class is chosen (only
-/// [`MapError`] refines `InvalidArgument` into the key and value size classes, and
-/// [`VectorError`] an index out of range into `IndexOutOfRangeError`).
+/// [`MapError`] and `OrderedMapError` refine `InvalidArgument` into the key and value size
+/// classes, and [`VectorError`] an index out of range into `IndexOutOfRangeError`).
 pub fn class_of(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> {
     match kind {
         ErrorKind::StoreNotFound => StoreNotFoundError::class(py),
@@ -503,6 +504,30 @@ impl Classified for shmkit::PriorityQueueError {
     }
 }
 
+impl Classified for shmkit::OrderedMapError {
+    fn kind(&self) -> ErrorKind {
+        shmkit::OrderedMapError::kind(self)
+    }
+
+    fn os_detail(&self) -> Option<OsDetail<'_>> {
+        match self {
+            shmkit::OrderedMapError::Directory(e) => e.os_detail(),
+            shmkit::OrderedMapError::Alloc(e) => e.os_detail(),
+            _ => None,
+        }
+    }
+
+    /// Python tells an oversize key from an oversize value (both `InvalidArgument`), as for
+    /// the hash map.
+    fn class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyType>> {
+        match self {
+            shmkit::OrderedMapError::KeyTooLarge { .. } => KeyTooLargeError::class(py),
+            shmkit::OrderedMapError::ValueTooLarge { .. } => ValueTooLargeError::class(py),
+            e => class_of(py, e.kind()),
+        }
+    }
+}
+
 impl Classified for shmkit::ArrayError {
     fn kind(&self) -> ErrorKind {
         shmkit::ArrayError::kind(self)
@@ -547,6 +572,7 @@ impl Classified for shmkit::Error {
             shmkit::Error::Array(e) => e.os_detail(),
             shmkit::Error::Deque(e) => e.os_detail(),
             shmkit::Error::PriorityQueue(e) => e.os_detail(),
+            shmkit::Error::OrderedMap(e) => e.os_detail(),
             shmkit::Error::Io(source) => Some(OsDetail::io(source, None)),
             _ => None,
         }
@@ -557,6 +583,7 @@ impl Classified for shmkit::Error {
             shmkit::Error::Map(e) => e.class(py),
             shmkit::Error::Vector(e) => e.class(py),
             shmkit::Error::Array(e) => e.class(py),
+            shmkit::Error::OrderedMap(e) => e.class(py),
             e => class_of(py, e.kind()),
         }
     }

@@ -15,6 +15,7 @@ use crate::atomic_vector;
 use crate::deque;
 use crate::errors::{ExceptionClass, ResultExt, WrongKindError};
 use crate::hash_map;
+use crate::ordered_map;
 use crate::priority_queue;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -38,6 +39,7 @@ pub fn _reopen(
         "array" => Ok(array::reopen(py, &store, store_name, name)?.into_any()),
         "deque" => deque::reopen(py, &store, store_name, name, options),
         "priority_queue" => Ok(priority_queue::reopen(py, &store, store_name, name)?.into_any()),
+        "ordered_map" => Ok(ordered_map::reopen(py, &store, store_name, name)?.into_any()),
         other => Err(WrongKindError::new_err(
             py,
             (format!("this build cannot open a {other} from Python"),),

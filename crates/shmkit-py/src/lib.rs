@@ -16,11 +16,14 @@
 //!            queue.Queue's interfaces
 //! priority_queue  shmkit.PriorityQueue: queue.PriorityQueue's interface, items ordered by
 //!            the ordered-key encoding
+//! ordered_map  shmkit.OrderedMap: a sorted dict with range and prefix scans, keys in the
+//!            ordered-key encoding
 //! waiting    blocking calls in GIL-free slices, interruptible by Ctrl-C
 //! handle     shmkit.SharedObject, the base class of every object class: name, close,
 //!            context manager, pickling by name, verify/repair/stats
 //! reports    core reports and statistics as dicts
 //! codec      Python objects <-> the shared value encoding
+//! incr       the delta and the errors of every typed incr
 //! ordered_key  Python objects <-> ordered keys (encode_key, decode_key)
 //! errors     the exception classes and Rust error -> Python exception
 //! missing, buffers
@@ -43,9 +46,11 @@ mod deque;
 mod errors;
 mod handle;
 mod hash_map;
+mod incr;
 mod kinds;
 mod missing;
 mod ordered_key;
+mod ordered_map;
 mod priority_queue;
 mod reports;
 mod store;
@@ -67,6 +72,8 @@ fn _shmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<deque::PyDeque>()?;
     m.add_class::<deque::PyQueue>()?;
     m.add_class::<priority_queue::PyPriorityQueue>()?;
+    m.add_class::<ordered_map::PyOrderedMap>()?;
+    m.add_class::<ordered_map::OrderedMapIter>()?;
     m.add_function(wrap_pyfunction!(array::_element_layout, m)?)?;
     m.add_class::<missing::Missing>()?;
     m.add("MISSING", missing::missing(py)?.clone_ref(py))?;

@@ -1,5 +1,5 @@
 //! Python objects ↔ ordered keys (`shmkit::value::ordered`): bytes whose order is the
-//! objects' order, what sorted structures (the priority queue) sort by.
+//! objects' order, what sorted structures (the priority queue, the ordered map) sort by.
 //!
 //! Invariants:
 //! - `None`, `int` (any size up to the core's `MAX_INT_BITS`), `float`, `bytes`, `str` and
@@ -11,6 +11,8 @@
 //! - The bytes are the core's: each object goes straight to the core's borrowed encoders
 //!   (one pass, no intermediate key value), and decoding is the core's `OrderedKey::decode`,
 //!   whose errors become `shmkit.DecodeError`.
+//! - [`encode_order_prefix`] is what an ordered map's prefix scan starts from: a tuple's
+//!   elements, or the start of a `str` or `bytes`;
 //! - [`encode_order_key_lenient`] is the order a priority queue needs where
 //!   `queue.PriorityQueue` would raise: a tuple keeps its longest encodable prefix of
 //!   elements (recursively), so `(1, obj)` sorts as `(1,)` and ties fall back to insertion
@@ -152,6 +154,44 @@ fn strict(obj: &Bound<'_, PyAny>, depth: usize, out: &mut Vec<u8>) -> PyResult<(
             Ok(())
         }
     }
+}
+
+/// What the keys under a prefix ([`encode_order_prefix`]) are, given its bytes `P`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Prefix {
+    /// A tuple's elements: the tuples that start with them, the keys `P <= k < P ‖ 0xff`
+    /// (`ordered::has_prefix`).
+    Elements,
+    /// The start of a `str` or `bytes`: the strings that start with it, every key that
+    /// starts with `P`.
+    Text,
+}
+
+/// Appends the prefix of the keys that `obj` names as a prefix: for a tuple (or subclass),
+/// the tuples that start with its elements (its key without the terminator); for a `str` or
+/// `bytes`, the strings of that type that start with it (`ordered::encode_str_prefix_into`,
+/// `encode_bytes_prefix_into`). Other objects raise `TypeError`; elements raise as in
+/// [`encode_order_key`].
+pub(crate) fn encode_order_prefix(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<Prefix> {
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        begin_tuple(out);
+        for item in t.iter() {
+            strict(&item, 1, out)?;
+        }
+        return Ok(Prefix::Elements);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        ordered::encode_str_prefix_into(s.to_str()?, out);
+        return Ok(Prefix::Text);
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        ordered::encode_bytes_prefix_into(b.as_bytes(), out);
+        return Ok(Prefix::Text);
+    }
+    Err(PyTypeError::new_err(format!(
+        "a key prefix is a str, bytes or tuple, not '{}'",
+        obj.get_type().name()?
+    )))
 }
 
 /// [`encode_order_key`], except that a tuple never fails for what its elements hold: it is

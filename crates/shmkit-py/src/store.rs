@@ -18,6 +18,7 @@ use crate::atomic_vector::{self, PyAtomicVector};
 use crate::deque;
 use crate::errors::{self, ResultExt};
 use crate::hash_map::{self, PyHashMap};
+use crate::ordered_map::{self, PyOrderedMap};
 use crate::priority_queue::{self, PyPriorityQueue};
 use crate::reports;
 use pyo3::prelude::*;
@@ -253,6 +254,14 @@ impl PyStore {
     ) -> PyResult<Py<PyPriorityQueue>> {
         let store = self.store(py)?;
         priority_queue::open(py, &store, self.name.clone(), name, maxsize, create)
+    }
+
+    /// The ordered map `name` in this store (a ``dict`` whose keys are ordered keys and
+    /// iterate in order, see ``shmkit.OrderedMap``), created if missing and `create`.
+    #[pyo3(signature = (name, *, create = true))]
+    fn ordered_map(&self, py: Python<'_>, name: &str, create: bool) -> PyResult<Py<PyOrderedMap>> {
+        let store = self.store(py)?;
+        ordered_map::open(py, &store, self.name.clone(), name, create)
     }
 
     /// Names of the structures in the store.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import shmkit
 
@@ -169,3 +170,65 @@ def queue_consume(q, count: int) -> list:
         else:
             got.append(q.get(timeout=120))
     return got
+
+
+def _wait_for(condition, what: str) -> None:
+    """Polls `condition` until it holds; raises after PATIENCE seconds (a watchdog)."""
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting until {what}")
+        time.sleep(0.001)
+
+
+def ordered_map_churn(m, ctl, writer: int, span: int, ops: int, scanners: int) -> list:
+    """One writer of the ordered map scan test: once every scanner has started (element 1
+    of the atomic vector `ctl`), sets and deletes keys of its own range
+    [writer * span, (writer + 1) * span) that are not multiples of 10 (those belong to
+    nobody and stay), so leaves split and then merge under the scans. Adds 1 to element 0 when
+    done; returns its keys left in the map."""
+    import random
+
+    _wait_for(lambda: ctl[1] >= scanners, "the scanners started")
+    rng = random.Random(writer)
+    mine = set()
+    for i in range(ops):
+        # Mostly inserts in the first half (leaves split), mostly deletes in the second
+        # (leaves merge).
+        if mine and rng.random() < (0.2 if i < ops // 2 else 0.8):
+            del m[mine.pop()]
+            continue
+        k = writer * span + rng.randrange(span)
+        if k % 10 != 0:
+            m[k] = (writer, i)
+            mine.add(k)
+    ctl.add(0, 1)
+    return sorted(mine)
+
+
+def ordered_map_scan(m, ctl, writers: int, stable_end: int, reverse: bool) -> int:
+    """One scanner of the ordered map scan test: scans the whole map (and windows of it)
+    until every writer is done, checking each scan: keys strictly in order (so no key
+    twice) and every multiple of 10 below `stable_end` (keys nobody writes) present.
+    Returns the number of full scans; raises AssertionError on the first bad scan."""
+    import random
+
+    rng = random.Random(stable_end + reverse)
+    stable = set(range(0, stable_end, 10))
+    ctl.add(1, 1)
+    scans = 0
+    while ctl[0] < writers or scans < 3:
+        keys = list(m.keys(reverse=reverse))
+        ordered = keys[::-1] if reverse else keys
+        assert all(a < b for a, b in zip(ordered, ordered[1:])), f"scan {scans} out of order"
+        missing = stable - set(keys)
+        assert not missing, f"scan {scans} missed {len(missing)} stable keys, e.g. {min(missing)}"
+        scans += 1
+        # A window between two stable keys, both bounds included.
+        lo = rng.randrange(0, stable_end - 1000, 10)
+        window = [k for k, _ in m.items(lo, lo + 1000, reverse=reverse, inclusive=(True, True))]
+        ordered = window[::-1] if reverse else window
+        assert all(a < b for a, b in zip(ordered, ordered[1:])), "window out of order"
+        assert ordered[0] == lo and ordered[-1] == lo + 1000, "window bounds"
+        assert set(range(lo, lo + 1001, 10)) <= set(window), "window missed stable keys"
+    return scans

@@ -32,6 +32,11 @@ that survives killed processes. A ``PriorityQueue`` (``store.priority_queue("tas
 the tuples, and equal priorities come out in the order they were put. Blocked calls sleep on
 a shared futex; Ctrl-C interrupts them.
 
+An ``OrderedMap`` (``store.ordered_map("events")``) is a ``MutableMapping`` whose keys are
+ordered keys (below) and iterate in order: range and prefix scans in either direction
+(``m.items(start, stop, prefix=..., reverse=True)``), ``floor``/``ceiling``, ``count`` of a
+range, ``popitem(last=False)``, ``incr`` and ``compare_and_set``, shared by processes.
+
 ``shmkit.encode_key(obj)`` turns ``None``, numbers, ``bytes``, ``str`` and tuples of them into
 bytes that sort as the objects do (ints and floats in one exact order, tuples element by
 element); ``shmkit.decode_key(data)`` turns them back.
@@ -56,6 +61,7 @@ from ._shmkit import (
     AtomicVector,
     Deque,
     HashMap,
+    OrderedMap,
     PriorityQueue,
     Queue,
     SharedObject,
@@ -69,6 +75,7 @@ from ._shmkit import (
 from .errors import *  # noqa: F403
 
 MutableMapping.register(HashMap)
+MutableMapping.register(OrderedMap)
 
 __all__ = [
     "MISSING",
@@ -77,6 +84,7 @@ __all__ = [
     "AtomicVector",
     "Deque",
     "HashMap",
+    "OrderedMap",
     "PriorityQueue",
     "Queue",
     "SharedObject",

@@ -1,7 +1,7 @@
 //! `HashMap.incr`: an atomic add across processes. The arithmetic is the core's
 //! ([`shmkit::value::arith::add_to`], run inside `HashMap::update` under the shard lock);
-//! this module only turns the Python delta into an [`Addend`] and the outcome into a
-//! Python result or exception.
+//! this module only runs it, with the delta and the errors of [`crate::incr`] (shared with
+//! `OrderedMap.incr`), and handles raw maps.
 //!
 //! Invariants: no Python code runs under the shard lock (the delta is converted before,
 //! the result decoded after); a value that is not a number is left unchanged and raises
@@ -16,79 +16,15 @@
 //! ```
 
 use super::PyHashMap;
-use crate::codec::{decode, int_le_bytes};
-use crate::errors::{self, ExceptionClass, NotAnIntegerError, ResultExt};
-use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use crate::codec::decode;
+use crate::errors::{self, ExceptionClass, ResultExt};
+use crate::incr::{Delta, DeltaArg, add_error};
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt};
+use pyo3::types::PyFloat;
 use shmkit::UpdateAction;
-use shmkit::value::arith::{AddError, Addend, add_to};
-use shmkit::value::{self, int};
-
-/// The `delta` argument of `incr` as given (1 when omitted; an explicit `None` is an error).
-pub enum DeltaArg<'py> {
-    One,
-    Given(Bound<'py, PyAny>),
-}
-
-impl<'a, 'py> FromPyObject<'a, 'py> for DeltaArg<'py> {
-    type Error = PyErr;
-    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        Ok(DeltaArg::Given(obj.to_owned()))
-    }
-}
-
-/// The delta as the core adds it: an int's two's complement bytes, or a float.
-enum Delta {
-    Int(Vec<u8>),
-    Float(f64),
-}
-
-impl Delta {
-    fn parse(delta: DeltaArg<'_>) -> PyResult<Delta> {
-        let delta = match delta {
-            DeltaArg::One => return Ok(Delta::Int(vec![1])),
-            DeltaArg::Given(d) => d,
-        };
-        if delta.is_instance_of::<PyBool>() {
-            return Err(PyTypeError::new_err(
-                "incr delta must be an int or a float, not bool",
-            ));
-        }
-        if delta.is_exact_instance_of::<PyInt>() {
-            return Ok(Delta::Int(int_le_bytes(&delta)?));
-        }
-        if delta.is_instance_of::<PyInt>() {
-            return Ok(Delta::Int(int_le_bytes(&delta.call_method0("__index__")?)?));
-        }
-        if delta.is_instance_of::<PyFloat>() {
-            return Ok(Delta::Float(delta.cast::<PyFloat>()?.value()));
-        }
-        Err(PyTypeError::new_err(format!(
-            "incr delta must be an int or a float, not {}",
-            delta.get_type().name()?
-        )))
-    }
-
-    fn addend(&self) -> Addend<'_> {
-        match self {
-            Delta::Int(n) => Addend::Int(n),
-            Delta::Float(f) => Addend::Float(*f),
-        }
-    }
-}
-
-/// The Python name of the type a tag stores, for the `NotAnIntegerError` message.
-fn type_name_of_tag(tag: Option<u8>) -> &'static str {
-    match tag {
-        Some(value::TAG_NULL) => "None",
-        Some(value::TAG_FALSE | value::TAG_TRUE) => "bool",
-        Some(value::TAG_BYTES) => "bytes",
-        Some(value::TAG_STR) => "str",
-        Some(value::TAG_FOREIGN) => "pickled object",
-        _ => "non-numeric value",
-    }
-}
+use shmkit::value::arith::add_to;
+use shmkit::value::int;
 
 impl PyHashMap {
     /// See `HashMap.incr` in the class.
@@ -135,17 +71,7 @@ impl PyHashMap {
                 py,
                 ("incr: value vanished during the update",),
             )),
-            (Some(AddError::FloatOverflow), _) => Err(PyOverflowError::new_err(
-                "int too large to convert to float",
-            )),
-            (Some(AddError::NotANumber { tag }), _) => Err(NotAnIntegerError::new_err(
-                py,
-                (format!(
-                    "incr needs an int or float value, but the key holds a {}",
-                    type_name_of_tag(tag)
-                ),),
-            )),
-            (Some(other), _) => Err(errors::Error::new_err(py, (format!("incr: {other}"),))),
+            (Some(why), _) => Err(add_error(py, why)),
         }
     }
 }

@@ -24,7 +24,9 @@
 //!   of the encoding of every tuple that starts with its elements, and these are exactly the
 //!   keys `k` with `P <= k < P ‖ 0xff` (the keys that start with `P` and whose next byte is
 //!   not `0xff`, [`has_prefix`]: `(b"\0",)` starts with the bytes of `(b"",)`'s prefix, then
-//!   `0xff`);
+//!   `0xff`); the prefix of the strings (byte strings) that start with some text (bytes),
+//!   [`encode_str_prefix_into`] ([`encode_bytes_prefix_into`]), is a byte prefix of exactly
+//!   their keys;
 //! - **strict decoding**: [`OrderedKey::decode`] accepts exactly what the encoder writes
 //!   (anything else, truncated, with trailing bytes or in a form the encoder never writes,
 //!   is an [`OrderedKeyError`]), never panics, and nests at most [`MAX_DEPTH`] tuples;
@@ -32,8 +34,9 @@
 //!   number; both directions refuse larger ones.
 //!
 //! The borrowed encoders ([`encode_i64_into`], [`encode_f64_into`], [`encode_int_le_into`],
-//! [`encode_bytes_into`], [`encode_str_into`], [`begin_tuple`] / [`end_tuple`]) write the
-//! same bytes without building an [`OrderedKey`], for a front end that walks its own objects;
+//! [`encode_bytes_into`], [`encode_str_into`], [`begin_tuple`] / [`end_tuple`], and the
+//! string prefixes [`encode_str_prefix_into`], [`encode_bytes_prefix_into`]) write the same
+//! bytes without building an [`OrderedKey`], for a front end that walks its own objects;
 //! [`prefix_upper_bound_into`] turns a prefix into the end of the range of keys extending it.
 //!
 //! ```
@@ -300,6 +303,54 @@ pub fn encode_str_into(s: &str, out: &mut Vec<u8>) {
     push_escaped(s.as_bytes(), out);
 }
 
+/// Appends the prefix of the byte strings that start with `b`: the encoding of `b` without
+/// its terminator. The encoded keys that start with these bytes are exactly the byte
+/// strings (not inside a tuple) that start with `b`, so a prefix scan of a sorted map over
+/// them (every key from these bytes up to the next byte sequence they do not begin) lists
+/// those strings in order. Unlike a tuple's prefix ([`has_prefix`]) a `0xff` may follow:
+/// `b"a\xff"` starts with `b"a"`.
+///
+/// ```
+/// use shmkit::value::ordered::{self, OrderedKey};
+/// let key = |b: &[u8]| OrderedKey::Bytes(b.to_vec()).encode().unwrap();
+/// let mut p = Vec::new();
+/// ordered::encode_bytes_prefix_into(b"a\0", &mut p);
+/// for extension in [&b"a\0"[..], b"a\0\0", b"a\0\xff", b"a\0z"] {
+///     assert!(key(extension).starts_with(&p));
+/// }
+/// for other in [&b"a"[..], b"a\x01", b"b"] {
+///     assert!(!key(other).starts_with(&p));
+/// }
+/// ```
+pub fn encode_bytes_prefix_into(b: &[u8], out: &mut Vec<u8>) {
+    out.push(TYPE_BYTES);
+    push_escaped_unterminated(b, out);
+}
+
+/// Appends the prefix of the strings that start with `s` (as [`encode_bytes_prefix_into`]
+/// does for byte strings): the encoded keys that start with these bytes are exactly the
+/// strings (not inside a tuple) that start with `s`.
+///
+/// ```
+/// use shmkit::value::ordered::{self, OrderedKey};
+/// let key = |s: &str| OrderedKey::Str(s.into()).encode().unwrap();
+/// let mut p = Vec::new();
+/// ordered::encode_str_prefix_into("user:", &mut p);
+/// for extension in ["user:", "user:ada", "user:\0", "user:\u{10ffff}"] {
+///     assert!(key(extension).starts_with(&p));
+/// }
+/// for other in ["user", "users", "v"] {
+///     assert!(!key(other).starts_with(&p));
+/// }
+/// // A tuple holding such a string is another type.
+/// let tuple = OrderedKey::Tuple(vec![OrderedKey::Str("user:ada".into())]);
+/// assert!(!tuple.encode().unwrap().starts_with(&p));
+/// ```
+pub fn encode_str_prefix_into(s: &str, out: &mut Vec<u8>) {
+    out.push(TYPE_STR);
+    push_escaped_unterminated(s.as_bytes(), out);
+}
+
 /// Whether `key` (an encoded key) extends the prefix `prefix`
 /// ([`OrderedKey::encode_prefix_into`], or [`begin_tuple`] and elements): it starts with
 /// `prefix` and the byte after it is not `0xff` (which would continue an escaped `0x00` of
@@ -346,6 +397,12 @@ pub fn end_tuple(out: &mut Vec<u8>) {
 
 fn push_escaped(b: &[u8], out: &mut Vec<u8>) {
     out.reserve(b.len() + 1);
+    push_escaped_unterminated(b, out);
+    out.push(END);
+}
+
+/// The bytes of `b` with every `0x00` escaped as `0x00 0xff`, without the terminator.
+fn push_escaped_unterminated(b: &[u8], out: &mut Vec<u8>) {
     let mut parts = b.split(|&x| x == 0);
     if let Some(first) = parts.next() {
         out.extend_from_slice(first);
@@ -354,7 +411,6 @@ fn push_escaped(b: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(&[0, ESCAPE]);
         out.extend_from_slice(part);
     }
-    out.push(END);
 }
 
 fn invert(bytes: &mut [u8]) {
@@ -1399,6 +1455,46 @@ mod tests {
                 prop_assert_eq!(has_prefix(&bytes, &prefix), extends(k), "{:?}", k);
                 prop_assert_eq!(prefix <= bytes && bytes < end, extends(k), "{:?}", k);
             }
+        }
+
+        #[test]
+        fn a_string_prefix_starts_exactly_its_extensions(
+            head in proptest::collection::vec(
+                prop_oneof![Just(0u8), Just(0xff), Just(b'a'), any::<u8>()], 0..5),
+            tail in proptest::collection::vec(
+                prop_oneof![Just(0u8), Just(0xff), Just(b'a'), any::<u8>()], 0..4),
+            cut in 1usize..4,
+            other in key(),
+        ) {
+            let mut prefix = Vec::new();
+            encode_bytes_prefix_into(&head, &mut prefix);
+            let extended = [&head[..], &tail[..]].concat();
+            let shorter = head[..head.len().saturating_sub(cut)].to_vec();
+            let mut changed = head.clone();
+            if let Some(last) = changed.last_mut() {
+                *last ^= 1;
+            }
+            for t in [&extended, &shorter, &changed] {
+                let bytes = enc(&OrderedKey::Bytes(t.clone()));
+                prop_assert_eq!(bytes.starts_with(&prefix), t.starts_with(&head), "{:x?}", t);
+            }
+            let extends = matches!(&other, OrderedKey::Bytes(t) if t.starts_with(&head));
+            prop_assert_eq!(enc(&other).starts_with(&prefix), extends, "{:?}", other);
+
+            // The same for text, over the characters these bytes stand for.
+            let text = |b: &[u8]| -> String {
+                b.iter().map(|&x| match x { 0 => '\0', 0xff => '\u{10ffff}', x => char::from(x) }).collect()
+            };
+            let (head, extended, shorter, changed) =
+                (text(&head), text(&extended), text(&shorter), text(&changed));
+            let mut prefix = Vec::new();
+            encode_str_prefix_into(&head, &mut prefix);
+            for t in [&extended, &shorter, &changed] {
+                let bytes = enc(&OrderedKey::Str(t.clone()));
+                prop_assert_eq!(bytes.starts_with(&prefix), t.starts_with(&head), "{:?}", t);
+            }
+            let extends = matches!(&other, OrderedKey::Str(t) if t.starts_with(&head));
+            prop_assert_eq!(enc(&other).starts_with(&prefix), extends, "{:?}", other);
         }
 
         #[test]
