@@ -63,6 +63,11 @@ def c_queue_demo(c_examples) -> str:
     return str(c_examples / "queue_demo")
 
 
+@pytest.fixture(scope="module")
+def c_ordered_map_demo(c_examples) -> str:
+    return str(c_examples / "ordered_map_demo")
+
+
 def run_c(binary: str, mode: str, store: str, *object_name: str) -> None:
     proc = subprocess.run(
         [binary, mode, store, *object_name], capture_output=True, text=True, timeout=RUN_TIMEOUT
@@ -212,3 +217,24 @@ def test_c_pops_what_python_put_in_a_priority_queue_in_order(c_queue_demo, store
         pq.put_many(values)
         run_c(c_queue_demo, "pq-consume", store_name, "tasks", "300")
         assert pq.empty()
+
+
+def test_c_and_python_read_each_others_ordered_maps_in_key_order(c_ordered_map_demo, store_name):
+    # Typed tuple keys ("user", i): Python encodes them, C decodes and checks them in key
+    # order (numbers order as numbers: 999 before 1000), and the other way round.
+    import random
+
+    n = 1500
+    with shmkit.Store(store_name) as store:
+        m = store.ordered_map("py-wrote")
+        ids = list(range(n))
+        random.Random(5).shuffle(ids)
+        for i in ids:
+            m[("user", i)] = i
+        run_c(c_ordered_map_demo, "read", store_name, "py-wrote", str(n))
+
+        run_c(c_ordered_map_demo, "write", store_name, "c-wrote", str(n))
+        c_wrote = store.ordered_map("c-wrote")
+        assert list(c_wrote.items()) == [(("user", i), i) for i in range(n)]
+        assert c_wrote.count(prefix=("user",)) == n
+        assert c_wrote.floor(("user", 10.5)) == (("user", 10), 10)
