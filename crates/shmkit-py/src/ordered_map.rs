@@ -272,7 +272,13 @@ impl PyOrderedMap {
         let map = Self::map(slf)?;
         with_scratch(|k, v| {
             encode_order_key(key, k)?;
-            if py.detach(|| map.get_into(k, v)).py_err(py)? {
+            // The optimistic read with the GIL held (handing the GIL over and back costs
+            // more than the read); only a read that must wait for the lock releases it.
+            let found = match map.try_get_into_lock_free(k, v).py_err(py)? {
+                Some(found) => found,
+                None => py.detach(|| map.get_into(k, v)).py_err(py)?,
+            };
+            if found {
                 decode(py, v).map(Some)
             } else {
                 Ok(None)

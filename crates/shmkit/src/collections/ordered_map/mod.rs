@@ -171,6 +171,18 @@ impl OrderedMap {
         self.inner.unfaulted(self.inner.get_into(key, buf))
     }
 
+    /// [`OrderedMap::get_into`] without waiting for the lock: `Ok(None)` if the optimistic
+    /// reads kept meeting commits (then call `get_into`, which may wait). For callers that
+    /// must not block where they are (a binding holding an interpreter lock).
+    pub fn try_get_into_lock_free(
+        &self,
+        key: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<bool>, OrderedMapError> {
+        check_key(key)?;
+        self.inner.unfaulted(self.inner.try_get_lock_free(key, buf))
+    }
+
     /// True if `key` is present.
     pub fn contains_key(&self, key: &[u8]) -> Result<bool, OrderedMapError> {
         check_key(key)?;

@@ -98,6 +98,22 @@ impl OmInner {
         self.optimistic(|m| m.try_get(k, Some(&mut *buf)))
     }
 
+    /// [`OmInner::get_into`] without the fallback to the lock: `None` if every optimistic
+    /// attempt met a write.
+    pub(crate) fn try_get_lock_free(
+        &self,
+        key: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<bool>, OrderedMapError> {
+        let k = Key::new(key);
+        for _ in 0..OPTIMISTIC_TRIES {
+            if let Some(found) = self.try_get(k, Some(&mut *buf))? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
     pub(crate) fn contains(&self, key: &[u8]) -> Result<bool, OrderedMapError> {
         let k = Key::new(key);
         self.optimistic(|m| m.try_get(k, None))
@@ -335,7 +351,10 @@ impl OmInner {
     }
 
     /// Reads up to `max` entries from the bound `from` (`back`: downwards from it) that lie
-    /// within the bound `to`, into `out`.
+    /// within the bound `to`, into `out`: leaf after leaf, each copied and then validated
+    /// on its own (a key present throughout is in one of the leaves the walk reads: moving
+    /// it between leaves replaces both, and their parent, which the step to the next leaf
+    /// validates).
     fn try_fill(
         &self,
         from: Bound<&[u8]>,
@@ -363,83 +382,94 @@ impl OmInner {
         let Some(mut p) = self.seek(&snap, seek, false)? else {
             return Ok(None);
         };
-        let at_edge = if back { p.pos == 0 } else { p.pos == p.len };
-        if at_edge {
-            match self.step_leaf(&mut p, back)? {
-                None => return Ok(None),
-                Some(false) => return Ok(Some(())),
-                Some(true) => {}
-            }
-        }
-        // The entries of this leaf in order, up to `max`, within `to`.
-        let mut picked: Vec<Entry> = Vec::with_capacity(max.min(p.len));
         let stop_key = match to {
             Bound::Unbounded => None,
             Bound::Included(k) => Some((Key::new(k), true)),
             Bound::Excluded(k) => Some((Key::new(k), false)),
         };
-        let mut i = p.pos;
-        while picked.len() < max {
-            let e = if back {
-                if i == 0 {
-                    break;
-                }
-                i -= 1;
-                entry(p.leaf_node, i)
-            } else {
-                if i >= p.len {
-                    break;
-                }
-                i += 1;
-                entry(p.leaf_node, i - 1)
-            };
-            if let Some((k, inclusive)) = stop_key {
-                let Some(c) = settle(
-                    &p.leaf,
-                    compare(region, e.prefix, e.key_len.into(), e.rec, k),
-                )?
-                else {
-                    return Ok(None);
-                };
-                let beyond = match (back, c) {
-                    (_, Cmp::Equal) => !inclusive,
-                    (false, c) => c == Cmp::Greater,
-                    (true, c) => c == Cmp::Less,
-                };
-                if beyond {
-                    break;
+        let mut picked: Vec<Entry> = Vec::with_capacity(max.min(super::layout::LEAF_CAP));
+        let mut headers = Vec::with_capacity(picked.capacity());
+        loop {
+            let at_edge = if back { p.pos == 0 } else { p.pos == p.len };
+            if at_edge {
+                match self.step_leaf(&mut p, back)? {
+                    None => return Ok(None),
+                    Some(false) => return Ok(Some(())),
+                    Some(true) => {}
                 }
             }
-            picked.push(e);
-        }
-        if !p.leaf.still_valid() {
-            return Ok(None);
-        }
-        // The records are scattered allocator blocks: start every miss before the first copy.
-        for e in &picked {
-            region.prefetch(e.rec);
-        }
-        let mut headers = Vec::with_capacity(picked.len());
-        for e in &picked {
-            let (mut key, mut value) = (Vec::new(), Vec::new());
-            let copied = record::copy_header(region, e).and_then(|h| {
-                record::copy_key(region, e, &mut key)?;
-                record::copy_value(region, e, &mut value)?;
-                Ok(h)
-            });
-            let Some(h) = settle(&p.leaf, copied)? else {
+            // The entries of this leaf in order, up to what is still wanted, within `to`.
+            picked.clear();
+            let mut i = p.pos;
+            let mut reached_to = false;
+            while out.len() + picked.len() < max {
+                let e = if back {
+                    if i == 0 {
+                        break;
+                    }
+                    i -= 1;
+                    entry(p.leaf_node, i)
+                } else {
+                    if i >= p.len {
+                        break;
+                    }
+                    i += 1;
+                    entry(p.leaf_node, i - 1)
+                };
+                if let Some((k, inclusive)) = stop_key {
+                    let Some(c) = settle(
+                        &p.leaf,
+                        compare(region, e.prefix, e.key_len.into(), e.rec, k),
+                    )?
+                    else {
+                        return Ok(None);
+                    };
+                    let beyond = match (back, c) {
+                        (_, Cmp::Equal) => !inclusive,
+                        (false, c) => c == Cmp::Greater,
+                        (true, c) => c == Cmp::Less,
+                    };
+                    if beyond {
+                        reached_to = true;
+                        break;
+                    }
+                }
+                picked.push(e);
+            }
+            if !p.leaf.still_valid() {
                 return Ok(None);
-            };
-            headers.push(h);
-            out.push((key, value));
+            }
+            // The records are scattered allocator blocks: start every miss before the
+            // first copy.
+            for e in &picked {
+                region.prefetch(e.rec);
+            }
+            headers.clear();
+            let first = out.len();
+            for e in &picked {
+                let (mut key, mut value) = (Vec::new(), Vec::new());
+                let copied = record::copy_header(region, e).and_then(|h| {
+                    record::copy_key(region, e, &mut key)?;
+                    record::copy_value(region, e, &mut value)?;
+                    Ok(h)
+                });
+                let Some(h) = settle(&p.leaf, copied)? else {
+                    return Ok(None);
+                };
+                headers.push(h);
+                out.push((key, value));
+            }
+            if !p.leaf.still_valid() {
+                return Ok(None);
+            }
+            for ((e, h), (key, value)) in picked.iter().zip(&headers).zip(&out[first..]) {
+                record::verify_copy(self.root, e, h, key, value)?;
+            }
+            if reached_to || out.len() >= max {
+                return Ok(Some(()));
+            }
+            p.pos = if back { 0 } else { p.len };
         }
-        if !p.leaf.still_valid() {
-            return Ok(None);
-        }
-        for ((e, h), (key, value)) in picked.iter().zip(&headers).zip(out.iter()) {
-            record::verify_copy(self.root, e, h, key, value)?;
-        }
-        Ok(Some(()))
     }
 }
 
@@ -509,8 +539,9 @@ fn above(key: &[u8], lo: &Bound<Vec<u8>>) -> bool {
     }
 }
 
-/// The largest batch a refill reads (a leaf's worth).
-const MAX_BATCH: usize = super::layout::LEAF_CAP;
+/// The largest batch a refill reads (several leaves' worth; batches grow 1, 4, 16, 64, 256
+/// so that `first` or `floor` read one record and a scan few descents).
+const MAX_BATCH: usize = 256;
 
 impl Range {
     pub(crate) fn new(map: OrderedMap, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Range {
