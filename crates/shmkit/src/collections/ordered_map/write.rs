@@ -121,6 +121,26 @@ enum Change {
     Drop { from: usize, to: usize },
 }
 
+/// The nodes (at most two) a level of a write produced, as their parent's slots.
+#[derive(Clone, Copy, Default)]
+struct Kids {
+    slots: [Slot; 2],
+    len: usize,
+}
+
+impl Kids {
+    fn one(s: Slot) -> Kids {
+        Kids {
+            slots: [s, Slot::default()],
+            len: 1,
+        }
+    }
+
+    fn as_slice(&self) -> &[Slot] {
+        &self.slots[..self.len]
+    }
+}
+
 /// The holder of a map's lock.
 pub(crate) struct Locked<'a> {
     inner: &'a OmInner,
@@ -365,12 +385,18 @@ impl<'a> Locked<'a> {
         }
     }
 
+    /// Copies of a leaf's entries, with room for one more (an insert).
     fn leaf_entries(leaf: &LeafNode, len: usize) -> Vec<Entry> {
-        (0..len).map(|i| entry(leaf, i)).collect()
+        let mut out = Vec::with_capacity(LEAF_CAP + 1);
+        out.extend((0..len).map(|i| entry(leaf, i)));
+        out
     }
 
+    /// Copies of an inner node's slots, with room for one more (a child's split).
     fn inner_slots(inner: &InnerNode, len: usize) -> Vec<Slot> {
-        (0..len).map(|i| slot(inner, i)).collect()
+        let mut out = Vec::with_capacity(INNER_CAP + 1);
+        out.extend((0..len).map(|i| slot(inner, i)));
+        out
     }
 
     /// Finds the leaf for `target` and copies it and the path above it.
@@ -675,12 +701,12 @@ impl<'a> Locked<'a> {
         items: &[T],
         cap: usize,
         write: impl Fn(&Self, &[T]) -> Result<Slot, OrderedMapError>,
-    ) -> Result<Vec<Slot>, OrderedMapError> {
+    ) -> Result<Kids, OrderedMapError> {
         if items.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Kids::default());
         }
         if items.len() <= cap {
-            return Ok(vec![write(self, items)?]);
+            return Ok(Kids::one(write(self, items)?));
         }
         if items.len() > 2 * cap {
             return Err(OrderedMapError::corrupt(
@@ -690,10 +716,10 @@ impl<'a> Locked<'a> {
         }
         self.root.splits.fetch_add(1, Ordering::Relaxed);
         let mid = items.len() / 2;
-        Ok(vec![
-            write(self, &items[..mid])?,
-            write(self, &items[mid..])?,
-        ])
+        Ok(Kids {
+            slots: [write(self, &items[..mid])?, write(self, &items[mid..])?],
+            len: 2,
+        })
     }
 
     /// Applies `change` to a copy of the found leaf and the path above it, and commits the
@@ -702,7 +728,7 @@ impl<'a> Locked<'a> {
     /// free list); the caller still owns `new_rec`.
     fn commit(
         &mut self,
-        found: Found,
+        mut found: Found,
         change: Change,
         new_rec: u64,
     ) -> Result<(), OrderedMapError> {
@@ -723,7 +749,7 @@ impl<'a> Locked<'a> {
         root.drop_from.store(0, Ordering::Relaxed);
         root.drop_to.store(0, Ordering::Relaxed);
         root.intent_op.store(INTENT_WRITE, Ordering::Release);
-        match self.build_and_publish(&found, &change) {
+        match self.build_and_publish(&mut found, &change) {
             Ok(()) => {
                 root.writes.fetch_add(1, Ordering::Relaxed);
                 // Committed: a failure to finish (damage) leaks, the write stands.
@@ -740,11 +766,29 @@ impl<'a> Locked<'a> {
         }
     }
 
-    fn build_and_publish(&mut self, found: &Found, change: &Change) -> Result<(), OrderedMapError> {
+    /// Builds the new nodes from `found` (whose copies it changes in place) and publishes
+    /// them.
+    fn build_and_publish(
+        &mut self,
+        found: &mut Found,
+        change: &Change,
+    ) -> Result<(), OrderedMapError> {
         let root = self.root;
-        let mut old: Vec<u64> = Vec::with_capacity(2 * found.path.len() + 2);
+        // The nodes the commit replaces, recorded straight into the intent.
+        let mut n_old = 0usize;
+        let mut replaces = |off: u64| -> Result<(), OrderedMapError> {
+            if n_old >= MAX_INTENT_NODES {
+                return Err(OrderedMapError::corrupt(
+                    off,
+                    "a write replaces too many nodes",
+                ));
+            }
+            root.old_nodes[n_old].store(off, Ordering::Relaxed);
+            n_old += 1;
+            Ok(())
+        };
         // The leaf.
-        let mut entries = found.entries.clone();
+        let entries = &mut found.entries;
         let (drop_from, drop_to) = match *change {
             Change::Put { pos, exact, entry } => {
                 if exact {
@@ -761,14 +805,14 @@ impl<'a> Locked<'a> {
             }
         };
         if found.leaf != 0 {
-            old.push(found.leaf);
+            replaces(found.leaf)?;
         }
-        let mut kids: Vec<Slot>;
+        let mut kids: Kids;
         // The range of the parent's children the new nodes replace.
         let mut replaced: (usize, usize);
         match found.path.last() {
             None => {
-                kids = self.pack(&entries, LEAF_CAP, Self::write_leaf)?;
+                kids = self.pack(entries, LEAF_CAP, Self::write_leaf)?;
                 replaced = (0, 0);
             }
             Some(parent) => {
@@ -788,35 +832,37 @@ impl<'a> Locked<'a> {
                         ));
                     };
                     let theirs = Self::leaf_entries(leaf, len);
-                    old.push(sib.child);
+                    replaces(sib.child)?;
                     let combined = if j > i {
-                        [entries, theirs].concat()
+                        [&entries[..], &theirs[..]].concat()
                     } else {
-                        [theirs, entries].concat()
+                        [&theirs[..], &entries[..]].concat()
                     };
                     root.merges.fetch_add(1, Ordering::Relaxed);
                     kids = self.pack(&combined, LEAF_CAP, Self::write_leaf)?;
                     replaced = (i.min(j), i.max(j) + 1);
                 } else {
-                    kids = self.pack(&entries, LEAF_CAP, Self::write_leaf)?;
+                    kids = self.pack(entries, LEAF_CAP, Self::write_leaf)?;
                     replaced = (i, i + 1);
                 }
             }
         }
         // The inner nodes, bottom up.
-        for level in (0..found.path.len()).rev() {
-            let p = &found.path[level];
-            let node_level = (found.path.len() - level) as u32;
-            let mut slots = p.slots.clone();
-            slots.splice(replaced.0..replaced.1, kids.iter().copied());
-            old.push(p.off);
-            match level.checked_sub(1).map(|g| &found.path[g]) {
+        let depth = found.path.len();
+        for level in (0..depth).rev() {
+            let (above, rest) = found.path.split_at_mut(level);
+            let p = &mut rest[0];
+            let node_level = (depth - level) as u32;
+            let slots = &mut p.slots;
+            slots.splice(replaced.0..replaced.1, kids.as_slice().iter().copied());
+            replaces(p.off)?;
+            match above.last() {
                 None => {
                     kids = if slots.len() == 1 {
                         // A root with one child: the child becomes the root.
-                        slots
+                        Kids::one(slots[0])
                     } else {
-                        self.pack(&slots, INNER_CAP, |s, items| {
+                        self.pack(slots, INNER_CAP, |s, items| {
                             s.write_inner(items, node_level)
                         })?
                     };
@@ -841,11 +887,11 @@ impl<'a> Locked<'a> {
                             ));
                         }
                         let theirs = Self::inner_slots(inner, len);
-                        old.push(sib.child);
+                        replaces(sib.child)?;
                         let combined = if j > i {
-                            [slots, theirs].concat()
+                            [&slots[..], &theirs[..]].concat()
                         } else {
-                            [theirs, slots].concat()
+                            [&theirs[..], &slots[..]].concat()
                         };
                         root.merges.fetch_add(1, Ordering::Relaxed);
                         kids = self.pack(&combined, INNER_CAP, |s, items| {
@@ -853,7 +899,7 @@ impl<'a> Locked<'a> {
                         })?;
                         replaced = (i.min(j), i.max(j) + 1);
                     } else {
-                        kids = self.pack(&slots, INNER_CAP, |s, items| {
+                        kids = self.pack(slots, INNER_CAP, |s, items| {
                             s.write_inner(items, node_level)
                         })?;
                         replaced = (i, i + 1);
@@ -862,29 +908,19 @@ impl<'a> Locked<'a> {
             }
         }
         // The new root.
-        let top_level = found.path.len() as u32;
-        let new_root = match kids.len() {
+        let top_level = depth as u32;
+        let new_root = match kids.len {
             0 => Slot::default(),
-            1 => kids[0],
+            1 => kids.slots[0],
             _ => {
-                if depth_after(found.path.len()) > MAX_DEPTH {
+                if depth_after(depth) > MAX_DEPTH {
                     return Err(OrderedMapError::corrupt(self.inner.root, "tree too deep"));
                 }
-                self.write_inner(&kids, top_level + 1)?
+                self.write_inner(kids.as_slice(), top_level + 1)?
             }
         };
-        // What the commit replaces and drops.
-        if old.len() > MAX_INTENT_NODES {
-            return Err(OrderedMapError::corrupt(
-                self.inner.root,
-                "a write replaces too many nodes",
-            ));
-        }
-        for (k, off) in old.iter().enumerate() {
-            root.old_nodes[k].store(*off, Ordering::Relaxed);
-        }
-        root.intent_old_len
-            .store(old.len() as u32, Ordering::Relaxed);
+        // What the commit replaces (recorded above) and drops.
+        root.intent_old_len.store(n_old as u32, Ordering::Relaxed);
         if drop_to > drop_from {
             root.drop_leaf.store(found.leaf, Ordering::Relaxed);
             root.drop_from.store(drop_from as u32, Ordering::Relaxed);
