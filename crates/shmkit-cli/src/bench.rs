@@ -18,10 +18,11 @@ use std::io::Write;
 /// Options of `shmkit bench`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Runs one section per kind of object (--kind to choose; all by default, in about a minute
-with the defaults). Each section runs the shmkit object in N worker processes (1, 2, 4, ...
-up to --processes) next to the std collection of the same kind in one thread of this
-process, the baseline of the 'vs std' ratios; every value read is checked.
+Runs one section per kind of object (--kind to choose; by default every kind but
+ordered_map, in about a minute with the defaults). Each section runs the shmkit object in N
+worker processes (1, 2, 4, ... up to --processes) next to the std collection of the same kind
+in one thread of this process, the baseline of the 'vs std' ratios; every value read is
+checked.
 
 hash_map: four phases, load (insert every key), read (random keys), mixed (90% reads, 10%
 overwrites), delete; after the mixed phase every value is verified. Keys are 16 bytes.
@@ -30,10 +31,15 @@ atomic_vector: two phases, fetch_add and load, each process on its own element (
 apart), against std::sync::atomic::AtomicI64; every returned value and, after each phase,
 every element is checked. --keys and --value-size do not apply.
 
+ordered_map (only when named: it adds about 20 s): insert every key into an empty map, get
+(random keys, in 1, 2, ... processes), full scans, 1000-key range scans from random keys,
+remove every key, against std::collections::BTreeMap; every value and every scanned entry
+(in order) is checked, and the entry count after insert and remove.
+
 The benchmark store is created in the store directory and removed at the end, also on
 failure or Ctrl-C. Progress bars are shown only when stderr is a terminal.")]
 pub struct BenchArgs {
-    /// Kind of object to benchmark (repeatable; default: every kind).
+    /// Kind of object to benchmark (repeatable; default: every kind but ordered_map).
     #[arg(long = "kind", value_name = "KIND", value_parser = kind_names())]
     pub kinds: Vec<String>,
     /// Number of keys.
@@ -45,7 +51,8 @@ pub struct BenchArgs {
     /// Most worker processes (default: the number of cores).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub processes: Option<u64>,
-    /// Seconds each timed phase (hash_map: read, mixed; atomic_vector: all) runs.
+    /// Seconds each timed phase (hash_map: read, mixed; atomic_vector: all; ordered_map: get,
+    /// scan, range) runs.
     #[arg(long, default_value_t = 2.0)]
     pub duration: f64,
     /// Name of the benchmark store (default: bench-PID); it must not exist.

@@ -193,6 +193,81 @@ fn bench_priority_queue_checks_every_popped_value() {
 }
 
 #[test]
+fn bench_ordered_map_checks_every_value_and_every_scan() {
+    let _w = watchdog(120);
+    let d = StoreDir::new("bench-om");
+    let run = d.shmkit(&[
+        "bench",
+        "--kind",
+        "ordered_map",
+        "--keys",
+        "3000",
+        "--processes",
+        "2",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    run.expect_code(0);
+    let doc = run.json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["wrong_values"], 0);
+    assert_eq!(doc["kinds"], serde_json::json!(["ordered_map"]));
+    let section = &doc["sections"][0];
+    assert_eq!(section["range_len"], 1000);
+    let rows = doc["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 11, "{rows:?}");
+    let row = |phase: &str, procs: serde_json::Value| {
+        rows.iter()
+            .find(|r| r["phase"] == phase && r["processes"] == procs)
+            .unwrap_or_else(|| panic!("no row {phase}/{procs}: {rows:?}"))
+    };
+    let mut ops = 0;
+    for phase in ["insert", "get", "scan", "range", "remove"] {
+        for procs in [serde_json::json!("std"), 1.into()] {
+            let r = row(phase, procs);
+            assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+            assert!(r["vs_std"].as_f64().unwrap() > 0.0, "{r}");
+            ops += r["ops"].as_u64().unwrap();
+        }
+    }
+    ops += row("get", 2.into())["ops"].as_u64().unwrap();
+    for phase in ["insert", "remove"] {
+        assert_eq!(row(phase, 1.into())["ops"], 3000);
+    }
+    // Full scans return every key, each time.
+    assert_eq!(row("scan", 1.into())["ops"].as_u64().unwrap() % 3000, 0);
+    // Every operation's value (every scanned entry), plus the entry counts after insert and
+    // remove on both maps.
+    assert_eq!(doc["values_checked"], ops + 4);
+    let notes: Vec<&str> = section["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for start in [
+        "insert: ",
+        "get: 1 process",
+        "scan: ",
+        "range: ",
+        "remove: ",
+    ] {
+        assert!(
+            notes.iter().any(|n| n.starts_with(start)),
+            "{start}: {notes:?}"
+        );
+    }
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("get: 2 readers / one reader") && n.contains("target")),
+        "{notes:?}"
+    );
+    assert!(std::fs::read_dir(&d.dir).unwrap().next().is_none());
+}
+
+#[test]
 fn bench_prints_a_table() {
     let _w = watchdog(120);
     let d = StoreDir::new("bench-table");
@@ -216,6 +291,11 @@ fn bench_prints_a_table() {
     assert!(out.lines().any(|l| l.starts_with("hash_map: ")), "{out}");
     assert!(
         out.lines().any(|l| l.starts_with("atomic_vector: ")),
+        "{out}"
+    );
+    // The ordered map's section runs only when named.
+    assert!(
+        !out.lines().any(|l| l.starts_with("ordered_map: ")),
         "{out}"
     );
     assert!(
