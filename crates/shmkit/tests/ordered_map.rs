@@ -211,6 +211,30 @@ fn check_reads(map: &OrderedMap, model: &Model, probes: &[Probe]) {
             .map(Result::unwrap)
             .collect();
         assert_eq!(got_back, want.iter().rev().cloned().collect::<Vec<_>>());
+        // The allocation-free scan sees the same entries, either way, and stops when told.
+        for reverse in [false, true] {
+            let mut seen = Vec::new();
+            let n = map
+                .scan(borrowed(lo), borrowed(hi), reverse, |k, v| {
+                    seen.push((k.to_vec(), v.to_vec()));
+                    true
+                })
+                .unwrap();
+            let mut expected = want.clone();
+            if reverse {
+                expected.reverse();
+            }
+            assert_eq!(seen, expected, "scan {lo:?}..{hi:?} reverse {reverse}");
+            assert_eq!(n, want.len() as u64);
+        }
+        let mut first_two = 0;
+        let stopped = map
+            .scan(borrowed(lo), borrowed(hi), false, |_, _| {
+                first_two += 1;
+                first_two < 2
+            })
+            .unwrap();
+        assert_eq!(stopped, want.len().min(2) as u64);
         // Both ends at once meet in the middle without losing or repeating an entry.
         let mut r = map.range(borrowed(lo), borrowed(hi));
         let (mut front, mut tail) = (Vec::new(), Vec::new());

@@ -206,14 +206,19 @@ impl Target for OrderedMap {
         limit: usize,
         mut visit: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), String> {
+        // The allocation-free scan (entries copied into one reused buffer), as the
+        // baseline copies into reused buffers.
         let lo = start.map_or(Bound::Unbounded, Bound::Included);
-        for item in self.range(lo, Bound::Unbounded).take(limit) {
-            let (k, v) = item.map_err(|e| e.to_string())?;
-            if !visit(&k, &v) {
-                break;
-            }
+        let mut left = limit;
+        if left == 0 {
+            return Ok(());
         }
-        Ok(())
+        OrderedMap::scan(self, lo, Bound::Unbounded, false, |k, v| {
+            left -= 1;
+            visit(k, v) && left > 0
+        })
+        .map(drop)
+        .map_err(|e| e.to_string())
     }
     fn len(&self) -> Result<u64, String> {
         let count = self

@@ -328,6 +328,24 @@ impl OrderedMap {
         Range::new(self.clone(), start, end)
     }
 
+    /// Calls `f` with the key and value of each entry in `(start, end)`, ascending
+    /// (`reverse`: descending), until it returns false; returns how many entries it saw.
+    /// The entries are copied batch by batch into one buffer that is reused, so a scan
+    /// allocates nothing per entry (the [`Range`] iterator hands out owned copies). Weakly
+    /// consistent as [`Range`] is.
+    pub fn scan(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<u64, OrderedMapError> {
+        check_bound(start)?;
+        check_bound(end)?;
+        self.inner
+            .unfaulted(self.inner.scan_with(start, end, reverse, &mut f))
+    }
+
     /// Every entry, in ascending order.
     pub fn iter(&self) -> Range {
         self.range(Bound::Unbounded, Bound::Unbounded)

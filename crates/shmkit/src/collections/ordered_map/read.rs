@@ -36,6 +36,31 @@ use std::cmp::Ordering as Cmp;
 use std::collections::VecDeque;
 use std::ops::Bound;
 
+/// Entries copied by one refill of a scan: keys and values back to back in one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    data: Vec<u8>,
+    /// (start in `data`, key length, value length) per entry.
+    spans: Vec<(usize, usize, usize)>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.data.clear();
+        self.spans.clear();
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Entry `i`'s key and value.
+    pub(crate) fn get(&self, i: usize) -> (&[u8], &[u8]) {
+        let (at, k, v) = self.spans[i];
+        (&self.data[at..at + k], &self.data[at + k..at + k + v])
+    }
+}
+
 /// Optimistic attempts before a reader takes the lock.
 pub(crate) const OPTIMISTIC_TRIES: u32 = 64;
 
@@ -306,6 +331,46 @@ impl OmInner {
         }
     }
 
+    /// Calls `f` with each entry in `(start, end)` (descending with `back`) until it returns
+    /// false, copying them batch by batch into one reused buffer; returns how many it saw.
+    /// Weakly consistent as [`Range`] is.
+    pub(crate) fn scan_with(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        back: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<u64, OrderedMapError> {
+        let mut batch = Batch::default();
+        let mut resume: Option<Vec<u8>> = None;
+        let mut seen = 0u64;
+        let mut max = 16;
+        loop {
+            let (from, to) = match (&resume, back) {
+                (None, false) => (start, end),
+                (None, true) => (end, start),
+                (Some(k), false) => (Bound::Excluded(&k[..]), end),
+                (Some(k), true) => (Bound::Excluded(&k[..]), start),
+            };
+            self.optimistic(|m| m.try_fill(from, to, back, max, &mut batch))?;
+            if batch.len() == 0 {
+                return Ok(seen);
+            }
+            for i in 0..batch.len() {
+                let (k, v) = batch.get(i);
+                seen += 1;
+                if !f(k, v) {
+                    return Ok(seen);
+                }
+            }
+            let last = batch.get(batch.len() - 1).0;
+            let r = resume.get_or_insert_with(Vec::new);
+            r.clear();
+            r.extend_from_slice(last);
+            max = MAX_BATCH;
+        }
+    }
+
     /// The count and bytes of the entries in `(start, end)` of one version of the map.
     pub(crate) fn count(
         &self,
@@ -361,7 +426,7 @@ impl OmInner {
         to: Bound<&[u8]>,
         back: bool,
         max: usize,
-        out: &mut Vec<Item>,
+        out: &mut Batch,
     ) -> Attempt<()> {
         out.clear();
         let region = self.region();
@@ -447,22 +512,20 @@ impl OmInner {
             headers.clear();
             let first = out.len();
             for e in &picked {
-                let (mut key, mut value) = (Vec::new(), Vec::new());
-                let copied = record::copy_header(region, e).and_then(|h| {
-                    record::copy_key(region, e, &mut key)?;
-                    record::copy_value(region, e, &mut value)?;
-                    Ok(h)
-                });
+                let at = out.data.len();
+                let copied = record::copy_header(region, e)
+                    .and_then(|h| record::copy_entry_into(region, e, &mut out.data).map(|()| h));
                 let Some(h) = settle(&p.leaf, copied)? else {
                     return Ok(None);
                 };
                 headers.push(h);
-                out.push((key, value));
+                out.spans.push((at, e.key_len as usize, e.val_len as usize));
             }
             if !p.leaf.still_valid() {
                 return Ok(None);
             }
-            for ((e, h), (key, value)) in picked.iter().zip(&headers).zip(&out[first..]) {
+            for (i, (e, h)) in picked.iter().zip(&headers).enumerate() {
+                let (key, value) = out.get(first + i);
                 record::verify_copy(self.root, e, h, key, value)?;
             }
             if reached_to || out.len() >= max {
@@ -580,15 +643,19 @@ impl Range {
         } else {
             (borrowed(&self.lo), borrowed(&self.hi))
         };
-        let mut out = Vec::new();
+        let mut out = Batch::default();
         inner.unfaulted(inner.optimistic(|m| m.try_fill(from, to, back, max, &mut out)))?;
+        let items = (0..out.len()).map(|i| {
+            let (k, v) = out.get(i);
+            (k.to_vec(), v.to_vec())
+        });
         if back {
             self.back_batch = (self.back_batch * 4).min(MAX_BATCH);
-            self.back.extend(out);
+            self.back.extend(items);
             Ok(!self.back.is_empty())
         } else {
             self.front_batch = (self.front_batch * 4).min(MAX_BATCH);
-            self.front.extend(out);
+            self.front.extend(items);
             Ok(!self.front.is_empty())
         }
     }

@@ -97,6 +97,20 @@ pub(crate) fn copy_key(
     Ok(())
 }
 
+/// Appends the key and then the value of the record `e` names to `data` (one copy: they are
+/// adjacent in the record).
+pub(crate) fn copy_entry_into(
+    region: &Region,
+    e: &Entry,
+    data: &mut Vec<u8>,
+) -> Result<(), OrderedMapError> {
+    let (k, v) = lengths(e)?;
+    let at = data.len();
+    data.resize(at + (k + v) as usize, 0);
+    region.read_bytes(e.rec + RECORD_HEADER_LEN, &mut data[at..])?;
+    Ok(())
+}
+
 /// A record's header as copied with its key and value (before the copy is validated).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sealed {
