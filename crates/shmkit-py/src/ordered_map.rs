@@ -19,8 +19,9 @@
 //!   core's prefix of a tuple's elements, or of the start of a string:
 //!   [`crate::ordered_key::encode_order_prefix`]); the scan, the counts and every
 //!   comparison of keys are the core's;
-//! - iterators own the core's `Range` (which owns a clone of the map handle) and fetch in
-//!   batches with the GIL released; they are weakly consistent as the core's ranges are:
+//! - iterators own a clone of the map handle and fetch in batches with the GIL released,
+//!   through the core's allocation-free `OrderedMap::scan` into one buffer, each batch
+//!   resuming after the last key fetched; they are weakly consistent as the core's scans are:
 //!   an entry present throughout is yielded exactly once and in order, never an error
 //!   because the map changed;
 //! - every operation first checks that the handle is open.
@@ -45,7 +46,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBool, PyDict, PyTuple};
-use shmkit::collections::ordered_map::{Range, prefix_end};
+use shmkit::collections::ordered_map::prefix_end;
 use shmkit::{OrderedMap, OrderedMapError, RangeCount, Store, UpdateAction};
 use std::ops;
 
@@ -181,17 +182,25 @@ enum Yield {
 /// The entries an iterator fetches in its first call into the core; each later call
 /// fetches four times more, up to [`MAX_BATCH`], so a short scan reads little and a long
 /// one releases the GIL once per [`MAX_BATCH`] entries.
-const FIRST_BATCH: usize = 16;
+const FIRST_BATCH: usize = 64;
 /// The most entries an iterator fetches per call into the core.
 const MAX_BATCH: usize = 1024;
 
 /// Iterator over a range of an ordered map (see the module documentation).
 #[pyclass(module = "shmkit", name = "OrderedMapIterator")]
 pub struct OrderedMapIter {
-    range: Range,
+    map: OrderedMap,
+    lo: Edge,
+    hi: Edge,
     reverse: bool,
     what: Yield,
-    fetched: std::vec::IntoIter<Item>,
+    /// The fetched entries, keys and values back to back, and where each is.
+    data: Vec<u8>,
+    spans: Vec<(usize, usize, usize)>,
+    /// The next fetched entry to hand out.
+    next: usize,
+    /// The last key fetched: the next fetch resumes after it (before it, in reverse).
+    resume: Option<Vec<u8>>,
     batch: usize,
     /// The range is used up, or failed (then `error` holds why, raised after the entries
     /// fetched before it).
@@ -200,31 +209,44 @@ pub struct OrderedMapIter {
 }
 
 impl OrderedMapIter {
-    /// Fetches the next batch with the GIL released.
+    /// Fetches the next batch with the GIL released, through the core's allocation-free
+    /// scan (resuming after the last key fetched, so the iteration is the core's weakly
+    /// consistent one).
     fn fetch(&mut self, py: Python<'_>) {
-        let (range, reverse, n) = (&mut self.range, self.reverse, self.batch);
-        let (items, end) = py.detach(|| {
-            let mut items = Vec::with_capacity(n);
-            while items.len() < n {
-                let next = if reverse {
-                    range.next_back()
-                } else {
-                    range.next()
-                };
-                match next {
-                    Some(Ok(item)) => items.push(item),
-                    Some(Err(e)) => return (items, Some(Some(e))),
-                    None => return (items, Some(None)),
-                }
-            }
-            (items, None)
+        let n = self.batch;
+        let resume = self.resume.as_deref().map(ops::Bound::Excluded);
+        let (start, end) = match (resume, self.reverse) {
+            (None, _) => (borrowed(&self.lo), borrowed(&self.hi)),
+            (Some(r), false) => (r, borrowed(&self.hi)),
+            (Some(r), true) => (borrowed(&self.lo), r),
+        };
+        let (map, data, spans) = (&self.map, &mut self.data, &mut self.spans);
+        data.clear();
+        spans.clear();
+        self.next = 0;
+        let result = py.detach(|| {
+            map.scan(start, end, self.reverse, |k, v| {
+                let at = data.len();
+                data.extend_from_slice(k);
+                data.extend_from_slice(v);
+                spans.push((at, k.len(), v.len()));
+                spans.len() < n
+            })
         });
-        if let Some(error) = end {
-            self.done = true;
-            self.error = error;
+        match result {
+            Ok(_) if self.spans.len() < n => self.done = true,
+            Ok(_) => {}
+            Err(e) => {
+                self.done = true;
+                self.error = Some(e);
+            }
+        }
+        if let Some(&(at, k, _)) = self.spans.last() {
+            let r = self.resume.get_or_insert_with(Vec::new);
+            r.clear();
+            r.extend_from_slice(&self.data[at..at + k]);
         }
         self.batch = (self.batch * 4).min(MAX_BATCH);
-        self.fetched = items.into_iter();
     }
 }
 
@@ -235,9 +257,10 @@ impl OrderedMapIter {
     }
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let (k, v) = loop {
-            if let Some(entry) = self.fetched.next() {
-                break entry;
+        let (at, k, v) = loop {
+            if let Some(&span) = self.spans.get(self.next) {
+                self.next += 1;
+                break span;
             }
             if self.done {
                 return match self.error.take() {
@@ -247,10 +270,14 @@ impl OrderedMapIter {
             }
             self.fetch(py);
         };
+        let key = &self.data[at..at + k];
+        let value = &self.data[at + k..at + k + v];
         Ok(Some(match self.what {
-            Yield::Keys => decode_key(py, &k)?,
-            Yield::Values => decode(py, &v)?,
-            Yield::Items => item(py, &(k, v))?.into_any(),
+            Yield::Keys => decode_key(py, key)?,
+            Yield::Values => decode(py, value)?,
+            Yield::Items => {
+                PyTuple::new(py, [decode_key(py, key)?, decode(py, value)?])?.into_any()
+            }
         }))
     }
 }
@@ -313,10 +340,15 @@ impl PyOrderedMap {
         let map = Self::map(slf)?;
         let (lo, hi) = edges(start, stop, prefix, inclusive)?;
         Ok(OrderedMapIter {
-            range: map.range(borrowed(&lo), borrowed(&hi)),
+            map: map.clone(),
+            lo,
+            hi,
             reverse,
             what,
-            fetched: Vec::new().into_iter(),
+            data: Vec::new(),
+            spans: Vec::new(),
+            next: 0,
+            resume: None,
             batch: FIRST_BATCH,
             done: false,
             error: None,
