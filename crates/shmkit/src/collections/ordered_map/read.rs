@@ -130,7 +130,7 @@ impl OmInner {
             return Ok(Some(true));
         };
         let copied = record::copy_header(self.region(), &e)
-            .and_then(|h| record::copy_value(self.region(), &e, buf).map(|()| h));
+            .and_then(|h| record::copy_value(&self.store, &e, buf).map(|()| h));
         let Some(sealed) = settle(&p.leaf, copied)? else {
             return Ok(None);
         };
@@ -419,8 +419,8 @@ impl OmInner {
         for e in &picked {
             let (mut key, mut value) = (Vec::new(), Vec::new());
             let copied = record::copy_header(region, e).and_then(|h| {
-                record::copy_key(region, e, &mut key)?;
-                record::copy_value(region, e, &mut value)?;
+                record::copy_key(&self.store, e, &mut key)?;
+                record::copy_value(&self.store, e, &mut value)?;
                 Ok(h)
             });
             let Some(h) = settle(&p.leaf, copied)? else {
@@ -445,7 +445,8 @@ impl OmInner {
 /// returned from that end (the last before, from the back) in the map as it is then, so an
 /// entry present throughout is returned exactly once, in order, while others write; an
 /// entry added or removed meanwhile may or may not be seen. To resume a scan later, start a
-/// new range at `Bound::Excluded(last_key)`.
+/// new range at `Bound::Excluded(last_key)`. A tree found out of order (damage) ends the scan
+/// with an error.
 pub struct Range {
     map: OrderedMap,
     /// Entries not yet returned from the front are after this bound.
@@ -574,6 +575,21 @@ impl Range {
             };
             match item {
                 Some(item) => {
+                    // Each refill starts past the last item returned from this end: an item
+                    // that is not is damage (a tree out of order), which would otherwise make
+                    // the scan go back and repeat itself forever.
+                    let onward = if back {
+                        below(&item.0, &self.hi)
+                    } else {
+                        above(&item.0, &self.lo)
+                    };
+                    if !onward {
+                        self.done = true;
+                        return Some(Err(OrderedMapError::corrupt(
+                            self.map.root_offset(),
+                            "a scan met keys out of order",
+                        )));
+                    }
                     // Items fetched earlier may have been returned from the other end since.
                     let inside = if back {
                         above(&item.0, &self.lo)
