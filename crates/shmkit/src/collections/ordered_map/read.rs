@@ -171,7 +171,7 @@ impl OmInner {
             return Ok(Some(true));
         };
         let copied = record::copy_header(self.region(), &e)
-            .and_then(|h| record::copy_value(self.region(), &e, buf).map(|()| h));
+            .and_then(|h| record::copy_value(&self.store, &e, buf).map(|()| h));
         let Some(sealed) = settle(&p.leaf, copied)? else {
             return Ok(None);
         };
@@ -358,6 +358,22 @@ impl OmInner {
             }
             for i in 0..batch.len() {
                 let (k, v) = batch.get(i);
+                // Each batch starts past the last key handed out, and keys within one are
+                // in order: a key that is not onward is damage (a tree out of order), which
+                // would otherwise make the scan go back and repeat itself forever.
+                let previous = if i > 0 {
+                    Some(batch.get(i - 1).0)
+                } else {
+                    resume.as_deref()
+                };
+                if let Some(p) = previous
+                    && (if back { k >= p } else { k <= p })
+                {
+                    return Err(OrderedMapError::corrupt(
+                        self.root,
+                        "a scan met keys out of order",
+                    ));
+                }
                 seen += 1;
                 if !f(k, v) {
                     return Ok(seen);
@@ -513,8 +529,9 @@ impl OmInner {
             let first = out.len();
             for e in &picked {
                 let at = out.data.len();
-                let copied = record::copy_header(region, e)
-                    .and_then(|h| record::copy_entry_into(region, e, &mut out.data).map(|()| h));
+                let copied = record::copy_header(region, e).and_then(|h| {
+                    record::copy_entry_into(&self.store, e, &mut out.data).map(|()| h)
+                });
                 let Some(h) = settle(&p.leaf, copied)? else {
                     return Ok(None);
                 };
@@ -542,7 +559,8 @@ impl OmInner {
 /// returned from that end (the last before, from the back) in the map as it is then, so an
 /// entry present throughout is returned exactly once, in order, while others write; an
 /// entry added or removed meanwhile may or may not be seen. To resume a scan later, start a
-/// new range at `Bound::Excluded(last_key)`.
+/// new range at `Bound::Excluded(last_key)`. A tree found out of order (damage) ends the scan
+/// with an error.
 pub struct Range {
     map: OrderedMap,
     /// Entries not yet returned from the front are after this bound.
@@ -676,6 +694,21 @@ impl Range {
             };
             match item {
                 Some(item) => {
+                    // Each refill starts past the last item returned from this end: an item
+                    // that is not is damage (a tree out of order), which would otherwise make
+                    // the scan go back and repeat itself forever.
+                    let onward = if back {
+                        below(&item.0, &self.hi)
+                    } else {
+                        above(&item.0, &self.lo)
+                    };
+                    if !onward {
+                        self.done = true;
+                        return Some(Err(OrderedMapError::corrupt(
+                            self.map.root_offset(),
+                            "a scan met keys out of order",
+                        )));
+                    }
                     // Items fetched earlier may have been returned from the other end since.
                     let inside = if back {
                         above(&item.0, &self.lo)

@@ -3,8 +3,8 @@
 //! immutable once a leaf names it.
 //!
 //! Invariants: a record is read at the lengths its leaf entry gives (the entry is part of a
-//! validated node), each bounded by [`MAX_KEY_LEN`]/[`MAX_VALUE_LEN`] before a buffer is
-//! sized from it; a value handed out matched the record's checksum, which covers the map's
+//! validated node), each bounded by [`MAX_KEY_LEN`]/[`MAX_VALUE_LEN`] and both by the
+//! record's block before a buffer is sized from them; a value handed out matched the record's checksum, which covers the map's
 //! root offset, so a record of another map or a damaged one is an error, never a value.
 //! Optimistic readers copy first and check after validating the leaf (a copy of a record
 //! freed meanwhile is discarded, not reported as damage).
@@ -59,12 +59,15 @@ pub(crate) fn build(
     })
 }
 
-fn lengths(e: &Entry) -> Result<(u64, u64), OrderedMapError> {
+/// The lengths entry `e` gives its record, after checking they are within the limits and
+/// fit the record's block: no buffer is sized from lengths that fail this.
+fn lengths(store: &Store, e: &Entry) -> Result<(u64, u64), OrderedMapError> {
     let (k, v) = (u64::from(e.key_len), u64::from(e.val_len));
-    if k > MAX_KEY_LEN || v > MAX_VALUE_LEN {
+    let capacity = store.block_capacity(e.rec).unwrap_or(0);
+    if k > MAX_KEY_LEN || v > MAX_VALUE_LEN || record_len(k, v) > capacity {
         return Err(OrderedMapError::corrupt(
             e.rec,
-            format!("entry claims a key of {k} and a value of {v} bytes"),
+            format!("entry claims a key of {k} and a value of {v} bytes in a block of {capacity}"),
         ));
     }
     Ok((k, v))
@@ -73,41 +76,46 @@ fn lengths(e: &Entry) -> Result<(u64, u64), OrderedMapError> {
 /// Copies the value of the record `e` names into `out` (no check: the caller validates its
 /// leaf and then calls [`verify_copy`]).
 pub(crate) fn copy_value(
-    region: &Region,
+    store: &Store,
     e: &Entry,
     out: &mut Vec<u8>,
 ) -> Result<(), OrderedMapError> {
-    let (k, v) = lengths(e)?;
+    let (k, v) = lengths(store, e)?;
     out.clear();
     out.resize(v as usize, 0);
-    region.read_bytes(e.rec + RECORD_HEADER_LEN + k, out)?;
+    store
+        .inner
+        .region
+        .read_bytes(e.rec + RECORD_HEADER_LEN + k, out)?;
     Ok(())
 }
 
 /// Copies the key of the record `e` names into `out`.
-pub(crate) fn copy_key(
-    region: &Region,
-    e: &Entry,
-    out: &mut Vec<u8>,
-) -> Result<(), OrderedMapError> {
-    let (k, _) = lengths(e)?;
+pub(crate) fn copy_key(store: &Store, e: &Entry, out: &mut Vec<u8>) -> Result<(), OrderedMapError> {
+    let (k, _) = lengths(store, e)?;
     out.clear();
     out.resize(k as usize, 0);
-    region.read_bytes(e.rec + RECORD_HEADER_LEN, out)?;
+    store
+        .inner
+        .region
+        .read_bytes(e.rec + RECORD_HEADER_LEN, out)?;
     Ok(())
 }
 
 /// Appends the key and then the value of the record `e` names to `data` (one copy: they are
 /// adjacent in the record).
 pub(crate) fn copy_entry_into(
-    region: &Region,
+    store: &Store,
     e: &Entry,
     data: &mut Vec<u8>,
 ) -> Result<(), OrderedMapError> {
-    let (k, v) = lengths(e)?;
+    let (k, v) = lengths(store, e)?;
     let at = data.len();
     data.resize(at + (k + v) as usize, 0);
-    region.read_bytes(e.rec + RECORD_HEADER_LEN, &mut data[at..])?;
+    store
+        .inner
+        .region
+        .read_bytes(e.rec + RECORD_HEADER_LEN, &mut data[at..])?;
     Ok(())
 }
 
@@ -127,6 +135,27 @@ pub(crate) fn copy_header(region: &Region, e: &Entry) -> Result<Sealed, OrderedM
         val_len: header.val_len.load(Ordering::Relaxed),
         checksum: header.checksum.load(Ordering::Relaxed),
     })
+}
+
+/// True if `rec` holds a whole record of the map at `map` (lengths that fit its block, a
+/// matching checksum): checked before freeing a record only an intent names, so a damaged
+/// intent never frees another object's block.
+pub(crate) fn is_record_of(store: &Store, map: u64, rec: u64) -> bool {
+    let check = || -> Result<(), OrderedMapError> {
+        let header: &RecordHeader = store.inner.region.get(rec)?;
+        let e = Entry {
+            prefix: 0,
+            rec,
+            key_len: header.key_len.load(Ordering::Relaxed),
+            val_len: header.val_len.load(Ordering::Relaxed),
+        };
+        let sealed = copy_header(&store.inner.region, &e)?;
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        copy_key(store, &e, &mut key)?;
+        copy_value(store, &e, &mut value)?;
+        verify_copy(map, &e, &sealed, &key, &value)
+    };
+    check().is_ok()
 }
 
 /// Checks a validated copy of a record (its header, key and value) against its entry and

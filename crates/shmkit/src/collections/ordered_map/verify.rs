@@ -3,10 +3,10 @@
 //! Invariants: every walk runs under the map's lock (taken with
 //! [`MAINTENANCE_LOCK_WAIT`]; a live holder past it makes the check report the map busy),
 //! after the lock settled any half-done write. The check visits every node of the tree
-//! once and every record once: generations, owners, levels, entry order (full keys),
-//! record lengths and checksums, inner keys equal to their child's smallest key, subtree
-//! counts and byte totals, the published totals; and the free list (owner, odd
-//! generation, no cycle, its count). A repair rebuilds a damaged tree from the entries
+//! once (a node named twice is damage, not walked again) and every record once:
+//! generations, owners, levels, entry order (full keys), record lengths and checksums, inner
+//! keys equal to their child's smallest key, subtree counts and byte totals, the published
+//! totals; and the free list (owner, odd generation, no cycle, its count). A repair rebuilds a damaged tree from the entries
 //! whose records check, in key order (dropping damaged and duplicate entries), publishes it
 //! with one commit, and returns the nodes of the old tree it walked to the free list; a
 //! damaged free list is forgotten. Records it drops are not freed (a damaged entry may name
@@ -92,6 +92,9 @@ struct Walk {
     depth: u64,
     /// Records met (each once), for `owned_blocks`.
     records: Vec<u64>,
+    /// Nodes named so far: a node named twice is damage, walked once (a node naming
+    /// itself or an ancestor would otherwise make the walk exponential).
+    named: HashSet<u64>,
 }
 
 /// A subtree's totals and smallest entry, as its parent should name them.
@@ -166,6 +169,9 @@ impl OmInner {
         if depth as usize >= MAX_DEPTH {
             return problem(w, "tree deeper than the maximum".into());
         }
+        if !w.named.insert(off) {
+            return problem(w, "node named twice in the tree".into());
+        }
         let n = match super::node::open(region, self.root, off, generation) {
             Ok(Open::Node(n)) => n,
             Ok(Open::Stale) => {
@@ -208,8 +214,8 @@ impl OmInner {
                     let (mut key, mut value) = (Vec::new(), Vec::new());
                     let ok = record::copy_header(region, &e)
                         .and_then(|h| {
-                            record::copy_key(region, &e, &mut key)?;
-                            record::copy_value(region, &e, &mut value)?;
+                            record::copy_key(&self.store, &e, &mut key)?;
+                            record::copy_value(&self.store, &e, &mut value)?;
                             record::verify_copy(self.root, &e, &h, &key, &value)
                         })
                         .and_then(|()| {
@@ -334,7 +340,6 @@ impl OmInner {
         report.repaired = repaired;
         let root = self.root_ref()?;
         let mut walk = self.walk(true)?;
-        let free = self.free_list(root);
         if repair && !walk.problems.is_empty() {
             let found: Vec<String> = walk.problems.iter().map(|p| p.what.clone()).collect();
             report.repaired.push(format!("found: {}", found.join("; ")));
@@ -343,6 +348,8 @@ impl OmInner {
                 .push(self.rebuild(&mut locked, root, &mut walk)?);
             walk = self.walk(true)?;
         }
+        // After the rebuild, which took nodes from the list and returned the old tree's.
+        let free = self.free_list(root);
         match free {
             Ok(list) => {
                 let count = root.free_count.load(Ordering::Relaxed);

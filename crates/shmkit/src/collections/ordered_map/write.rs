@@ -21,7 +21,9 @@
 //! holder runs step 7 again; each part of it is idempotent (a node already at the head of
 //! the free list is not pushed twice, a zeroed record word is not freed twice). At most one
 //! node (taken from the allocator, not yet recorded) or one record can leak, for the leak
-//! sweep.
+//! sweep. Settling trusts the intent only as far as it names this map's blocks: a dropped
+//! leaf must be one of the replaced nodes, and a record is freed by an undo only if it
+//! checks as this map's; anything else is left to the leak sweep.
 //!
 //! ```
 //! use shmkit::{Store, StoreOptions, UpdateAction};
@@ -336,7 +338,7 @@ impl OmInner {
         }
         let e = found.entries[found.pos];
         let mut key = Vec::new();
-        record::copy_key(self.region(), &e, &mut key)?;
+        record::copy_key(&self.store, &e, &mut key)?;
         let value = locked.read_value(&e, &key)?;
         let pos = found.pos;
         locked.commit(
@@ -458,7 +460,7 @@ impl<'a> Locked<'a> {
     fn read_value(&self, e: &Entry, key: &[u8]) -> Result<Vec<u8>, OrderedMapError> {
         let mut value = Vec::new();
         let sealed = record::copy_header(self.region(), e)?;
-        record::copy_value(self.region(), e, &mut value)?;
+        record::copy_value(&self.inner.store, e, &mut value)?;
         record::verify_copy(self.inner.root, e, &sealed, key, &value)?;
         Ok(value)
     }
@@ -563,9 +565,11 @@ impl<'a> Locked<'a> {
         }
         let head = root.free_head.load(Ordering::Relaxed);
         if head != 0 {
-            let h: &NodeHeader = self.region().get(head)?;
-            let g = h.generation.load(Ordering::Relaxed);
-            if h.map.load(Ordering::Relaxed) == self.inner.root && g & 1 == 1 {
+            let free = self.region().get::<NodeHeader>(head).ok().filter(|h| {
+                h.map.load(Ordering::Relaxed) == self.inner.root
+                    && h.generation.load(Ordering::Relaxed) & 1 == 1
+            });
+            if let Some(h) = free {
                 let next = h.next_free.load(Ordering::Relaxed);
                 if tracked {
                     root.new_nodes[n].store(head, Ordering::Relaxed);
@@ -575,6 +579,12 @@ impl<'a> Locked<'a> {
                 let c = root.free_count.load(Ordering::Relaxed);
                 root.free_count
                     .store(c.saturating_sub(1), Ordering::Relaxed);
+                // The node was retired (and a release fence issued) by whoever freed it,
+                // maybe another process: this fence orders that retirement before the
+                // stores that refill the node, so a reader that sees any of them and then
+                // fences sees the node's generation changed (the seqlock argument needs the
+                // fence in the thread that overwrites).
+                fence(Ordering::Release);
                 return Ok(head);
             }
             // A damaged free list: forget it (its nodes are left to the leak sweep).
@@ -593,11 +603,14 @@ impl<'a> Locked<'a> {
     }
 
     /// A fresh generation for a sealed node.
-    fn next_gen(&self) -> u64 {
+    fn next_gen(&self) -> Result<u64, OrderedMapError> {
         let g = self.root.next_gen.load(Ordering::Relaxed) & !1;
         let g = g.max(2);
-        self.root.next_gen.store(g + 2, Ordering::Relaxed);
-        g
+        let next = g.checked_add(2).ok_or_else(|| {
+            OrderedMapError::corrupt(self.inner.root, "the node generation counter is at its end")
+        })?;
+        self.root.next_gen.store(next, Ordering::Relaxed);
+        Ok(g)
     }
 
     /// Writes a leaf of `entries` into a taken node and seals it; returns its slot.
@@ -626,7 +639,7 @@ impl<'a> Locked<'a> {
             d.lens.store(e.lens(), Ordering::Relaxed);
             bytes += e.bytes();
         }
-        let generation = self.next_gen();
+        let generation = self.next_gen()?;
         h.generation.store(generation, Ordering::Release);
         let first = entries[0];
         Ok(Slot {
@@ -681,7 +694,7 @@ impl<'a> Locked<'a> {
             count = count.wrapping_add(s.count);
             bytes = bytes.wrapping_add(s.bytes);
         }
-        let generation = self.next_gen();
+        let generation = self.next_gen()?;
         h.generation.store(generation, Ordering::Release);
         let first = slots[0];
         Ok(Slot {
@@ -1003,6 +1016,17 @@ fn finish(m: &OmInner, root: &OmRoot) -> Result<(), OrderedMapError> {
         let leaf = root.drop_leaf.load(Ordering::Relaxed);
         if leaf != 0 {
             let node: &LeafNode = region.get(leaf)?;
+            // Only a leaf of this map that the write replaced names records it may free.
+            let replaced = (0..n_old).any(|k| root.old_nodes[k].load(Ordering::Relaxed) == leaf);
+            if !replaced
+                || node.header.map.load(Ordering::Relaxed) != m.root
+                || node.header.level.load(Ordering::Relaxed) != LEAF_LEVEL
+            {
+                return Err(OrderedMapError::corrupt(
+                    leaf,
+                    "the intent drops entries of a node that is not a leaf the write replaced",
+                ));
+            }
             let from = (root.drop_from.load(Ordering::Relaxed) as usize).min(LEAF_CAP);
             let to = (root.drop_to.load(Ordering::Relaxed) as usize).min(LEAF_CAP);
             for i in from..to {
@@ -1046,6 +1070,12 @@ fn undo(m: &OmInner, root: &OmRoot, free_rec: bool) -> Result<(), OrderedMapErro
         if free_rec {
             let rec = root.intent_rec.swap(0, Ordering::AcqRel);
             if rec != 0 {
+                if !record::is_record_of(&m.store, m.root, rec) {
+                    return Err(OrderedMapError::corrupt(
+                        rec,
+                        "the intent names a block that is not a record of this map",
+                    ));
+                }
                 let _ = m.store.free(rec);
             }
         }
