@@ -282,3 +282,101 @@ fn a_write_is_visible_to_another_process_at_once() {
     }
     child.expect_success();
 }
+
+#[test]
+fn a_writer_that_dies_while_a_store_repair_runs_leaves_the_leak_sweep_free_to_finish() {
+    // A writer of map "a" dies holding its lock with a write half done after the repair
+    // checked "a" (while it checks the larger "b"). The repair's leak sweep then asks "a"
+    // for its blocks under exclusive use of the store; settling the dead writer's intent
+    // there must not wait for the sweep to end (it waited forever).
+    use shmkit::collections::ordered_map::layout::{
+        INTENT_WRITE, OmRoot, RECORD_HEADER_LEN, RecordHeader, record_checksum, record_len,
+    };
+    use shmkit::store::alloc::{BlockHeader, TAG_FREE};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let t = TestStore::new("om-sweep-intent");
+    let a = t.ordered_map("a").unwrap();
+    let b = t.ordered_map("b").unwrap();
+    for i in 0..20u32 {
+        a.set(&i.to_be_bytes(), b"a").unwrap();
+    }
+    for i in 0..20_000u32 {
+        b.set(&i.to_be_bytes(), b"b").unwrap();
+    }
+    let ra: &OmRoot = t.get(a.root_offset()).unwrap();
+    // The record the dead writer meant to publish, as a write builds it before the lock.
+    let (key, value) = (b"new key", b"new value");
+    let rec = t.alloc(record_len(7, 9)).unwrap();
+    let h: &RecordHeader = t.get(rec).unwrap();
+    h.key_len.store(7, Ordering::SeqCst);
+    h.val_len.store(9, Ordering::SeqCst);
+    h.checksum.store(
+        record_checksum(a.root_offset(), key, value),
+        Ordering::SeqCst,
+    );
+    t.write_bytes(rec + RECORD_HEADER_LEN, key).unwrap();
+    t.write_bytes(rec + RECORD_HEADER_LEN + 7, value).unwrap();
+    let b_lock: &AtomicU32 = t
+        .get(b.root_offset() + std::mem::offset_of!(OmRoot, lock) as u64)
+        .unwrap();
+    // The writer must see the repair inside "b" and die before its sweep starts: on a busy
+    // machine it may miss that window (then the round is run again).
+    let mut report = None;
+    for _round in 0..10 {
+        let mut writer = fork_child(|| {
+            // Wait for the repair to hold "b"'s lock (it checked "a" before).
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while b_lock.load(Ordering::SeqCst) == 0 {
+                if std::time::Instant::now() > deadline {
+                    return 2;
+                }
+                std::hint::spin_loop();
+            }
+            let guard = t.lock(&ra.lock).unwrap();
+            ra.intent_new_len.store(0, Ordering::SeqCst);
+            ra.intent_old_len.store(0, Ordering::SeqCst);
+            ra.intent_done.store(0, Ordering::SeqCst);
+            ra.intent_rec.store(rec, Ordering::SeqCst);
+            ra.drop_leaf.store(0, Ordering::SeqCst);
+            ra.intent_version
+                .store(ra.root_version.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+            ra.intent_op.store(INTENT_WRITE, Ordering::SeqCst);
+            std::mem::forget(guard);
+            0
+        });
+        let store = (*t).clone();
+        let (send, got) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = send.send(store.repair());
+        });
+        let r = got
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the store repair did not finish");
+        let wrote = writer.wait() == Exit::Code(0);
+        let swept = !r.not_repaired.iter().any(|n| n.what.contains("attached"));
+        if wrote && swept {
+            report = Some(r);
+            break;
+        }
+        if wrote {
+            // Settle the write for the next round.
+            assert!(a.verify().unwrap().problems.is_empty());
+        }
+    }
+    let report = report.expect("the writer never died inside the repair");
+    assert!(
+        !report.repaired.iter().any(|r| r.contains("undid")),
+        "the check settled the write, not the sweep: {report:?}"
+    );
+    assert_eq!(ra.intent_op.load(Ordering::SeqCst), 0, "{report:?}");
+    assert!(report.not_repaired.is_empty(), "{report:?}");
+    let block: &BlockHeader = t.get(rec - 16).unwrap();
+    assert_eq!(
+        block.tag.load(Ordering::SeqCst),
+        TAG_FREE,
+        "the record was freed"
+    );
+    assert!(report.after.is_clean(), "{report:?}");
+    assert_eq!(a.len(), 20);
+    assert!(a.verify().unwrap().problems.is_empty());
+}

@@ -172,7 +172,10 @@ impl OmInner {
         if root.intent_op.load(Ordering::Acquire) != INTENT_NONE {
             let committed = root.root_version.load(Ordering::Acquire)
                 == root.intent_version.load(Ordering::Relaxed);
-            let _gate = self.store.inner.enter_write();
+            // During this process's leak sweep (which asks the map for its blocks under
+            // this lock) settling goes on without the gate: waiting for the sweep to end
+            // would wait for itself. The records it drops are then left to the sweep.
+            let _gate = (!self.store.inner.is_sweeping()).then(|| self.store.inner.enter_write());
             let result = if committed {
                 finish(self, root)
             } else {
@@ -969,6 +972,15 @@ fn depth_after(inner_levels: usize) -> usize {
     inner_levels + 2
 }
 
+/// Frees a record a settled write dropped or never published; while this process sweeps
+/// leaks, leaves it to the sweep (which took the used blocks before asking the map for its
+/// own, so it frees it; freeing it here too would be a double free there).
+fn free_record(m: &OmInner, rec: u64) {
+    if !m.store.inner.is_sweeping() {
+        let _ = m.store.free(rec);
+    }
+}
+
 /// Retires a node (odd generation) unless it already is.
 fn retire(h: &NodeHeader) {
     let g = h.generation.load(Ordering::Relaxed);
@@ -1032,7 +1044,7 @@ fn finish(m: &OmInner, root: &OmRoot) -> Result<(), OrderedMapError> {
             for i in from..to {
                 let rec = node.entries[i].rec.swap(0, Ordering::AcqRel);
                 if rec != 0 {
-                    let _ = m.store.free(rec);
+                    free_record(m, rec);
                 }
             }
         }
@@ -1076,7 +1088,7 @@ fn undo(m: &OmInner, root: &OmRoot, free_rec: bool) -> Result<(), OrderedMapErro
                         "the intent names a block that is not a record of this map",
                     ));
                 }
-                let _ = m.store.free(rec);
+                free_record(m, rec);
             }
         }
         Ok(())
