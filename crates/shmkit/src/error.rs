@@ -359,6 +359,7 @@ impl MapError {
             | MapError::ValueTooLarge { .. }
             | MapError::InvalidOptions(_) => ErrorKind::InvalidArgument,
             MapError::NotAnInteger { .. } => ErrorKind::WrongType,
+            MapError::TooManyHandles { .. } => ErrorKind::Full,
             MapError::Corrupt { .. } => ErrorKind::Corrupt,
         }
     }
@@ -838,6 +839,7 @@ mod tests {
             MapError::NotAnInteger { .. } => 5,
             MapError::InvalidOptions(_) => 6,
             MapError::Corrupt { .. } => 7,
+            MapError::TooManyHandles { .. } => 8,
         }
     }
 
@@ -1224,6 +1226,10 @@ mod tests {
             ),
             (MapError::NotAnInteger { len: 9 }, ErrorKind::WrongType),
             (
+                MapError::TooManyHandles { shard: 0, max: 1 },
+                ErrorKind::Full,
+            ),
+            (
                 MapError::InvalidOptions("x".into()),
                 ErrorKind::InvalidArgument,
             ),
@@ -1232,7 +1238,7 @@ mod tests {
         ];
         cases.extend(directory_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
-        check(cases, MapError::kind, map_variant, 8);
+        check(cases, MapError::kind, map_variant, 9);
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //!
 //! The map has 2 shards starting at the smallest table and the child clears it now and then,
 //! so shards are growing (migrating) at many of the kills; the test counts those.
+//!
+//! Keys also get stable handles (the child writes and removes through them; the parent gives
+//! every even key one at each check), so kills land while cells are made live, freed, and
+//! their tables grow; after each kill every handle the parent holds reads its own key's
+//! current value or, if the key was removed meanwhile, nothing.
 
 mod common;
 
@@ -14,7 +19,7 @@ use shmkit::collections::hash_map::layout::{
 };
 use shmkit::store::header::Line;
 use shmkit::store::registry::split_owner_id;
-use shmkit::{HashMap, Store, UpdateAction};
+use shmkit::{HashMap, KeyHandle, Store, UpdateAction};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -74,8 +79,13 @@ fn child(map: HashMap, log: Log<'_>, seed: u64) -> i32 {
             log.set(IN_KEY, k);
             log.set(IN_NEW, 0);
             log.set(FLAG, 2);
-            let ok = match choice % 4 {
-                0 => map
+            let ok = match choice % 5 {
+                4 if cur_val.is_some() => match map.handle(&key(k)) {
+                    Ok(Some(h)) => map.remove_by_handle(h),
+                    Ok(None) => Ok(false),
+                    Err(e) => Err(e),
+                },
+                0 | 4 => map
                     .delete(&key(k))
                     .map(|present| present == cur_val.is_some()),
                 1 => map.remove(&key(k)).map(|old| old == cur_val),
@@ -95,7 +105,16 @@ fn child(map: HashMap, log: Log<'_>, seed: u64) -> i32 {
             log.set(IN_KEY, k);
             log.set(IN_NEW, v);
             log.set(FLAG, 1);
-            let ok = match choice % 5 {
+            let ok = match choice % 7 {
+                5 => map.set_with_handle(&key(k), &new).map(|_| true),
+                6 if cur_val.is_some() => match map.handle(&key(k)) {
+                    Ok(Some(h)) => map.set_by_handle(h, &new),
+                    Ok(None) => Ok(false),
+                    Err(e) => Err(e),
+                },
+                6 => map
+                    .insert_if_absent_with_handle(&key(k), &new)
+                    .map(|(_, inserted)| inserted),
                 0 => map.set(&key(k), &new).map(|()| true),
                 1 => map.insert(&key(k), &new).map(|old| old == cur_val),
                 2 => map
@@ -169,8 +188,39 @@ fn settle(map: &HashMap, log: &Log<'_>, all: bool) -> Result<u64, String> {
 }
 
 /// Checks the map against the log after a kill, then settles the log to what the map holds.
-fn check(map: &HashMap, log: &Log<'_>, round: u32) {
+/// Every handle in `handles` (the parent's, from earlier checks) reads its key's value or, if
+/// the key went away since, nothing; then every present even key gets its handle (new or
+/// the same).
+fn check(map: &HashMap, log: &Log<'_>, round: u32, handles: &mut [Option<KeyHandle>]) {
     let present = settle(map, log, true).unwrap_or_else(|e| panic!("round {round}: {e}"));
+    for k in 0..KEYS {
+        let now = log.get(STATE + k);
+        if let Some(h) = handles[k as usize] {
+            let read = map.get_by_handle(h).unwrap();
+            let current = (now != 0).then(|| val(k, now));
+            assert!(
+                read.is_none() || read == current,
+                "round {round}: the handle of key {k} read {read:?}, the key holds {current:?}"
+            );
+            if now == 0 {
+                assert_eq!(read, None, "round {round}: handle of removed key {k}");
+            }
+            if read.is_none() {
+                handles[k as usize] = None;
+            }
+        }
+        if k % 2 == 0 && now != 0 {
+            let h = map
+                .handle(&key(k))
+                .unwrap()
+                .expect("a present key has a handle");
+            if let Some(old) = handles[k as usize] {
+                assert_eq!(old, h, "round {round}: key {k} changed its handle");
+            }
+            assert_eq!(map.get_by_handle(h).unwrap(), Some(val(k, now)));
+            handles[k as usize] = Some(h);
+        }
+    }
     let report = map.verify().unwrap();
     assert!(report.is_clean(), "round {round}: {report:?}");
     assert_eq!(report.entries, present, "round {round}: {report:?}");
@@ -193,6 +243,8 @@ fn writer_killed_at_random_moments() {
         .collect();
     let mut rng = Rng::new(0xC0FF_EE00 ^ u64::from(std::process::id()));
     let (mut growing_at_kill, mut repaired, mut clear_kills) = (0u32, 0u32, 0u64);
+    let mut handles = vec![None; KEYS as usize];
+    let mut handles_at_kill = 0u64;
     for round in 0..KILLS {
         let start = log.get(OPS);
         let seed = rng.next();
@@ -240,9 +292,11 @@ fn writer_killed_at_random_moments() {
         if log.get(FLAG) == 3 {
             clear_kills += 1;
         }
-        if map.stats().unwrap().resizing_shards > 0 {
+        let stats = map.stats().unwrap();
+        if stats.resizing_shards > 0 {
             growing_at_kill += 1;
         }
+        handles_at_kill += stats.handles;
         // Every third round the parent checks nothing: the next child meets the dead
         // writer's leftovers through ordinary reads and writes, which must recover them.
         if round % 3 == 1 {
@@ -253,10 +307,15 @@ fn writer_killed_at_random_moments() {
         if !pre.repaired.is_empty() {
             repaired += 1;
         }
-        check(&map, &log, round);
+        check(&map, &log, round, &mut handles);
     }
     eprintln!(
-        "{KILLS} kills: {growing_at_kill} while a shard was migrating, {repaired} inside a critical section"
+        "{KILLS} kills: {growing_at_kill} while a shard was migrating, {repaired} inside a critical section, {} keys with handles on average",
+        handles_at_kill / u64::from(KILLS)
+    );
+    assert!(
+        handles_at_kill >= u64::from(KILLS) * KEYS / 50,
+        "few keys had handles ({handles_at_kill} over all kills)"
     );
     assert!(
         growing_at_kill >= KILLS / 10,

@@ -50,6 +50,15 @@ pub enum MapError {
         /// Length of the stored value.
         len: u64,
     },
+    /// A shard has handed out as many key handles as a handle can address (2^32 across
+    /// the map's shards); remove keys with handles to free some.
+    #[error("shard {shard} has {max} keys with handles, the most a handle can address")]
+    TooManyHandles {
+        /// The shard.
+        shard: u64,
+        /// Its limit.
+        max: u64,
+    },
     /// The options are not valid (for example a shard count that is not a power of two).
     #[error("invalid hash map options: {0}")]
     InvalidOptions(String),

@@ -199,10 +199,12 @@ impl MapInner {
                 if !is_live(tag) {
                     continue;
                 }
-                let rec = slot.rec.load(Ordering::Acquire);
-                if rec == 0 {
+                let raw = slot.rec.load(Ordering::Acquire);
+                if raw == 0 {
                     continue; // an insert a dead writer left unfinished (repair drops it)
                 }
+                // A key with a handle: its record is in its cell.
+                let rec = self.resolve_rec(shard, raw)?;
                 let header: &RecordHeader = self.region().get(rec)?;
                 let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                 let val_len = header.val_len.load(Ordering::Relaxed);

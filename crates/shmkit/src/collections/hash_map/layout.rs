@@ -4,6 +4,7 @@
 //! root block:   MapRoot (64 bytes) .. pad to 128 .. shard_count × Line<ShardHeader> (128 each)
 //! table block:  TableHeader (16 bytes) then `buckets` × Slot (16 bytes each)
 //! record block: RecordHeader (16 bytes), key, zero pad to 8, value
+//! cell block:   CellTableHeader (64 bytes) then `capacity` × Cell (32 bytes each)
 //! ```
 //!
 //! Invariants:
@@ -16,6 +17,11 @@
 //!   atomic store of `rec`;
 //! - a record's `checksum` is [`record_checksum`] of its key's hash and its value, so a value
 //!   that a stray write changed is noticed by readers and `verify` instead of returned;
+//! - a live slot's `rec` with bit 0 set ([`CELL_REF`]) names a **handle cell** of its shard
+//!   instead of a record: cell `rec >> 1` of the shard's cell table, whose `rec` holds the
+//!   record (records are 8-aligned, so bit 0 is free). A cell is referenced by exactly one
+//!   live slot while its state is live; its generation changes in the same store that frees
+//!   it, so a handle naming an older generation never reads the cell's next key;
 //! - keys are found by linear probing from `hash & (buckets - 1)`; the shard is chosen by
 //!   bits 48.. of the hash, so bucket and shard bits are independent.
 //!
@@ -41,7 +47,7 @@ use zerocopy::{FromBytes, KnownLayout};
 /// `MapRoot::magic`.
 pub const MAP_MAGIC: u64 = u64::from_le_bytes(*b"SHMKMAP\0");
 /// Layout version this build reads and writes.
-pub const MAP_VERSION: u32 = 2;
+pub const MAP_VERSION: u32 = 3;
 /// `TableHeader::magic`.
 pub const TABLE_MAGIC: u32 = 0x7AB1_E5E7;
 /// Tag of a never-used slot (ends a probe sequence).
@@ -68,6 +74,41 @@ pub const SPARE_LIMIT: u64 = 8;
 pub const SPARE_MAX_BYTES: u64 = 512;
 /// Smallest table (buckets per shard).
 pub const MIN_BUCKETS: u64 = 16;
+
+/// Set in a slot's `rec` when it names a handle cell (`rec >> 1` is the cell's index).
+pub const CELL_REF: u64 = 1;
+/// `CellTableHeader::magic`.
+pub const CELL_MAGIC: u32 = 0xCE11_7AB1;
+/// Bytes of [`CellTableHeader`] before the first cell.
+pub const CELL_TABLE_HEADER_LEN: u64 = 64;
+/// Bytes of one [`Cell`].
+pub const CELL_LEN: u64 = 32;
+/// Cells of a shard's first cell table.
+pub const MIN_CELLS: u64 = 16;
+/// Low 32 bits of a cell's `state`: the cell holds a key's record.
+pub const CELL_LIVE: u64 = 1;
+/// Low 32 bits of a cell's `state`: free, on the shard's free list (or about to be).
+pub const CELL_FREE: u64 = 0;
+/// Low 32 bits of a cell's `state`: its generations are used up; never used again.
+pub const CELL_RETIRED: u64 = 2;
+
+/// The `state` word of a cell: its generation (high 32 bits) and what it holds (low 32).
+#[inline]
+pub const fn cell_state(generation: u32, what: u64) -> u64 {
+    ((generation as u64) << 32) | what
+}
+
+/// True for a slot `rec` that names a handle cell rather than a record.
+#[inline]
+pub const fn is_cell_ref(rec: u64) -> bool {
+    rec & CELL_REF != 0
+}
+
+/// The slot `rec` naming cell `index`.
+#[inline]
+pub const fn cell_ref(index: u64) -> u64 {
+    (index << 1) | CELL_REF
+}
 
 /// True for the tag of a live slot.
 #[inline]
@@ -174,8 +215,10 @@ pub struct ShardHeader {
     pub counter_intent: AtomicU64,
     /// Resizes (counted in `resizes` too) whose new table was smaller than the old one.
     pub shrinks: AtomicU64,
+    /// Offset of the shard's handle-cell table, 0 until a key of the shard gets a handle.
+    pub cells: AtomicU64,
     /// Reserved, zero.
-    pub _reserved: [AtomicU64; 3],
+    pub _reserved: [AtomicU64; 2],
 }
 
 const _: () = assert!(size_of::<ShardHeader>() == 128);
@@ -206,6 +249,50 @@ pub struct Slot {
 }
 
 const _: () = assert!(size_of::<Slot>() == 16);
+
+/// Header of a shard's handle-cell table (64 bytes), followed by `capacity` cells.
+///
+/// Cells `0..high_water` have been used (live, free or retired); the rest are unwritten.
+/// Free cells are linked from `free_head` through their `next_free` (both index + 1, 0 ends
+/// the list). Changed only under the shard lock with the sequence odd.
+#[repr(C)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
+pub struct CellTableHeader {
+    /// [`CELL_MAGIC`].
+    pub magic: AtomicU32,
+    /// Reserved, zero.
+    pub _pad: AtomicU32,
+    /// Cells the block holds.
+    pub capacity: AtomicU64,
+    /// Cells used so far (`<= capacity`).
+    pub high_water: AtomicU64,
+    /// First free cell, index + 1; 0 if none.
+    pub free_head: AtomicU64,
+    /// Live cells.
+    pub live: AtomicU64,
+    /// Reserved, zero.
+    pub _reserved: [AtomicU64; 3],
+}
+
+const _: () = assert!(size_of::<CellTableHeader>() as u64 == CELL_TABLE_HEADER_LEN);
+
+/// One handle cell (32 bytes): the stable home of one key's record offset while the key has
+/// a handle. A handle is the cell's position and its generation.
+#[repr(C)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
+pub struct Cell {
+    /// [`cell_state`]: generation (high 32 bits) and [`CELL_LIVE`]/[`CELL_FREE`]/
+    /// [`CELL_RETIRED`] (low 32).
+    pub state: AtomicU64,
+    /// The key's current record while live, 0 otherwise.
+    pub rec: AtomicU64,
+    /// The key's hash while live (seeds the record's checksum; names the shard).
+    pub hash: AtomicU64,
+    /// Next free cell, index + 1 (0 ends the list), while free.
+    pub next_free: AtomicU64,
+}
+
+const _: () = assert!(size_of::<Cell>() as u64 == CELL_LEN);
 
 /// Header of a record block (16 bytes), followed by the key, padding to 8, and the value.
 #[repr(C)]

@@ -23,10 +23,10 @@
 
 use super::layout::{
     EMPTY, RECORD_HEADER_LEN, RecordHeader, ShardHeader, Slot, TABLE_HEADER_LEN, TABLE_MAGIC,
-    TOMBSTONE, TableHeader, record_checksum, tag_of, value_offset,
+    TOMBSTONE, TableHeader, is_cell_ref, record_checksum, tag_of, value_offset,
 };
 use super::{Fault, MapError, MapInner};
-use crate::sync::atomic::{Ordering, spin_hint, yield_now};
+use crate::sync::atomic::{AtomicU64, Ordering, spin_hint, yield_now};
 use crate::sync::{MutexGuard, SeqLock};
 
 /// Optimistic tries before a reader takes the shard lock (fewer in a loom model, where every
@@ -63,13 +63,21 @@ impl<'a> TableView<'a> {
     }
 }
 
-/// A live entry found by a probe.
+/// A live entry found by a probe (or through a handle).
 pub(crate) struct Hit<'a> {
-    pub(crate) slot: &'a Slot,
-    /// Position in its table.
+    /// The entry's slot; `None` when it was reached through its handle cell.
+    pub(crate) slot: Option<&'a Slot>,
+    /// The word that holds the entry's record offset: the slot's `rec`, or the `rec` of the
+    /// handle cell the slot names. A new value is published by one store into it.
+    pub(crate) rec_word: &'a AtomicU64,
+    /// The handle cell holding the record, if the key has a handle.
+    pub(crate) cell: Option<u64>,
+    /// Position in its table (of the slot), or the cell's index when `slot` is `None`.
     pub(crate) index: u64,
     /// Offset of the table the slot is in (the current one, or the one being migrated).
     pub(crate) table: u64,
+    /// The key's hash (seeds the record's checksum).
+    pub(crate) hash: u64,
     pub(crate) rec: u64,
     pub(crate) key_len: u64,
     pub(crate) val_len: u64,
@@ -137,10 +145,11 @@ impl MapInner {
         })
     }
 
-    /// Finds `key` (hash `hash`) in one table.
+    /// Finds `key` (hash `hash`) in one table of `shard`.
     #[inline(always)]
     pub(crate) fn probe<'a>(
         &'a self,
+        shard: &'a ShardHeader,
         table: &TableView<'a>,
         hash: u64,
         key: &[u8],
@@ -156,7 +165,17 @@ impl MapInner {
                 return Ok(None);
             }
             if t == tag {
-                let rec = slot.rec.load(Ordering::Acquire);
+                let raw = slot.rec.load(Ordering::Acquire);
+                let (rec_word, cell) = if is_cell_ref(raw) {
+                    (&self.live_cell(shard, raw >> 1)?.rec, Some(raw >> 1))
+                } else {
+                    (&slot.rec, None)
+                };
+                let rec = if cell.is_some() {
+                    rec_word.load(Ordering::Acquire)
+                } else {
+                    raw
+                };
                 let header: &RecordHeader = region.get(rec)?;
                 let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                 if key_len == key.len() as u64
@@ -177,9 +196,12 @@ impl MapInner {
                         });
                     }
                     return Ok(Some(Hit {
-                        slot,
+                        slot: Some(slot),
+                        rec_word,
+                        cell,
                         index,
                         table: table.offset,
+                        hash,
                         rec,
                         key_len,
                         val_len,
@@ -208,7 +230,7 @@ impl MapInner {
         watch: Watch<'_>,
     ) -> Result<Option<Hit<'a>>, Fault> {
         let current = self.table(shard.table.load(Ordering::Acquire))?;
-        if let Some(hit) = self.probe(&current, hash, key, watch)? {
+        if let Some(hit) = self.probe(shard, &current, hash, key, watch)? {
             return Ok(Some(hit));
         }
         let old = shard.old_table.load(Ordering::Acquire);
@@ -216,7 +238,7 @@ impl MapInner {
             return Ok(None);
         }
         let old = self.table(old)?;
-        self.probe(&old, hash, key, watch)
+        self.probe(shard, &old, hash, key, watch)
     }
 
     /// Takes a shard's lock, repairing the shard first if a writer died holding it.
@@ -260,27 +282,38 @@ impl MapInner {
         &self,
         hash: u64,
         key: &[u8],
-        mut visit: impl FnMut(&MapInner, Option<&Hit<'_>>) -> Result<R, Fault>,
+        visit: impl FnMut(&MapInner, Option<&Hit<'_>>) -> Result<R, Fault>,
     ) -> Result<R, MapError> {
         let shard = self.shard(hash)?;
-        match self.read_optimistic(shard, hash, key, &mut visit) {
+        self.read_located(shard, |watch| self.find(shard, hash, key, watch), visit)
+    }
+
+    /// [`MapInner::read_with`] for an entry `locate` finds in `shard` (called with the
+    /// read's watch, or `None` under the lock).
+    #[inline(always)]
+    pub(crate) fn read_located<'a, R>(
+        &'a self,
+        shard: &'a ShardHeader,
+        locate: impl Fn(Watch<'_>) -> Result<Option<Hit<'a>>, Fault>,
+        mut visit: impl FnMut(&MapInner, Option<&Hit<'_>>) -> Result<R, Fault>,
+    ) -> Result<R, MapError> {
+        match self.read_optimistic(shard, &locate, &mut visit) {
             Some(result) => Ok(result?),
             None => {
                 let _guard = self.lock_shard(shard)?;
-                let hit = self.find(shard, hash, key, None)?;
+                let hit = locate(None)?;
                 Ok(visit(self, hit.as_ref())?)
             }
         }
     }
 
-    /// The optimistic part of [`MapInner::read_with`]: `None` when writers kept interfering
-    /// (or a large copy failed), so the caller should take the lock.
+    /// The optimistic part of [`MapInner::read_located`]: `None` when writers kept
+    /// interfering (or a large copy failed), so the caller should take the lock.
     #[inline(always)]
-    fn read_optimistic<R>(
-        &self,
-        shard: &ShardHeader,
-        hash: u64,
-        key: &[u8],
+    pub(crate) fn read_optimistic<'a, R>(
+        &'a self,
+        shard: &'a ShardHeader,
+        locate: &impl Fn(Watch<'_>) -> Result<Option<Hit<'a>>, Fault>,
         visit: &mut impl FnMut(&MapInner, Option<&Hit<'_>>) -> Result<R, Fault>,
     ) -> Option<Result<R, Fault>> {
         let seq = &shard.seq;
@@ -292,7 +325,7 @@ impl MapInner {
                 continue;
             };
             let watch = Some((seq, start));
-            let result = match self.find(shard, hash, key, watch) {
+            let result = match locate(watch) {
                 // Validate before `visit` sizes anything from the lengths just read.
                 Ok(Some(hit)) if seq.read_validate(start) => {
                     let large = hit.val_len >= LARGE_VALUE;
@@ -318,7 +351,7 @@ impl MapInner {
     pub(crate) fn get_into(&self, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, MapError> {
         let hash = self.hash(key);
         let copied = self.read_with(hash, key, |map, hit| copy_value(map, hit, buf))?;
-        Ok(checked_copy(copied, hash, buf)?)
+        Ok(checked_copy(copied, buf)?)
     }
 
     /// [`MapInner::get_into`] without ever waiting for the shard lock: `Ok(None)` when
@@ -330,8 +363,9 @@ impl MapInner {
     ) -> Result<Option<bool>, MapError> {
         let hash = self.hash(key);
         let shard = self.shard(hash)?;
-        match self.read_optimistic(shard, hash, key, &mut |map, hit| copy_value(map, hit, buf)) {
-            Some(copied) => Ok(Some(checked_copy(copied?, hash, buf)?)),
+        let locate = |watch: Watch<'_>| self.find(shard, hash, key, watch);
+        match self.read_optimistic(shard, &locate, &mut |map, hit| copy_value(map, hit, buf)) {
+            Some(copied) => Ok(Some(checked_copy(copied?, buf)?)),
             None => Ok(None),
         }
     }
@@ -341,7 +375,8 @@ impl MapInner {
     pub(crate) fn try_contains_lock_free(&self, key: &[u8]) -> Result<Option<bool>, MapError> {
         let hash = self.hash(key);
         let shard = self.shard(hash)?;
-        match self.read_optimistic(shard, hash, key, &mut |_, hit| Ok(hit.is_some())) {
+        let locate = |watch: Watch<'_>| self.find(shard, hash, key, watch);
+        match self.read_optimistic(shard, &locate, &mut |_, hit| Ok(hit.is_some())) {
             Some(result) => Ok(Some(result?)),
             None => Ok(None),
         }
@@ -406,28 +441,32 @@ pub(crate) fn is_free(tag: u64) -> bool {
     tag == EMPTY || tag == TOMBSTONE
 }
 
-/// Copies the value of `hit` into `buf` (cleared when absent). Returns the record and the
-/// checksum it holds if found, for [`checked_copy`] once the copy is known consistent.
-fn copy_value(
+/// What a copy must be checked against once it is known consistent: the record, the
+/// checksum it holds, and the key's hash.
+pub(crate) type Copied = Option<(u64, u32, u64)>;
+
+/// Copies the value of `hit` into `buf` (cleared when absent). Returns what
+/// [`checked_copy`] checks the copy against once it is known consistent.
+pub(crate) fn copy_value(
     map: &MapInner,
     hit: Option<&Hit<'_>>,
     buf: &mut Vec<u8>,
-) -> Result<Option<(u64, u32)>, Fault> {
+) -> Result<Copied, Fault> {
     let Some(hit) = hit else {
         buf.clear();
         return Ok(None);
     };
     size_buffer(buf, hit.val_len as usize);
     map.region().read_bytes(hit.value_offset(), buf)?;
-    Ok(Some((hit.rec, hit.checksum)))
+    Ok(Some((hit.rec, hit.checksum, hit.hash)))
 }
 
 /// After a validated (or locked) [`copy_value`]: true if found, after checking the copy in
 /// `buf` against its record's checksum (`buf` is cleared on a mismatch: no damaged bytes are
 /// handed out, not even with the error).
 #[inline]
-fn checked_copy(copied: Option<(u64, u32)>, hash: u64, buf: &mut Vec<u8>) -> Result<bool, Fault> {
-    let Some((rec, stored)) = copied else {
+pub(crate) fn checked_copy(copied: Copied, buf: &mut Vec<u8>) -> Result<bool, Fault> {
+    let Some((rec, stored, hash)) = copied else {
         return Ok(false);
     };
     if let Err(e) = check_checksum(rec, stored, hash, buf) {

@@ -59,6 +59,7 @@
 //! ```
 
 mod batch;
+mod cells;
 mod error;
 mod iter;
 internal! { mod layout; }
@@ -70,6 +71,7 @@ pub mod typed;
 mod verify;
 mod write;
 
+pub use cells::KeyHandle;
 pub(crate) use error::Fault;
 pub use error::MapError;
 pub use iter::{Iter, Keys, Values};
@@ -416,6 +418,76 @@ impl HashMap {
         self.inner
             .unfaulted(self.inner.remove(key, false))
             .map(|r| r.is_some())
+    }
+
+    /// The stable handle of `key` (see [`KeyHandle`]), giving the key one if it has none;
+    /// `None` if the key is absent. A key that has a handle keeps it until it is removed:
+    /// every call returns the same handle. Giving a key its first handle is a write (the
+    /// shard lock, 32 bytes of cell); later calls read without the lock.
+    pub fn handle(&self, key: &[u8]) -> Result<Option<KeyHandle>, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
+        check_key(key)?;
+        self.inner.unfaulted(self.inner.handle(key))
+    }
+
+    /// [`HashMap::set`], returning the key's handle (the one it had, or a new one).
+    pub fn set_with_handle(&self, key: &[u8], value: &[u8]) -> Result<KeyHandle, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
+        check_value(key, value)?;
+        self.inner
+            .unfaulted(self.inner.put_with_handle(key, value, false))
+            .map(|(h, _)| h)
+    }
+
+    /// [`HashMap::insert_if_absent`], returning the key's handle (of the entry inserted or
+    /// of the one already there) and whether `value` was inserted.
+    pub fn insert_if_absent_with_handle(
+        &self,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(KeyHandle, bool), MapError> {
+        let _writing = self.inner.store.inner.enter_write();
+        check_value(key, value)?;
+        self.inner
+            .unfaulted(self.inner.put_with_handle(key, value, true))
+    }
+
+    /// The value of the key `handle` names, read without hashing or probing; `None` if the
+    /// handle names no live key (its key was removed, it came from another map, or it is
+    /// not a handle at all).
+    pub fn get_by_handle(&self, handle: KeyHandle) -> Result<Option<Vec<u8>>, MapError> {
+        let mut buf = Vec::new();
+        Ok(self.get_by_handle_into(handle, &mut buf)?.then_some(buf))
+    }
+
+    /// [`HashMap::get_by_handle`] into a caller buffer (cleared; false if no such key).
+    pub fn get_by_handle_into(
+        &self,
+        handle: KeyHandle,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, MapError> {
+        self.inner
+            .unfaulted(self.inner.get_by_handle_into(handle, buf))
+    }
+
+    /// The key `handle` names, if it names a live one.
+    pub fn key_by_handle(&self, handle: KeyHandle) -> Result<Option<Vec<u8>>, MapError> {
+        self.inner.unfaulted(self.inner.key_by_handle(handle))
+    }
+
+    /// Replaces the value of the key `handle` names (no hashing or probing); false, and
+    /// nothing written, if it names no live key.
+    pub fn set_by_handle(&self, handle: KeyHandle, value: &[u8]) -> Result<bool, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
+        self.inner
+            .unfaulted(self.inner.set_by_handle(handle, value))
+    }
+
+    /// Removes the key `handle` names; false if it names no live key. (The key's slot is
+    /// found by probing with the hash the handle's cell holds: no key hashing.)
+    pub fn remove_by_handle(&self, handle: KeyHandle) -> Result<bool, MapError> {
+        let _writing = self.inner.store.inner.enter_write();
+        self.inner.unfaulted(self.inner.remove_by_handle(handle))
     }
 
     /// One conditional write: `expected` `None` means "must be absent", `Some(v)` "must equal

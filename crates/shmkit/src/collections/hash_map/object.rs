@@ -118,6 +118,8 @@ impl From<MapStats> for ObjectStats {
                 ("table_bytes", StatValue::Bytes(s.table_bytes)),
                 ("resizes", StatValue::Count(s.resizes)),
                 ("shrinks", StatValue::Count(s.shrinks)),
+                ("handles", StatValue::Count(s.handles)),
+                ("handle_bytes", StatValue::Bytes(s.handle_bytes)),
                 (
                     "resizing_shards",
                     StatValue::Count(s.resizing_shards as u64),

@@ -15,6 +15,11 @@
 //! - an entry live in the old table that is also in the new one: the old slot is dropped
 //!   (a move interrupted between its two stores; both point at the same record);
 //! - an old table with nothing left to move: unlinked and freed;
+//! - a live slot naming a handle cell that is not live (or past the cell table, or whose
+//!   hash is not the slot's): dropped; a second slot naming the same cell: dropped;
+//! - a live handle cell no slot names (a writer died between making it live and naming it,
+//!   or between unlinking its key and freeing it): freed, its generation moved on; the free
+//!   cell list rebuilt, the live cells recounted (see `cells`);
 //! - `len`, `used`, `bytes` recounted; the sequence forced even.
 //!
 //! `verify` checks every live record's checksum; `repair` drops the entries that fail, so
@@ -38,7 +43,7 @@
 
 use super::layout::{
     EMPTY, RECORD_HEADER_LEN, ROOT_LEN, RecordHeader, SHARD_STRIDE, ShardHeader, TABLE_HEADER_LEN,
-    TOMBSTONE, is_live, record_checksum, record_len, tag_of, value_offset,
+    TOMBSTONE, is_cell_ref, is_live, record_checksum, record_len, tag_of, value_offset,
 };
 use super::lookup::TableView;
 use super::{MapError, MapInner};
@@ -88,6 +93,10 @@ pub struct MapStats {
     /// Those of `resizes` whose new table was smaller than the old one (shrinks after
     /// removals, or a resize that dropped many tombstones).
     pub shrinks: u64,
+    /// Keys that have a stable handle ([`super::KeyHandle`]).
+    pub handles: u64,
+    /// Bytes of the shards' handle-cell tables (counted in `bytes_used`).
+    pub handle_bytes: u64,
     /// Shards migrating to a new table right now.
     pub resizing_shards: u32,
     /// Bytes of the bucket tables (current and, while migrating, old; headers included):
@@ -190,6 +199,27 @@ impl MapInner {
         Ok((key, val_len))
     }
 
+    /// [`MapInner::checked_record`] for a live slot's raw `rec` (a record, or a handle cell
+    /// that must be live and hold the slot's key): returns the record, key and value length.
+    fn checked_slot(
+        &self,
+        shard: &ShardHeader,
+        raw: u64,
+        tag: u64,
+    ) -> Result<(u64, Vec<u8>, u64), String> {
+        let rec = if is_cell_ref(raw) {
+            let cell = self.live_cell(shard, raw >> 1).map_err(|e| e.to_string())?;
+            if tag_of(cell.hash.load(Ordering::Relaxed)) != tag {
+                return Err(format!("handle cell {} holds another key's hash", raw >> 1));
+            }
+            cell.rec.load(Ordering::Relaxed)
+        } else {
+            raw
+        };
+        let (key, val_len) = self.checked_record(rec, tag)?;
+        Ok((rec, key, val_len))
+    }
+
     /// After an `incr_*` was interrupted between its value and checksum stores: recomputes
     /// the checksum of the counter record at `rec`, if that is the live record of its key in
     /// `shard` (the caller holds the lock). O(1): one key lookup.
@@ -279,7 +309,7 @@ impl MapInner {
                     }
                     fixed += 1;
                 } else if is_live(tag)
-                    && let Err(why) = self.checked_record(rec, tag)
+                    && let Err(why) = self.checked_slot(shard, rec, tag)
                 {
                     slot.rec.store(0, Ordering::Release);
                     slot.tag.store(TOMBSTONE, Ordering::Release);
@@ -304,9 +334,10 @@ impl MapInner {
                 if !is_live(tag) {
                     continue;
                 }
-                let rec = slot.rec.load(Ordering::Relaxed);
+                let raw = slot.rec.load(Ordering::Relaxed);
+                let rec = self.resolve_rec(shard, raw)?;
                 let key = self.read_key(rec)?;
-                if let Some(hit) = self.probe(&current, tag, &key, None)? {
+                if let Some(hit) = self.probe(shard, &current, tag, &key, None)? {
                     if hit.rec != rec {
                         notes.push(format!(
                             "two records for one key; kept the newer at {}",
@@ -348,14 +379,38 @@ impl MapInner {
             0 => None,
             offset => Some(self.table(offset)?),
         };
+        // Cells: each named by one live slot at most (a second slot naming one is damage and
+        // is dropped), then the cells no slot names are freed.
+        let mut cells = HashSet::new();
+        let mut twice = 0u64;
+        for slot in std::iter::once(&current)
+            .chain(old.as_ref())
+            .flat_map(|t| t.slots.iter())
+        {
+            let raw = slot.rec.load(Ordering::Relaxed);
+            if is_live(slot.tag.load(Ordering::Relaxed))
+                && is_cell_ref(raw)
+                && !cells.insert(raw >> 1)
+            {
+                slot.rec.store(0, Ordering::Release);
+                slot.tag.store(TOMBSTONE, Ordering::Release);
+                twice += 1;
+            }
+        }
+        if twice > 0 {
+            notes.push(format!(
+                "dropped {twice} slots naming a handle cell already named"
+            ));
+        }
+        self.repair_cells(shard, &cells, notes)?;
         let live: HashSet<u64> = std::iter::once(&current)
             .chain(old.as_ref())
             .flat_map(|t| t.slots.iter())
             .filter(|s| is_live(s.tag.load(Ordering::Relaxed)))
-            .map(|s| s.rec.load(Ordering::Relaxed))
+            .filter_map(|s| self.resolve_rec(shard, s.rec.load(Ordering::Relaxed)).ok())
             .collect();
         self.repair_spares(shard, &live, notes);
-        let tally = tally(&current, old.as_ref(), self);
+        let tally = tally(shard, &current, old.as_ref(), self);
         for (field, value, name) in [
             (&shard.len, tally.len, "len"),
             (&shard.used, tally.used, "used"),
@@ -413,6 +468,7 @@ impl MapInner {
         };
         let cursor = shard.migrate_cursor.load(Ordering::Relaxed);
         let mut keys: HashSet<Vec<u8>> = HashSet::new();
+        let mut cells: HashSet<u64> = HashSet::new();
         let mut tally = Tally::default();
         for (is_old, table) in [(false, Some(&current)), (true, old.as_ref())] {
             let Some(table) = table else { continue };
@@ -446,7 +502,13 @@ impl MapInner {
                 if self.shard_index(tag) != index {
                     problem(offset, "entry in the wrong shard".into());
                 }
-                let (key, val_len) = match self.checked_record(rec, tag) {
+                if is_cell_ref(rec) && !cells.insert(rec >> 1) {
+                    problem(
+                        offset,
+                        format!("handle cell {} named by two slots", rec >> 1),
+                    );
+                }
+                let (rec, key, val_len) = match self.checked_slot(shard, rec, tag) {
                     Ok(r) => r,
                     Err(why) => {
                         problem(offset, why);
@@ -478,6 +540,7 @@ impl MapInner {
                 problem(table.offset, "table has no empty slot".into());
             }
         }
+        self.check_cells(shard, &cells, &mut problem);
         let (spares, intact) = self.spare_blocks(shard);
         if !intact {
             problem(at, format!("shard {index}: damaged spare-record list"));
@@ -597,7 +660,9 @@ impl MapInner {
                 && self.table(offset).is_ok_and(|t| {
                     t.slots.iter().any(|slot| {
                         is_live(slot.tag.load(Ordering::Relaxed))
-                            && slot.rec.load(Ordering::Relaxed) == block
+                            && self
+                                .resolve_rec(shard, slot.rec.load(Ordering::Relaxed))
+                                .is_ok_and(|rec| rec == block)
                     })
                 })
         };
@@ -614,6 +679,10 @@ impl MapInner {
             for block in self.spare_blocks(shard).0 {
                 f(block);
             }
+            let cells = shard.cells.load(Ordering::Acquire);
+            if cells != 0 {
+                f(cells);
+            }
             for offset in [
                 shard.table.load(Ordering::Acquire),
                 shard.old_table.load(Ordering::Acquire),
@@ -623,9 +692,9 @@ impl MapInner {
                 }
                 f(offset);
                 for slot in self.table(offset)?.slots {
-                    let rec = slot.rec.load(Ordering::Relaxed);
-                    if is_live(slot.tag.load(Ordering::Relaxed)) && rec != 0 {
-                        f(rec);
+                    let raw = slot.rec.load(Ordering::Relaxed);
+                    if is_live(slot.tag.load(Ordering::Relaxed)) && raw != 0 {
+                        f(self.resolve_rec(shard, raw)?);
                     }
                 }
             }
@@ -650,6 +719,9 @@ impl MapInner {
             add(&mut stats.bytes_used, &shard.bytes);
             add(&mut stats.resizes, &shard.resizes);
             add(&mut stats.shrinks, &shard.shrinks);
+            let (handles, handle_bytes) = self.cell_counts(shard);
+            stats.handles = stats.handles.saturating_add(handles);
+            stats.handle_bytes = stats.handle_bytes.saturating_add(handle_bytes);
             // Racy: a table may be replaced while we look; the header check keeps it harmless.
             if let Ok(t) = self.table(shard.table.load(Ordering::Acquire)) {
                 stats.buckets = stats.buckets.saturating_add(t.buckets());
@@ -667,7 +739,10 @@ impl MapInner {
                 }
             }
         }
-        stats.bytes_used = stats.bytes_used.saturating_add(stats.table_bytes);
+        stats.bytes_used = stats
+            .bytes_used
+            .saturating_add(stats.table_bytes)
+            .saturating_add(stats.handle_bytes);
         if stats.buckets > 0 {
             stats.load_factor = stats.entries as f64 / stats.buckets as f64;
         }
@@ -676,7 +751,12 @@ impl MapInner {
 }
 
 /// Recounts a shard's live entries, non-empty current slots, and record bytes.
-fn tally(current: &TableView<'_>, old: Option<&TableView<'_>>, map: &MapInner) -> Tally {
+fn tally(
+    shard: &ShardHeader,
+    current: &TableView<'_>,
+    old: Option<&TableView<'_>>,
+    map: &MapInner,
+) -> Tally {
     let mut t = Tally::default();
     for (is_old, table) in [(false, Some(current)), (true, old)] {
         let Some(table) = table else { continue };
@@ -687,7 +767,9 @@ fn tally(current: &TableView<'_>, old: Option<&TableView<'_>>, map: &MapInner) -
             }
             if is_live(tag) {
                 t.len += 1;
-                let rec = slot.rec.load(Ordering::Relaxed);
+                let rec = map
+                    .resolve_rec(shard, slot.rec.load(Ordering::Relaxed))
+                    .unwrap_or(0);
                 if let Ok(header) = map.region().get::<RecordHeader>(rec) {
                     let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                     t.bytes = t.bytes.saturating_add(record_len(

@@ -361,14 +361,16 @@ impl MapInner {
             }
             let mut records = Vec::new();
             for slot in table.slots {
-                let rec = slot.rec.load(Ordering::Relaxed);
-                if slot.tag.load(Ordering::Relaxed) & LIVE_BIT != 0 && rec != 0 {
-                    records.push(rec);
+                let raw = slot.rec.load(Ordering::Relaxed);
+                if slot.tag.load(Ordering::Relaxed) & LIVE_BIT != 0 && raw != 0 {
+                    records.push(self.resolve_rec(shard, raw)?);
                 }
             }
             let fresh = alloc_table(&self.store, self.initial_buckets)?;
             w.begin();
             shard.table.store(fresh, Ordering::Release);
+            // Every key goes, so every handle does (each cell's generation moves on).
+            self.free_all_cells(shard)?;
             shard.used.store(0, Ordering::Relaxed);
             shard.len.store(0, Ordering::Relaxed);
             shard.bytes.store(0, Ordering::Relaxed);
@@ -514,7 +516,8 @@ impl<'a> Writer<'a> {
     /// Points `hit`'s slot at `record` (one atomic store); the old record is freed later.
     pub(crate) fn replace(&mut self, hit: &Hit<'_>, record: NewRecord) {
         self.begin();
-        hit.slot.rec.store(record.offset, Ordering::Release);
+        // The slot's `rec`, or the handle cell's when the key has a handle.
+        hit.rec_word.store(record.offset, Ordering::Release);
         let old_len = record_len(hit.key_len, hit.val_len);
         update_counter(&self.shard.bytes, |b| {
             b.wrapping_sub(old_len).wrapping_add(record.len)
@@ -524,15 +527,26 @@ impl<'a> Writer<'a> {
 
     /// Removes the entry `hit`.
     pub(crate) fn remove_hit(&mut self, hit: &Hit<'_>) -> Result<(), MapError> {
+        let Some(slot) = hit.slot else {
+            return Err(MapError::corrupt(
+                hit.rec,
+                "an entry to remove without its slot",
+            ));
+        };
         let table = self.map.table(hit.table)?;
         let in_current = hit.table == self.shard.table.load(Ordering::Relaxed);
         let next_empty = table.slot(hit.index + 1).tag.load(Ordering::Relaxed) == EMPTY;
         self.begin();
-        hit.slot.rec.store(0, Ordering::Release);
-        hit.slot.tag.store(
+        slot.rec.store(0, Ordering::Release);
+        slot.tag.store(
             if next_empty { EMPTY } else { TOMBSTONE },
             Ordering::Release,
         );
+        // The key's handle cell after its slot: a writer killed in between leaves a live
+        // cell that no slot names, which the repair frees.
+        if let Some(cell) = hit.cell {
+            self.free_cell(cell)?;
+        }
         let shard = self.shard;
         if next_empty && in_current {
             update_counter(&shard.used, |n| n.saturating_sub(1));
