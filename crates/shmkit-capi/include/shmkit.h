@@ -1536,6 +1536,73 @@ shmkit_status shmkit_hash_map_incr_f64(const struct shmkit_hash_map *map,
 shmkit_status shmkit_hash_map_len(const struct shmkit_hash_map *map, uint64_t *out);
 
 /**
+ * The handle of `key` in `*handle`, giving the key one if it has none;
+ * `SHMKIT_STATUS_NOT_FOUND` if the key is absent. A key keeps its handle until it is
+ * removed. `handle` must not overlap the key.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` is valid for `key_len` bytes (or NULL with 0);
+ * `handle` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_handle(const struct shmkit_hash_map *map,
+                                     const uint8_t *key,
+                                     size_t key_len,
+                                     uint64_t *handle);
+
+/**
+ * Sets `key` to `value` (as `shmkit_hash_map_set`) and writes the key's handle to
+ * `*handle`. `handle` must not overlap the key or the value.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key` and `value` are valid for their lengths (or
+ * NULL with 0); `handle` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_set_with_handle(const struct shmkit_hash_map *map,
+                                              const uint8_t *key,
+                                              size_t key_len,
+                                              const uint8_t *value,
+                                              size_t value_len,
+                                              uint64_t *handle);
+
+/**
+ * Copies the value of the key `handle` names into `buf` (`*len` = its length), without
+ * hashing or probing. `SHMKIT_STATUS_NOT_FOUND` if the handle names no live key;
+ * `SHMKIT_STATUS_BUFFER_TOO_SMALL` (with `*len` the length needed) if it does not fit.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `buf` is valid for `cap` writable bytes (or NULL
+ * with 0); `len` is NULL or writable and outside `buf`.
+ */
+shmkit_status shmkit_hash_map_get_by_handle(const struct shmkit_hash_map *map,
+                                            uint64_t handle,
+                                            uint8_t *buf,
+                                            size_t cap,
+                                            size_t *len);
+
+/**
+ * Replaces the value of the key `handle` names; `SHMKIT_STATUS_NOT_FOUND` (nothing
+ * written) if it names no live key.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `value` is valid for `value_len` bytes (or NULL with
+ * 0).
+ */
+shmkit_status shmkit_hash_map_set_by_handle(const struct shmkit_hash_map *map,
+                                            uint64_t handle,
+                                            const uint8_t *value,
+                                            size_t value_len);
+
+/**
+ * Removes the key `handle` names; `*removed` (may be NULL) says whether it named one.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `removed` is NULL or writable.
+ */
+shmkit_status shmkit_hash_map_remove_by_handle(const struct shmkit_hash_map *map,
+                                               uint64_t handle,
+                                               bool *removed);
+
+/**
  * Starts an iteration over `map`'s entries; `*out` is a new iterator handle. On failure
  * `*out` is set to NULL (unless `out` itself is NULL).
  *

@@ -52,7 +52,7 @@ const KNOWN_MAP_FLAGS: u32 = SHMKIT_MAP_OPEN_EXISTING | SHMKIT_MAP_STR_KEYS;
 
 impl shmkit_hash_map {
     /// The stored form of a key given by C.
-    fn key<'a>(&self, key: &'a [u8]) -> Result<Cow<'a, [u8]>, CError> {
+    pub(crate) fn key<'a>(&self, key: &'a [u8]) -> Result<Cow<'a, [u8]>, CError> {
         if !self.str_keys {
             return Ok(Cow::Borrowed(key));
         }
@@ -75,11 +75,21 @@ impl shmkit_hash_map {
         f: impl FnOnce(&[u8]) -> Result<T, CError>,
     ) -> Result<Option<T>, CError> {
         let key = self.key(key)?;
+        self.with_read(|map, buf| map.get_into(&key, buf), f)
+    }
+
+    /// Copies a value with `read` (which fills the buffer it is given and says whether it
+    /// found one) into this thread's scratch buffer and hands it to `f`.
+    pub(crate) fn with_read<T>(
+        &self,
+        read: impl FnOnce(&HashMap, &mut Vec<u8>) -> Result<bool, shmkit::MapError>,
+        f: impl FnOnce(&[u8]) -> Result<T, CError>,
+    ) -> Result<Option<T>, CError> {
         // Taken out of the thread's slot for the call and put back after; during thread
         // teardown (a call from a thread-local destructor) the slot may be gone, and the
         // call uses a buffer of its own.
         let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
-        let result = match self.map.get_into(&key, &mut buf) {
+        let result = match read(&self.map, &mut buf) {
             Ok(true) => f(&buf).map(Some),
             Ok(false) => Ok(None),
             Err(e) => Err(e.into()),
@@ -148,7 +158,7 @@ fn wrong_type(want: &str, found: ValueRef<'_>) -> CError {
     )
 }
 
-fn found(v: Option<()>) -> Status {
+pub(crate) fn found(v: Option<()>) -> Status {
     match v {
         Some(()) => Status::Ok,
         None => Status::NotFound,

@@ -232,3 +232,13 @@ def ordered_map_scan(m, ctl, writers: int, stable_end: int, reverse: bool) -> in
         assert ordered[0] == lo and ordered[-1] == lo + 1000, "window bounds"
         assert set(range(lo, lo + 1001, 10)) <= set(window), "window missed stable keys"
     return scans
+
+
+def read_and_write_by_handle(m, handles: list) -> list:
+    """In another process: the values the given handles read, then each key's value set to
+    ("child", value) through its handle; returns what was read."""
+    read = [m.get_by_handle(h, "missing") for h in handles]
+    for h, value in zip(handles, read):
+        if value != "missing":
+            assert m.set_by_handle(h, ("child", value))
+    return read

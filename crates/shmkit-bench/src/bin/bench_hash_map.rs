@@ -5,7 +5,9 @@
 //! existed: `cargo run --release -p shmkit --example bench_hash_map`, same program).
 //! `shmkit bench` is the shorter, multi-process run of the same comparison.
 //! `... --bin bench_hash_map batch` runs only the batched-read comparison (`get_many_into`
-//! of 200 and 1,000 random keys per call against a loop of `get_into` and std gets).
+//! of 200 and 1,000 random keys per call against a loop of `get_into` and std gets);
+//! `... --bin bench_hash_map handles` compares reads by key handle with reads by key (and
+//! std gets) over the same random keys.
 //!
 //! 1M keys of 16 bytes, 32-byte values, store in `/dev/shm`. Every figure is the best of a
 //! few repetitions (the machine may be shared); ratios compare numbers from this same run.
@@ -321,9 +323,69 @@ fn batch_rows(store: &Store, round: &mut u64) {
     }
 }
 
+/// Reads by key handle against reads by key and std gets: every key has a handle, the
+/// same shuffled order for every side, every value checked after the timing.
+fn handle_rows(store: &Store, round: &mut u64) {
+    println!("reads by handle, {N} keys, random order; best of {REPS}, ns per read\n");
+    let std_map = filled_std();
+    let map = fresh_map(store, round);
+    fill(&map);
+    let order = shuffled(N, 11);
+    let keys: Vec<[u8; 16]> = order.iter().map(|&i| key(i)).collect();
+    let handles: Vec<shmkit::KeyHandle> = keys
+        .iter()
+        .map(|k| map.handle(k).expect("handle").expect("present"))
+        .collect();
+    let mut buf = Vec::with_capacity(64);
+    let (mut std_ns, mut key_ns, mut handle_ns) = (f64::MAX, f64::MAX, f64::MAX);
+    for _ in 0..REPS {
+        let t = Instant::now();
+        for k in &keys {
+            let v = std_map.get(&k[..]).expect("hit");
+            buf.clear();
+            buf.extend_from_slice(v);
+        }
+        std_ns = std_ns.min(ns_per_op(t.elapsed(), N));
+        let t = Instant::now();
+        for k in &keys {
+            assert!(map.get_into(k, &mut buf).expect("get"));
+        }
+        key_ns = key_ns.min(ns_per_op(t.elapsed(), N));
+        let t = Instant::now();
+        for &h in &handles {
+            assert!(map.get_by_handle_into(h, &mut buf).expect("get_by_handle"));
+        }
+        handle_ns = handle_ns.min(ns_per_op(t.elapsed(), N));
+    }
+    for (&i, &h) in order.iter().zip(&handles) {
+        assert!(map.get_by_handle_into(h, &mut buf).expect("get_by_handle"));
+        assert_eq!(buf, value(i, 0));
+    }
+    let stats = map.stats().expect("stats");
+    println!("| std get | shmkit get by key | get by handle | key / handle |");
+    println!("|---------|-------------------|---------------|--------------|");
+    println!(
+        "| {std_ns:>7.1} | {key_ns:>17.1} | {handle_ns:>13.1} | {:>11.2}x |",
+        key_ns / handle_ns
+    );
+    println!(
+        "\nhandle cells: {} keys, {} bytes ({:.1} bytes per handled key)",
+        stats.handles,
+        stats.handle_bytes,
+        stats.handle_bytes as f64 / stats.handles.max(1) as f64
+    );
+}
+
 fn main() {
     let name = format!("bench-hash-map-{}", std::process::id());
     let store = Store::create(&name, &StoreOptions::default()).expect("create store");
+    if std::env::args().nth(1).as_deref() == Some("handles") {
+        let mut round = 0;
+        handle_rows(&store, &mut round);
+        drop(store);
+        Store::remove(&name).expect("remove store");
+        return;
+    }
     if std::env::args().nth(1).as_deref() == Some("batch") {
         let mut round = 0;
         batch_rows(&store, &mut round);

@@ -26,6 +26,7 @@
 
 mod batch;
 mod bulk;
+mod handles;
 mod incr;
 mod iter;
 mod read;
@@ -372,6 +373,66 @@ impl PyHashMap {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         Self::update_impl(slf, args, kwargs)
+    }
+
+    /// The stable handle (an int) of `key`, giving the key one if it has none; None if the
+    /// key is absent. The handle reads the key's value without hashing or probing while the
+    /// key exists (across overwrites and resizes); once the key is removed it names nothing,
+    /// even after the key comes back (with a new handle).
+    fn handle(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+        Self::handle_impl(slf, key)
+    }
+
+    /// `m[key] = value`, returning the key's handle.
+    fn set_with_handle(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        Ok(Self::put_with_handle_impl(slf, key, value, false)?.0)
+    }
+
+    /// Inserts `key` only if absent; returns `(handle, inserted)`: the handle of the entry
+    /// inserted or of the one already there.
+    fn insert_if_absent_with_handle(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<(u64, bool)> {
+        Self::put_with_handle_impl(slf, key, value, true)
+    }
+
+    /// The value of the key `handle` names, `default` if it names none (its key was
+    /// removed, or it is not a handle of this map).
+    #[pyo3(signature = (handle, default = None))]
+    fn get_by_handle<'py>(
+        slf: &Bound<'py, Self>,
+        handle: u64,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Self::get_by_handle_impl(slf, handle, default)
+    }
+
+    /// The key `handle` names, None if it names none.
+    fn key_by_handle<'py>(
+        slf: &Bound<'py, Self>,
+        handle: u64,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        Self::key_by_handle_impl(slf, handle)
+    }
+
+    /// Sets the value of the key `handle` names; False (nothing written) if it names none.
+    fn set_by_handle(
+        slf: &Bound<'_, Self>,
+        handle: u64,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        Self::set_by_handle_impl(slf, handle, value)
+    }
+
+    /// Removes the key `handle` names; False if it names none.
+    fn remove_by_handle(slf: &Bound<'_, Self>, handle: u64) -> PyResult<bool> {
+        Self::remove_by_handle_impl(slf, handle)
     }
 
     /// The values of `keys` (any iterable), in order, `default` for a missing key: one call
