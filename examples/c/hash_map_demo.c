@@ -367,6 +367,31 @@ static void demo(shmkit_store *store) {
     check(shmkit_hash_map_contains_many(map, 1, bad_keys, bad_lens, have), SHMKIT_STATUS_OK, "contains fine");
     expect(!have[0], "nothing of the failed batch was written");
 
+    /* Key handles: a uint64_t that reads the key's value without hashing or probing while
+     * the key exists (through overwrites and resizes); stale once the key is removed. */
+    uint64_t handle = 0, handle_again = 0;
+    check(shmkit_hash_map_set_with_handle(map, KEY("c_handle"), (const uint8_t *)"one", 3, &handle),
+          SHMKIT_STATUS_OK, "set_with_handle");
+    check(shmkit_hash_map_handle(map, KEY("c_handle"), &handle_again), SHMKIT_STATUS_OK, "handle");
+    expect(handle_again == handle, "a key keeps its handle");
+    check(shmkit_hash_map_set_str(map, KEY("c_handle"), "two", 3), SHMKIT_STATUS_OK, "overwrite by key");
+    uint8_t by_handle[16];
+    size_t by_handle_len = 0;
+    check(shmkit_hash_map_get_by_handle(map, handle, by_handle, sizeof by_handle, &by_handle_len),
+          SHMKIT_STATUS_OK, "get_by_handle");
+    shmkit_value hv;
+    check(shmkit_value_decode(by_handle, by_handle_len, &hv), SHMKIT_STATUS_OK, "decode by handle");
+    expect(hv.kind == SHMKIT_TYPE_STR && hv.len == 3 && memcmp(hv.data, "two", 3) == 0,
+           "the handle reads the overwritten value");
+    bool gone = false;
+    check(shmkit_hash_map_remove_by_handle(map, handle, &gone), SHMKIT_STATUS_OK, "remove_by_handle");
+    expect(gone, "remove_by_handle removed the key");
+    check(shmkit_hash_map_get_by_handle(map, handle, by_handle, sizeof by_handle, &by_handle_len),
+          SHMKIT_STATUS_NOT_FOUND, "a stale handle");
+    check(shmkit_hash_map_get_by_handle(map, 0x123456789abcdefULL, by_handle, sizeof by_handle, &by_handle_len),
+          SHMKIT_STATUS_NOT_FOUND, "a made-up handle");
+    printf("key handle %#llx: read, overwritten, removed, stale\n", (unsigned long long)handle);
+
     /* Iterate: key text and the value's encoding, decoded with shmkit_value_decode. */
     uint64_t n = 0;
     check(shmkit_hash_map_len(map, &n), SHMKIT_STATUS_OK, "len");
