@@ -422,7 +422,8 @@ fn stats_add_up_to_what_the_shards_and_records_hold() {
             .unwrap()
             .buckets
             .load(Ordering::Relaxed);
-        (buckets, TABLE_HEADER_LEN + buckets * 16)
+        // Header, 16-byte slots, one control byte per slot.
+        (buckets, TABLE_HEADER_LEN + buckets * 17)
     };
     let (mut buckets, mut tables, mut resizes, mut resizing) = (0u64, 0u64, 0u64, 0u32);
     for i in 0..4 {

@@ -6,6 +6,7 @@
 //! `shmkit bench` is the shorter, multi-process run of the same comparison.
 //! `... --bin bench_hash_map batch` runs only the batched-read comparison (`get_many_into`
 //! of 200 and 1,000 random keys per call against a loop of `get_into` and std gets);
+//! `... --bin bench_hash_map single` stops after the single-process rows;
 //! `... --bin bench_hash_map handles` compares reads by key handle with reads by key (and
 //! std gets) over the same random keys.
 //!
@@ -523,6 +524,12 @@ fn main() {
             N
         },
     );
+    if std::env::args().nth(1).as_deref() == Some("single") {
+        drop(map);
+        drop(store);
+        Store::remove(&name).expect("remove store");
+        return;
+    }
 
     println!(
         "\nProcesses on the map of {N} keys (aggregate operations per second, best of {PROC_REPS})\n"

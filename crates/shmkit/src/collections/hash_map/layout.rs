@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! root block:   MapRoot (64 bytes) .. pad to 128 .. shard_count × Line<ShardHeader> (128 each)
-//! table block:  TableHeader (16 bytes) then `buckets` × Slot (16 bytes each)
+//! table block:  TableHeader (16 bytes), `buckets` × Slot (16 bytes each), then the control
+//!               bytes: `buckets / 8` u64 words, one byte per slot
 //! record block: RecordHeader (16 bytes), key, zero pad to 8, value
 //! cell block:   CellTableHeader (64 bytes) then `capacity` × Cell (32 bytes each)
 //! ```
@@ -22,6 +23,12 @@
 //!   record (records are 8-aligned, so bit 0 is free). A cell is referenced by exactly one
 //!   live slot while its state is live; its generation changes in the same store that frees
 //!   it, so a handle naming an older generation never reads the cell's next key;
+//! - a slot's **control byte** (byte `i % 8` of control word `i / 8`, least significant
+//!   first) is derived from its tag: [`CTRL_EMPTY`], [`CTRL_TOMBSTONE`], or [`ctrl_of`] the
+//!   key's hash for a live slot. Written with the tag, under the lock with the sequence odd;
+//!   a repair recomputes them all. Probes scan the control bytes (dense: one line covers 64
+//!   slots, so they stay in cache) and read a slot only where the byte matches: a miss
+//!   usually touches no slot at all;
 //! - keys are found by linear probing from `hash & (buckets - 1)`; the shard is chosen by
 //!   bits 48.. of the hash, so bucket and shard bits are independent.
 //!
@@ -108,6 +115,45 @@ pub const fn is_cell_ref(rec: u64) -> bool {
 #[inline]
 pub const fn cell_ref(index: u64) -> u64 {
     (index << 1) | CELL_REF
+}
+
+/// Control byte of an empty slot.
+pub const CTRL_EMPTY: u8 = 0;
+/// Control byte of a tombstone.
+pub const CTRL_TOMBSTONE: u8 = 1;
+
+/// Control byte of a live slot holding a key with hash `hash`: the high bit and 7 bits of
+/// the hash that pick neither the shard nor the home bucket (bits 32..39).
+#[inline]
+pub const fn ctrl_of(hash: u64) -> u8 {
+    0x80 | ((hash >> 32) as u8 & 0x7F)
+}
+
+/// The control byte a slot with tag `tag` must have.
+#[inline]
+pub const fn ctrl_for_tag(tag: u64) -> u8 {
+    match tag {
+        EMPTY => CTRL_EMPTY,
+        TOMBSTONE => CTRL_TOMBSTONE,
+        t if is_live(t) => ctrl_of(t),
+        _ => CTRL_TOMBSTONE,
+    }
+}
+
+/// Bytes of a bucket table of `buckets` slots (header, slots, control words), `None` if it
+/// overflows.
+#[inline]
+pub const fn table_len(buckets: u64) -> Option<u64> {
+    match buckets.checked_mul(17) {
+        Some(n) => n.checked_add(TABLE_HEADER_LEN),
+        None => None,
+    }
+}
+
+/// Offset of the control words of the table at `table` with `buckets` slots.
+#[inline]
+pub const fn ctrl_offset(table: u64, buckets: u64) -> u64 {
+    table + TABLE_HEADER_LEN + buckets * 16
 }
 
 /// True for the tag of a live slot.

@@ -22,8 +22,9 @@
 //! ```
 
 use super::layout::{
-    EMPTY, RECORD_HEADER_LEN, RecordHeader, ShardHeader, Slot, TABLE_HEADER_LEN, TABLE_MAGIC,
-    TOMBSTONE, TableHeader, is_cell_ref, record_checksum, tag_of, value_offset,
+    CTRL_EMPTY, EMPTY, RECORD_HEADER_LEN, RecordHeader, ShardHeader, Slot, TABLE_HEADER_LEN,
+    TABLE_MAGIC, TOMBSTONE, TableHeader, ctrl_of, ctrl_offset, is_cell_ref, record_checksum,
+    tag_of, value_offset,
 };
 use super::{Fault, MapError, MapInner};
 use crate::sync::atomic::{AtomicU64, Ordering, spin_hint, yield_now};
@@ -44,6 +45,8 @@ const PROBE_CHECK_EVERY: u64 = if cfg!(loom) { 2 } else { 256 };
 pub(crate) struct TableView<'a> {
     pub(crate) offset: u64,
     pub(crate) slots: &'a [Slot],
+    /// The control words (8 control bytes each).
+    pub(crate) ctrl: &'a [AtomicU64],
     pub(crate) mask: u64,
 }
 
@@ -60,6 +63,27 @@ impl<'a> TableView<'a> {
     /// Offset of slot `index` (for error messages).
     pub(crate) fn slot_offset(&self, index: u64) -> u64 {
         self.offset + TABLE_HEADER_LEN + (index & self.mask) * 16
+    }
+
+    /// The control byte of slot `index`.
+    #[inline(always)]
+    pub(crate) fn ctrl_byte(&self, index: u64) -> u8 {
+        let index = index & self.mask;
+        (self.ctrl[(index / 8) as usize].load(Ordering::Relaxed) >> ((index % 8) * 8)) as u8
+    }
+
+    /// Sets the control byte of slot `index` (the shard's lock holder only, with the
+    /// sequence odd: no other process writes this word meanwhile).
+    #[inline]
+    pub(crate) fn set_ctrl(&self, index: u64, byte: u8) {
+        let index = index & self.mask;
+        let word = &self.ctrl[(index / 8) as usize];
+        let shift = (index % 8) * 8;
+        let old = word.load(Ordering::Relaxed);
+        let new = (old & !(0xFF << shift)) | (u64::from(byte) << shift);
+        if new != old {
+            word.store(new, Ordering::Release);
+        }
     }
 }
 
@@ -138,9 +162,19 @@ impl MapInner {
             });
         }
         let slots = region.get_slice::<Slot>(offset + TABLE_HEADER_LEN, buckets)?;
+        // `buckets` is a power of two of at least 8 in any table a writer made (a smaller
+        // one is damage: its control words would not cover it).
+        if buckets < 8 {
+            return Err(Fault {
+                offset,
+                reason: "not a hash table",
+            });
+        }
+        let ctrl = region.get_slice::<AtomicU64>(ctrl_offset(offset, buckets), buckets / 8)?;
         Ok(TableView {
             offset,
             slots,
+            ctrl,
             mask: buckets - 1,
         })
     }
@@ -157,14 +191,20 @@ impl MapInner {
     ) -> Result<Option<Hit<'a>>, Fault> {
         let region = self.region();
         let tag = tag_of(hash);
+        let want = ctrl_of(hash);
         let mut index = hash & table.mask;
+        // The home slot's line is fetched while the control bytes are read: a hit needs it,
+        // and the control bytes are usually in cache already, so a hit costs what it cost
+        // without them. (Measured: without this hint hits got ~30% dearer, misses ~10%
+        // cheaper; see BENCHMARKS.md.)
+        region.prefetch(table.slot_offset(index));
         for n in 0..table.buckets() {
-            let slot = table.slot(index);
-            let t = slot.tag.load(Ordering::Acquire);
-            if t == EMPTY {
+            let c = table.ctrl_byte(index);
+            if c == CTRL_EMPTY {
                 return Ok(None);
             }
-            if t == tag {
+            let slot = table.slot(index);
+            if c == want && slot.tag.load(Ordering::Acquire) == tag {
                 let raw = slot.rec.load(Ordering::Acquire);
                 let (rec_word, cell) = if is_cell_ref(raw) {
                     (&self.live_cell(shard, raw >> 1)?.rec, Some(raw >> 1))

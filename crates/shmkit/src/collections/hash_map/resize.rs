@@ -57,7 +57,10 @@
 //! ```
 
 use super::MapError;
-use super::layout::{MIN_BUCKETS, TABLE_HEADER_LEN, TABLE_MAGIC, TOMBSTONE, TableHeader, is_live};
+use super::layout::{
+    CTRL_TOMBSTONE, MIN_BUCKETS, TABLE_HEADER_LEN, TABLE_MAGIC, TOMBSTONE, TableHeader, is_live,
+    table_len,
+};
 use super::write::{Writer, place};
 use crate::store::Store;
 use crate::store::error::AllocError;
@@ -110,10 +113,7 @@ pub(crate) fn shrunk_buckets(live: u64, old_buckets: u64) -> Option<u64> {
 
 /// Allocates a zeroed table of `buckets` slots (a power of two); returns its offset.
 pub(crate) fn alloc_table(store: &Store, buckets: u64) -> Result<u64, AllocError> {
-    let size = buckets
-        .checked_mul(16)
-        .and_then(|b| b.checked_add(TABLE_HEADER_LEN))
-        .ok_or(AllocError::TooLarge { size: u64::MAX })?;
+    let size = table_len(buckets).ok_or(AllocError::TooLarge { size: u64::MAX })?;
     let offset = store.alloc(size)?;
     let region = &store.inner.region;
     region.fill_bytes(offset + TABLE_HEADER_LEN, size - TABLE_HEADER_LEN, 0)?;
@@ -154,6 +154,7 @@ impl Writer<'_> {
             }
             slot.rec.store(0, Ordering::Release);
             slot.tag.store(TOMBSTONE, Ordering::Release);
+            old.set_ctrl(i, CTRL_TOMBSTONE);
         }
         shard.used.store(used, Ordering::Relaxed);
         shard.migrate_cursor.store(end, Ordering::Relaxed);

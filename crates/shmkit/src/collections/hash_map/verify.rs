@@ -42,8 +42,9 @@
 //! ```
 
 use super::layout::{
-    EMPTY, RECORD_HEADER_LEN, ROOT_LEN, RecordHeader, SHARD_STRIDE, ShardHeader, TABLE_HEADER_LEN,
-    TOMBSTONE, is_cell_ref, is_live, record_checksum, record_len, tag_of, value_offset,
+    EMPTY, RECORD_HEADER_LEN, ROOT_LEN, RecordHeader, SHARD_STRIDE, ShardHeader, TOMBSTONE,
+    ctrl_for_tag, is_cell_ref, is_live, record_checksum, record_len, table_len, tag_of,
+    value_offset,
 };
 use super::lookup::TableView;
 use super::{MapError, MapInner};
@@ -320,6 +321,16 @@ impl MapInner {
         if fixed > 0 {
             notes.push(format!("dropped {fixed} half-written slots"));
         }
+        // Control bytes are derived from the tags: rewritten from them before anything
+        // probes (a writer killed between a slot's tag and its control byte leaves them
+        // apart, and the search for entries left behind by a move probes the new table).
+        let ctrl_fixed = std::iter::once(&current)
+            .chain(old.as_ref())
+            .map(rewrite_ctrl)
+            .sum::<u64>();
+        if ctrl_fixed > 0 {
+            notes.push(format!("rewrote {ctrl_fixed} control bytes"));
+        }
         notes.extend(
             dropped
                 .into_iter()
@@ -403,6 +414,11 @@ impl MapInner {
             ));
         }
         self.repair_cells(shard, &cells, notes)?;
+        // The slots dropped since the first pass: their control bytes too.
+        let refixed = rewrite_ctrl(&current) + old.as_ref().map_or(0, rewrite_ctrl);
+        if refixed > 0 {
+            notes.push(format!("rewrote {refixed} control bytes of dropped slots"));
+        }
         let live: HashSet<u64> = std::iter::once(&current)
             .chain(old.as_ref())
             .flat_map(|t| t.slots.iter())
@@ -480,6 +496,10 @@ impl MapInner {
                 let rec = slot.rec.load(Ordering::Relaxed);
                 if tag == EMPTY {
                     empties_seen += 1;
+                }
+                let ctrl = table.ctrl_byte(i);
+                if ctrl != ctrl_for_tag(tag) {
+                    problem(offset, format!("control byte {ctrl:#x} for tag {tag:#x}"));
                 }
                 if !is_live(tag) {
                     if !is_old && tag != EMPTY {
@@ -727,7 +747,7 @@ impl MapInner {
                 stats.buckets = stats.buckets.saturating_add(t.buckets());
                 stats.table_bytes = stats
                     .table_bytes
-                    .saturating_add(TABLE_HEADER_LEN + t.buckets() * 16);
+                    .saturating_add(table_len(t.buckets()).unwrap_or(u64::MAX));
             }
             let old = shard.old_table.load(Ordering::Acquire);
             if old != 0 {
@@ -735,7 +755,7 @@ impl MapInner {
                 if let Ok(t) = self.table(old) {
                     stats.table_bytes = stats
                         .table_bytes
-                        .saturating_add(TABLE_HEADER_LEN + t.buckets() * 16);
+                        .saturating_add(table_len(t.buckets()).unwrap_or(u64::MAX));
                 }
             }
         }
@@ -748,6 +768,20 @@ impl MapInner {
         }
         Ok(stats)
     }
+}
+
+/// Rewrites every control byte of `table` that does not match its slot's tag; returns how
+/// many did not (lock held, sequence odd).
+fn rewrite_ctrl(table: &TableView<'_>) -> u64 {
+    let mut fixed = 0;
+    for (i, slot) in table.slots.iter().enumerate() {
+        let want = ctrl_for_tag(slot.tag.load(Ordering::Relaxed));
+        if table.ctrl_byte(i as u64) != want {
+            table.set_ctrl(i as u64, want);
+            fixed += 1;
+        }
+    }
+    fixed
 }
 
 /// Recounts a shard's live entries, non-empty current slots, and record bytes.

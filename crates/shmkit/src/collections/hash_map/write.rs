@@ -41,8 +41,8 @@
 //! ```
 
 use super::layout::{
-    EMPTY, LIVE_BIT, RECORD_HEADER_LEN, RecordHeader, SPARE_MAX_BYTES, ShardHeader, TOMBSTONE,
-    record_checksum, record_len, tag_of, value_offset,
+    CTRL_EMPTY, CTRL_TOMBSTONE, EMPTY, LIVE_BIT, RECORD_HEADER_LEN, RecordHeader, SPARE_MAX_BYTES,
+    ShardHeader, TOMBSTONE, ctrl_for_tag, record_checksum, record_len, tag_of, value_offset,
 };
 use super::lookup::{Hit, TableView, check_checksum, is_free};
 use super::resize::alloc_table;
@@ -538,10 +538,13 @@ impl<'a> Writer<'a> {
         let next_empty = table.slot(hit.index + 1).tag.load(Ordering::Relaxed) == EMPTY;
         self.begin();
         slot.rec.store(0, Ordering::Release);
-        slot.tag.store(
-            if next_empty { EMPTY } else { TOMBSTONE },
-            Ordering::Release,
-        );
+        let (tag, ctrl) = if next_empty {
+            (EMPTY, CTRL_EMPTY)
+        } else {
+            (TOMBSTONE, CTRL_TOMBSTONE)
+        };
+        slot.tag.store(tag, Ordering::Release);
+        table.set_ctrl(hit.index, ctrl);
         // The key's handle cell after its slot: a writer killed in between leaves a live
         // cell that no slot names, which the repair frees.
         if let Some(cell) = hit.cell {
@@ -631,6 +634,7 @@ pub(crate) fn place(table: &TableView<'_>, tag: u64, rec: u64) -> Result<bool, M
         if is_free(t) {
             slot.tag.store(tag, Ordering::Release);
             slot.rec.store(rec, Ordering::Release);
+            table.set_ctrl(index, ctrl_for_tag(tag));
             return Ok(t == EMPTY);
         }
         index = (index + 1) & table.mask;
