@@ -115,6 +115,22 @@ pub fn encode_value(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     encode_pickle(obj, out)
 }
 
+/// The encoding of the two commonest keys and values, written to the start of `out` when it
+/// fits: an exact `str` that has a UTF-8 form, an exact `int` in i64 range. [`encode_key`]
+/// and [`encode_value`] give these the same bytes (they treat them alike); `None` for any
+/// other object, and when the bytes do not fit (use those two then: they raise the errors).
+/// Lets a single-key call encode into a buffer on its stack, with no scratch buffer.
+#[inline]
+pub fn encode_common(obj: &Bound<'_, PyAny>, out: &mut [u8]) -> Option<usize> {
+    if let Ok(s) = obj.cast_exact::<PyString>() {
+        return ValueRef::Str(s.to_str().ok()?).encode_to_slice(out);
+    }
+    if obj.is_exact_instance_of::<PyInt>() {
+        return ValueRef::Int(obj.extract::<i64>().ok()?).encode_to_slice(out);
+    }
+    None
+}
+
 /// Appends the encoding of `key`, normalised so that keys equal in a `dict` are equal here.
 pub fn encode_key(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     if let Ok(s) = obj.cast_exact::<PyString>() {

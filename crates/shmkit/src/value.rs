@@ -244,6 +244,59 @@ impl ValueRef<'_> {
         out.push(tag);
         out.extend_from_slice(payload);
     }
+
+    /// Writes the same bytes as [`ValueRef::encode_into`] to the start of `out` and returns
+    /// their length, or `None` when they do not fit (then `out` holds nothing useful): for a
+    /// caller that encodes short keys into a buffer on its stack (the Python binding's
+    /// single-key calls).
+    ///
+    /// ```
+    /// use shmkit::value::ValueRef;
+    /// let mut buf = [0u8; 16];
+    /// let n = ValueRef::Str("key").encode_to_slice(&mut buf).unwrap();
+    /// let mut owned = Vec::new();
+    /// ValueRef::Str("key").encode_into(&mut owned);
+    /// assert_eq!(&buf[..n], &owned[..]);
+    /// assert_eq!(ValueRef::Str("a longer key than 16 bytes").encode_to_slice(&mut buf), None);
+    /// ```
+    #[inline]
+    pub fn encode_to_slice(&self, out: &mut [u8]) -> Option<usize> {
+        let (head, payload): (&[u8], &[u8]) = match *self {
+            ValueRef::Null => (&[TAG_NULL], &[]),
+            ValueRef::Bool(false) => (&[TAG_FALSE], &[]),
+            ValueRef::Bool(true) => (&[TAG_TRUE], &[]),
+            ValueRef::Int(i) => return fixed_to_slice(TAG_INT, i.to_le_bytes(), out),
+            ValueRef::Float(f) => return fixed_to_slice(TAG_FLOAT, f.to_le_bytes(), out),
+            ValueRef::Bytes(b) => (&[TAG_BYTES], b),
+            ValueRef::Str(s) => (&[TAG_STR], s.as_bytes()),
+            ValueRef::BigInt(b) => match int::to_i64(b) {
+                Some(i) => return fixed_to_slice(TAG_INT, i.to_le_bytes(), out),
+                None => (&[TAG_BIG_INT], &b[..int::minimal_len(b)]),
+            },
+            ValueRef::Foreign { lang, data } => {
+                let n = 2 + data.len();
+                let dest = out.get_mut(..n)?;
+                dest[0] = TAG_FOREIGN;
+                dest[1] = lang;
+                dest[2..].copy_from_slice(data);
+                return Some(n);
+            }
+        };
+        let n = head.len() + payload.len();
+        let dest = out.get_mut(..n)?;
+        let (tag, rest) = dest.split_at_mut(head.len());
+        tag.copy_from_slice(head);
+        rest.copy_from_slice(payload);
+        Some(n)
+    }
+}
+
+#[inline]
+fn fixed_to_slice(tag: u8, payload: [u8; 8], out: &mut [u8]) -> Option<usize> {
+    let dest = out.get_mut(..9)?;
+    dest[0] = tag;
+    dest[1..].copy_from_slice(&payload);
+    Some(9)
 }
 
 fn encode_fixed(tag: u8, payload: [u8; 8], out: &mut Vec<u8>) {
@@ -355,6 +408,38 @@ mod tests {
             let mut again = Vec::new();
             view.encode_into(&mut again);
             assert_eq!(again, bytes, "{v:?}");
+        }
+        // Into a slice: the same bytes, and `None` when they do not fit.
+        let views = [
+            ValueRef::Null,
+            ValueRef::Bool(true),
+            ValueRef::Bool(false),
+            ValueRef::Int(-7),
+            ValueRef::Float(2.5),
+            ValueRef::Bytes(&[0, 255]),
+            ValueRef::Str("ünïcode"),
+            ValueRef::BigInt(&[1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            ValueRef::BigInt(&[0xfe, 0xff, 0xff]),
+            ValueRef::BigInt(&[1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]),
+            ValueRef::Foreign {
+                lang: LANG_PYTHON_PICKLE,
+                data: &[0x80, 4],
+            },
+        ];
+        for view in views {
+            let mut owned = Vec::new();
+            view.encode_into(&mut owned);
+            let mut buf = [0xaau8; 32];
+            let n = view.encode_to_slice(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &owned[..], "{view:?}");
+            let mut short = vec![0u8; owned.len() - 1];
+            assert_eq!(view.encode_to_slice(&mut short), None, "{view:?}");
+            let mut exact = vec![0u8; owned.len()];
+            assert_eq!(
+                view.encode_to_slice(&mut exact),
+                Some(owned.len()),
+                "{view:?}"
+            );
         }
         // Integers have one encoding, whichever form they come in.
         let mut padded = Vec::new();

@@ -13,8 +13,10 @@
 //!   decoded after it: no Python code ever runs while a shard lock is held;
 //! - writes (which wait for a shard lock) run with the GIL released; lookups keep it while
 //!   they are lock-free and release it before waiting for the lock ([`read`]);
-//! - the hot paths encode into reused per-thread buffers and read with `get_into`, building
-//!   the Python result straight from the bytes;
+//! - the single-key calls encode an exact `str` or `int` key (and value) into a buffer on
+//!   their stack ([`codec::encode_common`]: no thread-local, no scratch buffer), any other
+//!   into reused per-thread buffers, with the same bytes either way; they read with
+//!   `get_into` into a per-thread buffer, building the Python result straight from the bytes;
 //! - every operation first checks that the handle is open.
 //!
 //! ```python
@@ -114,6 +116,12 @@ pub fn reopen(
     )
 }
 
+/// Room on the stack for the stored form of a key in a single-key call (a 10-character
+/// `str` needs 11 bytes, an `int` 9).
+const STACK_KEY: usize = 64;
+/// Room on the stack for the stored form of a value in `m[k] = v`.
+const STACK_VALUE: usize = 128;
+
 impl PyHashMap {
     /// The handle and its map, or `ClosedError`.
     #[inline]
@@ -143,6 +151,31 @@ impl PyHashMap {
         } else {
             encode_value(value, out)
         }
+    }
+
+    /// The stored form of a common key without any buffer: an exact `str` or `int` encoded
+    /// into `stack` ([`codec::encode_common`]), or a raw map's `bytes` key as it is. `None`
+    /// for any other key: use [`PyHashMap::key_into`], which encodes every key the same way
+    /// and raises the errors.
+    #[inline]
+    fn stack_key<'a>(&self, key: &'a Bound<'_, PyAny>, stack: &'a mut [u8]) -> Option<&'a [u8]> {
+        if self.raw {
+            return key.cast_exact::<PyBytes>().ok().map(|b| b.as_bytes());
+        }
+        codec::encode_common(key, stack).map(|n| &stack[..n])
+    }
+
+    /// [`PyHashMap::stack_key`] for a value.
+    #[inline]
+    fn stack_value<'a>(
+        &self,
+        value: &'a Bound<'_, PyAny>,
+        stack: &'a mut [u8],
+    ) -> Option<&'a [u8]> {
+        if self.raw {
+            return value.cast_exact::<PyBytes>().ok().map(|b| b.as_bytes());
+        }
+        codec::encode_common(value, stack).map(|n| &stack[..n])
     }
 
     /// The stored form of `key` in a new buffer (paths that are not hot).
@@ -188,6 +221,14 @@ impl PyHashMap {
     ) -> PyResult<()> {
         let py = slf.py();
         let (this, map) = Self::open(slf)?;
+        let mut key_stack = [0u8; STACK_KEY];
+        let mut value_stack = [0u8; STACK_VALUE];
+        if let (Some(k), Some(v)) = (
+            this.stack_key(key, &mut key_stack),
+            this.stack_value(value, &mut value_stack),
+        ) {
+            return py.detach(|| map.set(k, v)).py_err(py);
+        }
         with_scratch(|k, v| {
             this.key_into(key, k)?;
             this.value_into(value, v)?;
@@ -202,13 +243,49 @@ impl PyHashMap {
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
         let (this, map) = Self::open(slf)?;
-        with_scratch(|k, v| {
-            this.key_into(key, k)?;
+        let read = |k: &[u8], v: &mut Vec<u8>| {
             if read::read_into(py, map, k, v).py_err(py)? {
                 this.decode_value(py, v).map(Some)
             } else {
                 Ok(None)
             }
+        };
+        let mut stack = [0u8; STACK_KEY];
+        match this.stack_key(key, &mut stack) {
+            Some(k) => with_scratch(|_, v| read(k, v)),
+            None => with_scratch(|k, v| {
+                this.key_into(key, k)?;
+                read(k, v)
+            }),
+        }
+    }
+
+    /// `del m[key]`: true if the key was there (its value is not read back).
+    fn delete(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = slf.py();
+        let (this, map) = Self::open(slf)?;
+        let mut stack = [0u8; STACK_KEY];
+        if let Some(k) = this.stack_key(key, &mut stack) {
+            return py.detach(|| map.delete(k)).py_err(py);
+        }
+        with_scratch(|k, _| {
+            this.key_into(key, k)?;
+            py.detach(|| map.delete(k)).py_err(py)
+        })
+    }
+
+    /// `key in m`.
+    fn contains(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = slf.py();
+        let (this, map) = Self::open(slf)?;
+        let mut stack = [0u8; STACK_KEY];
+        if let Some(k) = this.stack_key(key, &mut stack) {
+            return read::contains(py, map, k).py_err(py);
+        }
+        // Unhashable keys raise TypeError, as `[] in d` does for a dict.
+        with_scratch(|k, _| {
+            this.key_into(key, k)?;
+            read::contains(py, map, k).py_err(py)
         })
     }
 }
@@ -231,27 +308,15 @@ impl PyHashMap {
     }
 
     fn __delitem__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        let py = slf.py();
-        let (this, map) = Self::open(slf)?;
-        let deleted = with_scratch(|k, _| {
-            this.key_into(key, k)?;
-            py.detach(|| map.delete(k)).py_err(py)
-        })?;
-        if deleted {
+        if Self::delete(slf, key)? {
             Ok(())
         } else {
-            Err(Self::missing_key(py, key))
+            Err(Self::missing_key(slf.py(), key))
         }
     }
 
     fn __contains__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let py = slf.py();
-        let (this, map) = Self::open(slf)?;
-        // Unhashable keys raise TypeError, as `[] in d` does for a dict.
-        with_scratch(|k, _| {
-            this.key_into(key, k)?;
-            read::contains(py, map, k).py_err(py)
-        })
+        Self::contains(slf, key)
     }
 
     fn __len__(slf: &Bound<'_, Self>) -> PyResult<usize> {
@@ -323,10 +388,7 @@ impl PyHashMap {
 
     /// Removes `key` if present; True if it was (like `set.discard`, never raises KeyError).
     fn discard(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let py = slf.py();
-        let (this, map) = Self::open(slf)?;
-        let k = this.key(key)?;
-        py.detach(|| map.delete(&k)).py_err(py)
+        Self::delete(slf, key)
     }
 
     /// Removes and returns some `(key, value)` pair; KeyError if the map is empty.
