@@ -13,10 +13,13 @@
 //!   finds it named by no slot), and **the store that frees it also changes its generation**
 //!   (one atomic store of `state`), so a handle of an earlier generation never reads the
 //!   cell's next key: it reads "no such key";
-//! - generations start at a value mixed from the store's seed, the map's root, the shard and
-//!   the cell (so a handle of another map is very unlikely to name a live cell of this one:
-//!   about 2^-31 per try) and only grow; a cell whose generation would wrap is retired for
-//!   good;
+//! - generations start at a value mixed from the store's seed, the map's root, the shard,
+//!   the cell and the shard's `cell_epoch` (so a handle of another map is very unlikely to
+//!   name a live cell of this one: about 2^-31 per try) and only grow; a cell whose
+//!   generation would wrap is retired for good. Every repair of the shard moves the epoch
+//!   on: damage can lose a cell's generation (a table the repair must drop, a `high_water`
+//!   made smaller), and the cells it hid then start from new values, not the ones their
+//!   earlier handles had;
 //! - every change happens under the shard lock with the shard's sequence odd, so readers
 //!   validate a cell exactly as they validate a slot; a cell table is replaced (when full) by
 //!   a larger copy published with one store, the old block freed after the lock is released;
@@ -116,11 +119,16 @@ impl MapInner {
         }
     }
 
-    /// The first generation of cell `index` of shard `shard`: odd, below 2^31, mixed from
-    /// the store's seed and the map's root so that maps do not share handle values.
-    fn first_generation(&self, shard: u64, index: u64) -> u32 {
-        let mut words = [0u8; 32];
-        for (i, w) in [self.seed, self.root, shard, index].iter().enumerate() {
+    /// The first generation of cell `index` of shard `shard` (at `header`): odd, below 2^31,
+    /// mixed from the store's seed and the map's root so that maps do not share handle
+    /// values, and from the shard's cell epoch so that a repair starts cells over afresh.
+    fn first_generation(&self, header: &ShardHeader, shard: u64, index: u64) -> u32 {
+        let epoch = header.cell_epoch.load(Ordering::Relaxed);
+        let mut words = [0u8; 40];
+        for (i, w) in [self.seed, self.root, shard, index, epoch]
+            .iter()
+            .enumerate()
+        {
             words[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
         }
         ((xxhash_rust::xxh3::xxh3_64(&words) >> 33) as u32) | 1
@@ -496,7 +504,7 @@ impl<'a> Writer<'a> {
             return Ok((index, generation));
         }
         let index = table.cells.len() as u64;
-        let generation = map.first_generation(shard_index, index);
+        let generation = map.first_generation(self.shard, shard_index, index);
         let cell: &Cell = map
             .region()
             .get(table.offset + CELL_TABLE_HEADER_LEN + index * CELL_LEN)?;
@@ -623,6 +631,14 @@ impl MapInner {
         referenced: &HashSet<u64>,
         notes: &mut Vec<String>,
     ) -> Result<(), MapError> {
+        // Cells not used before start from new generations after any repair (see the
+        // module docs): harmless when nothing was damaged, since only cells no handle ever
+        // named take a first generation.
+        let epoch = &shard.cell_epoch;
+        epoch.store(
+            epoch.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
         let table = match self.cells_of(shard) {
             Ok(Some(t)) => t,
             Ok(None) => return Ok(()),
