@@ -100,6 +100,15 @@ impl MapInner {
         self.shard_mask.count_ones()
     }
 
+    /// The index of `shard`, a header of this map.
+    fn shard_index_of(&self, shard: &ShardHeader) -> u64 {
+        let first = self
+            .shard_at(0)
+            .map_or(0, |s| s as *const ShardHeader as usize);
+        let at = (shard as *const ShardHeader as usize).wrapping_sub(first) as u64;
+        (at / super::layout::SHARD_STRIDE) & self.shard_mask
+    }
+
     /// Most cells one shard can have (the cell index and the shard share 32 bits).
     pub(crate) fn max_cells(&self) -> u64 {
         1u64 << (32 - self.shard_bits())
@@ -182,7 +191,9 @@ impl MapInner {
             offset,
             reason: "a slot names a cell past its table",
         })?;
-        if split_state(cell.state.load(Ordering::Acquire)).1 != CELL_LIVE {
+        let (generation, what) = split_state(cell.state.load(Ordering::Acquire));
+        if what != CELL_LIVE || generation == 0 {
+            // (Generation 0 is never given out: a cell that has it is damaged.)
             return Err(Fault {
                 offset,
                 reason: "a slot names a handle cell that is not live",
@@ -491,10 +502,10 @@ impl<'a> Writer<'a> {
                 MapError::corrupt(table.offset, "free cell list points past the table")
             })?;
             let (generation, what) = split_state(cell.state.load(Ordering::Relaxed));
-            if what != CELL_FREE {
+            if what != CELL_FREE || generation == 0 {
                 return Err(MapError::corrupt(
                     table.offset,
-                    "free cell list holds a cell in use",
+                    "free cell list holds a cell in use (or of generation 0)",
                 ));
             }
             self.begin();
@@ -651,6 +662,7 @@ impl MapInner {
             }
         };
         let mut freed = 0u64;
+        let mut fresh = 0u64;
         let mut live = 0u64;
         let header = table.header;
         header.free_head.store(0, Ordering::Relaxed);
@@ -665,6 +677,14 @@ impl MapInner {
                         freed += 1;
                         release_cell(&table, i, cell);
                     } else {
+                        if generation == 0 {
+                            // Never given out (cells start at a first generation): the cell
+                            // was never written, its table's `high_water` was damaged.
+                            let first = self.first_generation(shard, self.shard_index_of(shard), i);
+                            cell.state
+                                .store(cell_state(first, CELL_FREE), Ordering::Release);
+                            fresh += 1;
+                        }
                         cell.rec.store(0, Ordering::Relaxed);
                         cell.next_free
                             .store(header.free_head.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -694,6 +714,11 @@ impl MapInner {
         }
         if freed > 0 {
             notes.push(format!("freed {freed} handle cells no key named"));
+        }
+        if fresh > 0 {
+            notes.push(format!(
+                "gave {fresh} free handle cells of generation 0 a first generation"
+            ));
         }
         if header.live.load(Ordering::Relaxed) != live {
             header.live.store(live, Ordering::Relaxed);
@@ -729,8 +754,11 @@ impl MapInner {
         let mut live = 0u64;
         let mut free = 0u64;
         for (i, cell) in table.cells.iter().enumerate() {
-            let what = split_state(cell.state.load(Ordering::Relaxed)).1;
+            let (generation, what) = split_state(cell.state.load(Ordering::Relaxed));
             let named = referenced.contains(&(i as u64));
+            if generation == 0 && what != CELL_RETIRED {
+                problem(table.offset, format!("handle cell {i} has generation 0"));
+            }
             match what {
                 CELL_LIVE => {
                     live += 1;
