@@ -13,10 +13,13 @@
 //!   finds it named by no slot), and **the store that frees it also changes its generation**
 //!   (one atomic store of `state`), so a handle of an earlier generation never reads the
 //!   cell's next key: it reads "no such key";
-//! - generations start at a value mixed from the store's seed, the map's root, the shard and
-//!   the cell (so a handle of another map is very unlikely to name a live cell of this one:
-//!   about 2^-31 per try) and only grow; a cell whose generation would wrap is retired for
-//!   good;
+//! - generations start at a value mixed from the store's seed, the map's root, the shard,
+//!   the cell and the shard's `cell_epoch` (so a handle of another map is very unlikely to
+//!   name a live cell of this one: about 2^-31 per try) and only grow; a cell whose
+//!   generation would wrap is retired for good. Every repair of the shard moves the epoch
+//!   on: damage can lose a cell's generation (a table the repair must drop, a `high_water`
+//!   made smaller), and the cells it hid then start from new values, not the ones their
+//!   earlier handles had;
 //! - every change happens under the shard lock with the shard's sequence odd, so readers
 //!   validate a cell exactly as they validate a slot; a cell table is replaced (when full) by
 //!   a larger copy published with one store, the old block freed after the lock is released;
@@ -97,6 +100,15 @@ impl MapInner {
         self.shard_mask.count_ones()
     }
 
+    /// The index of `shard`, a header of this map.
+    fn shard_index_of(&self, shard: &ShardHeader) -> u64 {
+        let first = self
+            .shard_at(0)
+            .map_or(0, |s| s as *const ShardHeader as usize);
+        let at = (shard as *const ShardHeader as usize).wrapping_sub(first) as u64;
+        (at / super::layout::SHARD_STRIDE) & self.shard_mask
+    }
+
     /// Most cells one shard can have (the cell index and the shard share 32 bits).
     pub(crate) fn max_cells(&self) -> u64 {
         1u64 << (32 - self.shard_bits())
@@ -116,11 +128,16 @@ impl MapInner {
         }
     }
 
-    /// The first generation of cell `index` of shard `shard`: odd, below 2^31, mixed from
-    /// the store's seed and the map's root so that maps do not share handle values.
-    fn first_generation(&self, shard: u64, index: u64) -> u32 {
-        let mut words = [0u8; 32];
-        for (i, w) in [self.seed, self.root, shard, index].iter().enumerate() {
+    /// The first generation of cell `index` of shard `shard` (at `header`): odd, below 2^31,
+    /// mixed from the store's seed and the map's root so that maps do not share handle
+    /// values, and from the shard's cell epoch so that a repair starts cells over afresh.
+    fn first_generation(&self, header: &ShardHeader, shard: u64, index: u64) -> u32 {
+        let epoch = header.cell_epoch.load(Ordering::Relaxed);
+        let mut words = [0u8; 40];
+        for (i, w) in [self.seed, self.root, shard, index, epoch]
+            .iter()
+            .enumerate()
+        {
             words[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
         }
         ((xxhash_rust::xxh3::xxh3_64(&words) >> 33) as u32) | 1
@@ -174,7 +191,9 @@ impl MapInner {
             offset,
             reason: "a slot names a cell past its table",
         })?;
-        if split_state(cell.state.load(Ordering::Acquire)).1 != CELL_LIVE {
+        let (generation, what) = split_state(cell.state.load(Ordering::Acquire));
+        if what != CELL_LIVE || generation == 0 {
+            // (Generation 0 is never given out: a cell that has it is damaged.)
             return Err(Fault {
                 offset,
                 reason: "a slot names a handle cell that is not live",
@@ -483,10 +502,10 @@ impl<'a> Writer<'a> {
                 MapError::corrupt(table.offset, "free cell list points past the table")
             })?;
             let (generation, what) = split_state(cell.state.load(Ordering::Relaxed));
-            if what != CELL_FREE {
+            if what != CELL_FREE || generation == 0 {
                 return Err(MapError::corrupt(
                     table.offset,
-                    "free cell list holds a cell in use",
+                    "free cell list holds a cell in use (or of generation 0)",
                 ));
             }
             self.begin();
@@ -496,7 +515,7 @@ impl<'a> Writer<'a> {
             return Ok((index, generation));
         }
         let index = table.cells.len() as u64;
-        let generation = map.first_generation(shard_index, index);
+        let generation = map.first_generation(self.shard, shard_index, index);
         let cell: &Cell = map
             .region()
             .get(table.offset + CELL_TABLE_HEADER_LEN + index * CELL_LEN)?;
@@ -623,6 +642,14 @@ impl MapInner {
         referenced: &HashSet<u64>,
         notes: &mut Vec<String>,
     ) -> Result<(), MapError> {
+        // Cells not used before start from new generations after any repair (see the
+        // module docs): harmless when nothing was damaged, since only cells no handle ever
+        // named take a first generation.
+        let epoch = &shard.cell_epoch;
+        epoch.store(
+            epoch.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
         let table = match self.cells_of(shard) {
             Ok(Some(t)) => t,
             Ok(None) => return Ok(()),
@@ -635,6 +662,7 @@ impl MapInner {
             }
         };
         let mut freed = 0u64;
+        let mut fresh = 0u64;
         let mut live = 0u64;
         let header = table.header;
         header.free_head.store(0, Ordering::Relaxed);
@@ -649,6 +677,14 @@ impl MapInner {
                         freed += 1;
                         release_cell(&table, i, cell);
                     } else {
+                        if generation == 0 {
+                            // Never given out (cells start at a first generation): the cell
+                            // was never written, its table's `high_water` was damaged.
+                            let first = self.first_generation(shard, self.shard_index_of(shard), i);
+                            cell.state
+                                .store(cell_state(first, CELL_FREE), Ordering::Release);
+                            fresh += 1;
+                        }
                         cell.rec.store(0, Ordering::Relaxed);
                         cell.next_free
                             .store(header.free_head.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -678,6 +714,11 @@ impl MapInner {
         }
         if freed > 0 {
             notes.push(format!("freed {freed} handle cells no key named"));
+        }
+        if fresh > 0 {
+            notes.push(format!(
+                "gave {fresh} free handle cells of generation 0 a first generation"
+            ));
         }
         if header.live.load(Ordering::Relaxed) != live {
             header.live.store(live, Ordering::Relaxed);
@@ -713,8 +754,11 @@ impl MapInner {
         let mut live = 0u64;
         let mut free = 0u64;
         for (i, cell) in table.cells.iter().enumerate() {
-            let what = split_state(cell.state.load(Ordering::Relaxed)).1;
+            let (generation, what) = split_state(cell.state.load(Ordering::Relaxed));
             let named = referenced.contains(&(i as u64));
+            if generation == 0 && what != CELL_RETIRED {
+                problem(table.offset, format!("handle cell {i} has generation 0"));
+            }
             match what {
                 CELL_LIVE => {
                     live += 1;

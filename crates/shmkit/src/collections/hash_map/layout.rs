@@ -263,8 +263,12 @@ pub struct ShardHeader {
     pub shrinks: AtomicU64,
     /// Offset of the shard's handle-cell table, 0 until a key of the shard gets a handle.
     pub cells: AtomicU64,
+    /// Mixed into the first generation of every cell not used before; every repair of the
+    /// shard moves it on, so cells a damaged table header hid (or a dropped table held) never
+    /// start again at generations their handles had.
+    pub cell_epoch: AtomicU64,
     /// Reserved, zero.
-    pub _reserved: [AtomicU64; 2],
+    pub _reserved: [AtomicU64; 1],
 }
 
 const _: () = assert!(size_of::<ShardHeader>() == 128);
