@@ -18,8 +18,8 @@ mod common;
 
 use common::{Child, Exit, Rng, TestStore, fork_child, wait_until, watchdog};
 use shmkit::collections::hash_map::layout::{
-    RECORD_HEADER_LEN, ROOT_LEN, RecordHeader, SHARD_STRIDE, ShardHeader, Slot, TABLE_HEADER_LEN,
-    TableHeader, is_live, key_hash, record_checksum, value_offset,
+    RECORD_HEADER_LEN, ROOT_LEN, RecordHeader, SHARD_STRIDE, ShardHeader, Slot, TableHeader,
+    is_live, key_hash, record_checksum, slot_offset, value_offset,
 };
 use shmkit::store::header::Line;
 use shmkit::{HashMap, Store};
@@ -129,7 +129,7 @@ fn counter_records(store: &Store, shards: &[&ShardHeader]) -> Vec<u64> {
             .buckets
             .load(Ordering::SeqCst);
         for i in 0..buckets {
-            let slot: &Slot = store.get(table + TABLE_HEADER_LEN + 16 * i).unwrap();
+            let slot: &Slot = store.get(slot_offset(table, i)).unwrap();
             if !is_live(slot.tag.load(Ordering::SeqCst)) {
                 continue;
             }

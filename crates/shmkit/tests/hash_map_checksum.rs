@@ -422,8 +422,8 @@ fn stats_add_up_to_what_the_shards_and_records_hold() {
             .unwrap()
             .buckets
             .load(Ordering::Relaxed);
-        // Header, 16-byte slots, one control byte per slot.
-        (buckets, TABLE_HEADER_LEN + buckets * 17)
+        // Header, then groups of 16 control bytes and 16 slots of 16 bytes.
+        (buckets, TABLE_HEADER_LEN + buckets / 16 * 272)
     };
     let (mut buckets, mut tables, mut resizes, mut resizing) = (0u64, 0u64, 0u64, 0u32);
     for i in 0..4 {
@@ -457,7 +457,7 @@ fn stats_add_up_to_what_the_shards_and_records_hold() {
 fn an_entry_cut_off_from_its_home_by_an_empty_slot_is_reported() {
     // A probe stops at the first empty slot: an entry stored past its home slot with an
     // empty slot in between can never be found, and verify must say so by name.
-    use shmkit::collections::hash_map::layout::{EMPTY, Slot, TABLE_HEADER_LEN, TableHeader};
+    use shmkit::collections::hash_map::layout::{EMPTY, Slot, TableHeader, slot_offset};
     let t = TestStore::new("map-unreachable");
     // A table sized for thousands of entries: adjacent homes meet long before it resizes,
     // whatever the store's hash seed.
@@ -473,10 +473,7 @@ fn an_entry_cut_off_from_its_home_by_an_empty_slot_is_reported() {
         .unwrap()
         .buckets
         .load(Ordering::Relaxed);
-    let slot = |i: u64| {
-        t.get::<Slot>(table + TABLE_HEADER_LEN + (i % buckets) * 16)
-            .unwrap()
-    };
+    let slot = |i: u64| t.get::<Slot>(slot_offset(table, i % buckets)).unwrap();
     // Fill until some entry sits one past an occupied home slot.
     let mut n = 0u32;
     let displaced = loop {

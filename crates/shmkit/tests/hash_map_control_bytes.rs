@@ -8,8 +8,8 @@ mod common;
 use common::TestStore;
 use shmkit::HashMap;
 use shmkit::collections::hash_map::layout::{
-    CTRL_EMPTY, ROOT_LEN, SHARD_STRIDE, ShardHeader, TableHeader, ctrl_for_tag, ctrl_offset,
-    is_live,
+    CTRL_EMPTY, ROOT_LEN, SHARD_STRIDE, ShardHeader, TableHeader, ctrl_for_tag, ctrl_word_offset,
+    is_live, slot_offset,
 };
 use shmkit::store::header::Line;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,14 +29,11 @@ fn table_of<'a>(t: &'a TestStore, map: &HashMap) -> (Vec<&'a AtomicU64>, Vec<u64
         .buckets
         .load(Ordering::Relaxed);
     let words = (0..buckets / 8)
-        .map(|w| {
-            t.get::<AtomicU64>(ctrl_offset(table, buckets) + w * 8)
-                .unwrap()
-        })
+        .map(|w| t.get::<AtomicU64>(ctrl_word_offset(table, w * 8)).unwrap())
         .collect();
     let tags = (0..buckets)
         .map(|i| {
-            let tag: &AtomicU64 = t.get(table + 16 + i * 16).unwrap();
+            let tag: &AtomicU64 = t.get(slot_offset(table, i)).unwrap();
             tag.load(Ordering::Relaxed)
         })
         .collect();

@@ -44,7 +44,7 @@
 //! Store::remove(&name).unwrap();
 //! ```
 
-use super::layout::{Slot, TABLE_HEADER_LEN, TableHeader};
+use super::layout::{GROUP_LEN, GROUP_SLOTS, Slot, TableHeader, ctrl_word_offset, slot_offset};
 use super::lookup::check_checksum;
 use super::write::{PutMode, Writer};
 use super::{HashMap, MapError, MapInner, check_key, check_value};
@@ -112,15 +112,15 @@ impl MapInner {
         if !buckets.is_power_of_two() {
             return 0;
         }
-        // Unvalidated numbers (a table freed and reused, or damage): checked arithmetic, so
-        // a glance at garbage costs nothing and never overflows.
-        let Some(slot) = (hash & (buckets - 1))
-            .checked_mul(16)
-            .and_then(|o| o.checked_add(TABLE_HEADER_LEN))
-            .and_then(|o| o.checked_add(table))
-        else {
+        // Unvalidated numbers (a table freed and reused, or damage): bounded first, so a
+        // glance at garbage costs nothing and never overflows.
+        if buckets < GROUP_SLOTS || table > u64::MAX / 2 || buckets > u64::MAX / (2 * GROUP_LEN) {
             return 0;
-        };
+        }
+        let index = hash & (buckets - 1);
+        // The control word the probe reads first, and the home slot (same page).
+        self.region().prefetch(ctrl_word_offset(table, index));
+        let slot = slot_offset(table, index);
         self.region().prefetch(slot);
         slot
     }

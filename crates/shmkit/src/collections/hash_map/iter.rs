@@ -194,7 +194,7 @@ impl MapInner {
             if !valid() {
                 return Err(changed());
             }
-            for slot in table.slots {
+            for slot in table.slots() {
                 let tag = slot.tag.load(Ordering::Acquire);
                 if !is_live(tag) {
                     continue;

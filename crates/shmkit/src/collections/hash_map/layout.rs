@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! root block:   MapRoot (64 bytes) .. pad to 128 .. shard_count × Line<ShardHeader> (128 each)
-//! table block:  TableHeader (16 bytes), `buckets` × Slot (16 bytes each), then the control
-//!               bytes: `buckets / 8` u64 words, one byte per slot
+//! table block:  TableHeader (16 bytes), then `buckets / 16` × Group (272 bytes each: 16
+//!               control bytes as two u64 words, then 16 × Slot of 16 bytes)
 //! record block: RecordHeader (16 bytes), key, zero pad to 8, value
 //! cell block:   CellTableHeader (64 bytes) then `capacity` × Cell (32 bytes each)
 //! ```
@@ -23,12 +23,12 @@
 //!   record (records are 8-aligned, so bit 0 is free). A cell is referenced by exactly one
 //!   live slot while its state is live; its generation changes in the same store that frees
 //!   it, so a handle naming an older generation never reads the cell's next key;
-//! - a slot's **control byte** (byte `i % 8` of control word `i / 8`, least significant
-//!   first) is derived from its tag: [`CTRL_EMPTY`], [`CTRL_TOMBSTONE`], or [`ctrl_of`] the
+//! - slot `i` is slot `i % 16` of group `i / 16`; its **control byte** (byte `i % 8`, least
+//!   significant first, of control word `(i % 16) / 8` of its group) is derived from its tag: [`CTRL_EMPTY`], [`CTRL_TOMBSTONE`], or [`ctrl_of`] the
 //!   key's hash for a live slot. Written with the tag, under the lock with the sequence odd;
-//!   a repair recomputes them all. Probes scan the control bytes (dense: one line covers 64
-//!   slots, so they stay in cache) and read a slot only where the byte matches: a miss
-//!   usually touches no slot at all;
+//!   a repair recomputes them all. Probes scan the control bytes and read a slot only where
+//!   the byte matches: a miss usually reads one 16-byte group header and no slot; a group's
+//!   bytes and slots share a page (and often a line), so a hit costs no extra page walk;
 //! - keys are found by linear probing from `hash & (buckets - 1)`; the shard is chosen by
 //!   bits 48.. of the hash, so bucket and shard bits are independent.
 //!
@@ -140,20 +140,35 @@ pub const fn ctrl_for_tag(tag: u64) -> u8 {
     }
 }
 
-/// Bytes of a bucket table of `buckets` slots (header, slots, control words), `None` if it
-/// overflows.
+/// Slots per [`Group`].
+pub const GROUP_SLOTS: u64 = 16;
+/// Bytes of one [`Group`].
+pub const GROUP_LEN: u64 = 272;
+
+/// Bytes of a bucket table of `buckets` slots (a power of two, at least [`GROUP_SLOTS`]):
+/// header and groups; `None` if it overflows.
 #[inline]
 pub const fn table_len(buckets: u64) -> Option<u64> {
-    match buckets.checked_mul(17) {
+    match (buckets / GROUP_SLOTS).checked_mul(GROUP_LEN) {
         Some(n) => n.checked_add(TABLE_HEADER_LEN),
         None => None,
     }
 }
 
-/// Offset of the control words of the table at `table` with `buckets` slots.
+/// Offset of slot `index` of the table at `table`.
 #[inline]
-pub const fn ctrl_offset(table: u64, buckets: u64) -> u64 {
-    table + TABLE_HEADER_LEN + buckets * 16
+pub const fn slot_offset(table: u64, index: u64) -> u64 {
+    table
+        + TABLE_HEADER_LEN
+        + (index / GROUP_SLOTS) * GROUP_LEN
+        + 16
+        + (index % GROUP_SLOTS) * 16
+}
+
+/// Offset of the control word holding slot `index`'s control byte, in the table at `table`.
+#[inline]
+pub const fn ctrl_word_offset(table: u64, index: u64) -> u64 {
+    table + TABLE_HEADER_LEN + (index / GROUP_SLOTS) * GROUP_LEN + (index % GROUP_SLOTS) / 8 * 8
 }
 
 /// True for the tag of a live slot.
@@ -343,6 +358,19 @@ pub struct Cell {
 }
 
 const _: () = assert!(size_of::<Cell>() as u64 == CELL_LEN);
+
+/// Sixteen buckets: their control bytes (two words, 8 bytes each, slot `j`'s byte at bits
+/// `8 * (j % 8)` of word `j / 8`), then their slots.
+#[repr(C)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
+pub struct Group {
+    /// Control bytes of the group's slots.
+    pub ctrl: [AtomicU64; 2],
+    /// The slots.
+    pub slots: [Slot; GROUP_SLOTS as usize],
+}
+
+const _: () = assert!(size_of::<Group>() as u64 == GROUP_LEN);
 
 /// Header of a record block (16 bytes), followed by the key, padding to 8, and the value.
 #[repr(C)]

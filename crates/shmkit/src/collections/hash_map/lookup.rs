@@ -22,9 +22,9 @@
 //! ```
 
 use super::layout::{
-    CTRL_EMPTY, EMPTY, RECORD_HEADER_LEN, RecordHeader, ShardHeader, Slot, TABLE_HEADER_LEN,
-    TABLE_MAGIC, TOMBSTONE, TableHeader, ctrl_of, ctrl_offset, is_cell_ref, record_checksum,
-    tag_of, value_offset,
+    CTRL_EMPTY, EMPTY, GROUP_SLOTS, Group, RECORD_HEADER_LEN, RecordHeader, ShardHeader, Slot,
+    TABLE_HEADER_LEN, TABLE_MAGIC, TOMBSTONE, TableHeader, ctrl_of, is_cell_ref, record_checksum,
+    slot_offset, tag_of, value_offset,
 };
 use super::{Fault, MapError, MapInner};
 use crate::sync::atomic::{AtomicU64, Ordering, spin_hint, yield_now};
@@ -44,9 +44,8 @@ const PROBE_CHECK_EVERY: u64 = if cfg!(loom) { 2 } else { 256 };
 /// A bucket table, bounds-checked once.
 pub(crate) struct TableView<'a> {
     pub(crate) offset: u64,
-    pub(crate) slots: &'a [Slot],
-    /// The control words (8 control bytes each).
-    pub(crate) ctrl: &'a [AtomicU64],
+    /// The groups of 16 slots with their control bytes.
+    pub(crate) groups: &'a [Group],
     pub(crate) mask: u64,
 }
 
@@ -57,28 +56,40 @@ impl<'a> TableView<'a> {
 
     #[inline]
     pub(crate) fn slot(&self, index: u64) -> &'a Slot {
-        &self.slots[(index & self.mask) as usize]
+        let i = index & self.mask;
+        &self.groups[(i / GROUP_SLOTS) as usize].slots[(i % GROUP_SLOTS) as usize]
+    }
+
+    /// Every slot, in order.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = &'a Slot> + 'a {
+        self.groups.iter().flat_map(|g| g.slots.iter())
+    }
+
+    /// The control word holding slot `index`'s byte.
+    #[inline(always)]
+    fn ctrl_word(&self, index: u64) -> (&'a AtomicU64, u64) {
+        let i = index & self.mask;
+        let group = &self.groups[(i / GROUP_SLOTS) as usize];
+        (&group.ctrl[((i % GROUP_SLOTS) / 8) as usize], (i % 8) * 8)
     }
 
     /// Offset of slot `index` (for error messages).
     pub(crate) fn slot_offset(&self, index: u64) -> u64 {
-        self.offset + TABLE_HEADER_LEN + (index & self.mask) * 16
+        slot_offset(self.offset, index & self.mask)
     }
 
     /// The control byte of slot `index`.
     #[inline(always)]
     pub(crate) fn ctrl_byte(&self, index: u64) -> u8 {
-        let index = index & self.mask;
-        (self.ctrl[(index / 8) as usize].load(Ordering::Relaxed) >> ((index % 8) * 8)) as u8
+        let (word, shift) = self.ctrl_word(index);
+        (word.load(Ordering::Relaxed) >> shift) as u8
     }
 
     /// Sets the control byte of slot `index` (the shard's lock holder only, with the
     /// sequence odd: no other process writes this word meanwhile).
     #[inline]
     pub(crate) fn set_ctrl(&self, index: u64, byte: u8) {
-        let index = index & self.mask;
-        let word = &self.ctrl[(index / 8) as usize];
-        let shift = (index % 8) * 8;
+        let (word, shift) = self.ctrl_word(index);
         let old = word.load(Ordering::Relaxed);
         let new = (old & !(0xFF << shift)) | (u64::from(byte) << shift);
         if new != old {
@@ -161,20 +172,18 @@ impl MapInner {
                 reason: "not a hash table",
             });
         }
-        let slots = region.get_slice::<Slot>(offset + TABLE_HEADER_LEN, buckets)?;
-        // `buckets` is a power of two of at least 8 in any table a writer made (a smaller
-        // one is damage: its control words would not cover it).
-        if buckets < 8 {
+        // `buckets` is a power of two of at least one group in any table a writer made (a
+        // smaller one is damage).
+        if buckets < GROUP_SLOTS {
             return Err(Fault {
                 offset,
                 reason: "not a hash table",
             });
         }
-        let ctrl = region.get_slice::<AtomicU64>(ctrl_offset(offset, buckets), buckets / 8)?;
+        let groups = region.get_slice::<Group>(offset + TABLE_HEADER_LEN, buckets / GROUP_SLOTS)?;
         Ok(TableView {
             offset,
-            slots,
-            ctrl,
+            groups,
             mask: buckets - 1,
         })
     }

@@ -296,7 +296,7 @@ impl MapInner {
         let mut fixed = 0u64;
         let mut dropped = Vec::new();
         for table in std::iter::once(&current).chain(old.as_ref()) {
-            for (i, slot) in table.slots.iter().enumerate() {
+            for (i, slot) in table.slots().enumerate() {
                 let tag = slot.tag.load(Ordering::Relaxed);
                 let rec = slot.rec.load(Ordering::Relaxed);
                 if is_live(tag) && rec == 0 {
@@ -340,7 +340,7 @@ impl MapInner {
             // Entries both moved and still in the old table; and where migration resumes.
             let mut dups = 0u64;
             let mut first_live = old.buckets();
-            for (i, slot) in old.slots.iter().enumerate() {
+            for (i, slot) in old.slots().enumerate() {
                 let tag = slot.tag.load(Ordering::Relaxed);
                 if !is_live(tag) {
                     continue;
@@ -396,7 +396,7 @@ impl MapInner {
         let mut twice = 0u64;
         for slot in std::iter::once(&current)
             .chain(old.as_ref())
-            .flat_map(|t| t.slots.iter())
+            .flat_map(|t| t.slots())
         {
             let raw = slot.rec.load(Ordering::Relaxed);
             if is_live(slot.tag.load(Ordering::Relaxed))
@@ -421,7 +421,7 @@ impl MapInner {
         }
         let live: HashSet<u64> = std::iter::once(&current)
             .chain(old.as_ref())
-            .flat_map(|t| t.slots.iter())
+            .flat_map(|t| t.slots())
             .filter(|s| is_live(s.tag.load(Ordering::Relaxed)))
             .filter_map(|s| self.resolve_rec(shard, s.rec.load(Ordering::Relaxed)).ok())
             .collect();
@@ -489,7 +489,7 @@ impl MapInner {
         for (is_old, table) in [(false, Some(&current)), (true, old.as_ref())] {
             let Some(table) = table else { continue };
             let mut empties_seen = 0u64;
-            for (i, slot) in table.slots.iter().enumerate() {
+            for (i, slot) in table.slots().enumerate() {
                 let i = i as u64;
                 let offset = table.slot_offset(i);
                 let tag = slot.tag.load(Ordering::Relaxed);
@@ -678,7 +678,7 @@ impl MapInner {
         let in_table = |offset: u64| {
             offset != 0
                 && self.table(offset).is_ok_and(|t| {
-                    t.slots.iter().any(|slot| {
+                    t.slots().any(|slot| {
                         is_live(slot.tag.load(Ordering::Relaxed))
                             && self
                                 .resolve_rec(shard, slot.rec.load(Ordering::Relaxed))
@@ -711,7 +711,7 @@ impl MapInner {
                     continue;
                 }
                 f(offset);
-                for slot in self.table(offset)?.slots {
+                for slot in self.table(offset)?.slots() {
                     let raw = slot.rec.load(Ordering::Relaxed);
                     if is_live(slot.tag.load(Ordering::Relaxed)) && raw != 0 {
                         f(self.resolve_rec(shard, raw)?);
@@ -774,7 +774,7 @@ impl MapInner {
 /// many did not (lock held, sequence odd).
 fn rewrite_ctrl(table: &TableView<'_>) -> u64 {
     let mut fixed = 0;
-    for (i, slot) in table.slots.iter().enumerate() {
+    for (i, slot) in table.slots().enumerate() {
         let want = ctrl_for_tag(slot.tag.load(Ordering::Relaxed));
         if table.ctrl_byte(i as u64) != want {
             table.set_ctrl(i as u64, want);
@@ -794,7 +794,7 @@ fn tally(
     let mut t = Tally::default();
     for (is_old, table) in [(false, Some(current)), (true, old)] {
         let Some(table) = table else { continue };
-        for slot in table.slots {
+        for slot in table.slots() {
             let tag = slot.tag.load(Ordering::Relaxed);
             if !is_old && tag != EMPTY {
                 t.used += 1;

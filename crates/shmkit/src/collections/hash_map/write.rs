@@ -360,7 +360,7 @@ impl MapInner {
                 return Ok(Vec::new());
             }
             let mut records = Vec::new();
-            for slot in table.slots {
+            for slot in table.slots() {
                 let raw = slot.rec.load(Ordering::Relaxed);
                 if slot.tag.load(Ordering::Relaxed) & LIVE_BIT != 0 && raw != 0 {
                     records.push(self.resolve_rec(shard, raw)?);
