@@ -7,8 +7,8 @@ mod common;
 
 use common::{Rng, TestStore, watchdog};
 use shmkit::collections::hash_map::layout::{
-    CELL_LEN, CELL_TABLE_HEADER_LEN, Cell, CellTableHeader, ROOT_LEN, SHARD_STRIDE, ShardHeader,
-    TableHeader, is_cell_ref, is_live,
+    CELL_LEN, Cell, CellTableHeader, ROOT_LEN, SHARD_STRIDE, ShardHeader, TableHeader, first_cell,
+    is_cell_ref, is_live,
 };
 use shmkit::store::header::Line;
 use shmkit::{HashMap, KeyHandle, StoreOptions};
@@ -49,8 +49,7 @@ fn cell_header<'a>(t: &'a TestStore, shard: &ShardHeader) -> &'a CellTableHeader
 
 fn cell<'a>(t: &'a TestStore, shard: &ShardHeader, index: u64) -> &'a Cell {
     let table = shard.cells.load(Ordering::Relaxed);
-    t.get(table + CELL_TABLE_HEADER_LEN + index * CELL_LEN)
-        .unwrap()
+    t.get(first_cell(table) + index * CELL_LEN).unwrap()
 }
 
 /// The live slots of the shard's current table that name a cell: (slot offset, cell index).

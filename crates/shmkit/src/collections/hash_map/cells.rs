@@ -45,9 +45,9 @@
 //! ```
 
 use super::layout::{
-    CELL_FREE, CELL_LEN, CELL_LIVE, CELL_MAGIC, CELL_RETIRED, CELL_TABLE_HEADER_LEN, Cell,
+    CELL_COPY_MAX, CELL_FREE, CELL_LEN, CELL_LIVE, CELL_MAGIC, CELL_RETIRED, COPY_VALID, Cell,
     CellTableHeader, MIN_CELLS, RECORD_HEADER_LEN, RecordHeader, ShardHeader, cell_ref, cell_state,
-    value_offset,
+    cell_table_len, first_cell, value_offset,
 };
 use super::lookup::{Hit, Watch, checked_copy, copy_value};
 use super::write::{PutMode, Writer};
@@ -158,7 +158,7 @@ impl MapInner {
                 reason: "not a handle-cell table",
             });
         }
-        let cells = region.get_slice::<Cell>(offset + CELL_TABLE_HEADER_LEN, high_water)?;
+        let cells = region.get_slice::<Cell>(first_cell(offset), high_water)?;
         Ok(CellTable {
             offset,
             header,
@@ -212,11 +212,13 @@ impl MapInner {
     }
 
     /// Finds the entry `handle` names, reading it as `find` reads a key.
+    /// With `use_copy`, a cell that holds a copy of its value is all that is read (the hit
+    /// then names the copy, and its `key_len` is 0: not read).
     fn find_by_handle<'a>(
         &'a self,
         shard: &'a ShardHeader,
         at: Decoded,
-        _watch: Watch<'_>,
+        use_copy: bool,
     ) -> Result<Option<Hit<'a>>, Fault> {
         let Some(table) = self.cells_of(shard)? else {
             return Ok(None);
@@ -229,6 +231,24 @@ impl MapInner {
         }
         let rec = cell.rec.load(Ordering::Acquire);
         let hash = cell.hash.load(Ordering::Relaxed);
+        if use_copy {
+            let meta = cell.next_free.load(Ordering::Acquire);
+            if meta & COPY_VALID != 0 {
+                return Ok(Some(Hit {
+                    slot: None,
+                    rec_word: &cell.rec,
+                    cell: Some(at.index),
+                    copy: Some(cell),
+                    index: at.index,
+                    table: table.offset,
+                    hash,
+                    rec,
+                    key_len: 0,
+                    val_len: ((meta >> 32) & 0x7F).min(CELL_COPY_MAX),
+                    checksum: meta as u32,
+                }));
+            }
+        }
         let region = self.region();
         let header: &RecordHeader = region.get(rec)?;
         let key_len = header.key_len.load(Ordering::Relaxed) as u64;
@@ -249,6 +269,7 @@ impl MapInner {
             slot: None,
             rec_word: &cell.rec,
             cell: Some(at.index),
+            copy: None,
             index: at.index,
             table: table.offset,
             hash,
@@ -280,7 +301,7 @@ impl MapInner {
         };
         let copied = self.read_located(
             shard,
-            |watch| self.find_by_handle(shard, at, watch),
+            |_| self.find_by_handle(shard, at, true),
             |map, hit| copy_value(map, hit, buf),
         )?;
         Ok(checked_copy(copied, buf)?)
@@ -295,7 +316,7 @@ impl MapInner {
         let mut key = Vec::new();
         let found = self.read_located(
             shard,
-            |watch| self.find_by_handle(shard, at, watch),
+            |_| self.find_by_handle(shard, at, false),
             |map, hit| {
                 let Some(hit) = hit else { return Ok(None) };
                 key.resize(hit.key_len as usize, 0);
@@ -397,7 +418,7 @@ impl MapInner {
         };
         self.write_locked(shard, |w| {
             w.step(|w| {
-                let Some(hit) = w.map.find_by_handle(shard, at, None)? else {
+                let Some(hit) = w.map.find_by_handle(shard, at, false)? else {
                     return Ok(false);
                 };
                 let key = w.map.read_key(hit.rec)?;
@@ -423,7 +444,7 @@ impl MapInner {
         };
         self.write_locked(shard, |w| {
             w.step(|w| {
-                let Some(by_handle) = w.map.find_by_handle(shard, at, None)? else {
+                let Some(by_handle) = w.map.find_by_handle(shard, at, false)? else {
                     return Ok(false);
                 };
                 let key = w.map.read_key(by_handle.rec)?;
@@ -467,7 +488,7 @@ impl<'a> Writer<'a> {
         self.begin();
         cell.hash.store(hit.hash, Ordering::Relaxed);
         cell.rec.store(hit.rec, Ordering::Relaxed);
-        cell.next_free.store(0, Ordering::Relaxed);
+        map.refresh_copy(cell)?;
         cell.state
             .store(cell_state(generation, CELL_LIVE), Ordering::Release);
         let live = &table.header.live;
@@ -518,7 +539,7 @@ impl<'a> Writer<'a> {
         let generation = map.first_generation(self.shard, shard_index, index);
         let cell: &Cell = map
             .region()
-            .get(table.offset + CELL_TABLE_HEADER_LEN + index * CELL_LEN)?;
+            .get(first_cell(table.offset) + index * CELL_LEN)?;
         self.begin();
         cell.rec.store(0, Ordering::Relaxed);
         cell.next_free.store(0, Ordering::Relaxed);
@@ -544,9 +565,7 @@ impl<'a> Writer<'a> {
                 max: map.max_cells(),
             });
         }
-        let offset = map
-            .store
-            .alloc(CELL_TABLE_HEADER_LEN + capacity * CELL_LEN)?;
+        let offset = map.store.alloc(cell_table_len(capacity))?;
         let header: &CellTableHeader = map.region().get(offset)?;
         header.magic.store(CELL_MAGIC, Ordering::Relaxed);
         header._pad.store(0, Ordering::Relaxed);
@@ -568,7 +587,7 @@ impl<'a> Writer<'a> {
         if let Some(t) = &current {
             let new_cells = map
                 .region()
-                .get_slice::<Cell>(offset + CELL_TABLE_HEADER_LEN, high_water)?;
+                .get_slice::<Cell>(first_cell(offset), high_water)?;
             for (from, to) in t.cells.iter().zip(new_cells) {
                 to.rec
                     .store(from.rec.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -576,6 +595,9 @@ impl<'a> Writer<'a> {
                     .store(from.hash.load(Ordering::Relaxed), Ordering::Relaxed);
                 to.next_free
                     .store(from.next_free.load(Ordering::Relaxed), Ordering::Relaxed);
+                for (a, b) in from.copy.iter().zip(&to.copy) {
+                    b.store(a.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
                 to.state
                     .store(from.state.load(Ordering::Relaxed), Ordering::Relaxed);
             }
@@ -664,13 +686,23 @@ impl MapInner {
         let mut freed = 0u64;
         let mut fresh = 0u64;
         let mut live = 0u64;
+        let mut copies = 0u64;
         let header = table.header;
         header.free_head.store(0, Ordering::Relaxed);
         for (i, cell) in table.cells.iter().enumerate().rev() {
             let i = i as u64;
             let (generation, what) = split_state(cell.state.load(Ordering::Relaxed));
             match what {
-                CELL_LIVE if referenced.contains(&i) => live += 1,
+                CELL_LIVE if referenced.contains(&i) => {
+                    live += 1;
+                    // Whatever a writer left in the copy: rewritten from the record (which
+                    // the slot pass checked).
+                    let before = cell.next_free.load(Ordering::Relaxed);
+                    self.refresh_copy_of_cell(cell);
+                    if cell.next_free.load(Ordering::Relaxed) != before {
+                        copies += 1;
+                    }
+                }
                 CELL_RETIRED => {}
                 CELL_LIVE | CELL_FREE => {
                     if what == CELL_LIVE {
@@ -714,6 +746,11 @@ impl MapInner {
         }
         if freed > 0 {
             notes.push(format!("freed {freed} handle cells no key named"));
+        }
+        if copies > 0 {
+            notes.push(format!(
+                "rewrote {copies} handle cells' copies of their values"
+            ));
         }
         if fresh > 0 {
             notes.push(format!(
@@ -768,6 +805,12 @@ impl MapInner {
                             format!("live handle cell {i} that no slot names"),
                         );
                     }
+                    if !self.copy_matches_record(cell) {
+                        problem(
+                            table.offset,
+                            format!("handle cell {i}: its copy of the value is not the record's"),
+                        );
+                    }
                 }
                 CELL_FREE | CELL_RETIRED => {
                     free += u64::from(what == CELL_FREE);
@@ -820,7 +863,7 @@ impl MapInner {
         match self.cells_of(shard) {
             Ok(Some(t)) => (
                 t.header.live.load(Ordering::Relaxed),
-                CELL_TABLE_HEADER_LEN + t.capacity * CELL_LEN,
+                cell_table_len(t.capacity),
             ),
             _ => (0, 0),
         }
@@ -838,5 +881,91 @@ impl MapInner {
         }
         table.header.live.store(0, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+impl MapInner {
+    /// Rewrites a live cell's copy of its value from its record (lock held, sequence odd):
+    /// the value's bytes and a descriptor when it is short enough, else no copy.
+    pub(crate) fn refresh_copy(&self, cell: &Cell) -> Result<(), MapError> {
+        let rec = cell.rec.load(Ordering::Relaxed);
+        let region = self.region();
+        let header: &RecordHeader = region.get(rec)?;
+        let key_len = header.key_len.load(Ordering::Relaxed) as u64;
+        let val_len = header.val_len.load(Ordering::Relaxed);
+        if val_len > CELL_COPY_MAX {
+            cell.next_free.store(0, Ordering::Release);
+            return Ok(());
+        }
+        let mut bytes = [0u8; CELL_COPY_MAX as usize];
+        region.read_bytes(value_offset(rec, key_len), &mut bytes[..val_len as usize])?;
+        for (word, chunk) in cell.copy.iter().zip(bytes.chunks_exact(8)) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            word.store(u64::from_le_bytes(w), Ordering::Relaxed);
+        }
+        let checksum = u64::from(header.checksum.load(Ordering::Relaxed));
+        cell.next_free
+            .store(COPY_VALID | (val_len << 32) | checksum, Ordering::Release);
+        Ok(())
+    }
+
+    /// [`MapInner::refresh_copy`] of live cell `index` of `shard`; when that fails (a damaged
+    /// record) the cell keeps no copy, so reads by handle go to the record and see what it
+    /// holds.
+    pub(crate) fn refresh_copy_of(&self, shard: &ShardHeader, index: u64) {
+        if let Ok(cell) = self.live_cell(shard, index)
+            && self.refresh_copy(cell).is_err()
+        {
+            cell.next_free.store(0, Ordering::Release);
+        }
+    }
+
+    /// [`MapInner::refresh_copy`] of `cell`, dropping the copy when it fails.
+    fn refresh_copy_of_cell(&self, cell: &Cell) {
+        if self.refresh_copy(cell).is_err() {
+            cell.next_free.store(0, Ordering::Release);
+        }
+    }
+
+    /// True if a live cell's copy (if it has one) is its record's value with the record's
+    /// checksum, or it has none and the value is too long for one.
+    fn copy_matches_record(&self, cell: &Cell) -> bool {
+        let rec = cell.rec.load(Ordering::Relaxed);
+        let Ok(header) = self.region().get::<RecordHeader>(rec) else {
+            return false;
+        };
+        let key_len = header.key_len.load(Ordering::Relaxed) as u64;
+        let val_len = header.val_len.load(Ordering::Relaxed);
+        match MapInner::cell_copy(cell) {
+            None => val_len > CELL_COPY_MAX,
+            Some((bytes, len, checksum)) => {
+                let mut value = [0u8; CELL_COPY_MAX as usize];
+                len == val_len
+                    && checksum == header.checksum.load(Ordering::Relaxed)
+                    && self
+                        .region()
+                        .read_bytes(value_offset(rec, key_len), &mut value[..len as usize])
+                        .is_ok()
+                    && value == bytes
+            }
+        }
+    }
+
+    /// The value a live cell's copy holds, if it holds one: its bytes (zero past `len`),
+    /// length and the checksum it was copied with. (Trusted only as far as the read it is
+    /// part of validates.)
+    #[inline]
+    pub(crate) fn cell_copy(cell: &Cell) -> Option<([u8; CELL_COPY_MAX as usize], u64, u32)> {
+        let meta = cell.next_free.load(Ordering::Acquire);
+        if meta & COPY_VALID == 0 {
+            return None;
+        }
+        let len = ((meta >> 32) & 0x7F).min(CELL_COPY_MAX);
+        let mut bytes = [0u8; CELL_COPY_MAX as usize];
+        for (word, chunk) in cell.copy.iter().zip(bytes.chunks_exact_mut(8)) {
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+        }
+        Some((bytes, len, meta as u32))
     }
 }

@@ -89,7 +89,25 @@ pub const CELL_MAGIC: u32 = 0xCE11_7AB1;
 /// Bytes of [`CellTableHeader`] before the first cell.
 pub const CELL_TABLE_HEADER_LEN: u64 = 64;
 /// Bytes of one [`Cell`].
-pub const CELL_LEN: u64 = 32;
+pub const CELL_LEN: u64 = 64;
+/// Alignment of the first cell in a cell table block (a cell is one cache line).
+pub const CELL_ALIGN: u64 = 64;
+/// Longest value a live cell keeps a copy of ([`Cell::copy`]).
+pub const CELL_COPY_MAX: u64 = 32;
+/// Set in [`Cell::next_free`] of a live cell whose `copy` holds its value.
+pub const COPY_VALID: u64 = 1 << 63;
+
+/// The offset of the first cell of the cell table block at `table`.
+#[inline]
+pub const fn first_cell(table: u64) -> u64 {
+    (table + CELL_TABLE_HEADER_LEN).next_multiple_of(CELL_ALIGN)
+}
+
+/// Bytes of a cell table block of `capacity` cells (room to align the first cell).
+#[inline]
+pub const fn cell_table_len(capacity: u64) -> u64 {
+    CELL_TABLE_HEADER_LEN + (CELL_ALIGN - 16) + capacity * CELL_LEN
+}
 /// Cells of a shard's first cell table.
 pub const MIN_CELLS: u64 = 16;
 /// Low 32 bits of a cell's `state`: the cell holds a key's record.
@@ -341,8 +359,10 @@ pub struct CellTableHeader {
 
 const _: () = assert!(size_of::<CellTableHeader>() as u64 == CELL_TABLE_HEADER_LEN);
 
-/// One handle cell (32 bytes): the stable home of one key's record offset while the key has
-/// a handle. A handle is the cell's position and its generation.
+/// One handle cell (64 bytes, one cache line): the stable home of one key's record offset
+/// while the key has a handle, and a copy of the value when it is at most
+/// [`CELL_COPY_MAX`] bytes, so a read by handle touches this line only. A handle is the
+/// cell's position and its generation.
 #[repr(C)]
 #[derive(Debug, Default, FromBytes, KnownLayout)]
 pub struct Cell {
@@ -353,8 +373,13 @@ pub struct Cell {
     pub rec: AtomicU64,
     /// The key's hash while live (seeds the record's checksum; names the shard).
     pub hash: AtomicU64,
-    /// Next free cell, index + 1 (0 ends the list), while free.
+    /// While free: the next free cell, index + 1 (0 ends the list). While live: the copy's
+    /// descriptor, [`COPY_VALID`] | value length << 32 | the record's checksum, or 0 when
+    /// the cell holds no copy (a longer value).
     pub next_free: AtomicU64,
+    /// While live with a valid descriptor: the value's bytes (little-endian words, zero
+    /// past its length), always those of the record `rec`.
+    pub copy: [AtomicU64; 4],
 }
 
 const _: () = assert!(size_of::<Cell>() as u64 == CELL_LEN);

@@ -22,9 +22,9 @@
 //! ```
 
 use super::layout::{
-    CTRL_EMPTY, EMPTY, GROUP_SLOTS, Group, RECORD_HEADER_LEN, RecordHeader, ShardHeader, Slot,
-    TABLE_HEADER_LEN, TABLE_MAGIC, TOMBSTONE, TableHeader, ctrl_of, is_cell_ref, record_checksum,
-    slot_offset, tag_of, value_offset,
+    CTRL_EMPTY, Cell, EMPTY, GROUP_SLOTS, Group, RECORD_HEADER_LEN, RecordHeader, ShardHeader,
+    Slot, TABLE_HEADER_LEN, TABLE_MAGIC, TOMBSTONE, TableHeader, ctrl_of, is_cell_ref,
+    record_checksum, slot_offset, tag_of, value_offset,
 };
 use super::{Fault, MapError, MapInner};
 use crate::sync::atomic::{AtomicU64, Ordering, spin_hint, yield_now};
@@ -107,6 +107,9 @@ pub(crate) struct Hit<'a> {
     pub(crate) rec_word: &'a AtomicU64,
     /// The handle cell holding the record, if the key has a handle.
     pub(crate) cell: Option<u64>,
+    /// The cell whose copy of the value this hit reads instead of the record (reads by
+    /// handle only).
+    pub(crate) copy: Option<&'a Cell>,
     /// Position in its table (of the slot), or the cell's index when `slot` is `None`.
     pub(crate) index: u64,
     /// Offset of the table the slot is in (the current one, or the one being migrated).
@@ -248,6 +251,7 @@ impl MapInner {
                         slot: Some(slot),
                         rec_word,
                         cell,
+                        copy: None,
                         index,
                         table: table.offset,
                         hash,
@@ -505,6 +509,13 @@ pub(crate) fn copy_value(
         buf.clear();
         return Ok(None);
     };
+    if let Some(cell) = hit.copy {
+        // The cell's own copy (a short value): the record is not read at all.
+        let (bytes, len, _) = MapInner::cell_copy(cell).unwrap_or(([0; 32], 0, 0));
+        buf.clear();
+        buf.extend_from_slice(&bytes[..len as usize]);
+        return Ok(Some((hit.rec, hit.checksum, hit.hash)));
+    }
     size_buffer(buf, hit.val_len as usize);
     map.region().read_bytes(hit.value_offset(), buf)?;
     Ok(Some((hit.rec, hit.checksum, hit.hash)))

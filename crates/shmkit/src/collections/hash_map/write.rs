@@ -329,6 +329,9 @@ impl MapInner {
                 shard.counter_intent.store(hit.rec, Ordering::Relaxed);
                 cell.store(new.to_le(), Ordering::Release);
                 header.checksum.store(sealed, Ordering::Release);
+                if let Some(index) = hit.cell {
+                    w.map.refresh_copy_of(shard, index);
+                }
                 shard.counter_intent.store(0, Ordering::Release);
                 Ok(new)
             }
@@ -518,6 +521,9 @@ impl<'a> Writer<'a> {
         self.begin();
         // The slot's `rec`, or the handle cell's when the key has a handle.
         hit.rec_word.store(record.offset, Ordering::Release);
+        if let Some(index) = hit.cell {
+            self.map.refresh_copy_of(self.shard, index);
+        }
         let old_len = record_len(hit.key_len, hit.val_len);
         update_counter(&self.shard.bytes, |b| {
             b.wrapping_sub(old_len).wrapping_add(record.len)
