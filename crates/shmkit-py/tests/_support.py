@@ -157,7 +157,8 @@ class StoreFile:
         buckets = self.u64(table + 8)
         slots = []
         for i in range(buckets):
-            slot = table + 16 + 16 * i
+            # Groups of 16 slots after their 16 control bytes (272 bytes), after the header.
+            slot = table + 16 + (i // 16) * 272 + 16 + (i % 16) * 16
             if self.u64(slot) & LIVE_BIT:
                 slots.append((slot, self.u64(slot + 8)))
         return slots
