@@ -12,7 +12,7 @@ mod common;
 
 use common::{Rng, TestStore, watchdog};
 use shmkit::collections::hash_map::layout::{
-    RECORD_HEADER_LEN, ROOT_LEN, SHARD_STRIDE, ShardHeader, TableHeader, value_offset,
+    RECORD_HEADER_LEN, ROOT_LEN, SHARD_STRIDE, ShardHeader, TableHeader, slot_offset, value_offset,
 };
 use shmkit::store::header::Line;
 use std::collections::HashMap;
@@ -78,7 +78,7 @@ fn damage_and_repair(seed: u64) -> u64 {
         // Scribble over 40 random slots: tag, record offset, or the record it points at
         // (its header, its key, or its value).
         for _ in 0..40 {
-            let slot = table + 16 + rng.below(buckets) * 16;
+            let slot = slot_offset(table, rng.below(buckets));
             let mut bytes = [0u8; 8];
             t.read_bytes(slot + 8, &mut bytes).unwrap();
             let rec = u64::from_le_bytes(bytes);

@@ -8,7 +8,7 @@ mod common;
 use common::{Rng, TestStore, watchdog};
 use shmkit::collections::hash_map::layout::{
     CELL_LEN, Cell, CellTableHeader, ROOT_LEN, SHARD_STRIDE, ShardHeader, TableHeader, first_cell,
-    is_cell_ref, is_live,
+    is_cell_ref, is_live, slot_offset,
 };
 use shmkit::store::header::Line;
 use shmkit::{HashMap, KeyHandle, StoreOptions};
@@ -62,7 +62,7 @@ fn cell_slots(t: &TestStore, shard: &ShardHeader) -> Vec<(u64, u64)> {
         .load(Ordering::Relaxed);
     (0..buckets)
         .filter_map(|i| {
-            let at = table + 16 + i * 16;
+            let at = slot_offset(table, i);
             let mut w = [0u8; 16];
             t.read_bytes(at, &mut w).unwrap();
             let tag = u64::from_le_bytes(w[..8].try_into().unwrap());
