@@ -5,7 +5,7 @@
 //! table block:  TableHeader (16 bytes), then `buckets / 16` × Group (272 bytes each: 16
 //!               control bytes as two u64 words, then 16 × Slot of 16 bytes)
 //! record block: RecordHeader (16 bytes), key, zero pad to 8, value
-//! cell block:   CellTableHeader (64 bytes) then `capacity` × Cell (32 bytes each)
+//! cell block:   CellTableHeader (64 bytes), padding to 64, then `capacity` × Cell (64 bytes each)
 //! ```
 //!
 //! Invariants:

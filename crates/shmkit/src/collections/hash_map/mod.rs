@@ -423,7 +423,7 @@ impl HashMap {
     /// The stable handle of `key` (see [`KeyHandle`]), giving the key one if it has none;
     /// `None` if the key is absent. A key that has a handle keeps it until it is removed:
     /// every call returns the same handle. Giving a key its first handle is a write (the
-    /// shard lock, 32 bytes of cell); later calls read without the lock.
+    /// shard lock, 64 bytes of cell); later calls read without the lock.
     pub fn handle(&self, key: &[u8]) -> Result<Option<KeyHandle>, MapError> {
         let _writing = self.inner.store.inner.enter_write();
         check_key(key)?;
