@@ -387,3 +387,24 @@ fn a_high_water_mark_raised_over_unwritten_cells_is_repaired() {
         assert_ne!(h.to_raw() >> 32, 0, "key {k}");
     }
 }
+
+/// A cell table whose `capacity` and `high_water` were raised past its block: giving a new
+/// key a handle must not write a cell there (into whatever follows the block); it fails as
+/// damage, the store's own check stays clean, and repair brings the handles back.
+#[test]
+fn a_capacity_past_the_block_is_never_written_through() {
+    let t = small_store("handles-past-block");
+    let (map, handles) = filled(&t);
+    let s = shard(&t, &map, 0);
+    let header = cell_header(&t, s);
+    let real = header.capacity.load(Ordering::Relaxed);
+    header.capacity.store(real * 64, Ordering::Relaxed);
+    header.high_water.store(real * 8, Ordering::Relaxed);
+    header.free_head.store(0, Ordering::Relaxed);
+    let err = map.set_with_handle(b"new key", b"v").unwrap_err();
+    assert_eq!(err.kind(), shmkit::ErrorKind::Corrupt, "{err}");
+    let store_report = t.verify_allocator().unwrap();
+    assert!(store_report.is_clean(), "{store_report:?}");
+    assert_repaired(&map, &handles, "capacity past the block");
+    assert!(map.set_with_handle(b"new key", b"v").is_ok());
+}

@@ -158,6 +158,19 @@ impl MapInner {
                 reason: "not a handle-cell table",
             });
         }
+        // The cells must lie inside the table's own block (a damaged `capacity` or
+        // `high_water` must not make cells of another object's memory, which a writer or a
+        // repair would then write).
+        let block_end = self
+            .store
+            .block_capacity(offset)
+            .map_or(0, |c| offset.saturating_add(c));
+        if first_cell(offset).saturating_add(capacity.saturating_mul(CELL_LEN)) > block_end {
+            return Err(Fault {
+                offset,
+                reason: "handle-cell table runs past its block",
+            });
+        }
         let cells = region.get_slice::<Cell>(first_cell(offset), high_water)?;
         Ok(CellTable {
             offset,
@@ -537,6 +550,7 @@ impl<'a> Writer<'a> {
         }
         let index = table.cells.len() as u64;
         let generation = map.first_generation(self.shard, shard_index, index);
+        // Inside the block: `cell_table` checked `capacity` against it.
         let cell: &Cell = map
             .region()
             .get(first_cell(table.offset) + index * CELL_LEN)?;
