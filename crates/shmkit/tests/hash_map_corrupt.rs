@@ -188,3 +188,32 @@ fn damage_and_repair(seed: u64) -> u64 {
     );
     values_damaged
 }
+
+/// A bucket table whose `buckets` was raised past its allocator block: reads and writes of
+/// the shard fail as damage instead of reading or writing the memory that follows the block
+/// (another object's), and the store's own check stays clean.
+#[test]
+fn a_table_larger_than_its_block_is_an_error_not_a_write_through() {
+    let t = TestStore::new("map-table-past-block");
+    let map = t.map(1);
+    for k in 0..100u64 {
+        map.set(&k.to_le_bytes(), b"v").unwrap();
+    }
+    let shards_offset = (map.root_offset() + ROOT_LEN).next_multiple_of(SHARD_STRIDE);
+    let shard: &Line<ShardHeader> = t.get(shards_offset).unwrap();
+    let table = shard.0.table.load(Ordering::Relaxed);
+    let header: &TableHeader = t.get(table).unwrap();
+    let buckets = header.buckets.load(Ordering::Relaxed);
+    header.buckets.store(buckets * 64, Ordering::Relaxed);
+    assert!(map.get(&1u64.to_le_bytes()).is_err());
+    assert!(map.set(&1000u64.to_le_bytes(), b"w").is_err());
+    assert!(!map.verify().unwrap().is_clean());
+    let store_report = t.verify_allocator().unwrap();
+    assert!(store_report.is_clean(), "{store_report:?}");
+    header.buckets.store(buckets, Ordering::Relaxed);
+    assert_eq!(
+        map.get(&1u64.to_le_bytes()).unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    assert!(map.verify().unwrap().is_clean());
+}

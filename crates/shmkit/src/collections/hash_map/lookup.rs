@@ -24,7 +24,7 @@
 use super::layout::{
     CTRL_EMPTY, Cell, EMPTY, GROUP_SLOTS, Group, RECORD_HEADER_LEN, RecordHeader, ShardHeader,
     Slot, TABLE_HEADER_LEN, TABLE_MAGIC, TOMBSTONE, TableHeader, ctrl_of, is_cell_ref,
-    record_checksum, slot_offset, tag_of, value_offset,
+    record_checksum, slot_offset, table_len, tag_of, value_offset,
 };
 use super::{Fault, MapError, MapInner};
 use crate::sync::atomic::{AtomicU64, Ordering, spin_hint, yield_now};
@@ -181,6 +181,18 @@ impl MapInner {
             return Err(Fault {
                 offset,
                 reason: "not a hash table",
+            });
+        }
+        // The slots must lie inside the table's own block: a damaged `buckets` must not make
+        // slots of another object's memory, which a writer or a repair would then write.
+        let inside = self
+            .store
+            .block_capacity(offset)
+            .is_ok_and(|capacity| table_len(buckets).is_some_and(|len| len <= capacity));
+        if !inside {
+            return Err(Fault {
+                offset,
+                reason: "hash table runs past its block",
             });
         }
         let groups = region.get_slice::<Group>(offset + TABLE_HEADER_LEN, buckets / GROUP_SLOTS)?;
