@@ -145,6 +145,13 @@ impl MapInner {
 
     /// The cell table at `offset`, after checking its header.
     pub(crate) fn cell_table(&self, offset: u64) -> Result<CellTable<'_>, Fault> {
+        self.cell_table_of(offset, true)
+    }
+
+    /// [`MapInner::cell_table`]; `inside_block` also checks that the cells lie inside the
+    /// table's own allocator block (every path that may write the cells does; a read by
+    /// handle, which writes nothing and is validated, does not).
+    fn cell_table_of(&self, offset: u64, inside_block: bool) -> Result<CellTable<'_>, Fault> {
         let region = self.region();
         let header: &CellTableHeader = region.get(offset)?;
         let capacity = header.capacity.load(Ordering::Relaxed);
@@ -161,11 +168,14 @@ impl MapInner {
         // The cells must lie inside the table's own block (a damaged `capacity` or
         // `high_water` must not make cells of another object's memory, which a writer or a
         // repair would then write).
-        let block_end = self
-            .store
-            .block_capacity(offset)
-            .map_or(0, |c| offset.saturating_add(c));
-        if first_cell(offset).saturating_add(capacity.saturating_mul(CELL_LEN)) > block_end {
+        let block_end = || {
+            self.store
+                .block_capacity(offset)
+                .map_or(0, |c| offset.saturating_add(c))
+        };
+        if inside_block
+            && first_cell(offset).saturating_add(capacity.saturating_mul(CELL_LEN)) > block_end()
+        {
             return Err(Fault {
                 offset,
                 reason: "handle-cell table runs past its block",
@@ -233,8 +243,9 @@ impl MapInner {
         at: Decoded,
         use_copy: bool,
     ) -> Result<Option<Hit<'a>>, Fault> {
-        let Some(table) = self.cells_of(shard)? else {
-            return Ok(None);
+        let table = match shard.cells.load(Ordering::Acquire) {
+            0 => return Ok(None),
+            offset => self.cell_table_of(offset, false)?,
         };
         let Some(cell) = table.cells.get(at.index as usize) else {
             return Ok(None);

@@ -183,6 +183,22 @@ impl MapInner {
                 reason: "not a hash table",
             });
         }
+        let groups = region.get_slice::<Group>(offset + TABLE_HEADER_LEN, buckets / GROUP_SLOTS)?;
+        Ok(TableView {
+            offset,
+            groups,
+            mask: buckets - 1,
+        })
+    }
+
+    /// [`MapInner::table`] for a process that holds the shard lock (writers, repairs,
+    /// locked reads): also checks that the slots lie inside the table's own allocator block,
+    /// so a damaged `buckets` never makes slots of the memory after it, which a write would
+    /// then change. (Optimistic readers skip this: they write nothing, and what they read is
+    /// validated.)
+    pub(crate) fn table_checked(&self, offset: u64) -> Result<TableView<'_>, Fault> {
+        let view = self.table(offset)?;
+        let buckets = view.buckets();
         // The slots must lie inside the table's own block: a damaged `buckets` must not make
         // slots of another object's memory, which a writer or a repair would then write.
         let inside = self
@@ -195,12 +211,7 @@ impl MapInner {
                 reason: "hash table runs past its block",
             });
         }
-        let groups = region.get_slice::<Group>(offset + TABLE_HEADER_LEN, buckets / GROUP_SLOTS)?;
-        Ok(TableView {
-            offset,
-            groups,
-            mask: buckets - 1,
-        })
+        Ok(view)
     }
 
     /// Finds `key` (hash `hash`) in one table of `shard`.
@@ -294,6 +305,9 @@ impl MapInner {
         key: &[u8],
         watch: Watch<'_>,
     ) -> Result<Option<Hit<'a>>, Fault> {
+        if watch.is_none() {
+            return self.find_locked(shard, hash, key);
+        }
         let current = self.table(shard.table.load(Ordering::Acquire))?;
         if let Some(hit) = self.probe(shard, &current, hash, key, watch)? {
             return Ok(Some(hit));
@@ -304,6 +318,27 @@ impl MapInner {
         }
         let old = self.table(old)?;
         self.probe(shard, &old, hash, key, watch)
+    }
+
+    /// [`MapInner::find`] under the shard lock: tables are checked against their blocks,
+    /// since a hit found here may be written.
+    #[inline(never)]
+    fn find_locked<'a>(
+        &'a self,
+        shard: &'a ShardHeader,
+        hash: u64,
+        key: &[u8],
+    ) -> Result<Option<Hit<'a>>, Fault> {
+        let current = self.table_checked(shard.table.load(Ordering::Acquire))?;
+        if let Some(hit) = self.probe(shard, &current, hash, key, None)? {
+            return Ok(Some(hit));
+        }
+        let old = shard.old_table.load(Ordering::Acquire);
+        if old == 0 {
+            return Ok(None);
+        }
+        let old = self.table_checked(old)?;
+        self.probe(shard, &old, hash, key, None)
     }
 
     /// Takes a shard's lock, repairing the shard first if a writer died holding it.

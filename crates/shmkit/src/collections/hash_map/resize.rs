@@ -133,8 +133,10 @@ impl Writer<'_> {
         if old_offset == 0 {
             return Ok(());
         }
-        let old = self.map.table(old_offset)?;
-        let new = self.map.table(shard.table.load(Ordering::Acquire))?;
+        let old = self.map.table_checked(old_offset)?;
+        let new = self
+            .map
+            .table_checked(shard.table.load(Ordering::Acquire))?;
         let start = shard
             .migrate_cursor
             .load(Ordering::Relaxed)
@@ -169,7 +171,9 @@ impl Writer<'_> {
     pub(crate) fn ensure_room(&mut self) -> Result<(), MapError> {
         let shard = self.shard;
         loop {
-            let table = self.map.table(shard.table.load(Ordering::Acquire))?;
+            let table = self
+                .map
+                .table_checked(shard.table.load(Ordering::Acquire))?;
             let buckets = table.buckets();
             let used = shard.used.load(Ordering::Relaxed);
             let migrating = shard.old_table.load(Ordering::Acquire) != 0;
@@ -206,7 +210,9 @@ impl Writer<'_> {
         }
         let floor = self.map.initial_buckets;
         let live = shard.len.load(Ordering::Relaxed);
-        let table = self.map.table(shard.table.load(Ordering::Acquire))?;
+        let table = self
+            .map
+            .table_checked(shard.table.load(Ordering::Acquire))?;
         let buckets = table.buckets();
         if buckets <= floor || live >= buckets / SHRINK_BELOW {
             return Ok(());

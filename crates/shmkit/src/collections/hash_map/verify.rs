@@ -281,7 +281,7 @@ impl MapInner {
             shard.counter_intent.store(0, Ordering::Release);
         }
         let current_offset = shard.table.load(Ordering::Acquire);
-        let current = self.table(current_offset)?;
+        let current = self.table_checked(current_offset)?;
         let mut old_offset = shard.old_table.load(Ordering::Acquire);
         if old_offset == current_offset {
             shard.old_table.store(0, Ordering::Release);
@@ -289,7 +289,7 @@ impl MapInner {
             notes.push("undid a half-published resize".into());
         }
         let old = if old_offset != 0 {
-            Some(self.table(old_offset)?)
+            Some(self.table_checked(old_offset)?)
         } else {
             None
         };
@@ -388,7 +388,7 @@ impl MapInner {
         }
         let old = match shard.old_table.load(Ordering::Acquire) {
             0 => None,
-            offset => Some(self.table(offset)?),
+            offset => Some(self.table_checked(offset)?),
         };
         // Cells: each named by one live slot at most (a second slot naming one is damage and
         // is dropped), then the cells no slot names are freed.
@@ -460,7 +460,7 @@ impl MapInner {
                 format!("shard {index}: counter intent {intent} left set"),
             );
         }
-        let current = match self.table(shard.table.load(Ordering::Acquire)) {
+        let current = match self.table_checked(shard.table.load(Ordering::Acquire)) {
             Ok(t) => t,
             Err(e) => {
                 problem(at, format!("shard {index}: current table: {e}"));
@@ -474,7 +474,7 @@ impl MapInner {
                 problem(at, format!("shard {index}: old table is the current table"));
                 None
             }
-            o => match self.table(o) {
+            o => match self.table_checked(o) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     problem(at, format!("shard {index}: old table: {e}"));

@@ -358,7 +358,7 @@ impl MapInner {
         };
         let result = (|| -> Result<Vec<u64>, MapError> {
             w.migrate(u64::MAX)?; // a cleared shard has no migration left over
-            let table = self.table(shard.table.load(Ordering::Acquire))?;
+            let table = self.table_checked(shard.table.load(Ordering::Acquire))?;
             if shard.len.load(Ordering::Relaxed) == 0 && table.buckets() <= self.initial_buckets {
                 return Ok(Vec::new());
             }
@@ -539,7 +539,7 @@ impl<'a> Writer<'a> {
                 "an entry to remove without its slot",
             ));
         };
-        let table = self.map.table(hit.table)?;
+        let table = self.map.table_checked(hit.table)?;
         let in_current = hit.table == self.shard.table.load(Ordering::Relaxed);
         let next_empty = table.slot(hit.index + 1).tag.load(Ordering::Relaxed) == EMPTY;
         self.begin();
@@ -601,7 +601,9 @@ impl<'a> Writer<'a> {
     /// it is too full.
     pub(crate) fn insert_new(&mut self, hash: u64, record: NewRecord) -> Result<(), MapError> {
         self.ensure_room()?;
-        let table = self.map.table(self.shard.table.load(Ordering::Acquire))?;
+        let table = self
+            .map
+            .table_checked(self.shard.table.load(Ordering::Acquire))?;
         self.begin();
         let was_empty = place(&table, tag_of(hash), record.offset)?;
         let shard = self.shard;
