@@ -532,3 +532,24 @@ fn short_values_are_read_from_the_cell_and_kept_in_step() {
         Some(&b"again short"[..])
     );
 }
+
+/// Many keys given handles after the fact (`handle(key)` on present keys), across the
+/// default 64 shards while tables and cell tables grow.
+#[test]
+fn handles_given_to_many_existing_keys_in_every_shard() {
+    let t = TestStore::new("handles-many");
+    let map = t.hash_map("many").unwrap();
+    const N: u64 = 100_000;
+    for k in 0..N {
+        map.set(&key(k), &val(k, 0)).unwrap();
+    }
+    let handles: Vec<KeyHandle> = (0..N)
+        .map(|k| map.handle(&key(k)).unwrap().unwrap())
+        .collect();
+    for (k, &h) in handles.iter().enumerate() {
+        assert_eq!(map.get_by_handle(h).unwrap(), Some(val(k as u64, 0)));
+        assert_eq!(map.get(&key(k as u64)).unwrap(), Some(val(k as u64, 0)));
+    }
+    assert_eq!(map.stats().unwrap().handles, N);
+    assert!(map.verify().unwrap().is_clean());
+}

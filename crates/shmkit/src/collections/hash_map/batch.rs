@@ -134,8 +134,7 @@ impl MapInner {
         }
         if let Ok(s) = self.region().get::<Slot>(slot) {
             let rec = s.rec.load(Ordering::Relaxed);
-            // (A key with a handle names its cell: no record to hint at without a lookup.)
-            if rec != 0 && !super::layout::is_cell_ref(rec) {
+            if rec != 0 {
                 self.region().prefetch(rec);
                 self.region().prefetch(rec.wrapping_add(64));
             }

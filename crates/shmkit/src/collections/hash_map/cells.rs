@@ -1,5 +1,7 @@
-//! Stable key handles: a key given a handle keeps its record offset in a **cell** of its
-//! shard's cell table, and its slot names the cell instead of the record (`layout::CELL_REF`).
+//! Stable key handles: a key given a handle keeps its record offset (and a copy of a short
+//! value) in a **cell** of its shard's cell table too, and its slot's tag names the cell
+//! (`layout::handled_tag`); the slot keeps the record as well, so reads by key never touch
+//! the cell.
 //!
 //! A [`KeyHandle`] is 64 bits: the cell's generation (high 32) and, in the low 32, the cell's
 //! index in its shard shifted past the shard bits, or'ed with the shard's index. Reading by
@@ -46,8 +48,8 @@
 
 use super::layout::{
     CELL_COPY_MAX, CELL_FREE, CELL_LEN, CELL_LIVE, CELL_MAGIC, CELL_RETIRED, COPY_VALID, Cell,
-    CellTableHeader, MIN_CELLS, RECORD_HEADER_LEN, RecordHeader, ShardHeader, cell_ref, cell_state,
-    cell_table_len, first_cell, value_offset,
+    CellTableHeader, MIN_CELLS, RECORD_HEADER_LEN, RecordHeader, ShardHeader, cell_state,
+    cell_table_len, first_cell, handled_tag, value_offset,
 };
 use super::lookup::{Hit, Watch, checked_copy, copy_value};
 use super::write::{PutMode, Writer};
@@ -111,7 +113,7 @@ impl MapInner {
 
     /// Most cells one shard can have (the cell index and the shard share 32 bits).
     pub(crate) fn max_cells(&self) -> u64 {
-        1u64 << (32 - self.shard_bits())
+        (1u64 << (32 - self.shard_bits())).min(super::layout::MAX_SHARD_CELLS)
     }
 
     fn encode_handle(&self, shard: u64, index: u64, generation: u32) -> KeyHandle {
@@ -225,15 +227,6 @@ impl MapInner {
         Ok(cell)
     }
 
-    /// The record offset a live slot's `rec` stands for (itself, or its cell's record).
-    pub(crate) fn resolve_rec(&self, shard: &ShardHeader, raw: u64) -> Result<u64, Fault> {
-        if super::layout::is_cell_ref(raw) {
-            Ok(self.live_cell(shard, raw >> 1)?.rec.load(Ordering::Acquire))
-        } else {
-            Ok(raw)
-        }
-    }
-
     /// Finds the entry `handle` names, reading it as `find` reads a key.
     /// With `use_copy`, a cell that holds a copy of its value is all that is read (the hit
     /// then names the copy, and its `key_len` is 0: not read).
@@ -260,7 +253,6 @@ impl MapInner {
             if meta & COPY_VALID != 0 {
                 return Ok(Some(Hit {
                     slot: None,
-                    rec_word: &cell.rec,
                     cell: Some(at.index),
                     copy: Some(cell),
                     index: at.index,
@@ -291,7 +283,6 @@ impl MapInner {
         }
         Ok(Some(Hit {
             slot: None,
-            rec_word: &cell.rec,
             cell: Some(at.index),
             copy: None,
             index: at.index,
@@ -442,19 +433,23 @@ impl MapInner {
         };
         self.write_locked(shard, |w| {
             w.step(|w| {
-                let Some(hit) = w.map.find_by_handle(shard, at, false)? else {
+                let Some(by_handle) = w.map.find_by_handle(shard, at, false)? else {
                     return Ok(false);
                 };
-                let key = w.map.read_key(hit.rec)?;
+                let key = w.map.read_key(by_handle.rec)?;
                 super::check_value(&key, value)?;
-                if w.map.hash(&key) != hit.hash {
-                    return Err(MapError::corrupt(
-                        hit.rec,
-                        "a handle cell's key does not hash to the cell's hash",
-                    ));
-                }
+                // The slot is written too: found by the cell's hash (no hashing of the key).
+                let hit = match w.find(by_handle.hash, &key)? {
+                    Some(hit) if hit.cell == Some(at.index) => hit,
+                    _ => {
+                        return Err(MapError::corrupt(
+                            by_handle.table,
+                            "a live handle cell that no slot names",
+                        ));
+                    }
+                };
                 let record = w.new_record(hit.hash, &key, value)?;
-                w.replace(&hit, record);
+                w.replace(&hit, record)?;
                 Ok(true)
             })
         })
@@ -520,9 +515,10 @@ impl<'a> Writer<'a> {
             live.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
-        // The slot names the cell last: a writer killed before this leaves a live cell no
-        // slot names, which the repair frees.
-        slot.rec.store(cell_ref(index), Ordering::Release);
+        // The slot names the cell last (its tag: same home bucket, same control byte): a
+        // writer killed before this leaves a live cell no slot names, which the repair frees.
+        slot.tag
+            .store(handled_tag(hit.hash, index), Ordering::Release);
         Ok(map.encode_handle(shard_index, index, generation))
     }
 

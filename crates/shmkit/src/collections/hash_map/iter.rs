@@ -25,7 +25,8 @@
 //! ```
 
 use super::layout::{
-    RECORD_HEADER_LEN, RecordHeader, ShardHeader, is_live, record_checksum, tag_of, value_offset,
+    RECORD_HEADER_LEN, RecordHeader, ShardHeader, is_live, record_checksum, tag_matches,
+    value_offset,
 };
 use super::lookup::Watch;
 use super::{MapError, MapInner};
@@ -151,7 +152,7 @@ impl MapInner {
         let mut out = Vec::with_capacity(copy.len());
         for c in copy {
             let hash = self.hash(&c.key);
-            if tag_of(hash) != c.tag {
+            if !tag_matches(c.tag, hash) {
                 return Err(MapError::corrupt(
                     c.rec,
                     "record key does not hash to its slot's tag",
@@ -203,8 +204,7 @@ impl MapInner {
                 if raw == 0 {
                     continue; // an insert a dead writer left unfinished (repair drops it)
                 }
-                // A key with a handle: its record is in its cell.
-                let rec = self.resolve_rec(shard, raw)?;
+                let rec = raw;
                 let header: &RecordHeader = self.region().get(rec)?;
                 let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                 let val_len = header.val_len.load(Ordering::Relaxed);

@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Invariants:
-//! - a slot's `tag` is [`EMPTY`], [`TOMBSTONE`], or `hash | LIVE_BIT` of the key its record
-//!   holds; a live slot's `rec` is the offset of an immutable record block (only the 8-byte
+//! - a slot's `tag` is [`EMPTY`], [`TOMBSTONE`], [`tag_of`] the hash of the key its record
+//!   holds, or that key's [`handled_tag`]; a live slot's `rec` is the offset of an immutable
+//!   record block (only the 8-byte
 //!   value of a counter is ever changed in place, atomically); a non-live slot's `rec` is 0;
 //! - a record is never changed after it is published (except that counter value and its
 //!   checksum, both rewritten with the shard's sequence odd and the shard's
@@ -18,11 +19,13 @@
 //!   atomic store of `rec`;
 //! - a record's `checksum` is [`record_checksum`] of its key's hash and its value, so a value
 //!   that a stray write changed is noticed by readers and `verify` instead of returned;
-//! - a live slot's `rec` with bit 0 set ([`CELL_REF`]) names a **handle cell** of its shard
-//!   instead of a record: cell `rec >> 1` of the shard's cell table, whose `rec` holds the
-//!   record (records are 8-aligned, so bit 0 is free). A cell is referenced by exactly one
-//!   live slot while its state is live; its generation changes in the same store that frees
-//!   it, so a handle naming an older generation never reads the cell's next key;
+//! - a key with a handle has a **handled tag** ([`handled_tag`]): [`HANDLED_BIT`] set, its
+//!   **handle cell**'s index in bits 39..62, and only the hash's low 39 bits (home bucket and
+//!   control byte); other tags never have [`HANDLED_BIT`] set. The slot's `rec` is the record
+//!   either way, and the live cell's `rec` is the same record (a writer stores the slot's
+//!   first, the cell's second; a repair copies the slot's into the cell). A cell is named by
+//!   exactly one live slot while its state is live; its generation changes in the same store
+//!   that frees it, so a handle naming an older generation never reads the cell's next key;
 //! - slot `i` is slot `i % 16` of group `i / 16`; its **control byte** (byte `i % 8`, least
 //!   significant first, of control word `(i % 16) / 8` of its group) is derived from its tag: [`CTRL_EMPTY`], [`CTRL_TOMBSTONE`], or [`ctrl_of`] the
 //!   key's hash for a live slot. Written with the tag, under the lock with the sequence odd;
@@ -82,8 +85,14 @@ pub const SPARE_MAX_BYTES: u64 = 512;
 /// Smallest table (buckets per shard).
 pub const MIN_BUCKETS: u64 = 16;
 
-/// Set in a slot's `rec` when it names a handle cell (`rec >> 1` is the cell's index).
-pub const CELL_REF: u64 = 1;
+/// Set in the tag of a live slot whose key has a handle cell (see [`handled_tag`]).
+pub const HANDLED_BIT: u64 = 1 << 62;
+/// First bit of the cell index in a handled tag.
+pub const TAG_CELL_SHIFT: u32 = 39;
+/// Most cells a shard can have (the index has bits 39..62 of a handled tag).
+pub const MAX_SHARD_CELLS: u64 = 1 << 23;
+/// The hash bits a handled tag keeps (home bucket and control byte).
+pub const TAG_HASH_MASK: u64 = (1 << TAG_CELL_SHIFT) - 1;
 /// `CellTableHeader::magic`.
 pub const CELL_MAGIC: u32 = 0xCE11_7AB1;
 /// Bytes of [`CellTableHeader`] before the first cell.
@@ -123,16 +132,30 @@ pub const fn cell_state(generation: u32, what: u64) -> u64 {
     ((generation as u64) << 32) | what
 }
 
-/// True for a slot `rec` that names a handle cell rather than a record.
+/// The tag of a live slot whose key (hash `hash`) has handle cell `index`
+/// (`index < MAX_SHARD_CELLS`).
 #[inline]
-pub const fn is_cell_ref(rec: u64) -> bool {
-    rec & CELL_REF != 0
+pub const fn handled_tag(hash: u64, index: u64) -> u64 {
+    LIVE_BIT | HANDLED_BIT | (index << TAG_CELL_SHIFT) | (hash & TAG_HASH_MASK)
 }
 
-/// The slot `rec` naming cell `index`.
+/// The handle cell a live slot's tag names, if its key has one.
 #[inline]
-pub const fn cell_ref(index: u64) -> u64 {
-    (index << 1) | CELL_REF
+pub const fn tag_cell(tag: u64) -> Option<u64> {
+    if tag & (LIVE_BIT | HANDLED_BIT) == LIVE_BIT | HANDLED_BIT {
+        Some((tag >> TAG_CELL_SHIFT) & (MAX_SHARD_CELLS - 1))
+    } else {
+        None
+    }
+}
+
+/// True if a live slot's tag `tag` may hold the key with hash `hash` (its plain tag, or a
+/// handled tag with the same low hash bits; the key itself decides).
+#[inline(always)]
+pub const fn tag_matches(tag: u64, hash: u64) -> bool {
+    tag == tag_of(hash)
+        || (tag & (LIVE_BIT | HANDLED_BIT) == LIVE_BIT | HANDLED_BIT
+            && tag & TAG_HASH_MASK == hash & TAG_HASH_MASK)
 }
 
 /// Control byte of an empty slot.
@@ -195,10 +218,11 @@ pub const fn is_live(tag: u64) -> bool {
     tag & LIVE_BIT != 0
 }
 
-/// The tag stored for a key with hash `hash`.
+/// The tag stored for a key with hash `hash` and no handle (bit 62 is left clear: it marks
+/// handled tags).
 #[inline]
 pub const fn tag_of(hash: u64) -> u64 {
-    hash | LIVE_BIT
+    (hash & !HANDLED_BIT) | LIVE_BIT
 }
 
 /// Bytes of a record holding a key of `key_len` and a value of `val_len` bytes.
@@ -427,9 +451,17 @@ mod tests {
 
     #[test]
     fn tags_never_collide_with_empty_or_tombstone() {
-        for hash in [0, 1, 2, u64::MAX, LIVE_BIT] {
+        for hash in [0, 1, 2, u64::MAX, LIVE_BIT, HANDLED_BIT, 0x6426_c47b_97b5_c85d] {
             let tag = tag_of(hash);
             assert!(is_live(tag));
+            // A key without a handle never looks like one with a handle.
+            assert_eq!(tag_cell(tag), None, "{hash:#x}");
+            assert!(tag_matches(tag, hash));
+            let handled = handled_tag(hash, 12345);
+            assert_eq!(tag_cell(handled), Some(12345));
+            assert!(tag_matches(handled, hash));
+            assert_eq!(ctrl_for_tag(handled), ctrl_of(hash));
+            assert_eq!(handled & TAG_HASH_MASK, hash & TAG_HASH_MASK);
             assert_ne!(tag, EMPTY);
             assert_ne!(tag, TOMBSTONE);
         }

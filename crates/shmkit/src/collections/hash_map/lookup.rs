@@ -23,8 +23,8 @@
 
 use super::layout::{
     CTRL_EMPTY, Cell, EMPTY, GROUP_SLOTS, Group, RECORD_HEADER_LEN, RecordHeader, ShardHeader,
-    Slot, TABLE_HEADER_LEN, TABLE_MAGIC, TOMBSTONE, TableHeader, ctrl_of, is_cell_ref,
-    record_checksum, slot_offset, table_len, tag_of, value_offset,
+    Slot, TABLE_HEADER_LEN, TABLE_MAGIC, TOMBSTONE, TableHeader, ctrl_of, record_checksum,
+    slot_offset, table_len, tag_cell, tag_matches, tag_of, value_offset,
 };
 use super::{Fault, MapError, MapInner};
 use crate::sync::atomic::{AtomicU64, Ordering, spin_hint, yield_now};
@@ -102,10 +102,7 @@ impl<'a> TableView<'a> {
 pub(crate) struct Hit<'a> {
     /// The entry's slot; `None` when it was reached through its handle cell.
     pub(crate) slot: Option<&'a Slot>,
-    /// The word that holds the entry's record offset: the slot's `rec`, or the `rec` of the
-    /// handle cell the slot names. A new value is published by one store into it.
-    pub(crate) rec_word: &'a AtomicU64,
-    /// The handle cell holding the record, if the key has a handle.
+    /// The key's handle cell (index in the shard's cell table), if it has one.
     pub(crate) cell: Option<u64>,
     /// The cell whose copy of the value this hit reads instead of the record (reads by
     /// handle only).
@@ -214,11 +211,10 @@ impl MapInner {
         Ok(view)
     }
 
-    /// Finds `key` (hash `hash`) in one table of `shard`.
+    /// Finds `key` (hash `hash`) in one table.
     #[inline(always)]
     pub(crate) fn probe<'a>(
         &'a self,
-        shard: &'a ShardHeader,
         table: &TableView<'a>,
         hash: u64,
         key: &[u8],
@@ -239,18 +235,20 @@ impl MapInner {
                 return Ok(None);
             }
             let slot = table.slot(index);
-            if c == want && slot.tag.load(Ordering::Acquire) == tag {
-                let raw = slot.rec.load(Ordering::Acquire);
-                let (rec_word, cell) = if is_cell_ref(raw) {
-                    (&self.live_cell(shard, raw >> 1)?.rec, Some(raw >> 1))
-                } else {
-                    (&slot.rec, None)
-                };
-                let rec = if cell.is_some() {
-                    rec_word.load(Ordering::Acquire)
-                } else {
-                    raw
-                };
+            if c != want {
+                index = (index + 1) & table.mask;
+                if n % PROBE_CHECK_EVERY == PROBE_CHECK_EVERY - 1 && !still_valid(watch) {
+                    return Err(Fault {
+                        offset: table.offset,
+                        reason: "changed while probing",
+                    });
+                }
+                continue;
+            }
+            let t = slot.tag.load(Ordering::Acquire);
+            if t == tag || tag_matches(t, hash) {
+                let rec = slot.rec.load(Ordering::Acquire);
+                let cell = tag_cell(t);
                 let header: &RecordHeader = region.get(rec)?;
                 let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                 if key_len == key.len() as u64
@@ -272,7 +270,6 @@ impl MapInner {
                     }
                     return Ok(Some(Hit {
                         slot: Some(slot),
-                        rec_word,
                         cell,
                         copy: None,
                         index,
@@ -309,7 +306,7 @@ impl MapInner {
             return self.find_locked(shard, hash, key);
         }
         let current = self.table(shard.table.load(Ordering::Acquire))?;
-        if let Some(hit) = self.probe(shard, &current, hash, key, watch)? {
+        if let Some(hit) = self.probe(&current, hash, key, watch)? {
             return Ok(Some(hit));
         }
         let old = shard.old_table.load(Ordering::Acquire);
@@ -317,7 +314,7 @@ impl MapInner {
             return Ok(None);
         }
         let old = self.table(old)?;
-        self.probe(shard, &old, hash, key, watch)
+        self.probe(&old, hash, key, watch)
     }
 
     /// [`MapInner::find`] under the shard lock: tables are checked against their blocks,
@@ -330,7 +327,7 @@ impl MapInner {
         key: &[u8],
     ) -> Result<Option<Hit<'a>>, Fault> {
         let current = self.table_checked(shard.table.load(Ordering::Acquire))?;
-        if let Some(hit) = self.probe(shard, &current, hash, key, None)? {
+        if let Some(hit) = self.probe(&current, hash, key, None)? {
             return Ok(Some(hit));
         }
         let old = shard.old_table.load(Ordering::Acquire);
@@ -338,7 +335,7 @@ impl MapInner {
             return Ok(None);
         }
         let old = self.table_checked(old)?;
-        self.probe(shard, &old, hash, key, None)
+        self.probe(&old, hash, key, None)
     }
 
     /// Takes a shard's lock, repairing the shard first if a writer died holding it.

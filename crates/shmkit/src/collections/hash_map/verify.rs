@@ -43,7 +43,7 @@
 
 use super::layout::{
     EMPTY, RECORD_HEADER_LEN, ROOT_LEN, RecordHeader, SHARD_STRIDE, ShardHeader, TOMBSTONE,
-    ctrl_for_tag, is_cell_ref, is_live, record_checksum, record_len, table_len, tag_of,
+    ctrl_for_tag, is_live, record_checksum, record_len, table_len, tag_cell, tag_matches,
     value_offset,
 };
 use super::lookup::TableView;
@@ -181,7 +181,7 @@ impl MapInner {
             Err(e) => return Err(e.to_string()),
         }
         let hash = self.hash(&key);
-        if tag_of(hash) != tag {
+        if !tag_matches(tag, hash) {
             return Err("key does not hash to its slot's tag".into());
         }
         // Hashed in chunks straight from the mapping: no copy of a value of any size.
@@ -200,25 +200,34 @@ impl MapInner {
         Ok((key, val_len))
     }
 
-    /// [`MapInner::checked_record`] for a live slot's raw `rec` (a record, or a handle cell
-    /// that must be live and hold the slot's key): returns the record, key and value length.
+    /// [`MapInner::checked_record`] for a live slot; for a key with a handle also its cell,
+    /// which must be live, hold the key's hash and the slot's record (with `fix`, a cell left
+    /// holding the previous record by a writer killed between its two stores is given the
+    /// slot's). Returns the key and value length.
     fn checked_slot(
         &self,
         shard: &ShardHeader,
-        raw: u64,
+        rec: u64,
         tag: u64,
-    ) -> Result<(u64, Vec<u8>, u64), String> {
-        let rec = if is_cell_ref(raw) {
-            let cell = self.live_cell(shard, raw >> 1).map_err(|e| e.to_string())?;
-            if tag_of(cell.hash.load(Ordering::Relaxed)) != tag {
-                return Err(format!("handle cell {} holds another key's hash", raw >> 1));
-            }
-            cell.rec.load(Ordering::Relaxed)
-        } else {
-            raw
-        };
+        fix: bool,
+    ) -> Result<(Vec<u8>, u64), String> {
         let (key, val_len) = self.checked_record(rec, tag)?;
-        Ok((rec, key, val_len))
+        if let Some(index) = tag_cell(tag) {
+            let cell = self.live_cell(shard, index).map_err(|e| e.to_string())?;
+            if cell.hash.load(Ordering::Relaxed) != self.hash(&key) {
+                return Err(format!("handle cell {index} holds another key's hash"));
+            }
+            let in_cell = cell.rec.load(Ordering::Relaxed);
+            if in_cell != rec {
+                if !fix {
+                    return Err(format!(
+                        "handle cell {index} names record {in_cell}, its slot {rec}"
+                    ));
+                }
+                cell.rec.store(rec, Ordering::Release);
+            }
+        }
+        Ok((key, val_len))
     }
 
     /// After an `incr_*` was interrupted between its value and checksum stores: recomputes
@@ -310,7 +319,7 @@ impl MapInner {
                     }
                     fixed += 1;
                 } else if is_live(tag)
-                    && let Err(why) = self.checked_slot(shard, rec, tag)
+                    && let Err(why) = self.checked_slot(shard, rec, tag, true)
                 {
                     slot.rec.store(0, Ordering::Release);
                     slot.tag.store(TOMBSTONE, Ordering::Release);
@@ -345,10 +354,9 @@ impl MapInner {
                 if !is_live(tag) {
                     continue;
                 }
-                let raw = slot.rec.load(Ordering::Relaxed);
-                let rec = self.resolve_rec(shard, raw)?;
+                let rec = slot.rec.load(Ordering::Relaxed);
                 let key = self.read_key(rec)?;
-                if let Some(hit) = self.probe(shard, &current, tag, &key, None)? {
+                if let Some(hit) = self.probe(&current, tag, &key, None)? {
                     if hit.rec != rec {
                         notes.push(format!(
                             "two records for one key; kept the newer at {}",
@@ -398,10 +406,8 @@ impl MapInner {
             .chain(old.as_ref())
             .flat_map(|t| t.slots())
         {
-            let raw = slot.rec.load(Ordering::Relaxed);
-            if is_live(slot.tag.load(Ordering::Relaxed))
-                && is_cell_ref(raw)
-                && !cells.insert(raw >> 1)
+            if let Some(index) = tag_cell(slot.tag.load(Ordering::Relaxed))
+                && !cells.insert(index)
             {
                 slot.rec.store(0, Ordering::Release);
                 slot.tag.store(TOMBSTONE, Ordering::Release);
@@ -423,10 +429,10 @@ impl MapInner {
             .chain(old.as_ref())
             .flat_map(|t| t.slots())
             .filter(|s| is_live(s.tag.load(Ordering::Relaxed)))
-            .filter_map(|s| self.resolve_rec(shard, s.rec.load(Ordering::Relaxed)).ok())
+            .map(|s| s.rec.load(Ordering::Relaxed))
             .collect();
         self.repair_spares(shard, &live, notes);
-        let tally = tally(shard, &current, old.as_ref(), self);
+        let tally = tally(&current, old.as_ref(), self);
         for (field, value, name) in [
             (&shard.len, tally.len, "len"),
             (&shard.used, tally.used, "used"),
@@ -519,22 +525,25 @@ impl MapInner {
                 if is_old && i < cursor {
                     problem(offset, "live entry behind the migration cursor".into());
                 }
-                if self.shard_index(tag) != index {
+                // (A handled tag keeps only the low hash bits: its shard is checked below.)
+                if tag_cell(tag).is_none() && self.shard_index(tag) != index {
                     problem(offset, "entry in the wrong shard".into());
                 }
-                if is_cell_ref(rec) && !cells.insert(rec >> 1) {
-                    problem(
-                        offset,
-                        format!("handle cell {} named by two slots", rec >> 1),
-                    );
+                if let Some(cell) = tag_cell(tag)
+                    && !cells.insert(cell)
+                {
+                    problem(offset, format!("handle cell {cell} named by two slots"));
                 }
-                let (rec, key, val_len) = match self.checked_slot(shard, rec, tag) {
+                let (key, val_len) = match self.checked_slot(shard, rec, tag, false) {
                     Ok(r) => r,
                     Err(why) => {
                         problem(offset, why);
                         continue;
                     }
                 };
+                if tag_cell(tag).is_some() && self.shard_index(self.hash(&key)) != index {
+                    problem(offset, "entry in the wrong shard".into());
+                }
                 // Reachable: no empty slot between the key's home and its position.
                 let home = tag & table.mask;
                 let mut j = home;
@@ -680,9 +689,7 @@ impl MapInner {
                 && self.table(offset).is_ok_and(|t| {
                     t.slots().any(|slot| {
                         is_live(slot.tag.load(Ordering::Relaxed))
-                            && self
-                                .resolve_rec(shard, slot.rec.load(Ordering::Relaxed))
-                                .is_ok_and(|rec| rec == block)
+                            && slot.rec.load(Ordering::Relaxed) == block
                     })
                 })
         };
@@ -714,7 +721,7 @@ impl MapInner {
                 for slot in self.table(offset)?.slots() {
                     let raw = slot.rec.load(Ordering::Relaxed);
                     if is_live(slot.tag.load(Ordering::Relaxed)) && raw != 0 {
-                        f(self.resolve_rec(shard, raw)?);
+                        f(raw);
                     }
                 }
             }
@@ -785,12 +792,7 @@ fn rewrite_ctrl(table: &TableView<'_>) -> u64 {
 }
 
 /// Recounts a shard's live entries, non-empty current slots, and record bytes.
-fn tally(
-    shard: &ShardHeader,
-    current: &TableView<'_>,
-    old: Option<&TableView<'_>>,
-    map: &MapInner,
-) -> Tally {
+fn tally(current: &TableView<'_>, old: Option<&TableView<'_>>, map: &MapInner) -> Tally {
     let mut t = Tally::default();
     for (is_old, table) in [(false, Some(current)), (true, old)] {
         let Some(table) = table else { continue };
@@ -801,9 +803,7 @@ fn tally(
             }
             if is_live(tag) {
                 t.len += 1;
-                let rec = map
-                    .resolve_rec(shard, slot.rec.load(Ordering::Relaxed))
-                    .unwrap_or(0);
+                let rec = slot.rec.load(Ordering::Relaxed);
                 if let Ok(header) = map.region().get::<RecordHeader>(rec) {
                     let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                     t.bytes = t.bytes.saturating_add(record_len(

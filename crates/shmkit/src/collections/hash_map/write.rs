@@ -249,7 +249,7 @@ impl MapInner {
             match (hit, &source) {
                 (Some(h), Some(src)) => {
                     let record = w.take(hash, key, src)?;
-                    w.replace(&h, record);
+                    w.replace(&h, record)?;
                 }
                 (None, Some(src)) => {
                     let record = w.take(hash, key, src)?;
@@ -292,7 +292,7 @@ impl MapInner {
                     super::check_value(key, &value)?;
                     let record = w.new_record(hash, key, &value)?;
                     match &hit {
-                        Some(h) => w.replace(h, record),
+                        Some(h) => w.replace(h, record)?,
                         None => w.insert_new_or_discard(hash, record, &Source::Later(&value))?,
                     }
                     Ok(Some(value))
@@ -366,7 +366,7 @@ impl MapInner {
             for slot in table.slots() {
                 let raw = slot.rec.load(Ordering::Relaxed);
                 if slot.tag.load(Ordering::Relaxed) & LIVE_BIT != 0 && raw != 0 {
-                    records.push(self.resolve_rec(shard, raw)?);
+                    records.push(raw);
                 }
             }
             let fresh = alloc_table(&self.store, self.initial_buckets)?;
@@ -478,7 +478,7 @@ impl<'a> Writer<'a> {
                     _ => None,
                 };
                 let record = self.take(hash, key, source)?;
-                self.replace(&hit, record);
+                self.replace(&hit, record)?;
                 Ok((old, true))
             }
             None => {
@@ -516,12 +516,22 @@ impl<'a> Writer<'a> {
         Ok(self.map.find(self.shard, hash, key, None)?)
     }
 
-    /// Points `hit`'s slot at `record` (one atomic store); the old record is freed later.
-    pub(crate) fn replace(&mut self, hit: &Hit<'_>, record: NewRecord) {
+    /// Points `hit`'s slot at `record` (one atomic store; then, if the key has a handle
+    /// cell, the cell's `rec` and copy); the old record is freed later.
+    pub(crate) fn replace(&mut self, hit: &Hit<'_>, record: NewRecord) -> Result<(), MapError> {
+        let Some(slot) = hit.slot else {
+            return Err(MapError::corrupt(
+                hit.rec,
+                "an entry to replace without its slot",
+            ));
+        };
         self.begin();
-        // The slot's `rec`, or the handle cell's when the key has a handle.
-        hit.rec_word.store(record.offset, Ordering::Release);
+        slot.rec.store(record.offset, Ordering::Release);
         if let Some(index) = hit.cell {
+            // Slot first, cell second: a repair copies the slot's record into the cell.
+            if let Ok(cell) = self.map.live_cell(self.shard, index) {
+                cell.rec.store(record.offset, Ordering::Release);
+            }
             self.map.refresh_copy_of(self.shard, index);
         }
         let old_len = record_len(hit.key_len, hit.val_len);
@@ -529,6 +539,7 @@ impl<'a> Writer<'a> {
             b.wrapping_sub(old_len).wrapping_add(record.len)
         });
         self.recycle(hit.rec);
+        Ok(())
     }
 
     /// Removes the entry `hit`.
