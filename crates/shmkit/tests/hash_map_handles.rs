@@ -553,3 +553,36 @@ fn handles_given_to_many_existing_keys_in_every_shard() {
     assert_eq!(map.stats().unwrap().handles, N);
     assert!(map.verify().unwrap().is_clean());
 }
+
+/// With 2^15 and 2^16 shards the shard index takes hash bits 62 and 63, which a plain tag
+/// does not keep (bit 63 is the live bit, bit 62 is cleared: it marks handled tags): the
+/// check that an entry is in its key's shard must use the key's hash, not its tag.
+#[test]
+fn verify_is_clean_when_the_shard_index_reaches_the_top_hash_bits() {
+    for shards in [1u32 << 15, 1 << 16] {
+        let t = TestStore::with(
+            "handles-top-shards",
+            &shmkit::StoreOptions {
+                reserve: 64 << 20,
+                ..shmkit::StoreOptions::default()
+            },
+        );
+        let map = t.map(shards);
+        for k in 0..256 {
+            map.set(&key(k), &val(k, 0)).unwrap();
+        }
+        let report = map.verify().unwrap();
+        assert!(report.is_clean(), "{shards} shards: {report:?}");
+        let handles: Vec<KeyHandle> = (0..256)
+            .map(|k| map.handle(&key(k)).unwrap().unwrap())
+            .collect();
+        let report = map.verify().unwrap();
+        assert!(report.is_clean(), "{shards} shards, handles: {report:?}");
+        let report = map.repair().unwrap();
+        assert!(report.is_clean(), "{shards} shards, repair: {report:?}");
+        assert_eq!(report.entries, 256);
+        for (k, &h) in handles.iter().enumerate() {
+            assert_eq!(map.get_by_handle(h).unwrap(), Some(val(k as u64, 0)));
+        }
+    }
+}

@@ -419,3 +419,21 @@ fn a_capacity_past_the_block_is_never_written_through() {
     assert_repaired(&map, &handles, "capacity past the block");
     assert!(map.set_with_handle(b"new key", b"v").is_ok());
 }
+
+/// A map of layout version 3 (handle cells named by the slot's `rec`, hash bit 62 kept in
+/// plain tags) is refused: read with version 4's slot encoding, about half its keys would
+/// look like keys with handles naming arbitrary cells (the repair would drop them, a removal
+/// would free another key's cell).
+#[test]
+fn a_map_of_layout_version_3_is_refused() {
+    let t = small_store("handles-v3");
+    {
+        let map = t.hash_map("m").unwrap();
+        map.set(b"k", b"v").unwrap();
+        let version: &std::sync::atomic::AtomicU32 = t.get(map.root_offset() + 8).unwrap();
+        version.store(3, Ordering::Relaxed);
+    }
+    let err = t.open_hash_map("m").unwrap_err();
+    assert_eq!(err.kind(), shmkit::ErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("layout version 3"), "{err}");
+}

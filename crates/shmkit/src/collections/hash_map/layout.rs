@@ -56,8 +56,9 @@ use zerocopy::{FromBytes, KnownLayout};
 
 /// `MapRoot::magic`.
 pub const MAP_MAGIC: u64 = u64::from_le_bytes(*b"SHMKMAP\0");
-/// Layout version this build reads and writes.
-pub const MAP_VERSION: u32 = 3;
+/// Layout version this build reads and writes (4: a key's handle cell is named by its
+/// slot's tag, and plain tags have bit 62 clear; version 3 named it in the slot's `rec`).
+pub const MAP_VERSION: u32 = 4;
 /// `TableHeader::magic`.
 pub const TABLE_MAGIC: u32 = 0x7AB1_E5E7;
 /// Tag of a never-used slot (ends a probe sequence).

@@ -157,8 +157,8 @@ struct Tally {
 impl MapInner {
     /// The record at `rec` if it is a valid record for a slot tagged `tag`: an allocated
     /// block inside the store that holds it, its key hashing to `tag`, its value matching its
-    /// checksum. Returns `(key, val_len)`.
-    fn checked_record(&self, rec: u64, tag: u64) -> Result<(Vec<u8>, u64), String> {
+    /// checksum. Returns `(key, val_len, hash)`.
+    fn checked_record(&self, rec: u64, tag: u64) -> Result<(Vec<u8>, u64, u64), String> {
         if rec == 0 || rec % 8 != 0 {
             return Err(format!("record offset {rec}"));
         }
@@ -197,24 +197,24 @@ impl MapInner {
                 "record {rec}: checksum mismatch (the value was damaged)"
             ));
         }
-        Ok((key, val_len))
+        Ok((key, val_len, hash))
     }
 
     /// [`MapInner::checked_record`] for a live slot; for a key with a handle also its cell,
     /// which must be live, hold the key's hash and the slot's record (with `fix`, a cell left
     /// holding the previous record by a writer killed between its two stores is given the
-    /// slot's). Returns the key and value length.
+    /// slot's). Returns the key, value length and the key's hash.
     fn checked_slot(
         &self,
         shard: &ShardHeader,
         rec: u64,
         tag: u64,
         fix: bool,
-    ) -> Result<(Vec<u8>, u64), String> {
-        let (key, val_len) = self.checked_record(rec, tag)?;
+    ) -> Result<(Vec<u8>, u64, u64), String> {
+        let (key, val_len, hash) = self.checked_record(rec, tag)?;
         if let Some(index) = tag_cell(tag) {
             let cell = self.live_cell(shard, index).map_err(|e| e.to_string())?;
-            if cell.hash.load(Ordering::Relaxed) != self.hash(&key) {
+            if cell.hash.load(Ordering::Relaxed) != hash {
                 return Err(format!("handle cell {index} holds another key's hash"));
             }
             let in_cell = cell.rec.load(Ordering::Relaxed);
@@ -227,7 +227,7 @@ impl MapInner {
                 cell.rec.store(rec, Ordering::Release);
             }
         }
-        Ok((key, val_len))
+        Ok((key, val_len, hash))
     }
 
     /// After an `incr_*` was interrupted between its value and checksum stores: recomputes
@@ -525,23 +525,23 @@ impl MapInner {
                 if is_old && i < cursor {
                     problem(offset, "live entry behind the migration cursor".into());
                 }
-                // (A handled tag keeps only the low hash bits: its shard is checked below.)
-                if tag_cell(tag).is_none() && self.shard_index(tag) != index {
-                    problem(offset, "entry in the wrong shard".into());
-                }
                 if let Some(cell) = tag_cell(tag)
                     && !cells.insert(cell)
                 {
                     problem(offset, format!("handle cell {cell} named by two slots"));
                 }
-                let (key, val_len) = match self.checked_slot(shard, rec, tag, false) {
+                let (key, val_len, hash) = match self.checked_slot(shard, rec, tag, false) {
                     Ok(r) => r,
                     Err(why) => {
                         problem(offset, why);
                         continue;
                     }
                 };
-                if tag_cell(tag).is_some() && self.shard_index(self.hash(&key)) != index {
+                // The shard from the key's hash, never from the tag: the shard index may
+                // take hash bits 62 and 63 (2^15 shards and more), which no tag keeps (bit
+                // 63 is the live bit, bit 62 marks handled tags), and a handled tag keeps
+                // only the low 39 bits.
+                if self.shard_index(hash) != index {
                     problem(offset, "entry in the wrong shard".into());
                 }
                 // Reachable: no empty slot between the key's home and its position.
