@@ -431,6 +431,9 @@ impl HashMap {
     }
 
     /// [`HashMap::set`], returning the key's handle (the one it had, or a new one).
+    ///
+    /// The value is stored first: if the key then cannot be given a handle (the store is
+    /// full, [`MapError::TooManyHandles`]), the error comes back with the value stored.
     pub fn set_with_handle(&self, key: &[u8], value: &[u8]) -> Result<KeyHandle, MapError> {
         let _writing = self.inner.store.inner.enter_write();
         check_value(key, value)?;
@@ -441,6 +444,8 @@ impl HashMap {
 
     /// [`HashMap::insert_if_absent`], returning the key's handle (of the entry inserted or
     /// of the one already there) and whether `value` was inserted.
+    /// As with [`HashMap::set_with_handle`], an error in giving the key its handle comes
+    /// back after the value was inserted.
     pub fn insert_if_absent_with_handle(
         &self,
         key: &[u8],
