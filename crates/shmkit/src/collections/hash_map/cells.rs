@@ -425,8 +425,14 @@ impl MapInner {
         }
     }
 
-    /// Replaces the value of the key `handle` names: false if it names none.
-    pub(crate) fn set_by_handle(&self, handle: KeyHandle, value: &[u8]) -> Result<bool, MapError> {
+    /// Runs `f` under the shard lock on the entry the key `handle` names (found through its
+    /// cell, then its slot by the cell's hash: no hashing of the key) with the entry's key;
+    /// false if the handle names no live key.
+    fn write_by_handle(
+        &self,
+        handle: KeyHandle,
+        f: impl FnOnce(&mut Writer<'_>, &Hit<'_>, &[u8]) -> Result<(), MapError>,
+    ) -> Result<bool, MapError> {
         let at = self.decode_handle(handle);
         let Some(shard) = self.handle_shard(at)? else {
             return Ok(false);
@@ -437,40 +443,9 @@ impl MapInner {
                     return Ok(false);
                 };
                 let key = w.map.read_key(by_handle.rec)?;
-                super::check_value(&key, value)?;
-                // The slot is written too: found by the cell's hash (no hashing of the key).
-                let hit = match w.find(by_handle.hash, &key)? {
-                    Some(hit) if hit.cell == Some(at.index) => hit,
-                    _ => {
-                        return Err(MapError::corrupt(
-                            by_handle.table,
-                            "a live handle cell that no slot names",
-                        ));
-                    }
-                };
-                let record = w.new_record(hit.hash, &key, value)?;
-                w.replace(&hit, record)?;
-                Ok(true)
-            })
-        })
-    }
-
-    /// Removes the key `handle` names: false if it names none.
-    pub(crate) fn remove_by_handle(&self, handle: KeyHandle) -> Result<bool, MapError> {
-        let at = self.decode_handle(handle);
-        let Some(shard) = self.handle_shard(at)? else {
-            return Ok(false);
-        };
-        self.write_locked(shard, |w| {
-            w.step(|w| {
-                let Some(by_handle) = w.map.find_by_handle(shard, at, false)? else {
-                    return Ok(false);
-                };
-                let key = w.map.read_key(by_handle.rec)?;
-                // The slot is needed to remove the entry: found by the cell's hash.
                 match w.find(by_handle.hash, &key)? {
                     Some(hit) if hit.cell == Some(at.index) => {
-                        w.remove_hit(&hit)?;
+                        f(w, &hit, &key)?;
                         Ok(true)
                     }
                     _ => Err(MapError::corrupt(
@@ -480,6 +455,20 @@ impl MapInner {
                 }
             })
         })
+    }
+
+    /// Replaces the value of the key `handle` names: false if it names none.
+    pub(crate) fn set_by_handle(&self, handle: KeyHandle, value: &[u8]) -> Result<bool, MapError> {
+        self.write_by_handle(handle, |w, hit, key| {
+            super::check_value(key, value)?;
+            let record = w.new_record(hit.hash, key, value)?;
+            w.replace(hit, record)
+        })
+    }
+
+    /// Removes the key `handle` names: false if it names none.
+    pub(crate) fn remove_by_handle(&self, handle: KeyHandle) -> Result<bool, MapError> {
+        self.write_by_handle(handle, |w, hit, _| w.remove_hit(hit))
     }
 }
 
@@ -935,15 +924,13 @@ impl MapInner {
     /// record) the cell keeps no copy, so reads by handle go to the record and see what it
     /// holds.
     pub(crate) fn refresh_copy_of(&self, shard: &ShardHeader, index: u64) {
-        if let Ok(cell) = self.live_cell(shard, index)
-            && self.refresh_copy(cell).is_err()
-        {
-            cell.next_free.store(0, Ordering::Release);
+        if let Ok(cell) = self.live_cell(shard, index) {
+            self.refresh_copy_of_cell(cell);
         }
     }
 
     /// [`MapInner::refresh_copy`] of `cell`, dropping the copy when it fails.
-    fn refresh_copy_of_cell(&self, cell: &Cell) {
+    pub(crate) fn refresh_copy_of_cell(&self, cell: &Cell) {
         if self.refresh_copy(cell).is_err() {
             cell.next_free.store(0, Ordering::Release);
         }

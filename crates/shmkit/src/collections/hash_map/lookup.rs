@@ -224,10 +224,8 @@ impl MapInner {
         let tag = tag_of(hash);
         let want = ctrl_of(hash);
         let mut index = hash & table.mask;
-        // The home slot's line is fetched while the control bytes are read: a hit needs it,
-        // and the control bytes are usually in cache already, so a hit costs what it cost
-        // without them. (Measured: without this hint hits got ~30% dearer, misses ~10%
-        // cheaper; see BENCHMARKS.md.)
+        // The home slot's line is fetched while its group's control bytes are read: a hit
+        // needs it, so a hit does not wait for the two one after the other.
         region.prefetch(table.slot_offset(index));
         for n in 0..table.buckets() {
             let c = table.ctrl_byte(index);

@@ -531,8 +531,8 @@ impl<'a> Writer<'a> {
             // Slot first, cell second: a repair copies the slot's record into the cell.
             if let Ok(cell) = self.map.live_cell(self.shard, index) {
                 cell.rec.store(record.offset, Ordering::Release);
+                self.map.refresh_copy_of_cell(cell);
             }
-            self.map.refresh_copy_of(self.shard, index);
         }
         let old_len = record_len(hit.key_len, hit.val_len);
         update_counter(&self.shard.bytes, |b| {
