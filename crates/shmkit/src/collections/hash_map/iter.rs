@@ -200,11 +200,10 @@ impl MapInner {
                 if !is_live(tag) {
                     continue;
                 }
-                let raw = slot.rec.load(Ordering::Acquire);
-                if raw == 0 {
+                let rec = slot.rec.load(Ordering::Acquire);
+                if rec == 0 {
                     continue; // an insert a dead writer left unfinished (repair drops it)
                 }
-                let rec = raw;
                 let header: &RecordHeader = self.region().get(rec)?;
                 let key_len = header.key_len.load(Ordering::Relaxed) as u64;
                 let val_len = header.val_len.load(Ordering::Relaxed);

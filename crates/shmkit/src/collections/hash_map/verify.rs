@@ -719,9 +719,9 @@ impl MapInner {
                 }
                 f(offset);
                 for slot in self.table(offset)?.slots() {
-                    let raw = slot.rec.load(Ordering::Relaxed);
-                    if is_live(slot.tag.load(Ordering::Relaxed)) && raw != 0 {
-                        f(raw);
+                    let rec = slot.rec.load(Ordering::Relaxed);
+                    if is_live(slot.tag.load(Ordering::Relaxed)) && rec != 0 {
+                        f(rec);
                     }
                 }
             }

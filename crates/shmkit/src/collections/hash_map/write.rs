@@ -364,9 +364,9 @@ impl MapInner {
             }
             let mut records = Vec::new();
             for slot in table.slots() {
-                let raw = slot.rec.load(Ordering::Relaxed);
-                if slot.tag.load(Ordering::Relaxed) & LIVE_BIT != 0 && raw != 0 {
-                    records.push(raw);
+                let rec = slot.rec.load(Ordering::Relaxed);
+                if slot.tag.load(Ordering::Relaxed) & LIVE_BIT != 0 && rec != 0 {
+                    records.push(rec);
                 }
             }
             let fresh = alloc_table(&self.store, self.initial_buckets)?;
