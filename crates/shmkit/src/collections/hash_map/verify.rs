@@ -273,6 +273,9 @@ impl MapInner {
         notes: &mut Vec<String>,
     ) -> Result<(), MapError> {
         // First, before any record is judged by its checksum: a counter update cut short.
+        // (Its lookup probes before the control bytes are rewritten below; that is sound
+        // because an intent is acted on only when the sequence was left odd, i.e. the writer
+        // died inside `incr`'s own window, which changes no tag, so no byte is stale.)
         let intent = shard.counter_intent.load(Ordering::Acquire);
         if intent != 0 {
             if !left_odd {
