@@ -204,6 +204,7 @@ pub unsafe extern "C" fn shmkit_hash_map_open(
             let create = HashMapOptions {
                 shards: o.shards,
                 initial_capacity: o.initial_capacity,
+                fixed_size: None,
             };
             store.store.hash_map_with(name, &create)?
         };

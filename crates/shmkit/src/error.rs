@@ -357,6 +357,8 @@ impl MapError {
             MapError::Lock(e) => e.kind(),
             MapError::KeyTooLarge { .. }
             | MapError::ValueTooLarge { .. }
+            | MapError::WrongKeySize { .. }
+            | MapError::WrongValueSize { .. }
             | MapError::InvalidOptions(_) => ErrorKind::InvalidArgument,
             MapError::NotAnInteger { .. } => ErrorKind::WrongType,
             MapError::TooManyHandles { .. } => ErrorKind::Full,
@@ -840,6 +842,8 @@ mod tests {
             MapError::InvalidOptions(_) => 6,
             MapError::Corrupt { .. } => 7,
             MapError::TooManyHandles { .. } => 8,
+            MapError::WrongKeySize { .. } => 9,
+            MapError::WrongValueSize { .. } => 10,
         }
     }
 
@@ -1226,6 +1230,20 @@ mod tests {
             ),
             (MapError::NotAnInteger { len: 9 }, ErrorKind::WrongType),
             (
+                MapError::WrongKeySize {
+                    len: 2,
+                    expected: 1,
+                },
+                ErrorKind::InvalidArgument,
+            ),
+            (
+                MapError::WrongValueSize {
+                    len: 2,
+                    expected: 1,
+                },
+                ErrorKind::InvalidArgument,
+            ),
+            (
                 MapError::TooManyHandles { shard: 0, max: 1 },
                 ErrorKind::Full,
             ),
@@ -1238,7 +1256,7 @@ mod tests {
         ];
         cases.extend(directory_cases().into_iter().map(|(e, k)| (e.into(), k)));
         cases.extend(alloc_cases().into_iter().map(|(e, k)| (e.into(), k)));
-        check(cases, MapError::kind, map_variant, 9);
+        check(cases, MapError::kind, map_variant, 11);
     }
 
     #[test]

@@ -99,8 +99,8 @@ pub use collections::deque::{
     Deque, DequeError, DequeOptions, DequeReport, DequeStats, End, Overflow, Popped,
 };
 pub use collections::hash_map::{
-    HashMap, HashMapOptions, KeyHandle, MapError, MapReport, MapStats, TypedMap, TypedMapError,
-    UpdateAction,
+    FixedSize, HashMap, HashMapOptions, KeyHandle, MapError, MapReport, MapStats, TypedMap,
+    TypedMapError, UpdateAction,
 };
 pub use collections::ordered_map::{
     OrderedMap, OrderedMapError, OrderedMapOptions, OrderedMapReport, OrderedMapStats, RangeCount,

@@ -51,6 +51,7 @@ impl Subject for HashMap {
         let options = HashMapOptions {
             shards: 4,
             initial_capacity: 0,
+            fixed_size: None,
         };
         store.open_or_create_object(name, &options).unwrap()
     }

@@ -185,6 +185,7 @@ fn open_by_name_and_kind_checks() {
             &HashMapOptions {
                 shards: 8,
                 initial_capacity: 100,
+                fixed_size: None,
             },
         )
         .unwrap();
@@ -202,7 +203,8 @@ fn open_by_name_and_kind_checks() {
             "bad",
             &HashMapOptions {
                 shards: 3,
-                initial_capacity: 0
+                initial_capacity: 0,
+                fixed_size: None,
             }
         ),
         Err(MapError::InvalidOptions(_))

@@ -464,6 +464,7 @@ fn an_entry_cut_off_from_its_home_by_an_empty_slot_is_reported() {
     let options = shmkit::HashMapOptions {
         shards: 1,
         initial_capacity: 4096,
+        fixed_size: None,
     };
     let map = t.hash_map_with("m", &options).unwrap();
     let shard = shard0(&t, &map);

@@ -179,6 +179,7 @@ fn forged_and_foreign_handles_read_as_no_such_key() {
             &shmkit::HashMapOptions {
                 shards: 8,
                 initial_capacity: 0,
+                fixed_size: None,
             },
         )
         .unwrap();

@@ -151,6 +151,7 @@ fn a_map_only_read_keeps_its_tables_and_a_presized_map_keeps_its_size() {
             &shmkit::HashMapOptions {
                 shards: 1,
                 initial_capacity: 3000,
+                fixed_size: None,
             },
         )
         .unwrap();
@@ -692,6 +693,7 @@ fn steady_churn_rebuilds_rarely_and_never_below_the_initial_size() {
             &shmkit::HashMapOptions {
                 shards: 1,
                 initial_capacity: 3000,
+                fixed_size: None,
             },
         )
         .unwrap();

@@ -64,6 +64,7 @@ impl Fixture {
                 &HashMapOptions {
                     shards: 1,
                     initial_capacity,
+                    fixed_size: None,
                 },
             )
             .unwrap();

@@ -92,6 +92,7 @@ pub fn build_sweep_store(path: &str) -> Vec<u8> {
                 &HashMapOptions {
                     shards: 8,
                     initial_capacity: 0,
+                    fixed_size: None,
                 },
             )
             .expect("create map");
@@ -101,6 +102,7 @@ pub fn build_sweep_store(path: &str) -> Vec<u8> {
                 &HashMapOptions {
                     shards: 1,
                     initial_capacity: 0,
+                    fixed_size: None,
                 },
             )
             .expect("create map");

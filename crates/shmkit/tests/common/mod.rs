@@ -74,6 +74,7 @@ impl TestStore {
                 &HashMapOptions {
                     shards,
                     initial_capacity: 0,
+                    fixed_size: None,
                 },
             )
             .expect("create test map")

@@ -47,7 +47,7 @@
 use super::layout::{GROUP_LEN, GROUP_SLOTS, Slot, TableHeader, ctrl_word_offset, slot_offset};
 use super::lookup::check_checksum;
 use super::write::{PutMode, Writer};
-use super::{HashMap, MapError, MapInner, check_key, check_value};
+use super::{HashMap, MapError, MapInner};
 use crate::sync::atomic::Ordering;
 use std::ops::Range;
 
@@ -298,9 +298,10 @@ impl MapInner {
     }
 }
 
-/// Fails with the first key that is too long (before anything is read or written).
-fn check_keys<K: AsRef<[u8]>>(keys: &[K]) -> Result<(), MapError> {
-    keys.iter().try_for_each(|k| check_key(k.as_ref()))
+/// Fails with the first key that is too long, or of the wrong size for a fixed-size map
+/// (before anything is read or written).
+fn check_keys<K: AsRef<[u8]>>(map: &MapInner, keys: &[K]) -> Result<(), MapError> {
+    keys.iter().try_for_each(|k| map.check_key(k.as_ref()))
 }
 
 impl HashMap {
@@ -308,7 +309,7 @@ impl HashMap {
     /// single [`HashMap::get`] could have returned at some moment during the call; keys are
     /// not read atomically together (see the module documentation of `batch`).
     pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>, MapError> {
-        check_keys(keys)?;
+        check_keys(&self.inner, keys)?;
         let inner = &self.inner;
         let mut values = Vec::with_capacity(keys.len());
         let read = inner.for_each_prefetched(keys, |_, hash, key| {
@@ -334,7 +335,7 @@ impl HashMap {
     ) -> Result<(), MapError> {
         out.clear();
         spans.clear();
-        check_keys(keys)?;
+        check_keys(&self.inner, keys)?;
         let inner = &self.inner;
         let read = inner.for_each_prefetched(keys, |_, hash, key| {
             spans.push(inner.read_appending(hash, key, out)?);
@@ -359,7 +360,7 @@ impl HashMap {
         out: &mut Vec<bool>,
     ) -> Result<(), MapError> {
         out.clear();
-        check_keys(keys)?;
+        check_keys(&self.inner, keys)?;
         let inner = &self.inner;
         let read = inner.for_each_prefetched(keys, |_, hash, key| {
             out.push(inner.read_with(hash, key, |_, hit| Ok(hit.is_some()))?);
@@ -383,7 +384,9 @@ impl HashMap {
             .map(|(k, v)| (k.as_ref(), v.as_ref()))
             .collect();
         let _writing = self.inner.store.inner.enter_write();
-        items.iter().try_for_each(|(k, v)| check_value(k, v))?;
+        items
+            .iter()
+            .try_for_each(|(k, v)| self.inner.check_entry(k, v))?;
         self.inner.unfaulted(self.inner.set_many(&items))
     }
 
@@ -392,7 +395,7 @@ impl HashMap {
     pub fn remove_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64, MapError> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
         let _writing = self.inner.store.inner.enter_write();
-        check_keys(&keys)?;
+        check_keys(&self.inner, &keys)?;
         self.inner.unfaulted(self.inner.remove_many(&keys))
     }
 }

@@ -48,8 +48,7 @@
 
 use super::layout::{
     CELL_COPY_MAX, CELL_FREE, CELL_LEN, CELL_LIVE, CELL_MAGIC, CELL_RETIRED, COPY_VALID, Cell,
-    CellTableHeader, MIN_CELLS, RECORD_HEADER_LEN, RecordHeader, ShardHeader, cell_state,
-    cell_table_len, first_cell, handled_tag, value_offset,
+    CellTableHeader, MIN_CELLS, ShardHeader, cell_state, cell_table_len, first_cell, handled_tag,
 };
 use super::lookup::{Hit, Watch, checked_copy, copy_value};
 use super::write::{PutMode, Writer};
@@ -261,19 +260,17 @@ impl MapInner {
                     rec,
                     key_len: 0,
                     val_len: ((meta >> 32) & 0x7F).min(CELL_COPY_MAX),
+                    value_at: 0,
                     checksum: meta as u32,
                 }));
             }
         }
         let region = self.region();
-        let header: &RecordHeader = region.get(rec)?;
-        let key_len = header.key_len.load(Ordering::Relaxed) as u64;
-        let val_len = header.val_len.load(Ordering::Relaxed);
-        let checksum = header.checksum.load(Ordering::Relaxed);
+        let view = self.record_view(rec)?;
         // Bounds any buffer sized from `val_len` (and the key's), as `probe` does.
         if region
-            .check_range(rec + RECORD_HEADER_LEN, key_len)
-            .and_then(|()| region.check_range(value_offset(rec, key_len), val_len))
+            .check_range(view.key_at, view.key_len)
+            .and_then(|()| region.check_range(view.value_at, view.val_len))
             .is_err()
         {
             return Err(Fault {
@@ -289,9 +286,10 @@ impl MapInner {
             table: table.offset,
             hash,
             rec,
-            key_len,
-            val_len,
-            checksum,
+            key_len: view.key_len,
+            val_len: view.val_len,
+            value_at: view.value_at,
+            checksum: view.checksum,
         }))
     }
 
@@ -336,7 +334,7 @@ impl MapInner {
                 let Some(hit) = hit else { return Ok(None) };
                 key.resize(hit.key_len as usize, 0);
                 map.region()
-                    .read_bytes(hit.rec + RECORD_HEADER_LEN, &mut key)?;
+                    .read_bytes(map.record_view(hit.rec)?.key_at, &mut key)?;
                 Ok(Some(hit.hash))
             },
         )?;
@@ -460,7 +458,7 @@ impl MapInner {
     /// Replaces the value of the key `handle` names: false if it names none.
     pub(crate) fn set_by_handle(&self, handle: KeyHandle, value: &[u8]) -> Result<bool, MapError> {
         self.write_by_handle(handle, |w, hit, key| {
-            super::check_value(key, value)?;
+            w.map.check_entry(key, value)?;
             let record = w.new_record(hit.hash, key, value)?;
             w.replace(hit, record)
         })
@@ -900,21 +898,20 @@ impl MapInner {
     pub(crate) fn refresh_copy(&self, cell: &Cell) -> Result<(), MapError> {
         let rec = cell.rec.load(Ordering::Relaxed);
         let region = self.region();
-        let header: &RecordHeader = region.get(rec)?;
-        let key_len = header.key_len.load(Ordering::Relaxed) as u64;
-        let val_len = header.val_len.load(Ordering::Relaxed);
+        let view = self.record_view(rec)?;
+        let val_len = view.val_len;
         if val_len > CELL_COPY_MAX {
             cell.next_free.store(0, Ordering::Release);
             return Ok(());
         }
         let mut bytes = [0u8; CELL_COPY_MAX as usize];
-        region.read_bytes(value_offset(rec, key_len), &mut bytes[..val_len as usize])?;
+        region.read_bytes(view.value_at, &mut bytes[..val_len as usize])?;
         for (word, chunk) in cell.copy.iter().zip(bytes.chunks_exact(8)) {
             let mut w = [0u8; 8];
             w.copy_from_slice(chunk);
             word.store(u64::from_le_bytes(w), Ordering::Relaxed);
         }
-        let checksum = u64::from(header.checksum.load(Ordering::Relaxed));
+        let checksum = u64::from(view.checksum);
         cell.next_free
             .store(COPY_VALID | (val_len << 32) | checksum, Ordering::Release);
         Ok(())
@@ -940,20 +937,19 @@ impl MapInner {
     /// checksum, or it has none and the value is too long for one.
     fn copy_matches_record(&self, cell: &Cell) -> bool {
         let rec = cell.rec.load(Ordering::Relaxed);
-        let Ok(header) = self.region().get::<RecordHeader>(rec) else {
+        let Ok(view) = self.record_view(rec) else {
             return false;
         };
-        let key_len = header.key_len.load(Ordering::Relaxed) as u64;
-        let val_len = header.val_len.load(Ordering::Relaxed);
+        let val_len = view.val_len;
         match MapInner::cell_copy(cell) {
             None => val_len > CELL_COPY_MAX,
             Some((bytes, len, checksum)) => {
                 let mut value = [0u8; CELL_COPY_MAX as usize];
                 len == val_len
-                    && checksum == header.checksum.load(Ordering::Relaxed)
+                    && checksum == view.checksum
                     && self
                         .region()
-                        .read_bytes(value_offset(rec, key_len), &mut value[..len as usize])
+                        .read_bytes(view.value_at, &mut value[..len as usize])
                         .is_ok()
                     && value == bytes
             }

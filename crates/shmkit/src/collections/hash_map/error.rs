@@ -44,6 +44,23 @@ pub enum MapError {
         /// The limit for this key.
         max: u64,
     },
+    /// A key of another length than a fixed-size map's keys.
+    #[error("key of {len} bytes in a map whose keys are {expected} bytes")]
+    WrongKeySize {
+        /// Length of the key.
+        len: u64,
+        /// The map's key length.
+        expected: u64,
+    },
+    /// A value of another length than a fixed-size map's values (also `incr_*` on a map
+    /// whose values are not 8 bytes).
+    #[error("value of {len} bytes in a map whose values are {expected} bytes")]
+    WrongValueSize {
+        /// Length of the value.
+        len: u64,
+        /// The map's value length.
+        expected: u64,
+    },
     /// `incr_*` on a value that is not 8 bytes long.
     #[error("value of {len} bytes is not an 8-byte number")]
     NotAnInteger {

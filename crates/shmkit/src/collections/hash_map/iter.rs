@@ -24,10 +24,7 @@
 //! Store::remove(&name).unwrap();
 //! ```
 
-use super::layout::{
-    RECORD_HEADER_LEN, RecordHeader, ShardHeader, is_live, record_checksum, tag_matches,
-    value_offset,
-};
+use super::layout::{ShardHeader, is_live, record_checksum, tag_matches};
 use super::lookup::Watch;
 use super::{MapError, MapInner};
 use crate::sync::atomic::Ordering;
@@ -204,25 +201,21 @@ impl MapInner {
                 if rec == 0 {
                     continue; // an insert a dead writer left unfinished (repair drops it)
                 }
-                let header: &RecordHeader = self.region().get(rec)?;
-                let key_len = header.key_len.load(Ordering::Relaxed) as u64;
-                let val_len = header.val_len.load(Ordering::Relaxed);
-                let checksum = header.checksum.load(Ordering::Relaxed);
+                let view = self.record_view(rec)?;
+                let (key_len, val_len, checksum) = (view.key_len, view.val_len, view.checksum);
                 // The lengths size buffers: trust them only once the sequence says so (and
                 // never beyond what the store could hold, in case it is damaged).
                 if !valid() {
                     return Err(changed());
                 }
-                self.region()
-                    .check_range(value_offset(rec, key_len), val_len)?;
+                self.region().check_range(view.key_at, key_len)?;
+                self.region().check_range(view.value_at, val_len)?;
                 let mut key = vec![0u8; key_len as usize];
-                self.region()
-                    .read_bytes(rec + RECORD_HEADER_LEN, &mut key)?;
+                self.region().read_bytes(view.key_at, &mut key)?;
                 let mut value = Vec::new();
                 if want != Want::Keys {
                     value.resize(val_len as usize, 0);
-                    self.region()
-                        .read_bytes(value_offset(rec, key_len), &mut value)?;
+                    self.region().read_bytes(view.value_at, &mut value)?;
                 }
                 out.push(Copied {
                     key,

@@ -6,6 +6,11 @@
 //!               control bytes as two u64 words, then 16 × Slot of 16 bytes)
 //! record block: RecordHeader (16 bytes), key, zero pad to 8, value
 //! cell block:   CellTableHeader (64 bytes), padding to 64, then `capacity` × Cell (64 bytes each)
+//! fixed-size maps only (layout version 5):
+//! slab block:   SlabHeader (64 bytes), then MAX_SLAB_CHUNKS chunk offsets (8 bytes each)
+//! chunk block:  `first_capacity << i` fixed records of `stride` bytes (chunk i of the slab)
+//! fixed record: reserved u32 (0), checksum u32, key, zero pad to 8, value, zero pad to 8;
+//!               while free: the next free record's offset in its first 8 bytes
 //! ```
 //!
 //! Invariants:
@@ -56,9 +61,15 @@ use zerocopy::{FromBytes, KnownLayout};
 
 /// `MapRoot::magic`.
 pub const MAP_MAGIC: u64 = u64::from_le_bytes(*b"SHMKMAP\0");
-/// Layout version this build reads and writes (4: a key's handle cell is named by its
-/// slot's tag, and plain tags have bit 62 clear; version 3 named it in the slot's `rec`).
+/// Layout version of a map with keys and values of any size, which this build reads and
+/// writes (4: a key's handle cell is named by its slot's tag, and plain tags have bit 62
+/// clear; version 3 named it in the slot's `rec`).
 pub const MAP_VERSION: u32 = 4;
+/// Layout version of a fixed-size map: version 4, except that records have no length
+/// fields (every key and every value has the size `MapRoot` records) and live in per-shard
+/// slabs ([`SlabHeader`]) instead of allocator blocks of their own. A build that reads only
+/// version 4 refuses such a map instead of misreading its records.
+pub const MAP_VERSION_FIXED: u32 = 5;
 /// `TableHeader::magic`.
 pub const TABLE_MAGIC: u32 = 0x7AB1_E5E7;
 /// Tag of a never-used slot (ends a probe sequence).
@@ -157,6 +168,30 @@ pub const fn tag_matches(tag: u64, hash: u64) -> bool {
     tag == tag_of(hash)
         || (tag & (LIVE_BIT | HANDLED_BIT) == LIVE_BIT | HANDLED_BIT
             && tag & TAG_HASH_MASK == hash & TAG_HASH_MASK)
+}
+
+/// `SlabHeader::magic`.
+pub const SLAB_MAGIC: u32 = 0x51AB_F1ED;
+/// Bytes of [`SlabHeader`] before the chunk offsets.
+pub const SLAB_HEADER_LEN: u64 = 64;
+/// Most chunks a slab has (chunk `i` holds `first_capacity << i` records, so a slab of this
+/// many chunks holds far more than any store).
+pub const MAX_SLAB_CHUNKS: u64 = 40;
+/// Bytes of a slab block: its header and the chunk offsets.
+pub const SLAB_BLOCK_LEN: u64 = SLAB_HEADER_LEN + MAX_SLAB_CHUNKS * 8;
+/// Bytes of a fixed record before its key (a reserved word and the checksum).
+pub const FIXED_RECORD_HEADER_LEN: u64 = 8;
+/// Longest fixed record (header, key and value, each padded to 8): fixed-size mode is for
+/// small records; a larger one is refused when the map is created.
+pub const MAX_FIXED_RECORD: u64 = 1 << 16;
+/// Records of a slab's first chunk, at least.
+pub const MIN_SLAB_CHUNK: u64 = 16;
+
+/// Bytes of one fixed record with keys of `key_len` and values of `value_len` bytes (the
+/// slab's stride; a multiple of 8, so every record and its value are 8-aligned).
+#[inline]
+pub const fn fixed_record_len(key_len: u64, value_len: u64) -> u64 {
+    FIXED_RECORD_HEADER_LEN + key_len.next_multiple_of(8) + value_len.next_multiple_of(8)
 }
 
 /// Control byte of an empty slot.
@@ -274,8 +309,12 @@ pub struct MapRoot {
     pub initial_buckets: AtomicU64,
     /// Creation time, ns since the Unix epoch.
     pub created_unix_ns: AtomicU64,
+    /// A fixed-size map (version [`MAP_VERSION_FIXED`]): the size of every key; 0 otherwise.
+    pub fixed_key_len: AtomicU32,
+    /// A fixed-size map: the size of every value; 0 otherwise.
+    pub fixed_value_len: AtomicU32,
     /// Reserved, zero.
-    pub _reserved: [AtomicU64; 3],
+    pub _reserved: [AtomicU64; 2],
 }
 
 const _: () = assert!(size_of::<MapRoot>() as u64 == ROOT_LEN);
@@ -325,8 +364,9 @@ pub struct ShardHeader {
     /// shard moves it on, so cells a damaged table header hid (or a dropped table held) never
     /// start again at generations their handles had.
     pub cell_epoch: AtomicU64,
-    /// Reserved, zero.
-    pub _reserved: [AtomicU64; 1],
+    /// A fixed-size map: offset of the shard's slab block ([`SlabHeader`]), which holds its
+    /// records; 0 in other maps.
+    pub slab: AtomicU64,
 }
 
 const _: () = assert!(size_of::<ShardHeader>() == 128);
@@ -408,6 +448,37 @@ pub struct Cell {
 }
 
 const _: () = assert!(size_of::<Cell>() as u64 == CELL_LEN);
+
+/// Header of a shard's slab of fixed records (fixed-size maps only), followed by the
+/// offsets of its chunks (`MAX_SLAB_CHUNKS` words, the first `chunk_count` used).
+///
+/// Records are carved from the newest chunk in order; a record a write unlinks goes onto
+/// the free list (linked through its first 8 bytes) and the next write takes it from there
+/// before carving. Every carved record is live (named by one slot), free (on the list) or,
+/// after a writer died between the two, neither: the repair that follows rebuilds the list
+/// from the slots. Changed only by the shard's lock holder.
+#[repr(C)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
+pub struct SlabHeader {
+    /// [`SLAB_MAGIC`].
+    pub magic: AtomicU32,
+    /// [`fixed_record_len`] of the map's sizes.
+    pub stride: AtomicU32,
+    /// Records of chunk 0 (a power of two); chunk `i` holds `first_capacity << i`.
+    pub first_capacity: AtomicU64,
+    /// Chunks allocated (`<= MAX_SLAB_CHUNKS`).
+    pub chunk_count: AtomicU64,
+    /// Records carved from the newest chunk (`<=` its capacity).
+    pub carved: AtomicU64,
+    /// Offset of the first free record; 0 if none.
+    pub free_head: AtomicU64,
+    /// Records on the free list.
+    pub free_count: AtomicU64,
+    /// Reserved, zero.
+    pub _reserved: [AtomicU64; 2],
+}
+
+const _: () = assert!(size_of::<SlabHeader>() as u64 == SLAB_HEADER_LEN);
 
 /// Sixteen buckets: their control bytes (two words, 8 bytes each, slot `j`'s byte at bits
 /// `8 * (j % 8)` of word `j / 8`), then their slots.

@@ -22,9 +22,9 @@
 //! ```
 
 use super::layout::{
-    CTRL_EMPTY, Cell, EMPTY, GROUP_SLOTS, Group, RECORD_HEADER_LEN, RecordHeader, ShardHeader,
-    Slot, TABLE_HEADER_LEN, TABLE_MAGIC, TOMBSTONE, TableHeader, ctrl_of, record_checksum,
-    slot_offset, table_len, tag_cell, tag_matches, tag_of, value_offset,
+    CTRL_EMPTY, Cell, EMPTY, GROUP_SLOTS, Group, ShardHeader, Slot, TABLE_HEADER_LEN, TABLE_MAGIC,
+    TOMBSTONE, TableHeader, ctrl_of, record_checksum, slot_offset, table_len, tag_cell,
+    tag_matches, tag_of,
 };
 use super::{Fault, MapError, MapInner};
 use crate::sync::atomic::{AtomicU64, Ordering, spin_hint, yield_now};
@@ -116,13 +116,15 @@ pub(crate) struct Hit<'a> {
     pub(crate) rec: u64,
     pub(crate) key_len: u64,
     pub(crate) val_len: u64,
+    /// Offset of the value in the record.
+    pub(crate) value_at: u64,
     /// The record's stored checksum (trust it only as far as the rest of the hit).
     pub(crate) checksum: u32,
 }
 
 impl Hit<'_> {
     pub(crate) fn value_offset(&self) -> u64 {
-        value_offset(self.rec, self.key_len)
+        self.value_at
     }
 
     /// Checks `value` (this hit's value, copied under the lock or in a validated read)
@@ -247,20 +249,12 @@ impl MapInner {
             if t == tag || tag_matches(t, hash) {
                 let rec = slot.rec.load(Ordering::Acquire);
                 let cell = tag_cell(t);
-                let header: &RecordHeader = region.get(rec)?;
-                let key_len = header.key_len.load(Ordering::Relaxed) as u64;
-                if key_len == key.len() as u64
-                    && region.bytes_equal(rec + RECORD_HEADER_LEN, key)?
-                {
-                    let val_len = header.val_len.load(Ordering::Relaxed);
-                    let checksum = header.checksum.load(Ordering::Relaxed);
+                let view = self.record_view(rec)?;
+                if view.key_len == key.len() as u64 && region.bytes_equal(view.key_at, key)? {
                     // The value must lie inside the store: this bounds any buffer sized
                     // from `val_len`, even before a read is validated. (The fast check: a
                     // relaxed load of this process's committed length, no shared access.)
-                    if region
-                        .check_range(value_offset(rec, key_len), val_len)
-                        .is_err()
-                    {
+                    if region.check_range(view.value_at, view.val_len).is_err() {
                         return Err(Fault {
                             offset: rec,
                             reason: "record runs past the store",
@@ -274,9 +268,10 @@ impl MapInner {
                         table: table.offset,
                         hash,
                         rec,
-                        key_len,
-                        val_len,
-                        checksum,
+                        key_len: view.key_len,
+                        val_len: view.val_len,
+                        value_at: view.value_at,
+                        checksum: view.checksum,
                     }));
                 }
             }
@@ -487,19 +482,6 @@ impl MapInner {
         let mut out = vec![0u8; hit.val_len as usize];
         self.region().read_bytes(hit.value_offset(), &mut out)?;
         hit.check_value(hash, &out)?;
-        Ok(out)
-    }
-
-    /// The key of the record at `rec` (under the lock, or inside a validated read).
-    pub(crate) fn read_key(&self, rec: u64) -> Result<Vec<u8>, MapError> {
-        let header: &RecordHeader = self.region().get(rec)?;
-        let len = header.key_len.load(Ordering::Relaxed) as u64;
-        if rec + RECORD_HEADER_LEN + len > self.region().committed_len() {
-            return Err(MapError::corrupt(rec, "record key runs past the store"));
-        }
-        let mut out = vec![0u8; len as usize];
-        self.region()
-            .read_bytes(rec + RECORD_HEADER_LEN, &mut out)?;
         Ok(out)
     }
 }

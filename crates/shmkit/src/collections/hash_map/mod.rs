@@ -65,7 +65,9 @@ mod iter;
 internal! { mod layout; }
 mod lookup;
 mod object;
+mod record;
 mod resize;
+mod slab;
 mod spare;
 pub mod typed;
 mod verify;
@@ -75,6 +77,7 @@ pub use cells::KeyHandle;
 pub(crate) use error::Fault;
 pub use error::MapError;
 pub use iter::{Iter, Keys, Values};
+pub use record::FixedSize;
 pub use typed::{TypedMap, TypedMapError};
 pub use verify::{MapReport, MapStats};
 
@@ -82,9 +85,10 @@ pub use verify::{MapReport, MapStats};
 pub type Entry = (Vec<u8>, Vec<u8>);
 
 use self::layout::{
-    DEFAULT_SHARDS, MAP_MAGIC, MAP_VERSION, MAX_SHARDS, MIN_BUCKETS, MapRoot, ROOT_LEN,
-    SHARD_STRIDE, ShardHeader, record_len,
+    DEFAULT_SHARDS, MAP_MAGIC, MAP_VERSION, MAP_VERSION_FIXED, MAX_SHARDS, MIN_BUCKETS, MapRoot,
+    ROOT_LEN, SHARD_STRIDE, ShardHeader, record_len,
 };
+use self::record::FixedShape;
 use crate::raw::Region;
 use crate::store::Store;
 use crate::store::alloc_classes::MAX_CAPACITY;
@@ -104,6 +108,13 @@ pub struct HashMapOptions {
     pub shards: u32,
     /// Entries the map should hold before its first resize (0: a small start; it grows).
     pub initial_capacity: u64,
+    /// `Some`: a **fixed-size map**, whose keys all have `key_len` bytes and values all
+    /// `value_len` bytes. Its records carry no lengths and live in per-shard slabs, so an
+    /// overwrite or a removal never calls the store's allocator (a removed record's slot in
+    /// the slab is reused by the next write), and an entry takes less memory. A key or value
+    /// of another length is refused with [`MapError::WrongKeySize`] /
+    /// [`MapError::WrongValueSize`]. `None` (the default): keys and values of any length.
+    pub fixed_size: Option<FixedSize>,
 }
 
 /// What [`HashMap::update`]'s closure decides.
@@ -142,6 +153,8 @@ pub(crate) struct MapInner {
     pub(crate) shard_mask: u64,
     pub(crate) seed: u64,
     pub(crate) initial_buckets: u64,
+    /// The record shape of a fixed-size map; `None` for a map of any sizes.
+    pub(crate) fixed: Option<FixedShape>,
 }
 
 impl MapInner {
@@ -221,7 +234,12 @@ fn initial_buckets(options: &HashMapOptions, shards: u32) -> u64 {
         .clamp(MIN_BUCKETS, 1 << 40)
 }
 
-fn create_root(store: &Store, shards: u32, buckets: u64) -> Result<u64, AllocError> {
+fn create_root(
+    store: &Store,
+    shards: u32,
+    buckets: u64,
+    fixed: Option<FixedSize>,
+) -> Result<u64, AllocError> {
     let size = ROOT_LEN + SHARD_STRIDE + shards as u64 * SHARD_STRIDE;
     let root = store.alloc(size)?;
     let region = &store.inner.region;
@@ -231,9 +249,23 @@ fn create_root(store: &Store, shards: u32, buckets: u64) -> Result<u64, AllocErr
         let table = resize::alloc_table(store, buckets)?;
         let line: &Line<ShardHeader> = region.get(shards_offset + i * SHARD_STRIDE)?;
         line.0.table.store(table, Ordering::Relaxed);
+        if let Some(size) = fixed {
+            // Checked by the caller: the sizes make a record.
+            let stride = size.record_len().unwrap_or(0);
+            let slab = slab::create_slab(store, stride, buckets)?;
+            line.0.slab.store(slab, Ordering::Relaxed);
+        }
     }
     let r: &MapRoot = region.get(root)?;
-    r.version.store(MAP_VERSION, Ordering::Relaxed);
+    let version = match fixed {
+        None => MAP_VERSION,
+        Some(size) => {
+            r.fixed_key_len.store(size.key_len, Ordering::Relaxed);
+            r.fixed_value_len.store(size.value_len, Ordering::Relaxed);
+            MAP_VERSION_FIXED
+        }
+    };
+    r.version.store(version, Ordering::Relaxed);
     r.shard_count.store(shards, Ordering::Relaxed);
     r.shards_offset.store(shards_offset, Ordering::Relaxed);
     r.initial_buckets.store(buckets, Ordering::Relaxed);
@@ -263,14 +295,36 @@ impl HashMap {
             return Err(MapError::corrupt(root, "not a hash map root (bad magic)"));
         }
         let version = r.version.load(Ordering::Relaxed);
-        if version != MAP_VERSION {
-            return Err(MapError::corrupt(
-                root,
-                format!(
-                    "hash map layout version {version} (this build reads version {MAP_VERSION})"
-                ),
-            ));
-        }
+        let fixed = match version {
+            MAP_VERSION => None,
+            MAP_VERSION_FIXED => {
+                let size = FixedSize {
+                    key_len: r.fixed_key_len.load(Ordering::Relaxed),
+                    value_len: r.fixed_value_len.load(Ordering::Relaxed),
+                };
+                match FixedShape::new(size) {
+                    Ok(shape) => Some(shape),
+                    Err(_) => {
+                        return Err(MapError::corrupt(
+                            root,
+                            format!(
+                                "fixed-size hash map with keys of {} and values of {} bytes",
+                                size.key_len, size.value_len
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err(MapError::corrupt(
+                    root,
+                    format!(
+                        "hash map layout version {version} (this build reads versions \
+                         {MAP_VERSION} and {MAP_VERSION_FIXED})"
+                    ),
+                ));
+            }
+        };
         let shards = r.shard_count.load(Ordering::Relaxed);
         let shards_offset = r.shards_offset.load(Ordering::Relaxed);
         if !shards.is_power_of_two()
@@ -293,6 +347,7 @@ impl HashMap {
                 shard_mask: shards as u64 - 1,
                 seed: store.hash_seed(),
                 initial_buckets: sane_initial_buckets(r.initial_buckets.load(Ordering::Relaxed)),
+                fixed,
             }),
         })
     }
@@ -312,11 +367,23 @@ impl HashMap {
                 "shards must be a power of two up to {MAX_SHARDS}, not {shards}"
             )));
         }
+        if let Some(size) = options.fixed_size {
+            size.record_len()?;
+        }
         let buckets = initial_buckets(options, shards);
         let root = store.object_or_create(name, ObjectKind::HashMap, |s| {
-            create_root(s, shards, buckets)
+            create_root(s, shards, buckets, options.fixed_size)
         })?;
         HashMap::attach(store, name, root)
+    }
+
+    /// The sizes of every key and value if this is a fixed-size map (see
+    /// [`HashMapOptions::fixed_size`]); `None` if keys and values may have any length.
+    pub fn fixed_size(&self) -> Option<FixedSize> {
+        self.inner.fixed.map(|f| FixedSize {
+            key_len: f.key_len as u32,
+            value_len: f.value_len as u32,
+        })
     }
 
     /// The map's name in its store's directory.
@@ -348,7 +415,7 @@ impl HashMap {
     /// Zero-allocation read: clears `buf` and copies the value into it; false if absent.
     /// (`buf` grows only when the value is longer than its capacity.)
     pub fn get_into(&self, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, MapError> {
-        check_key(key)?;
+        self.inner.check_key(key)?;
         self.inner.unfaulted(self.inner.get_into(key, buf))
     }
 
@@ -360,7 +427,7 @@ impl HashMap {
         key: &[u8],
         buf: &mut Vec<u8>,
     ) -> Result<Option<bool>, MapError> {
-        check_key(key)?;
+        self.inner.check_key(key)?;
         self.inner
             .unfaulted(self.inner.try_get_into_lock_free(key, buf))
     }
@@ -368,20 +435,20 @@ impl HashMap {
     /// Like [`HashMap::contains_key`], but never waits for a lock (`Ok(None)`: call
     /// `contains_key`).
     pub fn try_contains_key_lock_free(&self, key: &[u8]) -> Result<Option<bool>, MapError> {
-        check_key(key)?;
+        self.inner.check_key(key)?;
         self.inner.unfaulted(self.inner.try_contains_lock_free(key))
     }
 
     /// True if `key` is present.
     pub fn contains_key(&self, key: &[u8]) -> Result<bool, MapError> {
-        check_key(key)?;
+        self.inner.check_key(key)?;
         self.inner.unfaulted(self.inner.contains(key))
     }
 
     /// Inserts or overwrites; returns the previous value.
     pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_value(key, value)?;
+        self.inner.check_entry(key, value)?;
         self.inner
             .unfaulted(self.inner.put(key, value, write::PutMode::ReturnOld))
     }
@@ -389,7 +456,7 @@ impl HashMap {
     /// Inserts or overwrites without reading the previous value back (faster).
     pub fn set(&self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_value(key, value)?;
+        self.inner.check_entry(key, value)?;
         self.inner
             .unfaulted(self.inner.put(key, value, write::PutMode::Overwrite))
             .map(|_| ())
@@ -398,7 +465,7 @@ impl HashMap {
     /// Inserts only if the key is absent; true if inserted.
     pub fn insert_if_absent(&self, key: &[u8], value: &[u8]) -> Result<bool, MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_value(key, value)?;
+        self.inner.check_entry(key, value)?;
         self.inner
             .unfaulted(self.inner.put(key, value, write::PutMode::IfAbsent))
             .map(|r| r.is_some())
@@ -407,14 +474,14 @@ impl HashMap {
     /// Removes `key`; returns its value if it was present.
     pub fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_key(key)?;
+        self.inner.check_key(key)?;
         self.inner.unfaulted(self.inner.remove(key, true))
     }
 
     /// Removes `key`; true if it was present.
     pub fn delete(&self, key: &[u8]) -> Result<bool, MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_key(key)?;
+        self.inner.check_key(key)?;
         self.inner
             .unfaulted(self.inner.remove(key, false))
             .map(|r| r.is_some())
@@ -426,7 +493,7 @@ impl HashMap {
     /// shard lock, 64 bytes of cell); later calls read without the lock.
     pub fn handle(&self, key: &[u8]) -> Result<Option<KeyHandle>, MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_key(key)?;
+        self.inner.check_key(key)?;
         self.inner.unfaulted(self.inner.handle(key))
     }
 
@@ -436,7 +503,7 @@ impl HashMap {
     /// full, [`MapError::TooManyHandles`]), the error comes back with the value stored.
     pub fn set_with_handle(&self, key: &[u8], value: &[u8]) -> Result<KeyHandle, MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_value(key, value)?;
+        self.inner.check_entry(key, value)?;
         self.inner
             .unfaulted(self.inner.put_with_handle(key, value, false))
             .map(|(h, _)| h)
@@ -452,7 +519,7 @@ impl HashMap {
         value: &[u8],
     ) -> Result<(KeyHandle, bool), MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_value(key, value)?;
+        self.inner.check_entry(key, value)?;
         self.inner
             .unfaulted(self.inner.put_with_handle(key, value, true))
     }
@@ -506,8 +573,8 @@ impl HashMap {
     ) -> Result<bool, MapError> {
         let _writing = self.inner.store.inner.enter_write();
         match new {
-            Some(v) => check_value(key, v)?,
-            None => check_key(key)?,
+            Some(v) => self.inner.check_entry(key, v)?,
+            None => self.inner.check_key(key)?,
         }
         self.inner
             .unfaulted(self.inner.compare_and_set(key, expected, new))
@@ -522,7 +589,7 @@ impl HashMap {
         f: impl FnOnce(Option<&[u8]>) -> UpdateAction,
     ) -> Result<Option<Vec<u8>>, MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_key(key)?;
+        self.inner.check_key(key)?;
         self.inner.unfaulted(self.inner.update(key, f))
     }
 
@@ -531,7 +598,8 @@ impl HashMap {
     /// not 8 bytes long.
     pub fn incr_i64(&self, key: &[u8], delta: i64) -> Result<i64, MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_key(key)?;
+        self.inner.check_key(key)?;
+        self.inner.check_counter()?;
         let bits = self.inner.unfaulted(self.inner.incr(key, |old| match old {
             Some(old) => (old as i64).wrapping_add(delta) as u64,
             None => delta as u64,
@@ -542,7 +610,8 @@ impl HashMap {
     /// Atomic add on an 8-byte little-endian `f64` value (created as `delta` if missing).
     pub fn incr_f64(&self, key: &[u8], delta: f64) -> Result<f64, MapError> {
         let _writing = self.inner.store.inner.enter_write();
-        check_key(key)?;
+        self.inner.check_key(key)?;
+        self.inner.check_counter()?;
         let bits = self.inner.unfaulted(self.inner.incr(key, |old| match old {
             Some(old) => (f64::from_bits(old) + delta).to_bits(),
             None => delta.to_bits(),

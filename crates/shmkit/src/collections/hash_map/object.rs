@@ -3,7 +3,8 @@
 //!
 //! Invariants: the map's locks are its shards' locks, each recovered by the shard's own
 //! repair ([`LockRole::Object`]); its owned blocks are its root, the shard tables, the
-//! records and the spare record blocks.
+//! handle-cell tables, and the records and the spare record blocks (a map of any sizes) or
+//! the record slabs and their chunks (a fixed-size map).
 //!
 //! ```
 //! use shmkit::collections::object::{Collection, StatValue};
@@ -116,6 +117,8 @@ impl From<MapStats> for ObjectStats {
                 ("load_factor", StatValue::Ratio(s.load_factor)),
                 ("bytes_used", StatValue::Bytes(s.bytes_used)),
                 ("table_bytes", StatValue::Bytes(s.table_bytes)),
+                ("slab_bytes", StatValue::Bytes(s.slab_bytes)),
+                ("bytes_per_entry", StatValue::Ratio(s.bytes_per_entry)),
                 ("resizes", StatValue::Count(s.resizes)),
                 ("shrinks", StatValue::Count(s.shrinks)),
                 ("handles", StatValue::Count(s.handles)),

@@ -40,7 +40,7 @@
 //! use shmkit::{HashMapOptions, Store, StoreOptions};
 //! let name = format!("doc-map-resize-{}", std::process::id()); // unique to this process
 //! let store = Store::create(&name, &StoreOptions::default()).unwrap();
-//! let map = store.hash_map_with("m", &HashMapOptions { shards: 1, initial_capacity: 0 }).unwrap();
+//! let map = store.hash_map_with("m", &HashMapOptions { shards: 1, initial_capacity: 0, fixed_size: None }).unwrap();
 //! for i in 0..1000u32 {
 //!     map.set(&i.to_le_bytes(), b"v").unwrap();
 //! }

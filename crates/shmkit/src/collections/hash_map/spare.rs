@@ -17,7 +17,7 @@
 //! use shmkit::{HashMapOptions, Store, StoreOptions};
 //! let name = format!("doc-map-spare-{}", std::process::id()); // unique to this process
 //! let store = Store::create(&name, &StoreOptions::default()).unwrap();
-//! let map = store.hash_map_with("m", &HashMapOptions { shards: 1, initial_capacity: 0 }).unwrap();
+//! let map = store.hash_map_with("m", &HashMapOptions { shards: 1, initial_capacity: 0, fixed_size: None }).unwrap();
 //! map.set(b"k", b"one").unwrap();
 //! map.set(b"k", b"two").unwrap(); // "one"'s block becomes the shard's spare
 //! let used = store.alloc_stats().unwrap().used_bytes;
@@ -113,6 +113,10 @@ impl Writer<'_> {
     /// small and the list has room, else back to the allocator once the lock is released.
     /// The caller has made the sequence odd.
     pub(crate) fn recycle(&mut self, block: u64) {
+        if self.map.fixed.is_some() {
+            // A fixed-size map's records live in the shard's slab, not in blocks.
+            return self.slab_give(block);
+        }
         let shard = self.shard;
         let count = shard.spare_count.load(Ordering::Relaxed);
         let link = self.map.region().get::<AtomicU64>(block);
@@ -134,6 +138,19 @@ impl Writer<'_> {
         key: &[u8],
         value: &[u8],
     ) -> Result<NewRecord, MapError> {
+        if let Some(fixed) = self.map.fixed {
+            let rec = self.slab_take()?;
+            return match self.map.write_record(rec, hash, key, value) {
+                Ok(()) => Ok(NewRecord {
+                    offset: rec,
+                    len: fixed.stride,
+                }),
+                Err(e) => {
+                    self.slab_give(rec);
+                    Err(e)
+                }
+            };
+        }
         let shard = self.shard;
         let len = super::layout::record_len(key.len() as u64, value.len() as u64);
         let head = shard.spare_head.load(Ordering::Acquire);
@@ -164,6 +181,9 @@ impl Writer<'_> {
 
     /// Gives back a record built by [`Writer::new_record`] that was not published.
     pub(crate) fn discard(&mut self, record: NewRecord) {
+        if self.map.fixed.is_some() {
+            return self.slab_give(record.offset);
+        }
         self.defer_free(record.offset);
     }
 }

@@ -42,9 +42,8 @@
 //! ```
 
 use super::layout::{
-    EMPTY, RECORD_HEADER_LEN, ROOT_LEN, RecordHeader, SHARD_STRIDE, ShardHeader, TOMBSTONE,
-    ctrl_for_tag, is_live, record_checksum, record_len, table_len, tag_cell, tag_matches,
-    value_offset,
+    EMPTY, RECORD_HEADER_LEN, ROOT_LEN, SHARD_STRIDE, ShardHeader, TOMBSTONE, ctrl_for_tag,
+    is_live, record_checksum, record_len, table_len, tag_cell, tag_matches,
 };
 use super::lookup::TableView;
 use super::{MapError, MapInner};
@@ -103,6 +102,13 @@ pub struct MapStats {
     /// Bytes of the bucket tables (current and, while migrating, old; headers included):
     /// the part of `bytes_used` that shrinking gives back.
     pub table_bytes: u64,
+    /// A fixed-size map: bytes of its record slabs (slab blocks and chunks, free records
+    /// included), counted in `bytes_used` instead of the records' own sizes; 0 otherwise.
+    pub slab_bytes: u64,
+    /// `bytes_used / entries` (0 when empty): what one entry costs, its share of the
+    /// tables, slabs and handle cells included. (In a map of any sizes, records count
+    /// their payload sizes, not the allocator's rounding of them.)
+    pub bytes_per_entry: f64,
 }
 
 /// Record blocks seen so far in a check, by the shard that referenced them.
@@ -158,41 +164,49 @@ impl MapInner {
     /// The record at `rec` if it is a valid record for a slot tagged `tag`: an allocated
     /// block inside the store that holds it, its key hashing to `tag`, its value matching its
     /// checksum. Returns `(key, val_len, hash)`.
-    fn checked_record(&self, rec: u64, tag: u64) -> Result<(Vec<u8>, u64, u64), String> {
+    fn checked_record(
+        &self,
+        shard: &ShardHeader,
+        rec: u64,
+        tag: u64,
+    ) -> Result<(Vec<u8>, u64, u64), String> {
         if rec == 0 || rec % 8 != 0 {
             return Err(format!("record offset {rec}"));
         }
         let key = self.read_key(rec).map_err(|e| e.to_string())?;
-        let header: &RecordHeader = self.region().get(rec).map_err(|e| e.to_string())?;
-        let val_len = header.val_len.load(Ordering::Relaxed);
-        let len = record_len(key.len() as u64, 0)
-            .checked_add(val_len)
-            .ok_or_else(|| format!("value length {val_len}"))?;
-        let block: &BlockHeader = self
-            .region()
-            .get(rec.saturating_sub(BLOCK_HEADER_LEN))
-            .map_err(|e| e.to_string())?;
-        if block.tag.load(Ordering::Acquire) != TAG_USED {
-            return Err(format!("record {rec} is not an allocated block"));
-        }
-        match self.store.block_capacity(rec) {
-            Ok(cap) if cap >= len => {}
-            Ok(cap) => return Err(format!("record of {len} bytes in a block of {cap}")),
-            Err(e) => return Err(e.to_string()),
+        let view = self.record_view(rec).map_err(|e| e.to_string())?;
+        let val_len = view.val_len;
+        if self.fixed.is_some() {
+            // A fixed record is a carved record of the shard's own slab.
+            let slab = self.slab(shard).map_err(|e| e.to_string())?;
+            if self.slab_place(&slab, rec).is_none() {
+                return Err(format!("record {rec} is not a record of the shard's slab"));
+            }
+        } else {
+            let len = record_len(key.len() as u64, 0)
+                .checked_add(val_len)
+                .ok_or_else(|| format!("value length {val_len}"))?;
+            let block: &BlockHeader = self
+                .region()
+                .get(rec.saturating_sub(BLOCK_HEADER_LEN))
+                .map_err(|e| e.to_string())?;
+            if block.tag.load(Ordering::Acquire) != TAG_USED {
+                return Err(format!("record {rec} is not an allocated block"));
+            }
+            match self.store.block_capacity(rec) {
+                Ok(cap) if cap >= len => {}
+                Ok(cap) => return Err(format!("record of {len} bytes in a block of {cap}")),
+                Err(e) => return Err(e.to_string()),
+            }
         }
         let hash = self.hash(&key);
         if !tag_matches(tag, hash) {
             return Err("key does not hash to its slot's tag".into());
         }
         // Hashed in chunks straight from the mapping: no copy of a value of any size.
-        let sealed = streamed_checksum(
-            self.region(),
-            hash,
-            value_offset(rec, key.len() as u64),
-            val_len,
-        )
-        .map_err(|e| e.to_string())?;
-        if sealed != header.checksum.load(Ordering::Relaxed) {
+        let sealed = streamed_checksum(self.region(), hash, view.value_at, val_len)
+            .map_err(|e| e.to_string())?;
+        if sealed != view.checksum {
             return Err(format!(
                 "record {rec}: checksum mismatch (the value was damaged)"
             ));
@@ -211,7 +225,7 @@ impl MapInner {
         tag: u64,
         fix: bool,
     ) -> Result<(Vec<u8>, u64, u64), String> {
-        let (key, val_len, hash) = self.checked_record(rec, tag)?;
+        let (key, val_len, hash) = self.checked_record(shard, rec, tag)?;
         if let Some(index) = tag_cell(tag) {
             let cell = self.live_cell(shard, index).map_err(|e| e.to_string())?;
             if cell.hash.load(Ordering::Relaxed) != hash {
@@ -245,9 +259,8 @@ impl MapInner {
         self.region()
             .read_bytes(hit.value_offset(), &mut value)
             .map_err(|e| e.to_string())?;
-        let header: &RecordHeader = self.region().get(rec).map_err(|e| e.to_string())?;
-        header
-            .checksum
+        self.checksum_word(rec)
+            .map_err(|e| e.to_string())?
             .store(record_checksum(hash, &value), Ordering::Release);
         Ok(())
     }
@@ -291,6 +304,10 @@ impl MapInner {
                 }
             }
             shard.counter_intent.store(0, Ordering::Release);
+        }
+        if self.fixed.is_some() {
+            // The slots are judged against the slab: it must be usable first.
+            self.repair_slab_chunks(shard, notes)?;
         }
         let current_offset = shard.table.load(Ordering::Acquire);
         let current = self.table_checked(current_offset)?;
@@ -435,6 +452,9 @@ impl MapInner {
             .map(|s| s.rec.load(Ordering::Relaxed))
             .collect();
         self.repair_spares(shard, &live, notes);
+        if self.fixed.is_some() {
+            self.repair_slab_free_list(shard, &live, notes)?;
+        }
         let tally = tally(&current, old.as_ref(), self);
         for (field, value, name) in [
             (&shard.len, tally.len, "len"),
@@ -494,6 +514,7 @@ impl MapInner {
         let cursor = shard.migrate_cursor.load(Ordering::Relaxed);
         let mut keys: HashSet<Vec<u8>> = HashSet::new();
         let mut cells: HashSet<u64> = HashSet::new();
+        let mut live: HashSet<u64> = HashSet::new();
         let mut tally = Tally::default();
         for (is_old, table) in [(false, Some(&current)), (true, old.as_ref())] {
             let Some(table) = table else { continue };
@@ -525,6 +546,7 @@ impl MapInner {
                 if !is_old {
                     tally.used += 1;
                 }
+                live.insert(rec);
                 if is_old && i < cursor {
                     problem(offset, "live entry behind the migration cursor".into());
                 }
@@ -560,7 +582,7 @@ impl MapInner {
                 tally.len += 1;
                 tally.bytes = tally
                     .bytes
-                    .saturating_add(record_len(key.len() as u64, val_len));
+                    .saturating_add(self.record_bytes(key.len() as u64, val_len));
                 if let Some(why) = records.see(rec, index, offset) {
                     problem(offset, why);
                 }
@@ -573,6 +595,9 @@ impl MapInner {
             }
         }
         self.check_cells(shard, &cells, &mut problem);
+        if self.fixed.is_some() {
+            self.check_slab(shard, &live, &mut problem);
+        }
         let (spares, intact) = self.spare_blocks(shard);
         if !intact {
             problem(at, format!("shard {index}: damaged spare-record list"));
@@ -713,6 +738,9 @@ impl MapInner {
             if cells != 0 {
                 f(cells);
             }
+            // A fixed-size map's records are not blocks: its slab and chunks are.
+            self.slab_blocks(shard, f);
+            let records_are_blocks = self.fixed.is_none();
             for offset in [
                 shard.table.load(Ordering::Acquire),
                 shard.old_table.load(Ordering::Acquire),
@@ -723,7 +751,7 @@ impl MapInner {
                 f(offset);
                 for slot in self.table(offset)?.slots() {
                     let rec = slot.rec.load(Ordering::Relaxed);
-                    if is_live(slot.tag.load(Ordering::Relaxed)) && rec != 0 {
+                    if records_are_blocks && is_live(slot.tag.load(Ordering::Relaxed)) && rec != 0 {
                         f(rec);
                     }
                 }
@@ -746,7 +774,11 @@ impl MapInner {
                 *total = total.saturating_add(counter.load(Ordering::Relaxed));
             };
             add(&mut stats.entries, &shard.len);
-            add(&mut stats.bytes_used, &shard.bytes);
+            if self.fixed.is_some() {
+                stats.slab_bytes = stats.slab_bytes.saturating_add(self.slab_bytes(shard));
+            } else {
+                add(&mut stats.bytes_used, &shard.bytes);
+            }
             add(&mut stats.resizes, &shard.resizes);
             add(&mut stats.shrinks, &shard.shrinks);
             let (handles, handle_bytes) = self.cell_counts(shard);
@@ -772,9 +804,13 @@ impl MapInner {
         stats.bytes_used = stats
             .bytes_used
             .saturating_add(stats.table_bytes)
-            .saturating_add(stats.handle_bytes);
+            .saturating_add(stats.handle_bytes)
+            .saturating_add(stats.slab_bytes);
         if stats.buckets > 0 {
             stats.load_factor = stats.entries as f64 / stats.buckets as f64;
+        }
+        if stats.entries > 0 {
+            stats.bytes_per_entry = stats.bytes_used as f64 / stats.entries as f64;
         }
         Ok(stats)
     }
@@ -807,12 +843,10 @@ fn tally(current: &TableView<'_>, old: Option<&TableView<'_>>, map: &MapInner) -
             if is_live(tag) {
                 t.len += 1;
                 let rec = slot.rec.load(Ordering::Relaxed);
-                if let Ok(header) = map.region().get::<RecordHeader>(rec) {
-                    let key_len = header.key_len.load(Ordering::Relaxed) as u64;
-                    t.bytes = t.bytes.saturating_add(record_len(
-                        key_len,
-                        header.val_len.load(Ordering::Relaxed),
-                    ));
+                if let Ok(view) = map.record_view(rec) {
+                    t.bytes = t
+                        .bytes
+                        .saturating_add(map.record_bytes(view.key_len, view.val_len));
                 }
             }
         }

@@ -41,8 +41,8 @@
 //! ```
 
 use super::layout::{
-    CTRL_EMPTY, CTRL_TOMBSTONE, EMPTY, LIVE_BIT, RECORD_HEADER_LEN, RecordHeader, SPARE_MAX_BYTES,
-    ShardHeader, TOMBSTONE, ctrl_for_tag, record_checksum, record_len, tag_of, value_offset,
+    CTRL_EMPTY, CTRL_TOMBSTONE, EMPTY, LIVE_BIT, SPARE_MAX_BYTES, ShardHeader, TOMBSTONE,
+    ctrl_for_tag, record_checksum, record_len, tag_of,
 };
 use super::lookup::{Hit, TableView, check_checksum, is_free};
 use super::resize::alloc_table;
@@ -109,32 +109,6 @@ impl MapInner {
         written.map(|()| NewRecord { offset, len })
     }
 
-    /// Writes the record for `key` (hash `hash`) → `value` into the unpublished block at
-    /// `offset`, sealed with its checksum.
-    pub(crate) fn write_record(
-        &self,
-        offset: u64,
-        hash: u64,
-        key: &[u8],
-        value: &[u8],
-    ) -> Result<(), MapError> {
-        let region = self.region();
-        let header: &RecordHeader = region.get(offset)?;
-        header.key_len.store(key.len() as u32, Ordering::Relaxed);
-        header
-            .checksum
-            .store(record_checksum(hash, value), Ordering::Relaxed);
-        header.val_len.store(value.len() as u64, Ordering::Relaxed);
-        region.write_bytes(offset + RECORD_HEADER_LEN, key)?;
-        let pad = key.len().next_multiple_of(8) - key.len();
-        if pad > 0 {
-            let pad_at = offset + RECORD_HEADER_LEN + key.len() as u64;
-            region.write_bytes(pad_at, &[0u8; 8][..pad])?;
-        }
-        region.write_bytes(value_offset(offset, key.len() as u64), value)?;
-        Ok(())
-    }
-
     /// Runs `f` on the key's shard under its lock (migrating a batch first), then releases
     /// the lock and frees what the operation unlinked.
     #[inline]
@@ -179,7 +153,10 @@ impl MapInner {
         key: &[u8],
         value: &'v [u8],
     ) -> Result<Source<'v>, MapError> {
-        if record_len(key.len() as u64, value.len() as u64) > SPARE_MAX_BYTES {
+        // A fixed-size map's records are small and come from its slab: always under the lock.
+        if self.fixed.is_none()
+            && record_len(key.len() as u64, value.len() as u64) > SPARE_MAX_BYTES
+        {
             Ok(Source::Built(self.build_record(hash, key, value)?))
         } else {
             Ok(Source::Later(value))
@@ -289,7 +266,7 @@ impl MapInner {
                     Ok(None)
                 }
                 UpdateAction::Set(value) => {
-                    super::check_value(key, &value)?;
+                    w.map.check_entry(key, &value)?;
                     let record = w.new_record(hash, key, &value)?;
                     match &hit {
                         Some(h) => w.replace(h, record)?,
@@ -315,7 +292,7 @@ impl MapInner {
                 }
                 let region = w.map.region();
                 let cell: &AtomicU64 = region.get(hit.value_offset())?;
-                let header: &RecordHeader = region.get(hit.rec)?;
+                let checksum = w.map.checksum_word(hit.rec)?;
                 let old = cell.load(Ordering::Relaxed);
                 check_checksum(hit.rec, hit.checksum, hash, &old.to_ne_bytes())?;
                 let new = f(Some(u64::from_le(old)));
@@ -328,7 +305,7 @@ impl MapInner {
                 let shard = w.shard;
                 shard.counter_intent.store(hit.rec, Ordering::Relaxed);
                 cell.store(new.to_le(), Ordering::Release);
-                header.checksum.store(sealed, Ordering::Release);
+                checksum.store(sealed, Ordering::Release);
                 if let Some(index) = hit.cell {
                     w.map.refresh_copy_of(shard, index);
                 }
@@ -363,10 +340,12 @@ impl MapInner {
                 return Ok(Vec::new());
             }
             let mut records = Vec::new();
-            for slot in table.slots() {
-                let rec = slot.rec.load(Ordering::Relaxed);
-                if slot.tag.load(Ordering::Relaxed) & LIVE_BIT != 0 && rec != 0 {
-                    records.push(rec);
+            if self.fixed.is_none() {
+                for slot in table.slots() {
+                    let rec = slot.rec.load(Ordering::Relaxed);
+                    if slot.tag.load(Ordering::Relaxed) & LIVE_BIT != 0 && rec != 0 {
+                        records.push(rec);
+                    }
                 }
             }
             let fresh = alloc_table(&self.store, self.initial_buckets)?;
@@ -374,6 +353,10 @@ impl MapInner {
             shard.table.store(fresh, Ordering::Release);
             // Every key goes, so every handle does (each cell's generation moves on).
             self.free_all_cells(shard)?;
+            if self.fixed.is_some() {
+                // ... and every record: the slab's chunks go back to the allocator.
+                records.extend(self.reset_slab(shard)?);
+            }
             shard.used.store(0, Ordering::Relaxed);
             shard.len.store(0, Ordering::Relaxed);
             shard.bytes.store(0, Ordering::Relaxed);
@@ -534,7 +517,7 @@ impl<'a> Writer<'a> {
                 self.map.refresh_copy_of_cell(cell);
             }
         }
-        let old_len = record_len(hit.key_len, hit.val_len);
+        let old_len = self.map.record_bytes(hit.key_len, hit.val_len);
         update_counter(&self.shard.bytes, |b| {
             b.wrapping_sub(old_len).wrapping_add(record.len)
         });
@@ -573,7 +556,7 @@ impl<'a> Writer<'a> {
         }
         update_counter(&shard.len, |n| n.saturating_sub(1));
         self.removed = true;
-        let len = record_len(hit.key_len, hit.val_len);
+        let len = self.map.record_bytes(hit.key_len, hit.val_len);
         update_counter(&shard.bytes, |b| b.wrapping_sub(len));
         self.recycle(hit.rec);
         Ok(())
