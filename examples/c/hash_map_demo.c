@@ -1,5 +1,6 @@
 /*
- * shmkit from C: a store, a hash map of typed values, batches, iteration, errors.
+ * shmkit from C: a store, a hash map of typed values, batches, iteration, errors, and a
+ * fixed-size map of plain records.
  *
  *   hash_map_demo demo  STORE        the whole tour on a new store, removed at the end
  *   hash_map_demo write STORE MAP    writes typed values for another process (Python) to read
@@ -239,7 +240,74 @@ static void read_values(shmkit_hash_map *map) {
     read_batch(map);
 }
 
+/* A point, the 16-byte value of the fixed-size map below. */
+typedef struct {
+    double x, y;
+} point;
+
+/* A fixed-size map: every key is 8 bytes (a uint64_t id in host byte order), every value 16
+ * (a point). Records carry no lengths and overwrites never allocate; a key or value of
+ * another size is SHMKIT_STATUS_INVALID_ARGUMENT, with nothing changed. */
+static void fixed_size_demo(shmkit_store *store) {
+    shmkit_map_options options = {0};
+    options.key_len = sizeof(uint64_t);
+    options.value_len = sizeof(point);
+    shmkit_hash_map *points = NULL;
+    if (check(shmkit_hash_map_open(store, "c_points", &options, &points), SHMKIT_STATUS_OK,
+              "open a fixed-size map")) {
+        return;
+    }
+    uint32_t key_len = 0, value_len = 0;
+    check(shmkit_hash_map_fixed_size(points, &key_len, &value_len), SHMKIT_STATUS_OK, "fixed_size");
+    expect(key_len == 8 && value_len == 16, "the map reports its sizes");
+    for (uint64_t id = 0; id < 100; id++) {
+        point p = {(double)id, (double)id * 0.5};
+        check(shmkit_hash_map_set(points, (const uint8_t *)&id, sizeof id, (const uint8_t *)&p, sizeof p),
+              SHMKIT_STATUS_OK, "set a point");
+    }
+    uint64_t id = 42;
+    point p = {0, 0};
+    size_t len = 0;
+    if (!check(shmkit_hash_map_get(points, (const uint8_t *)&id, sizeof id, (uint8_t *)&p, sizeof p, &len),
+               SHMKIT_STATUS_OK, "get a point")) {
+        expect(len == sizeof p && p.x == 42.0 && p.y == 21.0, "point 42 reads back");
+    }
+    /* A key of 4 bytes, a value of 8: refused, and the map is as it was. */
+    uint32_t short_id = 42;
+    check(shmkit_hash_map_get(points, (const uint8_t *)&short_id, sizeof short_id, (uint8_t *)&p, sizeof p, &len),
+          SHMKIT_STATUS_INVALID_ARGUMENT, "get with a 4-byte key");
+    printf("a 4-byte key: %s: %s\n", shmkit_status_name(SHMKIT_STATUS_INVALID_ARGUMENT),
+           shmkit_last_error_message());
+    check(shmkit_hash_map_set(points, (const uint8_t *)&short_id, sizeof short_id, (const uint8_t *)&p, sizeof p),
+          SHMKIT_STATUS_INVALID_ARGUMENT, "set with a 4-byte key");
+    double just_x = 1.0;
+    check(shmkit_hash_map_set(points, (const uint8_t *)&id, sizeof id, (const uint8_t *)&just_x, sizeof just_x),
+          SHMKIT_STATUS_INVALID_ARGUMENT, "set an 8-byte value");
+    uint64_t n = 0;
+    check(shmkit_hash_map_len(points, &n), SHMKIT_STATUS_OK, "len of the fixed-size map");
+    expect(n == 100, "the refused writes changed nothing");
+    if (!check(shmkit_hash_map_get(points, (const uint8_t *)&id, sizeof id, (uint8_t *)&p, sizeof p, &len),
+               SHMKIT_STATUS_OK, "get point 42 again")) {
+        expect(p.x == 42.0 && p.y == 21.0, "point 42 unchanged");
+    }
+    /* An existing map keeps its sizes: other ones are refused, 0/0 opens it as it is. */
+    shmkit_hash_map *other = NULL;
+    options.value_len = 8;
+    check(shmkit_hash_map_open(store, "c_points", &options, &other), SHMKIT_STATUS_INVALID_ARGUMENT,
+          "open with other sizes");
+    shmkit_map_options any = {0};
+    if (!check(shmkit_hash_map_open(store, "c_points", &any, &other), SHMKIT_STATUS_OK, "open as it is")) {
+        check(shmkit_hash_map_fixed_size(other, &key_len, &value_len), SHMKIT_STATUS_OK, "fixed_size again");
+        expect(key_len == 8 && value_len == 16, "the sizes are the map's");
+        shmkit_hash_map_close(other);
+    }
+    printf("fixed-size map: %llu points of %u-byte keys and %u-byte values\n", (unsigned long long)n,
+           (unsigned)key_len, (unsigned)value_len);
+    shmkit_hash_map_close(points);
+}
+
 static void demo(shmkit_store *store) {
+    fixed_size_demo(store);
     shmkit_hash_map *map = open_map(store, "demo");
     write_values(map);
 

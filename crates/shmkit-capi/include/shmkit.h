@@ -141,7 +141,7 @@ enum shmkit_status
   SHMKIT_STATUS_INVALID_NAME = -5,
   /**
    * An argument the operation does not accept (options out of range, a key or value too
-   * long, text that is not UTF-8).
+   * long or of another length than a fixed-size map's, text that is not UTF-8).
    */
   SHMKIT_STATUS_INVALID_ARGUMENT = -6,
   /**
@@ -403,7 +403,7 @@ typedef struct shmkit_store shmkit_store;
 
 /**
  * Options of `shmkit_hash_map_open`. All zero (or a NULL pointer) means: create if missing,
- * byte keys, default shape.
+ * byte keys, default shape, keys and values of any length.
  */
 typedef struct shmkit_map_options {
   /**
@@ -418,6 +418,25 @@ typedef struct shmkit_map_options {
    * Entries a new map should hold before its first resize (0: a small start).
    */
   uint64_t initial_capacity;
+  /**
+   * With `value_len`: both 0 (the default) for a map whose keys and values may have any
+   * length; otherwise a **fixed-size map**, whose every key is `key_len` bytes (at
+   * least one) and every value `value_len` bytes (0 makes it a set of keys); a record
+   * (8 bytes, then the key and the value each rounded up to 8 bytes) is at most 64 KiB.
+   * Its records carry no lengths and an overwrite or a removal never allocates. A key
+   * or value of another length is `SHMKIT_STATUS_INVALID_ARGUMENT` in every call, with
+   * nothing changed. An existing map keeps the sizes it was created with: opening it
+   * with other nonzero sizes (or sizes for a map of any length) is
+   * `SHMKIT_STATUS_INVALID_ARGUMENT`; 0 and 0 open any map. A fixed-size map takes byte
+   * keys only (`SHMKIT_MAP_STR_KEYS` is `SHMKIT_STATUS_INVALID_ARGUMENT`, also for an
+   * existing one); the sizes are those of the stored bytes, so the typed setters write
+   * their encoding (an `int64_t` in 9 bytes, see `shmkit_value_encode`).
+   */
+  uint32_t key_len;
+  /**
+   * See `key_len`.
+   */
+  uint32_t value_len;
 } shmkit_map_options;
 
 /**
@@ -1174,6 +1193,17 @@ shmkit_status shmkit_hash_map_open(const struct shmkit_store *store,
                                    struct shmkit_hash_map **out);
 
 /**
+ * The sizes of a fixed-size map's keys and values in `*key_len` and `*value_len`; both 0
+ * for a map whose keys and values may have any length.
+ *
+ * # Safety
+ * `map` is NULL or a live map handle; `key_len` and `value_len` are NULL or writable.
+ */
+shmkit_status shmkit_hash_map_fixed_size(const struct shmkit_hash_map *map,
+                                         uint32_t *key_len,
+                                         uint32_t *value_len);
+
+/**
  * Frees a map handle; NULL is a no-op.
  *
  * # Safety
@@ -1503,8 +1533,10 @@ shmkit_status shmkit_hash_map_incr_float(const struct shmkit_hash_map *map,
 /**
  * Atomically adds `delta` to the raw 8-byte little-endian `int64_t` at `key` (created as
  * `delta` if missing; wraps on overflow) and sets `*out` (may be NULL) to the result.
- * `SHMKIT_STATUS_WRONG_TYPE` if the value is not 8 bytes long. For raw maps (Rust's
- * `incr_i64`, Python's raw maps); typed maps use `shmkit_hash_map_incr_int`.
+ * `SHMKIT_STATUS_WRONG_TYPE` if the value is not 8 bytes long;
+ * `SHMKIT_STATUS_INVALID_ARGUMENT` on a fixed-size map whose values are not 8 bytes. For
+ * raw maps (Rust's `incr_i64`, Python's raw maps); typed maps use
+ * `shmkit_hash_map_incr_int`.
  *
  * # Safety
  * As `shmkit_hash_map_incr_int`.

@@ -14,7 +14,7 @@ use crate::store::shmkit_store;
 use crate::value::shmkit_value;
 use shmkit::value::arith::{AddError, Addend, add_to};
 use shmkit::value::{ValueRef, decode_ref, int};
-use shmkit::{HashMap, HashMapOptions, UpdateAction};
+use shmkit::{FixedSize, HashMap, HashMapOptions, UpdateAction};
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::ffi::c_char;
@@ -36,7 +36,7 @@ pub const SHMKIT_MAP_OPEN_EXISTING: u32 = 1;
 pub const SHMKIT_MAP_STR_KEYS: u32 = 2;
 
 /// Options of `shmkit_hash_map_open`. All zero (or a NULL pointer) means: create if missing,
-/// byte keys, default shape.
+/// byte keys, default shape, keys and values of any length.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct shmkit_map_options {
@@ -46,6 +46,21 @@ pub struct shmkit_map_options {
     pub shards: u32,
     /// Entries a new map should hold before its first resize (0: a small start).
     pub initial_capacity: u64,
+    /// With `value_len`: both 0 (the default) for a map whose keys and values may have any
+    /// length; otherwise a **fixed-size map**, whose every key is `key_len` bytes (at
+    /// least one) and every value `value_len` bytes (0 makes it a set of keys); a record
+    /// (8 bytes, then the key and the value each rounded up to 8 bytes) is at most 64 KiB.
+    /// Its records carry no lengths and an overwrite or a removal never allocates. A key
+    /// or value of another length is `SHMKIT_STATUS_INVALID_ARGUMENT` in every call, with
+    /// nothing changed. An existing map keeps the sizes it was created with: opening it
+    /// with other nonzero sizes (or sizes for a map of any length) is
+    /// `SHMKIT_STATUS_INVALID_ARGUMENT`; 0 and 0 open any map. A fixed-size map takes byte
+    /// keys only (`SHMKIT_MAP_STR_KEYS` is `SHMKIT_STATUS_INVALID_ARGUMENT`, also for an
+    /// existing one); the sizes are those of the stored bytes, so the typed setters write
+    /// their encoding (an `int64_t` in 9 bytes, see `shmkit_value_encode`).
+    pub key_len: u32,
+    /// See `key_len`.
+    pub value_len: u32,
 }
 
 const KNOWN_MAP_FLAGS: u32 = SHMKIT_MAP_OPEN_EXISTING | SHMKIT_MAP_STR_KEYS;
@@ -198,20 +213,91 @@ pub unsafe extern "C" fn shmkit_hash_map_open(
                 format!("unknown map flags {:#x}", o.flags & !KNOWN_MAP_FLAGS),
             ));
         }
+        let fixed_size = match (o.key_len, o.value_len) {
+            (0, 0) => None,
+            (key_len, value_len) => Some(FixedSize { key_len, value_len }),
+        };
+        if fixed_size.is_some() && o.flags & SHMKIT_MAP_STR_KEYS != 0 {
+            return Err(str_keys_on_fixed(name));
+        }
         let map = if o.flags & SHMKIT_MAP_OPEN_EXISTING != 0 {
             store.store.open_hash_map(name)?
         } else {
             let create = HashMapOptions {
                 shards: o.shards,
                 initial_capacity: o.initial_capacity,
-                fixed_size: None,
+                fixed_size,
             };
             store.store.hash_map_with(name, &create)?
         };
+        check_fixed_size(&map, fixed_size, o.flags)?;
         out.write(into_handle(shmkit_hash_map {
             map,
             str_keys: o.flags & SHMKIT_MAP_STR_KEYS != 0,
         }));
+        Ok(Status::Ok)
+    })
+}
+
+/// `InvalidArgument` if the opened `map` is not what the options asked for: other fixed
+/// sizes than `asked` (when sizes were given), or string keys on a fixed-size map.
+fn check_fixed_size(map: &HashMap, asked: Option<FixedSize>, flags: u32) -> Result<(), CError> {
+    let actual = map.fixed_size();
+    if asked.is_some() && asked != actual {
+        let has = match actual {
+            Some(f) => format!("keys of {} and values of {} bytes", f.key_len, f.value_len),
+            None => "keys and values of any length".to_string(),
+        };
+        return Err(CError::new(
+            Status::InvalidArgument,
+            format!("the hash map {:?} exists with {has}", map.name()),
+        ));
+    }
+    if actual.is_some() && flags & SHMKIT_MAP_STR_KEYS != 0 {
+        return Err(str_keys_on_fixed(map.name()));
+    }
+    Ok(())
+}
+
+/// Str keys are text of any length: a fixed-size map takes byte keys only.
+fn str_keys_on_fixed(name: &str) -> CError {
+    CError::new(
+        Status::InvalidArgument,
+        format!("the hash map {name:?} has fixed-size keys: open it without SHMKIT_MAP_STR_KEYS"),
+    )
+}
+
+/// The sizes of a fixed-size map's keys and values in `*key_len` and `*value_len`; both 0
+/// for a map whose keys and values may have any length.
+///
+/// # Safety
+/// `map` is NULL or a live map handle; `key_len` and `value_len` are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_hash_map_fixed_size(
+    map: *const shmkit_hash_map,
+    key_len: *mut u32,
+    value_len: *mut u32,
+) -> Status {
+    entry(|| {
+        // SAFETY: this function's contract is that of `handle` and `out` (no inputs: the map
+        // handle is the library's memory); the second out-parameter must not overlap the
+        // first.
+        let (map, key_len, value_len) = unsafe {
+            let map = ffi_ptr::handle(map, "the map")?;
+            let key_len = ffi_ptr::out(key_len, "the key length out-parameter", &[])?;
+            let value_len = ffi_ptr::out(
+                value_len,
+                "the value length out-parameter",
+                &[key_len.region()],
+            )?;
+            (map, key_len, value_len)
+        };
+        let size = map.map.fixed_size().unwrap_or(FixedSize {
+            key_len: 0,
+            value_len: 0,
+        });
+        key_len.write(size.key_len);
+        value_len.write(size.value_len);
         Ok(Status::Ok)
     })
 }
@@ -1057,8 +1143,10 @@ pub unsafe extern "C" fn shmkit_hash_map_incr_float(
 
 /// Atomically adds `delta` to the raw 8-byte little-endian `int64_t` at `key` (created as
 /// `delta` if missing; wraps on overflow) and sets `*out` (may be NULL) to the result.
-/// `SHMKIT_STATUS_WRONG_TYPE` if the value is not 8 bytes long. For raw maps (Rust's
-/// `incr_i64`, Python's raw maps); typed maps use `shmkit_hash_map_incr_int`.
+/// `SHMKIT_STATUS_WRONG_TYPE` if the value is not 8 bytes long;
+/// `SHMKIT_STATUS_INVALID_ARGUMENT` on a fixed-size map whose values are not 8 bytes. For
+/// raw maps (Rust's `incr_i64`, Python's raw maps); typed maps use
+/// `shmkit_hash_map_incr_int`.
 ///
 /// # Safety
 /// As `shmkit_hash_map_incr_int`.

@@ -57,7 +57,7 @@ pub enum Status {
     /// A store or object name that cannot be used (also: not UTF-8).
     InvalidName = -5,
     /// An argument the operation does not accept (options out of range, a key or value too
-    /// long, text that is not UTF-8).
+    /// long or of another length than a fixed-size map's, text that is not UTF-8).
     InvalidArgument = -6,
     /// A stored value of another type than the operation needs.
     WrongType = -7,

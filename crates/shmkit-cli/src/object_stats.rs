@@ -2,8 +2,8 @@
 //!
 //! Invariants: read-only; the statistics are the object's own (`SharedObject::stats`), shown
 //! field by field whatever the kind; an array adds its element type and shape (the format
-//! string and dimensions it was created with); kinds this build cannot open show their
-//! directory entry only.
+//! string and dimensions it was created with), a fixed-size hash map the size of its keys
+//! and of its values; kinds this build cannot open show their directory entry only.
 //!
 //! ```text
 //! $ shmkit stat cache users
@@ -79,6 +79,18 @@ pub fn run(
                 Json::from(array.shape().to_vec()),
                 crate::cmd::array::shape_text(array.shape()),
             ));
+        }
+    }
+    if obj.object_kind == ObjectKind::HashMap {
+        if let Some(size) = store
+            .open_hash_map(&obj.name)
+            .ok()
+            .and_then(|m| m.fixed_size())
+        {
+            for (name, n) in [("key_size", size.key_len), ("value_size", size.value_len)] {
+                let n = u64::from(n);
+                fields.push((name, Json::from(n), crate::format::bytes(n)));
+            }
         }
     }
     if json {

@@ -278,6 +278,87 @@ fn ls_and_stat_show_map_entries_and_statistics() {
 }
 
 #[test]
+fn a_fixed_size_map_shows_its_sizes_and_refuses_other_lengths() {
+    let _w = watchdog(60);
+    let d = StoreDir::new("kv-fixed");
+    let store = d.create("fx");
+    let options = shmkit::HashMapOptions {
+        fixed_size: Some(shmkit::FixedSize {
+            key_len: 8,
+            value_len: 4,
+        }),
+        ..Default::default()
+    };
+    let map = store.hash_map_with("ids", &options).unwrap();
+    for i in 0..100u64 {
+        map.set(&i.to_le_bytes(), b"four").unwrap();
+    }
+    drop(map);
+    store.hash_map("any").unwrap();
+    drop(store);
+
+    let st = d
+        .shmkit(&["stat", "--json", "fx", "ids"])
+        .expect_code(0)
+        .json();
+    assert_eq!(st["entries"], 100);
+    assert_eq!(st["key_size"], 8);
+    assert_eq!(st["value_size"], 4);
+    let slab = st["slab_bytes"].as_u64().unwrap();
+    assert!(slab >= 100 * 24, "{st}");
+    assert!(slab <= st["bytes_used"].as_u64().unwrap(), "{st}");
+    let per_entry = st["bytes_per_entry"].as_f64().unwrap();
+    let used = st["bytes_used"].as_f64().unwrap();
+    assert!((per_entry - used / 100.0).abs() < 1e-6, "{st}");
+    let text = d
+        .shmkit(&["stat", "fx", "ids"])
+        .expect_code(0)
+        .stdout
+        .clone();
+    for needle in [
+        "slab bytes",
+        "bytes per entry",
+        "key size",
+        "8 B",
+        "value size",
+        "4 B",
+    ] {
+        assert!(text.contains(needle), "missing {needle}:\n{text}");
+    }
+    // A map of any length shows no sizes, and no slab.
+    let any = d
+        .shmkit(&["stat", "--json", "fx", "any"])
+        .expect_code(0)
+        .json();
+    assert!(any.get("key_size").is_none(), "{any}");
+    assert_eq!(any["slab_bytes"], 0);
+
+    // Keys and values of the map's lengths work; others are usage errors (exit 2) that
+    // name both lengths and change nothing.
+    let key = "0700000000000000";
+    d.shmkit(&["set", "--raw", "--hex", "fx", "ids", key, "61626364"])
+        .expect_code(0);
+    let got = d.shmkit(&["get", "--raw", "--hex", "fx", "ids", key]);
+    got.expect_code(0);
+    assert_eq!(got.stdout, "abcd");
+    let run = d.shmkit(&["set", "fx", "ids", "user", "x"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("key of 5 bytes in a map whose keys are 8 bytes"),
+        "{}",
+        run.stderr
+    );
+    let run = d.shmkit(&["set", "--raw", "--hex", "fx", "ids", key, "6162"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("value of 2 bytes"), "{}", run.stderr);
+    d.shmkit(&["get", "--raw", "--hex", "fx", "ids", "07"])
+        .expect_code(2);
+    let got = d.shmkit(&["get", "--raw", "--hex", "fx", "ids", key]);
+    assert_eq!(got.stdout, "abcd");
+}
+
+#[test]
 fn a_corrupt_map_is_reported_and_points_to_check() {
     let _w = watchdog(60);
     let d = StoreDir::new("kv-corrupt");

@@ -218,6 +218,15 @@ exceptions! {
         "The encoded key is larger than the map accepts.";
     ValueTooLargeError(Error, PyValueError)
         "The encoded value is larger than the map accepts.";
+    WrongSizeError(Error, PyValueError)
+        "A key or value whose length is not the one every key or value of a fixed-size map \
+         has (``store.hash_map(name, raw=True, key_size=..., value_size=...)``); nothing \
+         was read or written.";
+    WrongKeySizeError(WrongSizeError)
+        "A key of another length than a fixed-size map's keys (a ``WrongSizeError``).";
+    WrongValueSizeError(WrongSizeError)
+        "A value of another length than a fixed-size map's values, or ``incr`` on a \
+         fixed-size map whose values are not 8 bytes (a ``WrongSizeError``).";
     NotAnIntegerError(Error, PyTypeError)
         "``incr`` on a value that is not a number of the expected type.";
     DecodeError(Error, PyValueError)
@@ -232,7 +241,8 @@ exceptions! {
 
 /// The class of each [`ErrorKind`]: the one place a Rust error's class is chosen (only
 /// [`MapError`] and `OrderedMapError` refine `InvalidArgument` into the key and value size
-/// classes, and [`VectorError`] an index out of range into `IndexOutOfRangeError`).
+/// classes (and a fixed-size map's `WrongKeySizeError`/`WrongValueSizeError`), and
+/// [`VectorError`] an index out of range into `IndexOutOfRangeError`).
 pub fn class_of(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> {
     match kind {
         ErrorKind::StoreNotFound => StoreNotFoundError::class(py),
@@ -442,11 +452,14 @@ impl Classified for MapError {
         }
     }
 
-    /// Python tells an oversize key from an oversize value (both `InvalidArgument`).
+    /// Python tells an oversize key from an oversize value, and a key or value of another
+    /// length than a fixed-size map's (all `InvalidArgument`).
     fn class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyType>> {
         match self {
             MapError::KeyTooLarge { .. } => KeyTooLargeError::class(py),
             MapError::ValueTooLarge { .. } => ValueTooLargeError::class(py),
+            MapError::WrongKeySize { .. } => WrongKeySizeError::class(py),
+            MapError::WrongValueSize { .. } => WrongValueSizeError::class(py),
             e => class_of(py, e.kind()),
         }
     }

@@ -184,13 +184,15 @@ impl PySharedObject {
         ))
     }
 
-    /// `shmkit.HashMap("m", store="s", raw=True, closed)`: the options shown are those set.
+    /// `shmkit.HashMap("m", store="s", raw=True, closed)`: the options shown are those set
+    /// (all but `False` and `None`, so a size of 0 shows).
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let py = slf.py();
         let this = slf.get();
         let mut options = String::new();
         for (key, value) in this.options.bind(py).iter() {
-            if value.is_truthy()? {
+            let unset = value.is_none() || value.is(pyo3::types::PyBool::new(py, false));
+            if !unset {
                 options.push_str(&format!(", {key}={}", value.repr()?));
             }
         }

@@ -137,7 +137,24 @@ impl PyStore {
     /// raises `ObjectNotFoundError`). `raw=True` takes and returns plain bytes.
     /// `exact_keys=True` matches keys by exact type: `True`, `1` and `1.0` are three keys
     /// (the default follows `dict`, where they are one).
-    #[pyo3(signature = (name, raw = false, *, create = true, exact_keys = false))]
+    ///
+    /// `key_size` and `value_size` (both or neither) make a new map a **fixed-size map**:
+    /// every key is exactly `key_size` bytes (at least 1) and every value `value_size` bytes
+    /// (0: a set of keys), a record of at most 64 KiB. It takes less memory per entry and an
+    /// overwrite or removal never allocates; a key or value of another length raises
+    /// `WrongKeySizeError` / `WrongValueSizeError` (both `WrongSizeError`, a `ValueError`)
+    /// in every call (`m[k]`, `k in m`, `get`, the batches), and nothing changes.
+    ///
+    /// Fixed sizes need `raw=True`: they are lengths of the stored bytes, and a typed
+    /// handle stores encodings whose length depends on the value (an int key takes 9 bytes
+    /// up to 2**63, more beyond; a str key one more than its UTF-8), so a typed fixed-size
+    /// map would refuse values by a length the user never sees. Pack records yourself
+    /// (`struct`, `int.to_bytes`, NumPy). A fixed-size map, however it was created (Rust,
+    /// C), is opened with `raw=True` only; sizes given for an existing map must be its own
+    /// (`InvalidOptionsError` otherwise, as for sizes without `raw=True` or only one of
+    /// them); without sizes any map opens. `HashMap.fixed_size` tells the sizes.
+    #[pyo3(signature = (name, raw = false, *, create = true, exact_keys = false, key_size = None, value_size = None))]
+    #[allow(clippy::too_many_arguments)]
     fn hash_map(
         &self,
         py: Python<'_>,
@@ -145,9 +162,18 @@ impl PyStore {
         raw: bool,
         create: bool,
         exact_keys: bool,
+        key_size: Option<i64>,
+        value_size: Option<i64>,
     ) -> PyResult<Py<PyHashMap>> {
         let store = self.store(py)?;
-        hash_map::open(py, &store, self.name.clone(), name, create, raw, exact_keys)
+        let args = hash_map::OpenArgs {
+            create,
+            raw,
+            exact_keys,
+            key_size,
+            value_size,
+        };
+        hash_map::open(py, &store, self.name.clone(), name, &args)
     }
 
     /// The atomic vector `name` in this store: created with `len` elements (all 0) if

@@ -242,3 +242,31 @@ def read_and_write_by_handle(m, handles: list) -> list:
         if value != "missing":
             assert m.set_by_handle(h, ("child", value))
     return read
+
+
+def fixed_map_read_and_write(m, keys: list, new_key: bytes, new_value: bytes) -> tuple:
+    """Through a pickled handle on a fixed-size map: its sizes, the values of `keys`, then
+    one write of `new_key` and one of a key a byte short (the exception's class name)."""
+    values = [m[k] for k in keys]
+    m[new_key] = new_value
+    try:
+        m[new_key[:-1]] = new_value
+        refused = None
+    except shmkit.WrongSizeError as e:
+        refused = type(e).__name__
+    return (m.fixed_size, m.raw, values, refused)
+
+
+def fixed_map_open_by_name(store_name: str, name: str) -> tuple:
+    """Attaches to the store by name and opens the map `name` without sizes: its sizes, its
+    entries, and how a typed open and an open with other sizes are refused."""
+    with shmkit.Store(store_name, create=False) as store:
+        m = store.hash_map(name, raw=True, create=False)
+        refusals = []
+        for kwargs in ({}, {"raw": True, "key_size": 8, "value_size": 8}):
+            try:
+                store.hash_map(name, create=False, **kwargs)
+                refusals.append(None)
+            except shmkit.InvalidOptionsError as e:
+                refusals.append(str(e))
+        return (m.fixed_size, dict(m.items()), refusals)

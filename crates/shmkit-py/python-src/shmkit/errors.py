@@ -30,6 +30,11 @@ DtypeError                TypeError                           an array dtype ref
 ShapeError                ValueError                          an array shape refused, or not the stored one
 KeyTooLargeError          ValueError                          a key beyond the map's limit
 ValueTooLargeError        ValueError                          a value beyond the map's limit
+WrongSizeError            ValueError                          a key or value of another length than a
+                                                              fixed-size map's (base of the two below)
+WrongKeySizeError         WrongSizeError, ValueError          a key of another length (MapError::WrongKeySize)
+WrongValueSizeError       WrongSizeError, ValueError          a value of another length, or ``incr`` on
+                                                              values not 8 bytes (MapError::WrongValueSize)
 NotAnIntegerError         TypeError                           ``incr`` on a value of another type
 DecodeError               ValueError                          stored bytes are not a value this build reads
 LockTimeoutError          TimeoutError                        a lock held by a live process too long
@@ -68,7 +73,10 @@ from ._shmkit import (
     StoreNotFoundError,
     UnsupportedVersionError,
     ValueTooLargeError,
+    WrongKeySizeError,
     WrongKindError,
+    WrongSizeError,
+    WrongValueSizeError,
 )
 
 __all__ = [
@@ -91,6 +99,9 @@ __all__ = [
     "IndexOutOfRangeError",
     "KeyTooLargeError",
     "ValueTooLargeError",
+    "WrongSizeError",
+    "WrongKeySizeError",
+    "WrongValueSizeError",
     "NotAnIntegerError",
     "DecodeError",
     "LockTimeoutError",

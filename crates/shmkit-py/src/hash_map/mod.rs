@@ -17,13 +17,18 @@
 //!   their stack ([`codec::encode_common`]: no thread-local, no scratch buffer), any other
 //!   into reused per-thread buffers, with the same bytes either way; they read with
 //!   `get_into` into a per-thread buffer, building the Python result straight from the bytes;
-//! - every operation first checks that the handle is open.
+//! - every operation first checks that the handle is open;
+//! - a fixed-size map is only ever behind a raw handle (checked when it is opened), and
+//!   its sizes are recorded in the handle's options, so an unpickled handle checks that it
+//!   finds a map of the same sizes.
 //!
 //! ```python
 //! m = store.hash_map("counters")
 //! m["hits"] = 0
 //! m.incr("hits")                     # atomic across processes -> 1
 //! m.compare_and_set("owner", shmkit.MISSING, "me")   # claim if absent
+//! ids = store.hash_map("ids", raw=True, key_size=8, value_size=16)  # fixed-size records
+//! ids[(7).to_bytes(8, "little")] = bytes(16)   # another length: WrongKeySizeError, ...
 //! ```
 
 mod batch;
@@ -38,7 +43,7 @@ pub use read::_set_reads_release_gil;
 
 use crate::buffers::with_scratch;
 use crate::codec::{self, decode, encode_key, encode_value};
-use crate::errors::{ExceptionClass, KeyNotFoundError, ResultExt};
+use crate::errors::{ExceptionClass, InvalidOptionsError, KeyNotFoundError, ResultExt};
 use crate::handle::PySharedObject;
 use crate::incr::DeltaArg;
 use crate::missing::is_missing;
@@ -47,7 +52,7 @@ use iter::IterKind;
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
-use shmkit::{HashMap, Store, UpdateAction};
+use shmkit::{FixedSize, HashMap, HashMapOptions, Store, UpdateAction};
 
 /// A hash map handle (see the module documentation).
 #[pyclass(module = "shmkit", name = "HashMap", extends = PySharedObject, frozen, mapping)]
@@ -58,28 +63,138 @@ pub struct PyHashMap {
     pop_cursor: PopCursor,
 }
 
-/// Opens the hash map `name` of `store` (opened by `store_name`), creating it if `create`.
+/// How a hash map is to be opened: the keyword arguments of `Store.hash_map` after the
+/// name.
+pub struct OpenArgs {
+    /// Create the map if it is missing.
+    pub create: bool,
+    /// Plain bytes in and out.
+    pub raw: bool,
+    /// Keys match by exact type.
+    pub exact_keys: bool,
+    /// `key_size`, as given.
+    pub key_size: Option<i64>,
+    /// `value_size`, as given.
+    pub value_size: Option<i64>,
+}
+
+impl OpenArgs {
+    /// The fixed sizes asked for, checked: both or neither, on a raw handle only, each a
+    /// `uint32` (the core checks the rest: a key of at least 1 byte, a record of at most
+    /// 64 KiB). `InvalidOptionsError` otherwise.
+    fn fixed_size(&self, py: Python<'_>) -> PyResult<Option<FixedSize>> {
+        let (key_size, value_size) = match (self.key_size, self.value_size) {
+            (None, None) => return Ok(None),
+            (Some(k), Some(v)) => (k, v),
+            _ => {
+                return Err(InvalidOptionsError::new_err(
+                    py,
+                    ("key_size and value_size go together: give both or neither",),
+                ));
+            }
+        };
+        if !self.raw {
+            return Err(InvalidOptionsError::new_err(
+                py,
+                (FIXED_NEEDS_RAW.to_string(),),
+            ));
+        }
+        let size = |what: &str, n: i64| {
+            u32::try_from(n).map_err(|_| {
+                InvalidOptionsError::new_err(
+                    py,
+                    (format!(
+                        "{what} must be between 0 and {}, not {n}",
+                        u32::MAX
+                    ),),
+                )
+            })
+        };
+        Ok(Some(FixedSize {
+            key_len: size("key_size", key_size)?,
+            value_len: size("value_size", value_size)?,
+        }))
+    }
+}
+
+/// Why a fixed-size map needs a raw handle (the message of its `InvalidOptionsError`).
+const FIXED_NEEDS_RAW: &str = "key_size and value_size are lengths of the stored bytes, so \
+     they need raw=True (a typed handle stores encodings: an int key takes 9 bytes, a str \
+     key 1 more than its UTF-8)";
+
+/// `InvalidOptionsError` if the opened `map` is not what `asked` said: other fixed sizes
+/// (when sizes were given), or a typed handle on a fixed-size map.
+fn check_fixed_size(
+    py: Python<'_>,
+    map: &HashMap,
+    asked: Option<FixedSize>,
+    raw: bool,
+) -> PyResult<()> {
+    let actual = map.fixed_size();
+    if asked.is_some() && asked != actual {
+        let has = match actual {
+            Some(f) => format!("key_size={} and value_size={}", f.key_len, f.value_len),
+            None => "keys and values of any length".to_string(),
+        };
+        return Err(InvalidOptionsError::new_err(
+            py,
+            (format!("the hash map {:?} exists with {has}", map.name()),),
+        ));
+    }
+    if let (Some(f), false) = (actual, raw) {
+        return Err(InvalidOptionsError::new_err(
+            py,
+            (format!(
+                "the hash map {:?} is a fixed-size map (key_size={}, value_size={}): open it \
+                 with raw=True",
+                map.name(),
+                f.key_len,
+                f.value_len
+            ),),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the hash map `name` of `store` (opened by `store_name`), creating it if
+/// `args.create` (as a fixed-size map if `args` gives sizes).
 pub fn open(
     py: Python<'_>,
     store: &Store,
     store_name: String,
     name: &str,
-    create: bool,
-    raw: bool,
-    exact_keys: bool,
+    args: &OpenArgs,
 ) -> PyResult<Py<PyHashMap>> {
+    let OpenArgs {
+        create,
+        raw,
+        exact_keys,
+        ..
+    } = *args;
+    let fixed_size = args.fixed_size(py)?;
     let map = py
         .detach(|| {
             if create {
-                store.hash_map(name)
+                let options = HashMapOptions {
+                    fixed_size,
+                    ..HashMapOptions::default()
+                };
+                store.hash_map_with(name, &options)
             } else {
                 store.open_hash_map(name)
             }
         })
         .py_err(py)?;
+    check_fixed_size(py, &map, fixed_size, raw)?;
     let options = PyDict::new(py);
     options.set_item("raw", raw)?;
     options.set_item("exact_keys", exact_keys)?;
+    // Recorded so that an unpickled handle checks it finds the same map (and `repr` shows
+    // them).
+    if let Some(f) = map.fixed_size() {
+        options.set_item("key_size", f.key_len)?;
+        options.set_item("value_size", f.value_len)?;
+    }
     let base = PySharedObject::new(Box::new(map.clone()), store, store_name, options, "entries");
     let this = PyHashMap {
         map,
@@ -105,15 +220,20 @@ pub fn reopen(
             None => false,
         })
     };
-    open(
-        py,
-        store,
-        store_name,
-        name,
-        false,
-        flag("raw")?,
-        flag("exact_keys")?,
-    )
+    let size = |key: &str| -> PyResult<Option<i64>> {
+        match options.get_item(key)? {
+            Some(v) => v.extract(),
+            None => Ok(None),
+        }
+    };
+    let args = OpenArgs {
+        create: false,
+        raw: flag("raw")?,
+        exact_keys: flag("exact_keys")?,
+        key_size: size("key_size")?,
+        value_size: size("value_size")?,
+    };
+    open(py, store, store_name, name, &args)
 }
 
 /// Room on the stack for the stored form of a key in a single-key call (a 10-character
@@ -585,6 +705,14 @@ impl PyHashMap {
     #[getter]
     fn raw(&self) -> bool {
         self.raw
+    }
+
+    /// `(key_size, value_size)` of a fixed-size map (every key and every value has exactly
+    /// that many bytes), `None` for a map whose keys and values may have any length. The
+    /// sizes are the map's own, chosen when it was created.
+    #[getter]
+    fn fixed_size(&self) -> Option<(u32, u32)> {
+        self.map.fixed_size().map(|f| (f.key_len, f.value_len))
     }
 
     fn __richcmp__<'py>(
