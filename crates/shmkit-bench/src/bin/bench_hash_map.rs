@@ -8,13 +8,16 @@
 //! of 200 and 1,000 random keys per call against a loop of `get_into` and std gets);
 //! `... --bin bench_hash_map single` stops after the single-process rows;
 //! `... --bin bench_hash_map handles` compares reads by key handle with reads by key (and
-//! std gets) over the same random keys.
+//! std gets) over the same random keys;
+//! `... --bin bench_hash_map fixed` compares a fixed-size map (16-byte keys, 32-byte values)
+//! with a map of any sizes holding the same entries: loading, overwriting, removing and
+//! re-inserting, reading, and the store memory each takes per entry.
 //!
 //! 1M keys of 16 bytes, 32-byte values, store in `/dev/shm`. Every figure is the best of a
 //! few repetitions (the machine may be shared); ratios compare numbers from this same run.
 //! `std` reads copy the value into a reused buffer, which is what `get_into` does.
 
-use shmkit::{HashMap, Store, StoreOptions};
+use shmkit::{FixedSize, HashMap, HashMapOptions, Store, StoreOptions};
 use std::collections::HashMap as StdMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -390,7 +393,126 @@ fn handle_rows(store: &Store, round: &mut u64) {
     );
 }
 
+/// What one kind of map measured in [`fixed_rows`]: ns per operation, and bytes.
+#[derive(Default)]
+struct ModeFigures {
+    load: f64,
+    overwrite: f64,
+    churn: f64,
+    get: f64,
+    store_bytes_per_entry: f64,
+    stats_bytes_per_entry: f64,
+}
+
+/// Runs the `fixed` comparison for one kind of map (`fixed_size` `None`: any sizes), each
+/// repetition in a store of its own (so the memory figure is the map's alone).
+fn mode_figures(fixed_size: Option<FixedSize>) -> ModeFigures {
+    let order = shuffled(N, 7);
+    // Overwrites in an order of their own: in the load's order, a map of any sizes would
+    // walk its records (allocated in that order) as one sequential stream.
+    let overwrite_order = shuffled(N, 8);
+    let mut best = ModeFigures {
+        load: f64::MAX,
+        overwrite: f64::MAX,
+        churn: f64::MAX,
+        get: f64::MAX,
+        ..ModeFigures::default()
+    };
+    for rep in 0..REPS as u64 {
+        let name = format!("bench-hash-map-fixed-{}-{rep}", std::process::id());
+        let store = Store::create(&name, &StoreOptions::default()).expect("create store");
+        let options = HashMapOptions {
+            fixed_size,
+            ..HashMapOptions::default()
+        };
+        let map = store.hash_map_with("m", &options).expect("map");
+        let empty = store.alloc_stats().expect("alloc stats").used_bytes;
+        let t = Instant::now();
+        for &i in &order {
+            map.set(&key(i), &value(i, 0)).expect("set");
+        }
+        best.load = best.load.min(ns_per_op(t.elapsed(), N));
+        let full = store.alloc_stats().expect("alloc stats").used_bytes;
+        best.store_bytes_per_entry = (full - empty) as f64 / N as f64;
+        best.stats_bytes_per_entry = map.stats().expect("stats").bytes_per_entry;
+        let t = Instant::now();
+        for &i in &overwrite_order {
+            map.set(&key(i), &value(i, 1)).expect("overwrite");
+        }
+        best.overwrite = best.overwrite.min(ns_per_op(t.elapsed(), N));
+        let mut rng = Rng(rep + 11);
+        let t = Instant::now();
+        for _ in 0..N / 2 {
+            let i = rng.next() % N;
+            map.delete(&key(i)).expect("delete");
+            map.set(&key(i), &value(i, 2)).expect("set");
+        }
+        best.churn = best.churn.min(ns_per_op(t.elapsed(), N / 2));
+        let mut buf = Vec::with_capacity(64);
+        let t = Instant::now();
+        for _ in 0..N {
+            let i = rng.next() % N;
+            assert!(map.get_into(&key(i), &mut buf).expect("get"));
+        }
+        best.get = best.get.min(ns_per_op(t.elapsed(), N));
+        drop(map);
+        drop(store);
+        Store::remove(&name).expect("remove store");
+    }
+    best
+}
+
+fn fixed_rows() {
+    println!("fixed-size HashMap (16-byte keys, 32-byte values) vs a map of any sizes");
+    println!(
+        "{N} keys, 64 shards, best of {REPS} runs, ns per operation (churn: per delete + set)
+"
+    );
+    // std's overwrite, for scale.
+    let mut std_map = filled_std();
+    let order = shuffled(N, 8);
+    let t = Instant::now();
+    for &i in &order {
+        std_map.insert(key(i).to_vec(), value(i, 1).to_vec());
+    }
+    let std_overwrite = ns_per_op(t.elapsed(), N);
+    drop(std_map);
+    let any = mode_figures(None);
+    let fixed = mode_figures(Some(FixedSize {
+        key_len: 16,
+        value_len: 32,
+    }));
+    println!("| operation                 | any sizes | fixed size | fixed / any |");
+    println!("|---------------------------|-----------|------------|-------------|");
+    for (label, a, f) in [
+        ("load (insert)", any.load, fixed.load),
+        ("overwrite", any.overwrite, fixed.overwrite),
+        ("churn (delete + set)", any.churn, fixed.churn),
+        ("get", any.get, fixed.get),
+        (
+            "store bytes per entry",
+            any.store_bytes_per_entry,
+            fixed.store_bytes_per_entry,
+        ),
+        (
+            "stats bytes_per_entry",
+            any.stats_bytes_per_entry,
+            fixed.stats_bytes_per_entry,
+        ),
+    ] {
+        println!("| {label:<25} | {a:>9.1} | {f:>10.1} | {:>10.2}x |", f / a);
+    }
+    println!(
+        "
+std HashMap overwrite (insert of an existing key): {std_overwrite:.1} ns"
+    );
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("fixed") {
+        fixed_rows();
+        return;
+    }
     let name = format!("bench-hash-map-{}", std::process::id());
     let store = Store::create(&name, &StoreOptions::default()).expect("create store");
     if std::env::args().nth(1).as_deref() == Some("handles") {

@@ -70,14 +70,18 @@ pub(crate) struct FixedShape {
     pub(crate) value_len: u64,
     /// Bytes of one record ([`fixed_record_len`]).
     pub(crate) stride: u64,
+    /// Division by `stride` (locating a record in its slab chunk).
+    pub(crate) divide: super::slab::ExactDivision,
 }
 
 impl FixedShape {
     pub(crate) fn new(size: FixedSize) -> Result<FixedShape, MapError> {
+        let stride = size.record_len()?;
         Ok(FixedShape {
             key_len: u64::from(size.key_len),
             value_len: u64::from(size.value_len),
-            stride: size.record_len()?,
+            stride,
+            divide: super::slab::ExactDivision::new(stride),
         })
     }
 

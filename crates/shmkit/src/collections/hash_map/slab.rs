@@ -78,8 +78,49 @@ pub(crate) struct SlabView<'a> {
     pub(crate) header: &'a SlabHeader,
     chunks: &'a [AtomicU64],
     stride: u64,
+    divide: ExactDivision,
     first: u64,
     count: u64,
+}
+
+/// Division by a record stride without a divide instruction, for offsets that must be a
+/// whole number of records (the slab checks one on every write). `stride = odd << shift`;
+/// `n` is a multiple of `stride` exactly when its low `shift` bits are zero and
+/// `(n >> shift) * inverse` (mod 2^64, `inverse` the multiplicative inverse of `odd`) is at
+/// most `u64::MAX / odd`, and that product is then `n / stride`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExactDivision {
+    shift: u32,
+    odd: u64,
+    inverse: u64,
+}
+
+impl ExactDivision {
+    pub(crate) fn new(stride: u64) -> ExactDivision {
+        let shift = stride.trailing_zeros();
+        let odd = (stride >> shift).max(1);
+        // Newton's iteration: `odd` is its own inverse mod 8 (3 bits); each step doubles the
+        // correct bits (3, 6, 12, 24, 48, 96).
+        let mut inverse = odd;
+        for _ in 0..5 {
+            inverse = inverse.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(inverse)));
+        }
+        ExactDivision {
+            shift,
+            odd,
+            inverse,
+        }
+    }
+
+    /// `n / stride` if `n` is a multiple of `stride`.
+    #[inline]
+    pub(crate) fn quotient(&self, n: u64) -> Option<u64> {
+        if n & ((1u64 << self.shift) - 1) != 0 {
+            return None;
+        }
+        let q = (n >> self.shift).wrapping_mul(self.inverse);
+        (q <= u64::MAX / self.odd).then_some(q)
+    }
 }
 
 /// Where a record lies in a slab.
@@ -125,12 +166,15 @@ impl SlabView<'_> {
     }
 
     /// The carved record at `rec`, by its position alone (the chunk's block is not checked).
+    /// Newest chunk first (it holds half the records).
     fn locate(&self, rec: u64) -> Option<Place> {
-        (0..self.count).find_map(|chunk| {
-            let start = self.chunk(chunk);
-            let index = rec.checked_sub(start)? / self.stride;
-            ((rec - start) % self.stride == 0 && index < self.carved_of(chunk))
-                .then_some(Place { chunk, index })
+        (0..self.count).rev().find_map(|chunk| {
+            let at = rec.checked_sub(self.chunk(chunk))?;
+            if at >= self.carved_of(chunk).saturating_mul(self.stride) {
+                return None;
+            }
+            let index = self.divide.quotient(at)?;
+            Some(Place { chunk, index })
         })
     }
 }
@@ -140,8 +184,11 @@ impl MapInner {
     pub(crate) fn slab(&self, shard: &ShardHeader) -> Result<SlabView<'_>, Fault> {
         let offset = shard.slab.load(Ordering::Acquire);
         let bad = |reason| Fault { offset, reason };
-        let stride = self.fixed.map_or(0, |f| f.stride);
-        if offset == 0 || stride == 0 {
+        let Some(fixed) = self.fixed else {
+            return Err(bad("no record slab"));
+        };
+        let stride = fixed.stride;
+        if offset == 0 {
             return Err(bad("no record slab"));
         }
         let region = self.region();
@@ -162,6 +209,7 @@ impl MapInner {
             header,
             chunks,
             stride,
+            divide: fixed.divide,
             first,
             count,
         })
@@ -468,5 +516,21 @@ impl Writer<'_> {
         slab.header.free_head.store(rec, Ordering::Release);
         let count = slab.header.free_count.load(Ordering::Relaxed);
         slab.header.free_count.store(count + 1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExactDivision;
+
+    #[test]
+    fn exact_division_matches_division() {
+        for stride in [16u64, 24, 40, 56, 72, 8 * 7 * 9, 65536, 8 * 8191] {
+            let d = ExactDivision::new(stride);
+            for n in (0..stride * 300).chain([u64::MAX, u64::MAX - stride + 1, 1 << 40]) {
+                let want = (n % stride == 0).then(|| n / stride);
+                assert_eq!(d.quotient(n), want, "{n} / {stride}");
+            }
+        }
     }
 }
