@@ -111,7 +111,10 @@ pub struct HashMapOptions {
     /// `Some`: a **fixed-size map**, whose keys all have `key_len` bytes and values all
     /// `value_len` bytes. Its records carry no lengths and live in per-shard slabs, so an
     /// overwrite or a removal never calls the store's allocator (a removed record's slot in
-    /// the slab is reused by the next write), and an entry takes less memory. A key or value
+    /// the slab is reused by the next write), and an entry of a large map takes less memory
+    /// (no lengths, no allocator header or rounding; but every shard's slab starts with a
+    /// block and a chunk of 16 records, so a map of a few entries per shard takes more).
+    /// A key or value
     /// of another length is refused with [`MapError::WrongKeySize`] /
     /// [`MapError::WrongValueSize`]. `None` (the default): keys and values of any length.
     pub fixed_size: Option<FixedSize>,
