@@ -4,6 +4,7 @@
 //! word, and a progress log kept in the store.
 #![allow(dead_code)]
 
+pub mod crash_points;
 pub mod exercise;
 
 use shmkit::{HashMap, HashMapOptions, Store, StoreOptions};
