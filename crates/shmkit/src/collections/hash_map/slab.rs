@@ -17,11 +17,17 @@
 //!   sequence odd (readers still copying it fail their validation, as with a freed block);
 //!   readers never follow the list;
 //! - nothing is taken from or put on the list unless it lies in one of the slab's chunks, at
-//!   a record boundary, inside the chunk's own allocator block: a damaged offset makes the
-//!   write fail (or, when giving back, leaks the record) instead of writing foreign memory;
+//!   a record boundary, inside the chunk's allocator block, and nothing is taken unless its
+//!   link names such a record too (a live record's first word names none): a damaged
+//!   offset, or a list damaged into a cycle or onto a live record, makes the write fail (or,
+//!   when giving back, leaks the record) instead of writing foreign memory or a live record.
+//!   A chunk is checked to be an allocated block of its size, not to be this slab's: a chunk
+//!   offset damaged to name another object's block of that size is not detected;
 //! - order of a chunk's birth: block allocated, its offset stored, `chunk_count`, then
-//!   `carved = 0`; a writer killed before `carved` leaves it too large, which only makes
-//!   unwritten records count as carved (the repair frees them); `carved` is never too small.
+//!   `carved = 1` (the record being taken); a writer killed before `carved` leaves it too
+//!   large, which only makes unwritten records count as carved (the repair frees them);
+//!   `carved` is never too small (a damaged one is raised past the live records before the
+//!   repair judges the slots).
 //!
 //! ```
 //! use shmkit::{FixedSize, HashMapOptions, Store, StoreOptions};
@@ -52,6 +58,8 @@ use super::layout::{
 use super::write::Writer;
 use super::{Fault, MapError, MapInner};
 use crate::store::Store;
+use crate::store::alloc::{BlockHeader, TAG_USED};
+use crate::store::alloc_classes::BLOCK_HEADER_LEN;
 use crate::store::error::AllocError;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashSet;
@@ -219,8 +227,13 @@ impl MapInner {
     pub(crate) fn chunk_checked(&self, slab: &SlabView<'_>, i: u64) -> Result<u64, Fault> {
         let chunk = slab.chunk(i);
         let len = slab.capacity_of(i).saturating_mul(slab.stride);
+        // Allocated: not a free block, nor bytes that merely parse as a block's class.
+        let used = chunk
+            .checked_sub(BLOCK_HEADER_LEN)
+            .and_then(|at| self.region().get::<BlockHeader>(at).ok())
+            .is_some_and(|h| h.tag.load(Ordering::Acquire) == TAG_USED);
         match self.store.block_capacity(chunk) {
-            Ok(capacity) if capacity >= len && chunk % 8 == 0 => Ok(chunk),
+            Ok(capacity) if used && capacity >= len && chunk % 8 == 0 => Ok(chunk),
             _ => Err(Fault {
                 offset: slab.offset,
                 reason: "a slab chunk is not a block of its size",
@@ -359,23 +372,23 @@ impl MapInner {
         Ok(())
     }
 
-    /// After a crash, once the slots are settled (lock held, sequence odd): every carved
-    /// record no live slot names goes onto the free list. `live` holds the records the
-    /// shard's live slots name. Leaves an intact list alone.
-    pub(crate) fn repair_slab_free_list(
+    /// After a crash (lock held, sequence odd), before the slots are judged against the
+    /// slab: `carved` at most the newest chunk's capacity and at least past every record a
+    /// live slot names in it (`named`: the records of the live slots, not yet judged). A
+    /// count below a live record would make its entry look invalid and be dropped; one
+    /// raised over records never written only makes them free records.
+    pub(crate) fn repair_slab_carved(
         &self,
         shard: &ShardHeader,
-        live: &HashSet<u64>,
+        named: &mut dyn Iterator<Item = u64>,
         notes: &mut Vec<String>,
     ) -> Result<(), MapError> {
         let slab = self.slab(shard)?;
-        // `carved` may never be below a live record of the newest chunk.
         if slab.count > 0 {
             let newest = slab.count - 1;
             let start = slab.chunk(newest);
-            let need = live
-                .iter()
-                .filter_map(|&rec| {
+            let need = named
+                .filter_map(|rec| {
                     let at = rec.checked_sub(start)?;
                     (at % slab.stride == 0 && at / slab.stride < slab.capacity_of(newest))
                         .then_some(at / slab.stride + 1)
@@ -391,6 +404,18 @@ impl MapInner {
         } else if slab.header.carved.load(Ordering::Relaxed) != 0 {
             slab.header.carved.store(0, Ordering::Relaxed);
         }
+        Ok(())
+    }
+
+    /// After a crash, once the slots are settled (lock held, sequence odd): every carved
+    /// record no live slot names goes onto the free list. `live` holds the records the
+    /// shard's live slots name. Leaves an intact list alone.
+    pub(crate) fn repair_slab_free_list(
+        &self,
+        shard: &ShardHeader,
+        live: &HashSet<u64>,
+        notes: &mut Vec<String>,
+    ) -> Result<(), MapError> {
         let slab = self.slab(shard)?;
         let mut want = Vec::new();
         for chunk in 0..slab.count {
@@ -458,6 +483,17 @@ impl Writer<'_> {
                 ));
             }
             let next = map.region().get::<AtomicU64>(head)?.load(Ordering::Relaxed);
+            // The link must name a free record too. A live record's first word (a zero word,
+            // then its checksum) names none unless the checksum is 0 (one in 2^32) or the
+            // store is beyond 4 GiB and it hits a record boundary by chance: a list damaged
+            // into a cycle or onto a live record stops here, instead of handing out a
+            // record a key still uses.
+            if next != 0 && map.slab_place(&slab, next).is_none() {
+                return Err(MapError::corrupt(
+                    slab.offset,
+                    "the slab's free list links to no record",
+                ));
+            }
             // Readers that could still see this record started before the write that
             // unlinked it, so they fail validation whatever is written here now.
             slab.header.free_head.store(next, Ordering::Release);

@@ -322,6 +322,15 @@ impl MapInner {
         } else {
             None
         };
+        if self.fixed.is_some() {
+            // A record past `carved` is not the slab's: the count first, then the slots.
+            let mut named = std::iter::once(&current)
+                .chain(old.as_ref())
+                .flat_map(|t| t.slots())
+                .filter(|s| is_live(s.tag.load(Ordering::Relaxed)))
+                .map(|s| s.rec.load(Ordering::Relaxed));
+            self.repair_slab_carved(shard, &mut named, notes)?;
+        }
         let mut fixed = 0u64;
         let mut dropped = Vec::new();
         for table in std::iter::once(&current).chain(old.as_ref()) {
