@@ -303,6 +303,26 @@ fn overwrites_and_removals_never_allocate() {
     assert!(map.verify().unwrap().is_clean());
 }
 
+/// A slab's first chunk holds what the first table holds before it grows: a map created
+/// for 3000 entries takes them all without an allocator call after the first insert.
+#[test]
+fn the_first_chunk_holds_the_initial_capacity() {
+    let t = TestStore::new("fixed-first-chunk");
+    let sized = HashMapOptions {
+        initial_capacity: 3000,
+        ..options(1, KEY_LEN as u32, VALUE_LEN as u32)
+    };
+    let map = t.hash_map_with("m", &sized).unwrap();
+    map.set(&key(0), &val(0)).unwrap();
+    let used = t.alloc_stats().unwrap().used_bytes;
+    for k in 1..3000 {
+        map.set(&key(k), &val(k)).unwrap();
+    }
+    assert_eq!(t.alloc_stats().unwrap().used_bytes, used);
+    assert_eq!(map.stats().unwrap().resizes, 0);
+    assert!(map.verify().unwrap().is_clean());
+}
+
 /// Growth to 100k keys through many chunk doublings; `stats` counts the slabs, and a
 /// cleared map gives its chunks and tables back to the allocator.
 #[test]

@@ -541,6 +541,18 @@ fn a_slot_naming_a_record_outside_its_shard_slab_is_dropped() {
     f.insert_into(1, 20, 1);
     f.repair_and_check();
 
+    // A slot naming the place just past its shard's newest chunk.
+    let mut f = Fixture::new("slot-past-chunk");
+    let k = f.keys_in(0)[6];
+    let slab = f.slab(0);
+    let count = slab.chunk_count.load(Ordering::Relaxed);
+    let capacity = slab.first_capacity.load(Ordering::Relaxed) << (count - 1);
+    let end = f.chunk_word(0, count - 1).load(Ordering::Relaxed) + capacity * STRIDE;
+    f.slot_of(k).rec.store(end, Ordering::Relaxed);
+    f.victims.insert(k);
+    assert_reported(&f);
+    f.repair_and_check();
+
     // A slot naming a place inside one of its own shard's records.
     let mut f = Fixture::new("slot-inside");
     let k = f.keys_in(1)[5];
@@ -555,26 +567,47 @@ fn a_slot_naming_a_record_outside_its_shard_slab_is_dropped() {
 
 #[test]
 fn a_destroyed_slab_header_is_replaced_and_other_shards_kept() {
-    // The repair replaces it with an empty slab: the shard's entries are dropped (their
-    // records can no longer be told from garbage) and reported; the other shard keeps all.
+    // Each field the header is checked by, damaged alone: the repair replaces the header
+    // with an empty slab, the shard's entries are dropped (their records can no longer be
+    // told from garbage) and reported; the other shard keeps all.
     let _watchdog = watchdog(120);
-    let mut f = Fixture::new("slab-magic");
-    f.slab(0).magic.store(0, Ordering::Relaxed);
-    f.victim_shard = Some(0);
-    assert_reported(&f);
-    // Every write that needs a record of shard 0 fails; removals succeed (their records
-    // are left to the repair).
-    f.write_to(0, 1);
-    f.write_to(1, 1);
-    let notes = f.repair_and_check();
-    let replaced = notes
-        .iter()
-        .any(|n| n.contains("replaced a damaged record slab"));
-    let dropped = notes
-        .iter()
-        .filter(|n| n.contains("dropped an invalid entry"))
-        .count();
-    assert!(replaced && dropped > 0, "{notes:?}");
+    type Damage = fn(&SlabHeader);
+    let damages: [(&str, Damage); 7] = [
+        ("magic", |h| h.magic.store(0, Ordering::Relaxed)),
+        ("stride", |h| h.stride.store(16, Ordering::Relaxed)),
+        ("first-odd", |h| {
+            h.first_capacity.store(24, Ordering::Relaxed)
+        }),
+        ("first-small", |h| {
+            h.first_capacity.store(8, Ordering::Relaxed)
+        }),
+        ("first-huge", |h| {
+            h.first_capacity.store(1 << 40, Ordering::Relaxed)
+        }),
+        ("count", |h| h.chunk_count.store(41, Ordering::Relaxed)),
+        ("count-huge", |h| {
+            h.chunk_count.store(u64::MAX, Ordering::Relaxed)
+        }),
+    ];
+    for (name, damage) in damages {
+        let mut f = Fixture::new(&format!("slab-{name}"));
+        damage(f.slab(0));
+        f.victim_shard = Some(0);
+        assert_reported(&f);
+        // Every write that needs a record of shard 0 fails; removals succeed (their records
+        // are left to the repair).
+        f.write_to(0, 1);
+        f.write_to(1, 1);
+        let notes = f.repair_and_check();
+        let replaced = notes
+            .iter()
+            .any(|n| n.contains("replaced a damaged record slab"));
+        let dropped = notes
+            .iter()
+            .filter(|n| n.contains("dropped an invalid entry"))
+            .count();
+        assert!(replaced && dropped > 0, "{name}: {notes:?}");
+    }
 }
 
 /// A fixture whose shard 0 has chunk `i` (the first, or the newest) set to `bad(fixture)`.
