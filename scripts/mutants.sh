@@ -57,7 +57,8 @@ case "$group" in
         ;;
     hash_map_slab)
         # A fixed-size map's slabs, judged by the fixed-size map's tests only (the
-        # conformance suite's other kinds filtered out: they never reach a slab).
+        # conformance suite's other kinds filtered out: they never reach a slab). A mutant
+        # that allocates without bound fills /dev/shm: run with SHMKIT_DIR on a small tmpfs.
         files=("$src/collections/hash_map/slab.rs")
         tests=(hash_map_fixed hash_map_fixed_damage crash_hash_map_fixed conformance)
         filter='not (binary(conformance) & not test(/^fixed_hash_map::/))'
