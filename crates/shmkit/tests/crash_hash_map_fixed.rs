@@ -19,8 +19,8 @@ mod common;
 
 use common::{Exit, Rng, TestStore, fork_child, watchdog};
 use shmkit::collections::hash_map::layout::{
-    LIVE_BIT, ROOT_LEN, SHARD_STRIDE, SLAB_BLOCK_LEN, ShardHeader, SlabHeader, Slot, TableHeader,
-    slot_offset,
+    CHUNK_HEADER_LEN, LIVE_BIT, ROOT_LEN, SHARD_STRIDE, SLAB_BLOCK_LEN, ShardHeader, SlabHeader,
+    Slot, TableHeader, slot_offset,
 };
 use shmkit::store::header::Line;
 use shmkit::{FixedSize, HashMap, HashMapOptions, StoreOptions, UpdateAction};
@@ -189,10 +189,10 @@ fn account_slab(t: &TestStore, shard: &ShardHeader, round: u32, index: u64) -> u
         let chunk = t.get::<AtomicU64>(chunks_at + 8 * i).unwrap();
         let chunk = chunk.load(Ordering::Relaxed);
         let capacity = first << i;
-        bytes += capacity * STRIDE;
+        bytes += CHUNK_HEADER_LEN + capacity * STRIDE;
         let used = if i + 1 == count { carved } else { capacity };
         assert!(used <= capacity, "{what}: {used} carved of {capacity}");
-        records.extend((0..used).map(|r| chunk + r * STRIDE));
+        records.extend((0..used).map(|r| chunk + CHUNK_HEADER_LEN + r * STRIDE));
     }
     let mut live = HashSet::new();
     for table in [&shard.table, &shard.old_table] {

@@ -8,7 +8,8 @@
 //! cell block:   CellTableHeader (64 bytes), padding to 64, then `capacity` × Cell (64 bytes each)
 //! fixed-size maps only (layout version 5):
 //! slab block:   SlabHeader (64 bytes), then MAX_SLAB_CHUNKS chunk offsets (8 bytes each)
-//! chunk block:  `first_capacity << i` fixed records of `stride` bytes (chunk i of the slab)
+//! chunk block:  SlabChunkHeader (16 bytes: naming its slab and index), then
+//!               `first_capacity << i` fixed records of `stride` bytes (chunk i of the slab)
 //! fixed record: reserved u32 (0), checksum u32, key, zero pad to 8, value, zero pad to 8;
 //!               while free: the next free record's offset in its first 8 bytes
 //! ```
@@ -179,6 +180,10 @@ pub const SLAB_HEADER_LEN: u64 = 64;
 pub const MAX_SLAB_CHUNKS: u64 = 40;
 /// Bytes of a slab block: its header and the chunk offsets.
 pub const SLAB_BLOCK_LEN: u64 = SLAB_HEADER_LEN + MAX_SLAB_CHUNKS * 8;
+/// `SlabChunkHeader::magic`.
+pub const CHUNK_MAGIC: u32 = 0xC4E1_51AB;
+/// Bytes of [`SlabChunkHeader`] before a chunk's first record.
+pub const CHUNK_HEADER_LEN: u64 = 16;
 /// Bytes of a fixed record before its key (a reserved word and the checksum).
 pub const FIXED_RECORD_HEADER_LEN: u64 = 8;
 /// Longest fixed record (header, key and value, each padded to 8): fixed-size mode is for
@@ -479,6 +484,23 @@ pub struct SlabHeader {
 }
 
 const _: () = assert!(size_of::<SlabHeader>() as u64 == SLAB_HEADER_LEN);
+
+/// Header of a slab chunk (16 bytes), followed by its records: names the slab and the
+/// position the chunk has in it, so a chunk offset damaged to name another block (another
+/// object's, or another chunk) is told from the chunk itself before anything is written.
+/// Written before the chunk's offset is stored in the slab; never changed.
+#[repr(C)]
+#[derive(Debug, Default, FromBytes, KnownLayout)]
+pub struct SlabChunkHeader {
+    /// [`CHUNK_MAGIC`].
+    pub magic: AtomicU32,
+    /// The chunk's index in its slab.
+    pub index: AtomicU32,
+    /// Offset of the slab block the chunk belongs to.
+    pub slab: AtomicU64,
+}
+
+const _: () = assert!(size_of::<SlabChunkHeader>() as u64 == CHUNK_HEADER_LEN);
 
 /// Sixteen buckets: their control bytes (two words, 8 bytes each, slot `j`'s byte at bits
 /// `8 * (j % 8)` of word `j / 8`), then their slots.

@@ -2,8 +2,8 @@
 //! live, so that an insert, an overwrite or a removal never calls the store's allocator.
 //!
 //! A slab is one small block ([`SlabHeader`] and the offsets of up to [`MAX_SLAB_CHUNKS`]
-//! chunks) and its chunks, chunk `i` an allocator block of `first_capacity << i` records of
-//! `stride` bytes. A write takes a record from the free list, else carves the next one from
+//! chunks) and its chunks, chunk `i` an allocator block of a 16-byte header (naming the slab
+//! and `i`) and `first_capacity << i` records of `stride` bytes. A write takes a record from the free list, else carves the next one from
 //! the newest chunk, else allocates a chunk twice the size of the last (the only allocator
 //! call, once per doubling); a record a write unlinks goes onto the free list.
 //!
@@ -21,9 +21,11 @@
 //!   link names such a record too (a live record's first word names none): a damaged
 //!   offset, or a list damaged into a cycle or onto a live record, makes the write fail (or,
 //!   when giving back, leaks the record) instead of writing foreign memory or a live record.
-//!   A chunk is checked to be an allocated block of its size, not to be this slab's: a chunk
-//!   offset damaged to name another object's block of that size is not detected;
-//! - order of a chunk's birth: block allocated, its offset stored, `chunk_count`, then
+//!   A chunk is checked to be an allocated block of its size whose header names this slab
+//!   and the chunk's position in it, so a chunk offset damaged to name another object's
+//!   block (or another chunk) is told apart;
+//! - order of a chunk's birth: block allocated, its header written, its offset stored,
+//!   `chunk_count`, then
 //!   `carved = 1` (the record being taken); a writer killed before `carved` leaves it too
 //!   large, which only makes unwritten records count as carved (the repair frees them);
 //!   `carved` is never too small (a damaged one is raised past the live records before the
@@ -52,8 +54,8 @@
 //! ```
 
 use super::layout::{
-    MAX_SLAB_CHUNKS, MIN_SLAB_CHUNK, SLAB_BLOCK_LEN, SLAB_HEADER_LEN, SLAB_MAGIC, ShardHeader,
-    SlabHeader,
+    CHUNK_HEADER_LEN, CHUNK_MAGIC, MAX_SLAB_CHUNKS, MIN_SLAB_CHUNK, SLAB_BLOCK_LEN,
+    SLAB_HEADER_LEN, SLAB_MAGIC, ShardHeader, SlabChunkHeader, SlabHeader,
 };
 use super::write::Writer;
 use super::{Fault, MapError, MapInner};
@@ -161,15 +163,27 @@ impl SlabView<'_> {
         }
     }
 
-    /// Offset of record `index` of chunk `chunk`.
-    pub(crate) fn record_at(&self, chunk: u64, index: u64) -> u64 {
-        self.chunk(chunk) + index * self.stride
+    /// Offset of chunk `i`'s first record (after its header).
+    pub(crate) fn records_of(&self, i: u64) -> u64 {
+        self.chunk(i).saturating_add(CHUNK_HEADER_LEN)
     }
 
-    /// Bytes of the slab: its block and its chunks' records.
+    /// Offset of record `index` of chunk `chunk`.
+    pub(crate) fn record_at(&self, chunk: u64, index: u64) -> u64 {
+        self.records_of(chunk) + index * self.stride
+    }
+
+    /// Bytes chunk `i` takes: its header and its records.
+    pub(crate) fn chunk_len(&self, i: u64) -> u64 {
+        self.capacity_of(i)
+            .saturating_mul(self.stride)
+            .saturating_add(CHUNK_HEADER_LEN)
+    }
+
+    /// Bytes of the slab: its block and its chunks.
     pub(crate) fn bytes(&self) -> u64 {
         (0..self.count).fold(SLAB_BLOCK_LEN, |total, i| {
-            total.saturating_add(self.capacity_of(i).saturating_mul(self.stride))
+            total.saturating_add(self.chunk_len(i))
         })
     }
 
@@ -177,7 +191,7 @@ impl SlabView<'_> {
     /// Newest chunk first (it holds half the records).
     fn locate(&self, rec: u64) -> Option<Place> {
         (0..self.count).rev().find_map(|chunk| {
-            let at = rec.checked_sub(self.chunk(chunk))?;
+            let at = rec.checked_sub(self.records_of(chunk))?;
             if at >= self.carved_of(chunk).saturating_mul(self.stride) {
                 return None;
             }
@@ -223,10 +237,22 @@ impl MapInner {
         })
     }
 
-    /// Chunk `i`'s offset, if it is an allocated block large enough for its records.
+    /// Chunk `i`'s offset, if it is an allocated block large enough for its records whose
+    /// header names this slab and position.
     pub(crate) fn chunk_checked(&self, slab: &SlabView<'_>, i: u64) -> Result<u64, Fault> {
         let chunk = slab.chunk(i);
-        let len = slab.capacity_of(i).saturating_mul(slab.stride);
+        let len = slab.chunk_len(i);
+        let ours = self.region().get::<SlabChunkHeader>(chunk).is_ok_and(|h| {
+            h.magic.load(Ordering::Acquire) == CHUNK_MAGIC
+                && u64::from(h.index.load(Ordering::Relaxed)) == i
+                && h.slab.load(Ordering::Relaxed) == slab.offset
+        });
+        if !ours {
+            return Err(Fault {
+                offset: slab.offset,
+                reason: "a slab chunk is not one of this slab's",
+            });
+        }
         // Allocated: not a free block, nor bytes that merely parse as a block's class.
         let used = chunk
             .checked_sub(BLOCK_HEADER_LEN)
@@ -386,7 +412,7 @@ impl MapInner {
         let slab = self.slab(shard)?;
         if slab.count > 0 {
             let newest = slab.count - 1;
-            let start = slab.chunk(newest);
+            let start = slab.records_of(newest);
             let need = named
                 .filter_map(|rec| {
                     let at = rec.checked_sub(start)?;
@@ -507,9 +533,9 @@ impl Writer<'_> {
             let newest = slab.count - 1;
             let carved = slab.header.carved.load(Ordering::Relaxed);
             if carved < slab.capacity_of(newest) {
-                let chunk = map.chunk_checked(&slab, newest)?;
+                map.chunk_checked(&slab, newest)?;
                 slab.header.carved.store(carved + 1, Ordering::Relaxed);
-                return Ok(chunk + carved * slab.stride);
+                return Ok(slab.record_at(newest, carved));
             }
         }
         if slab.count == MAX_SLAB_CHUNKS {
@@ -518,14 +544,20 @@ impl Writer<'_> {
         let records = slab.capacity_of(slab.count);
         let size = records
             .checked_mul(slab.stride)
+            .and_then(|n| n.checked_add(CHUNK_HEADER_LEN))
             .ok_or(AllocError::TooLarge { size: u64::MAX })?;
         let chunk = map.store.alloc(size)?;
+        // The header first: the chunk is named by the slab only once it names the slab.
+        let header: &SlabChunkHeader = map.region().get(chunk)?;
+        header.slab.store(slab.offset, Ordering::Relaxed);
+        header.index.store(slab.count as u32, Ordering::Relaxed);
+        header.magic.store(CHUNK_MAGIC, Ordering::Release);
         slab.chunks[slab.count as usize].store(chunk, Ordering::Release);
         slab.header
             .chunk_count
             .store(slab.count + 1, Ordering::Release);
         slab.header.carved.store(1, Ordering::Relaxed);
-        Ok(chunk)
+        Ok(chunk + CHUNK_HEADER_LEN)
     }
 
     /// Puts a record this write unlinked (or took and did not publish) onto the shard's
