@@ -61,7 +61,7 @@ use super::write::Writer;
 use super::{Fault, MapError, MapInner};
 use crate::store::Store;
 use crate::store::alloc::{BlockHeader, TAG_USED};
-use crate::store::alloc_classes::BLOCK_HEADER_LEN;
+use crate::store::alloc_classes::{BLOCK_HEADER_LEN, CLASS_COUNT, capacity_of};
 use crate::store::error::AllocError;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashSet;
@@ -189,7 +189,7 @@ impl SlabView<'_> {
 
     /// The carved record at `rec`, by its position alone (the chunk's block is not checked).
     /// Newest chunk first (it holds half the records).
-    fn locate(&self, rec: u64) -> Option<Place> {
+    pub(crate) fn locate(&self, rec: u64) -> Option<Place> {
         (0..self.count).rev().find_map(|chunk| {
             let at = rec.checked_sub(self.records_of(chunk))?;
             if at >= self.carved_of(chunk).saturating_mul(self.stride) {
@@ -253,17 +253,24 @@ impl MapInner {
                 reason: "a slab chunk is not one of this slab's",
             });
         }
-        // Allocated: not a free block, nor bytes that merely parse as a block's class.
-        let used = chunk
+        // Allocated (not a free block, nor bytes that merely parse as a block's class) and
+        // large enough: one read of the block's header.
+        let block = chunk
             .checked_sub(BLOCK_HEADER_LEN)
-            .and_then(|at| self.region().get::<BlockHeader>(at).ok())
-            .is_some_and(|h| h.tag.load(Ordering::Acquire) == TAG_USED);
-        match self.store.block_capacity(chunk) {
-            Ok(capacity) if used && capacity >= len && chunk % 8 == 0 => Ok(chunk),
-            _ => Err(Fault {
+            .and_then(|at| self.region().get::<BlockHeader>(at).ok());
+        let fits = block.is_some_and(|h| {
+            let class = h.class.load(Ordering::Relaxed);
+            h.tag.load(Ordering::Acquire) == TAG_USED
+                && class < CLASS_COUNT
+                && capacity_of(class) >= len
+        });
+        if fits && chunk % 8 == 0 {
+            Ok(chunk)
+        } else {
+            Err(Fault {
                 offset: slab.offset,
                 reason: "a slab chunk is not a block of its size",
-            }),
+            })
         }
     }
 
@@ -509,12 +516,13 @@ impl Writer<'_> {
                 ));
             }
             let next = map.region().get::<AtomicU64>(head)?.load(Ordering::Relaxed);
-            // The link must name a free record too. A live record's first word (a zero word,
+            // The link must name a record too (by its position: its chunk is checked when it
+            // is taken in turn). A live record's first word (a zero word,
             // then its checksum) names none unless the checksum is 0 (one in 2^32) or the
             // store is beyond 4 GiB and it hits a record boundary by chance: a list damaged
             // into a cycle or onto a live record stops here, instead of handing out a
             // record a key still uses.
-            if next != 0 && map.slab_place(&slab, next).is_none() {
+            if next != 0 && slab.locate(next).is_none() {
                 return Err(MapError::corrupt(
                     slab.offset,
                     "the slab's free list links to no record",
