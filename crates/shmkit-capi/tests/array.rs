@@ -2,40 +2,12 @@
 //! their own codes, the element pointer shared with the core's view, copies by flat index,
 //! buffers too small, and bad input answered with a code and a message, never a crash.
 
+mod common;
+
+use common::*;
 use shmkit_c::*;
-use shmkit_testkit::unique_name;
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::ptr::{null, null_mut};
-
-/// A unique store name, removed when dropped.
-struct Name(CString);
-
-impl Name {
-    fn new(test: &str) -> Name {
-        Name(CString::new(unique_name("test", test)).unwrap())
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = shmkit::Store::remove(self.0.to_str().unwrap());
-    }
-}
-
-fn last_error() -> String {
-    // SAFETY: the message is a valid C string until this thread's next failing call.
-    unsafe { CStr::from_ptr(shmkit_last_error_message()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn open_or_create(name: &Name) -> *mut shmkit_store {
-    let mut store = null_mut();
-    // SAFETY: a valid name and out-pointer.
-    let s = unsafe { shmkit_store_open_or_create(name.0.as_ptr(), null(), &mut store) };
-    assert_eq!(s, Status::Ok, "{}", last_error());
-    store
-}
 
 /// `shmkit_array_open` with Rust arguments; the handle on success.
 fn open(
@@ -71,7 +43,7 @@ fn open(
 #[test]
 fn a_created_array_is_the_cores_array_and_its_pointer_is_element_zero() {
     let name = Name::new("capi-array");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let a = open(store, c"grid", Some(c"<f8"), Some(&[100, 3]), 0).unwrap();
     // SAFETY: live handles, valid out-pointers and buffers of the sizes given.
     unsafe {
@@ -173,15 +145,10 @@ fn a_created_array_is_the_cores_array_and_its_pointer_is_element_zero() {
     }
 }
 
-/// A new store handle for `name` (closed by the caller or leaked for the test's length).
-fn store_of(name: &Name) -> *mut shmkit_store {
-    open_or_create(name)
-}
-
 #[test]
 fn records_and_mismatches_have_their_own_codes() {
     let name = Name::new("capi-array-mismatch");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let record = c"T{<d:x:<d:y:<I:id:B:flag:3x}";
     let a = open(store, c"points", Some(record), Some(&[10]), 0).unwrap();
     // SAFETY: live handles, valid buffers.
@@ -405,7 +372,7 @@ fn records_and_mismatches_have_their_own_codes() {
 #[test]
 fn a_forked_child_writes_through_the_pointer_and_the_parent_reads() {
     let name = Name::new("capi-array-fork");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let a = open(store, c"v", Some(c"<i8"), Some(&[1000]), 0).unwrap();
     let mut data = null_mut();
     assert_eq!(

@@ -3,51 +3,11 @@
 //! empty batches, str keys, all-or-nothing validation of batch writes, and bad input (NULL
 //! and misaligned arrays, outputs overlapping inputs) answered with a code, never a crash.
 
+mod common;
+
+use common::*;
 use shmkit_c::*;
-use shmkit_testkit::unique_name;
-use std::ffi::{CStr, CString};
 use std::ptr::{null, null_mut};
-
-/// A unique store name, removed when dropped.
-struct Name(CString);
-
-impl Name {
-    fn new(test: &str) -> Name {
-        Name(CString::new(unique_name("test", test)).unwrap())
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = shmkit::Store::remove(self.0.to_str().unwrap());
-    }
-}
-
-fn last_error() -> String {
-    // SAFETY: the message is a valid C string until this thread's next failing call.
-    unsafe { CStr::from_ptr(shmkit_last_error_message()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// A store with one map `m` opened with `flags`; the store handle is closed (the map keeps
-/// it attached).
-fn map_in(name: &Name, flags: u32) -> *mut shmkit_hash_map {
-    let (mut store, mut map) = (null_mut(), null_mut());
-    let options = shmkit_map_options {
-        flags,
-        ..Default::default()
-    };
-    // SAFETY: valid names, options and out-pointers; the store handle is closed once.
-    unsafe {
-        let s = shmkit_store_open_or_create(name.0.as_ptr(), null(), &mut store);
-        assert_eq!(s, Status::Ok, "{}", last_error());
-        let s = shmkit_hash_map_open(store, c"m".as_ptr(), &options, &mut map);
-        assert_eq!(s, Status::Ok, "{}", last_error());
-        shmkit_store_close(store);
-    }
-    map
-}
 
 /// Keys (or values) as C passes them: an array of pointers and an array of lengths.
 struct Batch {

@@ -3,40 +3,12 @@
 //! the wrong kind of object, a store of another user or with a wider mode) answered with an
 //! error code and a message, never a crash.
 
+mod common;
+
+use common::*;
 use shmkit_c::*;
-use shmkit_testkit::unique_name;
 use std::ffi::{CStr, CString};
 use std::ptr::{null, null_mut};
-
-/// A unique store name, removed when dropped.
-struct Name(CString);
-
-impl Name {
-    fn new(test: &str) -> Name {
-        Name(CString::new(unique_name("test", test)).unwrap())
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = shmkit::Store::remove(self.0.to_str().unwrap());
-    }
-}
-
-fn last_error() -> String {
-    // SAFETY: the message is a valid C string until this thread's next failing call.
-    unsafe { CStr::from_ptr(shmkit_last_error_message()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn open_or_create(name: &Name) -> *mut shmkit_store {
-    let mut store = null_mut();
-    // SAFETY: a valid name and out-pointer.
-    let s = unsafe { shmkit_store_open_or_create(name.0.as_ptr(), null(), &mut store) };
-    assert_eq!(s, Status::Ok, "{}", last_error());
-    store
-}
 
 fn open_map(store: *const shmkit_store, flags: u32) -> *mut shmkit_hash_map {
     let mut map = null_mut();
@@ -53,7 +25,7 @@ fn open_map(store: *const shmkit_store, flags: u32) -> *mut shmkit_hash_map {
 #[test]
 fn typed_values_round_trip_and_python_encoding_is_used() {
     let name = Name::new("capi-typed");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, SHMKIT_MAP_STR_KEYS);
     let k = |s: &'static str| (s.as_ptr(), s.len());
     // SAFETY: live handles; keys and values valid for their lengths; out-pointers valid.
@@ -172,7 +144,7 @@ fn typed_values_round_trip_and_python_encoding_is_used() {
 #[test]
 fn conditional_writes_counters_and_removal() {
     let name = Name::new("capi-writes");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, 0);
     // SAFETY: live handles; keys and values valid for their lengths; out-pointers valid.
     unsafe {
@@ -409,7 +381,7 @@ fn conditional_writes_counters_and_removal() {
 #[test]
 fn iteration_returns_every_entry_once_and_reports_needed_lengths() {
     let name = Name::new("capi-iter");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, 0);
     // SAFETY: live handles; buffers valid for their capacities; out-pointers valid.
     unsafe {
@@ -473,7 +445,7 @@ fn iteration_returns_every_entry_once_and_reports_needed_lengths() {
 #[test]
 fn bad_input_is_an_error_code_never_a_crash() {
     let name = Name::new("capi-bad");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, 0);
     let mut out_store = null_mut();
     let mut out_map = null_mut();
@@ -649,7 +621,7 @@ fn an_object_of_another_kind_is_wrong_kind() {
     store
         .object_or_create("thing", shmkit::ObjectKind::Deque, |s| s.alloc(64))
         .unwrap();
-    let c_store = open_or_create(&name);
+    let c_store = store_of(&name);
     let mut map = null_mut();
     // SAFETY: live store, valid name and out-pointer.
     let s = unsafe { shmkit_hash_map_open(c_store, c"thing".as_ptr(), null(), &mut map) };
@@ -735,7 +707,7 @@ fn stores_of_another_user_or_a_wider_mode_are_refused_with_their_own_codes() {
 #[test]
 fn check_and_repair_summaries() {
     let name = Name::new("capi-check");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, 0);
     let mut summary = shmkit_check_summary::default();
     let mut repair = shmkit_repair_summary::default();
@@ -889,7 +861,7 @@ fn a_failed_open_sets_the_handle_out_parameter_to_null() {
         );
         assert!(store.is_null());
 
-        let real = open_or_create(&name);
+        let real = store_of(&name);
         store = garbage();
         assert_eq!(
             shmkit_store_create(name.0.as_ptr(), null(), &mut store),
@@ -927,7 +899,7 @@ fn a_failed_open_sets_the_handle_out_parameter_to_null() {
 #[test]
 fn outputs_overlapping_inputs_are_invalid_argument() {
     let name = Name::new("capi-overlap");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, 0);
     // SAFETY: live handles; every pointer is valid for its length (the overlaps are what the
     // functions must refuse, before writing anything).
@@ -1051,7 +1023,7 @@ fn outputs_overlapping_inputs_are_invalid_argument() {
 #[test]
 fn a_decoded_empty_payload_points_into_the_buffer() {
     let name = Name::new("capi-empty");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, 0);
     // SAFETY: live handles; buffers valid for their capacities; out-pointers valid.
     unsafe {
@@ -1115,7 +1087,7 @@ struct IterAddr(usize);
 #[test]
 fn an_iterator_used_from_several_threads_at_once_is_busy_never_a_race() {
     let name = Name::new("capi-iter-threads");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, 0);
     let mut it = null_mut();
     // SAFETY: live handles; keys and values valid for their lengths; out-pointer valid.
@@ -1205,7 +1177,7 @@ fn a_lookup_from_a_thread_local_destructor_still_works() {
         static GUARD: LookUpOnExit = const { LookUpOnExit };
     }
     let name = Name::new("capi-tls");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, 0);
     // SAFETY: a live map; valid key.
     let s = unsafe { shmkit_hash_map_set_i64(map, b"n".as_ptr(), 1, 41) };
@@ -1410,7 +1382,7 @@ fn encoded_values_are_the_shared_encoding() {
 #[test]
 fn typed_conditional_writes_and_typed_keys() {
     let name = Name::new("capi-typed-cas");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_map(store, SHMKIT_MAP_STR_KEYS);
     let raw = open_map(store, 0);
     // SAFETY: live handles; keys, values and out-pointers valid.
@@ -1530,7 +1502,7 @@ fn open_vector(store: *const shmkit_store, name: &CStr, len: u64) -> *mut shmkit
 #[test]
 fn atomic_vector_element_operations_return_previous_values() {
     let name = Name::new("capi-vec-ops");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let vec = open_vector(store, c"v", 4);
     // The vector keeps the store attached.
     // SAFETY: closed once.
@@ -1660,7 +1632,7 @@ fn atomic_vector_element_operations_return_previous_values() {
 #[test]
 fn atomic_vector_indexes_past_the_end_are_index_out_of_range() {
     let name = Name::new("capi-vec-range");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let vec = open_vector(store, c"v", 4);
     // SAFETY: a live vector handle; out-pointers valid.
     unsafe {
@@ -1728,7 +1700,7 @@ fn atomic_vector_indexes_past_the_end_are_index_out_of_range() {
 #[test]
 fn atomic_vector_open_flags_kinds_and_null_pointers() {
     let name = Name::new("capi-vec-open");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let garbage = std::ptr::dangling_mut::<shmkit_atomic_vector>;
     // SAFETY: a live store; valid names and out-pointers (NULL where a test says so);
     // handles closed once.
@@ -1863,7 +1835,7 @@ fn atomic_vector_fetch_add_from_threads_loses_no_increment() {
     const THREADS: i64 = 4;
     const EACH: i64 = 5_000;
     let name = Name::new("capi-vec-threads");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let vec = SharedVec(open_vector(store, c"v", 2));
     let threads: Vec<_> = (0..THREADS)
         .map(|_| {
@@ -1893,7 +1865,7 @@ fn atomic_vector_fetch_add_from_threads_loses_no_increment() {
 #[test]
 fn atomic_vector_wait_times_out_returns_at_once_or_wakes_on_a_write() {
     let name = Name::new("capi-vec-wait");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let vec = SharedVec(open_vector(store, c"v", 2));
     // SAFETY: a live handle; out-pointers valid.
     unsafe {
@@ -1947,7 +1919,7 @@ fn atomic_vector_wait_times_out_returns_at_once_or_wakes_on_a_write() {
 #[test]
 fn deque_push_pop_full_too_small_and_bad_input() {
     let name = Name::new("capi-deque");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     // SAFETY: every pointer is valid (or deliberately NULL) as each call's contract says.
     unsafe {
         let mut d = null_mut();
@@ -2099,7 +2071,7 @@ fn deque_push_pop_full_too_small_and_bad_input() {
 #[test]
 fn priority_queue_push_pop_order_buffers_and_bad_input() {
     let name = Name::new("capi-pq");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     // SAFETY: every pointer is valid (or deliberately NULL) as each call's contract says.
     unsafe {
         let mut q = null_mut();
@@ -2292,7 +2264,7 @@ fn scan(
 #[test]
 fn ordered_map_writes_reads_counts_and_neighbours() {
     let name = Name::new("capi-om");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_ordered(store, c"om");
     // SAFETY: every pointer is valid (or deliberately NULL) as each call's contract says.
     unsafe {
@@ -2498,7 +2470,7 @@ fn ordered_map_writes_reads_counts_and_neighbours() {
 #[test]
 fn ordered_map_cursors_scan_ranges_both_ways_and_keep_what_does_not_fit() {
     let name = Name::new("capi-om-iter");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_ordered(store, c"om");
     let keys: Vec<Vec<u8>> = (0u8..200).map(|i| vec![b'k', i]).collect();
     // SAFETY: every pointer is valid (or deliberately NULL) as each call's contract says.
@@ -2589,7 +2561,7 @@ fn ordered_map_cursors_scan_ranges_both_ways_and_keep_what_does_not_fit() {
 #[test]
 fn ordered_map_bad_input_is_an_error_code() {
     let name = Name::new("capi-om-bad");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_ordered(store, c"om");
     let long = vec![b'x'; 65_536];
     let mut buf = [0u8; 16];
@@ -3094,7 +3066,7 @@ fn ordered_keys_are_the_core_encoding_and_decode_into_items() {
 #[test]
 fn a_tuple_prefix_and_its_upper_bound_count_exactly_the_tuples_extending_it() {
     let name = Name::new("capi-om-prefix");
-    let store = open_or_create(&name);
+    let store = store_of(&name);
     let map = open_ordered(store, c"om");
     use shmkit::value::ordered::OrderedKey as K;
     let put = |k: K| {

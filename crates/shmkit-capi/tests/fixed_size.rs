@@ -4,41 +4,12 @@
 //! counters, with nothing changed; an existing map is opened with 0/0 or its own sizes only,
 //! and never with `SHMKIT_MAP_STR_KEYS`; the Rust API sees what C wrote.
 
+mod common;
+
+use common::*;
 use shmkit_c::*;
-use shmkit_testkit::unique_name;
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::ptr::{null, null_mut};
-
-/// A unique store name, removed when dropped.
-struct Name(CString);
-
-impl Name {
-    fn new(test: &str) -> Name {
-        Name(CString::new(unique_name("test", test)).unwrap())
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = shmkit::Store::remove(self.0.to_str().unwrap());
-    }
-}
-
-fn last_error() -> String {
-    // SAFETY: the message is a valid C string until this thread's next failing call.
-    unsafe { CStr::from_ptr(shmkit_last_error_message()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// The store `name`, created if missing.
-fn store_of(name: &Name) -> *mut shmkit_store {
-    let mut store = null_mut();
-    // SAFETY: a valid name and out-pointer.
-    let s = unsafe { shmkit_store_open_or_create(name.0.as_ptr(), null(), &mut store) };
-    assert_eq!(s, Status::Ok, "{}", last_error());
-    store
-}
 
 /// Opens the map `map_name` of `store` with these options: the handle, or the status and
 /// the message of the failure (the out-parameter then NULL).

@@ -3,43 +3,13 @@
 //! small report the needed length; bad input is a code, never a crash; a handle given by C
 //! reads the same entry through the Rust API (the number is the same everywhere).
 
+mod common;
+
+use common::*;
 use shmkit_c::*;
 use shmkit_testkit::unique_name;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::ptr::{null, null_mut};
-
-/// A unique store name, removed when dropped.
-struct Name(CString);
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = shmkit::Store::remove(self.0.to_str().unwrap());
-    }
-}
-
-fn last_error() -> String {
-    // SAFETY: the message is a valid C string until this thread's next failing call.
-    unsafe { CStr::from_ptr(shmkit_last_error_message()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn map_in(name: &Name, flags: u32) -> *mut shmkit_hash_map {
-    let (mut store, mut map) = (null_mut(), null_mut());
-    let options = shmkit_map_options {
-        flags,
-        ..Default::default()
-    };
-    // SAFETY: valid names, options and out-pointers; the store handle is closed once.
-    unsafe {
-        let s = shmkit_store_open_or_create(name.0.as_ptr(), null(), &mut store);
-        assert_eq!(s, Status::Ok, "{}", last_error());
-        let s = shmkit_hash_map_open(store, c"m".as_ptr(), &options, &mut map);
-        assert_eq!(s, Status::Ok, "{}", last_error());
-        shmkit_store_close(store);
-    }
-    map
-}
 
 /// The value `handle` reads, None on NOT_FOUND.
 fn get(map: *const shmkit_hash_map, handle: u64) -> Option<Vec<u8>> {
