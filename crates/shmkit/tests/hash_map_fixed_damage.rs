@@ -13,8 +13,8 @@ mod common;
 
 use common::{TestStore, watchdog};
 use shmkit::collections::hash_map::layout::{
-    LIVE_BIT, MapRoot, ROOT_LEN, SHARD_STRIDE, SLAB_HEADER_LEN, ShardHeader, SlabHeader, Slot,
-    TableHeader, key_hash, slot_offset,
+    CHUNK_HEADER_LEN, LIVE_BIT, MapRoot, ROOT_LEN, SHARD_STRIDE, SLAB_HEADER_LEN, ShardHeader,
+    SlabHeader, Slot, TableHeader, key_hash, slot_offset,
 };
 use shmkit::collections::object::SharedObject;
 use shmkit::store::header::Line;
@@ -503,7 +503,8 @@ fn a_slot_naming_a_record_outside_its_shard_slab_is_dropped() {
     let carved = slab.carved.load(Ordering::Relaxed);
     let capacity = slab.first_capacity.load(Ordering::Relaxed) << (count - 1);
     assert!(carved + 2 < capacity, "no uncarved record in shard 1");
-    let spare = f.chunk_word(1, count - 1).load(Ordering::Relaxed) + (carved + 1) * STRIDE;
+    let records = f.chunk_word(1, count - 1).load(Ordering::Relaxed) + CHUNK_HEADER_LEN;
+    let spare = records + (carved + 1) * STRIDE;
     let mut record = [0u8; STRIDE as usize];
     f.t.read_bytes(f.rec_of(k), &mut record).unwrap();
     f.t.write_bytes(spare, &record).unwrap();
@@ -545,7 +546,8 @@ fn a_slot_naming_a_record_outside_its_shard_slab_is_dropped() {
     let slab = f.slab(0);
     let count = slab.chunk_count.load(Ordering::Relaxed);
     let capacity = slab.first_capacity.load(Ordering::Relaxed) << (count - 1);
-    let end = f.chunk_word(0, count - 1).load(Ordering::Relaxed) + capacity * STRIDE;
+    let records = f.chunk_word(0, count - 1).load(Ordering::Relaxed) + CHUNK_HEADER_LEN;
+    let end = records + capacity * STRIDE;
     f.slot_of(k).rec.store(end, Ordering::Relaxed);
     f.victims.insert(k);
     assert_reported(&f);
@@ -706,6 +708,37 @@ fn a_chunk_offset_naming_another_objects_block_writes_nothing_outside_the_map() 
         f.write_to(0, 1);
         f.insert_into(0, 40, 2);
         f.repair_and_check();
+    }
+}
+
+#[test]
+fn a_chunk_offset_naming_another_chunk_is_damage() {
+    let _watchdog = watchdog(120);
+    // The first chunk named as a later, larger chunk of the same slab (a block of its size,
+    // allocated, its header this slab's but another position's), or as the first chunk of the
+    // other shard's slab. Taken as the first chunk, the later chunk's records would count
+    // twice (the repair lists a free one twice), and the other shard's records would be
+    // written by this shard's writes.
+    type Bad = fn(&mut Fixture) -> u64;
+    let second: Bad = |f| f.chunk_word(0, 1).load(Ordering::Relaxed);
+    let third: Bad = |f| f.chunk_word(0, 2).load(Ordering::Relaxed);
+    let other_slab: Bad = |f| f.chunk_word(1, 0).load(Ordering::Relaxed);
+    for (name, bad) in [
+        ("second", second),
+        ("third", third),
+        ("other-slab", other_slab),
+    ] {
+        let mut f = with_bad_chunk(&format!("chunk-another-{name}"), false, bad);
+        assert_reported(&f);
+        f.write_to(0, 1);
+        f.insert_into(0, 40, 2);
+        let notes = f.repair_and_check();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("dropped slab chunks from 0")),
+            "{name}: {notes:?}"
+        );
     }
 }
 
