@@ -246,6 +246,18 @@ impl Attachment {
         Ok(capacity_of(class))
     }
 
+    /// Capacity of the allocated block whose payload starts at `payload`: an error if it is
+    /// not one (outside the heap, misaligned, of no class, or free). For structures that
+    /// check a block they are about to write through (a map's spare records, its slab
+    /// chunks): one read of the block's header.
+    pub(crate) fn used_capacity(&self, payload: u64) -> Result<u64, FreeError> {
+        let (_, header, class) = self.block_of_payload(payload)?;
+        if header.tag.load(Ordering::Acquire) != TAG_USED {
+            return Err(FreeError::NotABlock(payload));
+        }
+        Ok(capacity_of(class))
+    }
+
     /// The block offset, header and class of the block whose payload starts at `payload`,
     /// after checking it lies in the heap with a valid class.
     fn block_of_payload(&self, payload: u64) -> Result<(u64, &BlockHeader, u32), FreeError> {

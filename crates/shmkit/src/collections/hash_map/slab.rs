@@ -60,8 +60,6 @@ use super::layout::{
 use super::write::Writer;
 use super::{Fault, MapError, MapInner};
 use crate::store::Store;
-use crate::store::alloc::{BlockHeader, TAG_USED};
-use crate::store::alloc_classes::{BLOCK_HEADER_LEN, CLASS_COUNT, capacity_of};
 use crate::store::error::AllocError;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashSet;
@@ -253,17 +251,13 @@ impl MapInner {
                 reason: "a slab chunk is not one of this slab's",
             });
         }
-        // Allocated (not a free block, nor bytes that merely parse as a block's class) and
-        // large enough: one read of the block's header.
-        let block = chunk
-            .checked_sub(BLOCK_HEADER_LEN)
-            .and_then(|at| self.region().get::<BlockHeader>(at).ok());
-        let fits = block.is_some_and(|h| {
-            let class = h.class.load(Ordering::Relaxed);
-            h.tag.load(Ordering::Acquire) == TAG_USED
-                && class < CLASS_COUNT
-                && capacity_of(class) >= len
-        });
+        // Allocated (inside the heap, not a free block, nor bytes that merely parse as a
+        // block's class) and large enough: one read of the block's header.
+        let fits = self
+            .store
+            .inner
+            .used_capacity(chunk)
+            .is_ok_and(|capacity| capacity >= len);
         if fits && chunk % 8 == 0 {
             Ok(chunk)
         } else {

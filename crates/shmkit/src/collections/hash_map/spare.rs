@@ -32,22 +32,13 @@
 use super::layout::{SPARE_LIMIT, SPARE_MAX_BYTES, ShardHeader};
 use super::write::{NewRecord, Writer};
 use super::{MapError, MapInner};
-use crate::store::alloc::{BlockHeader, TAG_USED};
-use crate::store::alloc_classes::BLOCK_HEADER_LEN;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashSet;
 
 impl MapInner {
     /// Capacity of `block` if it is an allocated block small enough to keep as a spare.
     fn spare_capacity(&self, block: u64) -> Option<u64> {
-        let header: &BlockHeader = self
-            .region()
-            .get(block.checked_sub(BLOCK_HEADER_LEN)?)
-            .ok()?;
-        if header.tag.load(Ordering::Acquire) != TAG_USED {
-            return None;
-        }
-        let cap = self.store.block_capacity(block).ok()?;
+        let cap = self.store.inner.used_capacity(block).ok()?;
         (cap <= SPARE_MAX_BYTES).then_some(cap)
     }
 
