@@ -198,49 +198,31 @@ fn batches_with_a_key_or_value_of_another_size_fail_whole() {
     let key_lens: Vec<usize> = keys.iter().map(|k| k.len()).collect();
     let value_ptrs: Vec<*const u8> = values.iter().map(|v| v.as_ptr()).collect();
     let mut value_lens: Vec<usize> = values.iter().map(|v| v.len()).collect();
+    // The first `n` items, with the value lengths `value_lens`.
+    let set_many = |n: usize, value_lens: &[usize]| {
+        // SAFETY: a live map handle and arrays of at least `n` valid pointers and lengths.
+        unsafe {
+            shmkit_hash_map_set_many(
+                map,
+                n,
+                key_ptrs.as_ptr(),
+                key_lens.as_ptr(),
+                value_ptrs.as_ptr(),
+                value_lens.as_ptr(),
+            )
+        }
+    };
     // SAFETY: a live map handle and arrays of `n` valid pointers and lengths.
     unsafe {
         // The third key is 3 bytes: nothing is written.
-        assert_eq!(
-            shmkit_hash_map_set_many(
-                map,
-                3,
-                key_ptrs.as_ptr(),
-                key_lens.as_ptr(),
-                value_ptrs.as_ptr(),
-                value_lens.as_ptr()
-            ),
-            Status::InvalidArgument
-        );
+        assert_eq!(set_many(3, &value_lens), Status::InvalidArgument);
         assert_eq!(len(map), 0);
         // The first two alone go in; with a value of 7 bytes nothing does.
         value_lens[1] = 7;
-        assert_eq!(
-            shmkit_hash_map_set_many(
-                map,
-                2,
-                key_ptrs.as_ptr(),
-                key_lens.as_ptr(),
-                value_ptrs.as_ptr(),
-                value_lens.as_ptr()
-            ),
-            Status::InvalidArgument
-        );
+        assert_eq!(set_many(2, &value_lens), Status::InvalidArgument);
         assert_eq!(len(map), 0);
         value_lens[1] = 8;
-        assert_eq!(
-            shmkit_hash_map_set_many(
-                map,
-                2,
-                key_ptrs.as_ptr(),
-                key_lens.as_ptr(),
-                value_ptrs.as_ptr(),
-                value_lens.as_ptr()
-            ),
-            Status::Ok,
-            "{}",
-            last_error()
-        );
+        assert_eq!(set_many(2, &value_lens), Status::Ok, "{}", last_error());
         assert_eq!(len(map), 2);
 
         // get_many with the 3-byte key: an error, and nothing written to the outputs.

@@ -24,9 +24,8 @@ use common::{Rng, TestStore, fork_child, wait_until, watchdog};
 use shmkit::collections::object::{CheckMode, Collection, Item, ObjectLock, SharedObject};
 use shmkit::maintenance::check::{Finding, Severity, Unreachable};
 use shmkit::{
-    Array, AtomicVector, Deque, DequeOptions, End, ErrorKind, FixedSize, HashMap, HashMapOptions,
-    MapError, MapReport, MapStats, ObjectKind, OrderedMap, PriorityQueue, PriorityQueueOptions,
-    Store,
+    Array, AtomicVector, Deque, DequeOptions, End, ErrorKind, HashMap, HashMapOptions, MapError,
+    MapReport, MapStats, ObjectKind, OrderedMap, PriorityQueue, PriorityQueueOptions, Store,
 };
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -139,14 +138,7 @@ impl Subject for FixedMap {
     const KILLS_MUST_LEAK: bool = false;
 
     fn create_small(store: &Store, name: &str) -> FixedMap {
-        let options = HashMapOptions {
-            shards: 4,
-            initial_capacity: 0,
-            fixed_size: Some(FixedSize {
-                key_len: 8,
-                value_len: 8,
-            }),
-        };
+        let options = common::fixed_options(4, 8, 8);
         let map: HashMap = store.open_or_create_object(name, &options).unwrap();
         assert!(map.fixed_size().is_some(), "a fixed-size map");
         FixedMap(map)

@@ -23,7 +23,7 @@ use shmkit::collections::hash_map::layout::{
     Slot, TableHeader, slot_offset,
 };
 use shmkit::store::header::Line;
-use shmkit::{FixedSize, HashMap, HashMapOptions, StoreOptions, UpdateAction};
+use shmkit::{HashMap, StoreOptions, UpdateAction};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -258,14 +258,7 @@ fn writers_killed_while_taking_and_giving_back_slab_records() {
             ..StoreOptions::default()
         },
     );
-    let options = HashMapOptions {
-        shards: SHARDS as u32,
-        initial_capacity: 0,
-        fixed_size: Some(FixedSize {
-            key_len: 8,
-            value_len: 8,
-        }),
-    };
+    let options = common::fixed_options(SHARDS as u32, 8, 8);
     let map = t.hash_map_with("m", &options).unwrap();
     // The log in a store of its own: the map's store holds nothing the leak analysis
     // cannot account for.

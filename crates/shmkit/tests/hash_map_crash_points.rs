@@ -24,7 +24,7 @@ mod common;
 use common::crash_points::{Copy, Probes, full, ptrace_works, restore, trace, word32};
 use common::{TestStore, watchdog};
 use shmkit::collections::hash_map::layout::{SHARD_STRIDE, ShardHeader};
-use shmkit::{FixedSize, HashMap, HashMapOptions, KeyHandle, Store};
+use shmkit::{HashMap, HashMapOptions, KeyHandle, Store};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -37,13 +37,13 @@ type Growth<'a> = (&'static str, &'a dyn Fn(&HashMap) -> u64);
 const SHARDS: u32 = 2;
 
 fn options(fixed: bool) -> HashMapOptions {
-    HashMapOptions {
-        shards: SHARDS,
-        initial_capacity: 0,
-        fixed_size: fixed.then_some(FixedSize {
-            key_len: 8,
-            value_len: 8,
-        }),
+    if fixed {
+        common::fixed_options(SHARDS, 8, 8)
+    } else {
+        HashMapOptions {
+            shards: SHARDS,
+            ..HashMapOptions::default()
+        }
     }
 }
 
@@ -61,11 +61,15 @@ fn contents(map: &HashMap) -> Model {
     map.iter().map(Result::unwrap).collect()
 }
 
+/// The 32-bit word at `field` of every shard header of `map`, in a state's bytes.
+fn shard_words<'a>(bytes: &'a [u8], map: &HashMap, field: usize) -> impl Iterator<Item = u32> + 'a {
+    let shards = (map.root_offset() + 64).next_multiple_of(SHARD_STRIDE);
+    (0..u64::from(SHARDS)).map(move |i| word32(bytes, shards + i * SHARD_STRIDE + field as u64))
+}
+
 /// The first word of every shard's lock (nonzero while a writer holds it).
 fn locked(bytes: &[u8], map: &HashMap) -> bool {
-    let shards = (map.root_offset() + 64).next_multiple_of(SHARD_STRIDE);
-    let lock = std::mem::offset_of!(ShardHeader, lock) as u64;
-    (0..u64::from(SHARDS)).any(|i| word32(bytes, shards + i * SHARD_STRIDE + lock) != 0)
+    shard_words(bytes, map, std::mem::offset_of!(ShardHeader, lock)).any(|w| w != 0)
 }
 
 fn assert_clean(map: &HashMap, what: &str) {
@@ -186,9 +190,7 @@ fn every_instruction(
 ) -> Vec<Vec<u8>> {
     let mut mid_write = Vec::new();
     let seq_odd = |bytes: &[u8]| {
-        let shards = (map.root_offset() + 64).next_multiple_of(SHARD_STRIDE);
-        let seq = std::mem::offset_of!(ShardHeader, seq) as u64;
-        (0..u64::from(SHARDS)).any(|i| word32(bytes, shards + i * SHARD_STRIDE + seq) & 1 == 1)
+        shard_words(bytes, map, std::mem::offset_of!(ShardHeader, seq)).any(|w| w & 1 == 1)
     };
     trace(
         t,

@@ -6,21 +6,13 @@
 
 mod common;
 
-use common::{Exit, TestStore, fork_child};
+use common::{Exit, TestStore, fixed_options as options, fork_child};
 use proptest::prelude::*;
 use shmkit::{ErrorKind, FixedSize, HashMap, HashMapOptions, MapError, UpdateAction};
 use std::collections::HashMap as StdMap;
 
 const KEY_LEN: usize = 8;
 const VALUE_LEN: usize = 8;
-
-fn options(shards: u32, key_len: u32, value_len: u32) -> HashMapOptions {
-    HashMapOptions {
-        shards,
-        initial_capacity: 0,
-        fixed_size: Some(FixedSize { key_len, value_len }),
-    }
-}
 
 fn fixed_map(t: &TestStore, name: &str, shards: u32) -> HashMap {
     t.hash_map_with(name, &options(shards, KEY_LEN as u32, VALUE_LEN as u32))

@@ -18,9 +18,7 @@ use shmkit::collections::hash_map::layout::{
 };
 use shmkit::collections::object::SharedObject;
 use shmkit::store::header::Line;
-use shmkit::{
-    Deque, DequeOptions, ErrorKind, FixedSize, HashMap, HashMapOptions, MapError, StoreOptions,
-};
+use shmkit::{Deque, DequeOptions, ErrorKind, HashMap, MapError, StoreOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -70,14 +68,7 @@ impl Fixture {
                 ..StoreOptions::default()
             },
         );
-        let options = HashMapOptions {
-            shards: SHARDS as u32,
-            initial_capacity: 0,
-            fixed_size: Some(FixedSize {
-                key_len: 8,
-                value_len: 8,
-            }),
-        };
+        let options = common::fixed_options(SHARDS as u32, 8, 8);
         let map = t.hash_map_with("m", &options).unwrap();
         let other = t.hash_map("other").unwrap();
         let queue = t

@@ -82,6 +82,16 @@ impl TestStore {
     }
 }
 
+/// Options of a fixed-size map of `shards` shards (smallest start, so it grows) whose keys
+/// are `key_len` and values `value_len` bytes.
+pub fn fixed_options(shards: u32, key_len: u32, value_len: u32) -> HashMapOptions {
+    HashMapOptions {
+        shards,
+        initial_capacity: 0,
+        fixed_size: Some(shmkit::FixedSize { key_len, value_len }),
+    }
+}
+
 impl std::ops::Deref for TestStore {
     type Target = Store;
 

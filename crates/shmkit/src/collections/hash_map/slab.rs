@@ -161,6 +161,11 @@ impl SlabView<'_> {
         }
     }
 
+    /// Records carved so far from all chunks.
+    pub(crate) fn carved_total(&self) -> u64 {
+        (0..self.count).map(|i| self.carved_of(i)).sum()
+    }
+
     /// Offset of chunk `i`'s first record (after its header).
     pub(crate) fn records_of(&self, i: u64) -> u64 {
         self.chunk(i).saturating_add(CHUNK_HEADER_LEN)
@@ -295,7 +300,7 @@ impl MapInner {
     /// carved records; `Err` names the first problem (a record outside the slab, one listed
     /// twice, a list longer than the slab).
     pub(crate) fn slab_free_list(&self, slab: &SlabView<'_>) -> Result<Vec<u64>, String> {
-        let carved: u64 = (0..slab.count).map(|i| slab.carved_of(i)).sum();
+        let carved = slab.carved_total();
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut rec = slab.header.free_head.load(Ordering::Acquire);
@@ -352,7 +357,7 @@ impl MapInner {
         if let Some(rec) = free.iter().find(|r| live.contains(r)) {
             problems(*rec, "a live record is on the slab's free list".into());
         }
-        let carved: u64 = (0..slab.count).map(|i| slab.carved_of(i)).sum();
+        let carved = slab.carved_total();
         let accounted = free.len() as u64 + live.len() as u64;
         if carved != accounted {
             problems(
@@ -416,9 +421,8 @@ impl MapInner {
             let start = slab.records_of(newest);
             let need = named
                 .filter_map(|rec| {
-                    let at = rec.checked_sub(start)?;
-                    (at % slab.stride == 0 && at / slab.stride < slab.capacity_of(newest))
-                        .then_some(at / slab.stride + 1)
+                    let index = slab.divide.quotient(rec.checked_sub(start)?)?;
+                    (index < slab.capacity_of(newest)).then_some(index + 1)
                 })
                 .max()
                 .unwrap_or(0);
